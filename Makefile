@@ -1,0 +1,25 @@
+GO      ?= go
+FUZZTIME ?= 15s
+BIN     := bin
+
+.PHONY: build test bench fuzz vet run lint
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+test:
+	$(GO) test -count=1 ./...
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+# Each fuzz target runs for FUZZTIME; go test allows one -fuzz target per run.
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/request
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/eligibility
+
+vet:
+	$(GO) vet ./...
+	$(GO) run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+
+run: build
+	$(BIN)/elevate-broker --listen 127.0.0.1:8080 --ledger .
