@@ -1,0 +1,233 @@
+package eligibility
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Membership answers whether a login is an active member of an org team.
+type Membership interface {
+	ActiveTeamMember(ctx context.Context, org, slug, login string) (bool, error)
+}
+
+// Ask is what a person asks for: the fields of a request the policy judges.
+type Ask struct {
+	Login     string // the requester's GitHub login
+	Account   string
+	Role      string
+	Duration  time.Duration
+	Ticket    string
+	Emergency bool
+}
+
+// Decision is what the policy allows for an eligible ask.
+type Decision struct {
+	Rules       []string      // names of the rules that matched requester, account and role
+	MaxDuration time.Duration // the most permissive duration among them
+	Approvals   int           // the largest approval count among them (0 for emergency)
+	Emergency   bool
+}
+
+// Problem is one reason an ask is not eligible, tied to the request field it concerns.
+type Problem struct {
+	Field   string
+	Message string
+}
+
+// NotEligibleError lists every reason the policy refuses an ask.
+type NotEligibleError struct {
+	Problems []Problem
+}
+
+func (e *NotEligibleError) Error() string {
+	msgs := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		msgs[i] = p.Field + ": " + p.Message
+	}
+	return "not eligible: " + strings.Join(msgs, "; ")
+}
+
+// Evaluate judges an ask. Where several rules match, the most permissive
+// duration wins and the largest approval count applies; a ticket is required
+// when any matching rule requires one and must match one of their patterns.
+// An emergency ask is judged by the matching rules that allow break-glass
+// only: it needs a ticket, no approval, and at most their longest
+// emergency.max_duration. It returns *NotEligibleError when the policy says
+// no, any other error when membership could not be read (fail closed).
+func (p *Policy) Evaluate(ctx context.Context, ask Ask, members Membership) (*Decision, error) {
+	if _, ok := p.Accounts[ask.Account]; !ok {
+		return nil, notEligible("account", "account %q is not in %s (known: %s)", ask.Account, File, strings.Join(p.AccountNames(), ", "))
+	}
+	who := whoMatcher{ctx: ctx, login: ask.Login, members: members, cache: map[Principal]bool{}}
+	var matched, inAccount []*Rule
+	for i := range p.Rules {
+		r := &p.Rules[i]
+		if !slices.Contains(r.Accounts, ask.Account) {
+			continue
+		}
+		ok, err := who.matches(r.Who)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		inAccount = append(inAccount, r)
+		if slices.Contains(r.Roles, ask.Role) {
+			matched = append(matched, r)
+		}
+	}
+	if len(matched) == 0 {
+		if len(inAccount) == 0 {
+			return nil, notEligible("account", "no rule in %s lets %s request anything in %s", File, ask.Login, ask.Account)
+		}
+		var roles []string
+		for _, r := range inAccount {
+			roles = append(roles, r.Roles...)
+		}
+		slices.Sort(roles)
+		return nil, notEligible("role", "%s may request %s in %s, not %s", ask.Login, strings.Join(slices.Compact(roles), ", "), ask.Account, ask.Role)
+	}
+
+	d := &Decision{Emergency: ask.Emergency}
+	var problems []Problem
+	var tickets []*regexp.Regexp
+	if ask.Emergency {
+		var allowing []*Rule
+		for _, r := range matched {
+			if r.Emergency != nil {
+				allowing = append(allowing, r)
+			}
+		}
+		if len(allowing) == 0 {
+			return nil, notEligible("emergency", "no rule allows emergency (break-glass) requests for %s in %s: remove emergency and ask for approval", ask.Role, ask.Account)
+		}
+		for _, r := range allowing {
+			d.Rules = append(d.Rules, r.Name)
+			d.MaxDuration = max(d.MaxDuration, r.Emergency.MaxDuration)
+			if r.Ticket != nil {
+				tickets = append(tickets, r.Ticket)
+			}
+		}
+		if ask.Ticket == "" {
+			problems = append(problems, Problem{"ticket", "emergency requests must carry a ticket"})
+		}
+	} else {
+		for _, r := range matched {
+			d.Rules = append(d.Rules, r.Name)
+			d.MaxDuration = max(d.MaxDuration, r.MaxDuration)
+			d.Approvals = max(d.Approvals, r.Approvals)
+			if r.Ticket != nil {
+				tickets = append(tickets, r.Ticket)
+			}
+		}
+	}
+	if ask.Duration > d.MaxDuration {
+		kind := "max_duration"
+		if ask.Emergency {
+			kind = "emergency max_duration"
+		}
+		problems = append(problems, Problem{"duration", fmt.Sprintf("%s is over the %s of %s (rule %s)", ask.Duration, kind, d.MaxDuration, strings.Join(d.Rules, ", "))})
+	}
+	if len(tickets) > 0 && !matchesAny(tickets, ask.Ticket) {
+		var pats []string
+		for _, re := range tickets {
+			pats = append(pats, re.String())
+		}
+		msg := fmt.Sprintf("a ticket matching %s is required", strings.Join(pats, " or "))
+		if ask.Ticket != "" {
+			msg = fmt.Sprintf("%q does not match %s", ask.Ticket, strings.Join(pats, " or "))
+		}
+		problems = append(problems, Problem{"ticket", msg})
+	}
+	if len(problems) > 0 {
+		return nil, &NotEligibleError{Problems: problems}
+	}
+	return d, nil
+}
+
+// Eligible reports whether login may hold role in account under some rule,
+// whatever the duration: the broker's check at issuance.
+func (p *Policy) Eligible(ctx context.Context, login, account, role string, members Membership) (bool, error) {
+	if _, ok := p.Accounts[account]; !ok {
+		return false, nil
+	}
+	who := whoMatcher{ctx: ctx, login: login, members: members, cache: map[Principal]bool{}}
+	for _, r := range p.Rules {
+		if !slices.Contains(r.Accounts, account) || !slices.Contains(r.Roles, role) {
+			continue
+		}
+		ok, err := who.matches(r.Who)
+		if err != nil || ok {
+			return ok, err
+		}
+	}
+	return false, nil
+}
+
+// AccountNames lists the account names, sorted.
+func (p *Policy) AccountNames() []string {
+	names := make([]string, 0, len(p.Accounts))
+	for n := range p.Accounts {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func matchesAny(patterns []*regexp.Regexp, s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, re := range patterns {
+		if re.MatchString(s) {
+			return true
+		}
+	}
+	return false
+}
+
+func notEligible(field, format string, args ...any) error {
+	return &NotEligibleError{Problems: []Problem{{Field: field, Message: fmt.Sprintf(format, args...)}}}
+}
+
+// whoMatcher asks GitHub about each team at most once per evaluation.
+type whoMatcher struct {
+	ctx     context.Context
+	login   string
+	members Membership
+	cache   map[Principal]bool
+}
+
+func (w *whoMatcher) matches(who []Principal) (bool, error) {
+	for _, p := range who {
+		if p.Login != "" && strings.EqualFold(p.Login, w.login) {
+			return true, nil
+		}
+	}
+	for _, p := range who {
+		if p.Team == "" {
+			continue
+		}
+		in, seen := w.cache[p]
+		if !seen {
+			if w.members == nil {
+				return false, fmt.Errorf("rule names team %s but no team membership source is configured", p)
+			}
+			var err error
+			in, err = w.members.ActiveTeamMember(w.ctx, p.Org, p.Team, w.login)
+			if err != nil {
+				return false, fmt.Errorf("check whether %s is in %s: %w", w.login, p, err)
+			}
+			w.cache[p] = in
+		}
+		if in {
+			return true, nil
+		}
+	}
+	return false, nil
+}
