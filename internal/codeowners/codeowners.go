@@ -61,17 +61,28 @@ func (e *NoOwnerError) Error() string {
 // Load finds and parses CODEOWNERS through read, looking where GitHub looks.
 // A repository without one yields an empty File whose every path is unowned.
 func Load(ctx context.Context, read Reader) (*File, error) {
+	path, data, err := Find(ctx, read)
+	if err != nil || path == "" {
+		return &File{}, err
+	}
+	return Parse(path, data)
+}
+
+// Find returns the path and content of the CODEOWNERS GitHub would use, or
+// "" when there is none. A read error other than ErrNotFound is an error:
+// an outage must not look like "no CODEOWNERS".
+func Find(ctx context.Context, read Reader) (path string, data []byte, err error) {
 	for _, p := range Locations {
 		data, err := read(ctx, p)
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", p, err)
+			return "", nil, fmt.Errorf("read %s: %w", p, err)
 		}
-		return Parse(p, data)
+		return p, data, nil
 	}
-	return &File{}, nil
+	return "", nil, nil
 }
 
 // Parse parses CODEOWNERS content found at path.

@@ -1,0 +1,55 @@
+// Command elevate-action judges pull requests against the access repository
+// from a GitHub Actions workflow. Logic lives in internal/validate.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/sethvargo/go-githubactions"
+
+	"github.com/elevate-gitops/elevate/internal/githubapi"
+	"github.com/elevate-gitops/elevate/internal/validate"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a := githubactions.New()
+	if err := realMain(ctx, a); err != nil {
+		var rejected *validate.RejectedError
+		if !errors.As(err, &rejected) {
+			a.Errorf("elevate: %v", err)
+		}
+		stop()
+		os.Exit(1)
+	}
+}
+
+func realMain(ctx context.Context, a *githubactions.Action) error {
+	in, err := validate.InputFromAction(a)
+	if err != nil {
+		return err
+	}
+	token := a.GetInput("token")
+	if token == "" {
+		token = a.Getenv("GITHUB_TOKEN")
+	}
+	if token == "" {
+		return fmt.Errorf("no GitHub token: pass the input token or set GITHUB_TOKEN")
+	}
+	a.AddMask(token)
+	gh, err := githubapi.NewClient(a.Getenv("GITHUB_API_URL"), token, nil)
+	if err != nil {
+		return err
+	}
+	repo, err := githubapi.NewRepo(gh, a.Getenv("GITHUB_REPOSITORY"))
+	if err != nil {
+		return err
+	}
+	return validate.Run(ctx, a, repo, in)
+}

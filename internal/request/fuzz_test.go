@@ -1,0 +1,95 @@
+package request
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+// FuzzParse checks that Parse never panics, that every error is an *Error
+// naming the file, and that every request it accepts satisfies the rules and
+// survives Marshal and Parse unchanged. Seeds: the testdata/*.yaml files plus
+// the corpus in testdata/fuzz/FuzzParse.
+func FuzzParse(f *testing.F) {
+	names, err := fs.Glob(testdata, "*.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	if len(names) == 0 {
+		f.Fatal("no seed files in testdata")
+	}
+	for _, name := range names {
+		f.Add(readTestdata(f, name))
+	}
+	f.Add([]byte(minimal))
+	f.Add([]byte(aliasBomb()))
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := Parse(testFile, data)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("error %v is %T, want *Error", err, err)
+			}
+			if e.File != testFile {
+				t.Fatalf("error %q: File = %q", e, e.File)
+			}
+			if e.Message == "" || e.Line < 0 {
+				t.Fatalf("error %#v: empty message or negative line", e)
+			}
+			if r != nil {
+				t.Fatalf("Parse returned a request with its error")
+			}
+			return
+		}
+		checkInvariants(t, r)
+
+		out := Marshal(r)
+		back, err := Parse(testFile, out)
+		if err != nil {
+			t.Fatalf("Parse(Marshal(r)): %v\n%s", err, out)
+		}
+		if diff := cmp.Diff(r, back, cmpopts.IgnoreFields(Request{}, "Lines")); diff != "" {
+			t.Fatalf("round trip mismatch (-parsed +reparsed):\n%s\n%s", diff, out)
+		}
+		if again := Marshal(back); !bytes.Equal(again, out) {
+			t.Fatalf("Marshal is not stable:\n%s\n---\n%s", out, again)
+		}
+	})
+}
+
+func checkInvariants(t *testing.T, r *Request) {
+	t.Helper()
+	switch {
+	case !validLogin(r.Requester):
+		t.Fatalf("accepted requester %q", r.Requester)
+	case !accountRE.MatchString(r.Account):
+		t.Fatalf("accepted account %q", r.Account)
+	case !roleRE.MatchString(r.Role):
+		t.Fatalf("accepted role %q", r.Role)
+	case r.Duration <= 0 || r.Duration > maxDuration:
+		t.Fatalf("accepted duration %v", r.Duration)
+	case utf8.RuneCountInString(r.Reason) < 10 || utf8.RuneCountInString(r.Reason) > 1000:
+		t.Fatalf("accepted reason of %d runes", utf8.RuneCountInString(r.Reason))
+	case utf8.RuneCountInString(r.Ticket) > 100:
+		t.Fatalf("accepted ticket of %d runes", utf8.RuneCountInString(r.Ticket))
+	case !r.NotBefore.IsZero() && r.NotBefore.Location() != time.UTC:
+		t.Fatalf("not_before %v is not in UTC", r.NotBefore)
+	}
+	for _, key := range requiredKeys {
+		if r.Lines[key] < 1 {
+			t.Fatalf("Lines[%q] = %d", key, r.Lines[key])
+		}
+	}
+	for key := range r.Lines {
+		if !isKey(key) {
+			t.Fatalf("Lines has unknown key %q", key)
+		}
+	}
+}

@@ -1,0 +1,239 @@
+package validate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/sethvargo/go-githubactions"
+
+	"github.com/elevate-gitops/elevate/internal/approval"
+	"github.com/elevate-gitops/elevate/internal/eligibility"
+)
+
+// StatusContext is the commit status context branch protection requires.
+const StatusContext = "elevate"
+
+// MaxEventSize bounds the event payload: GitHub caps webhook payloads at 25 MB.
+const MaxEventSize = 25 << 20
+
+// Markers identify elevate's own comments so they are edited, not repeated.
+const (
+	VerdictMarker = "<!-- elevate:verdict -->"
+	MergedMarker  = "<!-- elevate:merged -->"
+)
+
+// GitHub is what the Action needs from the repository's API.
+type GitHub interface {
+	eligibility.Membership
+	PullRequest(ctx context.Context, number int) (*github.PullRequest, error)
+	Facts(ctx context.Context, pr *github.PullRequest) (*approval.Facts, error)
+	SetStatus(ctx context.Context, sha, state, description, targetURL string) error
+	UpsertComment(ctx context.Context, number int, marker, body string) (string, error)
+}
+
+// Input is what the workflow hands the Action.
+type Input struct {
+	EventName string
+	EventPath string
+	RunURL    string // link for the commit status; "" for none
+	Now       func() time.Time
+}
+
+// RejectedError is returned when the verdict is rejected, so the job fails.
+type RejectedError struct{ Summary string }
+
+func (e *RejectedError) Error() string { return "rejected: " + e.Summary }
+
+// InputFromAction reads the standard Actions environment.
+func InputFromAction(a *githubactions.Action) (Input, error) {
+	ctx, err := a.Context()
+	if err != nil {
+		return Input{}, fmt.Errorf("read the Actions environment: %w", err)
+	}
+	in := Input{EventName: ctx.EventName, EventPath: ctx.EventPath, Now: time.Now}
+	if ctx.RunID != 0 && ctx.Repository != "" {
+		in.RunURL = fmt.Sprintf("%s/%s/actions/runs/%d", ctx.ServerURL, ctx.Repository, ctx.RunID)
+	}
+	if in.EventName == "" || in.EventPath == "" {
+		return in, errors.New("GITHUB_EVENT_NAME and GITHUB_EVENT_PATH must be set: run this from a workflow")
+	}
+	return in, nil
+}
+
+// event is the part of a pull_request_target or pull_request_review event we use.
+type event struct {
+	action string
+	pr     *github.PullRequest
+}
+
+func readEvent(name, path string) (*event, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open event payload: %w", err)
+	}
+	defer f.Close()
+	payload, err := io.ReadAll(io.LimitReader(f, MaxEventSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read event payload: %w", err)
+	}
+	if len(payload) > MaxEventSize {
+		return nil, fmt.Errorf("event payload %s is over %d bytes", path, MaxEventSize)
+	}
+	parsed, err := github.ParseWebHook(name, payload)
+	if err != nil {
+		return nil, fmt.Errorf("parse %s event: %w", name, err)
+	}
+	switch e := parsed.(type) {
+	case *github.PullRequestTargetEvent:
+		return &event{action: e.GetAction(), pr: e.GetPullRequest()}, nil
+	case *github.PullRequestEvent:
+		return &event{action: e.GetAction(), pr: e.GetPullRequest()}, nil
+	case *github.PullRequestReviewEvent:
+		return &event{action: "review_" + e.GetAction(), pr: e.GetPullRequest()}, nil
+	}
+	return nil, fmt.Errorf("event %q is not handled: run elevate on pull_request_target and pull_request_review", name)
+}
+
+// Run judges the PR of the event and reports the verdict. It returns a
+// *RejectedError when the PR is rejected.
+func Run(ctx context.Context, a *githubactions.Action, gh GitHub, in Input) error {
+	ev, err := readEvent(in.EventName, in.EventPath)
+	if err != nil {
+		return err
+	}
+	switch ev.action {
+	case "opened", "synchronize", "reopened", "closed", "review_submitted", "review_dismissed":
+	default:
+		a.Infof("elevate: nothing to do for %s/%s", in.EventName, ev.action)
+		return nil
+	}
+	number := ev.pr.GetNumber()
+	if number <= 0 {
+		return errors.New("the event carries no pull request number")
+	}
+	// The payload may be stale (a review event races a push): ask for the PR now.
+	pr, err := gh.PullRequest(ctx, number)
+	if err != nil {
+		return err
+	}
+	now := in.Now
+	if now == nil {
+		now = time.Now
+	}
+	r := &reporter{a: a, gh: gh, pr: pr, runURL: in.RunURL}
+	if pr.GetState() == "closed" {
+		if !pr.GetMerged() {
+			a.Infof("elevate: #%d was closed without merging; nothing is granted", number)
+			return nil
+		}
+		return r.merged(ctx)
+	}
+	facts, err := gh.Facts(ctx, pr)
+	if err != nil {
+		r.internalError(ctx)
+		return err
+	}
+	v, err := approval.Decide(ctx, facts, gh, now())
+	if err != nil {
+		r.internalError(ctx)
+		return err
+	}
+	return r.verdict(ctx, facts, v)
+}
+
+// merged re-judges a merged PR as the broker will and comments its window.
+func (r *reporter) merged(ctx context.Context) error {
+	facts, err := r.gh.Facts(ctx, r.pr)
+	if err != nil {
+		return err
+	}
+	mergedAt := r.pr.GetMergedAt().Time
+	v, err := approval.Decide(ctx, facts, r.gh, mergedAt)
+	if err != nil {
+		return err
+	}
+	r.outputs(v)
+	body := mergedComment(v, mergedAt)
+	if _, err := r.gh.UpsertComment(ctx, r.pr.GetNumber(), MergedMarker, body); err != nil {
+		return err
+	}
+	r.a.AddStepSummary(body)
+	if v.State != approval.Approved {
+		r.a.Errorf("#%d was merged without a passing elevate verdict; it grants nothing: %s", r.pr.GetNumber(), v.Summary())
+		return &RejectedError{Summary: "merged without approval: " + v.Summary()}
+	}
+	return nil
+}
+
+type reporter struct {
+	a      *githubactions.Action
+	gh     GitHub
+	pr     *github.PullRequest
+	runURL string
+}
+
+func (r *reporter) outputs(v *approval.Verdict) {
+	r.a.SetOutput("verdict", string(v.State))
+	r.a.SetOutput("request", v.ID)
+}
+
+func (r *reporter) verdict(ctx context.Context, facts *approval.Facts, v *approval.Verdict) error {
+	r.outputs(v)
+	state := map[approval.State]string{approval.Approved: "success", approval.Pending: "pending", approval.Rejected: "failure"}[v.State]
+	if err := r.gh.SetStatus(ctx, r.pr.GetHead().GetSHA(), state, v.Summary(), r.runURL); err != nil {
+		return err
+	}
+	var change *eligibility.Change
+	if facts.PolicyAtHead != nil && facts.Policy != nil {
+		before, errB := eligibility.Parse(eligibility.File, facts.Policy)
+		after, errA := eligibility.Parse(eligibility.File, facts.PolicyAtHead)
+		if errB == nil && errA == nil {
+			c := eligibility.Diff(before, after)
+			change = &c
+		}
+	}
+	body := verdictComment(v, change, r.pr.GetNumber())
+	if _, err := r.gh.UpsertComment(ctx, r.pr.GetNumber(), VerdictMarker, body); err != nil {
+		return err
+	}
+	r.a.AddStepSummary(body)
+	annotate(r.a, v)
+	if v.State == approval.Rejected {
+		return &RejectedError{Summary: v.Summary()}
+	}
+	return nil
+}
+
+// internalError marks the head as errored so the PR cannot merge on a stale
+// success; failing to say so is only logged.
+func (r *reporter) internalError(ctx context.Context) {
+	r.a.SetOutput("verdict", "error")
+	if serr := r.gh.SetStatus(ctx, r.pr.GetHead().GetSHA(), "error", "elevate could not judge this PR: see the workflow run", r.runURL); serr != nil {
+		r.a.Warningf("could not post the error status: %v", serr)
+	}
+}
+
+// annotate places each located reason on its file and line; emergencies are
+// announced loudly.
+func annotate(a *githubactions.Action, v *approval.Verdict) {
+	for _, reason := range v.Reasons {
+		fields := map[string]string{"title": "elevate"}
+		if reason.File != "" {
+			fields["file"] = reason.File
+		}
+		if reason.Line > 0 {
+			fields["line"] = strconv.Itoa(reason.Line)
+		}
+		a.WithFieldsMap(fields).Errorf("%s", reason.String())
+	}
+	if v.Request != nil && v.Request.Emergency && v.State != approval.Rejected {
+		a.WithFieldsMap(map[string]string{"title": "EMERGENCY access", "file": v.Path}).
+			Warningf("break-glass request %s by %s: no approval needed to merge; its owners must review it within 24h", v.ID, v.Request.Requester)
+	}
+}
