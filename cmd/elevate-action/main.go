@@ -42,7 +42,6 @@ func realMain(ctx context.Context, a *githubactions.Action) error {
 	if token == "" {
 		return fmt.Errorf("no GitHub token: pass the input token or set GITHUB_TOKEN")
 	}
-	a.AddMask(token)
 	gh, err := githubapi.NewClient(a.Getenv("GITHUB_API_URL"), token, nil)
 	if err != nil {
 		return err

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	vt "github.com/elevate-gitops/elevate/internal/validate/validatetest"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "elevate-action-test")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "elevate-action")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		panic("build elevate-action: " + err.Error() + "\n" + string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type run struct {
+	exit    int
+	stdout  string
+	outputs string
+	summary string
+}
+
+// runAction runs the built binary as a workflow step would.
+func runAction(t *testing.T, s *vt.Scenario, eventName, event string) run {
+	t.Helper()
+	dir := t.TempDir()
+	env := s.Env(t, eventName, event, dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, err := cmd.CombinedOutput()
+	r := run{stdout: string(out)}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.exit = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	o, _ := os.ReadFile(env["GITHUB_OUTPUT"])
+	sm, _ := os.ReadFile(env["GITHUB_STEP_SUMMARY"])
+	r.outputs, r.summary = string(o), string(sm)
+	if strings.Contains(r.stdout, vt.Token) || strings.Contains(r.outputs, vt.Token) || strings.Contains(r.summary, vt.Token) {
+		t.Error("the token leaked into the Action's output")
+	}
+	return r
+}
+
+func TestBinaryPendingThenApproved(t *testing.T) {
+	s := vt.New(t, 3)
+	s.OpenPR(t, map[string][]byte{vt.RequestPath: []byte(vt.Request)}, nil)
+
+	r := runAction(t, s, "pull_request_target", "pull_request.opened.with-organization.json")
+	if r.exit != 0 {
+		t.Fatalf("pending exited %d:\n%s", r.exit, r.stdout)
+	}
+	st := s.Fake.Statuses(vt.HeadSHA)
+	if len(st) != 1 || st[0].GetState() != "pending" || st[0].GetContext() != "elevate" || st[0].GetTargetURL() != "https://github.com/Codertocat/Hello-World/actions/runs/42" {
+		t.Fatalf("statuses = %v", st)
+	}
+	for _, want := range []string{"verdict<<", "pending", "request<<", vt.RequestID} {
+		if !strings.Contains(r.outputs, want) {
+			t.Errorf("GITHUB_OUTPUT lacks %q:\n%s", want, r.outputs)
+		}
+	}
+	if !strings.Contains(r.summary, "elevate: pending") {
+		t.Errorf("summary = %q", r.summary)
+	}
+	first := s.Fake.Comments(vt.Number)
+	if len(first) != 1 {
+		t.Fatalf("%d comments after the first run", len(first))
+	}
+
+	s.Review(vt.Hubot, "APPROVED", vt.HeadSHA, time.Now())
+	r = runAction(t, s, "pull_request_review", "pull_request_review.submitted.with-organization.json")
+	if r.exit != 0 {
+		t.Fatalf("approved exited %d:\n%s", r.exit, r.stdout)
+	}
+	st = s.Fake.Statuses(vt.HeadSHA)
+	if got := st[len(st)-1].GetState(); got != "success" {
+		t.Errorf("status = %s, want success", got)
+	}
+	comments := s.Fake.Comments(vt.Number)
+	if len(comments) != 1 || comments[0].GetID() != first[0].GetID() {
+		t.Fatalf("comments = %d (ids %d vs %d), want the same one comment updated", len(comments), comments[0].GetID(), first[0].GetID())
+	}
+	if !strings.Contains(comments[0].GetBody(), "elevate: approved") {
+		t.Errorf("comment not updated: %q", comments[0].GetBody())
+	}
+	if !strings.Contains(r.outputs, "approved") {
+		t.Errorf("outputs = %q", r.outputs)
+	}
+}
+
+func TestBinaryRejectedExitsNonZero(t *testing.T) {
+	s := vt.New(t, 0)
+	s.OpenPR(t, map[string][]byte{vt.RequestPath: []byte(strings.Replace(vt.Request, "requester: Codertocat", "requester: hubot", 1))}, nil)
+	r := runAction(t, s, "pull_request_target", "pull_request.synchronize.json")
+	if r.exit != 1 {
+		t.Fatalf("exit = %d, want 1:\n%s", r.exit, r.stdout)
+	}
+	if !strings.Contains(r.stdout, "::error file="+vt.RequestPath+",line=1,title=elevate::") {
+		t.Errorf("no annotation on the requester line:\n%s", r.stdout)
+	}
+	st := s.Fake.Statuses(vt.HeadSHA)
+	if st[len(st)-1].GetState() != "failure" {
+		t.Errorf("status = %s", st[len(st)-1].GetState())
+	}
+}
+
+func TestBinaryWithoutEnvironmentFailsClearly(t *testing.T) {
+	cmd := exec.Command(binary)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "GITHUB_EVENT_NAME and GITHUB_EVENT_PATH must be set") {
+		t.Fatalf("err = %v, out = %s", err, out)
+	}
+}

@@ -1,0 +1,306 @@
+package validate
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sethvargo/go-githubactions"
+
+	"github.com/elevate-gitops/elevate/internal/githubapi"
+	vt "github.com/elevate-gitops/elevate/internal/validate/validatetest"
+)
+
+var now = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+
+type result struct {
+	err     error
+	log     string // what the Action wrote to stdout (workflow commands)
+	outputs string
+	summary string
+}
+
+// run runs the Action in process for one event, as a workflow would.
+func run(t *testing.T, s *vt.Scenario, eventName, event string) result {
+	t.Helper()
+	dir := t.TempDir()
+	env := s.Env(t, eventName, event, dir)
+	var out bytes.Buffer
+	a := githubactions.New(githubactions.WithGetenv(func(k string) string { return env[k] }), githubactions.WithWriter(&out))
+	in, err := InputFromAction(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Now = func() time.Time { return now }
+	gh, err := githubapi.NewClient(env["GITHUB_API_URL"], vt.Token, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := githubapi.NewRepo(gh, env["GITHUB_REPOSITORY"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Run(context.Background(), a, repo, in)
+	outputs, _ := os.ReadFile(filepath.Join(dir, "output"))
+	summary, _ := os.ReadFile(filepath.Join(dir, "summary"))
+	return result{err: err, log: out.String(), outputs: string(outputs), summary: string(summary)}
+}
+
+const opened = "pull_request.opened.with-organization.json"
+
+func lastStatus(t *testing.T, s *vt.Scenario) (state, description string) {
+	t.Helper()
+	st := s.Fake.Statuses(vt.HeadSHA)
+	if len(st) == 0 {
+		t.Fatal("no commit status was posted")
+	}
+	last := st[len(st)-1]
+	if last.GetContext() != "elevate" {
+		t.Errorf("status context = %q, want elevate", last.GetContext())
+	}
+	return last.GetState(), last.GetDescription()
+}
+
+func TestPendingThenApprovedUpdatesOneComment(t *testing.T) {
+	t.Parallel()
+	s := vt.New(t, 10)
+	s.OpenPR(t, map[string][]byte{vt.RequestPath: []byte(vt.Request)}, nil)
+
+	r := run(t, s, "pull_request_target", opened)
+	if r.err != nil {
+		t.Fatalf("pending must not fail the job: %v", r.err)
+	}
+	state, desc := lastStatus(t, s)
+	if state != "pending" || !strings.Contains(desc, "@hubot") || !strings.Contains(desc, "@acme/sre-leads") || strings.Contains(desc, "Codertocat") {
+		t.Errorf("status = %s %q, want pending naming the owners other than the requester", state, desc)
+	}
+	if !strings.Contains(r.outputs, "verdict<<") || !strings.Contains(r.outputs, "pending") || !strings.Contains(r.outputs, vt.RequestID) {
+		t.Errorf("outputs = %q", r.outputs)
+	}
+
+	// The requester's own approval (Codertocat is a code owner too) does not count.
+	s.Review(vt.Author, "APPROVED", vt.HeadSHA, now.Add(time.Minute))
+	run(t, s, "pull_request_review", "pull_request_review.submitted.with-organization.json")
+	if state, _ := lastStatus(t, s); state != "pending" {
+		t.Fatalf("self-approval made the status %s", state)
+	}
+
+	s.Review(vt.Hubot, "APPROVED", vt.HeadSHA, now.Add(2*time.Minute))
+	r = run(t, s, "pull_request_review", "pull_request_review.submitted.with-organization.json")
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if state, _ := lastStatus(t, s); state != "success" {
+		t.Errorf("status after the owner's approval = %s, want success", state)
+	}
+	comments := s.Fake.Comments(vt.Number)
+	if len(comments) != 1 {
+		t.Fatalf("%d comments, want one sticky comment updated in place", len(comments))
+	}
+	if body := comments[0].GetBody(); !strings.Contains(body, "elevate: approved") || !strings.Contains(body, VerdictMarker) {
+		t.Errorf("comment = %q", body)
+	}
+	if !strings.Contains(r.summary, "elevate: approved") {
+		t.Errorf("job summary = %q", r.summary)
+	}
+}
+
+func TestRejectedFailsWithAnnotation(t *testing.T) {
+	t.Parallel()
+	s := vt.New(t, 0)
+	s.OpenPR(t, map[string][]byte{vt.RequestPath: []byte(strings.Replace(vt.Request, "duration: 2h", "duration: 9h", 1))}, nil)
+	r := run(t, s, "pull_request_target", opened)
+	var rejected *RejectedError
+	if !errors.As(r.err, &rejected) {
+		t.Fatalf("err = %v, want *RejectedError", r.err)
+	}
+	if state, desc := lastStatus(t, s); state != "failure" || !strings.Contains(desc, "9h0m0s is over the max_duration") {
+		t.Errorf("status = %s %q", state, desc)
+	}
+	want := "::error file=" + vt.RequestPath + ",line=4,title=elevate::"
+	if !strings.Contains(r.log, want) {
+		t.Errorf("log lacks annotation %q:\n%s", want, r.log)
+	}
+}
+
+// The policy and CODEOWNERS are read at the base: a head that loosens them
+// (without even listing them as changed) changes nothing.
+func TestPolicyAndOwnersFromBaseNotHead(t *testing.T) {
+	t.Parallel()
+	s := vt.New(t, 0)
+	s.OpenPR(t, map[string][]byte{vt.RequestPath: []byte(strings.Replace(vt.Request, "duration: 2h", "duration: 6h", 1))}, nil)
+	// Rewrite the head tree behind the file list's back.
+	head := map[string][]byte{}
+	for p, d := range s.BaseFiles {
+		head[p] = d
+	}
+	head[vt.RequestPath] = []byte(strings.Replace(vt.Request, "duration: 2h", "duration: 6h", 1))
+	head["eligibility.yaml"] = []byte(strings.Replace(vt.Policy, "max_duration: 4h", "max_duration: 8h", 1))
+	head[".github/CODEOWNERS"] = []byte("* @mallory\n")
+	s.Fake.Commit(vt.HeadSHA, head)
+	s.Review(vt.Stranger, "APPROVED", vt.HeadSHA, now)
+
+	r := run(t, s, "pull_request_target", opened)
+	if state, desc := lastStatus(t, s); state != "failure" || !strings.Contains(desc, "over the max_duration of 4h0m0s") {
+		t.Fatalf("status = %s %q (err %v): the head's policy was used", state, desc, r.err)
+	}
+
+	// Within the base policy, the head's CODEOWNERS does not make mallory an owner.
+	head[vt.RequestPath] = []byte(vt.Request)
+	s.Fake.Commit(vt.HeadSHA, head)
+	run(t, s, "pull_request_target", opened)
+	if state, _ := lastStatus(t, s); state != "pending" {
+		t.Fatalf("status = %s: the head's CODEOWNERS was used", state)
+	}
+}
+
+// Validating one PR costs the same GitHub calls whatever the size of requests/.
+func TestCostIndependentOfRepositorySize(t *testing.T) {
+	t.Parallel()
+	calls := map[int]string{}
+	for _, n := range []int{10, 100_000} {
+		s := vt.New(t, n)
+		s.OpenPR(t, map[string][]byte{vt.RequestPath: []byte(vt.Request)}, nil)
+		s.Review(vt.Hubot, "APPROVED", vt.HeadSHA, now)
+		if r := run(t, s, "pull_request_target", opened); r.err != nil {
+			t.Fatal(r.err)
+		}
+		var b strings.Builder
+		for _, route := range []string{
+			"GET /repos/{owner}/{repo}/pulls/{number}",
+			"GET /repos/{owner}/{repo}/pulls/{number}/files",
+			"GET /repos/{owner}/{repo}/pulls/{number}/reviews",
+			"GET /repos/{owner}/{repo}/contents/{path...}",
+			"POST /repos/{owner}/{repo}/statuses/{sha}",
+			"GET /repos/{owner}/{repo}/issues/{number}/comments",
+			"POST /repos/{owner}/{repo}/issues/{number}/comments",
+		} {
+			fmt.Fprintf(&b, "%s=%d\n", route, s.Fake.Calls(route))
+		}
+		fmt.Fprintf(&b, "total=%d\n", s.Fake.TotalCalls())
+		calls[n] = b.String()
+	}
+	if calls[10] != calls[100_000] {
+		t.Errorf("calls differ:\n10 files:\n%s\n100,000 files:\n%s", calls[10], calls[100_000])
+	}
+	t.Logf("calls per validation:\n%s", calls[10])
+}
+
+func TestMergedCommentsWindowAndCommand(t *testing.T) {
+	t.Parallel()
+	s := vt.New(t, 0)
+	s.OpenPR(t, map[string][]byte{vt.RequestPath: []byte(vt.Request)}, nil)
+	s.Review(vt.Lead, "APPROVED", vt.HeadSHA, now) // through @acme/sre-leads
+	s.Merge(t, now.Add(time.Hour))
+	r := run(t, s, "pull_request_target", "pull_request.closed.with-organization.json")
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	comments := s.Fake.Comments(vt.Number)
+	if len(comments) != 1 {
+		t.Fatalf("%d comments", len(comments))
+	}
+	body := comments[0].GetBody()
+	for _, want := range []string{
+		"active from 2026-11-25T10:00:00Z until 2026-11-25T12:00:00Z",
+		"elevate credentials --request " + vt.RequestID,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("merge comment lacks %q:\n%s", want, body)
+		}
+	}
+}
+
+func TestMergedWithoutApprovalIsFlagged(t *testing.T) {
+	t.Parallel()
+	s := vt.New(t, 0)
+	s.OpenPR(t, map[string][]byte{vt.RequestPath: []byte(vt.Request)}, nil)
+	s.Merge(t, now) // an admin bypass: no approval
+	r := run(t, s, "pull_request_target", "pull_request.closed.with-organization.json")
+	var rejected *RejectedError
+	if !errors.As(r.err, &rejected) {
+		t.Fatalf("err = %v, want a rejection", r.err)
+	}
+	if body := s.Fake.Comments(vt.Number)[0].GetBody(); !strings.Contains(body, "grants nothing") {
+		t.Errorf("comment = %q", body)
+	}
+}
+
+func TestEmergencyIsLoud(t *testing.T) {
+	t.Parallel()
+	s := vt.New(t, 0)
+	s.OpenPR(t, map[string][]byte{vt.RequestPath: []byte(strings.Replace(vt.Request, "2h", "1h", 1) + "emergency: true\n")}, nil)
+	r := run(t, s, "pull_request_target", opened)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if state, desc := lastStatus(t, s); state != "success" || !strings.Contains(desc, "EMERGENCY") {
+		t.Errorf("status = %s %q", state, desc)
+	}
+	if !strings.Contains(r.log, "::warning file="+vt.RequestPath) || !strings.Contains(s.Fake.Comments(vt.Number)[0].GetBody(), "EMERGENCY") {
+		t.Errorf("emergency not announced:\n%s", r.log)
+	}
+}
+
+func TestPolicyChangeListsWhoGainsAndLoses(t *testing.T) {
+	t.Parallel()
+	s := vt.New(t, 0)
+	newPolicy := strings.Replace(vt.Policy, `who: ["Codertocat", "@acme/sre"]`, `who: ["@acme/sre", "erin"]`, 1)
+	s.OpenPR(t, map[string][]byte{"eligibility.yaml": []byte(newPolicy)}, nil)
+	r := run(t, s, "pull_request_target", opened)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	body := s.Fake.Comments(vt.Number)[0].GetBody()
+	for _, want := range []string{"Who can now get what", "erin gains prod/Admin", "codertocat loses prod/Admin"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("comment lacks %q:\n%s", want, body)
+		}
+	}
+	if state, desc := lastStatus(t, s); state != "pending" || !strings.Contains(desc, "@acme/security") {
+		t.Errorf("status = %s %q, want pending on eligibility.yaml's owners", state, desc)
+	}
+}
+
+func TestBadInputIsRejectedWithFileAndLine(t *testing.T) {
+	t.Parallel()
+	bomb := "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+	garbage := make([]byte, 4096)
+	for i := range garbage {
+		garbage[i] = byte(i*7919 + i/3)
+	}
+	tests := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"alias bomb", []byte(bomb), vt.RequestPath + ":1: YAML anchors"},
+		{"10 MiB file", bytes.Repeat([]byte("a"), 10<<20), vt.RequestPath + ": the file is over the 16384-byte limit"},
+		{"binary garbage", garbage, vt.RequestPath + ":1:"},
+		{"tabs", []byte("requester: Codertocat\n\taccount: prod\n"), vt.RequestPath + ":2: tab used for indentation"},
+		{"unknown key", []byte(vt.Request + "approver: hubot\n"), vt.RequestPath + ":7: approver: unknown key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := vt.New(t, 0)
+			s.OpenPR(t, map[string][]byte{vt.RequestPath: tt.data}, nil)
+			start := time.Now()
+			r := run(t, s, "pull_request_target", opened)
+			var rejected *RejectedError
+			if !errors.As(r.err, &rejected) {
+				t.Fatalf("err = %v, want rejected", r.err)
+			}
+			if _, desc := lastStatus(t, s); !strings.HasPrefix(desc, tt.want) {
+				t.Errorf("status description %q, want prefix %q", desc, tt.want)
+			}
+			t.Logf("judged in %s", time.Since(start))
+		})
+	}
+}
