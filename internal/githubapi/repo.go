@@ -279,3 +279,15 @@ func listAll[T any](ctx context.Context, maxPages int, fetch func(*github.ListOp
 		opts.Page = resp.NextPage
 	}
 }
+
+// PullsWithCommit lists the pull requests associated with commit sha (for a
+// merge commit: the PR it merged).
+func (r *Repo) PullsWithCommit(ctx context.Context, sha string) ([]*github.PullRequest, error) {
+	prs, err := listAll(ctx, 5, func(opts *github.ListOptions) ([]*github.PullRequest, *github.Response, error) {
+		return r.GH.PullRequests.ListPullRequestsWithCommit(ctx, r.Owner, r.Name, sha, opts)
+	})
+	if err != nil {
+		return nil, wrap(err, "list pull requests of commit %s", sha)
+	}
+	return prs, nil
+}

@@ -1,0 +1,191 @@
+package ledger
+
+import (
+	"crypto/sha256"
+	"strings"
+	"time"
+
+	"github.com/elevate-gitops/elevate/internal/eligibility"
+	"github.com/elevate-gitops/elevate/internal/request"
+)
+
+// Grant is a request file present on the branch.
+type Grant struct {
+	ID      string
+	Path    string
+	Request *request.Request // nil when the file does not parse: it never issues
+	Invalid string           // why the file is not a valid request
+	// Commit is the first-parent commit that last added or changed the file;
+	// CommittedAt its commit time, the merge time until GitHub confirms it.
+	Commit      string
+	CommittedAt time.Time
+	Digest      [sha256.Size]byte // of the file's bytes on the branch
+}
+
+// Removal records a request file deleted on the branch: a revocation.
+type Removal struct {
+	ID      string
+	Commit  string
+	At      time.Time
+	Request *request.Request // the deleted request, when it was in the index
+}
+
+// Index is one immutable snapshot of the ledger.
+type Index struct {
+	Head      string
+	Policy    *eligibility.Policy // at Head; nil when PolicyErr is set
+	PolicyErr error
+	Horizon   time.Time // changes before it were not read: no window from then can be open
+	SyncedAt  time.Time
+
+	grants       map[string]*Grant   // by id
+	byName       map[string][]string // name -> ids, for suffix look-ups
+	byAsk        map[askKey][]*Grant // by requester login (lower case), account, role
+	removed      map[string]*Removal // by id
+	removedByAsk map[askKey]*Removal
+}
+
+type askKey struct{ login, account, role string }
+
+func newIndex() *Index {
+	return &Index{grants: map[string]*Grant{}, byName: map[string][]string{}, byAsk: map[askKey][]*Grant{}, removed: map[string]*Removal{}, removedByAsk: map[askKey]*Removal{}}
+}
+
+// Len is the number of grants indexed.
+func (x *Index) Len() int { return len(x.grants) }
+
+// Grant returns the grant with id, or with the unambiguous suffix id.
+func (x *Index) Grant(id string) (*Grant, bool) {
+	if g, ok := x.grants[id]; ok {
+		return g, true
+	}
+	ids := x.resolveSuffix(id, func(full string) bool { _, ok := x.grants[full]; return ok })
+	if len(ids) == 1 {
+		return x.grants[ids[0]], true
+	}
+	return nil, false
+}
+
+// Removed returns the revocation of id (or of its unambiguous suffix).
+func (x *Index) Removed(id string) (*Removal, bool) {
+	if r, ok := x.removed[id]; ok {
+		return r, true
+	}
+	ids := x.resolveSuffix(id, func(full string) bool { _, ok := x.removed[full]; return ok })
+	if len(ids) == 1 {
+		return x.removed[ids[0]], true
+	}
+	return nil, false
+}
+
+// Ambiguous reports the ids a suffix could mean when it means more than one.
+func (x *Index) Ambiguous(suffix string) []string {
+	ids := x.resolveSuffix(suffix, func(string) bool { return true })
+	if len(ids) > 1 {
+		return ids
+	}
+	return nil
+}
+
+func (x *Index) resolveSuffix(suffix string, keep func(string) bool) []string {
+	name := suffix[strings.LastIndexByte(suffix, '/')+1:]
+	var out []string
+	for _, id := range x.byName[name] {
+		if (id == suffix || strings.HasSuffix(id, "/"+suffix)) && keep(id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// ByAsk returns the grants whose file names login as requester for account and role.
+func (x *Index) ByAsk(login, account, role string) []*Grant {
+	return x.byAsk[askKey{strings.ToLower(login), account, role}]
+}
+
+// Grants calls fn for every grant.
+func (x *Index) Grants(fn func(*Grant)) {
+	for _, g := range x.grants {
+		fn(g)
+	}
+}
+
+// clone copies the maps so a sync can build the next snapshot while readers use this one.
+func (x *Index) clone() *Index {
+	n := newIndex()
+	n.Head, n.Policy, n.PolicyErr, n.Horizon = x.Head, x.Policy, x.PolicyErr, x.Horizon
+	for id, g := range x.grants {
+		n.add(id, g)
+	}
+	for id, r := range x.removed {
+		n.remove(id, r)
+	}
+	return n
+}
+
+// remove records the deletion of id, dropping its grant.
+func (x *Index) remove(id string, r *Removal) {
+	if g, ok := x.grants[id]; ok && r.Request == nil {
+		r.Request = g.Request
+	}
+	x.drop(id)
+	x.removed[id] = r
+	name := id[strings.LastIndexByte(id, '/')+1:]
+	x.byName[name] = appendUnique(x.byName[name], id)
+	if r.Request != nil {
+		x.removedByAsk[askKey{strings.ToLower(r.Request.Requester), r.Request.Account, r.Request.Role}] = r
+	}
+}
+
+// RemovedByAsk returns the latest revocation of a grant login held for account and role.
+func (x *Index) RemovedByAsk(login, account, role string) (*Removal, bool) {
+	r, ok := x.removedByAsk[askKey{strings.ToLower(login), account, role}]
+	return r, ok
+}
+
+func (x *Index) add(id string, g *Grant) {
+	x.drop(id)
+	x.grants[id] = g
+	name := id[strings.LastIndexByte(id, '/')+1:]
+	x.byName[name] = appendUnique(x.byName[name], id)
+	if g.Request != nil {
+		k := askKey{strings.ToLower(g.Request.Requester), g.Request.Account, g.Request.Role}
+		x.byAsk[k] = append(x.byAsk[k], g)
+		if r, ok := x.removedByAsk[k]; ok && r.ID == id {
+			delete(x.removedByAsk, k)
+		}
+	}
+	delete(x.removed, id)
+}
+
+func (x *Index) drop(id string) {
+	g, ok := x.grants[id]
+	if !ok {
+		return
+	}
+	delete(x.grants, id)
+	if g.Request != nil {
+		k := askKey{strings.ToLower(g.Request.Requester), g.Request.Account, g.Request.Role}
+		list := x.byAsk[k]
+		for i, other := range list {
+			if other == g {
+				list = append(list[:i:i], list[i+1:]...)
+				break
+			}
+		}
+		if len(list) == 0 {
+			delete(x.byAsk, k)
+		} else {
+			x.byAsk[k] = list
+		}
+	}
+}
+
+func appendUnique(list []string, s string) []string {
+	for _, v := range list {
+		if v == s {
+			return list
+		}
+	}
+	return append(list, s)
+}

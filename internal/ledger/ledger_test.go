@@ -1,0 +1,327 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+
+const policy = `version: 1
+accounts:
+  prod: "111111111111"
+  staging: "222222222222"
+rules:
+  - name: sre
+    who: [alice, bob]
+    accounts: [prod, staging]
+    roles: [Admin]
+    max_duration: 4h
+    approvals: 1
+`
+
+func requestYAML(requester, account string, duration string, extra string) string {
+	return fmt.Sprintf("requester: %s\naccount: %s\nrole: Admin\nduration: %s\nreason: Investigate the payments outage\n%s", requester, account, duration, extra)
+}
+
+// repo is a git repository the test writes history into.
+type repo struct {
+	t   testing.TB
+	dir string
+}
+
+func newRepo(t testing.TB) *repo {
+	t.Helper()
+	r := &repo{t: t, dir: t.TempDir()}
+	r.git(time.Time{}, "init", "-q", "-b", "main")
+	r.commit(t0.Add(-90*24*time.Hour), "policy", map[string]string{"eligibility.yaml": policy, "requests/README.md": "# requests\n"})
+	return r
+}
+
+func (r *repo) git(at time.Time, args ...string) string {
+	r.t.Helper()
+	cmd := exec.Command("git", append([]string{"-C", r.dir}, args...)...)
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+	if !at.IsZero() {
+		d := fmt.Sprintf("%d +0000", at.Unix())
+		cmd.Env = append(cmd.Env, "GIT_AUTHOR_DATE="+d, "GIT_COMMITTER_DATE="+d)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		r.t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// commit writes files (empty content deletes) and commits at time at; it returns the SHA.
+func (r *repo) commit(at time.Time, msg string, files map[string]string) string {
+	r.t.Helper()
+	for p, content := range files {
+		full := filepath.Join(r.dir, p)
+		if content == "" {
+			r.git(at, "rm", "-q", p)
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			r.t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+			r.t.Fatal(err)
+		}
+		r.git(at, "add", p)
+	}
+	r.git(at, "commit", "-q", "-m", msg)
+	return r.git(at, "rev-parse", "HEAD")
+}
+
+// verifier is a Verifier answering from a table of commit -> verdict.
+type verifier struct {
+	mu    sync.Mutex
+	by    map[string]*Verification
+	err   error
+	calls int
+}
+
+func (v *verifier) Verify(_ context.Context, g *Grant) (*Verification, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.calls++
+	if v.err != nil {
+		return nil, v.err
+	}
+	if out, ok := v.by[g.Commit]; ok {
+		return out, nil
+	}
+	return &Verification{Reason: "not merged through a PR"}, nil
+}
+
+func (v *verifier) set(commit string, out *Verification) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.by[commit] = out
+}
+
+func newLedger(t testing.TB, r *repo, v Verifier, now *time.Time) *Ledger {
+	t.Helper()
+	l, err := New(Config{Dir: r.dir, Branch: "main", Verifier: v, Now: func() time.Time { return *now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+const (
+	alice = int64(1)
+	bob   = int64(2)
+)
+
+func TestSyncIndexesOnlyWhatCanStillBeOpen(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	old := r.commit(t0.Add(-60*24*time.Hour), "old", map[string]string{"requests/prod/2026-09/old.yaml": requestYAML("alice", "prod", "2h", "")})
+	live := r.commit(t0.Add(-time.Hour), "live", map[string]string{"requests/prod/2026-11/live.yaml": requestYAML("alice", "prod", "2h", "")})
+	gone := r.commit(t0.Add(-50*time.Minute), "add", map[string]string{"requests/staging/2026-11/gone.yaml": requestYAML("bob", "staging", "1h", "")})
+	r.commit(t0.Add(-40*time.Minute), "revoke", map[string]string{"requests/staging/2026-11/gone.yaml": ""})
+	r.commit(t0.Add(-30*time.Minute), "junk", map[string]string{"requests/prod/2026-11/bad.yaml": "requester: [\n"})
+	now := t0
+	l := newLedger(t, r, &verifier{by: map[string]*Verification{}}, &now)
+	x := l.Index()
+	if x.Len() != 2 {
+		t.Fatalf("indexed %d grants, want live and bad (old is past the horizon, gone was deleted)", x.Len())
+	}
+	g, ok := x.Grant("prod/2026-11/live")
+	if !ok || g.Commit != live || !g.CommittedAt.Equal(t0.Add(-time.Hour)) || g.Request.Duration != 2*time.Hour {
+		t.Fatalf("live grant = %+v", g)
+	}
+	if _, ok := x.Grant("live"); !ok {
+		t.Error("suffix look-up failed")
+	}
+	if g, _ := x.Grant("bad"); g == nil || g.Request != nil || g.Invalid == "" {
+		t.Errorf("an invalid file must be indexed as invalid, got %+v", g)
+	}
+	if rm, ok := x.Removed("gone"); !ok || rm.Request == nil || rm.Commit == gone {
+		t.Errorf("revocation = %+v", rm)
+	}
+	if _, ok := x.Grant("old"); ok || old == "" {
+		t.Error("a grant older than the horizon was indexed")
+	}
+}
+
+func TestFind(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	active := r.commit(t0.Add(-time.Hour), "a", map[string]string{"requests/prod/2026-11/active.yaml": requestYAML("alice", "prod", "2h", "")})
+	expired := r.commit(t0.Add(-5*time.Hour), "e", map[string]string{"requests/staging/2026-11/expired.yaml": requestYAML("alice", "staging", "1h", "")})
+	later := r.commit(t0.Add(-30*time.Minute), "l", map[string]string{"requests/staging/2026-11/later.yaml": requestYAML("bob", "staging", "1h", "not_before: 2026-11-26T09:00:00Z\n")})
+	pushed := r.commit(t0.Add(-20*time.Minute), "p", map[string]string{"requests/prod/2026-11/pushed.yaml": requestYAML("bob", "prod", "1h", "")})
+	revoked := r.commit(t0.Add(-15*time.Minute), "r", map[string]string{"requests/prod/2026-11/revoked.yaml": requestYAML("bob", "prod", "1h", "")})
+	r.commit(t0.Add(-10*time.Minute), "revoke", map[string]string{"requests/prod/2026-11/revoked.yaml": ""})
+	v := &verifier{by: map[string]*Verification{}}
+	v.set(active, &Verification{OK: true, PR: 1, AuthorID: alice, AuthorLogin: "alice", MergedAt: t0.Add(-time.Hour)})
+	v.set(expired, &Verification{OK: true, PR: 2, AuthorID: alice, AuthorLogin: "alice", MergedAt: t0.Add(-5 * time.Hour)})
+	v.set(later, &Verification{OK: true, PR: 3, AuthorID: bob, AuthorLogin: "bob", MergedAt: t0.Add(-30 * time.Minute)})
+	v.set(revoked, &Verification{OK: true, PR: 5, AuthorID: bob, AuthorLogin: "bob", MergedAt: t0.Add(-15 * time.Minute)})
+	_ = pushed // verifier: "not merged through a PR"
+	now := t0
+	l := newLedger(t, r, v, &now)
+
+	tests := []struct {
+		name string
+		ask  Ask
+		want any // *Found id, or an error type
+	}{
+		{"active by id", Ask{UserID: alice, Login: "alice", RequestID: "prod/2026-11/active"}, "prod/2026-11/active"},
+		{"active by suffix", Ask{UserID: alice, Login: "alice", RequestID: "active"}, "prod/2026-11/active"},
+		{"active by account and role", Ask{UserID: alice, Login: "alice", Account: "prod", Role: "Admin"}, "prod/2026-11/active"},
+		{"grant of another user", Ask{UserID: bob, Login: "bob", RequestID: "active"}, &NoActiveGrantError{}},
+		{"same login, other numeric id", Ask{UserID: 666, Login: "alice", Account: "prod", Role: "Admin"}, &NoActiveGrantError{}},
+		{"expired window", Ask{UserID: alice, Login: "alice", Account: "staging", Role: "Admin"}, &ExpiredError{}},
+		{"before not_before", Ask{UserID: bob, Login: "bob", RequestID: "later"}, &NotYetError{}},
+		{"pushed without a PR", Ask{UserID: bob, Login: "bob", RequestID: "pushed"}, &NoActiveGrantError{}},
+		{"revoked by id", Ask{UserID: bob, Login: "bob", RequestID: "revoked"}, &RevokedError{}},
+		{"no grant at all", Ask{UserID: bob, Login: "bob", Account: "staging", Role: "ReadOnly"}, &NoActiveGrantError{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := l.Find(context.Background(), tt.ask)
+			switch want := tt.want.(type) {
+			case string:
+				if err != nil || f.Grant.ID != want {
+					t.Fatalf("Find = %v, %v; want %s", f, err, want)
+				}
+				if !f.End.Equal(f.Start.Add(f.Grant.Request.Duration)) {
+					t.Errorf("window %s..%s", f.Start, f.End)
+				}
+			default:
+				if err == nil || fmt.Sprintf("%T", err) != fmt.Sprintf("%T", want) {
+					t.Fatalf("err = %T %v, want %T", err, err, want)
+				}
+			}
+		})
+	}
+}
+
+func TestRevokedByAccountAndRole(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	c := r.commit(t0.Add(-time.Hour), "a", map[string]string{"requests/prod/2026-11/a.yaml": requestYAML("alice", "prod", "2h", "")})
+	v := &verifier{by: map[string]*Verification{}}
+	v.set(c, &Verification{OK: true, AuthorID: alice, MergedAt: t0.Add(-time.Hour)})
+	now := t0
+	l := newLedger(t, r, v, &now)
+	if _, err := l.Find(context.Background(), Ask{UserID: alice, Login: "alice", Account: "prod", Role: "Admin"}); err != nil {
+		t.Fatal(err)
+	}
+	r.commit(t0.Add(-time.Minute), "revoke", map[string]string{"requests/prod/2026-11/a.yaml": ""})
+	if err := l.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var rev *RevokedError
+	if _, err := l.Find(context.Background(), Ask{UserID: alice, Login: "alice", Account: "prod", Role: "Admin"}); !errors.As(err, &rev) {
+		t.Fatalf("err = %v, want revoked", err)
+	}
+}
+
+func TestRenamedLoginSameIDStillFindsGrant(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	c := r.commit(t0.Add(-time.Hour), "a", map[string]string{"requests/prod/2026-11/a.yaml": requestYAML("alice", "prod", "2h", "")})
+	v := &verifier{by: map[string]*Verification{}}
+	v.set(c, &Verification{OK: true, AuthorID: alice, AuthorLogin: "alice", MergedAt: t0.Add(-time.Hour)})
+	now := t0
+	l := newLedger(t, r, v, &now)
+	if err := l.VerifyAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f, err := l.Find(context.Background(), Ask{UserID: alice, Login: "alice-renamed", Account: "prod", Role: "Admin"})
+	if err != nil || f.Grant.ID != "prod/2026-11/a" {
+		t.Fatalf("Find = %v, %v", f, err)
+	}
+}
+
+func TestVerificationCachedAndFailsClosed(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	c := r.commit(t0.Add(-time.Hour), "a", map[string]string{"requests/prod/2026-11/a.yaml": requestYAML("alice", "prod", "2h", "")})
+	v := &verifier{by: map[string]*Verification{}, err: errors.New("github: 503")}
+	now := t0
+	l := newLedger(t, r, v, &now)
+	ask := Ask{UserID: alice, Login: "alice", RequestID: "a"}
+	var ve *VerifyError
+	if _, err := l.Find(context.Background(), ask); !errors.As(err, &ve) {
+		t.Fatalf("GitHub down: err = %v, want *VerifyError", err)
+	}
+	v.mu.Lock()
+	v.err = nil
+	v.mu.Unlock()
+	v.set(c, &Verification{OK: true, AuthorID: alice, MergedAt: t0.Add(-time.Hour)})
+	for range 3 {
+		if _, err := l.Find(context.Background(), ask); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v.calls != 2 {
+		t.Errorf("verifier called %d times, want 2 (one failure, then one cached success)", v.calls)
+	}
+}
+
+func TestIncrementalSyncSeesNewMerge(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	now := t0
+	l := newLedger(t, r, &verifier{by: map[string]*Verification{}}, &now)
+	if l.Index().Len() != 0 {
+		t.Fatal("want an empty ledger")
+	}
+	r.commit(t0, "a", map[string]string{"requests/prod/2026-11/a.yaml": requestYAML("alice", "prod", "2h", "")})
+	start := time.Now()
+	if err := l.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("incremental sync took %s", time.Since(start))
+	if _, ok := l.Index().Grant("a"); !ok {
+		t.Fatal("new merge not visible after sync")
+	}
+}
+
+func TestFailedSyncKeepsLastGoodIndex(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	r.commit(t0, "a", map[string]string{"requests/prod/2026-11/a.yaml": requestYAML("alice", "prod", "2h", "")})
+	now := t0
+	l := newLedger(t, r, &verifier{by: map[string]*Verification{}}, &now)
+	good, _ := l.Health()
+	if err := os.RemoveAll(filepath.Join(r.dir, ".git")); err != nil {
+		t.Fatal(err)
+	}
+	now = t0.Add(time.Minute)
+	if err := l.Sync(context.Background()); err == nil {
+		t.Fatal("sync of a broken clone succeeded")
+	}
+	last, err := l.Health()
+	if err == nil || !last.Equal(good) || l.Index().Len() != 1 {
+		t.Errorf("health = %v %v, index len %d: want the last good index kept", last, err, l.Index().Len())
+	}
+}
+
+func TestNotSynced(t *testing.T) {
+	t.Parallel()
+	l, err := New(Config{Dir: t.TempDir(), Branch: "main", Verifier: &verifier{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Find(context.Background(), Ask{RequestID: "x"}); !errors.As(err, new(NotSyncedError)) {
+		t.Fatalf("err = %v", err)
+	}
+}
