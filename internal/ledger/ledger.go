@@ -202,6 +202,7 @@ func (l *Ledger) sync(ctx context.Context) error {
 			if err != nil {
 				g.Invalid = err.Error()
 			} else {
+				req.Lines = nil // positions serve annotations, not issuance: keep grants small
 				g.Request = req
 			}
 		}

@@ -29,6 +29,8 @@ const (
 	BaseSHA = "b000000000000000000000000000000000000001"
 	HeadSHA = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
 	Token   = "ghs_test-token-never-logged"
+	// MergeSHA is the merge commit Merge records.
+	MergeSHA = "c000000000000000000000000000000000000009"
 )
 
 // Author is the fixture PR's author.
@@ -154,6 +156,7 @@ func (s *Scenario) Merge(t testing.TB, at time.Time) {
 	pr.State = github.String("closed")
 	pr.Merged = github.Bool(true)
 	pr.MergedAt = &github.Timestamp{Time: at}
+	pr.MergeCommitSHA = github.String(MergeSHA)
 	s.Fake.AddPull(pr, s.Fake.PullFiles(Number))
 }
 
