@@ -82,8 +82,8 @@ func (c Console) URL(ctx context.Context, creds Credentials, sessionDuration tim
 	if dest == "" {
 		dest = DefaultDestination
 	}
-	if u, err := url.Parse(dest); err != nil || !u.IsAbs() {
-		return "", fmt.Errorf("console sign-in: destination %q is not an absolute url", dest)
+	if u, err := url.Parse(dest); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", fmt.Errorf("console sign-in: destination %q is not an absolute http(s) url", dest)
 	}
 
 	token, err := c.signinToken(ctx, base, creds, sessionDuration)

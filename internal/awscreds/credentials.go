@@ -30,6 +30,11 @@ func (c Credentials) String() string {
 		c.AccessKeyID, c.Expiration.UTC().Format(time.RFC3339))
 }
 
+// GoString describes c without its secrets, for %#v.
+func (c Credentials) GoString() string {
+	return "awscreds.Credentials" + c.String()
+}
+
 // LogValue implements slog.LogValuer: the access key id and expiry only.
 func (c Credentials) LogValue() slog.Value {
 	return slog.GroupValue(

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io/fs"
+	"slices"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -88,7 +89,7 @@ func checkInvariants(t *testing.T, r *Request) {
 		}
 	}
 	for key := range r.Lines {
-		if !isKey(key) {
+		if !slices.Contains(allKeys, key) {
 			t.Fatalf("Lines has unknown key %q", key)
 		}
 	}

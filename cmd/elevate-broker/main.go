@@ -1,0 +1,40 @@
+// Command elevate-broker is the federation endpoint: it issues AWS
+// credentials for merged, approved, unexpired grants. Logic lives in
+// internal/broker.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/elevate-gitops/elevate/internal/broker"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := realMain(ctx)
+	stop()
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	default:
+		fmt.Fprintln(os.Stderr, "elevate-broker:", err)
+		os.Exit(1)
+	}
+}
+
+func realMain(ctx context.Context) error {
+	cfg, err := broker.ParseConfig(os.Args[1:], os.Getenv)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	return broker.Run(ctx, cfg, logger, os.Getenv)
+}

@@ -1,0 +1,174 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/google/go-github/v60/github"
+
+	"github.com/elevate-gitops/elevate/internal/awscreds"
+	"github.com/elevate-gitops/elevate/internal/githubapi"
+	"github.com/elevate-gitops/elevate/internal/identity"
+	"github.com/elevate-gitops/elevate/internal/ledger"
+)
+
+// Run wires the broker from cfg and serves until ctx ends. Inside AWS Lambda
+// (AWS_LAMBDA_RUNTIME_API set) it serves function URL / HTTP API events.
+func Run(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(string) string) error {
+	logger.Info("starting elevate-broker", "config", cfg)
+	outbound := &http.Client{Timeout: 15 * time.Second}
+	srv, syncer, err := Build(ctx, cfg, logger, outbound)
+	if err != nil {
+		return err
+	}
+	go syncer.loop(ctx, cfg.SyncInterval)
+	handler := srv.Handler()
+	if getenv("AWS_LAMBDA_RUNTIME_API") != "" {
+		lambda.StartWithOptions(LambdaHandler(handler), lambda.WithContext(ctx))
+		return nil
+	}
+	hs := &http.Server{
+		Addr: cfg.Listen, Handler: handler,
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		BaseContext: func(net.Listener) context.Context { return ctx },
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	logger.Info("serving", "address", ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return hs.Shutdown(shutdown)
+	}
+}
+
+// Build assembles the server and its ledger syncer from cfg.
+func Build(ctx context.Context, cfg Config, logger *slog.Logger, outbound *http.Client) (*Server, *Syncer, error) {
+	var gh *github.Client
+	var err error
+	if cfg.GitHubAppID != 0 {
+		gh, err = githubapi.NewAppClient(ctx, cfg.GitHubAPIURL, cfg.GitHubAppID, cfg.GitHubAppKey, cfg.Repo, outbound)
+	} else {
+		gh, err = githubapi.NewClient(cfg.GitHubAPIURL, cfg.GitHubToken, outbound)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("GitHub client: %w", err)
+	}
+	var verifier ledger.Verifier = unverifiable{}
+	members := &githubapi.MembershipCache{Inner: unverifiable{}, TTL: 5 * time.Minute}
+	if cfg.Repo != "" {
+		repo, err := githubapi.NewRepo(gh, cfg.Repo)
+		if err != nil {
+			return nil, nil, err
+		}
+		members.Inner = repo
+		verifier = &ledger.GitHubVerifier{GitHub: repo, Members: members, Branch: cfg.Branch}
+	} else {
+		logger.Warn("no --repo: grants cannot be re-verified with GitHub, so none will issue credentials")
+	}
+	led, err := ledger.New(ledger.Config{Dir: cfg.Ledger, Branch: cfg.Branch, Verifier: verifier, Logger: logger})
+	if err != nil {
+		return nil, nil, err
+	}
+	ids, err := identity.New(identity.Config{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, GitHubAPIURL: cfg.GitHubAPIURL, HTTPClient: outbound})
+	if err != nil {
+		return nil, nil, err
+	}
+	// nil: the SDK's own client, which honours AWS_CA_BUNDLE.
+	stsClient, err := awscreds.NewSTSClient(ctx, cfg.Region, cfg.STSEndpoint, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	syncer := &Syncer{Ledger: led, Logger: logger}
+	metrics := NewMetrics(func() (int, float64) {
+		n := 0
+		if x := led.Index(); x != nil {
+			n = x.Len()
+		}
+		last, _ := led.Health()
+		if last.IsZero() {
+			return n, -1
+		}
+		return n, time.Since(last).Seconds()
+	})
+	srv := &Server{
+		Identity: ids, Ledger: led, STS: stsClient,
+		Console: awscreds.Console{SigninURL: cfg.SigninURL, HTTP: outbound},
+		Members: members, Metrics: metrics, Logger: logger,
+	}
+	if cfg.WebhookSecret != "" {
+		srv.Webhook = &Webhook{Secret: []byte(cfg.WebhookSecret), Branch: cfg.Branch, Sync: syncer.Sync}
+	}
+	return srv, syncer, nil
+}
+
+// unverifiable stands in for GitHub when no repository is configured: every
+// verification fails, so nothing issues (fail closed).
+type unverifiable struct{}
+
+var errNoRepo = errors.New("the broker has no --repo: it cannot verify grants with GitHub")
+
+func (unverifiable) Verify(context.Context, *ledger.Grant) (*ledger.Verification, error) {
+	return nil, errNoRepo
+}
+
+func (unverifiable) ActiveTeamMember(context.Context, string, string, string) (bool, error) {
+	return false, errNoRepo
+}
+
+// Syncer keeps the ledger current: on start, on every interval and on each
+// verified webhook; after each sync it verifies new grants in the background
+// so that issuing makes no GitHub call.
+type Syncer struct {
+	Ledger    *ledger.Ledger
+	Logger    *slog.Logger
+	verifying atomic.Bool
+}
+
+// Sync brings the ledger to the branch head and starts verifying new grants.
+func (s *Syncer) Sync(ctx context.Context) error {
+	if err := s.Ledger.Sync(ctx); err != nil {
+		s.Logger.Error("ledger sync failed; serving the last good index", "error", err)
+		return err
+	}
+	if s.verifying.CompareAndSwap(false, true) {
+		go func() {
+			defer s.verifying.Store(false)
+			vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+			defer cancel()
+			if err := s.Ledger.VerifyAll(vctx); err != nil {
+				s.Logger.Warn("some grants could not be verified yet; they will be asked again on use", "error", err)
+			}
+		}()
+	}
+	return nil
+}
+
+func (s *Syncer) loop(ctx context.Context, every time.Duration) {
+	_ = s.Sync(ctx)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = s.Sync(ctx)
+		}
+	}
+}

@@ -1,0 +1,407 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/elevate-gitops/elevate/internal/awscreds"
+	"github.com/elevate-gitops/elevate/internal/eligibility"
+	"github.com/elevate-gitops/elevate/internal/identity"
+	"github.com/elevate-gitops/elevate/internal/ledger"
+)
+
+// MaxBody bounds every request body.
+const MaxBody = 64 << 10
+
+// Identifier authenticates the Authorization header.
+type Identifier interface {
+	Verify(ctx context.Context, authorization string) (*identity.Identity, error)
+}
+
+// AssumeRoler is the one STS call the broker makes.
+type AssumeRoler interface {
+	AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleOutput, error)
+}
+
+// Signer turns credentials into a console sign-in URL.
+type Signer interface {
+	URL(ctx context.Context, creds awscreds.Credentials, sessionDuration time.Duration) (string, error)
+}
+
+// Ledger is what the broker reads grants from.
+type Ledger interface {
+	Index() *ledger.Index
+	Find(ctx context.Context, ask ledger.Ask) (*ledger.Found, error)
+	GrantsOf(ctx context.Context, userID int64, login string) ([]ledger.Status, error)
+	Health() (time.Time, error)
+}
+
+// Server serves the broker API.
+type Server struct {
+	Identity Identifier
+	Ledger   Ledger
+	STS      AssumeRoler
+	Console  Signer
+	Members  eligibility.Membership
+	Webhook  *Webhook // nil: /v1/webhook answers 404
+	Metrics  *Metrics
+	Logger   *slog.Logger
+	Now      func() time.Time
+	// STSTimeout bounds each AssumeRole call; default 10s.
+	STSTimeout time.Duration
+}
+
+// Handler routes the API.
+func (s *Server) Handler() http.Handler {
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	if s.Metrics == nil {
+		s.Metrics = NewMetrics(nil)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /v1/credentials", s.instrument("credentials", s.credentials))
+	mux.Handle("POST /v1/console", s.instrument("console", s.console))
+	mux.Handle("GET /v1/grants", s.instrument("grants", s.grants))
+	mux.Handle("POST /v1/webhook", s.instrument("webhook", s.webhook))
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.Handle("GET /metrics", s.Metrics.Handler())
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &apiError{status: http.StatusNotFound, code: "not_found", message: "no such endpoint: see the API in the README"})
+	})
+	return mux
+}
+
+// apiError is an answer the client can act on; cause is logged, never sent.
+type apiError struct {
+	status  int
+	code    string
+	message string
+	cause   error
+}
+
+func (e *apiError) Error() string {
+	if e.cause != nil {
+		return e.code + ": " + e.message + ": " + e.cause.Error()
+	}
+	return e.code + ": " + e.message
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // URLs and <placeholders> stay readable
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	if e.status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="elevate"`)
+	}
+	writeJSON(w, e.status, map[string]string{"error": e.code, "message": e.message})
+}
+
+// Body is what /v1/credentials and /v1/console accept.
+type Body struct {
+	Request string `json:"request,omitempty"`
+	Account string `json:"account,omitempty"`
+	Role    string `json:"role,omitempty"`
+}
+
+func readBody(w http.ResponseWriter, r *http.Request) (Body, *apiError) {
+	var b Body
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return b, badRequest("the body is over %d bytes", MaxBody)
+		}
+		return b, badRequest("the body must be JSON like {\"request\":\"prod/2026-11/alice-admin\"} or {\"account\":\"prod\",\"role\":\"Admin\"}: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return b, badRequest("the body must hold one JSON object")
+	}
+	switch {
+	case b.Request != "" && (b.Account != "" || b.Role != ""):
+		return b, badRequest("give either request, or account and role, not both")
+	case b.Request == "" && (b.Account == "" || b.Role == ""):
+		return b, badRequest("give request, or both account and role")
+	case len(b.Request) > 200 || len(b.Account) > 64 || len(b.Role) > 64:
+		return b, badRequest("request, account or role is too long")
+	}
+	return b, nil
+}
+
+func badRequest(format string, args ...any) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: "bad_request", message: fmt.Sprintf(format, args...)}
+}
+
+func (s *Server) authenticate(r *http.Request) (*identity.Identity, *apiError) {
+	id, err := s.Identity.Verify(r.Context(), r.Header.Get("Authorization"))
+	var unauth *identity.UnauthenticatedError
+	switch {
+	case errors.As(err, &unauth):
+		return nil, &apiError{status: http.StatusUnauthorized, code: "unauthenticated", message: unauth.Reason + " (elevate login, or set GH_TOKEN)", cause: err}
+	case err != nil:
+		return nil, &apiError{status: http.StatusBadGateway, code: "upstream", message: "could not verify your identity with GitHub; try again", cause: err}
+	}
+	return id, nil
+}
+
+// issue authenticates, finds the grant, re-checks eligibility at the head
+// and assumes the role.
+func (s *Server) issue(r *http.Request, body Body, id *identity.Identity) (*issued, *apiError) {
+	ctx := r.Context()
+	x := s.Ledger.Index()
+	if x == nil {
+		return nil, &apiError{status: http.StatusServiceUnavailable, code: "not_synced", message: "the broker has not read the ledger yet; try again in a minute"}
+	}
+	if x.Policy == nil {
+		return nil, &apiError{status: http.StatusServiceUnavailable, code: "policy_invalid", message: "eligibility.yaml at the branch head is invalid, so nothing can be issued: ask its owners to fix it", cause: x.PolicyErr}
+	}
+	ask := ledger.Ask{UserID: id.UserID, Login: id.Login, RequestID: body.Request, Account: body.Account, Role: body.Role}
+	if ask.RequestID == "" {
+		if err := s.eligible(ctx, x.Policy, id, ask.Account, ask.Role); err != nil {
+			return nil, err
+		}
+	}
+	found, err := s.Ledger.Find(ctx, ask)
+	if err != nil {
+		return nil, refusal(err, ask)
+	}
+	req := found.Grant.Request
+	if ask.RequestID != "" {
+		if err := s.eligible(ctx, x.Policy, id, req.Account, req.Role); err != nil {
+			return nil, err
+		}
+	}
+	accountID, _ := x.Policy.AccountID(req.Account)
+	session := awscreds.Session{
+		AccountID: accountID, Role: req.Role, Login: id.Login, UserID: id.UserID,
+		RequestID: found.Grant.ID, PR: found.Verification.PR, WindowEnd: found.End,
+		SessionDuration: x.Policy.SessionDuration, Now: s.Now(),
+	}
+	in, err := awscreds.AssumeRoleInput(session)
+	var closed *awscreds.WindowClosedError
+	if errors.As(err, &closed) {
+		return nil, &apiError{status: http.StatusForbidden, code: "expired", message: fmt.Sprintf("grant %s ended at %s: open a new request", found.Grant.ID, found.End.UTC().Format(time.RFC3339))}
+	}
+	if err != nil {
+		return nil, &apiError{status: http.StatusInternalServerError, code: "internal", message: "could not build the STS request", cause: err}
+	}
+	timeout := s.STSTimeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	stsCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	out, err := s.STS.AssumeRole(stsCtx, in)
+	if err != nil {
+		return nil, &apiError{status: http.StatusBadGateway, code: "upstream", message: "AWS STS refused or failed: " + stsReason(err) + "; check the role's trust policy and the broker's permissions", cause: err}
+	}
+	creds, err := awscreds.FromSTS(out)
+	if err != nil {
+		return nil, &apiError{status: http.StatusBadGateway, code: "upstream", message: "AWS STS answered without credentials", cause: err}
+	}
+	return &issued{creds: creds, found: found, session: session, sessionName: *in.RoleSessionName, sessionDuration: time.Duration(*in.DurationSeconds) * time.Second}, nil
+}
+
+type issued struct {
+	creds           awscreds.Credentials
+	found           *ledger.Found
+	session         awscreds.Session
+	sessionName     string
+	sessionDuration time.Duration
+}
+
+// stsReason names the STS error code and nothing else (no request echo).
+func stsReason(err error) string {
+	var coded interface{ ErrorCode() string }
+	if errors.As(err, &coded) {
+		return coded.ErrorCode()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timeout"
+	}
+	return "unreachable"
+}
+
+func (s *Server) eligible(ctx context.Context, p *eligibility.Policy, id *identity.Identity, account, role string) *apiError {
+	ok, err := p.Eligible(ctx, id.Login, account, role, s.Members)
+	if err != nil {
+		return &apiError{status: http.StatusBadGateway, code: "upstream", message: "could not read team membership from GitHub; try again", cause: err}
+	}
+	if !ok {
+		return &apiError{status: http.StatusForbidden, code: "not_eligible", message: fmt.Sprintf("%s is not eligible for %s in %s under eligibility.yaml at the branch head", id.Login, role, account)}
+	}
+	return nil
+}
+
+// refusal maps a ledger error to the API's codes and next steps.
+func refusal(err error, ask ledger.Ask) *apiError {
+	var (
+		noGrant   *ledger.NoActiveGrantError
+		expired   *ledger.ExpiredError
+		notYet    *ledger.NotYetError
+		revoked   *ledger.RevokedError
+		ambiguous *ledger.AmbiguousError
+		verify    *ledger.VerifyError
+	)
+	suggest := "open one with: elevate request --account " + orPlaceholder(ask.Account, "ACCOUNT") + " --role " + orPlaceholder(ask.Role, "ROLE") + " --duration 1h --reason \"...\""
+	switch {
+	case errors.As(err, new(ledger.NotSyncedError)):
+		return &apiError{status: http.StatusServiceUnavailable, code: "not_synced", message: "the broker has not read the ledger yet; try again in a minute"}
+	case errors.As(err, &noGrant):
+		return &apiError{status: http.StatusForbidden, code: "no_active_grant", message: noGrant.Error() + "; " + suggest}
+	case errors.As(err, &notYet):
+		return &apiError{status: http.StatusForbidden, code: "no_active_grant", message: notYet.Error() + "; try again then"}
+	case errors.As(err, &expired):
+		return &apiError{status: http.StatusForbidden, code: "expired", message: expired.Error() + "; " + suggest}
+	case errors.As(err, &revoked):
+		return &apiError{status: http.StatusForbidden, code: "revoked", message: revoked.Error() + "; " + suggest}
+	case errors.As(err, &ambiguous):
+		return &apiError{status: http.StatusBadRequest, code: "bad_request", message: ambiguous.Error() + ": give the full id"}
+	case errors.As(err, &verify):
+		return &apiError{status: http.StatusBadGateway, code: "upstream", message: "could not verify the grant with GitHub yet; try again", cause: err}
+	}
+	return &apiError{status: http.StatusInternalServerError, code: "internal", message: "unexpected error", cause: err}
+}
+
+func orPlaceholder(s, p string) string {
+	if s == "" {
+		return p
+	}
+	return s
+}
+
+// Credentials is the answer of POST /v1/credentials: credential_process
+// fields plus the grant.
+type Credentials struct {
+	Version         int
+	AccessKeyID     string `json:"AccessKeyId"`
+	SecretAccessKey string
+	SessionToken    string
+	Expiration      time.Time
+	Request         string
+	WindowEnd       time.Time
+}
+
+func (s *Server) credentials(w http.ResponseWriter, r *http.Request) (string, *apiError) {
+	return s.withGrant(w, r, "credentials", func(is *issued) (any, *apiError) {
+		return Credentials{
+			Version: 1, AccessKeyID: is.creds.AccessKeyID, SecretAccessKey: is.creds.SecretAccessKey,
+			SessionToken: is.creds.SessionToken, Expiration: is.creds.Expiration.UTC(),
+			Request: is.found.Grant.ID, WindowEnd: is.found.End.UTC(),
+		}, nil
+	})
+}
+
+func (s *Server) console(w http.ResponseWriter, r *http.Request) (string, *apiError) {
+	return s.withGrant(w, r, "console", func(is *issued) (any, *apiError) {
+		url, err := s.Console.URL(r.Context(), is.creds, is.sessionDuration)
+		if err != nil {
+			return nil, &apiError{status: http.StatusBadGateway, code: "upstream", message: "the AWS sign-in endpoint failed; try again", cause: err}
+		}
+		return map[string]any{"url": url, "request": is.found.Grant.ID, "window_end": is.found.End.UTC()}, nil
+	})
+}
+
+// withGrant runs the shared path of both issuing endpoints and logs one line.
+func (s *Server) withGrant(w http.ResponseWriter, r *http.Request, kind string, answer func(*issued) (any, *apiError)) (string, *apiError) {
+	id, aerr := s.authenticate(r)
+	if aerr != nil {
+		return "", aerr
+	}
+	body, aerr := readBody(w, r)
+	if aerr != nil {
+		return id.Login, aerr
+	}
+	is, aerr := s.issue(r, body, id)
+	if aerr != nil {
+		return id.Login, aerr
+	}
+	resp, aerr := answer(is)
+	if aerr != nil {
+		return id.Login, aerr
+	}
+	s.Metrics.issued.WithLabelValues(kind).Inc()
+	s.Logger.Info("issued",
+		"kind", kind, "github_login", id.Login, "github_id", id.UserID, "via", id.Via,
+		"request", is.found.Grant.ID, "pr", is.found.Verification.PR,
+		"role_arn", awscreds.RoleARN(is.session.AccountID, is.session.Role),
+		"session_name", is.sessionName, "expiration", is.creds.Expiration.UTC(), "window_end", is.found.End.UTC())
+	writeJSON(w, http.StatusOK, resp)
+	return id.Login, nil
+}
+
+func (s *Server) grants(w http.ResponseWriter, r *http.Request) (string, *apiError) {
+	id, aerr := s.authenticate(r)
+	if aerr != nil {
+		return "", aerr
+	}
+	list, err := s.Ledger.GrantsOf(r.Context(), id.UserID, id.Login)
+	if err != nil {
+		return id.Login, refusal(err, ledger.Ask{})
+	}
+	if list == nil {
+		list = []ledger.Status{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"login": id.Login, "grants": list})
+	return id.Login, nil
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	x := s.Ledger.Index()
+	last, err := s.Ledger.Health()
+	body := map[string]any{"status": "ok"}
+	status := http.StatusOK
+	if x == nil {
+		body["status"] = "not_synced"
+		status = http.StatusServiceUnavailable
+	} else {
+		body["head"] = x.Head
+		body["grants"] = x.Len()
+		body["last_sync_age_seconds"] = int(s.Now().Sub(last).Seconds())
+	}
+	if err != nil {
+		body["last_sync_error"] = strings.SplitN(err.Error(), "\n", 2)[0]
+	}
+	writeJSON(w, status, body)
+}
+
+// instrument times a handler, counts refusals and logs each one.
+func (s *Server) instrument(endpoint string, h func(http.ResponseWriter, *http.Request) (string, *apiError)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		login, aerr := h(w, r)
+		if aerr != nil {
+			writeError(w, aerr)
+			s.Metrics.refused.WithLabelValues(endpoint, aerr.code).Inc()
+			level := slog.LevelWarn
+			if aerr.status >= 500 {
+				level = slog.LevelError
+			}
+			attrs := []any{"endpoint", endpoint, "status", aerr.status, "error", aerr.code, "github_login", login}
+			if aerr.cause != nil {
+				attrs = append(attrs, "cause", aerr.cause.Error())
+			}
+			s.Logger.Log(r.Context(), level, "refused", attrs...)
+		}
+		s.Metrics.latency.WithLabelValues(endpoint).Observe(time.Since(start).Seconds())
+	})
+}

@@ -1,0 +1,54 @@
+package githubapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/bradleyfalzon/ghinstallation/v2"
+	"github.com/google/go-github/v60/github"
+)
+
+// NewAppClient authenticates as the GitHub App appID's installation on
+// repository fullName ("owner/name"), with the App's private key file. Tokens
+// are minted and renewed by ghinstallation.
+func NewAppClient(ctx context.Context, apiURL string, appID int64, keyFile, fullName string, httpClient *http.Client) (*github.Client, error) {
+	owner, name, ok := strings.Cut(fullName, "/")
+	if !ok {
+		return nil, fmt.Errorf("repository %q: want owner/name", fullName)
+	}
+	base, _, err := normaliseAPIURL(apiURL)
+	if err != nil {
+		return nil, err
+	}
+	transport := http.DefaultTransport
+	if httpClient != nil && httpClient.Transport != nil {
+		transport = httpClient.Transport
+	}
+	apps, err := ghinstallation.NewAppsTransportKeyFromFile(transport, appID, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("GitHub App %d: %w", appID, err)
+	}
+	apps.BaseURL = strings.TrimSuffix(base.String(), "/")
+	asApp, err := NewClient(apiURL, "", withTransport(httpClient, apps))
+	if err != nil {
+		return nil, err
+	}
+	inst, _, err := asApp.Apps.FindRepositoryInstallation(ctx, owner, name)
+	if err != nil {
+		return nil, wrap(err, "find the installation of GitHub App %d on %s", appID, fullName)
+	}
+	installation := ghinstallation.NewFromAppsTransport(apps, inst.GetID())
+	installation.BaseURL = apps.BaseURL
+	return NewClient(apiURL, "", withTransport(httpClient, installation))
+}
+
+func withTransport(hc *http.Client, rt http.RoundTripper) *http.Client {
+	out := &http.Client{Timeout: defaultTimeout}
+	if hc != nil {
+		*out = *hc
+	}
+	out.Transport = rt
+	return out
+}

@@ -1,0 +1,605 @@
+package identity_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-github/v60/github"
+
+	"github.com/elevate-gitops/elevate/internal/githubapi/githubfake"
+	"github.com/elevate-gitops/elevate/internal/identity"
+	"github.com/elevate-gitops/elevate/internal/identity/oidcfake"
+)
+
+const (
+	audience = "elevate"
+	userTok  = "ghp_0123456789abcdefghijABCDEFGHIJ012345"
+	otherTok = "ghp_revokedrevokedrevokedrevokedrevoked1"
+)
+
+// clock is an injectable, advanceable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Now().Truncate(time.Second)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// octocat is the caller most tests mint tokens for.
+func octocat() oidcfake.Claims {
+	return oidcfake.Claims{Actor: "octocat", ActorID: 583231, Audience: audience, Repository: "acme/access"}
+}
+
+// with returns octocat's claims changed by f.
+func with(f func(*oidcfake.Claims)) oidcfake.Claims {
+	c := octocat()
+	f(&c)
+	return c
+}
+
+func newVerifier(t testing.TB, cfg identity.Config) *identity.Verifier {
+	t.Helper()
+	v, err := identity.New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return v
+}
+
+// errorTexts returns the text of err and of every error it wraps.
+func errorTexts(err error) []string {
+	var out []string
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		out = append(out, e.Error(), fmt.Sprintf("%+v", e))
+	}
+	return out
+}
+
+// assertNoToken fails if any error text in err's chain holds tok.
+func assertNoToken(t *testing.T, err error, tok string) {
+	t.Helper()
+	for _, s := range errorTexts(err) {
+		if strings.Contains(s, tok) {
+			t.Errorf("error text holds the token: %q", s)
+		}
+	}
+}
+
+// assertRefused checks Verify refused with a reason containing want.
+func assertRefused(t *testing.T, id *identity.Identity, err error, want string) {
+	t.Helper()
+	if id != nil {
+		t.Errorf("Verify returned identity %+v with error %v", id, err)
+	}
+	var ue *identity.UnauthenticatedError
+	if !errors.As(err, &ue) {
+		t.Fatalf("Verify error = %T %v, want *UnauthenticatedError", err, err)
+	}
+	if !strings.Contains(ue.Reason, want) {
+		t.Errorf("Reason = %q, want it to contain %q", ue.Reason, want)
+	}
+}
+
+// assertUpstream checks Verify failed with an *UpstreamError.
+func assertUpstream(t *testing.T, id *identity.Identity, err error) {
+	t.Helper()
+	if id != nil {
+		t.Errorf("Verify returned identity %+v with error %v", id, err)
+	}
+	var up *identity.UpstreamError
+	if !errors.As(err, &up) {
+		t.Fatalf("Verify error = %T %v, want *UpstreamError", err, err)
+	}
+	var ue *identity.UnauthenticatedError
+	if errors.As(err, &ue) {
+		t.Errorf("upstream failure also matches *UnauthenticatedError: %v", err)
+	}
+}
+
+func TestVerifyJWT(t *testing.T) {
+	t.Parallel()
+	iss := oidcfake.New(t)
+	v := newVerifier(t, identity.Config{Issuer: iss.URL, Audience: audience})
+	now := time.Now()
+	want := &identity.Identity{UserID: 583231, Login: "octocat", Via: "oidc"}
+
+	valid := iss.Mint(octocat())
+	parts := strings.Split(valid, ".")
+	forged := iss.Mint(with(func(c *oidcfake.Claims) { c.ActorID = 1 }))
+	tampered := parts[0] + "." + strings.Split(forged, ".")[1] + "." + parts[2]
+
+	tests := []struct {
+		name       string
+		token      string
+		want       *identity.Identity
+		wantReason string // for refusals
+	}{
+		{name: "valid", token: valid, want: want},
+		{name: "actor_id as JSON number", token: iss.Mint(with(func(c *oidcfake.Claims) {
+			c.Extra = map[string]any{"actor_id": 583231}
+		})), want: want},
+		{name: "sub claiming another user is ignored", token: iss.Mint(with(func(c *oidcfake.Claims) {
+			c.Subject = "repo:acme/access:actor:admin:actor_id:1"
+			c.Extra = map[string]any{"user_id": 1, "login": "admin"}
+		})), want: want},
+		{name: "audience elsewhere in a list", token: iss.Mint(with(func(c *oidcfake.Claims) {
+			c.Extra = map[string]any{"aud": []string{"sts.amazonaws.com", audience}}
+		})), want: want},
+
+		{name: "wrong audience", token: iss.Mint(with(func(c *oidcfake.Claims) { c.Audience = "sts.amazonaws.com" })),
+			wantReason: "audience"},
+		{name: "wrong issuer", token: iss.MintWithIssuer(octocat(), "https://token.actions.githubusercontent.com"),
+			wantReason: "not issued by"},
+		{name: "expired", token: iss.Mint(with(func(c *oidcfake.Claims) {
+			c.IssuedAt, c.ExpiresAt = now.Add(-20*time.Minute), now.Add(-10*time.Minute)
+		})), wantReason: "expired"},
+		{name: "no exp", token: iss.Mint(with(func(c *oidcfake.Claims) { c.Extra = map[string]any{"exp": nil} })),
+			wantReason: "expired"},
+		{name: "not yet valid", token: iss.Mint(with(func(c *oidcfake.Claims) {
+			c.IssuedAt, c.ExpiresAt = now.Add(30*time.Minute), now.Add(40*time.Minute)
+		})), wantReason: "not valid yet"},
+		{name: "alg none", token: iss.MintUnsigned(octocat()), wantReason: "RS256"},
+		{name: "unknown key", token: iss.MintWithUnknownKey(octocat()), wantReason: "signature"},
+		{name: "HS256 keyed with the public key", token: iss.MintHS256(octocat(), iss.PublicKeyPEM()),
+			wantReason: "RS256"},
+		{name: "tampered payload", token: tampered, wantReason: "signature"},
+		{name: "missing actor_id", token: iss.Mint(with(func(c *oidcfake.Claims) { c.ActorID = 0 })),
+			wantReason: "actor_id"},
+		{name: "non-numeric actor_id", token: iss.Mint(with(func(c *oidcfake.Claims) {
+			c.Extra = map[string]any{"actor_id": "octocat"}
+		})), wantReason: "actor_id"},
+		{name: "negative actor_id", token: iss.Mint(with(func(c *oidcfake.Claims) {
+			c.Extra = map[string]any{"actor_id": "-583231"}
+		})), wantReason: "actor_id"},
+		{name: "zero actor_id", token: iss.Mint(with(func(c *oidcfake.Claims) {
+			c.Extra = map[string]any{"actor_id": "0"}
+		})), wantReason: "actor_id"},
+		{name: "fractional actor_id", token: iss.Mint(with(func(c *oidcfake.Claims) {
+			c.Extra = map[string]any{"actor_id": 583231.5}
+		})), wantReason: "actor_id"},
+		{name: "actor_id overflowing int64", token: iss.Mint(with(func(c *oidcfake.Claims) {
+			c.Extra = map[string]any{"actor_id": "99999999999999999999"}
+		})), wantReason: "actor_id"},
+		{name: "actor_id as an object", token: iss.Mint(with(func(c *oidcfake.Claims) {
+			c.Extra = map[string]any{"actor_id": map[string]int{"id": 583231}}
+		})), wantReason: "actor_id"},
+		{name: "missing actor", token: iss.Mint(with(func(c *oidcfake.Claims) { c.Actor = "" })),
+			wantReason: "actor"},
+		{name: "three garbage segments", token: "aaaa.bbbb.cccc", wantReason: "malformed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			id, err := v.Verify(context.Background(), "Bearer "+tc.token)
+			if tc.want != nil {
+				if err != nil {
+					t.Fatalf("Verify: %v", err)
+				}
+				if diff := cmp.Diff(tc.want, id); diff != "" {
+					t.Errorf("identity (-want +got):\n%s", diff)
+				}
+				return
+			}
+			assertRefused(t, id, err, tc.wantReason)
+			assertNoToken(t, err, tc.token)
+		})
+	}
+}
+
+func TestVerifyJWTExpiredUsesInjectedClock(t *testing.T) {
+	t.Parallel()
+	iss := oidcfake.New(t)
+	clk := newClock()
+	v := newVerifier(t, identity.Config{Issuer: iss.URL, Now: clk.Now})
+	tok := iss.Mint(with(func(c *oidcfake.Claims) { c.IssuedAt, c.ExpiresAt = clk.Now(), clk.Now().Add(5*time.Minute) }))
+	if _, err := v.Verify(context.Background(), "Bearer "+tok); err != nil {
+		t.Fatalf("Verify before expiry: %v", err)
+	}
+	clk.Advance(6 * time.Minute)
+	id, err := v.Verify(context.Background(), "Bearer "+tok)
+	assertRefused(t, id, err, "expired")
+}
+
+func TestNewDoesNotReachTheNetwork(t *testing.T) {
+	t.Parallel()
+	iss := oidcfake.New(t)
+	gh := githubfake.New(t)
+	if _, err := identity.New(identity.Config{Issuer: iss.URL, GitHubAPIURL: gh.URL}); err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if d, j, g := iss.DiscoveryCalls(), iss.JWKSCalls(), gh.TotalCalls(); d+j+g != 0 {
+		t.Errorf("New made requests: discovery %d, JWKS %d, GitHub %d; want none", d, j, g)
+	}
+}
+
+func TestVerifyJWTIssuerUnreachableFailsClosedThenRecovers(t *testing.T) {
+	t.Parallel()
+	iss := oidcfake.New(t)
+	iss.SetUnreachable(true)
+	v, err := identity.New(identity.Config{Issuer: iss.URL, Audience: audience})
+	if err != nil {
+		t.Fatalf("New with the issuer down: %v (the broker must start while the issuer is unreachable)", err)
+	}
+	tok := iss.Mint(octocat())
+	for i := range 2 { // and retried, not remembered as failed
+		id, err := v.Verify(context.Background(), "Bearer "+tok)
+		assertUpstream(t, id, err)
+		assertNoToken(t, err, tok)
+		if i == 0 && !strings.Contains(err.Error(), "discovery") {
+			t.Errorf("error %q does not say discovery failed", err)
+		}
+	}
+
+	iss.SetUnreachable(false)
+	id, err := v.Verify(context.Background(), "Bearer "+tok)
+	if err != nil {
+		t.Fatalf("Verify after the issuer came back: %v", err)
+	}
+	if id.UserID != 583231 {
+		t.Errorf("UserID = %d, want 583231", id.UserID)
+	}
+}
+
+func TestVerifyJWTCachesDiscoveryAndKeys(t *testing.T) {
+	t.Parallel()
+	iss := oidcfake.New(t)
+	v := newVerifier(t, identity.Config{Issuer: iss.URL})
+	tok := iss.Mint(octocat())
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if _, err := v.Verify(context.Background(), "Bearer "+tok); err != nil {
+				t.Errorf("Verify: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if d, j := iss.DiscoveryCalls(), iss.JWKSCalls(); d != 1 || j != 1 {
+		t.Errorf("discovery calls %d, JWKS calls %d; want 1 and 1", d, j)
+	}
+}
+
+func TestVerifyJWTUnknownKeyRefetchIsRateLimited(t *testing.T) {
+	t.Parallel()
+	iss := oidcfake.New(t)
+	clk := newClock()
+	v := newVerifier(t, identity.Config{Issuer: iss.URL, Now: clk.Now})
+	claims := with(func(c *oidcfake.Claims) { c.IssuedAt, c.ExpiresAt = clk.Now(), clk.Now().Add(time.Hour) })
+	if _, err := v.Verify(context.Background(), "Bearer "+iss.Mint(claims)); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	forged := iss.MintWithUnknownKey(claims)
+	for range 10 {
+		id, err := v.Verify(context.Background(), "Bearer "+forged)
+		assertRefused(t, id, err, "signature")
+	}
+	if got := iss.JWKSCalls(); got != 1 {
+		t.Errorf("JWKS calls after 10 tokens with an unknown key = %d, want 1 (refetch is rate-limited)", got)
+	}
+	clk.Advance(time.Minute)
+	id, err := v.Verify(context.Background(), "Bearer "+forged)
+	assertRefused(t, id, err, "signature")
+	if got := iss.JWKSCalls(); got != 2 {
+		t.Errorf("JWKS calls once the interval passed = %d, want 2 (a rotated key must be picked up)", got)
+	}
+}
+
+func TestVerifyJWTStaleKeysFailClosedWhenJWKSUnreachable(t *testing.T) {
+	t.Parallel()
+	iss := oidcfake.New(t)
+	clk := newClock()
+	v := newVerifier(t, identity.Config{Issuer: iss.URL, Now: clk.Now})
+	if _, err := v.Verify(context.Background(), "Bearer "+iss.Mint(octocat())); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	clk.Advance(2 * time.Hour)
+	iss.SetUnreachable(true)
+	tok := iss.Mint(with(func(c *oidcfake.Claims) { c.IssuedAt, c.ExpiresAt = clk.Now(), clk.Now().Add(5*time.Minute) }))
+	id, err := v.Verify(context.Background(), "Bearer "+tok)
+	assertUpstream(t, id, err)
+
+	iss.SetUnreachable(false)
+	if _, err := v.Verify(context.Background(), "Bearer "+tok); err != nil {
+		t.Fatalf("Verify after the JWKS came back: %v", err)
+	}
+	if got := iss.JWKSCalls(); got != 2 {
+		t.Errorf("JWKS calls = %d, want 2", got)
+	}
+}
+
+func TestVerifyJWTCanceledContext(t *testing.T) {
+	t.Parallel()
+	iss := oidcfake.New(t)
+	iss.SetUnreachable(true)
+	v := newVerifier(t, identity.Config{Issuer: iss.URL})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	id, err := v.Verify(ctx, "Bearer "+iss.Mint(octocat()))
+	assertUpstream(t, id, err)
+}
+
+func TestVerifyUserToken(t *testing.T) {
+	t.Parallel()
+	gh := githubfake.New(t)
+	gh.Token(userTok, &github.User{Login: github.String("octocat"), ID: github.Int64(583231)})
+	v := newVerifier(t, identity.Config{GitHubAPIURL: gh.URL})
+
+	id, err := v.Verify(context.Background(), "bearer "+userTok)
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if diff := cmp.Diff(&identity.Identity{UserID: 583231, Login: "octocat", Via: "github-token"}, id); diff != "" {
+		t.Errorf("identity (-want +got):\n%s", diff)
+	}
+}
+
+func TestVerifyUserTokenRevokedIsUnauthenticated(t *testing.T) {
+	t.Parallel()
+	gh := githubfake.New(t)
+	gh.Token(userTok, &github.User{Login: github.String("octocat"), ID: github.Int64(583231)})
+	v := newVerifier(t, identity.Config{GitHubAPIURL: gh.URL})
+	for range 2 {
+		id, err := v.Verify(context.Background(), "Bearer "+otherTok)
+		assertRefused(t, id, err, "GitHub rejected the token")
+		assertNoToken(t, err, otherTok)
+	}
+	if got := gh.Calls("GET /user"); got != 2 {
+		t.Errorf("GET /user calls = %d, want 2 (failures are not cached)", got)
+	}
+}
+
+func TestVerifyUserTokenCache(t *testing.T) {
+	t.Parallel()
+	gh := githubfake.New(t)
+	gh.Token(userTok, &github.User{Login: github.String("octocat"), ID: github.Int64(583231)})
+	clk := newClock()
+	v := newVerifier(t, identity.Config{GitHubAPIURL: gh.URL, Now: clk.Now, UserCacheTTL: 2 * time.Minute})
+	verify := func() {
+		t.Helper()
+		id, err := v.Verify(context.Background(), "Bearer "+userTok)
+		if err != nil {
+			t.Fatalf("Verify: %v", err)
+		}
+		if id.UserID != 583231 || id.Login != "octocat" {
+			t.Errorf("identity = %+v", id)
+		}
+		id.UserID = 1 // a caller changing its copy must not change the cache
+	}
+	verify()
+	verify()
+	if got := gh.Calls("GET /user"); got != 1 {
+		t.Errorf("GET /user calls after two Verify = %d, want 1", got)
+	}
+	clk.Advance(2*time.Minute - time.Second)
+	verify()
+	if got := gh.Calls("GET /user"); got != 1 {
+		t.Errorf("GET /user calls within the TTL = %d, want 1", got)
+	}
+	clk.Advance(time.Second)
+	verify()
+	if got := gh.Calls("GET /user"); got != 2 {
+		t.Errorf("GET /user calls after the TTL = %d, want 2", got)
+	}
+}
+
+// githubAnswering is a GitHub API whose GET /user answers status.
+func githubAnswering(t *testing.T, status int, header http.Header) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/user" {
+			t.Errorf("unexpected request %s %s", r.Method, r.URL.Path)
+		}
+		for k, vs := range header {
+			w.Header()[k] = vs
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `{"message":"%s"}`, http.StatusText(status))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestVerifyUserTokenGitHubFailures(t *testing.T) {
+	t.Parallel()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	rateLimited := http.Header{
+		"X-Ratelimit-Limit":     {"5000"},
+		"X-Ratelimit-Remaining": {"0"},
+		"X-Ratelimit-Reset":     {fmt.Sprint(time.Now().Add(time.Hour).Unix())},
+	}
+	tests := []struct {
+		name       string
+		apiURL     string
+		wantReason string // "": want *UpstreamError
+	}{
+		{name: "GitHub unreachable", apiURL: closed.URL},
+		{name: "GitHub 500", apiURL: githubAnswering(t, http.StatusInternalServerError, nil)},
+		{name: "GitHub 502", apiURL: githubAnswering(t, http.StatusBadGateway, nil)},
+		{name: "GitHub rate limit", apiURL: githubAnswering(t, http.StatusForbidden, rateLimited)},
+		{name: "GitHub 401", apiURL: githubAnswering(t, http.StatusUnauthorized, nil), wantReason: "rejected"},
+		{name: "GitHub 403 (not a user token)", apiURL: githubAnswering(t, http.StatusForbidden, nil),
+			wantReason: "user token"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			v := newVerifier(t, identity.Config{GitHubAPIURL: tc.apiURL})
+			id, err := v.Verify(context.Background(), "Bearer "+userTok)
+			if tc.wantReason == "" {
+				assertUpstream(t, id, err)
+			} else {
+				assertRefused(t, id, err, tc.wantReason)
+			}
+			assertNoToken(t, err, userTok)
+		})
+	}
+}
+
+func TestVerifyMalformedAuthorization(t *testing.T) {
+	t.Parallel()
+	iss := oidcfake.New(t)
+	gh := githubfake.New(t)
+	v := newVerifier(t, identity.Config{Issuer: iss.URL, GitHubAPIURL: gh.URL})
+	tests := []struct {
+		name, header, wantReason string
+	}{
+		{"empty", "", "missing Authorization"},
+		{"blank", "   ", "missing Authorization"},
+		{"Basic", "Basic x", "scheme"},
+		{"Basic with credentials", "Basic b2N0b2NhdDpwYXNzd29yZA==", "scheme"},
+		{"token scheme", "token " + userTok, "scheme"},
+		{"Bearer alone", "Bearer", "no token"},
+		{"Bearer and space", "Bearer ", "no token"},
+		{"Bearer glued", "Bearer" + userTok, "scheme"},
+		{"two tokens", "Bearer " + userTok + " " + otherTok, "malformed"},
+		{"control character", "Bearer ghp_abc\x00def", "malformed"},
+		{"newline", "Bearer ghp_abc\r\nX-Evil: 1", "malformed"},
+		{"non-ASCII", "Bearer ghp_ábc", "malformed"},
+		{"only padding", "Bearer ===", "malformed"},
+		{"user token with a slash", "Bearer ghp_abc/def", "malformed"},
+		{"too long", "Bearer " + strings.Repeat("a", 17<<10), "longer than"},
+		{"user token too long", "Bearer ghp_" + strings.Repeat("a", 300), "malformed"},
+		{"JSON serialised JWS", `Bearer {"payload":"x"}`, "malformed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			id, err := v.Verify(context.Background(), tc.header)
+			assertRefused(t, id, err, tc.wantReason)
+			if strings.Contains(tc.header, userTok) {
+				assertNoToken(t, err, userTok)
+			}
+		})
+	}
+	t.Cleanup(func() {
+		if d, j, g := iss.DiscoveryCalls(), iss.JWKSCalls(), gh.TotalCalls(); d+j+g != 0 {
+			t.Errorf("malformed headers reached the network: discovery %d, JWKS %d, GitHub %d", d, j, g)
+		}
+	})
+}
+
+func TestErrorsNeverContainTheToken(t *testing.T) {
+	t.Parallel()
+	iss := oidcfake.New(t)
+	down := oidcfake.New(t)
+	down.SetUnreachable(true)
+	gh := githubfake.New(t)
+	gh.Token(userTok, &github.User{Login: github.String("octocat"), ID: github.Int64(583231)})
+	v := newVerifier(t, identity.Config{Issuer: iss.URL, GitHubAPIURL: gh.URL})
+	vDown := newVerifier(t, identity.Config{Issuer: down.URL, GitHubAPIURL: githubAnswering(t, http.StatusInternalServerError, nil)})
+	tests := []struct {
+		name  string
+		v     *identity.Verifier
+		token string
+	}{
+		{"wrong audience", v, iss.Mint(with(func(c *oidcfake.Claims) { c.Audience = "other" }))},
+		{"unknown key", v, iss.MintWithUnknownKey(octocat())},
+		{"alg none", v, iss.MintUnsigned(octocat())},
+		{"revoked user token", v, otherTok},
+		{"issuer unreachable", vDown, down.Mint(octocat())},
+		{"GitHub 500", vDown, userTok},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			id, err := tc.v.Verify(context.Background(), "Bearer "+tc.token)
+			if err == nil || id != nil {
+				t.Fatalf("Verify = %+v, %v; want an error", id, err)
+			}
+			assertNoToken(t, err, tc.token)
+		})
+	}
+}
+
+func TestNewConfig(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		cfg     identity.Config
+		wantErr string // "": valid
+	}{
+		{name: "zero value", cfg: identity.Config{}},
+		{name: "GitHub Enterprise", cfg: identity.Config{GitHubAPIURL: "https://ghe.example.com/api/v3"}},
+		{name: "issuer with trailing slash", cfg: identity.Config{Issuer: "https://token.actions.githubusercontent.com/"}},
+		{name: "TTL at the maximum", cfg: identity.Config{UserCacheTTL: 5 * time.Minute}},
+		{name: "TTL over the maximum", cfg: identity.Config{UserCacheTTL: 6 * time.Minute}, wantErr: "TTL"},
+		{name: "negative TTL", cfg: identity.Config{UserCacheTTL: -time.Second}, wantErr: "TTL"},
+		{name: "plain http issuer", cfg: identity.Config{Issuer: "http://issuer.example.com"}, wantErr: "https"},
+		{name: "issuer with credentials", cfg: identity.Config{Issuer: "https://u:p@issuer.example.com"}, wantErr: "credentials"},
+		{name: "issuer without host", cfg: identity.Config{Issuer: "https://"}, wantErr: "host"},
+		{name: "plain http GitHub", cfg: identity.Config{GitHubAPIURL: "http://github.example.com"}, wantErr: "https"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := identity.New(tc.cfg)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("New: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("New error = %v, want one containing %q", err, tc.wantErr)
+			}
+			if err != nil && strings.Contains(err.Error(), ":p@") {
+				t.Errorf("New error %q repeats a password", err)
+			}
+		})
+	}
+}
+
+func BenchmarkVerifyJWT(b *testing.B) {
+	iss := oidcfake.New(b)
+	v := newVerifier(b, identity.Config{Issuer: iss.URL})
+	header := "Bearer " + iss.Mint(with(func(c *oidcfake.Claims) { c.ExpiresAt = time.Now().Add(time.Hour) }))
+	ctx := context.Background()
+	if _, err := v.Verify(ctx, header); err != nil {
+		b.Fatalf("Verify: %v", err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(ctx, header); err != nil {
+			b.Fatalf("Verify: %v", err)
+		}
+	}
+}
+
+func BenchmarkVerifyUserTokenCached(b *testing.B) {
+	gh := githubfake.New(b)
+	gh.Token(userTok, &github.User{Login: github.String("octocat"), ID: github.Int64(583231)})
+	v := newVerifier(b, identity.Config{GitHubAPIURL: gh.URL})
+	header := "Bearer " + userTok
+	ctx := context.Background()
+	if _, err := v.Verify(ctx, header); err != nil {
+		b.Fatalf("Verify: %v", err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(ctx, header); err != nil {
+			b.Fatalf("Verify: %v", err)
+		}
+	}
+	if got := gh.Calls("GET /user"); got != 1 {
+		b.Errorf("GET /user calls = %d, want 1", got)
+	}
+}

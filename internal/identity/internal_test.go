@@ -1,0 +1,162 @@
+package identity
+
+import (
+	"crypto/sha256"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestUserCacheIsBounded(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_700_000_000, 0)
+	key := func(i int) [sha256.Size]byte { return sha256.Sum256([]byte{byte(i)}) }
+	id := func(i int) Identity { return Identity{UserID: int64(i + 1), Login: "u", Via: ViaGitHubToken} }
+
+	t.Run("oldest evicted when full", func(t *testing.T) {
+		t.Parallel()
+		c := newUserCache(3)
+		for i := range 5 {
+			c.put(key(i), id(i), now.Add(time.Duration(i)*time.Second), time.Minute)
+		}
+		if got := c.len(); got != 3 {
+			t.Errorf("len = %d, want 3", got)
+		}
+		at := now.Add(5 * time.Second)
+		for i, want := range []bool{false, false, true, true, true} {
+			if _, ok := c.get(key(i), at); ok != want {
+				t.Errorf("entry %d cached = %v, want %v", i, ok, want)
+			}
+		}
+	})
+	t.Run("expired evicted before live ones", func(t *testing.T) {
+		t.Parallel()
+		c := newUserCache(3)
+		c.put(key(0), id(0), now, time.Minute)
+		c.put(key(1), id(1), now, 10*time.Second)
+		c.put(key(2), id(2), now, time.Minute)
+		c.put(key(3), id(3), now.Add(30*time.Second), time.Minute)
+		at := now.Add(31 * time.Second)
+		for i, want := range []bool{true, false, true, true} {
+			if _, ok := c.get(key(i), at); ok != want {
+				t.Errorf("entry %d cached = %v, want %v", i, ok, want)
+			}
+		}
+	})
+	t.Run("refreshing a present key evicts nothing", func(t *testing.T) {
+		t.Parallel()
+		c := newUserCache(2)
+		c.put(key(0), id(0), now, time.Minute)
+		c.put(key(1), id(1), now, time.Minute)
+		c.put(key(1), id(1), now, time.Minute)
+		if got := c.len(); got != 2 {
+			t.Errorf("len = %d, want 2", got)
+		}
+	})
+}
+
+func TestUserCacheHoldsNoRawToken(t *testing.T) {
+	t.Parallel()
+	// The cache is keyed by a hash by type; this pins that the key is the
+	// SHA-256 of the token and nothing else is stored.
+	c := newUserCache(1)
+	tok := "ghp_secretsecretsecretsecretsecretsecret1"
+	c.put(sha256.Sum256([]byte(tok)), Identity{UserID: 1, Login: "a", Via: ViaGitHubToken}, time.Now(), time.Minute)
+	for k, e := range c.entries {
+		if strings.Contains(string(k[:]), tok) || strings.Contains(e.id.Login, tok) {
+			t.Errorf("cache holds the raw token")
+		}
+	}
+}
+
+func TestRedactScrubsUpstreamTextQuotingTheToken(t *testing.T) {
+	t.Parallel()
+	tok := "ghp_secretsecretsecretsecretsecretsecret1"
+	tests := []error{
+		&UpstreamError{Op: "GET /user", Err: errors.New("echoed header Bearer " + tok)},
+		unauthenticated("bad "+tok, errors.New(tok)),
+	}
+	for _, err := range tests {
+		got := redact(err, tok)
+		for e := got; e != nil; e = errors.Unwrap(e) {
+			if strings.Contains(e.Error(), tok) {
+				t.Errorf("redact(%T) = %q still holds the token", err, e.Error())
+			}
+		}
+		if errors.As(err, new(*UpstreamError)) != errors.As(got, new(*UpstreamError)) {
+			t.Errorf("redact changed the error's kind: %T -> %T", err, got)
+		}
+	}
+}
+
+func TestParseActorID(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		raw  string
+		want int64 // 0: refused
+	}{
+		{`"583231"`, 583231},
+		{`583231`, 583231},
+		{`"9223372036854775807"`, 9223372036854775807},
+		{``, 0}, {`null`, 0}, {`""`, 0}, {`"0"`, 0}, {`0`, 0}, {`"-1"`, 0}, {`-1`, 0}, {`"+1"`, 0},
+		{`1.0`, 0}, {`1e3`, 0}, {`" 1"`, 0}, {`"1 "`, 0}, {`"0x10"`, 0}, {`true`, 0}, {`{}`, 0}, {`[1]`, 0},
+		{`"9223372036854775808"`, 0}, {`"\u0031"`, 1},
+	}
+	for _, tc := range tests {
+		got, err := parseActorID([]byte(tc.raw))
+		if (err == nil) != (tc.want != 0) || got != tc.want {
+			t.Errorf("parseActorID(%s) = %d, %v; want %d", tc.raw, got, err, tc.want)
+		}
+	}
+}
+
+func TestLimitedBody(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		size    int
+		wantErr bool
+	}{{0, false}, {10, false}, {11, true}, {1000, true}} {
+		b := &limitedBody{rc: nopCloser{strings.NewReader(strings.Repeat("x", tc.size))}, left: 10}
+		var got []byte
+		buf := make([]byte, 3)
+		var err error
+		for {
+			var n int
+			n, err = b.Read(buf)
+			got = append(got, buf[:n]...)
+			if err != nil {
+				break
+			}
+		}
+		if tc.wantErr != errors.Is(err, errBodyTooLarge) {
+			t.Errorf("size %d: err = %v, want too large: %v", tc.size, err, tc.wantErr)
+		}
+		if len(got) > 10 {
+			t.Errorf("size %d: read %d bytes past the bound of 10", tc.size, len(got))
+		}
+	}
+}
+
+type nopCloser struct{ *strings.Reader }
+
+func (nopCloser) Close() error { return nil }
+
+func FuzzBearerToken(f *testing.F) {
+	for _, s := range []string{"", "Bearer", "Bearer x", "bearer a.b.c", "Basic x", "Bearer a b", "Bearer ===", "Bearer \x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		tok, err := bearerToken(h)
+		if err != nil {
+			var ue *UnauthenticatedError
+			if !errors.As(err, &ue) || tok != "" {
+				t.Fatalf("bearerToken(%q) = %q, %T", h, tok, err)
+			}
+			return
+		}
+		if tok == "" || len(tok) > maxTokenLen || strings.ContainsAny(tok, " \t\r\n") || !isB64Token(tok) {
+			t.Fatalf("bearerToken(%q) accepted %q", h, tok)
+		}
+	})
+}

@@ -1,0 +1,364 @@
+package identity
+
+import (
+	"context"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+const (
+	// keyRefetchInterval: a token naming a key the cache lacks refetches
+	// the JWKS at most this often (key rotation versus forged kids).
+	keyRefetchInterval = 30 * time.Second
+	// keyMaxAge: cached keys older than this are refetched before use, so
+	// a key the issuer withdraws stops verifying tokens.
+	keyMaxAge = time.Hour
+	// minRSABits is the smallest RSA key accepted from the JWKS.
+	minRSABits = 2048
+)
+
+// signingAlgs is the only algorithm GitHub Actions uses. Refusing any other
+// shuts out "none" and HS256-with-the-public-key confusion.
+var signingAlgs = []jose.SignatureAlgorithm{jose.RS256}
+
+// issuer verifies JWTs of one OIDC issuer, discovering it lazily.
+type issuer struct {
+	url      string
+	audience string
+	client   *http.Client
+	now      func() time.Time
+
+	mu          sync.Mutex
+	state       *issuerState          // nil until discovery succeeds
+	discovering *flight[*issuerState] // the discovery in progress, if any
+}
+
+// issuerState is what discovery yields.
+type issuerState struct {
+	verifier *oidc.IDTokenVerifier
+	keys     *keySet
+}
+
+func newIssuer(url, audience string, client *http.Client, now func() time.Time) *issuer {
+	return &issuer{url: url, audience: audience, client: client, now: now}
+}
+
+// actorClaims are the claims identity is taken from. sub is deliberately
+// absent.
+type actorClaims struct {
+	Actor   string          `json:"actor"`
+	ActorID json.RawMessage `json:"actor_id"`
+}
+
+// verifyJWT verifies a GitHub Actions OIDC token.
+func (v *Verifier) verifyJWT(ctx context.Context, token string) (*Identity, error) {
+	jws, err := jose.ParseSignedCompact(token, signingAlgs)
+	if err != nil {
+		return nil, unauthenticated("malformed token or signing algorithm other than RS256", err)
+	}
+	if len(jws.Signatures) != 1 {
+		return nil, unauthenticated("token must carry exactly one signature", nil)
+	}
+	st, err := v.oidc.discover(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.keys.ensure(ctx, jws.Signatures[0].Header.KeyID); err != nil {
+		return nil, err
+	}
+	idt, err := st.verifier.Verify(ctx, token)
+	if err != nil {
+		return nil, v.oidc.refusal(err)
+	}
+	var c actorClaims
+	if err := idt.Claims(&c); err != nil {
+		return nil, unauthenticated("token claims are not a JSON object", err)
+	}
+	uid, err := parseActorID(c.ActorID)
+	if err != nil {
+		return nil, unauthenticated("token actor_id claim: "+err.Error(), nil)
+	}
+	if c.Actor == "" {
+		return nil, unauthenticated("token has no actor claim", nil)
+	}
+	return &Identity{UserID: uid, Login: c.Actor, Via: ViaOIDC}, nil
+}
+
+// parseActorID accepts a positive integer given as a string of digits, as
+// GitHub sends it, or as a JSON number.
+func parseActorID(raw json.RawMessage) (int64, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0, errors.New("missing")
+	}
+	digits := string(raw)
+	if raw[0] == '"' {
+		if err := json.Unmarshal(raw, &digits); err != nil {
+			return 0, errors.New("not a string or number")
+		}
+	}
+	if digits == "" || len(digits) > 19 {
+		return 0, errors.New("not a GitHub user id")
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return 0, errors.New("not a GitHub user id")
+		}
+	}
+	id, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, errors.New("not a GitHub user id")
+	}
+	return id, nil
+}
+
+// refusal turns a go-oidc verification error into a refusal whose reason
+// names the failed check. Matching go-oidc's messages only picks the
+// wording: every branch refuses.
+func (is *issuer) refusal(err error) *UnauthenticatedError {
+	var expired *oidc.TokenExpiredError
+	msg := err.Error()
+	switch {
+	case errors.As(err, &expired):
+		return unauthenticated("token expired at "+expired.Expiry.UTC().Format(time.RFC3339), err)
+	case strings.Contains(msg, "different provider"):
+		return unauthenticated(fmt.Sprintf("token was not issued by %s", is.url), err)
+	case strings.Contains(msg, "audience"):
+		return unauthenticated(fmt.Sprintf("token audience is not %q", is.audience), err)
+	case strings.Contains(msg, "nbf"):
+		return unauthenticated("token is not valid yet", err)
+	case strings.Contains(msg, "signature"):
+		return unauthenticated("token signature does not verify with the issuer's keys", err)
+	default:
+		return unauthenticated("invalid token", err)
+	}
+}
+
+// discover returns the issuer's state, running discovery if it has not
+// succeeded yet. Concurrent callers share one attempt; a failed attempt is
+// retried by the next caller.
+func (is *issuer) discover(ctx context.Context) (*issuerState, error) {
+	is.mu.Lock()
+	if st := is.state; st != nil {
+		is.mu.Unlock()
+		return st, nil
+	}
+	f := is.discovering
+	if f == nil {
+		f = newFlight[*issuerState]()
+		is.discovering = f
+		go func() {
+			st, err := is.runDiscovery()
+			is.mu.Lock()
+			if err == nil {
+				is.state = st
+			}
+			is.discovering = nil
+			is.mu.Unlock()
+			f.finish(st, err)
+		}()
+	}
+	is.mu.Unlock()
+	st, err := f.wait(ctx)
+	if err != nil {
+		return nil, &UpstreamError{Op: "OIDC discovery at " + is.url, Err: err}
+	}
+	return st, nil
+}
+
+// runDiscovery fetches the discovery document. It runs detached from any
+// one request, bounded by the client's timeout.
+func (is *issuer) runDiscovery() (*issuerState, error) {
+	ctx := oidc.ClientContext(context.Background(), is.client)
+	p, err := oidc.NewProvider(ctx, is.url)
+	if err != nil {
+		return nil, err
+	}
+	var meta struct {
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := p.Claims(&meta); err != nil {
+		return nil, err
+	}
+	if meta.JWKSURI == "" {
+		return nil, errors.New("discovery document has no jwks_uri")
+	}
+	if err := checkURL(meta.JWKSURI); err != nil {
+		return nil, fmt.Errorf("jwks_uri: %w", err)
+	}
+	keys := &keySet{url: meta.JWKSURI, client: is.client, now: is.now}
+	// The same construction as p.Verifier, with a key set that tells a
+	// JWKS outage (upstream) from a key it does not hold (refusal) and
+	// rate-limits refetches.
+	verifier := oidc.NewVerifier(is.url, keys, &oidc.Config{
+		ClientID:             is.audience,
+		SupportedSigningAlgs: []string{string(jose.RS256)},
+		Now:                  is.now,
+	})
+	return &issuerState{verifier: verifier, keys: keys}, nil
+}
+
+// keySet is the issuer's JWKS, fetched explicitly by ensure and read by
+// VerifySignature, which never touches the network.
+type keySet struct {
+	url    string
+	client *http.Client
+	now    func() time.Time
+
+	mu        sync.Mutex
+	keys      []jose.JSONWebKey
+	fetchedAt time.Time // of keys; zero until the first successful fetch
+	fetching  *flight[[]jose.JSONWebKey]
+}
+
+// ensure makes sure the cache is fresh enough to judge a token signed with
+// kid: it fetches the JWKS if it never has, if the keys are older than
+// keyMaxAge, or if kid is unknown and the last fetch is older than
+// keyRefetchInterval. A failed fetch is an *UpstreamError.
+func (k *keySet) ensure(ctx context.Context, kid string) error {
+	now := k.now()
+	k.mu.Lock()
+	if !k.fetchedAt.IsZero() {
+		age := now.Sub(k.fetchedAt)
+		if age < keyMaxAge && (k.hasLocked(kid) || age < keyRefetchInterval) {
+			k.mu.Unlock()
+			return nil
+		}
+	}
+	f := k.fetching
+	if f == nil {
+		f = newFlight[[]jose.JSONWebKey]()
+		k.fetching = f
+		go func() {
+			keys, err := k.fetch()
+			k.mu.Lock()
+			if err == nil {
+				k.keys, k.fetchedAt = keys, k.now()
+			}
+			k.fetching = nil
+			k.mu.Unlock()
+			f.finish(keys, err)
+		}()
+	}
+	k.mu.Unlock()
+	if _, err := f.wait(ctx); err != nil {
+		return &UpstreamError{Op: "fetch OIDC keys from " + k.url, Err: err}
+	}
+	return nil
+}
+
+// hasLocked reports whether a cached key has kid (any key, if kid is "").
+func (k *keySet) hasLocked(kid string) bool {
+	for _, key := range k.keys {
+		if kid == "" || key.KeyID == kid {
+			return true
+		}
+	}
+	return false
+}
+
+// VerifySignature implements oidc.KeySet with the cached keys only.
+func (k *keySet) VerifySignature(_ context.Context, jwt string) ([]byte, error) {
+	jws, err := jose.ParseSignedCompact(jwt, signingAlgs)
+	if err != nil {
+		return nil, fmt.Errorf("malformed jwt: %w", err)
+	}
+	if len(jws.Signatures) != 1 {
+		return nil, errors.New("token must carry exactly one signature")
+	}
+	kid := jws.Signatures[0].Header.KeyID
+	k.mu.Lock()
+	keys := k.keys
+	k.mu.Unlock()
+	for i := range keys {
+		if kid != "" && keys[i].KeyID != kid {
+			continue
+		}
+		if payload, err := jws.Verify(&keys[i]); err == nil {
+			return payload, nil
+		}
+	}
+	return nil, errors.New("no key of the issuer verifies the token signature")
+}
+
+// fetch downloads the JWKS and keeps its RSA signing keys.
+func (k *keySet) fetch() ([]jose.JSONWebKey, error) {
+	req, err := http.NewRequest(http.MethodGet, k.url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := k.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read JWKS: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("JWKS answered %s", resp.Status)
+	}
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &set); err != nil {
+		return nil, fmt.Errorf("decode JWKS: %w", err)
+	}
+	var keys []jose.JSONWebKey
+	for _, raw := range set.Keys {
+		var key jose.JSONWebKey
+		if err := json.Unmarshal(raw, &key); err != nil {
+			continue // a key type go-jose does not know: not ours to use
+		}
+		pub, ok := key.Key.(*rsa.PublicKey)
+		if !ok || pub.N.BitLen() < minRSABits {
+			continue
+		}
+		if (key.Use != "" && key.Use != "sig") || (key.Algorithm != "" && key.Algorithm != string(jose.RS256)) {
+			continue
+		}
+		keys = append(keys, key)
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("JWKS holds no RS256 signing key")
+	}
+	return keys, nil
+}
+
+// flight is one operation whose result several goroutines wait for.
+type flight[T any] struct {
+	done chan struct{}
+	val  T
+	err  error
+}
+
+func newFlight[T any]() *flight[T] { return &flight[T]{done: make(chan struct{})} }
+
+// finish records the result and releases the waiters; call it once.
+func (f *flight[T]) finish(val T, err error) {
+	f.val, f.err = val, err
+	close(f.done)
+}
+
+// wait returns the result, or ctx's error if ctx ends first.
+func (f *flight[T]) wait(ctx context.Context) (T, error) {
+	select {
+	case <-f.done:
+		return f.val, f.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
