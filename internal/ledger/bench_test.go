@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/elevate-gitops/elevate/internal/ledger/ledgertest"
 )
 
 // benchNow is the "now" of the synthetic history: its last merge.
@@ -111,14 +113,14 @@ func BenchmarkWebhookSync(b *testing.B) {
 	if out, err := exec.Command("git", "clone", "-q", "--shared", "--branch", "main", src, dir).CombinedOutput(); err != nil {
 		b.Fatalf("clone: %v %s", err, out)
 	}
-	r := &repo{t: b, dir: dir}
+	r := ledgertest.Open(b, dir)
 	now := benchNow.Add(time.Minute)
 	l, err := New(Config{Dir: dir, Branch: "main", Verifier: &verifier{}, Now: func() time.Time { return now }})
 	if err != nil {
 		b.Fatal(err)
 	}
 	// The clone has a remote: make the ledger read the local branch by removing it.
-	r.git(time.Time{}, "remote", "remove", "origin")
+	r.Git(time.Time{}, "remote", "remove", "origin")
 	if err := l.Sync(context.Background()); err != nil {
 		b.Fatal(err)
 	}
@@ -127,7 +129,7 @@ func BenchmarkWebhookSync(b *testing.B) {
 		b.StopTimer()
 		i++
 		now = now.Add(time.Minute)
-		r.commit(now, "merge", map[string]string{fmt.Sprintf("requests/prod/2026-11/new-%d.yaml", i): requestYAML("alice", "prod", "1h", "")})
+		r.Commit(now, "merge", map[string]string{fmt.Sprintf("requests/prod/2026-11/new-%d.yaml", i): requestYAML("alice", "prod", "1h", "")})
 		b.StartTimer()
 		if err := l.Sync(context.Background()); err != nil {
 			b.Fatal(err)

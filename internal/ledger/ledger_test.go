@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/elevate-gitops/elevate/internal/ledger/ledgertest"
 )
 
 var t0 = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
@@ -32,54 +32,13 @@ func requestYAML(requester, account string, duration string, extra string) strin
 	return fmt.Sprintf("requester: %s\naccount: %s\nrole: Admin\nduration: %s\nreason: Investigate the payments outage\n%s", requester, account, duration, extra)
 }
 
-// repo is a git repository the test writes history into.
-type repo struct {
-	t   testing.TB
-	dir string
-}
+type repo = ledgertest.Repo
 
 func newRepo(t testing.TB) *repo {
 	t.Helper()
-	r := &repo{t: t, dir: t.TempDir()}
-	r.git(time.Time{}, "init", "-q", "-b", "main")
-	r.commit(t0.Add(-90*24*time.Hour), "policy", map[string]string{"eligibility.yaml": policy, "requests/README.md": "# requests\n"})
+	r := ledgertest.New(t)
+	r.Commit(t0.Add(-90*24*time.Hour), "policy", map[string]string{"eligibility.yaml": policy, "requests/README.md": "# requests\n"})
 	return r
-}
-
-func (r *repo) git(at time.Time, args ...string) string {
-	r.t.Helper()
-	cmd := exec.Command("git", append([]string{"-C", r.dir}, args...)...)
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
-	if !at.IsZero() {
-		d := fmt.Sprintf("%d +0000", at.Unix())
-		cmd.Env = append(cmd.Env, "GIT_AUTHOR_DATE="+d, "GIT_COMMITTER_DATE="+d)
-	}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		r.t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-// commit writes files (empty content deletes) and commits at time at; it returns the SHA.
-func (r *repo) commit(at time.Time, msg string, files map[string]string) string {
-	r.t.Helper()
-	for p, content := range files {
-		full := filepath.Join(r.dir, p)
-		if content == "" {
-			r.git(at, "rm", "-q", p)
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			r.t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			r.t.Fatal(err)
-		}
-		r.git(at, "add", p)
-	}
-	r.git(at, "commit", "-q", "-m", msg)
-	return r.git(at, "rev-parse", "HEAD")
 }
 
 // verifier is a Verifier answering from a table of commit -> verdict.
@@ -111,7 +70,7 @@ func (v *verifier) set(commit string, out *Verification) {
 
 func newLedger(t testing.TB, r *repo, v Verifier, now *time.Time) *Ledger {
 	t.Helper()
-	l, err := New(Config{Dir: r.dir, Branch: "main", Verifier: v, Now: func() time.Time { return *now }})
+	l, err := New(Config{Dir: r.Dir, Branch: "main", Verifier: v, Now: func() time.Time { return *now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,11 +88,11 @@ const (
 func TestSyncIndexesOnlyWhatCanStillBeOpen(t *testing.T) {
 	t.Parallel()
 	r := newRepo(t)
-	old := r.commit(t0.Add(-60*24*time.Hour), "old", map[string]string{"requests/prod/2026-09/old.yaml": requestYAML("alice", "prod", "2h", "")})
-	live := r.commit(t0.Add(-time.Hour), "live", map[string]string{"requests/prod/2026-11/live.yaml": requestYAML("alice", "prod", "2h", "")})
-	gone := r.commit(t0.Add(-50*time.Minute), "add", map[string]string{"requests/staging/2026-11/gone.yaml": requestYAML("bob", "staging", "1h", "")})
-	r.commit(t0.Add(-40*time.Minute), "revoke", map[string]string{"requests/staging/2026-11/gone.yaml": ""})
-	r.commit(t0.Add(-30*time.Minute), "junk", map[string]string{"requests/prod/2026-11/bad.yaml": "requester: [\n"})
+	old := r.Commit(t0.Add(-60*24*time.Hour), "old", map[string]string{"requests/prod/2026-09/old.yaml": requestYAML("alice", "prod", "2h", "")})
+	live := r.Commit(t0.Add(-time.Hour), "live", map[string]string{"requests/prod/2026-11/live.yaml": requestYAML("alice", "prod", "2h", "")})
+	gone := r.Commit(t0.Add(-50*time.Minute), "add", map[string]string{"requests/staging/2026-11/gone.yaml": requestYAML("bob", "staging", "1h", "")})
+	r.Commit(t0.Add(-40*time.Minute), "revoke", map[string]string{"requests/staging/2026-11/gone.yaml": ""})
+	r.Commit(t0.Add(-30*time.Minute), "junk", map[string]string{"requests/prod/2026-11/bad.yaml": "requester: [\n"})
 	now := t0
 	l := newLedger(t, r, &verifier{by: map[string]*Verification{}}, &now)
 	x := l.Index()
@@ -161,12 +120,12 @@ func TestSyncIndexesOnlyWhatCanStillBeOpen(t *testing.T) {
 func TestFind(t *testing.T) {
 	t.Parallel()
 	r := newRepo(t)
-	active := r.commit(t0.Add(-time.Hour), "a", map[string]string{"requests/prod/2026-11/active.yaml": requestYAML("alice", "prod", "2h", "")})
-	expired := r.commit(t0.Add(-5*time.Hour), "e", map[string]string{"requests/staging/2026-11/expired.yaml": requestYAML("alice", "staging", "1h", "")})
-	later := r.commit(t0.Add(-30*time.Minute), "l", map[string]string{"requests/staging/2026-11/later.yaml": requestYAML("bob", "staging", "1h", "not_before: 2026-11-26T09:00:00Z\n")})
-	pushed := r.commit(t0.Add(-20*time.Minute), "p", map[string]string{"requests/prod/2026-11/pushed.yaml": requestYAML("bob", "prod", "1h", "")})
-	revoked := r.commit(t0.Add(-15*time.Minute), "r", map[string]string{"requests/prod/2026-11/revoked.yaml": requestYAML("bob", "prod", "1h", "")})
-	r.commit(t0.Add(-10*time.Minute), "revoke", map[string]string{"requests/prod/2026-11/revoked.yaml": ""})
+	active := r.Commit(t0.Add(-time.Hour), "a", map[string]string{"requests/prod/2026-11/active.yaml": requestYAML("alice", "prod", "2h", "")})
+	expired := r.Commit(t0.Add(-5*time.Hour), "e", map[string]string{"requests/staging/2026-11/expired.yaml": requestYAML("alice", "staging", "1h", "")})
+	later := r.Commit(t0.Add(-30*time.Minute), "l", map[string]string{"requests/staging/2026-11/later.yaml": requestYAML("bob", "staging", "1h", "not_before: 2026-11-26T09:00:00Z\n")})
+	pushed := r.Commit(t0.Add(-20*time.Minute), "p", map[string]string{"requests/prod/2026-11/pushed.yaml": requestYAML("bob", "prod", "1h", "")})
+	revoked := r.Commit(t0.Add(-15*time.Minute), "r", map[string]string{"requests/prod/2026-11/revoked.yaml": requestYAML("bob", "prod", "1h", "")})
+	r.Commit(t0.Add(-10*time.Minute), "revoke", map[string]string{"requests/prod/2026-11/revoked.yaml": ""})
 	v := &verifier{by: map[string]*Verification{}}
 	v.set(active, &Verification{OK: true, PR: 1, AuthorID: alice, AuthorLogin: "alice", MergedAt: t0.Add(-time.Hour)})
 	v.set(expired, &Verification{OK: true, PR: 2, AuthorID: alice, AuthorLogin: "alice", MergedAt: t0.Add(-5 * time.Hour)})
@@ -215,7 +174,7 @@ func TestFind(t *testing.T) {
 func TestRevokedByAccountAndRole(t *testing.T) {
 	t.Parallel()
 	r := newRepo(t)
-	c := r.commit(t0.Add(-time.Hour), "a", map[string]string{"requests/prod/2026-11/a.yaml": requestYAML("alice", "prod", "2h", "")})
+	c := r.Commit(t0.Add(-time.Hour), "a", map[string]string{"requests/prod/2026-11/a.yaml": requestYAML("alice", "prod", "2h", "")})
 	v := &verifier{by: map[string]*Verification{}}
 	v.set(c, &Verification{OK: true, AuthorID: alice, MergedAt: t0.Add(-time.Hour)})
 	now := t0
@@ -223,7 +182,7 @@ func TestRevokedByAccountAndRole(t *testing.T) {
 	if _, err := l.Find(context.Background(), Ask{UserID: alice, Login: "alice", Account: "prod", Role: "Admin"}); err != nil {
 		t.Fatal(err)
 	}
-	r.commit(t0.Add(-time.Minute), "revoke", map[string]string{"requests/prod/2026-11/a.yaml": ""})
+	r.Commit(t0.Add(-time.Minute), "revoke", map[string]string{"requests/prod/2026-11/a.yaml": ""})
 	if err := l.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +195,7 @@ func TestRevokedByAccountAndRole(t *testing.T) {
 func TestRenamedLoginSameIDStillFindsGrant(t *testing.T) {
 	t.Parallel()
 	r := newRepo(t)
-	c := r.commit(t0.Add(-time.Hour), "a", map[string]string{"requests/prod/2026-11/a.yaml": requestYAML("alice", "prod", "2h", "")})
+	c := r.Commit(t0.Add(-time.Hour), "a", map[string]string{"requests/prod/2026-11/a.yaml": requestYAML("alice", "prod", "2h", "")})
 	v := &verifier{by: map[string]*Verification{}}
 	v.set(c, &Verification{OK: true, AuthorID: alice, AuthorLogin: "alice", MergedAt: t0.Add(-time.Hour)})
 	now := t0
@@ -253,7 +212,7 @@ func TestRenamedLoginSameIDStillFindsGrant(t *testing.T) {
 func TestVerificationCachedAndFailsClosed(t *testing.T) {
 	t.Parallel()
 	r := newRepo(t)
-	c := r.commit(t0.Add(-time.Hour), "a", map[string]string{"requests/prod/2026-11/a.yaml": requestYAML("alice", "prod", "2h", "")})
+	c := r.Commit(t0.Add(-time.Hour), "a", map[string]string{"requests/prod/2026-11/a.yaml": requestYAML("alice", "prod", "2h", "")})
 	v := &verifier{by: map[string]*Verification{}, err: errors.New("github: 503")}
 	now := t0
 	l := newLedger(t, r, v, &now)
@@ -284,7 +243,7 @@ func TestIncrementalSyncSeesNewMerge(t *testing.T) {
 	if l.Index().Len() != 0 {
 		t.Fatal("want an empty ledger")
 	}
-	r.commit(t0, "a", map[string]string{"requests/prod/2026-11/a.yaml": requestYAML("alice", "prod", "2h", "")})
+	r.Commit(t0, "a", map[string]string{"requests/prod/2026-11/a.yaml": requestYAML("alice", "prod", "2h", "")})
 	start := time.Now()
 	if err := l.Sync(context.Background()); err != nil {
 		t.Fatal(err)
@@ -298,11 +257,11 @@ func TestIncrementalSyncSeesNewMerge(t *testing.T) {
 func TestFailedSyncKeepsLastGoodIndex(t *testing.T) {
 	t.Parallel()
 	r := newRepo(t)
-	r.commit(t0, "a", map[string]string{"requests/prod/2026-11/a.yaml": requestYAML("alice", "prod", "2h", "")})
+	r.Commit(t0, "a", map[string]string{"requests/prod/2026-11/a.yaml": requestYAML("alice", "prod", "2h", "")})
 	now := t0
 	l := newLedger(t, r, &verifier{by: map[string]*Verification{}}, &now)
 	good, _ := l.Health()
-	if err := os.RemoveAll(filepath.Join(r.dir, ".git")); err != nil {
+	if err := os.RemoveAll(filepath.Join(r.Dir, ".git")); err != nil {
 		t.Fatal(err)
 	}
 	now = t0.Add(time.Minute)

@@ -149,15 +149,21 @@ func (s *Scenario) Review(u *github.User, state, sha string, at time.Time) {
 	s.Fake.AddReview(Number, &github.PullRequestReview{User: u, State: github.String(state), CommitID: github.String(sha), SubmittedAt: &github.Timestamp{Time: at}})
 }
 
-// Merge marks the PR merged at the given time.
+// Merge marks the PR merged at the given time as MergeSHA.
 func (s *Scenario) Merge(t testing.TB, at time.Time) {
 	t.Helper()
-	pr := s.Fake.Pull(Number)
+	s.MergeAs(t, Number, at, MergeSHA)
+}
+
+// MergeAs marks PR number merged at the given time as commit sha.
+func (s *Scenario) MergeAs(t testing.TB, number int, at time.Time, sha string) {
+	t.Helper()
+	pr := s.Fake.Pull(number)
 	pr.State = github.String("closed")
 	pr.Merged = github.Bool(true)
 	pr.MergedAt = &github.Timestamp{Time: at}
-	pr.MergeCommitSHA = github.String(MergeSHA)
-	s.Fake.AddPull(pr, s.Fake.PullFiles(Number))
+	pr.MergeCommitSHA = github.String(sha)
+	s.Fake.AddPull(pr, s.Fake.PullFiles(number))
 }
 
 // Env is the Actions environment for event (a file name under testdata/,
