@@ -119,7 +119,7 @@ func ProcessJSON(c Credentials) ([]byte, error) {
 //	export AWS_CREDENTIAL_EXPIRATION=…
 //
 // A value with any character outside [A-Za-z0-9_@%+=:,./-] is single-quoted
-// (a quote inside becomes '\''), so eval "$(elevate credentials --format env)"
+// (a quote inside becomes '\”), so eval "$(elevate credentials --format env)"
 // cannot run anything. AWS_SESSION_TOKEN and AWS_CREDENTIAL_EXPIRATION are
 // left out when empty.
 func EnvLines(c Credentials) string {

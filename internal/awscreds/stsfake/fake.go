@@ -172,6 +172,14 @@ func (f *Fake) FailNext(code string, status int) {
 	f.failNext = &stsError{status: status, typ: typ, code: code, message: "stsfake: injected failure"}
 }
 
+// clock is the fake's current time.
+func (f *Fake) clock() time.Time {
+	f.mu.Lock()
+	now := f.now
+	f.mu.Unlock()
+	return now()
+}
+
 // SigninURL is the federation endpoint: URL + "/federation".
 func (f *Fake) SigninURL() string {
 	return f.URL + "/federation"

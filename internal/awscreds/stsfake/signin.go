@@ -49,7 +49,7 @@ func (f *Fake) getSigninToken(w http.ResponseWriter, q url.Values) {
 		http.Error(w, "Invalid credentials parameter", http.StatusBadRequest)
 		return
 	}
-	now := f.now()
+	now := f.clock()
 	f.mu.Lock()
 	p, ok := f.keys[session.SessionID]
 	f.mu.Unlock()
@@ -86,7 +86,7 @@ func (f *Fake) login(w http.ResponseWriter, q url.Values) {
 	f.mu.Lock()
 	g, ok := f.tokens[token]
 	f.mu.Unlock()
-	if !ok || !f.now().Before(g.expires) {
+	if !ok || !f.clock().Before(g.expires) {
 		http.Error(w, "Invalid SigninToken", http.StatusBadRequest)
 		return
 	}

@@ -74,7 +74,7 @@ func (f *Fake) authenticate(r *http.Request, body []byte) (*principal, *stsError
 		return nil, errSignature(fmt.Sprintf("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.",
 			ah.date, at.Format("20060102"), amzDate))
 	}
-	now := f.now()
+	now := f.clock()
 	if skew := now.Sub(at); skew > maxClockSkew || skew < -maxClockSkew {
 		return nil, errSignature(fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - 15 min.)",
 			amzDate, now.Add(-maxClockSkew).UTC().Format(amzDateForm), now.UTC().Format(amzDateForm)))

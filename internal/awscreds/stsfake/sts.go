@@ -194,7 +194,7 @@ func (f *Fake) assumeRole(w http.ResponseWriter, r *http.Request, caller *princi
 		return
 	}
 
-	now := f.now().UTC()
+	now := f.clock().UTC()
 	issued := &principal{
 		secret:  randomString(30, b64),
 		token:   "FQoGZXIvYXdzEFAKE" + randomString(256, b64),
@@ -239,9 +239,9 @@ type assumeRoleInput struct {
 }
 
 var (
-	roleARNRe     = regexp.MustCompile(`^arn:aws:iam::([0-9]{12}):role/((?:[\x21-\x7e]+/)*)([\w+=,.@-]{1,64})$`)
-	stsNameRe     = regexp.MustCompile(`^[\w+=,.@-]*$`)
-	tagsMemberRe  = regexp.MustCompile(`^Tags\.member\.([0-9]+)\.(Key|Value)$`)
+	roleARNRe    = regexp.MustCompile(`^arn:aws:iam::([0-9]{12}):role/((?:[\x21-\x7e]+/)*)([\w+=,.@-]{1,64})$`)
+	stsNameRe    = regexp.MustCompile(`^[\w+=,.@-]*$`)
+	tagsMemberRe = regexp.MustCompile(`^Tags\.member\.([0-9]+)\.(Key|Value)$`)
 )
 
 // STS limits.

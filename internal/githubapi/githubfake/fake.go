@@ -404,3 +404,6 @@ func cloneAll[T any](vs []T) []T {
 	}
 	return out
 }
+
+// Close stops the server now: later calls fail to connect, as when GitHub is down.
+func (f *Fake) Close() { f.srv.Close() }

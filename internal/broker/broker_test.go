@@ -1,0 +1,380 @@
+package broker
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/elevate-gitops/elevate/internal/identity/oidcfake"
+	vt "github.com/elevate-gitops/elevate/internal/validate/validatetest"
+)
+
+var byID = map[string]string{"request": vt.RequestID}
+
+func TestIssueCredentials(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	for _, tt := range []struct {
+		name  string
+		token string
+		body  any
+	}{
+		{"OIDC token, by request id", h.codertocat(), byID},
+		{"user token, by account and role", userToken, map[string]string{"account": "prod", "role": "Admin"}},
+		{"OIDC token, by id suffix", h.codertocat(), map[string]string{"request": "codertocat-admin-inc1"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := h.credentials(tt.token, tt.body)
+			if a.status != http.StatusOK {
+				t.Fatalf("status %d: %s", a.status, a.raw)
+			}
+			if a.body["Version"] != float64(1) || !strings.HasPrefix(a.body["AccessKeyId"].(string), "ASIA") || a.body["SessionToken"] == "" || a.body["Request"] != vt.RequestID {
+				t.Errorf("body = %s", a.raw)
+			}
+		})
+	}
+	p := h.sts.LastAssumeRole()
+	want := map[string]string{
+		"RoleArn":           "arn:aws:iam::111111111111:role/Admin",
+		"SourceIdentity":    "gh-Codertocat",
+		"RoleSessionName":   awsSessionName(),
+		"Tags.member.1.Key": "elevate-request", "Tags.member.1.Value": vt.RequestID,
+		"Tags.member.2.Key": "elevate-pr", "Tags.member.2.Value": "2",
+		"Tags.member.3.Key": "elevate-github-id", "Tags.member.3.Value": "21031067",
+	}
+	for k, v := range want {
+		if p.Get(k) != v {
+			t.Errorf("AssumeRole %s = %q, want %q", k, p.Get(k), v)
+		}
+	}
+	if !strings.Contains(h.logs.String(), `"msg":"issued"`) || strings.Contains(h.logs.String(), brokerSecret) || strings.Contains(h.logs.String(), userToken) {
+		t.Errorf("issuance log wrong or leaks a secret:\n%s", h.logs.String())
+	}
+}
+
+func awsSessionName() string { return "gh-Codertocat-prod-2026-11-codertocat-admin-inc1" }
+
+// The issued session never outlives the window: its expiry is at most the
+// window end (or the 900 s STS floor, which the session policy covers), and
+// the session policy names the window end.
+func TestSessionNeverOutlivesWindow(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	windowEnd := h.now.Add(-30 * time.Minute).Add(2 * time.Hour)
+	for _, tt := range []struct {
+		name     string
+		now      time.Time
+		duration int
+	}{
+		{"session_duration inside the window", h.now, 3600},
+		{"window ends in 40 minutes", windowEnd.Add(-40 * time.Minute), 2400},
+		{"window ends in 5 minutes: STS floor", windowEnd.Add(-5 * time.Minute), 900},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h.setNow(tt.now)
+			a := h.credentials(h.codertocat(), byID)
+			if a.status != http.StatusOK {
+				t.Fatalf("status %d: %s", a.status, a.raw)
+			}
+			p := h.sts.LastAssumeRole()
+			if p.Get("DurationSeconds") != fmt.Sprint(tt.duration) {
+				t.Errorf("DurationSeconds = %s, want %d", p.Get("DurationSeconds"), tt.duration)
+			}
+			var policy struct {
+				Statement []struct {
+					Effect    string
+					Condition map[string]map[string]string
+				}
+			}
+			if err := json.Unmarshal([]byte(p.Get("Policy")), &policy); err != nil {
+				t.Fatal(err)
+			}
+			if got := policy.Statement[0].Condition["DateLessThan"]["aws:CurrentTime"]; got != windowEnd.Format(time.RFC3339) || policy.Statement[0].Effect != "Allow" {
+				t.Errorf("session policy %s does not end at the window end %s", p.Get("Policy"), windowEnd.Format(time.RFC3339))
+			}
+			if we, _ := time.Parse(time.RFC3339, a.body["WindowEnd"].(string)); !we.Equal(windowEnd) {
+				t.Errorf("WindowEnd = %v, want %v", a.body["WindowEnd"], windowEnd)
+			}
+		})
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	now := h.now
+	otherKey := h.oidc.MintWithUnknownKey(oidcfake.Claims{Actor: "Codertocat", ActorID: vt.Author.GetID(), Audience: "elevate"})
+	tests := []struct {
+		name   string
+		token  string
+		body   any
+		status int
+		code   string
+	}{
+		{"no token", "", byID, 401, "unauthenticated"},
+		{"JWT with wrong audience", h.oidc.Mint(oidcfake.Claims{Actor: "Codertocat", ActorID: vt.Author.GetID(), Audience: "sts.amazonaws.com"}), byID, 401, "unauthenticated"},
+		{"JWT with wrong issuer", h.oidc.MintWithIssuer(oidcfake.Claims{Actor: "Codertocat", ActorID: vt.Author.GetID(), Audience: "elevate"}, "https://evil.example.com"), byID, 401, "unauthenticated"},
+		{"expired JWT", h.oidc.Mint(oidcfake.Claims{Actor: "Codertocat", ActorID: vt.Author.GetID(), Audience: "elevate", IssuedAt: now.Add(-time.Hour), ExpiresAt: now.Add(-50 * time.Minute)}), byID, 401, "unauthenticated"},
+		{"JWT alg none", h.oidc.MintUnsigned(oidcfake.Claims{Actor: "Codertocat", ActorID: vt.Author.GetID(), Audience: "elevate"}), byID, 401, "unauthenticated"},
+		{"JWT signed by an unknown key", otherKey, byID, 401, "unauthenticated"},
+		{"user token rejected by /user", "gho_revoked", byID, 401, "unauthenticated"},
+		{"no grant for an eligible role", h.codertocat(), map[string]string{"account": "prod", "role": "ReadOnly"}, 403, "no_active_grant"},
+		{"not eligible for the role", h.codertocat(), map[string]string{"account": "prod", "role": "Billing"}, 403, "not_eligible"},
+		{"grant of another user", h.token("hubot", vt.Hubot.GetID()), byID, 403, "no_active_grant"},
+		{"same login, different numeric id", h.token("Codertocat", 999), byID, 403, "no_active_grant"},
+		{"bad body", h.codertocat(), `{"request":`, 400, "bad_request"},
+		{"both request and account", h.codertocat(), map[string]string{"request": "x", "account": "prod", "role": "Admin"}, 400, "bad_request"},
+		{"unknown field", h.codertocat(), map[string]string{"requets": "x"}, 400, "bad_request"},
+		{"body over 64 KiB", h.codertocat(), `{"request":"` + strings.Repeat("a", 70<<10) + `"}`, 400, "bad_request"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := h.credentials(tt.token, tt.body)
+			if a.status != tt.status || a.body["error"] != tt.code || a.body["message"] == "" {
+				t.Fatalf("got %d %s, want %d %s", a.status, a.raw, tt.status, tt.code)
+			}
+		})
+	}
+	if n := h.sts.Calls("AssumeRole"); n != 0 {
+		t.Errorf("STS was called %d times for refused requests", n)
+	}
+}
+
+func TestExpiredAndNotYet(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	future := h.now.Add(48 * time.Hour).UTC().Format(time.RFC3339)
+	later := strings.Replace(vt.Request, "ticket: INC-1", "ticket: INC-2\nnot_before: "+future, 1)
+	sha := h.repo.Commit(h.now.Add(-10*time.Minute), "later", map[string]string{"requests/prod/2026-11/later.yaml": later})
+	h.mergePR(3, "requests/prod/2026-11/later.yaml", later, sha, h.now.Add(-10*time.Minute), true)
+	h.sync()
+	if a := h.credentials(h.codertocat(), map[string]string{"request": "later"}); a.status != 403 || a.body["error"] != "no_active_grant" || !strings.Contains(a.raw, "opens at") {
+		t.Errorf("before not_before: %d %s", a.status, a.raw)
+	}
+	h.setNow(h.now.Add(3 * time.Hour))
+	if a := h.credentials(h.codertocat(), byID); a.status != 403 || a.body["error"] != "expired" {
+		t.Errorf("expired window: %d %s", a.status, a.raw)
+	}
+}
+
+func TestRevoked(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	if a := h.credentials(h.codertocat(), byID); a.status != 200 {
+		t.Fatalf("%d %s", a.status, a.raw)
+	}
+	h.repo.Commit(h.now, "revoke", map[string]string{vt.RequestPath: ""})
+	h.sync()
+	for _, body := range []any{byID, map[string]string{"account": "prod", "role": "Admin"}} {
+		if a := h.credentials(h.codertocat(), body); a.status != 403 || a.body["error"] != "revoked" {
+			t.Errorf("revoked (file deleted): %d %s", a.status, a.raw)
+		}
+	}
+}
+
+func TestNotEligibleAtHead(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.repo.Commit(h.now, "remove Codertocat", map[string]string{"eligibility.yaml": strings.Replace(policy, `"Codertocat", `, "", 1)})
+	h.sync()
+	if a := h.credentials(h.codertocat(), byID); a.status != 403 || a.body["error"] != "not_eligible" {
+		t.Errorf("removed from the policy: %d %s", a.status, a.raw)
+	}
+}
+
+func TestCommitPushedWithoutPR(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	pushed := strings.Replace(vt.Request, "INC-1", "INC-3", 1)
+	h.repo.Commit(h.now.Add(-time.Minute), "direct push", map[string]string{"requests/prod/2026-11/pushed.yaml": pushed})
+	h.sync()
+	if a := h.credentials(h.codertocat(), map[string]string{"request": "pushed"}); a.status != 403 || a.body["error"] != "no_active_grant" || !strings.Contains(a.raw, "direct push") {
+		t.Errorf("pushed without a PR: %d %s", a.status, a.raw)
+	}
+}
+
+func TestPRMergedWithoutApproval(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	content := strings.Replace(vt.Request, "INC-1", "INC-4", 1)
+	sha := h.repo.Commit(h.now.Add(-time.Minute), "bypass", map[string]string{"requests/prod/2026-11/bypass.yaml": content})
+	h.mergePR(4, "requests/prod/2026-11/bypass.yaml", content, sha, h.now.Add(-time.Minute), false)
+	h.sync()
+	if a := h.credentials(h.codertocat(), map[string]string{"request": "bypass"}); a.status != 403 || a.body["error"] != "no_active_grant" || !strings.Contains(a.raw, "without a passing verdict") {
+		t.Errorf("merged without approval: %d %s", a.status, a.raw)
+	}
+}
+
+func TestGitHubDownOnFirstVerification(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.gh.Fake.Close()
+	a := h.credentials(h.codertocat(), byID)
+	if a.status != 502 || a.body["error"] != "upstream" {
+		t.Fatalf("GitHub down before the grant was verified: %d %s", a.status, a.raw)
+	}
+}
+
+func TestSTSErrorIs502WithoutSecrets(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.sts.FailNext("AccessDenied", 403)
+	a := h.credentials(h.codertocat(), byID)
+	if a.status != 502 || a.body["error"] != "upstream" || !strings.Contains(a.raw, "AccessDenied") {
+		t.Fatalf("%d %s", a.status, a.raw)
+	}
+	for _, secret := range []string{brokerSecret, brokerKey} {
+		if strings.Contains(a.raw, secret) || strings.Contains(h.logs.String(), brokerSecret) {
+			t.Errorf("the answer or the log leaks %q", secret)
+		}
+	}
+}
+
+func TestRenamedLoginSameIDAccepted(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	if err := h.ledger.VerifyAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The renamed account is eligible through its team; its grant is found by numeric id.
+	h.gh.Fake.TeamMember("acme", "sre", "Codertocat-renamed", "active")
+	if a := h.credentials(h.token("Codertocat-renamed", vt.Author.GetID()), map[string]string{"account": "prod", "role": "Admin"}); a.status != 200 {
+		t.Fatalf("renamed login with the same id: %d %s", a.status, a.raw)
+	}
+	if got := h.sts.LastAssumeRole().Get("SourceIdentity"); got != "gh-Codertocat-renamed" {
+		t.Errorf("SourceIdentity = %s", got)
+	}
+}
+
+// After warm-up (sync and verification), issuing makes no GitHub API call.
+func TestIssuingAfterWarmUpMakesNoGitHubCall(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	if err := h.ledger.VerifyAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.credentials(userToken, byID) // warms the /user cache
+	before := h.gh.Fake.TotalCalls()
+	for range 5 {
+		if a := h.credentials(h.codertocat(), byID); a.status != 200 {
+			t.Fatalf("%d %s", a.status, a.raw)
+		}
+		if a := h.credentials(userToken, map[string]string{"account": "prod", "role": "Admin"}); a.status != 200 {
+			t.Fatalf("%d %s", a.status, a.raw)
+		}
+	}
+	if n := h.gh.Fake.TotalCalls() - before; n != 0 {
+		t.Errorf("issuing 10 credentials made %d GitHub API calls, want 0", n)
+	}
+	if n := h.sts.Calls("AssumeRole"); n != 11 {
+		t.Errorf("AssumeRole calls = %d, want 11", n)
+	}
+}
+
+func TestConsoleURL(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	a := h.call("POST", "/v1/console", h.codertocat(), byID)
+	url, _ := a.body["url"].(string)
+	if a.status != 200 || !strings.HasPrefix(url, h.sts.SigninURL()+"?Action=login") || !strings.Contains(url, "SigninToken=") {
+		t.Fatalf("%d %s", a.status, a.raw)
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("the sign-in endpoint refused the URL: %d", resp.StatusCode)
+	}
+}
+
+func TestGrants(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	a := h.call("GET", "/v1/grants", h.codertocat(), nil)
+	grants, _ := a.body["grants"].([]any)
+	if a.status != 200 || len(grants) != 1 || grants[0].(map[string]any)["state"] != "active" {
+		t.Fatalf("%d %s", a.status, a.raw)
+	}
+}
+
+func sign(body string) string {
+	m := hmac.New(sha256.New, []byte(webhookKey))
+	m.Write([]byte(body))
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+func TestWebhookSyncsANewMerge(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	content := strings.Replace(vt.Request, "INC-1", "INC-5", 1)
+	sha := h.repo.Commit(h.now.Add(-time.Minute), "new", map[string]string{"requests/prod/2026-11/new.yaml": content})
+	h.mergePR(5, "requests/prod/2026-11/new.yaml", content, sha, h.now.Add(-time.Minute), true)
+	push := `{"ref":"refs/heads/main","after":"` + sha + `"}`
+	post := func(sig string) int {
+		req, _ := http.NewRequest("POST", h.url+"/v1/webhook", strings.NewReader(push))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-GitHub-Event", "push")
+		req.Header.Set("X-Hub-Signature-256", sig)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post("sha256=" + strings.Repeat("0", 64)); code != 401 {
+		t.Fatalf("forged signature: %d", code)
+	}
+	if _, ok := h.ledger.Index().Grant("new"); ok {
+		t.Fatal("a forged webhook synced the ledger")
+	}
+	start := time.Now()
+	if code := post(sign(push)); code != 200 {
+		t.Fatalf("signed webhook: %d", code)
+	}
+	t.Logf("webhook to visible: %s", time.Since(start))
+	if a := h.credentials(h.codertocat(), map[string]string{"request": "new"}); a.status != 200 {
+		t.Fatalf("the new merge is not usable after the webhook: %d %s", a.status, a.raw)
+	}
+}
+
+func TestHealthAndMetrics(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.credentials("", byID)
+	h.credentials(h.codertocat(), byID)
+	if a := h.call("GET", "/healthz", "", nil); a.status != 200 || a.body["grants"] != float64(1) {
+		t.Errorf("healthz: %d %s", a.status, a.raw)
+	}
+	m := h.call("GET", "/metrics", "", nil).raw
+	for _, want := range []string{`elevate_issuances_total{kind="credentials"} 1`, `elevate_refusals_total{endpoint="credentials",reason="unauthenticated"} 1`, "elevate_request_duration_seconds_bucket"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+func TestLambdaHandler(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	handle := LambdaHandler(h.srv.Handler())
+	ev := events.APIGatewayV2HTTPRequest{RawPath: "/v1/credentials", Body: `{"request":"` + vt.RequestID + `"}`,
+		Headers: map[string]string{"authorization": "Bearer " + h.codertocat(), "content-type": "application/json"}}
+	ev.RequestContext.HTTP.Method = "POST"
+	ev.RequestContext.HTTP.SourceIP = "203.0.113.7"
+	resp, err := handle(context.Background(), ev)
+	if err != nil || resp.StatusCode != 200 || !strings.Contains(resp.Body, `"AccessKeyId":"ASIA`) {
+		t.Fatalf("%v %d %s", err, resp.StatusCode, resp.Body)
+	}
+}
