@@ -83,10 +83,26 @@ func (h *harness) setNow(t time.Time) {
 	h.now = t
 }
 
+// aws is where the broker assumes roles: the STS fake, or moto.
+type aws struct {
+	endpoint, key, secret, signinURL string
+	accountID                       string // of the prod account
+}
+
 // newHarness merges Codertocat's prod/Admin request (2h) 30 minutes ago,
-// through PR #2 approved by hubot.
+// through PR #2 approved by hubot, with the STS fake as AWS.
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	sts := stsfake.New(t)
+	sts.AddKey(brokerKey, brokerSecret, "arn:aws:iam::999999999999:user/elevate-broker")
+	h := newHarnessOn(t, aws{endpoint: sts.URL, key: brokerKey, secret: brokerSecret, signinURL: sts.SigninURL(), accountID: "111111111111"})
+	h.sts = sts
+	return h
+}
+
+func newHarnessOn(t *testing.T, target aws) *harness {
+	t.Helper()
+	policy := strings.Replace(policy, "111111111111", target.accountID, 1)
 	h := &harness{t: t, now: time.Now().UTC().Truncate(time.Second), logs: &syncBuffer{}}
 	merged := h.now.Add(-30 * time.Minute)
 	h.repo = ledgertest.New(t)
@@ -102,8 +118,6 @@ func newHarness(t *testing.T) *harness {
 	h.gh.Fake.Token(userToken, vt.Author)
 
 	h.oidc = oidcfake.New(t)
-	h.sts = stsfake.New(t)
-	h.sts.AddKey(brokerKey, brokerSecret, "arn:aws:iam::999999999999:user/elevate-broker")
 
 	gh, err := githubapi.NewClient(h.gh.Fake.URL, vt.Token, nil)
 	if err != nil {
@@ -127,14 +141,14 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stsClient, err := awscreds.NewSTSClient(context.Background(), "us-east-1", h.sts.URL, nil,
-		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(brokerKey, brokerSecret, "")))
+	stsClient, err := awscreds.NewSTSClient(context.Background(), "us-east-1", target.endpoint, nil,
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(target.key, target.secret, "")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.srv = &Server{
 		Identity: ids, Ledger: h.ledger, STS: stsClient, Members: members, Logger: logger, Now: h.clock,
-		Console: awscreds.Console{SigninURL: h.sts.SigninURL()},
+		Console: awscreds.Console{SigninURL: target.signinURL},
 		Webhook: &Webhook{Secret: []byte(webhookKey), Branch: "main", Sync: (&Syncer{Ledger: h.ledger, Logger: logger}).Sync},
 	}
 	ts := httptest.NewServer(h.srv.Handler())
