@@ -41,7 +41,7 @@ var policy = strings.Replace(vt.Policy, "roles: [Admin]", "roles: [Admin, ReadOn
 // harness is a broker wired to a git ledger, the GitHub fake, a local OIDC
 // issuer and the STS fake, all on loopback.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	repo   *ledgertest.Repo
 	gh     *vt.Scenario
 	oidc   *oidcfake.Issuer
@@ -91,7 +91,7 @@ type aws struct {
 
 // newHarness merges Codertocat's prod/Admin request (2h) 30 minutes ago,
 // through PR #2 approved by hubot, with the STS fake as AWS.
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	sts := stsfake.New(t)
 	sts.AddKey(brokerKey, brokerSecret, "arn:aws:iam::999999999999:user/elevate-broker")
@@ -100,7 +100,7 @@ func newHarness(t *testing.T) *harness {
 	return h
 }
 
-func newHarnessOn(t *testing.T, target aws) *harness {
+func newHarnessOn(t testing.TB, target aws) *harness {
 	t.Helper()
 	policy := strings.Replace(policy, "111111111111", target.accountID, 1)
 	h := &harness{t: t, now: time.Now().UTC().Truncate(time.Second), logs: &syncBuffer{}}
