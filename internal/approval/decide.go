@@ -105,7 +105,8 @@ func (v *Verdict) Summary() string {
 // re-judges a merged PR). It returns an error only when a team membership
 // could not be read; the caller must then refuse (fail closed).
 func Decide(ctx context.Context, f *Facts, members eligibility.Membership, now time.Time) (*Verdict, error) {
-	j := &judge{ctx: ctx, f: f, members: members, now: now, teams: map[teamKey]bool{}}
+	teams := eligibility.NewMemo(members)
+	j := &judge{ctx: ctx, f: f, members: teams, now: now, teams: teams}
 	var v *Verdict
 	var err error
 	switch kind(f.Files) {
@@ -153,8 +154,6 @@ func touchesRequests(fc FileChange) bool {
 	return request.IsRequestPath(fc.Path) || (fc.PreviousPath != "" && request.IsRequestPath(fc.PreviousPath))
 }
 
-type teamKey struct{ org, team, login string }
-
 type judge struct {
 	ctx     context.Context
 	f       *Facts
@@ -163,7 +162,7 @@ type judge struct {
 	owners  *codeowners.File
 	ownErr  error
 	loaded  bool
-	teams   map[teamKey]bool
+	teams   *eligibility.Memo
 }
 
 func (j *judge) codeOwners() (*codeowners.File, error) {
@@ -206,21 +205,9 @@ func (j *judge) isOwner(u User, owners []codeowners.Owner) (bool, error) {
 		if o.Team == "" {
 			continue
 		}
-		key := teamKey{strings.ToLower(o.Org), strings.ToLower(o.Team), strings.ToLower(u.Login)}
-		in, seen := j.teams[key]
-		if !seen {
-			if j.members == nil {
-				return false, fmt.Errorf("CODEOWNERS names team %s but no team membership source is configured", o)
-			}
-			var err error
-			in, err = j.members.ActiveTeamMember(j.ctx, o.Org, o.Team, u.Login)
-			if err != nil {
-				return false, fmt.Errorf("check whether %s is in %s: %w", u.Login, o, err)
-			}
-			j.teams[key] = in
-		}
-		if in {
-			return true, nil
+		in, err := j.teams.ActiveTeamMember(j.ctx, o.Org, o.Team, u.Login)
+		if err != nil || in {
+			return in, err
 		}
 	}
 	return false, nil

@@ -86,7 +86,7 @@ func (h *harness) setNow(t time.Time) {
 // aws is where the broker assumes roles: the STS fake, or moto.
 type aws struct {
 	endpoint, key, secret, signinURL string
-	accountID                       string // of the prod account
+	accountID                        string // of the prod account
 }
 
 // newHarness merges Codertocat's prod/Admin request (2h) 30 minutes ago,

@@ -62,7 +62,7 @@ func (p *Policy) Evaluate(ctx context.Context, ask Ask, members Membership) (*De
 	if _, ok := p.Accounts[ask.Account]; !ok {
 		return nil, notEligible("account", "account %q is not in %s (known: %s)", ask.Account, File, strings.Join(p.AccountNames(), ", "))
 	}
-	who := whoMatcher{ctx: ctx, login: ask.Login, members: members, cache: map[Principal]bool{}}
+	who := newWhoMatcher(ctx, ask.Login, members)
 	var matched, inAccount []*Rule
 	for i := range p.Rules {
 		r := &p.Rules[i]
@@ -156,7 +156,7 @@ func (p *Policy) Eligible(ctx context.Context, login, account, role string, memb
 	if _, ok := p.Accounts[account]; !ok {
 		return false, nil
 	}
-	who := whoMatcher{ctx: ctx, login: login, members: members, cache: map[Principal]bool{}}
+	who := newWhoMatcher(ctx, login, members)
 	for _, r := range p.Rules {
 		if !slices.Contains(r.Accounts, account) || !slices.Contains(r.Roles, role) {
 			continue
@@ -195,15 +195,19 @@ func notEligible(field, format string, args ...any) error {
 	return &NotEligibleError{Problems: []Problem{{Field: field, Message: fmt.Sprintf(format, args...)}}}
 }
 
-// whoMatcher asks GitHub about each team at most once per evaluation.
+// whoMatcher matches a login against rules' principals, asking about each
+// team at most once per evaluation.
 type whoMatcher struct {
-	ctx     context.Context
-	login   string
-	members Membership
-	cache   map[Principal]bool
+	ctx   context.Context
+	login string
+	teams *Memo
 }
 
-func (w *whoMatcher) matches(who []Principal) (bool, error) {
+func newWhoMatcher(ctx context.Context, login string, members Membership) whoMatcher {
+	return whoMatcher{ctx: ctx, login: login, teams: NewMemo(members)}
+}
+
+func (w whoMatcher) matches(who []Principal) (bool, error) {
 	for _, p := range who {
 		if p.Login != "" && strings.EqualFold(p.Login, w.login) {
 			return true, nil
@@ -213,20 +217,9 @@ func (w *whoMatcher) matches(who []Principal) (bool, error) {
 		if p.Team == "" {
 			continue
 		}
-		in, seen := w.cache[p]
-		if !seen {
-			if w.members == nil {
-				return false, fmt.Errorf("rule names team %s but no team membership source is configured", p)
-			}
-			var err error
-			in, err = w.members.ActiveTeamMember(w.ctx, p.Org, p.Team, w.login)
-			if err != nil {
-				return false, fmt.Errorf("check whether %s is in %s: %w", w.login, p, err)
-			}
-			w.cache[p] = in
-		}
-		if in {
-			return true, nil
+		in, err := w.teams.ActiveTeamMember(w.ctx, p.Org, p.Team, w.login)
+		if err != nil || in {
+			return in, err
 		}
 	}
 	return false, nil
