@@ -106,6 +106,7 @@ func (f *Fake) registerRoutes() {
 
 	// Commit statuses.
 	f.handle("POST /repos/{owner}/{repo}/statuses/{sha}", f.createStatus)
+	f.handle("GET /repos/{owner}/{repo}/commits/{ref}/status", f.combinedStatus)
 
 	// Issue comments.
 	f.handle("GET /repos/{owner}/{repo}/issues/{number}/comments", f.listComments)

@@ -80,3 +80,46 @@ func (f *Fake) createStatus(c *call) {
 	f.repo.statuses[sha] = append(f.repo.statuses[sha], st)
 	c.json(http.StatusCreated, st)
 }
+
+// combinedStatus serves GET commits/{ref}/status: the latest status of each
+// context, newest first, and the combined state as GitHub computes it.
+func (f *Fake) combinedStatus(c *call) {
+	ref := c.r.PathValue("ref")
+	sha, ok := f.resolve(ref)
+	if !ok {
+		sha = ref
+	}
+	if !f.knownCommit(sha) {
+		c.error(http.StatusUnprocessableEntity, "No commit found for SHA: "+ref)
+		return
+	}
+	latest := map[string]*github.RepoStatus{}
+	var order []string
+	all := f.repo.statuses[sha]
+	for i := len(all) - 1; i >= 0; i-- {
+		st := all[i]
+		if _, seen := latest[st.GetContext()]; !seen {
+			latest[st.GetContext()] = st
+			order = append(order, st.GetContext())
+		}
+	}
+	state := "pending"
+	if len(order) > 0 {
+		state = "success"
+		for _, ctx := range order {
+			switch latest[ctx].GetState() {
+			case "error", "failure":
+				state = "failure"
+			case "pending":
+				if state != "failure" {
+					state = "pending"
+				}
+			}
+		}
+	}
+	var statuses []*github.RepoStatus
+	for _, ctx := range order {
+		statuses = append(statuses, latest[ctx])
+	}
+	c.json(http.StatusOK, &github.CombinedStatus{State: github.String(state), SHA: github.String(sha), TotalCount: github.Int(len(statuses)), Statuses: statuses})
+}
