@@ -1,7 +1,8 @@
-package broker
+package broker_test
 
 import (
 	"context"
+	"github.com/elevate-gitops/elevate/internal/broker/brokertest"
 	"net/http"
 	"slices"
 	"testing"
@@ -21,15 +22,15 @@ import (
 // same fake with the same input. It reports both latencies' p50 and p99, the
 // p50 ratio and the p99 overhead.
 func BenchmarkBrokerOverhead(b *testing.B) {
-	h := newHarness(b)
-	h.sts.SetDelay(20 * time.Millisecond)
-	token := h.codertocat()
-	direct, err := awscreds.NewSTSClient(context.Background(), "us-east-1", h.sts.URL, nil,
-		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(brokerKey, brokerSecret, "")))
+	h := brokertest.New(b)
+	h.STS.SetDelay(20 * time.Millisecond)
+	token := h.Codertocat()
+	direct, err := awscreds.NewSTSClient(context.Background(), "us-east-1", h.STS.URL, nil,
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(brokertest.BrokerKey, brokertest.BrokerSecret, "")))
 	if err != nil {
 		b.Fatal(err)
 	}
-	found, err := h.ledger.Find(context.Background(), ledger.Ask{UserID: vt.Author.GetID(), Login: vt.Author.GetLogin(), RequestID: vt.RequestID})
+	found, err := h.Ledger.Find(context.Background(), ledger.Ask{UserID: vt.Author.GetID(), Login: vt.Author.GetLogin(), RequestID: vt.RequestID})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -40,8 +41,8 @@ func BenchmarkBrokerOverhead(b *testing.B) {
 	}
 	// Warm both paths (connections, JWKS, verification).
 	for range 3 {
-		if a := h.credentials(token, byID); a.status != http.StatusOK {
-			b.Fatalf("%d %s", a.status, a.raw)
+		if a := h.Credentials(token, byID); a.Status != http.StatusOK {
+			b.Fatalf("%d %s", a.Status, a.Raw)
 		}
 		if _, err := direct.AssumeRole(context.Background(), in); err != nil {
 			b.Fatal(err)
@@ -50,8 +51,8 @@ func BenchmarkBrokerOverhead(b *testing.B) {
 	var viaBroker, viaDirect []time.Duration
 	for b.Loop() {
 		start := time.Now()
-		if a := h.credentials(token, byID); a.status != http.StatusOK {
-			b.Fatalf("%d %s", a.status, a.raw)
+		if a := h.Credentials(token, byID); a.Status != http.StatusOK {
+			b.Fatalf("%d %s", a.Status, a.Raw)
 		}
 		viaBroker = append(viaBroker, time.Since(start))
 		start = time.Now()

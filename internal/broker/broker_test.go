@@ -1,4 +1,4 @@
-package broker
+package broker_test
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/elevate-gitops/elevate/internal/broker"
+	"github.com/elevate-gitops/elevate/internal/broker/brokertest"
 	"net/http"
 	"strings"
 	"testing"
@@ -22,27 +24,27 @@ var byID = map[string]string{"request": vt.RequestID}
 
 func TestIssueCredentials(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := brokertest.New(t)
 	for _, tt := range []struct {
 		name  string
 		token string
 		body  any
 	}{
-		{"OIDC token, by request id", h.codertocat(), byID},
-		{"user token, by account and role", userToken, map[string]string{"account": "prod", "role": "Admin"}},
-		{"OIDC token, by id suffix", h.codertocat(), map[string]string{"request": "codertocat-admin-inc1"}},
+		{"OIDC token, by request id", h.Codertocat(), byID},
+		{"user token, by account and role", brokertest.UserToken, map[string]string{"account": "prod", "role": "Admin"}},
+		{"OIDC token, by id suffix", h.Codertocat(), map[string]string{"request": "codertocat-admin-inc1"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			a := h.credentials(tt.token, tt.body)
-			if a.status != http.StatusOK {
-				t.Fatalf("status %d: %s", a.status, a.raw)
+			a := h.Credentials(tt.token, tt.body)
+			if a.Status != http.StatusOK {
+				t.Fatalf("status %d: %s", a.Status, a.Raw)
 			}
-			if a.body["Version"] != float64(1) || !strings.HasPrefix(a.body["AccessKeyId"].(string), "ASIA") || a.body["SessionToken"] == "" || a.body["Request"] != vt.RequestID {
-				t.Errorf("body = %s", a.raw)
+			if a.Body["Version"] != float64(1) || !strings.HasPrefix(a.Body["AccessKeyId"].(string), "ASIA") || a.Body["SessionToken"] == "" || a.Body["Request"] != vt.RequestID {
+				t.Errorf("body = %s", a.Raw)
 			}
 		})
 	}
-	p := h.sts.LastAssumeRole()
+	p := h.STS.LastAssumeRole()
 	want := map[string]string{
 		"RoleArn":           "arn:aws:iam::111111111111:role/Admin",
 		"SourceIdentity":    "gh-Codertocat",
@@ -56,8 +58,8 @@ func TestIssueCredentials(t *testing.T) {
 			t.Errorf("AssumeRole %s = %q, want %q", k, p.Get(k), v)
 		}
 	}
-	if !strings.Contains(h.logs.String(), `"msg":"issued"`) || strings.Contains(h.logs.String(), brokerSecret) || strings.Contains(h.logs.String(), userToken) {
-		t.Errorf("issuance log wrong or leaks a secret:\n%s", h.logs.String())
+	if !strings.Contains(h.Logs.String(), `"msg":"issued"`) || strings.Contains(h.Logs.String(), brokertest.BrokerSecret) || strings.Contains(h.Logs.String(), brokertest.UserToken) {
+		t.Errorf("issuance log wrong or leaks a secret:\n%s", h.Logs.String())
 	}
 }
 
@@ -68,24 +70,24 @@ func awsSessionName() string { return "gh-Codertocat-prod-2026-11-codertocat-adm
 // the session policy names the window end.
 func TestSessionNeverOutlivesWindow(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	windowEnd := h.now.Add(-30 * time.Minute).Add(2 * time.Hour)
+	h := brokertest.New(t)
+	windowEnd := h.Clock().Add(-30 * time.Minute).Add(2 * time.Hour)
 	for _, tt := range []struct {
 		name     string
 		now      time.Time
 		duration int
 	}{
-		{"session_duration inside the window", h.now, 3600},
+		{"session_duration inside the window", h.Clock(), 3600},
 		{"window ends in 40 minutes", windowEnd.Add(-40 * time.Minute), 2400},
 		{"window ends in 5 minutes: STS floor", windowEnd.Add(-5 * time.Minute), 900},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			h.setNow(tt.now)
-			a := h.credentials(h.codertocat(), byID)
-			if a.status != http.StatusOK {
-				t.Fatalf("status %d: %s", a.status, a.raw)
+			h.SetNow(tt.now)
+			a := h.Credentials(h.Codertocat(), byID)
+			if a.Status != http.StatusOK {
+				t.Fatalf("status %d: %s", a.Status, a.Raw)
 			}
-			p := h.sts.LastAssumeRole()
+			p := h.STS.LastAssumeRole()
 			if p.Get("DurationSeconds") != fmt.Sprint(tt.duration) {
 				t.Errorf("DurationSeconds = %s, want %d", p.Get("DurationSeconds"), tt.duration)
 			}
@@ -101,8 +103,8 @@ func TestSessionNeverOutlivesWindow(t *testing.T) {
 			if got := policy.Statement[0].Condition["DateLessThan"]["aws:CurrentTime"]; got != windowEnd.Format(time.RFC3339) || policy.Statement[0].Effect != "Allow" {
 				t.Errorf("session policy %s does not end at the window end %s", p.Get("Policy"), windowEnd.Format(time.RFC3339))
 			}
-			if we, _ := time.Parse(time.RFC3339, a.body["WindowEnd"].(string)); !we.Equal(windowEnd) {
-				t.Errorf("WindowEnd = %v, want %v", a.body["WindowEnd"], windowEnd)
+			if we, _ := time.Parse(time.RFC3339, a.Body["WindowEnd"].(string)); !we.Equal(windowEnd) {
+				t.Errorf("WindowEnd = %v, want %v", a.Body["WindowEnd"], windowEnd)
 			}
 		})
 	}
@@ -110,9 +112,9 @@ func TestSessionNeverOutlivesWindow(t *testing.T) {
 
 func TestRefusals(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	now := h.now
-	otherKey := h.oidc.MintWithUnknownKey(oidcfake.Claims{Actor: "Codertocat", ActorID: vt.Author.GetID(), Audience: "elevate"})
+	h := brokertest.New(t)
+	now := h.Clock()
+	otherKey := h.OIDC.MintWithUnknownKey(oidcfake.Claims{Actor: "Codertocat", ActorID: vt.Author.GetID(), Audience: "elevate"})
 	tests := []struct {
 		name   string
 		token  string
@@ -121,119 +123,119 @@ func TestRefusals(t *testing.T) {
 		code   string
 	}{
 		{"no token", "", byID, 401, "unauthenticated"},
-		{"JWT with wrong audience", h.oidc.Mint(oidcfake.Claims{Actor: "Codertocat", ActorID: vt.Author.GetID(), Audience: "sts.amazonaws.com"}), byID, 401, "unauthenticated"},
-		{"JWT with wrong issuer", h.oidc.MintWithIssuer(oidcfake.Claims{Actor: "Codertocat", ActorID: vt.Author.GetID(), Audience: "elevate"}, "https://evil.example.com"), byID, 401, "unauthenticated"},
-		{"expired JWT", h.oidc.Mint(oidcfake.Claims{Actor: "Codertocat", ActorID: vt.Author.GetID(), Audience: "elevate", IssuedAt: now.Add(-time.Hour), ExpiresAt: now.Add(-50 * time.Minute)}), byID, 401, "unauthenticated"},
-		{"JWT alg none", h.oidc.MintUnsigned(oidcfake.Claims{Actor: "Codertocat", ActorID: vt.Author.GetID(), Audience: "elevate"}), byID, 401, "unauthenticated"},
+		{"JWT with wrong audience", h.OIDC.Mint(oidcfake.Claims{Actor: "Codertocat", ActorID: vt.Author.GetID(), Audience: "sts.amazonaws.com"}), byID, 401, "unauthenticated"},
+		{"JWT with wrong issuer", h.OIDC.MintWithIssuer(oidcfake.Claims{Actor: "Codertocat", ActorID: vt.Author.GetID(), Audience: "elevate"}, "https://evil.example.com"), byID, 401, "unauthenticated"},
+		{"expired JWT", h.OIDC.Mint(oidcfake.Claims{Actor: "Codertocat", ActorID: vt.Author.GetID(), Audience: "elevate", IssuedAt: now.Add(-time.Hour), ExpiresAt: now.Add(-50 * time.Minute)}), byID, 401, "unauthenticated"},
+		{"JWT alg none", h.OIDC.MintUnsigned(oidcfake.Claims{Actor: "Codertocat", ActorID: vt.Author.GetID(), Audience: "elevate"}), byID, 401, "unauthenticated"},
 		{"JWT signed by an unknown key", otherKey, byID, 401, "unauthenticated"},
 		{"user token rejected by /user", "gho_revoked", byID, 401, "unauthenticated"},
-		{"no grant for an eligible role", h.codertocat(), map[string]string{"account": "prod", "role": "ReadOnly"}, 403, "no_active_grant"},
-		{"not eligible for the role", h.codertocat(), map[string]string{"account": "prod", "role": "Billing"}, 403, "not_eligible"},
-		{"grant of another user", h.token("hubot", vt.Hubot.GetID()), byID, 403, "no_active_grant"},
-		{"same login, different numeric id", h.token("Codertocat", 999), byID, 403, "no_active_grant"},
-		{"bad body", h.codertocat(), `{"request":`, 400, "bad_request"},
-		{"both request and account", h.codertocat(), map[string]string{"request": "x", "account": "prod", "role": "Admin"}, 400, "bad_request"},
-		{"unknown field", h.codertocat(), map[string]string{"requets": "x"}, 400, "bad_request"},
-		{"body over 64 KiB", h.codertocat(), `{"request":"` + strings.Repeat("a", 70<<10) + `"}`, 400, "bad_request"},
+		{"no grant for an eligible role", h.Codertocat(), map[string]string{"account": "prod", "role": "ReadOnly"}, 403, "no_active_grant"},
+		{"not eligible for the role", h.Codertocat(), map[string]string{"account": "prod", "role": "Billing"}, 403, "not_eligible"},
+		{"grant of another user", h.Token("hubot", vt.Hubot.GetID()), byID, 403, "no_active_grant"},
+		{"same login, different numeric id", h.Token("Codertocat", 999), byID, 403, "no_active_grant"},
+		{"bad body", h.Codertocat(), `{"request":`, 400, "bad_request"},
+		{"both request and account", h.Codertocat(), map[string]string{"request": "x", "account": "prod", "role": "Admin"}, 400, "bad_request"},
+		{"unknown field", h.Codertocat(), map[string]string{"requets": "x"}, 400, "bad_request"},
+		{"body over 64 KiB", h.Codertocat(), `{"request":"` + strings.Repeat("a", 70<<10) + `"}`, 400, "bad_request"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := h.credentials(tt.token, tt.body)
-			if a.status != tt.status || a.body["error"] != tt.code || a.body["message"] == "" {
-				t.Fatalf("got %d %s, want %d %s", a.status, a.raw, tt.status, tt.code)
+			a := h.Credentials(tt.token, tt.body)
+			if a.Status != tt.status || a.Body["error"] != tt.code || a.Body["message"] == "" {
+				t.Fatalf("got %d %s, want %d %s", a.Status, a.Raw, tt.status, tt.code)
 			}
 		})
 	}
-	if n := h.sts.Calls("AssumeRole"); n != 0 {
+	if n := h.STS.Calls("AssumeRole"); n != 0 {
 		t.Errorf("STS was called %d times for refused requests", n)
 	}
 }
 
 func TestExpiredAndNotYet(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	future := h.now.Add(48 * time.Hour).UTC().Format(time.RFC3339)
+	h := brokertest.New(t)
+	future := h.Clock().Add(48 * time.Hour).UTC().Format(time.RFC3339)
 	later := strings.Replace(vt.Request, "ticket: INC-1", "ticket: INC-2\nnot_before: "+future, 1)
-	sha := h.repo.Commit(h.now.Add(-10*time.Minute), "later", map[string]string{"requests/prod/2026-11/later.yaml": later})
-	h.mergePR(3, "requests/prod/2026-11/later.yaml", later, sha, h.now.Add(-10*time.Minute), true)
-	h.sync()
-	if a := h.credentials(h.codertocat(), map[string]string{"request": "later"}); a.status != 403 || a.body["error"] != "no_active_grant" || !strings.Contains(a.raw, "opens at") {
-		t.Errorf("before not_before: %d %s", a.status, a.raw)
+	sha := h.Repo.Commit(h.Clock().Add(-10*time.Minute), "later", map[string]string{"requests/prod/2026-11/later.yaml": later})
+	h.MergePR(3, "requests/prod/2026-11/later.yaml", later, sha, h.Clock().Add(-10*time.Minute), true)
+	h.Sync()
+	if a := h.Credentials(h.Codertocat(), map[string]string{"request": "later"}); a.Status != 403 || a.Body["error"] != "no_active_grant" || !strings.Contains(a.Raw, "opens at") {
+		t.Errorf("before not_before: %d %s", a.Status, a.Raw)
 	}
-	h.setNow(h.now.Add(3 * time.Hour))
-	if a := h.credentials(h.codertocat(), byID); a.status != 403 || a.body["error"] != "expired" {
-		t.Errorf("expired window: %d %s", a.status, a.raw)
+	h.SetNow(h.Clock().Add(3 * time.Hour))
+	if a := h.Credentials(h.Codertocat(), byID); a.Status != 403 || a.Body["error"] != "expired" {
+		t.Errorf("expired window: %d %s", a.Status, a.Raw)
 	}
 }
 
 func TestRevoked(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	if a := h.credentials(h.codertocat(), byID); a.status != 200 {
-		t.Fatalf("%d %s", a.status, a.raw)
+	h := brokertest.New(t)
+	if a := h.Credentials(h.Codertocat(), byID); a.Status != 200 {
+		t.Fatalf("%d %s", a.Status, a.Raw)
 	}
-	h.repo.Commit(h.now, "revoke", map[string]string{vt.RequestPath: ""})
-	h.sync()
+	h.Repo.Commit(h.Clock(), "revoke", map[string]string{vt.RequestPath: ""})
+	h.Sync()
 	for _, body := range []any{byID, map[string]string{"account": "prod", "role": "Admin"}} {
-		if a := h.credentials(h.codertocat(), body); a.status != 403 || a.body["error"] != "revoked" {
-			t.Errorf("revoked (file deleted): %d %s", a.status, a.raw)
+		if a := h.Credentials(h.Codertocat(), body); a.Status != 403 || a.Body["error"] != "revoked" {
+			t.Errorf("revoked (file deleted): %d %s", a.Status, a.Raw)
 		}
 	}
 }
 
 func TestNotEligibleAtHead(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	h.repo.Commit(h.now, "remove Codertocat", map[string]string{"eligibility.yaml": strings.Replace(policy, `"Codertocat", `, "", 1)})
-	h.sync()
-	if a := h.credentials(h.codertocat(), byID); a.status != 403 || a.body["error"] != "not_eligible" {
-		t.Errorf("removed from the policy: %d %s", a.status, a.raw)
+	h := brokertest.New(t)
+	h.Repo.Commit(h.Clock(), "remove Codertocat", map[string]string{"eligibility.yaml": strings.Replace(brokertest.Policy, `"Codertocat", `, "", 1)})
+	h.Sync()
+	if a := h.Credentials(h.Codertocat(), byID); a.Status != 403 || a.Body["error"] != "not_eligible" {
+		t.Errorf("removed from the policy: %d %s", a.Status, a.Raw)
 	}
 }
 
 func TestCommitPushedWithoutPR(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := brokertest.New(t)
 	pushed := strings.Replace(vt.Request, "INC-1", "INC-3", 1)
-	h.repo.Commit(h.now.Add(-time.Minute), "direct push", map[string]string{"requests/prod/2026-11/pushed.yaml": pushed})
-	h.sync()
-	if a := h.credentials(h.codertocat(), map[string]string{"request": "pushed"}); a.status != 403 || a.body["error"] != "no_active_grant" || !strings.Contains(a.raw, "direct push") {
-		t.Errorf("pushed without a PR: %d %s", a.status, a.raw)
+	h.Repo.Commit(h.Clock().Add(-time.Minute), "direct push", map[string]string{"requests/prod/2026-11/pushed.yaml": pushed})
+	h.Sync()
+	if a := h.Credentials(h.Codertocat(), map[string]string{"request": "pushed"}); a.Status != 403 || a.Body["error"] != "no_active_grant" || !strings.Contains(a.Raw, "direct push") {
+		t.Errorf("pushed without a PR: %d %s", a.Status, a.Raw)
 	}
 }
 
 func TestPRMergedWithoutApproval(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := brokertest.New(t)
 	content := strings.Replace(vt.Request, "INC-1", "INC-4", 1)
-	sha := h.repo.Commit(h.now.Add(-time.Minute), "bypass", map[string]string{"requests/prod/2026-11/bypass.yaml": content})
-	h.mergePR(4, "requests/prod/2026-11/bypass.yaml", content, sha, h.now.Add(-time.Minute), false)
-	h.sync()
-	if a := h.credentials(h.codertocat(), map[string]string{"request": "bypass"}); a.status != 403 || a.body["error"] != "no_active_grant" || !strings.Contains(a.raw, "without a passing verdict") {
-		t.Errorf("merged without approval: %d %s", a.status, a.raw)
+	sha := h.Repo.Commit(h.Clock().Add(-time.Minute), "bypass", map[string]string{"requests/prod/2026-11/bypass.yaml": content})
+	h.MergePR(4, "requests/prod/2026-11/bypass.yaml", content, sha, h.Clock().Add(-time.Minute), false)
+	h.Sync()
+	if a := h.Credentials(h.Codertocat(), map[string]string{"request": "bypass"}); a.Status != 403 || a.Body["error"] != "no_active_grant" || !strings.Contains(a.Raw, "without a passing verdict") {
+		t.Errorf("merged without approval: %d %s", a.Status, a.Raw)
 	}
 }
 
 func TestGitHubDownOnFirstVerification(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	h.gh.Fake.Close()
-	a := h.credentials(h.codertocat(), byID)
-	if a.status != 502 || a.body["error"] != "upstream" {
-		t.Fatalf("GitHub down before the grant was verified: %d %s", a.status, a.raw)
+	h := brokertest.New(t)
+	h.GitHub.Fake.Close()
+	a := h.Credentials(h.Codertocat(), byID)
+	if a.Status != 502 || a.Body["error"] != "upstream" {
+		t.Fatalf("GitHub down before the grant was verified: %d %s", a.Status, a.Raw)
 	}
 }
 
 func TestSTSErrorIs502WithoutSecrets(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	h.sts.FailNext("AccessDenied", 403)
-	a := h.credentials(h.codertocat(), byID)
-	if a.status != 502 || a.body["error"] != "upstream" || !strings.Contains(a.raw, "AccessDenied") {
-		t.Fatalf("%d %s", a.status, a.raw)
+	h := brokertest.New(t)
+	h.STS.FailNext("AccessDenied", 403)
+	a := h.Credentials(h.Codertocat(), byID)
+	if a.Status != 502 || a.Body["error"] != "upstream" || !strings.Contains(a.Raw, "AccessDenied") {
+		t.Fatalf("%d %s", a.Status, a.Raw)
 	}
-	for _, secret := range []string{brokerSecret, brokerKey} {
-		if strings.Contains(a.raw, secret) || strings.Contains(h.logs.String(), brokerSecret) {
+	for _, secret := range []string{brokertest.BrokerSecret, brokertest.BrokerKey} {
+		if strings.Contains(a.Raw, secret) || strings.Contains(h.Logs.String(), brokertest.BrokerSecret) {
 			t.Errorf("the answer or the log leaks %q", secret)
 		}
 	}
@@ -241,16 +243,16 @@ func TestSTSErrorIs502WithoutSecrets(t *testing.T) {
 
 func TestRenamedLoginSameIDAccepted(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	if err := h.ledger.VerifyAll(context.Background()); err != nil {
+	h := brokertest.New(t)
+	if err := h.Ledger.VerifyAll(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	// The renamed account is eligible through its team; its grant is found by numeric id.
-	h.gh.Fake.TeamMember("acme", "sre", "Codertocat-renamed", "active")
-	if a := h.credentials(h.token("Codertocat-renamed", vt.Author.GetID()), map[string]string{"account": "prod", "role": "Admin"}); a.status != 200 {
-		t.Fatalf("renamed login with the same id: %d %s", a.status, a.raw)
+	h.GitHub.Fake.TeamMember("acme", "sre", "Codertocat-renamed", "active")
+	if a := h.Credentials(h.Token("Codertocat-renamed", vt.Author.GetID()), map[string]string{"account": "prod", "role": "Admin"}); a.Status != 200 {
+		t.Fatalf("renamed login with the same id: %d %s", a.Status, a.Raw)
 	}
-	if got := h.sts.LastAssumeRole().Get("SourceIdentity"); got != "gh-Codertocat-renamed" {
+	if got := h.STS.LastAssumeRole().Get("SourceIdentity"); got != "gh-Codertocat-renamed" {
 		t.Errorf("SourceIdentity = %s", got)
 	}
 }
@@ -258,35 +260,35 @@ func TestRenamedLoginSameIDAccepted(t *testing.T) {
 // After warm-up (sync and verification), issuing makes no GitHub API call.
 func TestIssuingAfterWarmUpMakesNoGitHubCall(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	if err := h.ledger.VerifyAll(context.Background()); err != nil {
+	h := brokertest.New(t)
+	if err := h.Ledger.VerifyAll(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	h.credentials(userToken, byID) // warms the /user cache
-	before := h.gh.Fake.TotalCalls()
+	h.Credentials(brokertest.UserToken, byID) // warms the /user cache
+	before := h.GitHub.Fake.TotalCalls()
 	for range 5 {
-		if a := h.credentials(h.codertocat(), byID); a.status != 200 {
-			t.Fatalf("%d %s", a.status, a.raw)
+		if a := h.Credentials(h.Codertocat(), byID); a.Status != 200 {
+			t.Fatalf("%d %s", a.Status, a.Raw)
 		}
-		if a := h.credentials(userToken, map[string]string{"account": "prod", "role": "Admin"}); a.status != 200 {
-			t.Fatalf("%d %s", a.status, a.raw)
+		if a := h.Credentials(brokertest.UserToken, map[string]string{"account": "prod", "role": "Admin"}); a.Status != 200 {
+			t.Fatalf("%d %s", a.Status, a.Raw)
 		}
 	}
-	if n := h.gh.Fake.TotalCalls() - before; n != 0 {
+	if n := h.GitHub.Fake.TotalCalls() - before; n != 0 {
 		t.Errorf("issuing 10 credentials made %d GitHub API calls, want 0", n)
 	}
-	if n := h.sts.Calls("AssumeRole"); n != 11 {
+	if n := h.STS.Calls("AssumeRole"); n != 11 {
 		t.Errorf("AssumeRole calls = %d, want 11", n)
 	}
 }
 
 func TestConsoleURL(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	a := h.call("POST", "/v1/console", h.codertocat(), byID)
-	url, _ := a.body["url"].(string)
-	if a.status != 200 || !strings.HasPrefix(url, h.sts.SigninURL()+"?Action=login") || !strings.Contains(url, "SigninToken=") {
-		t.Fatalf("%d %s", a.status, a.raw)
+	h := brokertest.New(t)
+	a := h.Call("POST", "/v1/console", h.Codertocat(), byID)
+	url, _ := a.Body["url"].(string)
+	if a.Status != 200 || !strings.HasPrefix(url, h.STS.SigninURL()+"?Action=login") || !strings.Contains(url, "SigninToken=") {
+		t.Fatalf("%d %s", a.Status, a.Raw)
 	}
 	resp, err := http.Get(url)
 	if err != nil {
@@ -300,29 +302,29 @@ func TestConsoleURL(t *testing.T) {
 
 func TestGrants(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	a := h.call("GET", "/v1/grants", h.codertocat(), nil)
-	grants, _ := a.body["grants"].([]any)
-	if a.status != 200 || len(grants) != 1 || grants[0].(map[string]any)["state"] != "active" {
-		t.Fatalf("%d %s", a.status, a.raw)
+	h := brokertest.New(t)
+	a := h.Call("GET", "/v1/grants", h.Codertocat(), nil)
+	grants, _ := a.Body["grants"].([]any)
+	if a.Status != 200 || len(grants) != 1 || grants[0].(map[string]any)["state"] != "active" {
+		t.Fatalf("%d %s", a.Status, a.Raw)
 	}
 }
 
 func sign(body string) string {
-	m := hmac.New(sha256.New, []byte(webhookKey))
+	m := hmac.New(sha256.New, []byte(brokertest.WebhookSecret))
 	m.Write([]byte(body))
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
 func TestWebhookSyncsANewMerge(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := brokertest.New(t)
 	content := strings.Replace(vt.Request, "INC-1", "INC-5", 1)
-	sha := h.repo.Commit(h.now.Add(-time.Minute), "new", map[string]string{"requests/prod/2026-11/new.yaml": content})
-	h.mergePR(5, "requests/prod/2026-11/new.yaml", content, sha, h.now.Add(-time.Minute), true)
+	sha := h.Repo.Commit(h.Clock().Add(-time.Minute), "new", map[string]string{"requests/prod/2026-11/new.yaml": content})
+	h.MergePR(5, "requests/prod/2026-11/new.yaml", content, sha, h.Clock().Add(-time.Minute), true)
 	push := `{"ref":"refs/heads/main","after":"` + sha + `"}`
 	post := func(sig string) int {
-		req, _ := http.NewRequest("POST", h.url+"/v1/webhook", strings.NewReader(push))
+		req, _ := http.NewRequest("POST", h.URL+"/v1/webhook", strings.NewReader(push))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-GitHub-Event", "push")
 		req.Header.Set("X-Hub-Signature-256", sig)
@@ -336,7 +338,7 @@ func TestWebhookSyncsANewMerge(t *testing.T) {
 	if code := post("sha256=" + strings.Repeat("0", 64)); code != 401 {
 		t.Fatalf("forged signature: %d", code)
 	}
-	if _, ok := h.ledger.Index().Grant("new"); ok {
+	if _, ok := h.Ledger.Index().Grant("new"); ok {
 		t.Fatal("a forged webhook synced the ledger")
 	}
 	start := time.Now()
@@ -344,20 +346,20 @@ func TestWebhookSyncsANewMerge(t *testing.T) {
 		t.Fatalf("signed webhook: %d", code)
 	}
 	t.Logf("webhook to visible: %s", time.Since(start))
-	if a := h.credentials(h.codertocat(), map[string]string{"request": "new"}); a.status != 200 {
-		t.Fatalf("the new merge is not usable after the webhook: %d %s", a.status, a.raw)
+	if a := h.Credentials(h.Codertocat(), map[string]string{"request": "new"}); a.Status != 200 {
+		t.Fatalf("the new merge is not usable after the webhook: %d %s", a.Status, a.Raw)
 	}
 }
 
 func TestHealthAndMetrics(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	h.credentials("", byID)
-	h.credentials(h.codertocat(), byID)
-	if a := h.call("GET", "/healthz", "", nil); a.status != 200 || a.body["grants"] != float64(1) {
-		t.Errorf("healthz: %d %s", a.status, a.raw)
+	h := brokertest.New(t)
+	h.Credentials("", byID)
+	h.Credentials(h.Codertocat(), byID)
+	if a := h.Call("GET", "/healthz", "", nil); a.Status != 200 || a.Body["grants"] != float64(1) {
+		t.Errorf("healthz: %d %s", a.Status, a.Raw)
 	}
-	m := h.call("GET", "/metrics", "", nil).raw
+	m := h.Call("GET", "/metrics", "", nil).Raw
 	for _, want := range []string{`elevate_issuances_total{kind="credentials"} 1`, `elevate_refusals_total{endpoint="credentials",reason="unauthenticated"} 1`, "elevate_request_duration_seconds_bucket"} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %q", want)
@@ -367,10 +369,10 @@ func TestHealthAndMetrics(t *testing.T) {
 
 func TestLambdaHandler(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	handle := LambdaHandler(h.srv.Handler())
+	h := brokertest.New(t)
+	handle := broker.LambdaHandler(h.Server.Handler())
 	ev := events.APIGatewayV2HTTPRequest{RawPath: "/v1/credentials", Body: `{"request":"` + vt.RequestID + `"}`,
-		Headers: map[string]string{"authorization": "Bearer " + h.codertocat(), "content-type": "application/json"}}
+		Headers: map[string]string{"authorization": "Bearer " + h.Codertocat(), "content-type": "application/json"}}
 	ev.RequestContext.HTTP.Method = "POST"
 	ev.RequestContext.HTTP.SourceIP = "203.0.113.7"
 	resp, err := handle(context.Background(), ev)

@@ -1,9 +1,10 @@
-package broker
+package broker_test
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/elevate-gitops/elevate/internal/broker/brokertest"
 	"net"
 	"net/http"
 	"os"
@@ -105,15 +106,15 @@ func TestEndToEndAgainstMoto(t *testing.T) {
 	awsCLI(t, endpoint, setup, "iam", "create-role", "--role-name", "Admin", "--assume-role-policy-document", trustPolicy)
 	awsCLI(t, endpoint, setup, "iam", "put-user-policy", "--user-name", "elevate-broker", "--policy-name", "elevate-assume", "--policy-document", brokerPolicy)
 
-	h := newHarnessOn(t, aws{endpoint: endpoint, key: key.AccessKey.AccessKeyId, secret: key.AccessKey.SecretAccessKey, accountID: "123456789012"})
-	a := h.credentials(h.codertocat(), byID)
-	if a.status != 200 {
-		t.Fatalf("broker against moto: %d %s", a.status, a.raw)
+	h := brokertest.NewOn(t, brokertest.AWS{Endpoint: endpoint, Key: key.AccessKey.AccessKeyId, Secret: key.AccessKey.SecretAccessKey, AccountID: "123456789012"})
+	a := h.Credentials(h.Codertocat(), byID)
+	if a.Status != 200 {
+		t.Fatalf("broker against moto: %d %s", a.Status, a.Raw)
 	}
 	issued := []string{
-		"AWS_ACCESS_KEY_ID=" + a.body["AccessKeyId"].(string),
-		"AWS_SECRET_ACCESS_KEY=" + a.body["SecretAccessKey"].(string),
-		"AWS_SESSION_TOKEN=" + a.body["SessionToken"].(string),
+		"AWS_ACCESS_KEY_ID=" + a.Body["AccessKeyId"].(string),
+		"AWS_SECRET_ACCESS_KEY=" + a.Body["SecretAccessKey"].(string),
+		"AWS_SESSION_TOKEN=" + a.Body["SessionToken"].(string),
 	}
 	var who struct{ Arn string }
 	if err := json.Unmarshal(awsCLI(t, endpoint, issued, "sts", "get-caller-identity"), &who); err != nil {
@@ -125,8 +126,8 @@ func TestEndToEndAgainstMoto(t *testing.T) {
 	}
 
 	// moto checks signatures after set-up: a broker with a wrong secret gets nothing.
-	bad := newHarnessOn(t, aws{endpoint: endpoint, key: key.AccessKey.AccessKeyId, secret: "wrong", accountID: "123456789012"})
-	if a := bad.credentials(bad.codertocat(), byID); a.status != 502 || !strings.Contains(a.raw, "upstream") {
-		t.Errorf("wrong broker secret: %d %s", a.status, a.raw)
+	bad := brokertest.NewOn(t, brokertest.AWS{Endpoint: endpoint, Key: key.AccessKey.AccessKeyId, Secret: "wrong", AccountID: "123456789012"})
+	if a := bad.Credentials(bad.Codertocat(), byID); a.Status != 502 || !strings.Contains(a.Raw, "upstream") {
+		t.Errorf("wrong broker secret: %d %s", a.Status, a.Raw)
 	}
 }

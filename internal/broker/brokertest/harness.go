@@ -1,0 +1,238 @@
+// Package brokertest runs a real broker on loopback against a git ledger, the
+// GitHub fake, a local OIDC issuer and the STS fake (or moto), for tests of
+// the broker and of the CLI.
+package brokertest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/google/go-github/v60/github"
+
+	"github.com/elevate-gitops/elevate/internal/awscreds"
+	"github.com/elevate-gitops/elevate/internal/awscreds/stsfake"
+	"github.com/elevate-gitops/elevate/internal/broker"
+	"github.com/elevate-gitops/elevate/internal/githubapi"
+	"github.com/elevate-gitops/elevate/internal/identity"
+	"github.com/elevate-gitops/elevate/internal/identity/oidcfake"
+	"github.com/elevate-gitops/elevate/internal/ledger"
+	"github.com/elevate-gitops/elevate/internal/ledger/ledgertest"
+	vt "github.com/elevate-gitops/elevate/internal/validate/validatetest"
+)
+
+const (
+	BrokerKey     = "AKIAELEVATEBROKER01"
+	BrokerSecret  = "broker-secret-never-logged"
+	UserToken     = "gho_codertocatUserToken1"
+	WebhookSecret = "webhook-secret"
+)
+
+// Policy is vt.Policy with a second role, so "eligible but no grant" exists.
+var Policy = strings.Replace(vt.Policy, "roles: [Admin]", "roles: [Admin, ReadOnly]", 1)
+
+// harness is a broker wired to a git ledger, the GitHub fake, a local OIDC
+// issuer and the STS fake, all on loopback.
+type Harness struct {
+	t      testing.TB
+	Repo   *ledgertest.Repo
+	GitHub *vt.Scenario
+	OIDC   *oidcfake.Issuer
+	STS    *stsfake.Fake // nil when AWS is moto
+	Ledger *ledger.Ledger
+	Server *broker.Server
+	URL    string
+	Logs   *SyncBuffer
+	now    time.Time
+	mu     sync.Mutex
+}
+
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (h *Harness) Clock() time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.now
+}
+
+func (h *Harness) SetNow(t time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.now = t
+}
+
+// aws is where the broker assumes roles: the STS fake, or moto.
+type AWS struct {
+	Endpoint, Key, Secret, SigninURL string
+	AccountID                        string // of the prod account
+}
+
+// newHarness merges Codertocat's prod/Admin request (2h) 30 minutes ago,
+// through PR #2 approved by hubot, with the STS fake as AWS.
+func New(t testing.TB) *Harness {
+	t.Helper()
+	sts := stsfake.New(t)
+	sts.AddKey(BrokerKey, BrokerSecret, "arn:aws:iam::999999999999:user/elevate-broker")
+	h := NewOn(t, AWS{Endpoint: sts.URL, Key: BrokerKey, Secret: BrokerSecret, SigninURL: sts.SigninURL(), AccountID: "111111111111"})
+	h.STS = sts
+	return h
+}
+
+func NewOn(t testing.TB, target AWS) *Harness {
+	t.Helper()
+	policy := strings.Replace(Policy, "111111111111", target.AccountID, 1)
+	h := &Harness{t: t, now: time.Now().UTC().Truncate(time.Second), Logs: &SyncBuffer{}}
+	merged := h.now.Add(-30 * time.Minute)
+	h.Repo = ledgertest.New(t)
+	h.Repo.Commit(merged.Add(-24*time.Hour), "policy", map[string]string{"eligibility.yaml": policy, ".github/CODEOWNERS": vt.CodeOwners})
+	sha := h.Repo.Commit(merged, "Merge pull request #2", map[string]string{vt.RequestPath: vt.Request})
+
+	h.GitHub = vt.New(t, 0)
+	h.GitHub.BaseFiles["eligibility.yaml"] = []byte(policy)
+	h.GitHub.Fake.Commit(vt.BaseSHA, h.GitHub.BaseFiles)
+	h.GitHub.OpenPR(t, map[string][]byte{vt.RequestPath: []byte(vt.Request)}, nil)
+	h.GitHub.Review(vt.Hubot, "APPROVED", vt.HeadSHA, merged.Add(-time.Minute))
+	h.GitHub.MergeAs(t, vt.Number, merged, sha)
+	h.GitHub.Fake.Token(UserToken, vt.Author)
+
+	h.OIDC = oidcfake.New(t)
+
+	gh, err := githubapi.NewClient(h.GitHub.Fake.URL, vt.Token, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := githubapi.NewRepo(gh, vt.Owner+"/"+vt.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	members := &githubapi.MembershipCache{Inner: repo, TTL: 5 * time.Minute}
+	logger := slog.New(slog.NewJSONHandler(h.Logs, nil))
+	h.Ledger, err = ledger.New(ledger.Config{Dir: h.Repo.Dir, Branch: "main", Logger: logger, Now: h.Clock,
+		Verifier: &ledger.GitHubVerifier{GitHub: repo, Members: members, Branch: "main"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Ledger.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := identity.New(identity.Config{Issuer: h.OIDC.URL, Audience: "elevate", GitHubAPIURL: h.GitHub.Fake.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stsClient, err := awscreds.NewSTSClient(context.Background(), "us-east-1", target.Endpoint, nil,
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(target.Key, target.Secret, "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Server = &broker.Server{
+		Identity: ids, Ledger: h.Ledger, STS: stsClient, Members: members, Logger: logger, Now: h.Clock,
+		Console: awscreds.Console{SigninURL: target.SigninURL},
+		Webhook: &broker.Webhook{Secret: []byte(WebhookSecret), Branch: "main", Sync: (&broker.Syncer{Ledger: h.Ledger, Logger: logger}).Sync},
+	}
+	ts := httptest.NewServer(h.Server.Handler())
+	t.Cleanup(ts.Close)
+	h.URL = ts.URL
+	return h
+}
+
+// token mints an Actions OIDC token for a GitHub user.
+func (h *Harness) Token(login string, id int64) string {
+	return h.OIDC.Mint(oidcfake.Claims{Actor: login, ActorID: id, Audience: "elevate"})
+}
+
+func (h *Harness) Codertocat() string { return h.Token(vt.Author.GetLogin(), vt.Author.GetID()) }
+
+// Answer is a broker response.
+type Answer struct {
+	Status int
+	Body   map[string]any
+	Raw    string
+}
+
+func (h *Harness) Call(method, path, token string, body any) Answer {
+	h.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		data, _ := json.Marshal(b)
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, h.URL+path, rd)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	a := Answer{Status: resp.StatusCode, Raw: string(raw)}
+	_ = json.Unmarshal(raw, &a.Body)
+	return a
+}
+
+func (h *Harness) Credentials(token string, body any) Answer {
+	h.t.Helper()
+	return h.Call("POST", "/v1/credentials", token, body)
+}
+
+// mergePR adds and merges PR number adding path with content as commit sha.
+func (h *Harness) MergePR(number int, path, content, sha string, at time.Time, approved bool) {
+	h.t.Helper()
+	head := fmt.Sprintf("%040d", number)
+	files := map[string][]byte{}
+	for p, d := range h.GitHub.BaseFiles {
+		files[p] = d
+	}
+	files[path] = []byte(content)
+	h.GitHub.Fake.Commit(head, files)
+	h.GitHub.Fake.AddPull(&github.PullRequest{
+		Number: github.Int(number), State: github.String("open"), User: vt.Author,
+		Head: &github.PullRequestBranch{SHA: github.String(head), Ref: github.String(fmt.Sprintf("r%d", number))},
+		Base: &github.PullRequestBranch{SHA: github.String(vt.BaseSHA), Ref: github.String("main")},
+	}, []*github.CommitFile{{Filename: github.String(path), Status: github.String("added")}})
+	if approved {
+		h.GitHub.Fake.AddReview(number, &github.PullRequestReview{User: vt.Hubot, State: github.String("APPROVED"), CommitID: github.String(head), SubmittedAt: &github.Timestamp{Time: at.Add(-time.Minute)}})
+	}
+	h.GitHub.MergeAs(h.t, number, at, sha)
+}
+
+func (h *Harness) Sync() {
+	h.t.Helper()
+	if err := h.Ledger.Sync(context.Background()); err != nil {
+		h.t.Fatal(err)
+	}
+}
