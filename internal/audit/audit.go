@@ -1,0 +1,412 @@
+package audit
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+
+	"github.com/elevate-gitops/elevate/internal/request"
+)
+
+// PRSource is what Build reads from GitHub; *githubapi.Repo implements it.
+// A nil PRSource means offline: the audit comes from git alone.
+type PRSource interface {
+	PullsWithCommit(ctx context.Context, sha string) ([]*github.PullRequest, error)
+	Reviews(ctx context.Context, number int) ([]*github.PullRequestReview, error)
+}
+
+// DefaultMaxEntries bounds the changes an audit reads when Options.MaxEntries is 0.
+const DefaultMaxEntries = 100000
+
+// ReviewWindow is how long after its merge an emergency grant may wait for
+// an approval before the audit flags it.
+const ReviewWindow = 24 * time.Hour
+
+// Options say what to audit.
+type Options struct {
+	Dir    string // the local git checkout; default "."
+	Branch string // default "main"; refs/heads/<Branch>, else refs/remotes/origin/<Branch>
+	// Since is how far back to read merges; 0 reads the whole history.
+	Since time.Duration
+	Now   time.Time // default time.Now()
+	// GitHub adds pull request data; nil audits offline.
+	GitHub PRSource
+	// MaxEntries bounds the changes read from git (default DefaultMaxEntries);
+	// a longer history is an error that asks for a shorter Since.
+	MaxEntries int
+}
+
+// The states of an entry.
+const (
+	StateActive    = "active"    // the window is open
+	StateScheduled = "scheduled" // merged, the window opens later (not_before)
+	StateExpired   = "expired"   // the window is over
+	StateRevoked   = "revoked"   // the file was deleted (or replaced) before its window ended
+	StateInvalid   = "invalid"   // the file does not parse or sits in another account's folder: it never granted
+)
+
+// Entry is one request file merged on the branch.
+type Entry struct {
+	ID, Path, Requester, Account, Role, Reason, Ticket string
+	Duration                                           time.Duration
+	Emergency                                          bool
+	// Commit is the first-parent commit that added the file; MergedAt its
+	// commit time, or the pull request's merged_at when GitHub is used.
+	Commit   string
+	MergedAt time.Time
+	// Start and End are the window: [max(MergedAt, not_before), +Duration).
+	Start, End time.Time
+	State      string // StateActive, StateScheduled, StateExpired, StateRevoked, StateInvalid
+	// RevokedAt and RevokedCommit record the first-parent commit that deleted
+	// (or replaced) the file, when one did.
+	RevokedAt     time.Time
+	RevokedCommit string
+	// PR is the pull request merged as Commit (0 offline, or for a direct
+	// push); Approvers the distinct logins, other than the requester, with an
+	// APPROVED review on it, sorted.
+	PR        int
+	Approvers []string
+	// EmergencyUnreviewed marks an emergency grant with no APPROVED review by
+	// anyone other than the requester within ReviewWindow after the merge.
+	// Offline it is true for every emergency grant (see Report.Offline).
+	EmergencyUnreviewed bool
+	// Invalid says why the file never granted anything ("" for a grant).
+	Invalid string
+}
+
+// Hours is how long the entry granted access: the window, cut short by a
+// revocation; 0 for an invalid file.
+func (e *Entry) Hours() float64 {
+	if e.Invalid != "" || e.End.IsZero() {
+		return 0
+	}
+	end := e.End
+	if !e.RevokedAt.IsZero() && e.RevokedAt.Before(end) {
+		end = e.RevokedAt
+	}
+	if !end.After(e.Start) {
+		return 0
+	}
+	return end.Sub(e.Start).Hours()
+}
+
+// Total sums the grants of one account and role.
+type Total struct {
+	Account, Role string
+	Grants        int
+	Hours         float64
+	Emergency     int
+	People        int
+}
+
+// Report is the audit of one branch.
+type Report struct {
+	Generated time.Time
+	Since     time.Time // zero: the whole history
+	Branch    string
+	Head      string // the commit audited
+	// Offline is true when no GitHub source was given: no PR data, and every
+	// emergency grant counts as unreviewed.
+	Offline bool
+	Entries []Entry // newest first
+	// Totals of the grants merged since Since, by hours, most first: which
+	// systems need the most human access.
+	Totals []Total
+}
+
+// Build reads the audit trail of o.Branch in the checkout o.Dir.
+func Build(ctx context.Context, o Options) (*Report, error) {
+	o.Dir = cmp.Or(o.Dir, ".")
+	o.Branch = cmp.Or(o.Branch, "main")
+	o.MaxEntries = cmp.Or(o.MaxEntries, DefaultMaxEntries)
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	switch {
+	case o.Since < 0:
+		return nil, fmt.Errorf("audit: since must not be negative, got %s", o.Since)
+	case o.MaxEntries < 0:
+		return nil, fmt.Errorf("audit: max entries must not be negative, got %d", o.MaxEntries)
+	case strings.HasPrefix(o.Branch, "-") || strings.ContainsAny(o.Branch, " \t\n\\:~^?*[") || strings.Contains(o.Branch, ".."):
+		return nil, fmt.Errorf("audit: %q is not a branch name", o.Branch)
+	}
+	g := git{dir: o.Dir}
+	head, err := g.resolve(ctx, "refs/heads/"+o.Branch)
+	if err == nil && head == "" {
+		head, err = g.resolve(ctx, "refs/remotes/origin/"+o.Branch)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("audit: resolve branch %s in %s: %w", o.Branch, o.Dir, err)
+	}
+	if head == "" {
+		return nil, fmt.Errorf("audit: branch %s not found in %s (neither refs/heads/%[1]s nor refs/remotes/origin/%[1]s)", o.Branch, o.Dir)
+	}
+	rep := &Report{Generated: o.Now.UTC(), Branch: o.Branch, Head: head, Offline: o.GitHub == nil}
+	if o.Since > 0 {
+		rep.Since = o.Now.Add(-o.Since).UTC().Truncate(time.Second)
+	}
+
+	r := &reader{git: g, head: head, since: rep.Since, max: o.MaxEntries}
+	versions, err := r.read(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("audit %s at %.12s: %w", o.Branch, head, err)
+	}
+	if o.GitHub != nil {
+		if err := addPullRequests(ctx, o.GitHub, versions); err != nil {
+			return nil, fmt.Errorf("audit %s: %w", o.Branch, err)
+		}
+	}
+	rep.Entries = make([]Entry, len(versions))
+	for i, v := range versions {
+		v.settle(o.Now, rep.Offline)
+		rep.Entries[i] = *v.Entry
+	}
+	slices.SortStableFunc(rep.Entries, func(a, b Entry) int {
+		return cmp.Or(b.MergedAt.Compare(a.MergedAt), strings.Compare(a.ID, b.ID), strings.Compare(a.Commit, b.Commit))
+	})
+	rep.Totals = totals(rep.Entries, rep.Since)
+	return rep, nil
+}
+
+// version is one version of a request file read from git, with what the
+// audit learns about it.
+type version struct {
+	*Entry
+	spec  string           // "<rev>:<path>" of its bytes
+	req   *request.Request // parsed bytes; nil when invalid
+	older bool             // merged before the period, revoked in it
+	// From GitHub: the pull request's author and its APPROVED reviews.
+	prAuthor  string
+	approvals []approval
+}
+
+// approval is one APPROVED review.
+type approval struct {
+	login string
+	at    time.Time
+}
+
+// reader turns first-parent history into entries.
+type reader struct {
+	git   git
+	head  string
+	since time.Time
+	max   int
+}
+
+func (r *reader) read(ctx context.Context) ([]*version, error) {
+	changes, err := r.git.log(ctx, r.head, "ADM", r.since, nil, r.max)
+	if errors.Is(err, errTooMany) {
+		return nil, r.tooMany()
+	}
+	if err != nil {
+		return nil, err
+	}
+	var versions []*version
+	open := map[string]*version{}            // path -> its current version, when merged in the period
+	var orphans []change                     // deletions of files merged before the period
+	for i := len(changes) - 1; i >= 0; i-- { // oldest first
+		c := changes[i]
+		if !r.since.IsZero() && c.at.Before(r.since) {
+			continue
+		}
+		p, err := request.ParsePath(c.path)
+		if err != nil {
+			continue // README, .gitkeep, or a path the check rejects
+		}
+		if v := open[c.path]; v != nil {
+			v.RevokedAt, v.RevokedCommit = c.at, c.commit
+			delete(open, c.path)
+		} else if c.status == 'D' {
+			orphans = append(orphans, c)
+		}
+		if c.status == 'D' {
+			continue
+		}
+		v := &version{Entry: &Entry{ID: p.ID(), Path: c.path, Account: p.Account, Commit: c.commit, MergedAt: c.at}, spec: c.commit + ":" + c.path}
+		versions = append(versions, v)
+		open[c.path] = v
+	}
+	older, err := r.merges(ctx, orphans, len(changes))
+	if err != nil {
+		return nil, err
+	}
+	versions = append(versions, older...)
+
+	specs := make([]string, len(versions))
+	for i, v := range versions {
+		specs[i] = v.spec
+	}
+	blobs, err := r.git.blobs(ctx, specs, request.MaxSize)
+	if err != nil {
+		return nil, err
+	}
+	out := versions[:0]
+	for i, v := range versions {
+		v.parse(blobs[i])
+		if v.older && v.Commit != "" && (v.req == nil || !v.RevokedAt.Before(v.End)) {
+			// A file merged before the period whose deletion in the period
+			// revoked nothing (clean-up after its window, or an invalid file).
+			continue
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func (r *reader) tooMany() error {
+	if r.since.IsZero() {
+		return fmt.Errorf("the history holds more than %d request file changes: audit a shorter period (--since)", r.max)
+	}
+	return fmt.Errorf("more than %d request file changes since %s: audit a shorter period (--since)", r.max, r.since.Format(time.RFC3339))
+}
+
+// merges finds, for deletions in the period of files merged before it, the
+// first-parent commit that merged each file (the latest add or edit before
+// the period), in one more git log limited to those paths. The file's bytes
+// are read as they were just before the deletion.
+func (r *reader) merges(ctx context.Context, orphans []change, used int) ([]*version, error) {
+	if len(orphans) == 0 {
+		return nil, nil
+	}
+	paths := make([]string, len(orphans))
+	for i, c := range orphans {
+		paths[i] = c.path
+	}
+	changes, err := r.git.log(ctx, r.head, "AM", time.Time{}, paths, r.max-used)
+	if errors.Is(err, errTooMany) {
+		return nil, r.tooMany()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find the merges of %d revoked files: %w", len(orphans), err)
+	}
+	out := make([]*version, 0, len(orphans))
+	for _, d := range orphans {
+		p, _ := request.ParsePath(d.path) // orphans hold request paths only
+		v := &version{
+			Entry: &Entry{ID: p.ID(), Path: d.path, Account: p.Account, RevokedAt: d.at, RevokedCommit: d.commit},
+			spec:  d.commit + "^:" + d.path, older: true,
+		}
+		for _, c := range changes { // newest first: the latest merge before the period
+			if c.path == d.path && !c.at.After(d.at) && (r.since.IsZero() || c.at.Before(r.since)) {
+				v.Commit, v.MergedAt = c.commit, c.at
+				break
+			}
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// parse reads the version's bytes into its entry.
+func (v *version) parse(b blob) {
+	switch {
+	case v.Commit == "":
+		v.Invalid = "deleted in the period, but the commit that merged it is not in the branch's first-parent history"
+		return
+	case b.missing:
+		v.Invalid = fmt.Sprintf("git has no file at %s", v.spec)
+		return
+	}
+	req, err := request.Parse(v.Path, b.data)
+	if err != nil {
+		v.Invalid = err.Error()
+		return
+	}
+	req.Lines = nil
+	e := v.Entry
+	e.Requester, e.Account, e.Role, e.Reason, e.Ticket = req.Requester, req.Account, req.Role, req.Reason, req.Ticket
+	e.Duration, e.Emergency = req.Duration, req.Emergency
+	if p, _ := request.ParsePath(v.Path); p.Account != req.Account {
+		e.Invalid = fmt.Sprintf("%s: account %q does not match its folder requests/%s/", v.Path, req.Account, p.Account)
+		return
+	}
+	v.req = req
+	e.Start, e.End = req.Window(e.MergedAt)
+}
+
+// settle computes the window, the state and the emergency flag at now.
+func (v *version) settle(now time.Time, offline bool) {
+	e := v.Entry
+	e.Approvers = nil
+	seen := map[string]bool{}
+	for _, a := range v.approvals {
+		k := strings.ToLower(a.login)
+		if seen[k] || strings.EqualFold(a.login, e.Requester) || strings.EqualFold(a.login, v.prAuthor) {
+			continue
+		}
+		seen[k] = true
+		e.Approvers = append(e.Approvers, a.login)
+	}
+	slices.SortFunc(e.Approvers, func(a, b string) int { return cmp.Compare(strings.ToLower(a), strings.ToLower(b)) })
+	if v.req == nil {
+		e.State, e.Start, e.End, e.EmergencyUnreviewed = StateInvalid, time.Time{}, time.Time{}, false
+		return
+	}
+	e.Start, e.End = v.req.Window(e.MergedAt)
+	switch {
+	case !e.RevokedAt.IsZero() && e.RevokedAt.Before(e.End):
+		e.State = StateRevoked
+	case now.Before(e.Start):
+		e.State = StateScheduled
+	case now.Before(e.End):
+		e.State = StateActive
+	default:
+		e.State = StateExpired
+	}
+	e.EmergencyUnreviewed = e.Emergency && (offline || !v.reviewedAfterMerge())
+}
+
+// reviewedAfterMerge reports whether someone other than the requester
+// approved the pull request within ReviewWindow after its merge.
+func (v *version) reviewedAfterMerge() bool {
+	for _, a := range v.approvals {
+		if strings.EqualFold(a.login, v.Requester) || strings.EqualFold(a.login, v.prAuthor) {
+			continue
+		}
+		if !a.at.Before(v.MergedAt) && !a.at.After(v.MergedAt.Add(ReviewWindow)) {
+			return true
+		}
+	}
+	return false
+}
+
+// totals sums the valid grants merged since since, most hours first.
+func totals(entries []Entry, since time.Time) []Total {
+	type key struct{ account, role string }
+	byKey := map[key]*Total{}
+	people := map[key]map[string]bool{}
+	for i := range entries {
+		e := &entries[i]
+		if e.Invalid != "" || e.MergedAt.Before(since) {
+			continue
+		}
+		k := key{e.Account, e.Role}
+		t := byKey[k]
+		if t == nil {
+			t = &Total{Account: e.Account, Role: e.Role}
+			byKey[k], people[k] = t, map[string]bool{}
+		}
+		t.Grants++
+		t.Hours += e.Hours()
+		if e.Emergency {
+			t.Emergency++
+		}
+		people[k][strings.ToLower(e.Requester)] = true
+	}
+	out := make([]Total, 0, len(byKey))
+	for k, t := range byKey {
+		t.People = len(people[k])
+		out = append(out, *t)
+	}
+	slices.SortFunc(out, func(a, b Total) int {
+		return cmp.Or(cmp.Compare(b.Hours, a.Hours), cmp.Compare(b.Grants, a.Grants), strings.Compare(a.Account, b.Account), strings.Compare(a.Role, b.Role))
+	})
+	return out
+}

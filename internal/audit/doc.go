@@ -1,0 +1,29 @@
+// Package audit builds the audit trail of the access repository: every
+// request file merged on the default branch in a period, its window and
+// state, who revoked it, and, when a GitHub source is given, the pull request
+// that merged it and who approved it.
+//
+// Build reads the local git checkout alone: one first-parent `git log` over
+// the branch and one `git cat-file --batch` for the files' contents (a second
+// `git log` runs only when the period holds revocations of grants merged
+// before it, to find when those were merged). It never fetches. With a
+// PRSource it adds, per grant commit, the merged pull request whose
+// merge_commit_sha is that commit and the APPROVED reviews on it; an error
+// from GitHub fails Build rather than leaving the audit silently incomplete.
+//
+// A Report renders as aligned text (Table), CSV, indented JSON and one
+// self-contained HTML page with no external resources and no JavaScript.
+//
+// Decisions where the brief is silent:
+//   - Entries are the request files added (or, by a direct push, edited) on
+//     the branch in the period, newest first, plus grants merged earlier and
+//     revoked in the period (their window was still open when the file was
+//     deleted). Deleting a file whose window was already over is clean-up,
+//     not a revocation: such an entry stays "expired" with RevokedAt set.
+//   - An edit of a request file supersedes the earlier version: the earlier
+//     entry is ended at the edit commit (RevokedAt) and the edit is a new entry.
+//   - A file that does not parse, or whose account is not its folder, has
+//     State "invalid": it never granted anything.
+//   - Totals count the valid grants merged in the period; Hours is the length
+//     of each window, cut short by a revocation.
+package audit

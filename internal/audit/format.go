@@ -1,0 +1,298 @@
+package audit
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode"
+)
+
+// tableTime is how the text table writes times (always UTC).
+const tableTime = "2006-01-02 15:04"
+
+// Table writes the report as aligned text: a header line, one row per entry,
+// then the totals.
+func (r *Report) Table(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString(r.headline() + "\n")
+	if r.Offline {
+		b.WriteString("Offline: no pull request data; every emergency grant counts as unreviewed.\n")
+	}
+	b.WriteString("\n")
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "STATE\tREQUEST\tREQUESTER\tACCOUNT\tROLE\tDURATION\tSTART (UTC)\tEND (UTC)\tPR\tAPPROVERS\tNOTES")
+	for i := range r.Entries {
+		e := &r.Entries[i]
+		pr := "-"
+		if e.PR != 0 {
+			pr = "#" + strconv.Itoa(e.PR)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			e.State, cell(e.ID), cell(e.Requester), cell(e.Account), cell(e.Role), cell(formatDuration(e.Duration)),
+			cell(formatTime(e.Start, tableTime)), cell(formatTime(e.End, tableTime)), pr,
+			cell(strings.Join(e.Approvers, ",")), clean(strings.Join(e.notes(tableTime), "; ")))
+	}
+	if len(r.Entries) == 0 {
+		fmt.Fprintln(tw, "(no request files merged in this period)")
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	b.WriteString("\nTotals of the grants merged in the period, most hours first:\n")
+	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACCOUNT\tROLE\tGRANTS\tHOURS\tEMERGENCY\tPEOPLE")
+	for _, t := range r.Totals {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\n", cell(t.Account), cell(t.Role), t.Grants, formatHours(t.Hours), t.Emergency, t.People)
+	}
+	s := r.summary()
+	fmt.Fprintf(tw, "(all)\t\t%d\t%s\t%d\t%d\n", s.Grants, formatHours(s.Hours), s.Emergency, s.People)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// tabwriter pads a cell before an empty last one; drop the trailing blanks.
+	lines := strings.Split(b.String(), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	_, err := io.WriteString(w, strings.Join(lines, "\n"))
+	return err
+}
+
+// headline says what the report covers, in one line.
+func (r *Report) headline() string {
+	period := "the whole history"
+	if !r.Since.IsZero() {
+		period = "merges since " + r.Since.UTC().Format(tableTime) + " UTC"
+	}
+	return fmt.Sprintf("Audit of %s at %s, %s (generated %s UTC): %d entries",
+		clean(r.Branch), short(r.Head), period, r.Generated.UTC().Format(tableTime), len(r.Entries))
+}
+
+// notes lists what a row needs to say besides its columns.
+func (e *Entry) notes(layout string) []string {
+	var n []string
+	if e.Emergency {
+		n = append(n, "EMERGENCY")
+	}
+	if e.EmergencyUnreviewed {
+		n = append(n, "UNREVIEWED")
+	}
+	if !e.RevokedAt.IsZero() {
+		verb := "revoked"
+		if e.State != StateRevoked {
+			verb = "removed"
+		}
+		n = append(n, fmt.Sprintf("%s %s UTC in %s", verb, e.RevokedAt.UTC().Format(layout), short(e.RevokedCommit)))
+	}
+	if e.Invalid != "" {
+		n = append(n, "invalid: "+e.Invalid)
+	}
+	return n
+}
+
+// csvHeader is the first row of CSV.
+var csvHeader = []string{"id", "path", "state", "requester", "account", "role", "duration", "start", "end",
+	"merged_at", "commit", "pr", "approvers", "emergency", "emergency_unreviewed", "ticket", "reason",
+	"revoked_at", "revoked_commit", "invalid"}
+
+// CSV writes one header row and one row per entry; times are RFC 3339 in
+// UTC, approvers are separated by spaces. Cells that a spreadsheet would
+// read as a formula are prefixed with a single quote.
+func (r *Report) CSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(csvHeader); err != nil {
+		return err
+	}
+	for i := range r.Entries {
+		e := &r.Entries[i]
+		pr := ""
+		if e.PR != 0 {
+			pr = strconv.Itoa(e.PR)
+		}
+		row := []string{e.ID, e.Path, e.State, e.Requester, e.Account, e.Role, formatDuration(e.Duration),
+			formatTime(e.Start, time.RFC3339), formatTime(e.End, time.RFC3339), formatTime(e.MergedAt, time.RFC3339),
+			e.Commit, pr, strings.Join(e.Approvers, " "), strconv.FormatBool(e.Emergency),
+			strconv.FormatBool(e.EmergencyUnreviewed), e.Ticket, e.Reason,
+			formatTime(e.RevokedAt, time.RFC3339), e.RevokedCommit, e.Invalid}
+		for j, v := range row {
+			row[j] = defuse(v)
+		}
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// defuse keeps a spreadsheet from reading a cell as a formula (CWE-1236).
+func defuse(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+type jsonReport struct {
+	Generated time.Time   `json:"generated"`
+	Since     time.Time   `json:"since,omitzero"`
+	Branch    string      `json:"branch"`
+	Head      string      `json:"head"`
+	Offline   bool        `json:"offline"`
+	Entries   []jsonEntry `json:"entries"`
+	Totals    []jsonTotal `json:"totals"`
+}
+
+type jsonEntry struct {
+	ID                  string    `json:"id"`
+	Path                string    `json:"path"`
+	State               string    `json:"state"`
+	Requester           string    `json:"requester"`
+	Account             string    `json:"account"`
+	Role                string    `json:"role"`
+	Reason              string    `json:"reason"`
+	Ticket              string    `json:"ticket"`
+	Duration            string    `json:"duration"`
+	DurationSeconds     int64     `json:"duration_seconds"`
+	Emergency           bool      `json:"emergency"`
+	EmergencyUnreviewed bool      `json:"emergency_unreviewed"`
+	Commit              string    `json:"commit"`
+	MergedAt            time.Time `json:"merged_at,omitzero"`
+	Start               time.Time `json:"start,omitzero"`
+	End                 time.Time `json:"end,omitzero"`
+	RevokedAt           time.Time `json:"revoked_at,omitzero"`
+	RevokedCommit       string    `json:"revoked_commit,omitempty"`
+	PR                  int       `json:"pr,omitempty"`
+	Approvers           []string  `json:"approvers"`
+	Hours               float64   `json:"hours"`
+	Invalid             string    `json:"invalid,omitempty"`
+}
+
+type jsonTotal struct {
+	Account   string  `json:"account"`
+	Role      string  `json:"role"`
+	Grants    int     `json:"grants"`
+	Hours     float64 `json:"hours"`
+	Emergency int     `json:"emergency"`
+	People    int     `json:"people"`
+}
+
+// JSON writes the report as indented JSON with snake_case fields; times are
+// RFC 3339 in UTC, absent times and optional fields are left out.
+func (r *Report) JSON(w io.Writer) error {
+	out := jsonReport{Generated: r.Generated.UTC(), Since: r.Since.UTC(), Branch: r.Branch, Head: r.Head, Offline: r.Offline,
+		Entries: make([]jsonEntry, len(r.Entries)), Totals: make([]jsonTotal, len(r.Totals))}
+	for i := range r.Entries {
+		e := &r.Entries[i]
+		out.Entries[i] = jsonEntry{ID: e.ID, Path: e.Path, State: e.State, Requester: e.Requester, Account: e.Account,
+			Role: e.Role, Reason: e.Reason, Ticket: e.Ticket, Duration: formatDuration(e.Duration),
+			DurationSeconds: int64(e.Duration / time.Second), Emergency: e.Emergency, EmergencyUnreviewed: e.EmergencyUnreviewed,
+			Commit: e.Commit, MergedAt: e.MergedAt.UTC(), Start: e.Start.UTC(), End: e.End.UTC(), RevokedAt: e.RevokedAt.UTC(),
+			RevokedCommit: e.RevokedCommit, PR: e.PR, Approvers: append([]string{}, e.Approvers...),
+			Hours: roundHours(e.Hours()), Invalid: e.Invalid}
+	}
+	for i, t := range r.Totals {
+		out.Totals[i] = jsonTotal{Account: t.Account, Role: t.Role, Grants: t.Grants, Hours: roundHours(t.Hours), Emergency: t.Emergency, People: t.People}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// summary is the sum over all totals (people counted once across them).
+type summary struct {
+	Grants, People, Emergency, Unreviewed, Revoked, Active, Invalid int
+	Hours                                                           float64
+}
+
+func (r *Report) summary() summary {
+	var s summary
+	people := map[string]bool{}
+	for i := range r.Entries {
+		e := &r.Entries[i]
+		switch e.State {
+		case StateInvalid:
+			s.Invalid++
+		case StateRevoked:
+			s.Revoked++
+		case StateActive:
+			s.Active++
+		}
+		if e.EmergencyUnreviewed {
+			s.Unreviewed++
+		}
+		if e.Invalid != "" || e.MergedAt.Before(r.Since) {
+			continue
+		}
+		people[strings.ToLower(e.Requester)] = true
+	}
+	for _, t := range r.Totals {
+		s.Grants += t.Grants
+		s.Hours += t.Hours
+		s.Emergency += t.Emergency
+	}
+	s.People = len(people)
+	return s
+}
+
+// formatDuration writes d the way people do: "2h", "1h30m", "90s" -> "1m30s".
+func formatDuration(d time.Duration) string {
+	if d <= 0 {
+		return ""
+	}
+	s := d.String()
+	if d%time.Minute == 0 {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if d%time.Hour == 0 {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+func formatTime(t time.Time, layout string) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(layout)
+}
+
+// formatHours writes hours with at most two decimals.
+func formatHours(h float64) string {
+	return strconv.FormatFloat(roundHours(h), 'f', -1, 64)
+}
+
+func roundHours(h float64) float64 {
+	return float64(int64(h*100+0.5)) / 100
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+// cell is a table cell: clean, and "-" when empty.
+func cell(s string) string {
+	if s = clean(s); s == "" {
+		return "-"
+	}
+	return s
+}
+
+// clean makes s one line of printable text for a terminal: control
+// characters (line breaks, tabs, escape sequences) become spaces.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Bidi_Control, r) {
+			return ' '
+		}
+		return r
+	}, s)
+}

@@ -1,0 +1,122 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/google/go-github/v60/github"
+)
+
+// gitHubWorkers bounds the GitHub look-ups in flight.
+const gitHubWorkers = 4
+
+// pullInfo is what GitHub says about one grant commit.
+type pullInfo struct {
+	number    int
+	pr        *github.PullRequest
+	approvals []approval
+}
+
+// addPullRequests finds, for each grant commit, the merged pull request
+// whose merge_commit_sha is that commit, and its APPROVED reviews. The
+// pull request's merged_at replaces the commit time. A commit no merged pull
+// request produced (a direct push) keeps PR 0 and no approvers. Any error
+// from GitHub is returned: the audit is never silently partial.
+func addPullRequests(ctx context.Context, src PRSource, versions []*version) error {
+	byCommit := map[string][]*version{}
+	var commits []string
+	for _, v := range versions {
+		if v.Commit == "" {
+			continue
+		}
+		if _, ok := byCommit[v.Commit]; !ok {
+			commits = append(commits, v.Commit)
+		}
+		byCommit[v.Commit] = append(byCommit[v.Commit], v)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	infos := make([]pullInfo, len(commits))
+	errs := make([]error, len(commits))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, gitHubWorkers)
+	for i, sha := range commits {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				errs[i] = ctx.Err()
+				return
+			}
+			defer func() { <-sem }()
+			infos[i], errs[i] = pullOf(ctx, src, sha)
+			if errs[i] != nil {
+				errs[i] = fmt.Errorf("%s (commit %.12s): %w", byCommit[sha][0].ID, sha, errs[i])
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	// The first failure in history order, not a cancellation it caused
+	// (unless the caller's context ended: then that is the failure).
+	var first error
+	for _, err := range errs {
+		switch {
+		case err == nil:
+		case first == nil:
+			first = err
+		case errors.Is(first, context.Canceled) && !errors.Is(err, context.Canceled):
+			first = err
+		}
+	}
+	if first != nil {
+		return first
+	}
+	for i, sha := range commits {
+		info := infos[i]
+		if info.pr == nil {
+			continue
+		}
+		for _, v := range byCommit[sha] {
+			v.PR = info.number
+			v.MergedAt = info.pr.GetMergedAt().UTC()
+			v.prAuthor = info.pr.GetUser().GetLogin()
+			v.approvals = info.approvals
+		}
+	}
+	return nil
+}
+
+// pullOf finds the merged pull request of sha and its approvals.
+func pullOf(ctx context.Context, src PRSource, sha string) (pullInfo, error) {
+	prs, err := src.PullsWithCommit(ctx, sha)
+	if err != nil {
+		return pullInfo{}, fmt.Errorf("find its pull request: %w", err)
+	}
+	var merged *github.PullRequest
+	for _, pr := range prs {
+		if pr.MergedAt != nil && pr.GetMergeCommitSHA() == sha {
+			merged = pr
+			break
+		}
+	}
+	if merged == nil {
+		return pullInfo{}, nil
+	}
+	reviews, err := src.Reviews(ctx, merged.GetNumber())
+	if err != nil {
+		return pullInfo{}, fmt.Errorf("read the reviews of #%d: %w", merged.GetNumber(), err)
+	}
+	info := pullInfo{number: merged.GetNumber(), pr: merged}
+	for _, r := range reviews {
+		if strings.EqualFold(r.GetState(), "APPROVED") && r.GetUser().GetLogin() != "" && r.SubmittedAt != nil {
+			info.approvals = append(info.approvals, approval{login: r.GetUser().GetLogin(), at: r.GetSubmittedAt().UTC()})
+		}
+	}
+	return info, nil
+}

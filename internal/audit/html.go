@@ -1,0 +1,191 @@
+package audit
+
+import (
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io"
+	"strconv"
+	"strings"
+)
+
+//go:embed report.html.tmpl
+var pageSource string
+
+var page = template.Must(template.New("audit").Parse(pageSource))
+
+// htmlTime is how the page writes times (always UTC).
+const htmlTime = "2006-01-02 15:04"
+
+// The bar chart's geometry, in SVG user units.
+const (
+	chartWidth = 960
+	chartLabel = 240 // width of the label column
+	chartValue = 150 // room right of the longest bar for its value
+	chartRow   = 34
+	chartBar   = 20
+	chartTop   = 8
+)
+
+type htmlPage struct {
+	Title     string
+	Headline  string
+	Branch    string
+	Head      string
+	Period    string
+	Generated string
+	Offline   bool
+	Summary   summary
+	Hours     string
+	Chart     htmlChart
+	Rows      []htmlRow
+}
+
+type htmlChart struct {
+	Width, Height int
+	Bars          []htmlBar
+	Ticks         []htmlTick
+}
+
+type htmlBar struct {
+	Label, Value, Title string
+	Y, TextY, LabelX    int
+	X, Width            string // decimal user units
+	ValueX              string
+	Emergency           bool
+}
+
+type htmlTick struct {
+	X, Label string
+}
+
+type htmlRow struct {
+	State, StateClass        string
+	ID, Path, Reason, Ticket string
+	Requester, Account, Role string
+	Start, End, Duration     string
+	Merged, Commit, PR       string
+	Approvers                string
+	Emergency, Unreviewed    bool
+	Revoked, Invalid         string
+}
+
+// HTML writes the report as one self-contained page: inline CSS (light and
+// dark), a summary, a bar chart of hours per account and role as inline SVG,
+// and the table. It loads nothing and runs no script; a Content Security
+// Policy in the page forbids both.
+func (r *Report) HTML(w io.Writer) error {
+	p := htmlPage{
+		Title:     "elevate audit: " + r.Branch,
+		Headline:  r.headline(),
+		Branch:    r.Branch,
+		Head:      short(r.Head),
+		Period:    "whole history",
+		Generated: r.Generated.UTC().Format(htmlTime) + " UTC",
+		Offline:   r.Offline,
+		Summary:   r.summary(),
+		Chart:     r.chart(),
+	}
+	if !r.Since.IsZero() {
+		p.Period = "merged since " + r.Since.UTC().Format(htmlTime) + " UTC"
+	}
+	p.Hours = formatHours(p.Summary.Hours)
+	for i := range r.Entries {
+		e := &r.Entries[i]
+		row := htmlRow{
+			State: e.State, StateClass: "s-" + e.State,
+			ID: e.ID, Path: e.Path, Reason: e.Reason, Ticket: e.Ticket,
+			Requester: e.Requester, Account: e.Account, Role: e.Role,
+			Start: formatTime(e.Start, htmlTime), End: formatTime(e.End, htmlTime), Duration: formatDuration(e.Duration),
+			Merged: formatTime(e.MergedAt, htmlTime), Commit: short(e.Commit),
+			Approvers:  strings.Join(e.Approvers, ", "),
+			Emergency:  e.Emergency,
+			Unreviewed: e.EmergencyUnreviewed,
+			Invalid:    e.Invalid,
+		}
+		if e.PR != 0 {
+			row.PR = "#" + strconv.Itoa(e.PR)
+		}
+		if !e.RevokedAt.IsZero() {
+			verb := "revoked"
+			if e.State != StateRevoked {
+				verb = "removed"
+			}
+			row.Revoked = fmt.Sprintf("%s %s UTC in %s", verb, e.RevokedAt.UTC().Format(htmlTime), short(e.RevokedCommit))
+		}
+		p.Rows = append(p.Rows, row)
+	}
+	return page.Execute(w, p)
+}
+
+// chart lays out one horizontal bar per total, longest first.
+func (r *Report) chart() htmlChart {
+	c := htmlChart{Width: chartWidth}
+	most := 0.0
+	for _, t := range r.Totals {
+		most = max(most, t.Hours)
+	}
+	span := float64(chartWidth - chartLabel - chartValue)
+	scale := 0.0
+	if most > 0 {
+		top, steps := niceScale(most)
+		scale = span / top
+		for i := range steps + 1 {
+			v := top * float64(i) / float64(steps)
+			c.Ticks = append(c.Ticks, htmlTick{X: svgNum(chartLabel + v*scale), Label: formatHours(v)})
+		}
+	}
+	for i, t := range r.Totals {
+		y := chartTop + 22 + i*chartRow
+		width := t.Hours * scale
+		if t.Hours > 0 {
+			width = max(width, 2) // a sliver stays visible
+		}
+		value := formatHours(t.Hours) + " h · " + plural(t.Grants, "grant") + " · " + plural(t.People, "person")
+		if t.Emergency > 0 {
+			value += " · " + strconv.Itoa(t.Emergency) + " emergency"
+		}
+		c.Bars = append(c.Bars, htmlBar{
+			Label: t.Account + " / " + t.Role, Value: value,
+			Title: fmt.Sprintf("%s / %s: %s h in %s by %s, %d emergency", t.Account, t.Role, formatHours(t.Hours), plural(t.Grants, "grant"), plural(t.People, "person"), t.Emergency),
+			Y:     y, TextY: y + chartBar/2 + 5, LabelX: chartLabel - 10,
+			X: svgNum(chartLabel), Width: svgNum(width), ValueX: svgNum(chartLabel + width + 8),
+			Emergency: t.Emergency > 0,
+		})
+	}
+	c.Height = chartTop + 22 + max(len(r.Totals), 1)*chartRow + 4
+	return c
+}
+
+// niceScale rounds v up to 1, 2, 2.5 or 5 times a power of ten and splits
+// [0, top] into round steps.
+func niceScale(v float64) (top float64, steps int) {
+	p := 1.0
+	for p*10 <= v {
+		p *= 10
+	}
+	for p > v && p > 0.01 {
+		p /= 10
+	}
+	for _, m := range []float64{1, 2, 2.5, 5, 10} {
+		if m*p >= v {
+			if m == 2 {
+				return m * p, 4
+			}
+			return m * p, 5
+		}
+	}
+	return 10 * p, 5
+}
+
+func svgNum(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	if word == "person" {
+		return strconv.Itoa(n) + " people"
+	}
+	return strconv.Itoa(n) + " " + word + "s"
+}

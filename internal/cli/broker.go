@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// BrokerError is a refusal from the broker: its code and what to do next.
+type BrokerError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *BrokerError) Error() string { return e.Code + ": " + e.Message }
+
+type brokerClient struct {
+	url   string
+	token string
+	http  *http.Client
+}
+
+func (f *Factory) broker() (*brokerClient, error) {
+	url, err := f.BrokerURL()
+	if err != nil {
+		return nil, err
+	}
+	token, err := f.Token()
+	if err != nil {
+		return nil, err
+	}
+	return &brokerClient{url: url, token: token, http: f.HTTP}, nil
+}
+
+// grantBody is what /v1/credentials and /v1/console take.
+type grantBody struct {
+	Request string `json:"request,omitempty"`
+	Account string `json:"account,omitempty"`
+	Role    string `json:"role,omitempty"`
+}
+
+// brokerCredentials is the answer of /v1/credentials.
+type brokerCredentials struct {
+	Version         int
+	AccessKeyID     string `json:"AccessKeyId"`
+	SecretAccessKey string
+	SessionToken    string
+	Expiration      time.Time
+	Request         string
+	WindowEnd       time.Time
+}
+
+func (b *brokerClient) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, b.url+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+b.token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "elevate-cli")
+	resp, err := b.http.Do(req)
+	if err != nil {
+		var ue interface{ Timeout() bool }
+		if errors.As(err, &ue) && ue.Timeout() {
+			return fmt.Errorf("the broker at %s did not answer in time: try again, or check ELEVATE_BROKER_URL", b.url)
+		}
+		return fmt.Errorf("cannot reach the broker at %s: check ELEVATE_BROKER_URL and your network", b.url)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("read the broker's answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error, Message string }
+		if json.Unmarshal(data, &e) != nil || e.Error == "" {
+			return &BrokerError{Status: resp.StatusCode, Code: "http_" + fmt.Sprint(resp.StatusCode), Message: fmt.Sprintf("the broker answered %s", resp.Status)}
+		}
+		return &BrokerError{Status: resp.StatusCode, Code: e.Error, Message: e.Message}
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("the broker's answer is not what elevate expects: %w", err)
+	}
+	return nil
+}

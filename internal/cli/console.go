@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+// ConsoleOptions are the inputs of `elevate console`.
+type ConsoleOptions struct {
+	F       *Factory
+	Request string
+	Account string
+	Role    string
+	Open    bool
+}
+
+// NewCmdConsole builds `elevate console`.
+func NewCmdConsole(f *Factory, runF func(context.Context, *ConsoleOptions) error) *cobra.Command {
+	opts := &ConsoleOptions{F: f}
+	cmd := &cobra.Command{
+		Use:     "console (--request ID | --account A --role R) [--open]",
+		Short:   "Print (or open) an AWS console sign-in URL for an active grant",
+		Example: "  elevate console --account prod --role Admin --open",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := grantFlags(opts.Request, opts.Account, opts.Role); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return consoleRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Request, "request", "", "request id, or an unambiguous suffix of it")
+	cmd.Flags().StringVar(&opts.Account, "account", "", "account name (with --role)")
+	cmd.Flags().StringVar(&opts.Role, "role", "", "role name (with --account)")
+	cmd.Flags().BoolVar(&opts.Open, "open", false, "open the URL in your browser")
+	return cmd
+}
+
+func consoleRun(ctx context.Context, opts *ConsoleOptions) error {
+	b, err := opts.F.broker()
+	if err != nil {
+		return err
+	}
+	var got struct {
+		URL string `json:"url"`
+	}
+	if err := b.do(ctx, "POST", "/v1/console", grantBody{Request: opts.Request, Account: opts.Account, Role: opts.Role}, &got); err != nil {
+		return err
+	}
+	if opts.Open {
+		if err := opts.F.Browser(got.URL); err == nil {
+			fmt.Fprintln(opts.F.IO.ErrOut, "Opened the AWS console in your browser (the link works once, for 15 minutes).")
+			return nil
+		} else {
+			fmt.Fprintf(opts.F.IO.ErrOut, "elevate: %v\n", err)
+		}
+	}
+	_, err = fmt.Fprintln(opts.F.IO.Out, got.URL)
+	return err
+}

@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/elevate-gitops/elevate/internal/awscreds"
+	"github.com/elevate-gitops/elevate/internal/credcache"
+)
+
+// CredentialsOptions are the inputs of `elevate credentials`.
+type CredentialsOptions struct {
+	F       *Factory
+	Request string
+	Account string
+	Role    string
+	Format  string // process, env, json
+	NoCache bool
+}
+
+// NewCmdCredentials builds `elevate credentials`.
+func NewCmdCredentials(f *Factory, runF func(context.Context, *CredentialsOptions) error) *cobra.Command {
+	opts := &CredentialsOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "credentials (--request ID | --account A --role R) [--format process|env|json]",
+		Short: "Print AWS credentials for an active grant",
+		Long: "Print AWS credentials for one of your active grants. They are cached until 5 minutes before\n" +
+			"they expire, so the AWS CLI can call this as a credential_process as often as it likes.",
+		Example: "  # ~/.aws/config\n  [profile prod-admin]\n  credential_process = elevate credentials --account prod --role Admin\n\n" +
+			"  eval \"$(elevate credentials --request alice-admin-inc4821 --format env)\"",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := grantFlags(opts.Request, opts.Account, opts.Role); err != nil {
+				return err
+			}
+			switch opts.Format {
+			case "process", "env", "json":
+			default:
+				return flagErrorf("--format must be process, env or json, not %q", opts.Format)
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return credentialsRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Request, "request", "", "request id, or an unambiguous suffix of it")
+	cmd.Flags().StringVar(&opts.Account, "account", "", "account name (with --role)")
+	cmd.Flags().StringVar(&opts.Role, "role", "", "role name (with --account)")
+	cmd.Flags().StringVar(&opts.Format, "format", "process", "process (credential_process JSON), env (export lines) or json")
+	cmd.Flags().BoolVar(&opts.NoCache, "no-cache", false, "always ask the broker")
+	return cmd
+}
+
+// grantFlags checks --request versus --account/--role.
+func grantFlags(request, account, role string) error {
+	switch {
+	case request != "" && (account != "" || role != ""):
+		return flagErrorf("give --request, or --account and --role, not both")
+	case request == "" && (account == "" || role == ""):
+		return flagErrorf("give --request ID, or both --account and --role")
+	}
+	return nil
+}
+
+func credentialsRun(ctx context.Context, opts *CredentialsOptions) error {
+	b, err := opts.F.broker()
+	if err != nil {
+		return err
+	}
+	key := credcache.Key{Broker: b.url, UserHint: userHint(b.token), Request: opts.Request, Account: opts.Account, Role: opts.Role}
+	var cache *credcache.Cache
+	if !opts.NoCache && opts.F.Cache != nil {
+		if c, err := opts.F.Cache(); err == nil {
+			cache = c
+		} else {
+			fmt.Fprintf(opts.F.IO.ErrOut, "elevate: credential cache unavailable (%v); asking the broker every time\n", err)
+		}
+	}
+	if cache != nil {
+		if e, ok := cache.Get(key); ok {
+			return writeCredentials(opts, e.Credentials, e.Request, e.WindowEnd)
+		}
+	}
+	var got brokerCredentials
+	if err := b.do(ctx, "POST", "/v1/credentials", grantBody{Request: opts.Request, Account: opts.Account, Role: opts.Role}, &got); err != nil {
+		return err
+	}
+	creds := awscreds.Credentials{AccessKeyID: got.AccessKeyID, SecretAccessKey: got.SecretAccessKey, SessionToken: got.SessionToken, Expiration: got.Expiration}
+	if cache != nil {
+		if err := cache.Put(key, credcache.Entry{Credentials: creds, Request: got.Request, WindowEnd: got.WindowEnd}); err != nil {
+			fmt.Fprintf(opts.F.IO.ErrOut, "elevate: could not cache credentials: %v\n", err)
+		}
+	}
+	return writeCredentials(opts, creds, got.Request, got.WindowEnd)
+}
+
+// userHint keeps two people's cache entries apart without storing their token.
+func userHint(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:8])
+}
+
+// writeCredentials prints creds in the chosen format.
+func writeCredentials(opts *CredentialsOptions, creds awscreds.Credentials, request string, windowEnd time.Time) error {
+	out := opts.F.IO.Out
+	var data []byte
+	var err error
+	switch opts.Format {
+	case "env":
+		_, err := fmt.Fprint(out, awscreds.EnvLines(creds))
+		return err
+	case "json":
+		data, err = json.MarshalIndent(brokerCredentials{
+			Version: 1, AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey, SessionToken: creds.SessionToken,
+			Expiration: creds.Expiration.UTC(), Request: request, WindowEnd: windowEnd.UTC(),
+		}, "", "  ")
+	default:
+		data, err = awscreds.ProcessJSON(creds)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(out, string(data))
+	return err
+}

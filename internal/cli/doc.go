@@ -1,0 +1,5 @@
+// Package cli holds the commands of the elevate CLI: request, status,
+// credentials, console, revoke, login, audit and policy lint. Each command is
+// NewCmdX(f, runF): flags fill an Options struct, bad combinations are flag
+// errors (exit 2), and xRun(ctx, opts) does the work against a small Factory.
+package cli

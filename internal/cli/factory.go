@@ -1,0 +1,136 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/elevate-gitops/elevate/internal/credcache"
+	"github.com/elevate-gitops/elevate/internal/ghauth"
+	"github.com/elevate-gitops/elevate/internal/githubapi"
+)
+
+// IOStreams: data to Out, progress and prompts to ErrOut.
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+}
+
+// Factory gives commands their dependencies.
+type Factory struct {
+	IO      IOStreams
+	Getenv  func(string) string
+	Now     func() time.Time
+	HTTP    *http.Client
+	WorkDir string // where the local checkout is looked for
+	// Cache returns the credential cache; TokenStore the stored login.
+	Cache      func() (*credcache.Cache, error)
+	TokenStore func() (*ghauth.Store, error)
+	// Browser opens a URL.
+	Browser func(url string) error
+}
+
+// NewFactory is the Factory of the real program.
+func NewFactory(io IOStreams, getenv func(string) string, workDir string) *Factory {
+	return &Factory{
+		IO: io, Getenv: getenv, Now: time.Now, WorkDir: workDir,
+		HTTP:       &http.Client{Timeout: 30 * time.Second},
+		Cache:      credcache.Default,
+		TokenStore: ghauth.DefaultStore,
+		Browser:    openBrowser,
+	}
+}
+
+func openBrowser(url string) error {
+	for _, name := range []string{"xdg-open", "open", "wslview"} {
+		if path, err := exec.LookPath(name); err == nil {
+			return exec.Command(path, url).Start()
+		}
+	}
+	return errors.New("no browser opener found (xdg-open, open): copy the URL instead")
+}
+
+// Token resolves the GitHub token: GH_TOKEN, GITHUB_TOKEN, then `elevate login`.
+func (f *Factory) Token() (string, error) {
+	var store *ghauth.Store
+	if f.TokenStore != nil {
+		s, err := f.TokenStore()
+		if err == nil {
+			store = s
+		}
+	}
+	token, _, err := ghauth.ResolveToken(f.Getenv, store)
+	return token, err
+}
+
+// APIURL is GITHUB_API_URL or github.com's.
+func (f *Factory) APIURL() string { return f.Getenv("GITHUB_API_URL") }
+
+// BrokerURL is ELEVATE_BROKER_URL.
+func (f *Factory) BrokerURL() (string, error) {
+	u := strings.TrimSuffix(f.Getenv("ELEVATE_BROKER_URL"), "/")
+	if u == "" {
+		return "", errors.New("ELEVATE_BROKER_URL is not set: export ELEVATE_BROKER_URL=https://elevate.example.com (ask your platform team)")
+	}
+	if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+		return "", fmt.Errorf("ELEVATE_BROKER_URL %q must start with https://", u)
+	}
+	return u, nil
+}
+
+// Repo is the access repository on GitHub: ELEVATE_REPO, or the checkout's origin.
+func (f *Factory) Repo(ctx context.Context) (*githubapi.Repo, error) {
+	name := f.Getenv("ELEVATE_REPO")
+	if name == "" {
+		name = repoFromRemote(ctx, f.WorkDir)
+	}
+	if name == "" {
+		return nil, errors.New("which access repository? set ELEVATE_REPO=owner/name, or run elevate inside its checkout")
+	}
+	token, err := f.Token()
+	if err != nil {
+		return nil, err
+	}
+	gh, err := githubapi.NewClient(f.APIURL(), token, f.HTTP)
+	if err != nil {
+		return nil, err
+	}
+	return githubapi.NewRepo(gh, name)
+}
+
+var remoteRE = regexp.MustCompile(`[:/]([A-Za-z0-9][A-Za-z0-9-]*)/([A-Za-z0-9._-]+?)(?:\.git)?/?$`)
+
+// repoFromRemote reads owner/name from the origin remote of the checkout at dir.
+func repoFromRemote(ctx context.Context, dir string) string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "git", "-C", dir, "remote", "get-url", "origin").Output()
+	if err != nil {
+		return ""
+	}
+	return ownerName(strings.TrimSpace(string(out)))
+}
+
+func ownerName(remote string) string {
+	m := remoteRE.FindStringSubmatch(remote)
+	if m == nil {
+		return ""
+	}
+	return m[1] + "/" + m[2]
+}
+
+// checkout returns the top of the local git checkout.
+func (f *Factory) checkout(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "git", "-C", f.WorkDir, "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		return "", errors.New("not inside a checkout of the access repository: cd into it (or clone it) first")
+	}
+	return strings.TrimSpace(string(out)), nil
+}

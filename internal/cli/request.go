@@ -1,0 +1,232 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/elevate-gitops/elevate/internal/approval"
+	"github.com/elevate-gitops/elevate/internal/codeowners"
+	"github.com/elevate-gitops/elevate/internal/eligibility"
+	"github.com/elevate-gitops/elevate/internal/githubapi"
+	"github.com/elevate-gitops/elevate/internal/request"
+)
+
+// RequestOptions are the inputs of `elevate request`.
+type RequestOptions struct {
+	F         *Factory
+	Account   string
+	Role      string
+	Duration  time.Duration
+	Reason    string
+	Ticket    string
+	NotBefore time.Time
+	Emergency bool
+	Name      string
+	DryRun    bool
+}
+
+// NewCmdRequest builds `elevate request`.
+func NewCmdRequest(f *Factory, runF func(context.Context, *RequestOptions) error) *cobra.Command {
+	opts := &RequestOptions{F: f}
+	var notBefore string
+	cmd := &cobra.Command{
+		Use:   "request --account A --role R --duration D --reason \"…\" [--ticket T] [--not-before T] [--emergency] [--dry-run]",
+		Short: "Ask for temporary access: opens the pull request that adds your request file",
+		Long: "Writes requests/<account>/<yyyy-mm>/<name>.yaml on a new branch and opens the pull request.\n" +
+			"The request is first checked against eligibility.yaml with the same decision the elevate check\n" +
+			"runs, so a request it would reject is refused before any PR exists.",
+		Example: "  elevate request --account prod --role Admin --duration 2h --ticket INC-4821 \\\n" +
+			"    --reason \"Rotate the TLS certificate on the payments load balancer\"",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch {
+			case opts.Account == "" || opts.Role == "" || opts.Duration == 0 || opts.Reason == "":
+				return flagErrorf("--account, --role, --duration and --reason are required")
+			case opts.Duration < 0:
+				return flagErrorf("--duration must be positive")
+			case opts.Name != "" && !request.ValidName(opts.Name):
+				return flagErrorf("--name must be 1-80 lowercase letters, digits and -")
+			}
+			if notBefore != "" {
+				t, err := time.Parse(time.RFC3339, notBefore)
+				if err != nil {
+					return flagErrorf("--not-before must be an RFC 3339 time like 2026-11-25T10:00:00Z")
+				}
+				opts.NotBefore = t.UTC()
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return requestRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Account, "account", "", "account name from eligibility.yaml")
+	fl.StringVar(&opts.Role, "role", "", "IAM role name in that account")
+	fl.DurationVar(&opts.Duration, "duration", 0, "how long sessions may be started, e.g. 2h")
+	fl.StringVar(&opts.Reason, "reason", "", "why (10-1000 characters)")
+	fl.StringVar(&opts.Ticket, "ticket", "", "ticket id, where the rule requires one")
+	fl.StringVar(&notBefore, "not-before", "", "open the window no earlier than this RFC 3339 time")
+	fl.BoolVar(&opts.Emergency, "emergency", false, "break-glass: no approval, where a rule allows it")
+	fl.StringVar(&opts.Name, "name", "", "file name (default: <login>-<role>-<ticket or time>)")
+	fl.BoolVar(&opts.DryRun, "dry-run", false, "check and print the path and YAML; open nothing")
+	return cmd
+}
+
+var nameJunk = regexp.MustCompile(`[^a-z0-9]+`)
+
+// RequestName suggests a file name: alice-admin-inc4821.
+func RequestName(login, role, ticket string, now time.Time) string {
+	tail := strings.ToLower(ticket)
+	if tail == "" {
+		tail = now.UTC().Format("20060102-1504")
+	}
+	name := strings.Trim(nameJunk.ReplaceAllString(strings.ToLower(login+"-"+role+"-"+tail), "-"), "-")
+	if len(name) > 80 {
+		name = strings.TrimRight(name[:80], "-")
+	}
+	return name
+}
+
+// PlannedRequest is a request file to open, checked against the base.
+type PlannedRequest struct {
+	Path    request.Path
+	YAML    []byte
+	Verdict *approval.Verdict
+	Base    string // default branch
+	BaseSHA string
+}
+
+// planRequest writes the file and judges it as the Action would at the base.
+func planRequest(ctx context.Context, repo *githubapi.Repo, me approval.User, opts *RequestOptions) (*PlannedRequest, error) {
+	now := opts.F.Now()
+	req := &request.Request{
+		Requester: me.Login, Account: opts.Account, Role: opts.Role, Duration: opts.Duration,
+		Reason: strings.TrimSpace(opts.Reason), Ticket: opts.Ticket, NotBefore: opts.NotBefore, Emergency: opts.Emergency,
+	}
+	name := opts.Name
+	if name == "" {
+		name = RequestName(me.Login, opts.Role, opts.Ticket, now)
+	}
+	p := request.PathFor(opts.Account, now, name)
+	data := request.Marshal(req)
+	base, baseSHA, err := repo.DefaultBranch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	facts := &approval.Facts{
+		Author: me, HeadSHA: "unpushed", BaseSHA: baseSHA,
+		Files: []approval.FileChange{{Path: p.String(), Status: "added"}},
+		Added: data,
+	}
+	if facts.Policy, err = optionalFile(ctx, repo, eligibility.File, baseSHA, eligibility.MaxSize); err != nil {
+		return nil, err
+	}
+	facts.CodeOwnersPath, facts.CodeOwners, err = codeowners.Find(ctx, func(ctx context.Context, path string) ([]byte, error) {
+		data, err := repo.FileAt(ctx, path, baseSHA, codeowners.MaxSize)
+		if errors.Is(err, githubapi.ErrNotFound) {
+			return nil, codeowners.ErrNotFound
+		}
+		return data, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	verdict, err := approval.Decide(ctx, facts, repo, now)
+	if err != nil {
+		return nil, err
+	}
+	if existing, err := optionalFile(ctx, repo, p.String(), baseSHA, request.MaxSize); err != nil {
+		return nil, err
+	} else if existing != nil {
+		return nil, fmt.Errorf("%s already exists on %s: choose another --name", p, base)
+	}
+	return &PlannedRequest{Path: p, YAML: data, Verdict: verdict, Base: base, BaseSHA: baseSHA}, nil
+}
+
+func optionalFile(ctx context.Context, repo *githubapi.Repo, path, ref string, max int64) ([]byte, error) {
+	data, err := repo.FileAt(ctx, path, ref, max)
+	if errors.Is(err, githubapi.ErrNotFound) {
+		return nil, nil
+	}
+	return data, err
+}
+
+// RejectedError carries the decision's reasons to the user.
+type RejectedError struct{ Reasons []approval.Reason }
+
+func (e *RejectedError) Error() string {
+	lines := []string{"the elevate check would reject this request:"}
+	for _, r := range e.Reasons {
+		lines = append(lines, "  "+r.String())
+	}
+	return strings.Join(lines, "\n")
+}
+
+func requestRun(ctx context.Context, opts *RequestOptions) error {
+	repo, err := opts.F.Repo(ctx)
+	if err != nil {
+		return err
+	}
+	u, err := repo.Me(ctx)
+	if err != nil {
+		return err
+	}
+	me := approval.User{ID: u.GetID(), Login: u.GetLogin()}
+	plan, err := planRequest(ctx, repo, me, opts)
+	if err != nil {
+		return err
+	}
+	if plan.Verdict.State == approval.Rejected {
+		return &RejectedError{Reasons: plan.Verdict.Reasons}
+	}
+	out, errOut := opts.F.IO.Out, opts.F.IO.ErrOut
+	if opts.DryRun {
+		fmt.Fprintf(out, "# %s\n%s", plan.Path, plan.YAML)
+		fmt.Fprintf(errOut, "dry run: %s; nothing was opened\n", nextStep(plan.Verdict))
+		return nil
+	}
+	branch := "elevate/" + plan.Path.Name
+	if err := repo.CreateBranch(ctx, branch, plan.BaseSHA); err != nil {
+		return err
+	}
+	title := fmt.Sprintf("elevate: %s requests %s in %s for %s", me.Login, opts.Role, opts.Account, opts.Duration)
+	if opts.Emergency {
+		title = "EMERGENCY " + title
+	}
+	if err := repo.CreateFile(ctx, branch, plan.Path.String(), title, plan.YAML); err != nil {
+		return err
+	}
+	body := fmt.Sprintf("%s\n\nTicket: %s\n\nOpened with `elevate request`. The `elevate` check judges this request; merging grants it.", strings.TrimSpace(opts.Reason), orNone(opts.Ticket))
+	pr, err := repo.CreatePull(ctx, branch, plan.Base, title, body)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, pr.GetHTMLURL())
+	fmt.Fprintf(errOut, "Opened #%d for %s: %s\n", pr.GetNumber(), plan.Path.ID(), nextStep(plan.Verdict))
+	return nil
+}
+
+func nextStep(v *approval.Verdict) string {
+	if len(v.Waiting) > 0 {
+		w := v.Waiting[0]
+		return fmt.Sprintf("needs %d approval(s) from %s", w.Missing, strings.Join(w.Owners, ", "))
+	}
+	if v.Request != nil && v.Request.Emergency {
+		return "EMERGENCY: no approval needed; merge it, and its owners must review it within 24h"
+	}
+	return "no approval needed: merge it to get access"
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}

@@ -1,0 +1,241 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+
+	"github.com/elevate-gitops/elevate/internal/broker/brokertest"
+	"github.com/elevate-gitops/elevate/internal/credcache"
+	"github.com/elevate-gitops/elevate/internal/ghauth"
+	vt "github.com/elevate-gitops/elevate/internal/validate/validatetest"
+)
+
+// world is a broker harness plus a CLI factory pointed at it as Codertocat.
+type world struct {
+	h        *brokertest.Harness
+	f        *Factory
+	out, err *bytes.Buffer
+	env      map[string]string
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	h := brokertest.New(t)
+	env := map[string]string{
+		"GH_TOKEN":           brokertest.UserToken,
+		"ELEVATE_BROKER_URL": h.URL,
+		"GITHUB_API_URL":     h.GitHub.Fake.URL,
+		"ELEVATE_REPO":       vt.Owner + "/" + vt.Name,
+	}
+	f, out, errOut := testFactory(env)
+	f.Now = h.Clock
+	f.HTTP = h.GitHub.Fake.Client().Client()
+	cacheDir := t.TempDir()
+	f.Cache = func() (*credcache.Cache, error) { return &credcache.Cache{Dir: cacheDir, Now: h.Clock}, nil }
+	storePath := t.TempDir() + "/token.json"
+	f.TokenStore = func() (*ghauth.Store, error) { return &ghauth.Store{Path: storePath}, nil }
+	f.WorkDir = t.TempDir()
+	return &world{h: h, f: f, out: out, err: errOut, env: env}
+}
+
+// run runs the CLI as a person would and returns the exit code.
+func (w *world) run(args ...string) int {
+	w.out.Reset()
+	w.err.Reset()
+	return Main(context.Background(), w.f, args)
+}
+
+func TestCredentialsProcessFormatAndCache(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	if code := w.run("credentials", "--account", "prod", "--role", "Admin"); code != 0 {
+		t.Fatalf("exit %d: %s", code, w.err)
+	}
+	var got struct {
+		Version                                              int
+		AccessKeyId, SecretAccessKey, SessionToken, Expiration string
+	}
+	if err := json.Unmarshal(w.out.Bytes(), &got); err != nil {
+		t.Fatalf("not credential_process JSON: %v\n%s", err, w.out)
+	}
+	exp, err := time.Parse(time.RFC3339, got.Expiration)
+	if got.Version != 1 || !strings.HasPrefix(got.AccessKeyId, "ASIA") || got.SessionToken == "" || err != nil || exp.Location() != time.UTC {
+		t.Errorf("credential_process output = %s", w.out)
+	}
+	first := w.out.String()
+	if code := w.run("credentials", "--account", "prod", "--role", "Admin"); code != 0 || w.out.String() != first {
+		t.Fatalf("second call: exit %d, output changed", code)
+	}
+	if n := w.h.STS.Calls("AssumeRole"); n != 1 {
+		t.Errorf("AssumeRole calls = %d, want 1: the second call must come from the cache", n)
+	}
+	if code := w.run("credentials", "--account", "prod", "--role", "Admin", "--format", "env"); code != 0 || !strings.Contains(w.out.String(), "export AWS_ACCESS_KEY_ID="+got.AccessKeyId) {
+		t.Errorf("env format: exit %d\n%s", code, w.out)
+	}
+}
+
+// Every failure a person meets prints one line: what happened and what to do next.
+func TestFailuresSayWhatToDoNext(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	tests := []struct {
+		name  string
+		setup func()
+		args  []string
+		want  []string
+	}{
+		{"no token", func() { delete(w.env, "GH_TOKEN") }, []string{"credentials", "--request", "x"}, []string{"elevate login", "GH_TOKEN"}},
+		{"broker unreachable", func() { w.env["ELEVATE_BROKER_URL"] = "http://127.0.0.1:1" }, []string{"credentials", "--request", "x", "--no-cache"}, []string{"cannot reach the broker", "ELEVATE_BROKER_URL"}},
+		{"no active grant", nil, []string{"credentials", "--account", "prod", "--role", "ReadOnly"}, []string{"no_active_grant", "elevate request --account prod --role ReadOnly"}},
+		{"not eligible", nil, []string{"credentials", "--account", "prod", "--role", "Billing"}, []string{"not_eligible", "not eligible for Billing in prod"}},
+		{"expired", func() { w.h.SetNow(w.h.Clock().Add(3 * time.Hour)) }, []string{"credentials", "--request", vt.RequestID, "--no-cache"}, []string{"expired", "elevate request"}},
+		{"revoked", func() {
+			w.h.Repo.Commit(w.h.Clock(), "revoke", map[string]string{vt.RequestPath: ""})
+			w.h.Sync()
+		}, []string{"credentials", "--request", vt.RequestID, "--no-cache"}, []string{"revoked", "elevate request"}},
+		{"no broker configured", func() { delete(w.env, "ELEVATE_BROKER_URL") }, []string{"console", "--request", "x"}, []string{"ELEVATE_BROKER_URL is not set", "export ELEVATE_BROKER_URL="}},
+	}
+	for _, tt := range tests {
+		saved := map[string]string{}
+		for k, v := range w.env {
+			saved[k] = v
+		}
+		if tt.setup != nil {
+			tt.setup()
+		}
+		code := w.run(tt.args...)
+		msg := w.err.String()
+		if code != ExitError || strings.Count(strings.TrimSpace(msg), "\n") != 0 {
+			t.Errorf("%s: exit %d, want 1 and one line; got %q", tt.name, code, msg)
+		}
+		for _, want := range tt.want {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%s: %q lacks %q", tt.name, msg, want)
+			}
+		}
+		for k := range w.env {
+			delete(w.env, k)
+		}
+		for k, v := range saved {
+			w.env[k] = v
+		}
+	}
+}
+
+func TestRequestOpensOneBranchOneFileOnePR(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	fake := w.h.GitHub.Fake
+	code := w.run("request", "--account", "prod", "--role", "Admin", "--duration", "2h", "--ticket", "INC-77",
+		"--reason", "Rotate the TLS certificate on the payments load balancer")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, w.err)
+	}
+	if n := fake.Calls("POST /repos/{owner}/{repo}/git/refs"); n != 1 {
+		t.Errorf("branches created: %d", n)
+	}
+	if n := fake.Calls("PUT /repos/{owner}/{repo}/contents/{path...}"); n != 1 {
+		t.Errorf("files written: %d", n)
+	}
+	if n := fake.Calls("POST /repos/{owner}/{repo}/pulls"); n != 1 {
+		t.Errorf("pull requests opened: %d", n)
+	}
+	name := "codertocat-admin-inc-77"
+	path := "requests/prod/" + w.h.Clock().UTC().Format("2006-01") + "/" + name + ".yaml"
+	data, ok := fake.File("elevate/"+name, path)
+	want := "requester: Codertocat\naccount: prod\nrole: Admin\nduration: 2h\nreason: Rotate the TLS certificate on the payments load balancer\nticket: INC-77\n"
+	if !ok || string(data) != want {
+		t.Errorf("file %s = %q (found %v), want %q", path, data, ok, want)
+	}
+	if !strings.Contains(w.out.String(), "/pull/") || !strings.Contains(w.err.String(), "needs 1 approval(s) from @hubot, @acme/sre-leads") {
+		t.Errorf("out %q err %q", w.out, w.err)
+	}
+	pr := fake.Pull(3)
+	if pr == nil || pr.GetUser().GetLogin() != "Codertocat" || len(fake.PullFiles(3)) != 1 {
+		t.Fatalf("PR #3 = %v", pr)
+	}
+
+	// The status lists the open request as pending, and the merged grant as active.
+	fake.Commit(pr.GetHead().GetSHA(), map[string][]byte{path: data}) // keep the fake's commit known for statuses
+	if code := w.run("status"); code != 0 || !strings.Contains(w.out.String(), "prod/2026-") || !strings.Contains(w.out.String(), "Active") {
+		t.Errorf("status: exit %d\n%s%s", code, w.out, w.err)
+	}
+}
+
+func TestRejectedRequestCreatesNothing(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	before := w.h.GitHub.Fake.TotalCalls()
+	code := w.run("request", "--account", "prod", "--role", "Billing", "--duration", "2h", "--ticket", "INC-1", "--reason", "I would like the billing role")
+	if code != ExitError || !strings.Contains(w.err.String(), "may request Admin, ReadOnly in prod, not Billing") {
+		t.Fatalf("exit %d: %s", code, w.err)
+	}
+	for _, route := range []string{"POST /repos/{owner}/{repo}/git/refs", "PUT /repos/{owner}/{repo}/contents/{path...}", "POST /repos/{owner}/{repo}/pulls"} {
+		if n := w.h.GitHub.Fake.Calls(route); n != 0 {
+			t.Errorf("%s called %d times", route, n)
+		}
+	}
+	t.Logf("the check cost %d GitHub calls", w.h.GitHub.Fake.TotalCalls()-before)
+}
+
+func TestDryRunPrintsPathAndYAML(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	code := w.run("request", "--account", "prod", "--role", "Admin", "--duration", "1h", "--ticket", "INC-9", "--reason", "Check the dashboards", "--dry-run", "--name", "try")
+	if code != 0 || !strings.HasPrefix(w.out.String(), "# requests/prod/") || !strings.Contains(w.out.String(), "role: Admin") {
+		t.Fatalf("exit %d\n%s%s", code, w.out, w.err)
+	}
+	if n := w.h.GitHub.Fake.Calls("POST /repos/{owner}/{repo}/pulls"); n != 0 {
+		t.Error("dry run opened a PR")
+	}
+}
+
+func TestRevokeOpensDeletionPR(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	fake := w.h.GitHub.Fake
+	files := map[string][]byte{}
+	for p, d := range w.h.GitHub.BaseFiles {
+		files[p] = d
+	}
+	files[vt.RequestPath] = []byte(vt.Request)
+	fake.Commit("e000000000000000000000000000000000000001", files)
+	fake.Branch("main", "e000000000000000000000000000000000000001")
+	if code := w.run("revoke", "codertocat-admin-inc1", "--reason", "done early"); code != 0 {
+		t.Fatalf("exit %d: %s", code, w.err)
+	}
+	pr := fake.Pull(3)
+	got := fake.PullFiles(3)
+	if pr == nil || len(got) != 1 || got[0].GetFilename() != vt.RequestPath || got[0].GetStatus() != "removed" || !strings.Contains(pr.GetBody(), "done early") {
+		t.Fatalf("revocation PR = %v files %v", pr, got)
+	}
+	_ = github.String
+}
+
+func TestPolicyLint(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	if code := w.run("policy", "lint", "--dir", "../.."); code != 0 {
+		t.Errorf("the repository's own policy: exit %d\n%s%s", code, w.out, w.err)
+	}
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"eligibility.yaml":   "version: 1\naccounts:\n  prod: \"111111111111\"\nrules:\n  - name: r\n    who: [alice]\n    accounts: [prod, dev]\n    roles: [Admin]\n    max_duration: 1h\n    approvals: 1\n",
+		".github/CODEOWNERS": "/requests/prod/ @alice\n",
+		"requests/old/.keep": "",
+	})
+	if code := w.run("policy", "lint", "--dir", dir); code != ExitError {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	for _, want := range []string{`eligibility.yaml:5: accounts: rule r names unknown account "dev"`, "eligibility.yaml:5: approvals: rule r can never be approved in prod", `requests/old/: "old" is not an account`} {
+		if !strings.Contains(w.out.String(), want) {
+			t.Errorf("lint output lacks %q:\n%s", want, w.out)
+		}
+	}
+}

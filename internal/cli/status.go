@@ -1,0 +1,162 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/elevate-gitops/elevate/internal/ledger"
+	"github.com/elevate-gitops/elevate/internal/request"
+)
+
+// StatusOptions are the inputs of `elevate status`.
+type StatusOptions struct {
+	F   *Factory
+	All bool
+}
+
+type grantsAnswer struct {
+	Login  string          `json:"login"`
+	Grants []ledger.Status `json:"grants"`
+}
+
+// NewCmdStatus builds `elevate status`.
+func NewCmdStatus(f *Factory, runF func(context.Context, *StatusOptions) error) *cobra.Command {
+	opts := &StatusOptions{F: f}
+	cmd := &cobra.Command{
+		Use:     "status [--all]",
+		Short:   "List your requests and their states",
+		Long:    "Lists your open request PRs (pending, approved, rejected) and your grants (active, scheduled;\nwith --all also expired and revoked).",
+		Example: "  elevate status\n  elevate status --all",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return statusRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.All, "all", false, "include expired and revoked grants")
+	return cmd
+}
+
+// StatusRow is one line of `elevate status`.
+type StatusRow struct {
+	ID, State, Account, Role, Detail string
+	PR                               int
+}
+
+func statusRun(ctx context.Context, opts *StatusOptions) error {
+	var rows []StatusRow
+	repo, err := opts.F.Repo(ctx)
+	if err != nil {
+		return err
+	}
+	me, err := repo.Me(ctx)
+	if err != nil {
+		return err
+	}
+	prs, err := repo.OpenPulls(ctx)
+	if err != nil {
+		return err
+	}
+	for _, pr := range prs {
+		if pr.GetUser().GetID() != me.GetID() {
+			continue
+		}
+		files, err := repo.PullRequestFiles(ctx, pr.GetNumber())
+		if err != nil {
+			return err
+		}
+		row := StatusRow{PR: pr.GetNumber(), State: "pending"}
+		for _, cf := range files {
+			if p, err := request.ParsePath(cf.GetFilename()); err == nil && cf.GetStatus() == "added" {
+				row.ID, row.Account = p.ID(), p.Account
+			}
+		}
+		if row.ID == "" {
+			continue // not a request PR
+		}
+		state, desc, err := repo.Status(ctx, pr.GetHead().GetSHA(), "elevate")
+		if err != nil {
+			return err
+		}
+		switch state {
+		case "success":
+			row.State, row.Detail = "approved", "merge to grant"
+		case "failure", "error":
+			row.State, row.Detail = "rejected", desc
+		default:
+			row.Detail = desc
+		}
+		rows = append(rows, row)
+	}
+	if _, err := opts.F.BrokerURL(); err == nil {
+		b, err := opts.F.broker()
+		if err != nil {
+			return err
+		}
+		var got grantsAnswer
+		if err := b.do(ctx, "GET", "/v1/grants", nil, &got); err != nil {
+			return err
+		}
+		rows = append(rows, GrantRows(got.Grants, opts.All, opts.F.Now())...)
+	} else {
+		fmt.Fprintln(opts.F.IO.ErrOut, "elevate: ELEVATE_BROKER_URL is not set: showing open requests only")
+	}
+	return writeStatus(opts.F.IO, rows)
+}
+
+// GrantRows turns the broker's grants into rows, newest window first.
+func GrantRows(grants []ledger.Status, all bool, now time.Time) []StatusRow {
+	sorted := slices.Clone(grants)
+	slices.SortFunc(sorted, func(a, b ledger.Status) int { return b.End.Compare(a.End) })
+	var rows []StatusRow
+	for _, g := range sorted {
+		if !all && (g.State == "expired" || g.State == "revoked") {
+			continue
+		}
+		row := StatusRow{ID: g.ID, State: g.State, Account: g.Account, Role: g.Role, PR: g.PR}
+		switch g.State {
+		case "active":
+			row.Detail = fmt.Sprintf("until %s (%s left)", g.End.UTC().Format(time.RFC3339), g.End.Sub(now).Round(time.Minute))
+		case "scheduled":
+			row.Detail = "from " + g.Start.UTC().Format(time.RFC3339)
+		case "expired":
+			row.Detail = "ended " + g.End.UTC().Format(time.RFC3339)
+		case "revoked":
+			row.Detail = "revoked " + g.End.UTC().Format(time.RFC3339)
+		}
+		if g.Emergency {
+			row.Detail += " EMERGENCY"
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+func writeStatus(io IOStreams, rows []StatusRow) error {
+	if len(rows) == 0 {
+		fmt.Fprintln(io.ErrOut, "No open requests or grants. Ask for access with: elevate request --account A --role R --duration 1h --reason \"…\"")
+		return nil
+	}
+	w := tabwriter.NewWriter(io.Out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "REQUEST\tSTATE\tACCOUNT/ROLE\tPR\tDETAIL")
+	for _, r := range rows {
+		pr := "-"
+		if r.PR > 0 {
+			pr = fmt.Sprintf("#%d", r.PR)
+		}
+		what := r.Account
+		if r.Role != "" {
+			what += "/" + r.Role
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.ID, strings.ToUpper(r.State[:1])+r.State[1:], what, pr, r.Detail)
+	}
+	return w.Flush()
+}

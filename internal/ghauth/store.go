@@ -1,0 +1,240 @@
+package ghauth
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// ErrNoToken is returned (wrapped) by Store.Load when no token is stored for
+// the host.
+var ErrNoToken = errors.New("no stored token")
+
+// maxStoreSize bounds what Load reads.
+const maxStoreSize = 1 << 20
+
+// Store keeps one GitHub token per GitHub host (github.com, or the GitHub
+// Enterprise host) in the JSON file at Path:
+//
+//	{"hosts":{"github.com":{"token":"gho_…"}}}
+//
+// The file is written 0600 through a temporary file and a rename, in a
+// directory of mode 0700; Load refuses a file other users can read or
+// write, or one that is not the user's. Two Saves racing each other may
+// lose one of them (the last rename wins); a login is a person at a
+// terminal, not a hot path.
+type Store struct {
+	Path string
+}
+
+// DefaultStore returns the store at os.UserConfigDir()/elevate/token.json.
+// It does not touch the file system.
+func DefaultStore() (*Store, error) {
+	base, err := os.UserConfigDir()
+	if err != nil {
+		return nil, fmt.Errorf("find user config directory: %w", err)
+	}
+	return &Store{Path: filepath.Join(base, "elevate", "token.json")}, nil
+}
+
+// HostFor returns the key Store uses for the GitHub instance whose REST API
+// is at apiURL: the host (and port, if any) of WebHost(apiURL), for example
+// "github.com" for "" or https://api.github.com.
+func HostFor(apiURL string) (string, error) {
+	u, err := WebHost(apiURL)
+	if err != nil {
+		return "", err
+	}
+	return u.Host, nil
+}
+
+type storeFile struct {
+	Hosts map[string]storedHost `json:"hosts"`
+}
+
+type storedHost struct {
+	Token string `json:"token"`
+}
+
+// Save stores token for host, keeping the tokens of other hosts.
+func (s *Store) Save(host, token string) error {
+	h, err := normaliseHost(host)
+	if err != nil {
+		return fmt.Errorf("save token: %w", err)
+	}
+	if err := checkToken(token); err != nil {
+		return fmt.Errorf("save token for %s: %w", h, err)
+	}
+	if s == nil || s.Path == "" {
+		return errors.New("save token: no token file")
+	}
+	dir := filepath.Dir(s.Path)
+	if err := ensurePrivateDir(dir); err != nil {
+		return fmt.Errorf("save token: %w", err)
+	}
+	f, err := s.read()
+	if err != nil {
+		// A file that cannot be trusted is replaced, not merged.
+		f = storeFile{}
+	}
+	if f.Hosts == nil {
+		f.Hosts = map[string]storedHost{}
+	}
+	f.Hosts[h] = storedHost{Token: token}
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return fmt.Errorf("save token: %w", err)
+	}
+	if err := writeAtomic(dir, s.Path, append(b, '\n')); err != nil {
+		return fmt.Errorf("save token to %s: %w", s.Path, err)
+	}
+	return nil
+}
+
+// Load returns the token stored for host. With no file, or no token for
+// host, the error wraps ErrNoToken.
+func (s *Store) Load(host string) (string, error) {
+	h, err := normaliseHost(host)
+	if err != nil {
+		return "", fmt.Errorf("load token: %w", err)
+	}
+	if s == nil || s.Path == "" {
+		return "", fmt.Errorf("load token for %s: %w", h, ErrNoToken)
+	}
+	f, err := s.read()
+	if errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("load token for %s: %w", h, ErrNoToken)
+	}
+	if err != nil {
+		return "", fmt.Errorf("load token for %s: %w; run `elevate login` again", h, err)
+	}
+	e, ok := f.Hosts[h]
+	if !ok || e.Token == "" {
+		return "", fmt.Errorf("load token for %s: %w", h, ErrNoToken)
+	}
+	if checkToken(e.Token) != nil {
+		return "", fmt.Errorf("load token for %s: the stored token is malformed; run `elevate login` again", h)
+	}
+	return e.Token, nil
+}
+
+// read parses the token file if it is safe to trust.
+func (s *Store) read() (storeFile, error) {
+	fh, err := os.OpenFile(s.Path, os.O_RDONLY|openNoFollow, 0)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return storeFile{}, err
+		}
+		return storeFile{}, fmt.Errorf("open %s: %w", s.Path, err)
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return storeFile{}, fmt.Errorf("stat %s: %w", s.Path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return storeFile{}, fmt.Errorf("%s is not a regular file", s.Path)
+	}
+	if err := checkPrivate(fi); err != nil {
+		return storeFile{}, fmt.Errorf("token file %s: %w", s.Path, err)
+	}
+	b, err := io.ReadAll(io.LimitReader(fh, maxStoreSize+1))
+	if err != nil {
+		return storeFile{}, fmt.Errorf("read %s: %w", s.Path, err)
+	}
+	if len(b) > maxStoreSize {
+		return storeFile{}, fmt.Errorf("token file %s is over %d bytes", s.Path, maxStoreSize)
+	}
+	var f storeFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		// encoding/json quotes a piece of the input, which may be a token.
+		return storeFile{}, fmt.Errorf("token file %s is not valid JSON", s.Path)
+	}
+	return f, nil
+}
+
+// normaliseHost lower-cases host and refuses anything but a host[:port].
+func normaliseHost(host string) (string, error) {
+	h := strings.ToLower(strings.TrimSpace(host))
+	if h == "" {
+		return "", errors.New("no GitHub host")
+	}
+	if strings.ContainsAny(h, "/@?# \t\r\n") {
+		return "", fmt.Errorf("GitHub host %q is not a host name", h)
+	}
+	return h, nil
+}
+
+// checkToken refuses an empty token or one with spaces or control
+// characters, which no GitHub token has. It never quotes the token.
+func checkToken(token string) error {
+	if token == "" {
+		return errors.New("empty token")
+	}
+	for _, r := range token {
+		if r <= ' ' || r == 0x7f {
+			return errors.New("token has spaces or control characters")
+		}
+	}
+	return nil
+}
+
+// ensurePrivateDir creates dir with mode 0700 and refuses one that is a
+// symlink, not a directory, or not the user's. A directory of the user's
+// with a looser mode is tightened to 0700.
+func ensurePrivateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	switch {
+	case fi.Mode()&os.ModeSymlink != 0:
+		return fmt.Errorf("%s is a symlink; remove it", dir)
+	case !fi.IsDir():
+		return fmt.Errorf("%s is not a directory; remove it", dir)
+	}
+	if err := checkOwner(fi); err != nil {
+		return fmt.Errorf("%s: %w", dir, err)
+	}
+	if fi.Mode().Perm() != 0o700 && enforceModes {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("restrict %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// writeAtomic writes b to a new 0600 temporary file in dir and renames it
+// to p.
+func writeAtomic(dir, p string, b []byte) (err error) {
+	tmp, err := os.CreateTemp(dir, ".token-*.tmp")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err = tmp.Chmod(0o600); err != nil {
+		return err
+	}
+	if _, err = tmp.Write(b); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), p)
+}

@@ -1,0 +1,84 @@
+package ghauth
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+)
+
+// DefaultAPIURL is the REST API of github.com.
+const DefaultAPIURL = "https://api.github.com"
+
+// WebHost returns the web root (scheme and host, no path) of the GitHub
+// instance whose REST API is at apiURL, where the OAuth endpoints
+// /login/device/code and /login/oauth/access_token live:
+//
+//   - "" and https://api.github.com give https://github.com;
+//   - a GitHub Enterprise Server URL, https://ghe.example.com/api/v3 or
+//     https://ghe.example.com, gives https://ghe.example.com;
+//   - an "api." host of GitHub Enterprise Cloud with data residency,
+//     https://api.octocorp.ghe.com, gives https://octocorp.ghe.com;
+//   - a loopback URL (127.0.0.0/8, ::1, localhost), such as an httptest
+//     server, gives the same scheme and host.
+//
+// apiURL must be https (http only for loopback hosts) and carry no
+// credentials, query or fragment. The host is lower-cased.
+func WebHost(apiURL string) (*url.URL, error) {
+	raw := strings.TrimSpace(apiURL)
+	if raw == "" {
+		raw = DefaultAPIURL
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Error repeats the whole URL, which might carry a password.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("parse GitHub API URL: %w", err)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("GitHub API URL %q: must not carry credentials", u.Redacted())
+	}
+	shown := u.String()
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("GitHub API URL %q: scheme must be https", shown)
+	case u.Host == "" || u.Hostname() == "":
+		return nil, fmt.Errorf("GitHub API URL %q: missing host", shown)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return nil, fmt.Errorf("GitHub API URL %q: must not have a query or fragment", shown)
+	}
+	host := strings.ToLower(u.Host)
+	hostname := strings.ToLower(u.Hostname())
+	loopback := isLoopback(hostname)
+	if u.Scheme == "http" && !loopback {
+		return nil, fmt.Errorf("GitHub API URL %q: plain http is only allowed for loopback hosts; use https", shown)
+	}
+	switch {
+	case loopback:
+	case hostname == "api.github.com":
+		host = "github.com" + strings.TrimPrefix(host, "api.github.com")
+	case strings.HasPrefix(hostname, "api.") && !isGHESPath(u.Path):
+		// GitHub Enterprise Cloud with data residency: api.SUB.ghe.com
+		// serves the API of SUB.ghe.com.
+		host = strings.TrimPrefix(host, "api.")
+	}
+	return &url.URL{Scheme: u.Scheme, Host: host}, nil
+}
+
+// isGHESPath reports whether p is GitHub Enterprise Server's API prefix.
+func isGHESPath(p string) bool {
+	return strings.TrimSuffix(p, "/") == "/api/v3"
+}
+
+// isLoopback reports whether host (no port) is localhost or a loopback IP.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
