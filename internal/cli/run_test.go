@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-github/v60/github"
-
 	"github.com/elevate-gitops/elevate/internal/broker/brokertest"
 	"github.com/elevate-gitops/elevate/internal/credcache"
 	"github.com/elevate-gitops/elevate/internal/ghauth"
@@ -58,7 +56,7 @@ func TestCredentialsProcessFormatAndCache(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, w.err)
 	}
 	var got struct {
-		Version                                              int
+		Version                                                int
 		AccessKeyId, SecretAccessKey, SessionToken, Expiration string
 	}
 	if err := json.Unmarshal(w.out.Bytes(), &got); err != nil {
@@ -215,7 +213,6 @@ func TestRevokeOpensDeletionPR(t *testing.T) {
 	if pr == nil || len(got) != 1 || got[0].GetFilename() != vt.RequestPath || got[0].GetStatus() != "removed" || !strings.Contains(pr.GetBody(), "done early") {
 		t.Fatalf("revocation PR = %v files %v", pr, got)
 	}
-	_ = github.String
 }
 
 func TestPolicyLint(t *testing.T) {
