@@ -236,3 +236,20 @@ func TestPolicyLint(t *testing.T) {
 		}
 	}
 }
+
+func TestConsolePrintsSigninURL(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	if code := w.run("console", "--request", vt.RequestID); code != 0 {
+		t.Fatalf("exit %d: %s", code, w.err)
+	}
+	url := strings.TrimSpace(w.out.String())
+	if !strings.HasPrefix(url, w.h.STS.SigninURL()+"?Action=login") || !strings.Contains(url, "SigninToken=") {
+		t.Errorf("url = %q", url)
+	}
+	var opened string
+	w.f.Browser = func(u string) error { opened = u; return nil }
+	if code := w.run("console", "--account", "prod", "--role", "Admin", "--open"); code != 0 || !strings.HasPrefix(opened, w.h.STS.SigninURL()) || w.out.Len() != 0 {
+		t.Errorf("--open: exit %d opened %q out %q", code, opened, w.out)
+	}
+}
