@@ -20,8 +20,8 @@ const htmlTime = "2006-01-02 15:04"
 // The bar chart's geometry, in SVG user units.
 const (
 	chartWidth = 960
-	chartLabel = 240 // width of the label column
-	chartValue = 150 // room right of the longest bar for its value
+	chartLabel = 200 // width of the label column
+	chartValue = 300 // room right of the longest bar for its value
 	chartRow   = 34
 	chartBar   = 20
 	chartTop   = 8

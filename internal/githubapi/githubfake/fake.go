@@ -28,7 +28,7 @@ type Fake struct {
 	// URL is the base URL of the server, without a trailing slash.
 	URL string
 
-	t   testing.TB
+	t   reporter
 	srv *httptest.Server
 	mux *http.ServeMux
 
@@ -61,9 +61,35 @@ type call struct {
 	user *github.User // the token's user; nil if anonymous
 }
 
+// reporter is where the fake reports misuse: a test, or a log for the demo.
+type reporter interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+}
+
 // New starts a fake GitHub API; t.Cleanup stops it.
 func New(t testing.TB) *Fake {
 	t.Helper()
+	f := start(t)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// NewServer starts the fake outside a test (the local demo's stand-in for
+// GitHub): unexpected requests are logged through logf; misuse panics.
+func NewServer(logf func(format string, args ...any)) (*Fake, func()) {
+	f := start(logReporter{logf})
+	return f, f.srv.Close
+}
+
+type logReporter struct{ logf func(string, ...any) }
+
+func (logReporter) Helper()                             {}
+func (l logReporter) Errorf(format string, args ...any) { l.logf(format, args...) }
+func (logReporter) Fatalf(format string, args ...any)   { panic(fmt.Sprintf(format, args...)) }
+
+func start(t reporter) *Fake {
 	f := &Fake{
 		t:           t,
 		mux:         http.NewServeMux(),
@@ -78,7 +104,6 @@ func New(t testing.TB) *Fake {
 	f.mux.HandleFunc("/", f.unrouted)
 	f.srv = httptest.NewServer(f.mux)
 	f.URL = f.srv.URL
-	t.Cleanup(f.srv.Close)
 	return f
 }
 
