@@ -2,7 +2,7 @@ GO      ?= go
 FUZZTIME ?= 15s
 BIN     := bin
 
-.PHONY: build test bench fuzz vet run lint
+.PHONY: build test bench fuzz vet run demo
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
@@ -22,5 +22,10 @@ vet:
 	$(GO) vet ./...
 	$(GO) run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 
+# The whole story on this machine, against local stand-ins for GitHub and AWS.
+demo: build
+	$(GO) run ./internal/demo/cmd/elevate-demo -bin $(BIN)
+
+# The broker alone, with this checkout as its ledger.
 run: build
 	$(BIN)/elevate-broker --listen 127.0.0.1:8080 --ledger .

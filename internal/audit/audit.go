@@ -313,6 +313,9 @@ func (v *version) parse(b blob) {
 	case b.missing:
 		v.Invalid = fmt.Sprintf("git has no file at %s", v.spec)
 		return
+	case b.data == nil:
+		v.Invalid = fmt.Sprintf("%s: file is %d bytes, over the %d-byte limit", v.Path, b.size, request.MaxSize)
+		return
 	}
 	req, err := request.Parse(v.Path, b.data)
 	if err != nil {

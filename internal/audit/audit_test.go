@@ -401,3 +401,30 @@ func TestBuildEmpty(t *testing.T) {
 		t.Errorf("entries %v totals %v, want none", rep.Entries, rep.Totals)
 	}
 }
+
+func TestBuildEditsAndLargeFiles(t *testing.T) {
+	t.Parallel()
+	r := ledgertest.New(t)
+	const edited = "requests/prod/2026-11/zoe-admin.yaml"
+	const large = "requests/prod/2026-11/large.yaml"
+	first := r.Commit(now.Add(-5*hour), "add", map[string]string{edited: strings.Replace(reqActive, "alice", "zoe", 1)})
+	// A direct push edits the file: the edit is a new version, ending the first.
+	second := r.Commit(now.Add(-4*hour), "edit", map[string]string{edited: strings.Replace(strings.Replace(reqActive, "alice", "zoe", 1), "2h", "8h", 1)})
+	r.Commit(now.Add(-3*hour), "large", map[string]string{large: reqActive + "# " + strings.Repeat("x", request.MaxSize) + "\n"})
+	rep, err := audit.Build(context.Background(), audit.Options{Dir: r.Dir, Since: 720 * hour, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Entries) != 3 {
+		t.Fatalf("%d entries, want 3: %+v", len(rep.Entries), rep.Entries)
+	}
+	if e := rep.Entries[0]; e.ID != "prod/2026-11/large" || e.State != audit.StateInvalid || !strings.HasSuffix(e.Invalid, "large.yaml: file is 16525 bytes, over the 16384-byte limit") {
+		t.Errorf("large file: %+v, want invalid for its size", e)
+	}
+	if e := rep.Entries[1]; e.Commit != second || e.State != audit.StateActive || e.Duration != 8*hour || !e.RevokedAt.IsZero() {
+		t.Errorf("edit: %+v, want the active 8h version", e)
+	}
+	if e := rep.Entries[2]; e.Commit != first || e.State != audit.StateRevoked || e.RevokedCommit != second || e.Hours() != 1 {
+		t.Errorf("first version: %+v, want revoked by the edit after 1h", e)
+	}
+}

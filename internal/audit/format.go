@@ -35,7 +35,7 @@ func (r *Report) Table(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			e.State, cell(e.ID), cell(e.Requester), cell(e.Account), cell(e.Role), cell(formatDuration(e.Duration)),
 			cell(formatTime(e.Start, tableTime)), cell(formatTime(e.End, tableTime)), pr,
-			cell(strings.Join(e.Approvers, ",")), clean(strings.Join(e.notes(tableTime), "; ")))
+			cell(strings.Join(e.Approvers, ",")), clean(strings.Join(e.notes(tableTime, r.Since), "; ")))
 	}
 	if len(r.Entries) == 0 {
 		fmt.Fprintln(tw, "(no request files merged in this period)")
@@ -74,7 +74,7 @@ func (r *Report) headline() string {
 }
 
 // notes lists what a row needs to say besides its columns.
-func (e *Entry) notes(layout string) []string {
+func (e *Entry) notes(layout string, since time.Time) []string {
 	var n []string
 	if e.Emergency {
 		n = append(n, "EMERGENCY")
@@ -88,6 +88,9 @@ func (e *Entry) notes(layout string) []string {
 			verb = "removed"
 		}
 		n = append(n, fmt.Sprintf("%s %s UTC in %s", verb, e.RevokedAt.UTC().Format(layout), short(e.RevokedCommit)))
+	}
+	if e.Invalid == "" && e.MergedAt.Before(since) {
+		n = append(n, "merged before the period")
 	}
 	if e.Invalid != "" {
 		n = append(n, "invalid: "+e.Invalid)

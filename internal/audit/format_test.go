@@ -147,7 +147,7 @@ func TestJSON(t *testing.T) {
 
 func TestTable(t *testing.T) {
 	t.Parallel()
-	_, rep := offlineReport(t)
+	h, rep := offlineReport(t)
 	var buf bytes.Buffer
 	if err := rep.Table(&buf); err != nil {
 		t.Fatal(err)
@@ -165,6 +165,7 @@ func TestTable(t *testing.T) {
 		"revoked 2026-11-25 10:00 UTC in ",
 		"removed 2026-11-24 12:00 UTC in ",
 		"invalid: " + pathMismatch,
+		"revoked 2026-11-15 11:00 UTC in " + h.sha["longrun-rm"][:12] + "; merged before the period",
 		"\nACCOUNT  ROLE      GRANTS  HOURS  EMERGENCY  PEOPLE\n",
 		"\nprod     Admin     4       4.5    2          4\n",
 		"\n(all)              6       9.5    2          4\n",

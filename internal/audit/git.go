@@ -149,12 +149,13 @@ func readLine(r *bufio.Reader, max int) (string, error) {
 
 // blob is what git cat-file answered for one object.
 type blob struct {
-	data    []byte // at most max+1 bytes: more than max means the file is too large
+	data    []byte // nil when the blob is over max bytes
+	size    int64  // the blob's full size
 	missing bool
 }
 
-// blobs reads "<rev>:<path>" objects in one git cat-file process. Each blob
-// is read to at most max+1 bytes; the rest is discarded.
+// blobs reads "<rev>:<path>" objects in one git cat-file process. A blob
+// over max bytes is skipped, not read into memory.
 func (g git) blobs(ctx context.Context, specs []string, max int64) ([]blob, error) {
 	if len(specs) == 0 {
 		return nil, nil
@@ -195,10 +196,11 @@ func (g git) blobs(ctx context.Context, specs []string, max int64) ([]blob, erro
 		if err != nil || size < 0 {
 			return stop(fmt.Errorf("unexpected header %q for %s", header, spec))
 		}
-		keep := min(size, max+1)
-		if fields[1] != "blob" {
-			keep = 0
-			out[i].missing = true
+		isBlob := fields[1] == "blob"
+		out[i].size, out[i].missing = size, !isBlob
+		keep := int64(0)
+		if isBlob && size <= max {
+			keep = size
 		}
 		data := make([]byte, keep)
 		if _, err := io.ReadFull(r, data); err != nil {
@@ -207,7 +209,7 @@ func (g git) blobs(ctx context.Context, specs []string, max int64) ([]blob, erro
 		if _, err := io.CopyN(io.Discard, r, size-keep+1); err != nil { // the rest and the newline
 			return stop(err)
 		}
-		if !out[i].missing {
+		if isBlob && size <= max {
 			out[i].data = data
 		}
 	}

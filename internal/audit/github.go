@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/google/go-github/v60/github"
 )
@@ -41,25 +42,27 @@ func addPullRequests(ctx context.Context, src PRSource, versions []*version) err
 	defer cancel()
 	infos := make([]pullInfo, len(commits))
 	errs := make([]error, len(commits))
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, gitHubWorkers)
-	for i, sha := range commits {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				errs[i] = ctx.Err()
-				return
+	for range min(gitHubWorkers, len(commits)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(commits) {
+					return
+				}
+				if err := ctx.Err(); err != nil {
+					errs[i] = err
+					return
+				}
+				sha := commits[i]
+				infos[i], errs[i] = pullOf(ctx, src, sha)
+				if errs[i] != nil {
+					errs[i] = fmt.Errorf("%s (commit %.12s): %w", byCommit[sha][0].ID, sha, errs[i])
+					cancel()
+				}
 			}
-			defer func() { <-sem }()
-			infos[i], errs[i] = pullOf(ctx, src, sha)
-			if errs[i] != nil {
-				errs[i] = fmt.Errorf("%s (commit %.12s): %w", byCommit[sha][0].ID, sha, errs[i])
-				cancel()
-			}
-		}()
+		})
 	}
 	wg.Wait()
 	// The first failure in history order, not a cancellation it caused

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	_ "embed"
 	"fmt"
 	"html/template"
@@ -25,6 +26,9 @@ const (
 	chartRow   = 34
 	chartBar   = 20
 	chartTop   = 8
+	// chartLabelRunes is how much of a label fits the label column; the
+	// whole label is in the bar's tooltip.
+	chartLabelRunes = 26
 )
 
 type htmlPage struct {
@@ -68,6 +72,7 @@ type htmlRow struct {
 	Approvers                string
 	Emergency, Unreviewed    bool
 	Revoked, Invalid         string
+	Before                   bool // merged before the period: not in the totals
 }
 
 // HTML writes the report as one self-contained page: inline CSS (light and
@@ -102,6 +107,7 @@ func (r *Report) HTML(w io.Writer) error {
 			Emergency:  e.Emergency,
 			Unreviewed: e.EmergencyUnreviewed,
 			Invalid:    e.Invalid,
+			Before:     e.Invalid == "" && e.MergedAt.Before(r.Since),
 		}
 		if e.PR != 0 {
 			row.PR = "#" + strconv.Itoa(e.PR)
@@ -115,7 +121,12 @@ func (r *Report) HTML(w io.Writer) error {
 		}
 		p.Rows = append(p.Rows, row)
 	}
-	return page.Execute(w, p)
+	var buf bytes.Buffer // no half page on a template error
+	if err := page.Execute(&buf, p); err != nil {
+		return fmt.Errorf("render the audit page: %w", err)
+	}
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 // chart lays out one horizontal bar per total, longest first.
@@ -146,7 +157,7 @@ func (r *Report) chart() htmlChart {
 			value += " · " + strconv.Itoa(t.Emergency) + " emergency"
 		}
 		c.Bars = append(c.Bars, htmlBar{
-			Label: t.Account + " / " + t.Role, Value: value,
+			Label: ellipsis(t.Account+" / "+t.Role, chartLabelRunes), Value: value,
 			Title: fmt.Sprintf("%s / %s: %s h in %s by %s, %d emergency", t.Account, t.Role, formatHours(t.Hours), plural(t.Grants, "grant"), plural(t.People, "person"), t.Emergency),
 			Y:     y, TextY: y + chartBar/2 + 5, LabelX: chartLabel - 10,
 			X: svgNum(chartLabel), Width: svgNum(width), ValueX: svgNum(chartLabel + width + 8),
@@ -176,6 +187,14 @@ func niceScale(v float64) (top float64, steps int) {
 		}
 	}
 	return 10 * p, 5
+}
+
+// ellipsis cuts s to n runes, ending a cut with "…".
+func ellipsis(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
 }
 
 func svgNum(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }

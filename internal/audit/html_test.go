@@ -91,7 +91,7 @@ func TestHTML(t *testing.T) {
 				`<span class="badge s-revoked">revoked</span>`, `<span class="badge s-invalid">invalid</span>`,
 				`<span class="badge b-unreviewed">unreviewed</span>`, ">prod / Admin</text>", "4.5 h · 4 grants · 4 people · 2 emergency",
 				// Request text is escaped, never markup.
-				"Rotate &lt;b&gt;certs&lt;/b&gt; &amp; keys"},
+				"Rotate &lt;b&gt;certs&lt;/b&gt; &amp; keys", "merged before the period: not in the totals"},
 			[]string{"<b>certs"}},
 		{"github", gitHubReport(t),
 			[]string{"<svg", `<div class="card alert"><div class="n">1</div><div class="l">unreviewed emergencies</div>`, "PR #11", "PR #13", "approved by erin, frank"},
