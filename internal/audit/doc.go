@@ -19,7 +19,8 @@
 //     the branch in the period, newest first, plus grants merged earlier and
 //     revoked in the period (their window was still open when the file was
 //     deleted). Deleting a file whose window was already over is clean-up,
-//     not a revocation: such an entry stays "expired" with RevokedAt set.
+//     not a revocation: such an entry stays "expired" with RevokedAt set,
+//     and the clean-up of a file merged before the period is not listed.
 //   - An edit of a request file supersedes the earlier version: the earlier
 //     entry is ended at the edit commit (RevokedAt) and the edit is a new entry.
 //   - A file that does not parse, or whose account is not its folder, has

@@ -7,7 +7,6 @@ import (
 	"html/template"
 	"io"
 	"strconv"
-	"strings"
 )
 
 //go:embed report.html.tmpl
@@ -18,17 +17,18 @@ var page = template.Must(template.New("audit").Parse(pageSource))
 // htmlTime is how the page writes times (always UTC).
 const htmlTime = "2006-01-02 15:04"
 
-// The bar chart's geometry, in SVG user units.
+// The bar chart's geometry, in SVG user units. Each row is a label line
+// (account / role) above its bar; the value follows the bar.
 const (
 	chartWidth = 960
-	chartLabel = 200 // width of the label column
+	chartLeft  = 16  // where bars start (room for the first tick's label)
 	chartValue = 300 // room right of the longest bar for its value
-	chartRow   = 34
-	chartBar   = 20
-	chartTop   = 8
-	// chartLabelRunes is how much of a label fits the label column; the
-	// whole label is in the bar's tooltip.
-	chartLabelRunes = 26
+	chartAxis  = 22  // height of the tick labels above the rows
+	chartRow   = 50
+	chartBar   = 18
+	// chartLabelRunes is how much of a label fits one line; the whole label
+	// is in the bar's tooltip. Account and role names are at most 63 and 64.
+	chartLabelRunes = 130
 )
 
 type htmlPage struct {
@@ -52,11 +52,10 @@ type htmlChart struct {
 }
 
 type htmlBar struct {
-	Label, Value, Title string
-	Y, TextY, LabelX    int
-	X, Width            string // decimal user units
-	ValueX              string
-	Emergency           bool
+	Label, Value, Title  string
+	LabelY, BarY, ValueY int
+	X, Width, ValueX     string // decimal user units
+	Emergency            bool
 }
 
 type htmlTick struct {
@@ -69,7 +68,7 @@ type htmlRow struct {
 	Requester, Account, Role string
 	Start, End, Duration     string
 	Merged, Commit, PR       string
-	Approvers                string
+	Approvers                []string
 	Emergency, Unreviewed    bool
 	Revoked, Invalid         string
 	Before                   bool // merged before the period: not in the totals
@@ -103,7 +102,7 @@ func (r *Report) HTML(w io.Writer) error {
 			Requester: e.Requester, Account: e.Account, Role: e.Role,
 			Start: formatTime(e.Start, htmlTime), End: formatTime(e.End, htmlTime), Duration: formatDuration(e.Duration),
 			Merged: formatTime(e.MergedAt, htmlTime), Commit: short(e.Commit),
-			Approvers:  strings.Join(e.Approvers, ", "),
+			Approvers:  e.Approvers,
 			Emergency:  e.Emergency,
 			Unreviewed: e.EmergencyUnreviewed,
 			Invalid:    e.Invalid,
@@ -136,18 +135,18 @@ func (r *Report) chart() htmlChart {
 	for _, t := range r.Totals {
 		most = max(most, t.Hours)
 	}
-	span := float64(chartWidth - chartLabel - chartValue)
+	span := float64(chartWidth - chartLeft - chartValue)
 	scale := 0.0
 	if most > 0 {
 		top, steps := niceScale(most)
 		scale = span / top
 		for i := range steps + 1 {
 			v := top * float64(i) / float64(steps)
-			c.Ticks = append(c.Ticks, htmlTick{X: svgNum(chartLabel + v*scale), Label: formatHours(v)})
+			c.Ticks = append(c.Ticks, htmlTick{X: svgNum(chartLeft + v*scale), Label: formatHours(v)})
 		}
 	}
 	for i, t := range r.Totals {
-		y := chartTop + 22 + i*chartRow
+		y := chartAxis + i*chartRow
 		width := t.Hours * scale
 		if t.Hours > 0 {
 			width = max(width, 2) // a sliver stays visible
@@ -158,13 +157,13 @@ func (r *Report) chart() htmlChart {
 		}
 		c.Bars = append(c.Bars, htmlBar{
 			Label: ellipsis(t.Account+" / "+t.Role, chartLabelRunes), Value: value,
-			Title: fmt.Sprintf("%s / %s: %s h in %s by %s, %d emergency", t.Account, t.Role, formatHours(t.Hours), plural(t.Grants, "grant"), plural(t.People, "person"), t.Emergency),
-			Y:     y, TextY: y + chartBar/2 + 5, LabelX: chartLabel - 10,
-			X: svgNum(chartLabel), Width: svgNum(width), ValueX: svgNum(chartLabel + width + 8),
+			Title:  fmt.Sprintf("%s / %s: %s h in %s by %s, %d emergency", t.Account, t.Role, formatHours(t.Hours), plural(t.Grants, "grant"), plural(t.People, "person"), t.Emergency),
+			LabelY: y + 18, BarY: y + 24, ValueY: y + 24 + chartBar - 4,
+			X: svgNum(chartLeft), Width: svgNum(width), ValueX: svgNum(chartLeft + width + 8),
 			Emergency: t.Emergency > 0,
 		})
 	}
-	c.Height = chartTop + 22 + max(len(r.Totals), 1)*chartRow + 4
+	c.Height = chartAxis + max(len(r.Totals), 1)*chartRow + 4
 	return c
 }
 

@@ -94,7 +94,7 @@ func TestHTML(t *testing.T) {
 				"Rotate &lt;b&gt;certs&lt;/b&gt; &amp; keys", "merged before the period: not in the totals"},
 			[]string{"<b>certs"}},
 		{"github", gitHubReport(t),
-			[]string{"<svg", `<div class="card alert"><div class="n">1</div><div class="l">unreviewed emergencies</div>`, "PR #11", "PR #13", "approved by erin, frank"},
+			[]string{"<svg", `<div class="card alert"><div class="n">1</div><div class="l">unreviewed emergencies</div>`, "PR #11", "PR #13", `approved by <span class="login">erin</span>, <span class="login">frank</span>`},
 			[]string{"Offline audit."}},
 		{"empty", empty,
 			[]string{"<svg", "No grants merged in this period.", "No request files were merged in this period.",
