@@ -42,11 +42,13 @@ type Fake struct {
 
 	repo        *repoState
 	memberships map[membershipKey]string // state: active or pending
+	app         *app
 }
 
 // route is one registered pattern.
 type route struct {
 	pattern    string
+	appJWT     bool // authenticated by a GitHub App's JWT, not a token
 	repoScoped bool // pattern starts with /repos/{owner}/{repo}
 	disabled   bool
 	calls      int
@@ -138,6 +140,12 @@ func (f *Fake) registerRoutes() {
 	f.handle("POST /repos/{owner}/{repo}/issues/{number}/comments", f.createComment)
 	f.handle("PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}", f.editComment)
 
+	// GitHub Apps (authenticated by the App's JWT).
+	f.handle("GET /repos/{owner}/{repo}/installation", f.getInstallation)
+	f.handle("POST /app/installations/{installation_id}/access_tokens", f.createInstallationToken)
+	f.routes["GET /repos/{owner}/{repo}/installation"].appJWT = true
+	f.routes["POST /app/installations/{installation_id}/access_tokens"].appJWT = true
+
 	// Teams.
 	f.handle("GET /orgs/{org}/teams/{team_slug}/memberships/{username}", f.getMembership)
 }
@@ -159,12 +167,19 @@ func (f *Fake) handle(pattern string, h func(*call)) {
 			c.notFound()
 			return
 		}
-		user, ok := f.authenticate(r)
-		if !ok {
-			c.error(http.StatusUnauthorized, "Bad credentials")
-			return
+		if rt.appJWT {
+			if !f.authenticateApp(r) {
+				c.error(http.StatusUnauthorized, "A JSON web token could not be decoded")
+				return
+			}
+		} else {
+			user, ok := f.authenticate(r)
+			if !ok {
+				c.error(http.StatusUnauthorized, "Bad credentials")
+				return
+			}
+			c.user = user
 		}
-		c.user = user
 		if rt.repoScoped && !f.isRepo(r.PathValue("owner"), r.PathValue("repo")) {
 			want := "(none: call Repo)"
 			if f.repo != nil {

@@ -1,0 +1,55 @@
+package githubapi
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-github/v60/github"
+
+	"github.com/elevate-gitops/elevate/internal/githubapi/githubfake"
+)
+
+func TestNewAppClientActsAsTheInstallation(t *testing.T) {
+	t.Parallel()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "app.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	if err := os.WriteFile(keyFile, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := githubfake.New(t)
+	f.Repo("acme", "access")
+	bot := &github.User{Login: github.String("elevate[bot]"), ID: github.Int64(9), Type: github.String("Bot")}
+	f.App(12345, &key.PublicKey, 777, "ghs_installationToken", bot)
+
+	gh, err := NewAppClient(context.Background(), f.URL, 12345, keyFile, "acme/access", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	me, _, err := gh.Users.Get(context.Background(), "")
+	if err != nil || me.GetLogin() != "elevate[bot]" {
+		t.Fatalf("as the installation: %v %v", me, err)
+	}
+	if f.Calls("POST /app/installations/{installation_id}/access_tokens") != 1 || f.Calls("GET /repos/{owner}/{repo}/installation") != 1 {
+		t.Error("the installation was not found and its token minted exactly once")
+	}
+
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	badFile := filepath.Join(t.TempDir(), "bad.pem")
+	os.WriteFile(badFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(other)}), 0o600)
+	if _, err := NewAppClient(context.Background(), f.URL, 12345, badFile, "acme/access", nil); err == nil {
+		t.Error("a JWT signed by another key was accepted")
+	}
+}
