@@ -128,6 +128,7 @@ func TestRefusals(t *testing.T) {
 		{"expired JWT", h.OIDC.Mint(oidcfake.Claims{Actor: "Codertocat", ActorID: vt.Author.GetID(), Audience: "elevate", IssuedAt: now.Add(-time.Hour), ExpiresAt: now.Add(-50 * time.Minute)}), byID, 401, "unauthenticated"},
 		{"JWT alg none", h.OIDC.MintUnsigned(oidcfake.Claims{Actor: "Codertocat", ActorID: vt.Author.GetID(), Audience: "elevate"}), byID, 401, "unauthenticated"},
 		{"JWT signed by an unknown key", otherKey, byID, 401, "unauthenticated"},
+		{"JWT from another organisation's workflow", h.OIDC.Mint(oidcfake.Claims{Actor: "Codertocat", ActorID: vt.Author.GetID(), Audience: "elevate", Repository: "mallory/trap"}), byID, 401, "unauthenticated"},
 		{"user token rejected by /user", "gho_revoked", byID, 401, "unauthenticated"},
 		{"no grant for an eligible role", h.Codertocat(), map[string]string{"account": "prod", "role": "ReadOnly"}, 403, "no_active_grant"},
 		{"not eligible for the role", h.Codertocat(), map[string]string{"account": "prod", "role": "Billing"}, 403, "not_eligible"},

@@ -21,6 +21,7 @@ type Config struct {
 	GitHubAppKey  string // path of the App's private key
 	OIDCIssuer    string
 	OIDCAudience  string
+	OIDCOwners    string // comma-separated organisations whose Actions tokens are accepted
 	STSEndpoint   string
 	Region        string
 	SigninURL     string
@@ -40,7 +41,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("listen", c.Listen), slog.String("ledger", c.Ledger), slog.String("branch", c.Branch),
 		slog.String("repo", c.Repo), slog.String("github_api_url", c.GitHubAPIURL),
 		slog.String("github_token", redact(c.GitHubToken)), slog.Int64("github_app_id", c.GitHubAppID),
-		slog.String("oidc_issuer", c.OIDCIssuer), slog.String("oidc_audience", c.OIDCAudience),
+		slog.String("oidc_issuer", c.OIDCIssuer), slog.String("oidc_audience", c.OIDCAudience), slog.String("oidc_repository_owner", c.OIDCOwners),
 		slog.String("sts_endpoint", c.STSEndpoint), slog.String("region", c.Region), slog.String("signin_url", c.SigninURL),
 		slog.String("webhook_secret", redact(c.WebhookSecret)), slog.Duration("sync_interval", c.SyncInterval),
 	)
@@ -60,6 +61,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.GitHubAppKey, "github-app-key-file", "", "GitHub App private key (PEM)")
 	fs.StringVar(&c.OIDCIssuer, "oidc-issuer", "https://token.actions.githubusercontent.com", "OIDC issuer of GitHub Actions tokens")
 	fs.StringVar(&c.OIDCAudience, "oidc-audience", "elevate", "audience OIDC tokens must carry")
+	fs.StringVar(&c.OIDCOwners, "oidc-repository-owner", "", "organisations (comma-separated) whose Actions OIDC tokens are accepted; none: Actions tokens are refused")
 	fs.StringVar(&c.STSEndpoint, "sts-endpoint", "", "STS endpoint (default: the SDK's for the region)")
 	fs.StringVar(&c.Region, "region", "us-east-1", "AWS region of STS")
 	fs.StringVar(&c.SigninURL, "signin-url", "https://signin.aws.amazon.com/federation", "AWS federation sign-in endpoint")

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -85,7 +86,13 @@ func Build(ctx context.Context, cfg Config, logger *slog.Logger, outbound *http.
 	if err != nil {
 		return nil, nil, err
 	}
-	ids, err := identity.New(identity.Config{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, GitHubAPIURL: cfg.GitHubAPIURL, HTTPClient: outbound})
+	var owners []string
+	for _, o := range strings.Split(cfg.OIDCOwners, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			owners = append(owners, o)
+		}
+	}
+	ids, err := identity.New(identity.Config{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, GitHubAPIURL: cfg.GitHubAPIURL, HTTPClient: outbound, RepositoryOwners: owners})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -58,6 +58,12 @@ type Config struct {
 	HTTPClient   *http.Client // outbound; copied; default (or Timeout 0): DefaultHTTPTimeout
 	Now          func() time.Time
 	UserCacheTTL time.Duration // default DefaultUserCacheTTL, at most MaxUserCacheTTL
+	// RepositoryOwners are the GitHub organisations (or users) whose Actions
+	// tokens are accepted, by the token's repository_owner claim. Any
+	// workflow anywhere can mint a token for any audience with the actor of
+	// whoever triggered it, so tokens from other owners are refused; with
+	// none configured, every Actions token is refused.
+	RepositoryOwners []string
 }
 
 // UnauthenticatedError is a refusal: the header is missing or malformed, or
@@ -96,8 +102,9 @@ type Verifier struct {
 	now      func() time.Time
 	cacheTTL time.Duration
 
-	oidc  *issuer
-	users *userCache
+	oidc   *issuer
+	owners []string
+	users  *userCache
 }
 
 // New returns a Verifier for cfg. It does not reach the network.
@@ -135,6 +142,7 @@ func New(cfg Config) (*Verifier, error) {
 		now:      now,
 		cacheTTL: ttl,
 		oidc:     newIssuer(iss, aud, client, now),
+		owners:   cfg.RepositoryOwners,
 		users:    newUserCache(defaultUserCacheEntries),
 	}, nil
 }

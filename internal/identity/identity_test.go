@@ -59,6 +59,9 @@ func with(f func(*oidcfake.Claims)) oidcfake.Claims {
 
 func newVerifier(t testing.TB, cfg identity.Config) *identity.Verifier {
 	t.Helper()
+	if cfg.RepositoryOwners == nil {
+		cfg.RepositoryOwners = []string{"octo-org", "acme"} // oidcfake's default owner, and octocat()'s
+	}
 	v, err := identity.New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -236,7 +239,7 @@ func TestVerifyJWTIssuerUnreachableFailsClosedThenRecovers(t *testing.T) {
 	t.Parallel()
 	iss := oidcfake.New(t)
 	iss.SetUnreachable(true)
-	v, err := identity.New(identity.Config{Issuer: iss.URL, Audience: audience})
+	v, err := identity.New(identity.Config{Issuer: iss.URL, Audience: audience, RepositoryOwners: []string{"octo-org", "acme"}})
 	if err != nil {
 		t.Fatalf("New with the issuer down: %v (the broker must start while the issuer is unreachable)", err)
 	}
@@ -601,5 +604,26 @@ func BenchmarkVerifyUserTokenCached(b *testing.B) {
 	}
 	if got := gh.Calls("GET /user"); got != 1 {
 		b.Errorf("GET /user calls = %d, want 1", got)
+	}
+}
+
+// Any workflow anywhere can mint a token for audience elevate with the actor
+// who triggered it: only the configured organisations' tokens are accepted.
+func TestOIDCTokenFromAnotherOrganisationRefused(t *testing.T) {
+	t.Parallel()
+	iss := oidcfake.New(t)
+	v := newVerifier(t, identity.Config{Issuer: iss.URL, RepositoryOwners: []string{"Octo-Org"}})
+	ok := iss.Mint(oidcfake.Claims{Actor: "alice", ActorID: 7, Repository: "octo-org/access"})
+	if id, err := v.Verify(context.Background(), "Bearer "+ok); err != nil || id.UserID != 7 {
+		t.Fatalf("own organisation: %v %v", id, err)
+	}
+	evil := iss.Mint(oidcfake.Claims{Actor: "alice", ActorID: 7, Repository: "mallory/stars-trap"})
+	var unauth *identity.UnauthenticatedError
+	if _, err := v.Verify(context.Background(), "Bearer "+evil); !errors.As(err, &unauth) {
+		t.Fatalf("a token from another owner: err = %v, want unauthenticated", err)
+	}
+	none := newVerifier(t, identity.Config{Issuer: iss.URL, RepositoryOwners: []string{}})
+	if _, err := none.Verify(context.Background(), "Bearer "+ok); !errors.As(err, &unauth) {
+		t.Fatalf("no owners configured: err = %v, want unauthenticated", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,8 +58,9 @@ func newIssuer(url, audience string, client *http.Client, now func() time.Time) 
 // actorClaims are the claims identity is taken from. sub is deliberately
 // absent.
 type actorClaims struct {
-	Actor   string          `json:"actor"`
-	ActorID json.RawMessage `json:"actor_id"`
+	Actor           string          `json:"actor"`
+	ActorID         json.RawMessage `json:"actor_id"`
+	RepositoryOwner string          `json:"repository_owner"`
 }
 
 // verifyJWT verifies a GitHub Actions OIDC token.
@@ -91,6 +93,12 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*Identity, erro
 	}
 	if c.Actor == "" {
 		return nil, unauthenticated("token has no actor claim", nil)
+	}
+	if !slices.ContainsFunc(v.owners, func(o string) bool { return strings.EqualFold(o, c.RepositoryOwner) }) {
+		if len(v.owners) == 0 {
+			return nil, unauthenticated("this broker accepts no GitHub Actions tokens (--oidc-repository-owner is not set): use a GitHub user token", nil)
+		}
+		return nil, unauthenticated("token comes from a workflow outside the allowed organisations", nil)
 	}
 	return &Identity{UserID: uid, Login: c.Actor, Via: ViaOIDC}, nil
 }

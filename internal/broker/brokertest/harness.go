@@ -141,7 +141,7 @@ func NewOn(t testing.TB, target AWS) *Harness {
 	if err := h.Ledger.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	ids, err := identity.New(identity.Config{Issuer: h.OIDC.URL, Audience: "elevate", GitHubAPIURL: h.GitHub.Fake.URL})
+	ids, err := identity.New(identity.Config{Issuer: h.OIDC.URL, Audience: "elevate", GitHubAPIURL: h.GitHub.Fake.URL, RepositoryOwners: []string{"octo-org"}})
 	if err != nil {
 		t.Fatal(err)
 	}
