@@ -215,12 +215,17 @@ func (j *judge) isOwner(u User, owners []codeowners.Owner) (bool, error) {
 
 // standing returns each reviewer's standing verdict: their latest review that
 // approves, requests changes or was dismissed. Later comments change nothing.
-func standing(reviews []Review) []Review {
+// For a merged PR, reviews after the merge (GitHub accepts them) are ignored:
+// the decision is the one at merge time.
+func standing(reviews []Review, mergedAt time.Time) []Review {
 	sorted := slices.Clone(reviews)
 	slices.SortStableFunc(sorted, func(a, b Review) int { return a.SubmittedAt.Compare(b.SubmittedAt) })
 	latest := map[int64]int{}
 	var out []Review
 	for _, r := range sorted {
+		if !mergedAt.IsZero() && r.SubmittedAt.After(mergedAt) {
+			continue
+		}
 		switch r.State {
 		case StateApproved, StateChangesRequested, StateDismissed:
 		default:
@@ -240,7 +245,7 @@ func standing(reviews []Review) []Review {
 // owned by owners: approving, on the head commit, an owner, not the author.
 func (j *judge) approvers(owners []codeowners.Owner) ([]string, error) {
 	var out []string
-	for _, r := range standing(j.f.Reviews) {
+	for _, r := range standing(j.f.Reviews, j.f.MergedAt) {
 		if r.State != StateApproved || r.CommitID != j.f.HeadSHA {
 			continue
 		}

@@ -178,6 +178,14 @@ func TestDecideRequest(t *testing.T) {
 		{"re-approval after changes requested", func(f *Facts) {
 			f.Reviews = []Review{review(bob, StateChangesRequested, 1), approve(bob, "head1", 2)}
 		}, Approved, "", []string{"bob"}},
+		{"approval given after the merge does not count", func(f *Facts) {
+			f.MergedAt = now
+			f.Reviews = []Review{approve(bob, "head1", 24*60)}
+		}, Pending, "", nil},
+		{"approval before the merge counts", func(f *Facts) {
+			f.MergedAt = now.Add(time.Hour)
+			f.Reviews = []Review{approve(bob, "head1", 1)}
+		}, Approved, "", []string{"bob"}},
 		{"team-based ownership, active member", func(f *Facts) { f.Reviews = []Review{approve(erin, "head1", 1)} }, Approved, "", []string{"erin"}},
 		{"team-based ownership, pending member does not count", func(f *Facts) {
 			f.Reviews = []Review{approve(User{ID: 8, Login: "frank"}, "head1", 1)}

@@ -43,6 +43,8 @@ type Facts struct {
 	BaseSHA string
 	Files   []FileChange
 	Reviews []Review
+	// MergedAt is set for a merged PR: reviews after it do not count.
+	MergedAt time.Time
 
 	// Added is the content at the head of the request file the PR adds, when
 	// it adds exactly one file under requests/.

@@ -254,7 +254,7 @@ func (w *world) review(number int, who person) {
 	pr := w.gh.Pull(number)
 	w.say("\n  %s approves #%d on GitHub", who.user.GetLogin(), number)
 	w.gh.AddReview(number, &github.PullRequestReview{User: who.user, State: github.String("APPROVED"), CommitID: github.String(pr.GetHead().GetSHA()),
-		SubmittedAt: &github.Timestamp{Time: time.Now().UTC()}})
+		SubmittedAt: &github.Timestamp{Time: time.Now().UTC().Truncate(time.Second)}}) // GitHub times are whole seconds
 }
 
 // expectVerdict runs the Action and checks the commit status it posts.

@@ -33,6 +33,9 @@ func (r *Repo) Facts(ctx context.Context, pr *github.PullRequest) (*approval.Fac
 		HeadSHA: head,
 		BaseSHA: base,
 	}
+	if pr.MergedAt != nil {
+		f.MergedAt = pr.GetMergedAt().Time
+	}
 	files, err := r.PullRequestFiles(ctx, number)
 	if err != nil {
 		return nil, err
