@@ -3,6 +3,7 @@ package broker_test
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -198,7 +199,7 @@ func TestCommitPushedWithoutPR(t *testing.T) {
 	t.Parallel()
 	h := brokertest.New(t)
 	pushed := strings.Replace(vt.Request, "INC-1", "INC-3", 1)
-	h.Repo.Commit(h.Clock().Add(-time.Minute), "direct push", map[string]string{"requests/prod/2026-11/pushed.yaml": pushed})
+	h.Repo.Commit(h.Clock().Add(-15*time.Minute), "direct push", map[string]string{"requests/prod/2026-11/pushed.yaml": pushed})
 	h.Sync()
 	if a := h.Credentials(h.Codertocat(), map[string]string{"request": "pushed"}); a.Status != 403 || a.Body["error"] != "no_active_grant" || !strings.Contains(a.Raw, "direct push") {
 		t.Errorf("pushed without a PR: %d %s", a.Status, a.Raw)
@@ -338,6 +339,14 @@ func TestWebhookSyncsANewMerge(t *testing.T) {
 	}
 	if code := post("sha256=" + strings.Repeat("0", 64)); code != 401 {
 		t.Fatalf("forged signature: %d", code)
+	}
+	req, _ := http.NewRequest("POST", h.URL+"/v1/webhook", strings.NewReader(push))
+	req.Header.Set("X-GitHub-Event", "push")
+	mac := hmac.New(sha1.New, []byte(brokertest.WebhookSecret))
+	mac.Write([]byte(push))
+	req.Header.Set("X-Hub-Signature", "sha1="+hex.EncodeToString(mac.Sum(nil)))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 401 {
+		t.Fatalf("SHA-1 signature only: %v %v, want 401", resp.StatusCode, err)
 	}
 	if _, ok := h.Ledger.Index().Grant("new"); ok {
 		t.Fatal("a forged webhook synced the ledger")

@@ -71,7 +71,9 @@ func Build(ctx context.Context, cfg Config, logger *slog.Logger, outbound *http.
 		return nil, nil, fmt.Errorf("GitHub client: %w", err)
 	}
 	var verifier ledger.Verifier = unverifiable{}
-	members := &githubapi.MembershipCache{Inner: unverifiable{}, TTL: 5 * time.Minute}
+	// Team answers are kept a minute: issuing needs no GitHub call, and a
+	// removal from a team takes effect within that minute.
+	members := &githubapi.MembershipCache{Inner: unverifiable{}, TTL: time.Minute}
 	if cfg.Repo != "" {
 		repo, err := githubapi.NewRepo(gh, cfg.Repo)
 		if err != nil {

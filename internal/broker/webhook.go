@@ -19,6 +19,9 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) (string, *apiEr
 	if s.Webhook == nil || len(s.Webhook.Secret) == 0 {
 		return "", &apiError{status: http.StatusNotFound, code: "not_found", message: "webhooks are not enabled: start the broker with --webhook-secret"}
 	}
+	if r.Header.Get(github.SHA256SignatureHeader) == "" {
+		return "", &apiError{status: http.StatusUnauthorized, code: "unauthenticated", message: "the webhook must be signed with X-Hub-Signature-256"}
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, 25<<20) // GitHub caps payloads at 25 MB
 	payload, err := github.ValidatePayload(r, s.Webhook.Secret)
 	if err != nil {

@@ -85,7 +85,8 @@ func (l *Ledger) Find(ctx context.Context, ask Ask) (*Found, error) {
 	var refusal error
 	seen := map[string]bool{}
 	try := func(g *Grant) (*Found, error) {
-		if seen[g.ID] || g.Request == nil {
+		// A user's id index may name a path since re-used for another role.
+		if seen[g.ID] || g.Request == nil || g.Request.Account != ask.Account || g.Request.Role != ask.Role {
 			return nil, nil
 		}
 		seen[g.ID] = true

@@ -45,7 +45,12 @@ type GitHubVerifier struct {
 	GitHub  PullSource
 	Members eligibility.Membership // team look-ups (cached by the caller)
 	Branch  string
+	Now     func() time.Time // default time.Now
 }
+
+// linkDelay is how long after a merge GitHub may still not list the PR of
+// its commit: until then "no PR" is an error (asked again), not a verdict.
+const linkDelay = 10 * time.Minute
 
 // Verify implements Verifier.
 func (v *GitHubVerifier) Verify(ctx context.Context, g *Grant) (*Verification, error) {
@@ -63,6 +68,13 @@ func (v *GitHubVerifier) Verify(ctx context.Context, g *Grant) (*Verification, e
 		}
 	}
 	if merged == nil {
+		now := time.Now
+		if v.Now != nil {
+			now = v.Now
+		}
+		if now().Sub(g.CommittedAt) < linkDelay {
+			return nil, fmt.Errorf("GitHub lists no merged pull request for commit %.12s yet; asking again shortly", g.Commit)
+		}
 		return &Verification{Reason: fmt.Sprintf("commit %.12s did not come from a merged pull request into %s (a direct push grants nothing)", g.Commit, v.Branch)}, nil
 	}
 	pr, err := v.GitHub.PullRequest(ctx, merged.GetNumber())

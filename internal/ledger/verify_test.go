@@ -74,3 +74,20 @@ func TestGitHubVerifierDownIsAnError(t *testing.T) {
 		t.Fatal("an unreachable GitHub must be an error (not yet verified), never a verdict")
 	}
 }
+
+// Just after a merge GitHub may not link the commit to its PR yet: that is
+// "ask again", not a cached refusal.
+func TestGitHubVerifierNoPRYetIsRetryable(t *testing.T) {
+	t.Parallel()
+	s := vt.New(t, 0)
+	gv := githubVerifier(t, s.Fake.URL)
+	gv.Now = func() time.Time { return t0 }
+	g := &Grant{ID: vt.RequestID, Path: vt.RequestPath, Commit: "d00000000000000000000000000000000000000d", CommittedAt: t0.Add(-time.Minute)}
+	if v, err := gv.Verify(context.Background(), g); err == nil {
+		t.Fatalf("verdict %+v, want a retryable error", v)
+	}
+	g.CommittedAt = t0.Add(-time.Hour)
+	if v, err := gv.Verify(context.Background(), g); err != nil || v.OK {
+		t.Fatalf("an hour later: %+v %v, want a refusal", v, err)
+	}
+}

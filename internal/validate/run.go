@@ -127,6 +127,13 @@ func Run(ctx context.Context, a *githubactions.Action, gh GitHub, in Input) erro
 		now = time.Now
 	}
 	r := &reporter{a: a, gh: gh, pr: pr, runURL: in.RunURL}
+	// Grants live on the default branch only: a PR into another branch is
+	// not judged, so no status it could share with a PR into the default
+	// branch (statuses belong to commits) is ever posted.
+	if def := pr.GetBase().GetRepo().GetDefaultBranch(); def != "" && pr.GetBase().GetRef() != def {
+		a.Infof("elevate: #%d targets %s, not the default branch %s: not judged", number, pr.GetBase().GetRef(), def)
+		return nil
+	}
 	if pr.GetState() == "closed" {
 		if !pr.GetMerged() {
 			a.Infof("elevate: #%d was closed without merging; nothing is granted", number)

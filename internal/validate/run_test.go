@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-github/v60/github"
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/elevate-gitops/elevate/internal/githubapi"
@@ -302,5 +303,30 @@ func TestBadInputIsRejectedWithFileAndLine(t *testing.T) {
 			}
 			t.Logf("judged in %s", time.Since(start))
 		})
+	}
+}
+
+// A PR into another branch is not judged: a success there would show on the
+// same head commit in a PR into the default branch.
+func TestPRIntoAnotherBranchIsNotJudged(t *testing.T) {
+	t.Parallel()
+	s := vt.New(t, 0)
+	s.OpenPR(t, map[string][]byte{vt.RequestPath: []byte(vt.Request)}, nil)
+	s.Review(vt.Hubot, "APPROVED", vt.HeadSHA, now)
+	pr := s.Fake.Pull(vt.Number)
+	pr.Base.Ref = github.String("attacker-branch")
+	pr.Base.Repo = &github.Repository{DefaultBranch: github.String("main")}
+	s.Fake.AddPull(pr, s.Fake.PullFiles(vt.Number))
+	if r := run(t, s, "pull_request_target", opened); r.err != nil {
+		t.Fatal(r.err)
+	}
+	if st := s.Fake.Statuses(vt.HeadSHA); len(st) != 0 {
+		t.Fatalf("statuses = %v, want none", st)
+	}
+	pr.Base.Ref = github.String("main")
+	s.Fake.AddPull(pr, s.Fake.PullFiles(vt.Number))
+	run(t, s, "pull_request_target", opened)
+	if state, _ := lastStatus(t, s); state != "success" {
+		t.Fatalf("into main: %s", state)
 	}
 }
