@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/elevate-gitops/elevate/internal/privfile"
 	"io"
 	"os"
 	"path/filepath"
@@ -141,13 +142,13 @@ func (c *Cache) fresh(e *Entry) bool {
 
 // read returns the content of the cache file at p if it is safe to trust.
 func (c *Cache) read(p string) ([]byte, bool) {
-	f, err := os.OpenFile(p, os.O_RDONLY|openNoFollow, 0)
+	f, err := os.OpenFile(p, os.O_RDONLY|privfile.OpenNoFollow, 0)
 	if err != nil {
 		return nil, false
 	}
 	defer f.Close()
 	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() > maxFileSize || checkPrivate(fi) != nil {
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() > maxFileSize || privfile.CheckPrivate(fi) != nil {
 		return nil, false
 	}
 	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
@@ -182,7 +183,7 @@ func (c *Cache) Put(k Key, e Entry) error {
 	if err := c.ensureDir(); err != nil {
 		return err
 	}
-	if err := writeAtomic(c.Dir, c.path(k), b); err != nil {
+	if err := privfile.WriteAtomic(c.Dir, c.path(k), b); err != nil {
 		return fmt.Errorf("write credential cache: %w", err)
 	}
 	return nil
@@ -227,63 +228,12 @@ func (c *Cache) margin() time.Duration {
 	return c.Margin
 }
 
-// ensureDir creates c.Dir with mode 0700 and refuses one that is a symlink,
-// not a directory, or not owned by the user. A directory of the user's with
-// a looser mode is tightened to 0700.
+// ensureDir creates the cache directory (see privfile.EnsureDir).
 func (c *Cache) ensureDir() error {
-	if c.Dir == "" {
-		return errors.New("credential cache: no directory")
-	}
-	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
-		return fmt.Errorf("create credential cache directory: %w", err)
-	}
-	fi, err := os.Lstat(c.Dir)
-	if err != nil {
-		return fmt.Errorf("check credential cache directory: %w", err)
-	}
-	switch {
-	case fi.Mode()&os.ModeSymlink != 0:
-		return fmt.Errorf("credential cache directory %s is a symlink; remove it", c.Dir)
-	case !fi.IsDir():
-		return fmt.Errorf("credential cache directory %s is not a directory; remove it", c.Dir)
-	}
-	if err := checkOwner(fi); err != nil {
-		return fmt.Errorf("credential cache directory %s: %w; remove it", c.Dir, err)
-	}
-	if fi.Mode().Perm() != 0o700 && enforceModes {
-		if err := os.Chmod(c.Dir, 0o700); err != nil {
-			return fmt.Errorf("restrict credential cache directory: %w", err)
-		}
+	if err := privfile.EnsureDir(c.Dir); err != nil {
+		return fmt.Errorf("credential cache: %w", err)
 	}
 	return nil
-}
-
-// writeAtomic writes b to a new 0600 temporary file in dir and renames it
-// to p.
-func writeAtomic(dir, p string, b []byte) (err error) {
-	tmp, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = tmp.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err = tmp.Write(b); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), p)
 }
 
 func validKey(k Key) error {

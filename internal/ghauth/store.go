@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/elevate-gitops/elevate/internal/privfile"
 	"io"
 	"os"
 	"path/filepath"
@@ -73,7 +74,7 @@ func (s *Store) Save(host, token string) error {
 		return errors.New("save token: no token file")
 	}
 	dir := filepath.Dir(s.Path)
-	if err := ensurePrivateDir(dir); err != nil {
+	if err := privfile.EnsureDir(dir); err != nil {
 		return fmt.Errorf("save token: %w", err)
 	}
 	f, err := s.read()
@@ -89,7 +90,7 @@ func (s *Store) Save(host, token string) error {
 	if err != nil {
 		return fmt.Errorf("save token: %w", err)
 	}
-	if err := writeAtomic(dir, s.Path, append(b, '\n')); err != nil {
+	if err := privfile.WriteAtomic(dir, s.Path, append(b, '\n')); err != nil {
 		return fmt.Errorf("save token to %s: %w", s.Path, err)
 	}
 	return nil
@@ -124,7 +125,7 @@ func (s *Store) Load(host string) (string, error) {
 
 // read parses the token file if it is safe to trust.
 func (s *Store) read() (storeFile, error) {
-	fh, err := os.OpenFile(s.Path, os.O_RDONLY|openNoFollow, 0)
+	fh, err := os.OpenFile(s.Path, os.O_RDONLY|privfile.OpenNoFollow, 0)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return storeFile{}, err
@@ -139,8 +140,8 @@ func (s *Store) read() (storeFile, error) {
 	if !fi.Mode().IsRegular() {
 		return storeFile{}, fmt.Errorf("%s is not a regular file", s.Path)
 	}
-	if err := checkPrivate(fi); err != nil {
-		return storeFile{}, fmt.Errorf("token file %s: %w", s.Path, err)
+	if err := privfile.CheckPrivate(fi); err != nil {
+		return storeFile{}, fmt.Errorf("token file %s: %w; run `chmod 600` on it or `elevate login` again", s.Path, err)
 	}
 	b, err := io.ReadAll(io.LimitReader(fh, maxStoreSize+1))
 	if err != nil {
@@ -181,60 +182,4 @@ func checkToken(token string) error {
 		}
 	}
 	return nil
-}
-
-// ensurePrivateDir creates dir with mode 0700 and refuses one that is a
-// symlink, not a directory, or not the user's. A directory of the user's
-// with a looser mode is tightened to 0700.
-func ensurePrivateDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
-	}
-	fi, err := os.Lstat(dir)
-	if err != nil {
-		return err
-	}
-	switch {
-	case fi.Mode()&os.ModeSymlink != 0:
-		return fmt.Errorf("%s is a symlink; remove it", dir)
-	case !fi.IsDir():
-		return fmt.Errorf("%s is not a directory; remove it", dir)
-	}
-	if err := checkOwner(fi); err != nil {
-		return fmt.Errorf("%s: %w", dir, err)
-	}
-	if fi.Mode().Perm() != 0o700 && enforceModes {
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return fmt.Errorf("restrict %s: %w", dir, err)
-		}
-	}
-	return nil
-}
-
-// writeAtomic writes b to a new 0600 temporary file in dir and renames it
-// to p.
-func writeAtomic(dir, p string, b []byte) (err error) {
-	tmp, err := os.CreateTemp(dir, ".token-*.tmp")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = tmp.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err = tmp.Write(b); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), p)
 }
