@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/elevate-gitops/elevate/internal/gitlog"
 	"slices"
 	"strings"
 	"time"
@@ -136,10 +137,10 @@ func Build(ctx context.Context, o Options) (*Report, error) {
 	case strings.HasPrefix(o.Branch, "-") || strings.ContainsAny(o.Branch, " \t\n\\:~^?*[") || strings.Contains(o.Branch, ".."):
 		return nil, fmt.Errorf("audit: %q is not a branch name", o.Branch)
 	}
-	g := git{dir: o.Dir}
-	head, err := g.resolve(ctx, "refs/heads/"+o.Branch)
+	g := gitlog.Repo{Dir: o.Dir}
+	head, err := g.Resolve(ctx, "refs/heads/"+o.Branch)
 	if err == nil && head == "" {
-		head, err = g.resolve(ctx, "refs/remotes/origin/"+o.Branch)
+		head, err = g.Resolve(ctx, "refs/remotes/origin/"+o.Branch)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("audit: resolve branch %s in %s: %w", o.Branch, o.Dir, err)
@@ -194,15 +195,15 @@ type approval struct {
 
 // reader turns first-parent history into entries.
 type reader struct {
-	git   git
+	git   gitlog.Repo
 	head  string
 	since time.Time
 	max   int
 }
 
 func (r *reader) read(ctx context.Context) ([]*version, error) {
-	changes, err := r.git.log(ctx, r.head, "ADM", r.since, nil, r.max)
-	if errors.Is(err, errTooMany) {
+	changes, err := r.git.Log(ctx, r.head, "ADM", r.since, nil, r.max)
+	if errors.Is(err, gitlog.ErrTooMany) {
 		return nil, r.tooMany()
 	}
 	if err != nil {
@@ -210,28 +211,28 @@ func (r *reader) read(ctx context.Context) ([]*version, error) {
 	}
 	var versions []*version
 	open := map[string]*version{}            // path -> its current version, when merged in the period
-	var orphans []change                     // deletions of files merged before the period
+	var orphans []gitlog.Change              // deletions of files merged before the period
 	for i := len(changes) - 1; i >= 0; i-- { // oldest first
 		c := changes[i]
-		if !r.since.IsZero() && c.at.Before(r.since) {
+		if !r.since.IsZero() && c.At.Before(r.since) {
 			continue
 		}
-		p, err := request.ParsePath(c.path)
+		p, err := request.ParsePath(c.Path)
 		if err != nil {
 			continue // README, .gitkeep, or a path the check rejects
 		}
-		if v := open[c.path]; v != nil {
-			v.RevokedAt, v.RevokedCommit = c.at, c.commit
-			delete(open, c.path)
-		} else if c.status == 'D' {
+		if v := open[c.Path]; v != nil {
+			v.RevokedAt, v.RevokedCommit = c.At, c.Commit
+			delete(open, c.Path)
+		} else if c.Status == 'D' {
 			orphans = append(orphans, c)
 		}
-		if c.status == 'D' {
+		if c.Status == 'D' {
 			continue
 		}
-		v := &version{Entry: &Entry{ID: p.ID(), Path: c.path, Account: p.Account, Commit: c.commit, MergedAt: c.at}, spec: c.commit + ":" + c.path}
+		v := &version{Entry: &Entry{ID: p.ID(), Path: c.Path, Account: p.Account, Commit: c.Commit, MergedAt: c.At}, spec: c.Commit + ":" + c.Path}
 		versions = append(versions, v)
-		open[c.path] = v
+		open[c.Path] = v
 	}
 	older, err := r.merges(ctx, orphans, len(changes))
 	if err != nil {
@@ -243,7 +244,7 @@ func (r *reader) read(ctx context.Context) ([]*version, error) {
 	for i, v := range versions {
 		specs[i] = v.spec
 	}
-	blobs, err := r.git.blobs(ctx, specs, request.MaxSize)
+	blobs, err := r.git.Blobs(ctx, specs, request.MaxSize)
 	if err != nil {
 		return nil, err
 	}
@@ -271,16 +272,16 @@ func (r *reader) tooMany() error {
 // first-parent commit that merged each file (the latest add or edit before
 // the period), in one more git log limited to those paths. The file's bytes
 // are read as they were just before the deletion.
-func (r *reader) merges(ctx context.Context, orphans []change, used int) ([]*version, error) {
+func (r *reader) merges(ctx context.Context, orphans []gitlog.Change, used int) ([]*version, error) {
 	if len(orphans) == 0 {
 		return nil, nil
 	}
 	paths := make([]string, len(orphans))
 	for i, c := range orphans {
-		paths[i] = c.path
+		paths[i] = c.Path
 	}
-	changes, err := r.git.log(ctx, r.head, "AM", time.Time{}, paths, r.max-used)
-	if errors.Is(err, errTooMany) {
+	changes, err := r.git.Log(ctx, r.head, "AM", time.Time{}, paths, r.max-used)
+	if errors.Is(err, gitlog.ErrTooMany) {
 		return nil, r.tooMany()
 	}
 	if err != nil {
@@ -288,14 +289,14 @@ func (r *reader) merges(ctx context.Context, orphans []change, used int) ([]*ver
 	}
 	out := make([]*version, 0, len(orphans))
 	for _, d := range orphans {
-		p, _ := request.ParsePath(d.path) // orphans hold request paths only
+		p, _ := request.ParsePath(d.Path) // orphans hold request paths only
 		v := &version{
-			Entry: &Entry{ID: p.ID(), Path: d.path, Account: p.Account, RevokedAt: d.at, RevokedCommit: d.commit},
-			spec:  d.commit + "^:" + d.path, older: true,
+			Entry: &Entry{ID: p.ID(), Path: d.Path, Account: p.Account, RevokedAt: d.At, RevokedCommit: d.Commit},
+			spec:  d.Commit + "^:" + d.Path, older: true,
 		}
 		for _, c := range changes { // newest first: the latest merge before the period
-			if c.path == d.path && !c.at.After(d.at) && (r.since.IsZero() || c.at.Before(r.since)) {
-				v.Commit, v.MergedAt = c.commit, c.at
+			if c.Path == d.Path && !c.At.After(d.At) && (r.since.IsZero() || c.At.Before(r.since)) {
+				v.Commit, v.MergedAt = c.Commit, c.At
 				break
 			}
 		}
@@ -305,19 +306,19 @@ func (r *reader) merges(ctx context.Context, orphans []change, used int) ([]*ver
 }
 
 // parse reads the version's bytes into its entry.
-func (v *version) parse(b blob) {
+func (v *version) parse(b gitlog.Blob) {
 	switch {
 	case v.Commit == "":
 		v.Invalid = "deleted in the period, but the commit that merged it is not in the branch's first-parent history"
 		return
-	case b.missing:
+	case b.Missing:
 		v.Invalid = fmt.Sprintf("git has no file at %s", v.spec)
 		return
-	case b.data == nil:
-		v.Invalid = fmt.Sprintf("%s: file is %d bytes, over the %d-byte limit", v.Path, b.size, request.MaxSize)
+	case b.Data == nil:
+		v.Invalid = fmt.Sprintf("%s: file is %d bytes, over the %d-byte limit", v.Path, b.Size, request.MaxSize)
 		return
 	}
-	req, err := request.Parse(v.Path, b.data)
+	req, err := request.Parse(v.Path, b.Data)
 	if err != nil {
 		v.Invalid = err.Error()
 		return

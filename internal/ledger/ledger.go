@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/elevate-gitops/elevate/internal/gitlog"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +15,10 @@ import (
 	"github.com/elevate-gitops/elevate/internal/eligibility"
 	"github.com/elevate-gitops/elevate/internal/request"
 )
+
+// maxChanges bounds the request-file changes one sync reads: about the
+// merges of the look-back period, with room to spare.
+const maxChanges = 1_000_000
 
 // Config says where the ledger lives.
 type Config struct {
@@ -27,7 +33,7 @@ type Config struct {
 // Ledger serves snapshots of the index and keeps them in sync with git.
 type Ledger struct {
 	cfg Config
-	git git
+	git gitlog.Repo
 
 	syncMu sync.Mutex // one sync at a time
 	cur    atomic.Pointer[Index]
@@ -62,7 +68,7 @@ func New(cfg Config) (*Ledger, error) {
 	if cfg.GitTimeout == 0 {
 		cfg.GitTimeout = 2 * time.Minute
 	}
-	return &Ledger{cfg: cfg, git: git{dir: cfg.Dir}, verified: map[string]*Verification{}, byUser: map[userKey][]string{}}, nil
+	return &Ledger{cfg: cfg, git: gitlog.Repo{Dir: cfg.Dir}, verified: map[string]*Verification{}, byUser: map[userKey][]string{}}, nil
 }
 
 // Index is the current snapshot, nil before the first good sync.
@@ -95,13 +101,13 @@ func (l *Ledger) Sync(ctx context.Context) error {
 
 func (l *Ledger) sync(ctx context.Context) error {
 	ref := "refs/heads/" + l.cfg.Branch
-	if l.git.hasRemote(ctx) {
-		if err := l.git.fetch(ctx, l.cfg.Branch); err != nil {
+	if l.git.HasRemote(ctx) {
+		if err := l.git.Fetch(ctx, l.cfg.Branch); err != nil {
 			return fmt.Errorf("fetch %s: %w", l.cfg.Branch, err)
 		}
 		ref = "refs/remotes/origin/" + l.cfg.Branch
 	}
-	head, err := l.git.resolve(ctx, ref)
+	head, err := l.git.Resolve(ctx, ref)
 	if err != nil {
 		return err
 	}
@@ -113,46 +119,47 @@ func (l *Ledger) sync(ctx context.Context) error {
 	if cur != nil && cur.Head == head {
 		return nil
 	}
-	policyBlob, err := l.git.blobs(ctx, []string{head + ":" + eligibility.File}, eligibility.MaxSize)
+	policyBlob, err := l.git.Blobs(ctx, []string{head + ":" + eligibility.File}, eligibility.MaxSize)
 	if err != nil {
 		return err
 	}
 	var policy *eligibility.Policy
 	var policyErr error
-	if policyBlob[0] == nil {
+	if policyBlob[0].Data == nil {
 		policyErr = fmt.Errorf("%s is missing at %s", eligibility.File, head)
 	} else {
-		policy, policyErr = eligibility.Parse(eligibility.File, policyBlob[0])
+		policy, policyErr = eligibility.Parse(eligibility.File, policyBlob[0].Data)
 	}
 	horizon := now.Add(-lookBack(policy))
 
 	var next *Index
-	var changes []change
-	if cur != nil && !horizon.Before(cur.Horizon) && l.git.isAncestor(ctx, cur.Head, head) {
+	var changes []gitlog.Change
+	if cur != nil && !horizon.Before(cur.Horizon) && l.git.IsAncestor(ctx, cur.Head, head) {
 		next = cur.clone()
-		changes, err = l.git.log(ctx, cur.Head+".."+head, time.Time{})
+		changes, err = l.git.Log(ctx, cur.Head+".."+head, "ADM", time.Time{}, nil, maxChanges)
 	} else {
 		next = newIndex()
-		changes, err = l.git.log(ctx, head, horizon)
+		changes, err = l.git.Log(ctx, head, "ADM", horizon, nil, maxChanges)
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("read the history of %s: %w", l.cfg.Branch, err)
 	}
+	slices.Reverse(changes) // replay oldest first
 	next.Head, next.Policy, next.PolicyErr, next.Horizon = head, policy, policyErr, horizon
 
 	// Replay oldest first; read the files that are on the branch at head.
-	touched := map[string]change{}
+	touched := map[string]gitlog.Change{}
 	var order []string
 	removals := map[string]*Removal{}
 	for _, c := range changes {
-		p, err := request.ParsePath(c.path)
+		p, err := request.ParsePath(c.Path)
 		if err != nil {
 			continue // not a request file (README, .gitkeep) or one the check rejects
 		}
 		id := p.ID()
-		if c.status == 'D' {
+		if c.Status == 'D' {
 			delete(touched, id)
-			removals[id] = &Removal{ID: id, Commit: c.commit, At: c.at}
+			removals[id] = &Removal{ID: id, Commit: c.Commit, At: c.At}
 			continue
 		}
 		if _, seen := touched[id]; !seen {
@@ -166,7 +173,7 @@ func (l *Ledger) sync(ctx context.Context) error {
 	var specs, ids []string
 	for _, id := range order {
 		if c, ok := touched[id]; ok {
-			specs = append(specs, head+":"+c.path)
+			specs = append(specs, head+":"+c.Path)
 			ids = append(ids, id)
 		}
 	}
@@ -180,25 +187,25 @@ func (l *Ledger) sync(ctx context.Context) error {
 		specs = append(specs, r.Commit+"^:requests/"+id+".yaml")
 		removedIDs = append(removedIDs, id)
 	}
-	blobs, err := l.git.blobs(ctx, specs, request.MaxSize)
+	blobs, err := l.git.Blobs(ctx, specs, request.MaxSize)
 	if err != nil {
 		return err
 	}
 	for i, id := range removedIDs {
 		r := removals[id]
-		if data := blobs[len(ids)+i]; data != nil {
+		if data := blobs[len(ids)+i].Data; data != nil {
 			r.Request, _ = request.Parse("requests/"+id+".yaml", data)
 		}
 		next.remove(id, r)
 	}
 	for i, id := range ids {
 		c := touched[id]
-		g := &Grant{ID: id, Path: c.path, Commit: c.commit, CommittedAt: c.at}
-		if blobs[i] == nil {
+		g := &Grant{ID: id, Path: c.Path, Commit: c.Commit, CommittedAt: c.At}
+		if data := blobs[i].Data; data == nil {
 			g.Invalid = "the file is missing or over the size limit"
 		} else {
-			g.Digest = sha256.Sum256(blobs[i])
-			req, err := request.Parse(c.path, blobs[i])
+			g.Digest = sha256.Sum256(data)
+			req, err := request.Parse(c.Path, data)
 			if err != nil {
 				g.Invalid = err.Error()
 			} else {

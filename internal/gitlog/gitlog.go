@@ -1,4 +1,7 @@
-package audit
+// Package gitlog reads the first-parent history of a git checkout with the
+// git command: which files each merge added, changed or deleted, and their
+// contents, in one process each, bounded in lines, entries and bytes.
+package gitlog
 
 import (
 	"bufio"
@@ -8,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,15 +21,35 @@ import (
 // longer line is a path that is no request file, skipped whole.
 const maxLogLine = 64 << 10
 
-// git runs git in a checkout. Every call ends with ctx.
-type git struct{ dir string }
+// Repo is a git checkout. Every call ends with ctx.
+type Repo struct{ Dir string }
 
-func (g git) command(ctx context.Context, args ...string) *exec.Cmd {
-	return exec.CommandContext(ctx, "git", append([]string{"-C", g.dir, "-c", "core.quotepath=off", "--literal-pathspecs"}, args...)...)
+func (g Repo) command(ctx context.Context, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, "git", append([]string{"-C", g.Dir, "-c", "core.quotepath=off", "--literal-pathspecs"}, args...)...)
 }
 
-// resolve returns the commit SHA of ref, or "" when there is no such ref.
-func (g git) resolve(ctx context.Context, ref string) (string, error) {
+// HasRemote reports whether the checkout has a remote named origin.
+func (g Repo) HasRemote(ctx context.Context) bool {
+	out, err := g.command(ctx, "remote").Output()
+	return err == nil && slices.Contains(strings.Fields(string(out)), "origin")
+}
+
+// Fetch updates refs/remotes/origin/<branch> from origin.
+func (g Repo) Fetch(ctx context.Context, branch string) error {
+	cmd := g.command(ctx, "fetch", "--quiet", "--no-tags", "origin", "+refs/heads/"+branch+":refs/remotes/origin/"+branch)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("git fetch %s: %w: %s", branch, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// IsAncestor reports whether old is an ancestor of head.
+func (g Repo) IsAncestor(ctx context.Context, old, head string) bool {
+	return g.command(ctx, "merge-base", "--is-ancestor", old, head).Run() == nil
+}
+
+// Resolve returns the commit SHA of ref, or "" when there is no such ref.
+func (g Repo) Resolve(ctx context.Context, ref string) (string, error) {
 	cmd := g.command(ctx, "rev-parse", "--verify", "--quiet", "--end-of-options", ref+"^{commit}")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -40,22 +64,23 @@ func (g git) resolve(ctx context.Context, ref string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// change is one request file added, modified or deleted by a first-parent commit.
-type change struct {
-	commit string
-	at     time.Time // commit time, UTC
-	status byte      // 'A', 'M' or 'D'
-	path   string
+// Change is one file added, modified or deleted by a first-parent commit.
+type Change struct {
+	Commit string
+	At     time.Time // commit time, UTC
+	Status byte      // 'A', 'M' or 'D'
+	Path   string
 }
 
-// errTooMany is returned by log when the output holds more than max changes.
-var errTooMany = errors.New("too many changes")
+// ErrTooMany is returned by Log when the output holds more than max changes.
+var ErrTooMany = errors.New("too many changes")
 
-// log lists first-parent changes under requests/ of head with the given
-// --diff-filter, newest first, back to since (zero: all history). paths,
-// when given, limits the log to those files (passed on stdin, so any number
-// fits). At most max changes are read; more is errTooMany.
-func (g git) log(ctx context.Context, head, filter string, since time.Time, paths []string, max int) ([]change, error) {
+// Log lists first-parent changes under requests/ of head (a revision or a
+// range like old..new) with the given --diff-filter, newest first, back to
+// since (zero: all history). paths, when given, limits the log to those files
+// (passed on stdin, so any number fits). At most max changes are read; more
+// is ErrTooMany.
+func (g Repo) Log(ctx context.Context, head, filter string, since time.Time, paths []string, max int) ([]Change, error) {
 	args := []string{"log", "--first-parent", "--no-renames", "--diff-filter=" + filter, "--name-status", "--format=%x00%H %ct"}
 	if !since.IsZero() {
 		args = append(args, "--since="+strconv.FormatInt(since.Unix(), 10))
@@ -78,12 +103,12 @@ func (g git) log(ctx context.Context, head, filter string, since time.Time, path
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("git log: %w", err)
 	}
-	stop := func(err error) ([]change, error) {
+	stop := func(err error) ([]Change, error) {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		return nil, err
 	}
-	var out []change
+	var out []Change
 	var commit string
 	var at time.Time
 	r := bufio.NewReaderSize(stdout, 64<<10)
@@ -106,9 +131,9 @@ func (g git) log(ctx context.Context, head, filter string, since time.Time, path
 			commit, at = sha, time.Unix(sec, 0).UTC()
 		case len(line) > 2 && line[1] == '\t' && commit != "":
 			if len(out) == max {
-				return stop(errTooMany)
+				return stop(ErrTooMany)
 			}
-			out = append(out, change{commit: commit, at: at, status: line[0], path: line[2:]})
+			out = append(out, Change{Commit: commit, At: at, Status: line[0], Path: line[2:]})
 		}
 	}
 	if err := cmd.Wait(); err != nil {
@@ -147,16 +172,16 @@ func readLine(r *bufio.Reader, max int) (string, error) {
 	}
 }
 
-// blob is what git cat-file answered for one object.
-type blob struct {
-	data    []byte // nil when the blob is over max bytes
-	size    int64  // the blob's full size
-	missing bool
+// Blob is what git cat-file answered for one object.
+type Blob struct {
+	Data    []byte // nil when the blob is over max bytes
+	Size    int64  // the blob's full size
+	Missing bool
 }
 
-// blobs reads "<rev>:<path>" objects in one git cat-file process. A blob
+// Blobs reads "<rev>:<path>" objects in one git cat-file process. A blob
 // over max bytes is skipped, not read into memory.
-func (g git) blobs(ctx context.Context, specs []string, max int64) ([]blob, error) {
+func (g Repo) Blobs(ctx context.Context, specs []string, max int64) ([]Blob, error) {
 	if len(specs) == 0 {
 		return nil, nil
 	}
@@ -171,13 +196,13 @@ func (g git) blobs(ctx context.Context, specs []string, max int64) ([]blob, erro
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("git cat-file: %w", err)
 	}
-	stop := func(err error) ([]blob, error) {
+	stop := func(err error) ([]Blob, error) {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		return nil, fmt.Errorf("read git cat-file: %w", err)
 	}
 	r := bufio.NewReaderSize(stdout, 64<<10)
-	out := make([]blob, len(specs))
+	out := make([]Blob, len(specs))
 	for i, spec := range specs {
 		header, err := readLine(r, 4<<10)
 		if err != nil {
@@ -185,7 +210,7 @@ func (g git) blobs(ctx context.Context, specs []string, max int64) ([]blob, erro
 		}
 		// "<sha> <type> <size>", or "<spec> missing" / "<spec> ambiguous".
 		if strings.HasSuffix(header, " missing") || strings.HasSuffix(header, " ambiguous") {
-			out[i].missing = true
+			out[i].Missing = true
 			continue
 		}
 		fields := strings.Fields(header)
@@ -197,7 +222,7 @@ func (g git) blobs(ctx context.Context, specs []string, max int64) ([]blob, erro
 			return stop(fmt.Errorf("unexpected header %q for %s", header, spec))
 		}
 		isBlob := fields[1] == "blob"
-		out[i].size, out[i].missing = size, !isBlob
+		out[i].Size, out[i].Missing = size, !isBlob
 		keep := int64(0)
 		if isBlob && size <= max {
 			keep = size
@@ -210,7 +235,7 @@ func (g git) blobs(ctx context.Context, specs []string, max int64) ([]blob, erro
 			return stop(err)
 		}
 		if isBlob && size <= max {
-			out[i].data = data
+			out[i].Data = data
 		}
 	}
 	if err := cmd.Wait(); err != nil {
