@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/elevate-gitops/elevate/internal/githubapi"
 	"io"
 	"net/http"
 	"net/url"
@@ -109,7 +110,7 @@ func DeviceLogin(ctx context.Context, o DeviceOptions) (string, error) {
 	if code.DeviceCode == "" || !printable(code.UserCode) || !printable(code.VerificationURI) {
 		return "", fmt.Errorf("github login: %s answered a device code without a usable code or verification URL", web.Host)
 	}
-	if code.Interval <= 0 && !isLoopback(web.Hostname()) {
+	if code.Interval <= 0 && !githubapi.IsLoopback(web.Hostname()) {
 		code.Interval = defaultInterval
 	}
 	if code.ExpiresIn <= 0 {

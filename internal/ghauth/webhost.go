@@ -1,9 +1,7 @@
 package ghauth
 
 import (
-	"errors"
-	"fmt"
-	"net"
+	"github.com/elevate-gitops/elevate/internal/githubapi"
 	"net/url"
 	"strings"
 )
@@ -26,37 +24,12 @@ const DefaultAPIURL = "https://api.github.com"
 // apiURL must be https (http only for loopback hosts) and carry no
 // credentials, query or fragment. The host is lower-cased.
 func WebHost(apiURL string) (*url.URL, error) {
-	raw := strings.TrimSpace(apiURL)
-	if raw == "" {
-		raw = DefaultAPIURL
-	}
-	u, err := url.Parse(raw)
+	u, loopback, err := githubapi.ParseAPIURL(apiURL)
 	if err != nil {
-		// url.Error repeats the whole URL, which might carry a password.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("parse GitHub API URL: %w", err)
-	}
-	if u.User != nil {
-		return nil, fmt.Errorf("GitHub API URL %q: must not carry credentials", u.Redacted())
-	}
-	shown := u.String()
-	switch {
-	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, fmt.Errorf("GitHub API URL %q: scheme must be https", shown)
-	case u.Host == "" || u.Hostname() == "":
-		return nil, fmt.Errorf("GitHub API URL %q: missing host", shown)
-	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return nil, fmt.Errorf("GitHub API URL %q: must not have a query or fragment", shown)
+		return nil, err
 	}
 	host := strings.ToLower(u.Host)
 	hostname := strings.ToLower(u.Hostname())
-	loopback := isLoopback(hostname)
-	if u.Scheme == "http" && !loopback {
-		return nil, fmt.Errorf("GitHub API URL %q: plain http is only allowed for loopback hosts; use https", shown)
-	}
 	switch {
 	case loopback:
 	case hostname == "api.github.com":
@@ -72,13 +45,4 @@ func WebHost(apiURL string) (*url.URL, error) {
 // isGHESPath reports whether p is GitHub Enterprise Server's API prefix.
 func isGHESPath(p string) bool {
 	return strings.TrimSuffix(p, "/") == "/api/v3"
-}
-
-// isLoopback reports whether host (no port) is localhost or a loopback IP.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -70,36 +70,47 @@ func NewClient(apiURL, token string, httpClient *http.Client) (*github.Client, e
 	return gh, nil
 }
 
-// normaliseAPIURL returns the REST base URL and upload URL for apiURL.
-func normaliseAPIURL(apiURL string) (base, upload *url.URL, err error) {
+// ParseAPIURL parses and checks a GitHub API URL ("" is api.github.com):
+// http(s) with a host, https unless the host is loopback, and no
+// credentials, query or fragment. Errors never repeat a password.
+func ParseAPIURL(apiURL string) (u *url.URL, loopback bool, err error) {
 	raw := strings.TrimSpace(apiURL)
 	if raw == "" {
 		raw = DefaultAPIURL
 	}
-	u, err := url.Parse(raw)
+	u, err = url.Parse(raw)
 	if err != nil {
 		// url.Error repeats the whole URL, which might carry a password.
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, nil, fmt.Errorf("parse GitHub API URL: %w", err)
+		return nil, false, fmt.Errorf("parse GitHub API URL: %w", err)
 	}
 	if u.User != nil {
-		return nil, nil, fmt.Errorf("GitHub API URL %q: must not carry credentials", u.Redacted())
+		return nil, false, fmt.Errorf("GitHub API URL %q: must not carry credentials", u.Redacted())
 	}
 	shown := u.String()
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, nil, fmt.Errorf("GitHub API URL %q: scheme must be https", shown)
-	case u.Host == "":
-		return nil, nil, fmt.Errorf("GitHub API URL %q: missing host", shown)
-	case u.RawQuery != "" || u.Fragment != "":
-		return nil, nil, fmt.Errorf("GitHub API URL %q: must not have a query or fragment", shown)
+		return nil, false, fmt.Errorf("GitHub API URL %q: scheme must be https", shown)
+	case u.Host == "" || u.Hostname() == "":
+		return nil, false, fmt.Errorf("GitHub API URL %q: missing host", shown)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return nil, false, fmt.Errorf("GitHub API URL %q: must not have a query or fragment", shown)
 	}
-	loopback := isLoopback(u.Hostname())
+	loopback = IsLoopback(u.Hostname())
 	if u.Scheme == "http" && !loopback {
-		return nil, nil, fmt.Errorf("GitHub API URL %q: plain http is only allowed for loopback hosts; use https", shown)
+		return nil, false, fmt.Errorf("GitHub API URL %q: plain http is only allowed for loopback hosts; use https", shown)
+	}
+	return u, loopback, nil
+}
+
+// normaliseAPIURL returns the REST base URL and upload URL for apiURL.
+func normaliseAPIURL(apiURL string) (base, upload *url.URL, err error) {
+	u, loopback, err := ParseAPIURL(apiURL)
+	if err != nil {
+		return nil, nil, err
 	}
 	if !strings.HasSuffix(u.Path, "/") {
 		u.Path += "/"
@@ -137,8 +148,8 @@ func sameHostRedirects(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-// isLoopback reports whether host names this machine.
-func isLoopback(host string) bool {
+// IsLoopback reports whether host names this machine.
+func IsLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}
