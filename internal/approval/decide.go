@@ -320,6 +320,10 @@ func (j *judge) request() (*Verdict, error) {
 		reject(0, "", "the file is over the %d-byte limit for request files", request.MaxSize)
 		return v, nil
 	}
+	if j.f.AddedNotRegular {
+		reject(0, "", "a request must be a regular file, not a symlink or a submodule")
+		return v, nil
+	}
 	req, err := request.Parse(path, j.f.Added)
 	if err != nil {
 		v.Reasons = append(v.Reasons, located(err))
@@ -329,7 +333,10 @@ func (j *judge) request() (*Verdict, error) {
 	if pathErr == nil && p.Account != req.Account {
 		reject(req.Lines["account"], "account", "the file is under requests/%s/ but asks for account %s: CODEOWNERS routes review by folder, so file it as %s", p.Account, req.Account, request.PathFor(req.Account, j.now, p.Name))
 	}
-	if !strings.EqualFold(req.Requester, j.f.Author.Login) {
+	// Once merged, the grant belongs to the author's numeric id, and a login
+	// renamed since must not void it: the Action checked the login while the
+	// PR was open.
+	if j.f.MergedAt.IsZero() && !strings.EqualFold(req.Requester, j.f.Author.Login) {
 		reject(req.Lines["requester"], "requester", "requester is %s but the PR was opened by %s: people request access for themselves only", req.Requester, j.f.Author.Login)
 	}
 	if !req.NotBefore.IsZero() && req.NotBefore.After(j.now.Add(request.MaxNotBeforeAhead)) {
@@ -468,10 +475,6 @@ func located(err error) Reason {
 	var e *strictyaml.Error
 	if errors.As(err, &e) {
 		return Reason{File: e.File, Line: e.Line, Field: e.Field, Message: e.Message}
-	}
-	var re *request.Error
-	if errors.As(err, &re) {
-		return Reason{File: re.File, Line: re.Line, Field: re.Field, Message: re.Message}
 	}
 	return Reason{Message: err.Error()}
 }

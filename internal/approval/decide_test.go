@@ -89,13 +89,13 @@ func review(u User, state string, minute int) Review {
 func requestPR() *Facts {
 	return &Facts{
 		Number: 7, Author: alice, HeadSHA: "head1", BaseSHA: "base1",
-		Files:          []FileChange{{Path: path, Status: "added"}},
-		Added:          []byte(requestYAML),
-		Policy:         []byte(policy),
-		CodeOwnersPath: ".github/CODEOWNERS",
-		CodeOwners:     []byte(owners),
+		Files: []FileChange{{Path: path, Status: "added"}},
+		Added: []byte(requestYAML),
+		Base:  testBase,
 	}
 }
+
+var testBase = Base{Policy: []byte(policy), CodeOwnersPath: ".github/CODEOWNERS", CodeOwners: []byte(owners)}
 
 func decide(t *testing.T, f *Facts) *Verdict {
 	t.Helper()
@@ -315,10 +315,9 @@ func TestRevocation(t *testing.T) {
 	facts := func(author User) *Facts {
 		return &Facts{
 			Author: author, HeadSHA: "head1",
-			Files:          []FileChange{{Path: deleted, Status: "removed"}},
-			Deleted:        map[string][]byte{deleted: []byte(requestYAML)},
-			Policy:         []byte(policy),
-			CodeOwnersPath: ".github/CODEOWNERS", CodeOwners: []byte(owners),
+			Files:   []FileChange{{Path: deleted, Status: "removed"}},
+			Deleted: map[string][]byte{deleted: []byte(requestYAML)},
+			Base:    testBase,
 		}
 	}
 	tests := []struct {
@@ -350,8 +349,7 @@ func TestRevocation(t *testing.T) {
 func TestRepositoryChange(t *testing.T) {
 	t.Parallel()
 	change := func(files ...FileChange) *Facts {
-		return &Facts{Author: alice, HeadSHA: "head1", Files: files, Policy: []byte(policy), PolicyAtHead: []byte(policy),
-			CodeOwnersPath: ".github/CODEOWNERS", CodeOwners: []byte(owners)}
+		return &Facts{Author: alice, HeadSHA: "head1", Files: files, PolicyAtHead: []byte(policy), Base: testBase}
 	}
 	policyEdit := FileChange{Path: "eligibility.yaml", Status: "modified"}
 	code := FileChange{Path: "internal/x.go", Status: "added"}
@@ -391,8 +389,7 @@ func TestRepositoryChange(t *testing.T) {
 func TestInvalidNewPolicyRejected(t *testing.T) {
 	t.Parallel()
 	f := &Facts{Author: alice, HeadSHA: "head1", Files: []FileChange{{Path: "eligibility.yaml", Status: "modified"}},
-		Policy: []byte(policy), PolicyAtHead: []byte("version: 1\naccounts: {}\nrules: [\n"),
-		CodeOwnersPath: ".github/CODEOWNERS", CodeOwners: []byte(owners)}
+		PolicyAtHead: []byte("version: 1\naccounts: {}\nrules: [\n"), Base: testBase}
 	v := decide(t, f)
 	if v.State != Rejected || !strings.Contains(v.Reasons[0].String(), "the new policy is invalid") {
 		t.Fatalf("%s %v", v.State, v.Reasons)

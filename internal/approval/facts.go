@@ -16,6 +16,7 @@ type FileChange struct {
 	Path         string
 	PreviousPath string // set for renames
 	Status       string // added, removed, modified, renamed, copied, changed, unchanged
+	Blob         string // git blob SHA at the head ("" when GitHub gives none)
 }
 
 // Review states, as GitHub's REST API spells them.
@@ -34,8 +35,20 @@ type Review struct {
 	SubmittedAt time.Time
 }
 
-// Facts are everything the decision reads about one PR. Base files are read at
-// the PR's base commit, never from its head.
+// Base is the policy a PR is judged against: eligibility.yaml and CODEOWNERS
+// read at one commit, never at the PR's head (PolicyAt reads it).
+type Base struct {
+	Ref string // the commit they were read at
+	// Policy is eligibility.yaml; nil when it is missing.
+	Policy []byte
+	// CodeOwnersPath and CodeOwners are the CODEOWNERS file found where
+	// GitHub looks; the path is "" when there is none.
+	CodeOwnersPath string
+	CodeOwners     []byte
+}
+
+// Facts are everything the decision reads about one PR: what Gather reads
+// about the PR itself, and the Base it is judged against.
 type Facts struct {
 	Number  int
 	Author  User
@@ -51,15 +64,14 @@ type Facts struct {
 	Added []byte
 	// AddedTooLarge is set instead of Added when the file is over request.MaxSize.
 	AddedTooLarge bool
+	// AddedNotRegular is set instead of Added when the path is a symlink or
+	// a submodule at the head.
+	AddedNotRegular bool
 	// Deleted holds the base content of each request file a revocation PR
 	// deletes; a missing entry means its requester is unknown.
 	Deleted map[string][]byte
-	// Policy is eligibility.yaml at the base; nil when it is missing.
-	Policy []byte
 	// PolicyAtHead is eligibility.yaml at the head when the PR changes it.
 	PolicyAtHead []byte
-	// CodeOwnersPath and CodeOwners are the CODEOWNERS file found at the
-	// base where GitHub looks; the path is "" when there is none.
-	CodeOwnersPath string
-	CodeOwners     []byte
+
+	Base
 }

@@ -5,15 +5,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/elevate-gitops/elevate/internal/gitlog"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/elevate-gitops/elevate/internal/gitlog"
 	"github.com/elevate-gitops/elevate/internal/request"
 )
+
+// periodSlack is how many first-parent commits in a row must be dated
+// before the period before an offline audit stops reading: a single commit
+// pushed with an old date hides nothing behind it.
+const periodSlack = 100
 
 // PRSource is what Build reads from GitHub; *githubapi.Repo implements it.
 // A nil PRSource means offline: the audit comes from git alone.
@@ -154,6 +159,9 @@ func Build(ctx context.Context, o Options) (*Report, error) {
 	}
 
 	r := &reader{git: g, head: head, since: rep.Since, max: o.MaxEntries}
+	if o.GitHub != nil {
+		r.mergedAt = func(ctx context.Context, sha string) (time.Time, bool, error) { return mergeTime(ctx, o.GitHub, o.Branch, sha) }
+	}
 	versions, err := r.read(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("audit %s at %.12s: %w", o.Branch, head, err)
@@ -182,6 +190,9 @@ type version struct {
 	spec  string           // "<rev>:<path>" of its bytes
 	req   *request.Request // parsed bytes; nil when invalid
 	older bool             // merged before the period, revoked in it
+	// irregular is the git mode of a path that is not a regular file (a
+	// symlink or submodule): never a request.
+	irregular string
 	// From GitHub: the pull request's author and its APPROVED reviews.
 	prAuthor  string
 	approvals []approval
@@ -199,19 +210,80 @@ type reader struct {
 	head  string
 	since time.Time
 	max   int
+	// mergedAt, online, is GitHub's merge time of the PR merged as a commit:
+	// the one date nobody with push access can forge.
+	mergedAt func(ctx context.Context, sha string) (time.Time, bool, error)
+}
+
+// change is one file change with its first-parent commit.
+type change struct {
+	gitlog.Change
+	Commit string
+	At     time.Time
+}
+
+// flatten lists the changes of commits (newest first) newest first.
+func flatten(commits []gitlog.Commit) []change {
+	var out []change
+	for _, c := range commits {
+		for _, ch := range c.Changes {
+			out = append(out, change{Change: ch, Commit: c.SHA, At: c.At})
+		}
+	}
+	return out
+}
+
+// cut finds where reading can stop: online, the first commit dated before
+// the period that GitHub says was merged before it; offline, the end of a
+// run of periodSlack commits dated before it. "" reads the whole history.
+func (r *reader) cut(ctx context.Context) (string, error) {
+	if r.since.IsZero() {
+		return "", nil
+	}
+	cut, run, asked := "", 0, 0
+	err := r.git.FirstParents(ctx, r.head, nil, func(sha string, at time.Time) bool {
+		if !at.Before(r.since) {
+			run = 0
+			return true
+		}
+		run++
+		if r.mergedAt != nil && asked < periodSlack {
+			asked++
+			if mergedAt, ok, err := r.mergedAt(ctx, sha); err == nil && ok && mergedAt.Before(r.since) {
+				cut = sha
+				return false
+			}
+			return true
+		}
+		if r.mergedAt == nil && run >= periodSlack {
+			cut = sha
+			return false
+		}
+		return true
+	})
+	return cut, err
 }
 
 func (r *reader) read(ctx context.Context) ([]*version, error) {
-	changes, err := r.git.Log(ctx, r.head, "ADM", r.since, nil, r.max)
+	cut, err := r.cut(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q := gitlog.Query{Head: r.head, Paths: []string{"requests/"}, Max: r.max}
+	if cut != "" {
+		q.Exclude = []string{cut}
+	}
+	commits, err := r.git.Log(ctx, q)
 	if errors.Is(err, gitlog.ErrTooMany) {
 		return nil, r.tooMany()
 	}
 	if err != nil {
 		return nil, err
 	}
+	changes := flatten(commits)
 	var versions []*version
 	open := map[string]*version{}            // path -> its current version, when merged in the period
-	var orphans []gitlog.Change              // deletions of files merged before the period
+	var orphans []change                     // deletions of files merged before the period
 	for i := len(changes) - 1; i >= 0; i-- { // oldest first
 		c := changes[i]
 		if !r.since.IsZero() && c.At.Before(r.since) {
@@ -231,6 +303,9 @@ func (r *reader) read(ctx context.Context) ([]*version, error) {
 			continue
 		}
 		v := &version{Entry: &Entry{ID: p.ID(), Path: c.Path, Account: p.Account, Commit: c.Commit, MergedAt: c.At}, spec: c.Commit + ":" + c.Path}
+		if !c.Regular() {
+			v.irregular = c.Mode
+		}
 		versions = append(versions, v)
 		open[c.Path] = v
 	}
@@ -272,7 +347,7 @@ func (r *reader) tooMany() error {
 // first-parent commit that merged each file (the latest add or edit before
 // the period), in one more git log limited to those paths. The file's bytes
 // are read as they were just before the deletion.
-func (r *reader) merges(ctx context.Context, orphans []gitlog.Change, used int) ([]*version, error) {
+func (r *reader) merges(ctx context.Context, orphans []change, used int) ([]*version, error) {
 	if len(orphans) == 0 {
 		return nil, nil
 	}
@@ -280,13 +355,14 @@ func (r *reader) merges(ctx context.Context, orphans []gitlog.Change, used int) 
 	for i, c := range orphans {
 		paths[i] = c.Path
 	}
-	changes, err := r.git.Log(ctx, r.head, "AM", time.Time{}, paths, r.max-used)
+	commits, err := r.git.Log(ctx, gitlog.Query{Head: r.head, Paths: paths, Max: r.max - used})
 	if errors.Is(err, gitlog.ErrTooMany) {
 		return nil, r.tooMany()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("find the merges of %d revoked files: %w", len(orphans), err)
 	}
+	changes := flatten(commits)
 	out := make([]*version, 0, len(orphans))
 	for _, d := range orphans {
 		p, _ := request.ParsePath(d.Path) // orphans hold request paths only
@@ -295,8 +371,11 @@ func (r *reader) merges(ctx context.Context, orphans []gitlog.Change, used int) 
 			spec:  d.Commit + "^:" + d.Path, older: true,
 		}
 		for _, c := range changes { // newest first: the latest merge before the period
-			if c.Path == d.Path && !c.At.After(d.At) && (r.since.IsZero() || c.At.Before(r.since)) {
+			if c.Path == d.Path && c.Status != 'D' && !c.At.After(d.At) && (r.since.IsZero() || c.At.Before(r.since)) {
 				v.Commit, v.MergedAt = c.Commit, c.At
+				if !c.Regular() {
+					v.irregular = c.Mode
+				}
 				break
 			}
 		}
@@ -310,6 +389,9 @@ func (v *version) parse(b gitlog.Blob) {
 	switch {
 	case v.Commit == "":
 		v.Invalid = "deleted in the period, but the commit that merged it is not in the branch's first-parent history"
+		return
+	case v.irregular != "":
+		v.Invalid = fmt.Sprintf("%s is not a regular file (git mode %s): a symlink or submodule is never a request", v.Path, v.irregular)
 		return
 	case b.Missing:
 		v.Invalid = fmt.Sprintf("git has no file at %s", v.spec)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/go-github/v60/github"
 )
@@ -122,4 +123,18 @@ func pullOf(ctx context.Context, src PRSource, sha string) (pullInfo, error) {
 		}
 	}
 	return info, nil
+}
+
+// mergeTime is GitHub's merged_at of the PR into branch merged as sha.
+func mergeTime(ctx context.Context, src PRSource, branch, sha string) (time.Time, bool, error) {
+	prs, err := src.PullsWithCommit(ctx, sha)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	for _, pr := range prs {
+		if pr.MergedAt != nil && pr.GetMergeCommitSHA() == sha && pr.GetBase().GetRef() == branch {
+			return pr.GetMergedAt().Time, true, nil
+		}
+	}
+	return time.Time{}, false, nil
 }

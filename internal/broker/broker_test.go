@@ -188,7 +188,7 @@ func TestRevoked(t *testing.T) {
 func TestNotEligibleAtHead(t *testing.T) {
 	t.Parallel()
 	h := brokertest.New(t)
-	h.Repo.Commit(h.Clock(), "remove Codertocat", map[string]string{"eligibility.yaml": strings.Replace(brokertest.Policy, `"Codertocat", `, "", 1)})
+	h.MergeChange(10, map[string]string{"eligibility.yaml": strings.Replace(brokertest.Policy, `"Codertocat", `, "", 1)}, h.Clock(), brokertest.SecurityLead)
 	h.Sync()
 	if a := h.Credentials(h.Codertocat(), byID); a.Status != 403 || a.Body["error"] != "not_eligible" {
 		t.Errorf("removed from the policy: %d %s", a.Status, a.Raw)

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -16,7 +17,7 @@ type Metrics struct {
 }
 
 // NewMetrics registers the series; ledger, when set, adds ledger gauges.
-func NewMetrics(ledger func() (grants int, syncAgeSeconds float64)) *Metrics {
+func NewMetrics(ledger Ledger) *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		issued: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -34,9 +35,26 @@ func NewMetrics(ledger func() (grants int, syncAgeSeconds float64)) *Metrics {
 	if ledger != nil {
 		m.reg.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "elevate_ledger_grants", Help: "Grants in the ledger index (windows that can still be open)."},
-				func() float64 { n, _ := ledger(); return float64(n) }),
-			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "elevate_ledger_sync_age_seconds", Help: "Seconds since the last good ledger sync."},
-				func() float64 { _, age := ledger(); return age }),
+				func() float64 {
+					if x := ledger.Index(); x != nil {
+						return float64(x.Len())
+					}
+					return 0
+				}),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "elevate_ledger_sync_age_seconds", Help: "Seconds since the last good ledger sync; -1 before the first."},
+				func() float64 {
+					if last, _ := ledger.Health(); !last.IsZero() {
+						return time.Since(last).Seconds()
+					}
+					return -1
+				}),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "elevate_untrusted_commits", Help: "Commits since the trust anchor that changed eligibility.yaml or CODEOWNERS without an approved change PR."},
+				func() float64 {
+					if x := ledger.Index(); x != nil {
+						return float64(x.UntrustedCommits())
+					}
+					return 0
+				}),
 		)
 	}
 	return m

@@ -15,7 +15,9 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/elevate-gitops/elevate/internal/awscreds"
+	"github.com/elevate-gitops/elevate/internal/custody"
 	"github.com/elevate-gitops/elevate/internal/githubapi"
+	"github.com/elevate-gitops/elevate/internal/gitlog"
 	"github.com/elevate-gitops/elevate/internal/identity"
 	"github.com/elevate-gitops/elevate/internal/ledger"
 )
@@ -70,6 +72,8 @@ func Build(ctx context.Context, cfg Config, logger *slog.Logger, outbound *http.
 	if err != nil {
 		return nil, nil, fmt.Errorf("GitHub client: %w", err)
 	}
+	git := gitlog.Repo{Dir: cfg.Ledger}
+	anchor := cfg.TrustAnchor
 	var verifier ledger.Verifier = unverifiable{}
 	// Team answers are kept a minute: issuing needs no GitHub call, and a
 	// removal from a team takes effect within that minute.
@@ -80,21 +84,26 @@ func Build(ctx context.Context, cfg Config, logger *slog.Logger, outbound *http.
 			return nil, nil, err
 		}
 		members.Inner = repo
-		verifier = &ledger.GitHubVerifier{GitHub: repo, Members: members, Branch: cfg.Branch}
+		verifier = &custody.Checker{GitHub: repo, Git: git, Members: members, Branch: cfg.Branch, Anchor: anchor}
 	} else {
 		logger.Warn("no --repo: grants cannot be re-verified with GitHub, so none will issue credentials")
+		if anchor == "" {
+			// Nothing issues without --repo; the root commit only bounds the walk.
+			if anchor, err = git.Root(ctx, "refs/heads/"+cfg.Branch); err != nil {
+				return nil, nil, fmt.Errorf("find the first commit of %s in %s: %w", cfg.Branch, cfg.Ledger, err)
+			}
+		}
 	}
-	led, err := ledger.New(ledger.Config{Dir: cfg.Ledger, Branch: cfg.Branch, Verifier: verifier, Logger: logger})
+	led, err := ledger.New(ledger.Config{Dir: cfg.Ledger, Branch: cfg.Branch, Anchor: anchor, Verifier: verifier, Logger: logger, MaxStaleness: cfg.MaxStaleness})
 	if err != nil {
 		return nil, nil, err
 	}
-	var owners []string
-	for _, o := range strings.Split(cfg.OIDCOwners, ",") {
-		if o = strings.TrimSpace(o); o != "" {
-			owners = append(owners, o)
-		}
+	repos, err := oidcRepositories(ctx, gh, cfg.OIDCRepos)
+	if err != nil {
+		return nil, nil, err
 	}
-	ids, err := identity.New(identity.Config{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, GitHubAPIURL: cfg.GitHubAPIURL, HTTPClient: outbound, RepositoryOwners: owners})
+	ids, err := identity.New(identity.Config{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, GitHubAPIURL: cfg.GitHubAPIURL, HTTPClient: outbound,
+		Repositories: repos, RepositoryOwners: splitList(cfg.OIDCOwners)})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -104,26 +113,43 @@ func Build(ctx context.Context, cfg Config, logger *slog.Logger, outbound *http.
 		return nil, nil, err
 	}
 	syncer := &Syncer{Ledger: led, Logger: logger}
-	metrics := NewMetrics(func() (int, float64) {
-		n := 0
-		if x := led.Index(); x != nil {
-			n = x.Len()
-		}
-		last, _ := led.Health()
-		if last.IsZero() {
-			return n, -1
-		}
-		return n, time.Since(last).Seconds()
-	})
+	metrics := NewMetrics(led)
 	srv := &Server{
 		Identity: ids, Ledger: led, STS: stsClient,
 		Console: awscreds.Console{SigninURL: cfg.SigninURL, HTTP: outbound},
 		Members: members, Metrics: metrics, Logger: logger,
 	}
+	if cfg.Repo == "" {
+		srv.Degraded = "no --repo: the broker cannot verify grants with GitHub, so it issues nothing"
+	}
 	if cfg.WebhookSecret != "" {
 		srv.Webhook = &Webhook{Secret: []byte(cfg.WebhookSecret), Branch: cfg.Branch, Sync: syncer.Sync}
 	}
 	return srv, syncer, nil
+}
+
+// oidcRepositories resolves --oidc-repositories to ids through GitHub, once
+// at start: names can be reclaimed by someone else, ids cannot.
+func oidcRepositories(ctx context.Context, gh *github.Client, list string) ([]identity.Repository, error) {
+	var out []identity.Repository
+	for _, name := range splitList(list) {
+		id, owner, err := githubapi.RepositoryIDs(ctx, gh, name)
+		if err != nil {
+			return nil, fmt.Errorf("--oidc-repositories: %w", err)
+		}
+		out = append(out, identity.Repository{Name: name, ID: id, OwnerID: owner})
+	}
+	return out, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // unverifiable stands in for GitHub when no repository is configured: every
@@ -132,9 +158,23 @@ type unverifiable struct{}
 
 var errNoRepo = errors.New("the broker has no --repo: it cannot verify grants with GitHub")
 
-func (unverifiable) Verify(context.Context, *ledger.Grant) (*ledger.Verification, error) {
+func (unverifiable) Chain(_ context.Context, _ string, commits []custody.Commit) *custody.Chain {
+	verdicts := make([]custody.Verdict, len(commits))
+	for i, c := range commits {
+		verdicts[i] = custody.Verdict{Commit: c, Err: errNoRepo}
+	}
+	return custody.Build("", verdicts)
+}
+
+func (unverifiable) Grant(context.Context, custody.State, custody.Grant) (*custody.Verification, error) {
 	return nil, errNoRepo
 }
+
+func (unverifiable) MergedAt(context.Context, string) (time.Time, bool, error) {
+	return time.Time{}, false, errNoRepo
+}
+
+func (unverifiable) Rewritten(context.Context) (*custody.RewrittenError, error) { return nil, nil }
 
 func (unverifiable) ActiveTeamMember(context.Context, string, string, string) (bool, error) {
 	return false, errNoRepo

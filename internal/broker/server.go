@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/elevate-gitops/elevate/internal/awscreds"
+	"github.com/elevate-gitops/elevate/internal/custody"
 	"github.com/elevate-gitops/elevate/internal/eligibility"
 	"github.com/elevate-gitops/elevate/internal/identity"
 	"github.com/elevate-gitops/elevate/internal/ledger"
@@ -43,6 +44,9 @@ type Ledger interface {
 	Find(ctx context.Context, ask ledger.Ask) (*ledger.Found, error)
 	GrantsOf(ctx context.Context, userID int64, login string) ([]ledger.Status, error)
 	Health() (time.Time, error)
+	// Trust says why nothing can be issued now (rewritten, stale,
+	// untrusted policy at the head), or nil.
+	Trust() error
 }
 
 // Server serves the broker API.
@@ -58,6 +62,9 @@ type Server struct {
 	Now      func() time.Time
 	// STSTimeout bounds each AssumeRole call; default 10s.
 	STSTimeout time.Duration
+	// Degraded, when set, says why the broker can verify nothing (no
+	// --repo): /healthz reports it.
+	Degraded string
 }
 
 // Handler routes the API.
@@ -69,7 +76,7 @@ func (s *Server) Handler() http.Handler {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
 	if s.Metrics == nil {
-		s.Metrics = NewMetrics(nil)
+		s.Metrics = NewMetrics(s.Ledger)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("POST /v1/credentials", s.instrument("credentials", s.credentials))
@@ -171,6 +178,9 @@ func (s *Server) issue(r *http.Request, body Body, id *identity.Identity) (*issu
 	if x == nil {
 		return nil, &apiError{status: http.StatusServiceUnavailable, code: "not_synced", message: "the broker has not read the ledger yet; try again in a minute"}
 	}
+	if err := s.Ledger.Trust(); err != nil {
+		return nil, refusal(err, ledger.Ask{})
+	}
 	if x.Policy == nil {
 		return nil, &apiError{status: http.StatusServiceUnavailable, code: "policy_invalid", message: "eligibility.yaml at the branch head is invalid, so nothing can be issued: ask its owners to fix it", cause: x.PolicyErr}
 	}
@@ -255,6 +265,10 @@ func (s *Server) eligible(ctx context.Context, p *eligibility.Policy, id *identi
 // refusal maps a ledger error to the API's codes and next steps.
 func refusal(err error, ask ledger.Ask) *apiError {
 	var (
+		rewritten *custody.RewrittenError
+		stale     *ledger.StaleError
+		untrusted *custody.UntrustedError
+		pending   *custody.PendingError
 		noGrant   *ledger.NoActiveGrantError
 		expired   *ledger.ExpiredError
 		notYet    *ledger.NotYetError
@@ -266,6 +280,14 @@ func refusal(err error, ask ledger.Ask) *apiError {
 	switch {
 	case errors.As(err, new(ledger.NotSyncedError)):
 		return &apiError{status: http.StatusServiceUnavailable, code: "not_synced", message: "the broker has not read the ledger yet; try again in a minute"}
+	case errors.As(err, &rewritten):
+		return &apiError{status: http.StatusServiceUnavailable, code: "history_rewritten", message: rewritten.Error() + "; nothing is issued until then", cause: err}
+	case errors.As(err, &stale):
+		return &apiError{status: http.StatusServiceUnavailable, code: "ledger_stale", message: stale.Error() + ": the broker cannot tell whether grants were revoked; its operator must fix the sync", cause: err}
+	case errors.As(err, &untrusted):
+		return &apiError{status: http.StatusServiceUnavailable, code: "untrusted_history", message: untrusted.Error() + "; an approved PR that changes the file again restores trust", cause: err}
+	case errors.As(err, &pending):
+		return &apiError{status: http.StatusBadGateway, code: "upstream", message: "could not verify the policy history with GitHub yet; try again", cause: err}
 	case errors.As(err, &noGrant):
 		return &apiError{status: http.StatusForbidden, code: "no_active_grant", message: noGrant.Error() + "; " + suggest}
 	case errors.As(err, &notYet):
@@ -370,10 +392,20 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	last, err := s.Ledger.Health()
 	body := map[string]any{"status": "ok"}
 	status := http.StatusOK
-	if x == nil {
+	reason := s.Degraded
+	if terr := s.Ledger.Trust(); terr != nil && reason == "" {
+		reason = refusal(terr, ledger.Ask{}).code + ": " + terr.Error()
+	}
+	switch {
+	case x == nil:
 		body["status"] = "not_synced"
 		status = http.StatusServiceUnavailable
-	} else {
+	case reason != "":
+		body["status"] = "degraded"
+		body["reason"] = reason
+		status = http.StatusServiceUnavailable
+	}
+	if x != nil {
 		body["head"] = x.Head
 		body["grants"] = x.Len()
 		body["last_sync_age_seconds"] = int(s.Now().Sub(last).Seconds())

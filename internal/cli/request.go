@@ -11,8 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/elevate-gitops/elevate/internal/approval"
-	"github.com/elevate-gitops/elevate/internal/codeowners"
-	"github.com/elevate-gitops/elevate/internal/eligibility"
 	"github.com/elevate-gitops/elevate/internal/githubapi"
 	"github.com/elevate-gitops/elevate/internal/request"
 )
@@ -125,17 +123,7 @@ func planRequest(ctx context.Context, repo *githubapi.Repo, me approval.User, op
 		Files: []approval.FileChange{{Path: p.String(), Status: "added"}},
 		Added: data,
 	}
-	if facts.Policy, err = optionalFile(ctx, repo, eligibility.File, baseSHA, eligibility.MaxSize); err != nil {
-		return nil, err
-	}
-	facts.CodeOwnersPath, facts.CodeOwners, err = codeowners.Find(ctx, func(ctx context.Context, path string) ([]byte, error) {
-		data, err := repo.FileAt(ctx, path, baseSHA, codeowners.MaxSize)
-		if errors.Is(err, githubapi.ErrNotFound) {
-			return nil, codeowners.ErrNotFound
-		}
-		return data, err
-	})
-	if err != nil {
+	if facts.Base, err = approval.PolicyAt(ctx, repo, baseSHA); err != nil {
 		return nil, err
 	}
 	verdict, err := approval.Decide(ctx, facts, repo, now)

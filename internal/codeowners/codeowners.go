@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 
 	hcodeowners "github.com/hmarr/codeowners"
@@ -19,8 +20,9 @@ var Locations = []string{".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS"}
 // MaxSize is GitHub's own limit: a larger CODEOWNERS is ignored by GitHub.
 const MaxSize = 3 << 20
 
-// ErrNotFound is what a Reader returns (wrapped) when a file does not exist.
-var ErrNotFound = errors.New("file not found")
+// ErrNotFound is what a Reader returns (wrapped) when a file does not
+// exist: fs.ErrNotExist, which every file source here matches.
+var ErrNotFound = fs.ErrNotExist
 
 // Reader reads one file of the repository at a fixed commit.
 type Reader func(ctx context.Context, path string) ([]byte, error)

@@ -96,10 +96,11 @@ func (w *world) setUp() error {
 	if _, err := w.git(w.access, "init", "-q", "-b", "main"); err != nil {
 		return err
 	}
-	if _, err := w.commit("Set up the access repository", map[string][]byte{
+	anchor, err := w.commit("Set up the access repository", map[string][]byte{
 		"eligibility.yaml": []byte(policy), ".github/CODEOWNERS": []byte(codeowners),
 		"requests/README.md": []byte("# Requests\n"),
-	}); err != nil {
+	})
+	if err != nil {
 		return err
 	}
 	w.ledger = filepath.Join(w.dir, "ledger")
@@ -117,9 +118,9 @@ func (w *world) setUp() error {
 	}
 	w.broker = "http://" + addr
 	cmd := exec.CommandContext(w.ctx, filepath.Join(w.bin, "elevate-broker"),
-		"--listen", addr, "--ledger", w.ledger, "--branch", "main", "--repo", owner+"/"+repoName,
+		"--listen", addr, "--ledger", w.ledger, "--branch", "main", "--repo", owner+"/"+repoName, "--trust-anchor", anchor,
 		"--github-api-url", w.gh.URL, "--oidc-issuer", w.oidc.URL, "--sts-endpoint", w.sts.URL,
-		"--signin-url", w.sts.SigninURL(), "--webhook-secret", webhookSecret, "--sync-interval", "1h")
+		"--signin-url", w.sts.SigninURL(), "--webhook-secret", webhookSecret, "--sync-interval", "1m")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + w.dir, "ELEVATE_GITHUB_TOKEN=" + brokerToken,
 		"AWS_ACCESS_KEY_ID=" + brokerKeyID, "AWS_SECRET_ACCESS_KEY=" + brokerSecret, "AWS_REGION=us-east-1",
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true"}

@@ -3,6 +3,7 @@ package githubapi
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -10,13 +11,19 @@ import (
 	"time"
 
 	"github.com/google/go-github/v60/github"
+
+	"github.com/elevate-gitops/elevate/internal/fileerr"
 )
 
-// ErrNotFound is returned (wrapped) when GitHub answers 404.
-var ErrNotFound = errors.New("not found on GitHub")
+// ErrNotFound is returned (wrapped) when GitHub answers 404. It matches
+// fs.ErrNotExist, so readers of files need not know this package.
+var ErrNotFound = fmt.Errorf("not found on GitHub: %w", fs.ErrNotExist)
 
-// ErrTooLarge is returned (wrapped) when a file is over the caller's limit.
-var ErrTooLarge = errors.New("exceeds the limit")
+// ErrTooLarge and ErrNotRegular are the shared file errors (package fileerr).
+var (
+	ErrTooLarge   = fileerr.ErrTooLarge
+	ErrNotRegular = fileerr.ErrNotRegular
+)
 
 // DefaultAPIURL is the REST API of github.com.
 const DefaultAPIURL = "https://api.github.com/"

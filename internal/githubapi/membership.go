@@ -5,14 +5,18 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/elevate-gitops/elevate/internal/eligibility"
 )
+
+// TeamMembers answers team-membership questions (eligibility.Membership
+// has the same shape; this package names no domain type).
+type TeamMembers interface {
+	ActiveTeamMember(ctx context.Context, org, slug, login string) (bool, error)
+}
 
 // MembershipCache remembers answers for a short while so that issuing
 // credentials after warm-up makes no GitHub call. Errors are not cached.
 type MembershipCache struct {
-	Inner eligibility.Membership
+	Inner TeamMembers
 	TTL   time.Duration
 	Now   func() time.Time
 	Max   int // entries; default 10,000
@@ -26,7 +30,7 @@ type membershipEntry struct {
 	until  time.Time
 }
 
-// ActiveTeamMember implements eligibility.Membership.
+// ActiveTeamMember answers from the cache, or asks Inner.
 func (c *MembershipCache) ActiveTeamMember(ctx context.Context, org, slug, login string) (bool, error) {
 	now := time.Now
 	if c.Now != nil {

@@ -104,10 +104,10 @@ func (r *Repo) FileAt(ctx context.Context, path, ref string, maxBytes int64) ([]
 		return nil, wrap(err, "read %s at %s", path, ref)
 	}
 	if file == nil {
-		return nil, fmt.Errorf("read %s at %s: is a directory (%d entries)", path, ref, len(dir))
+		return nil, fmt.Errorf("read %s at %s: a directory (%d entries) %w", path, ref, len(dir), ErrNotRegular)
 	}
 	if t := file.GetType(); t != "file" {
-		return nil, fmt.Errorf("read %s at %s: is a %s, not a file", path, ref, t)
+		return nil, fmt.Errorf("read %s at %s: a %s %w", path, ref, t, ErrNotRegular)
 	}
 	if int64(file.GetSize()) > maxBytes {
 		return nil, fmt.Errorf("read %s at %s: %d bytes: %w of %d", path, ref, file.GetSize(), ErrTooLarge, maxBytes)

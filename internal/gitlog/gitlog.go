@@ -1,6 +1,8 @@
 // Package gitlog reads the first-parent history of a git checkout with the
-// git command: which files each merge added, changed or deleted, and their
-// contents, in one process each, bounded in lines, entries and bytes.
+// git command: which files each merge added, changed, deleted or changed the
+// type of, with their git modes, and their contents, in one process each,
+// bounded in lines, entries and bytes. Walks are bounded by commits, never by
+// dates: a commit with an old committer date hides nothing behind it.
 package gitlog
 
 import (
@@ -15,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/elevate-gitops/elevate/internal/fileerr"
 )
 
 // maxLogLine bounds one line of git log output. Request paths are short; a
@@ -43,9 +47,55 @@ func (g Repo) Fetch(ctx context.Context, branch string) error {
 	return nil
 }
 
-// IsAncestor reports whether old is an ancestor of head.
-func (g Repo) IsAncestor(ctx context.Context, old, head string) bool {
-	return g.command(ctx, "merge-base", "--is-ancestor", old, head).Run() == nil
+// IsAncestor reports whether ancestor is an ancestor of commit, or equal
+// to it. An unknown commit is an error, never a "no".
+func (g Repo) IsAncestor(ctx context.Context, ancestor, commit string) (bool, error) {
+	cmd := g.command(ctx, "merge-base", "--is-ancestor", ancestor, commit)
+	var stderr bytes.Buffer
+	cmd.Stderr = &limitedBuffer{buf: &stderr, max: 4 << 10}
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.As(err, &ee) && ee.ExitCode() == 1 && ctx.Err() == nil:
+		return false, nil
+	}
+	return false, fmt.Errorf("git merge-base --is-ancestor %.12s %.12s: %w: %s", ancestor, commit, err, strings.TrimSpace(stderr.String()))
+}
+
+// CommitTime returns the committer date of commit.
+func (g Repo) CommitTime(ctx context.Context, commit string) (time.Time, error) {
+	out, err := g.command(ctx, "show", "-s", "--format=%ct", commit+"^{commit}", "--").Output()
+	if err != nil {
+		return time.Time{}, fmt.Errorf("git show %.12s: %w", commit, err)
+	}
+	sec, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("git show %.12s: unexpected date %q", commit, out)
+	}
+	return time.Unix(sec, 0).UTC(), nil
+}
+
+// Root returns the first commit of ref's first-parent chain.
+func (g Repo) Root(ctx context.Context, ref string) (string, error) {
+	out, err := g.command(ctx, "rev-list", "--first-parent", "--max-parents=0", ref, "--").Output()
+	if err != nil {
+		return "", fmt.Errorf("git rev-list %s: %w", ref, err)
+	}
+	sha := strings.TrimSpace(string(out))
+	if len(sha) < 40 || strings.ContainsAny(sha, "\n ") {
+		return "", fmt.Errorf("git rev-list %s: no single root commit", ref)
+	}
+	return sha, nil
+}
+
+// UpdateRef points ref (for example refs/elevate/last-head) at sha.
+func (g Repo) UpdateRef(ctx context.Context, ref, sha string) error {
+	if out, err := g.command(ctx, "update-ref", ref, sha).CombinedOutput(); err != nil {
+		return fmt.Errorf("git update-ref %s: %w: %s", ref, err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }
 
 // Resolve returns the commit SHA of ref, or "" when there is no such ref.
@@ -64,36 +114,64 @@ func (g Repo) Resolve(ctx context.Context, ref string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// Change is one file added, modified or deleted by a first-parent commit.
+// Git modes of regular files. Anything else (120000 a symlink, 160000 a
+// submodule) is no request or policy file.
+const (
+	ModeFile       = "100644"
+	ModeExecutable = "100755"
+)
+
+// Change is one file a first-parent commit added ('A'), modified ('M'),
+// deleted ('D') or changed the type of ('T'), as git records it.
 type Change struct {
-	Commit string
-	At     time.Time // commit time, UTC
-	Status byte      // 'A', 'M' or 'D'
 	Path   string
+	Status byte
+	Mode   string // after the change; "" when deleted
+	Blob   string // blob SHA after the change; "" when deleted
 }
 
-// ErrTooMany is returned by Log when the output holds more than max changes.
+// Regular reports whether the path is a regular file after the change, or deleted.
+func (c Change) Regular() bool {
+	return c.Status == 'D' || c.Mode == ModeFile || c.Mode == ModeExecutable
+}
+
+// Commit is a first-parent commit and the changes it made under the paths
+// asked for.
+type Commit struct {
+	SHA     string
+	Parent  string    // first parent; "" for a root commit
+	At      time.Time // committer date, UTC: a hint, never trusted
+	Changes []Change
+}
+
+// ErrTooMany is returned by Log when the output holds more than Max changes.
 var ErrTooMany = errors.New("too many changes")
 
-// Log lists first-parent changes under requests/ of head (a revision or a
-// range like old..new) with the given --diff-filter, newest first, back to
-// since (zero: all history). paths, when given, limits the log to those files
-// (passed on stdin, so any number fits). At most max changes are read; more
-// is ErrTooMany.
-func (g Repo) Log(ctx context.Context, head, filter string, since time.Time, paths []string, max int) ([]Change, error) {
-	args := []string{"log", "--first-parent", "--no-renames", "--diff-filter=" + filter, "--name-status", "--format=%x00%H %ct"}
-	if !since.IsZero() {
-		args = append(args, "--since="+strconv.FormatInt(since.Unix(), 10))
+// Query selects first-parent history for Log.
+type Query struct {
+	Head    string   // the newest commit
+	Exclude []string // commits whose history is left out (exclusive bounds)
+	Paths   []string // path prefixes ("requests/") or files; passed on stdin, so any number fits
+	Max     int      // at most this many changes; more is ErrTooMany
+}
+
+// Log lists the first-parent commits of q.Head that change q.Paths, newest
+// first, with every change under q.Paths: additions, modifications,
+// deletions and type changes, with their git modes. It never stops on a
+// date: the bounds are commits.
+func (g Repo) Log(ctx context.Context, q Query) ([]Commit, error) {
+	args := []string{"log", "--first-parent", "--no-renames", "--raw", "--no-abbrev", "-z", "--format=%x00%x00%H %P %ct", "--stdin"}
+	var stdin strings.Builder
+	stdin.WriteString(q.Head + "\n")
+	for _, x := range q.Exclude {
+		stdin.WriteString("^" + x + "\n")
 	}
-	var stdin io.Reader
-	if len(paths) > 0 {
-		args = append(args, "--stdin", head)
-		stdin = strings.NewReader("--\n" + strings.Join(paths, "\n") + "\n")
-	} else {
-		args = append(args, head, "--", "requests/")
+	stdin.WriteString("--\n")
+	for _, p := range q.Paths {
+		stdin.WriteString(p + "\n")
 	}
 	cmd := g.command(ctx, args...)
-	cmd.Stdin = stdin
+	cmd.Stdin = strings.NewReader(stdin.String())
 	var stderr bytes.Buffer
 	cmd.Stderr = &limitedBuffer{buf: &stderr, max: 4 << 10}
 	stdout, err := cmd.StdoutPipe()
@@ -103,43 +181,163 @@ func (g Repo) Log(ctx context.Context, head, filter string, since time.Time, pat
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("git log: %w", err)
 	}
-	stop := func(err error) ([]Change, error) {
+	stop := func(err error) ([]Commit, error) {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		return nil, err
 	}
-	var out []Change
-	var commit string
-	var at time.Time
-	r := bufio.NewReaderSize(stdout, 64<<10)
-	for {
-		line, err := readLine(r, maxLogLine)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return stop(fmt.Errorf("read git log: %w", err))
-		}
-		switch {
-		case line == "":
-		case line[0] == 0:
-			sha, ts, _ := strings.Cut(line[1:], " ")
-			sec, err := strconv.ParseInt(ts, 10, 64)
-			if err != nil || len(sha) < 40 {
-				return stop(fmt.Errorf("read git log: unexpected commit line %q", line[1:]))
-			}
-			commit, at = sha, time.Unix(sec, 0).UTC()
-		case len(line) > 2 && line[1] == '\t' && commit != "":
-			if len(out) == max {
-				return stop(ErrTooMany)
-			}
-			out = append(out, Change{Commit: commit, At: at, Status: line[0], Path: line[2:]})
-		}
+	out, err := parseRawLog(bufio.NewReaderSize(stdout, 64<<10), q.Max)
+	if err != nil {
+		return stop(err)
 	}
 	if err := cmd.Wait(); err != nil {
 		return nil, fmt.Errorf("git log: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
 	return out, nil
+}
+
+// parseRawLog reads `git log --raw -z` with the format "\0\0%H %P %ct":
+// each commit starts with two NULs, then its header line, then for each
+// change ":<old mode> <new mode> <old sha> <new sha> <status>\0<path>\0".
+func parseRawLog(r *bufio.Reader, max int) ([]Commit, error) {
+	var out []Commit
+	changes := 0
+	for {
+		tok, err := readField(r, maxLogLine)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read git log: %w", err)
+		}
+		tok = strings.TrimLeft(tok, "\n")
+		switch {
+		case tok == "":
+			continue
+		case tok[0] == ':':
+			if len(out) == 0 {
+				return nil, fmt.Errorf("read git log: a change before any commit")
+			}
+			path, err := readField(r, maxLogLine)
+			if err != nil {
+				return nil, fmt.Errorf("read git log: %w", err)
+			}
+			f := strings.Fields(tok[1:])
+			if len(f) != 5 || len(f[4]) == 0 {
+				return nil, fmt.Errorf("read git log: unexpected change %q", tok)
+			}
+			if path == "" {
+				continue // a path over maxLogLine: no request or policy file
+			}
+			if changes == max {
+				return nil, ErrTooMany
+			}
+			changes++
+			c := Change{Path: path, Status: f[4][0], Mode: f[1], Blob: f[3]}
+			if c.Status == 'D' {
+				c.Mode, c.Blob = "", ""
+			}
+			cm := &out[len(out)-1]
+			cm.Changes = append(cm.Changes, c)
+		default:
+			head := tok
+			f := strings.Fields(head)
+			if len(f) < 2 || len(f[0]) < 40 {
+				return nil, fmt.Errorf("read git log: unexpected commit line %q", head)
+			}
+			sec, err := strconv.ParseInt(f[len(f)-1], 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("read git log: unexpected commit line %q", head)
+			}
+			cm := Commit{SHA: f[0], At: time.Unix(sec, 0).UTC()}
+			if len(f) > 2 {
+				cm.Parent = f[1]
+			}
+			out = append(out, cm)
+		}
+	}
+}
+
+// readField reads up to the next NUL. A field longer than max is read to
+// its end and returned as "".
+func readField(r *bufio.Reader, max int) (string, error) {
+	var b []byte
+	long := false
+	for {
+		chunk, err := r.ReadSlice(0)
+		if !long {
+			if len(b)+len(chunk) > max+1 {
+				long, b = true, nil
+			} else {
+				b = append(b, chunk...)
+			}
+		}
+		switch {
+		case err == nil:
+			if long {
+				return "", nil
+			}
+			return string(b[:len(b)-1]), nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF) && len(b) > 0:
+			return strings.TrimRight(string(b), "\n"), nil
+		default:
+			return "", err
+		}
+	}
+}
+
+// FirstParents walks the first-parent chain of head, newest first, leaving
+// out commits reachable from exclude, calling fn with each commit and its
+// committer date until fn returns false.
+func (g Repo) FirstParents(ctx context.Context, head string, exclude []string, fn func(sha string, at time.Time) bool) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var stdin strings.Builder
+	stdin.WriteString(head + "\n")
+	for _, x := range exclude {
+		stdin.WriteString("^" + x + "\n")
+	}
+	cmd := g.command(ctx, "rev-list", "--first-parent", "--timestamp", "--stdin")
+	cmd.Stdin = strings.NewReader(stdin.String())
+	var stderr bytes.Buffer
+	cmd.Stderr = &limitedBuffer{buf: &stderr, max: 4 << 10}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return fmt.Errorf("git rev-list: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("git rev-list: %w", err)
+	}
+	r := bufio.NewReaderSize(stdout, 64<<10)
+	for {
+		line, err := readLine(r, 4<<10)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			cancel()
+			_ = cmd.Wait()
+			return fmt.Errorf("read git rev-list: %w", err)
+		}
+		ts, sha, ok := strings.Cut(line, " ")
+		sec, perr := strconv.ParseInt(ts, 10, 64)
+		if !ok || perr != nil || len(sha) < 40 {
+			cancel()
+			_ = cmd.Wait()
+			return fmt.Errorf("read git rev-list: unexpected line %q", line)
+		}
+		if !fn(sha, time.Unix(sec, 0).UTC()) {
+			cancel() // stop git: the rest of the history is not needed
+			_ = cmd.Wait()
+			return nil
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		return fmt.Errorf("git rev-list: %w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
 }
 
 // readLine reads one line without its newline. A line longer than max is
@@ -242,6 +440,39 @@ func (g Repo) Blobs(ctx context.Context, specs []string, max int64) ([]Blob, err
 		return nil, fmt.Errorf("git cat-file: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
 	return out, nil
+}
+
+// FileAt reads path at commit: a regular file of at most maxBytes. A
+// missing file is fileerr.ErrNotExist, a symlink, submodule or directory
+// fileerr.ErrNotRegular, a larger file fileerr.ErrTooLarge (all wrapped).
+func (g Repo) FileAt(ctx context.Context, path, commit string, maxBytes int64) ([]byte, error) {
+	out, err := g.command(ctx, "ls-tree", "-z", "--full-tree", commit, "--", path).Output()
+	if err != nil {
+		return nil, fmt.Errorf("git ls-tree %.12s %s: %w", commit, path, err)
+	}
+	entry, _, _ := strings.Cut(string(out), "\x00")
+	meta, name, ok := strings.Cut(entry, "\t")
+	f := strings.Fields(meta)
+	switch {
+	case entry == "":
+		return nil, fmt.Errorf("%s at %.12s: %w", path, commit, fileerr.ErrNotExist)
+	case !ok || name != path || len(f) != 3:
+		return nil, fmt.Errorf("git ls-tree %.12s %s: unexpected answer %q", commit, path, entry)
+	case f[1] != "blob" || (f[0] != ModeFile && f[0] != ModeExecutable):
+		return nil, fmt.Errorf("%s at %.12s (mode %s) %w", path, commit, f[0], fileerr.ErrNotRegular)
+	}
+	blobs, err := g.Blobs(ctx, []string{f[2]}, maxBytes)
+	if err != nil {
+		return nil, err
+	}
+	switch b := blobs[0]; {
+	case b.Missing:
+		return nil, fmt.Errorf("%s at %.12s: %w", path, commit, fileerr.ErrNotExist)
+	case b.Data == nil:
+		return nil, fmt.Errorf("%s at %.12s: %d bytes %w of %d", path, commit, b.Size, fileerr.ErrTooLarge, maxBytes)
+	default:
+		return b.Data, nil
+	}
 }
 
 // limitedBuffer keeps the first max bytes written to it and drops the rest.

@@ -58,12 +58,24 @@ type Config struct {
 	HTTPClient   *http.Client // outbound; copied; default (or Timeout 0): DefaultHTTPTimeout
 	Now          func() time.Time
 	UserCacheTTL time.Duration // default DefaultUserCacheTTL, at most MaxUserCacheTTL
-	// RepositoryOwners are the GitHub organisations (or users) whose Actions
-	// tokens are accepted, by the token's repository_owner claim. Any
-	// workflow anywhere can mint a token for any audience with the actor of
-	// whoever triggered it, so tokens from other owners are refused; with
-	// none configured, every Actions token is refused.
+	// Repositories are the repositories whose workflows' Actions tokens are
+	// accepted, matched by the token's repository_id and
+	// repository_owner_id claims (names can be renamed and reclaimed; ids
+	// cannot). Any workflow anywhere can mint a token for any audience with
+	// the actor of whoever triggered it, so tokens from other repositories
+	// are refused; with none configured, every Actions token is refused.
+	Repositories []Repository
+	// RepositoryOwners, when set, is a coarser list a token must also pass:
+	// the organisations (by the repository_owner claim) allowed.
 	RepositoryOwners []string
+}
+
+// Repository is an allowed source of Actions tokens, by its ids as
+// GitHub's API reports them (the broker resolves OWNER/NAME at start).
+type Repository struct {
+	Name    string // OWNER/NAME, for messages
+	ID      int64
+	OwnerID int64
 }
 
 // UnauthenticatedError is a refusal: the header is missing or malformed, or
@@ -104,6 +116,7 @@ type Verifier struct {
 
 	oidc   *issuer
 	owners []string
+	repos  []Repository
 	users  *userCache
 }
 
@@ -143,6 +156,7 @@ func New(cfg Config) (*Verifier, error) {
 		cacheTTL: ttl,
 		oidc:     newIssuer(iss, aud, client, now),
 		owners:   cfg.RepositoryOwners,
+		repos:    cfg.Repositories,
 		users:    newUserCache(defaultUserCacheEntries),
 	}, nil
 }

@@ -62,11 +62,20 @@ func newVerifier(t testing.TB, cfg identity.Config) *identity.Verifier {
 	if cfg.RepositoryOwners == nil {
 		cfg.RepositoryOwners = []string{"octo-org", "acme"} // oidcfake's default owner, and octocat()'s
 	}
+	if cfg.Repositories == nil {
+		cfg.Repositories = []identity.Repository{allowed("octo-org/octo-repo"), allowed("acme/access")}
+	}
 	v, err := identity.New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	return v
+}
+
+// allowed is repository as the broker resolves it through GitHub's API.
+func allowed(repository string) identity.Repository {
+	owner, _, _ := strings.Cut(repository, "/")
+	return identity.Repository{Name: repository, ID: oidcfake.RepositoryID(repository), OwnerID: oidcfake.OwnerID(owner)}
 }
 
 // errorTexts returns the text of err and of every error it wraps.
@@ -239,7 +248,7 @@ func TestVerifyJWTIssuerUnreachableFailsClosedThenRecovers(t *testing.T) {
 	t.Parallel()
 	iss := oidcfake.New(t)
 	iss.SetUnreachable(true)
-	v, err := identity.New(identity.Config{Issuer: iss.URL, Audience: audience, RepositoryOwners: []string{"octo-org", "acme"}})
+	v, err := identity.New(identity.Config{Issuer: iss.URL, Audience: audience, RepositoryOwners: []string{"octo-org", "acme"}, Repositories: []identity.Repository{allowed("octo-org/octo-repo"), allowed("acme/access")}})
 	if err != nil {
 		t.Fatalf("New with the issuer down: %v (the broker must start while the issuer is unreachable)", err)
 	}
@@ -608,22 +617,38 @@ func BenchmarkVerifyUserTokenCached(b *testing.B) {
 }
 
 // Any workflow anywhere can mint a token for audience elevate with the actor
-// who triggered it: only the configured organisations' tokens are accepted.
-func TestOIDCTokenFromAnotherOrganisationRefused(t *testing.T) {
+// who triggered it: only the listed repositories' tokens are accepted, by
+// id, and the owner list, when set, must pass too.
+func TestOIDCTokenSourceMustBeAListedRepository(t *testing.T) {
 	t.Parallel()
 	iss := oidcfake.New(t)
-	v := newVerifier(t, identity.Config{Issuer: iss.URL, RepositoryOwners: []string{"Octo-Org"}})
+	v := newVerifier(t, identity.Config{Issuer: iss.URL, RepositoryOwners: []string{"Octo-Org"}, Repositories: []identity.Repository{allowed("octo-org/access")}})
+	var unauth *identity.UnauthenticatedError
 	ok := iss.Mint(oidcfake.Claims{Actor: "alice", ActorID: 7, Repository: "octo-org/access"})
 	if id, err := v.Verify(context.Background(), "Bearer "+ok); err != nil || id.UserID != 7 {
-		t.Fatalf("own organisation: %v %v", id, err)
+		t.Fatalf("listed repository: %v %v", id, err)
 	}
-	evil := iss.Mint(oidcfake.Claims{Actor: "alice", ActorID: 7, Repository: "mallory/stars-trap"})
-	var unauth *identity.UnauthenticatedError
-	if _, err := v.Verify(context.Background(), "Bearer "+evil); !errors.As(err, &unauth) {
-		t.Fatalf("a token from another owner: err = %v, want unauthenticated", err)
+	for name, token := range map[string]string{
+		"a repository not listed, same organisation": iss.Mint(oidcfake.Claims{Actor: "alice", ActorID: 7, Repository: "octo-org/issue-bot"}),
+		"another organisation":                        iss.Mint(oidcfake.Claims{Actor: "alice", ActorID: 7, Repository: "mallory/stars-trap"}),
+		// The organisation was deleted and its name reclaimed: names match, ids do not.
+		"owner name matches, owner id does not": iss.Mint(oidcfake.Claims{Actor: "alice", ActorID: 7, Repository: "octo-org/access",
+			Extra: map[string]any{"repository_owner_id": "99999"}}),
+		"repository id does not match": iss.Mint(oidcfake.Claims{Actor: "alice", ActorID: 7, Repository: "octo-org/access",
+			Extra: map[string]any{"repository_id": "12345"}}),
+		"no repository_id claim": iss.Mint(oidcfake.Claims{Actor: "alice", ActorID: 7, Repository: "octo-org/access",
+			Extra: map[string]any{"repository_id": nil}}),
+	} {
+		if _, err := v.Verify(context.Background(), "Bearer "+token); !errors.As(err, &unauth) {
+			t.Errorf("%s: err = %v, want unauthenticated", name, err)
+		}
 	}
-	none := newVerifier(t, identity.Config{Issuer: iss.URL, RepositoryOwners: []string{}})
-	if _, err := none.Verify(context.Background(), "Bearer "+ok); !errors.As(err, &unauth) {
-		t.Fatalf("no owners configured: err = %v, want unauthenticated", err)
+	narrower := newVerifier(t, identity.Config{Issuer: iss.URL, RepositoryOwners: []string{"someone-else"}, Repositories: []identity.Repository{allowed("octo-org/access")}})
+	if _, err := narrower.Verify(context.Background(), "Bearer "+ok); !errors.As(err, &unauth) {
+		t.Errorf("owner list not passed: err = %v, want unauthenticated", err)
+	}
+	none := newVerifier(t, identity.Config{Issuer: iss.URL, Repositories: []identity.Repository{}})
+	if _, err := none.Verify(context.Background(), "Bearer "+ok); !errors.As(err, &unauth) || !strings.Contains(err.Error(), "--oidc-repositories") {
+		t.Fatalf("no repositories configured: err = %v, want unauthenticated naming --oidc-repositories", err)
 	}
 }

@@ -58,9 +58,11 @@ func newIssuer(url, audience string, client *http.Client, now func() time.Time) 
 // actorClaims are the claims identity is taken from. sub is deliberately
 // absent.
 type actorClaims struct {
-	Actor           string          `json:"actor"`
-	ActorID         json.RawMessage `json:"actor_id"`
-	RepositoryOwner string          `json:"repository_owner"`
+	Actor             string          `json:"actor"`
+	ActorID           json.RawMessage `json:"actor_id"`
+	RepositoryOwner   string          `json:"repository_owner"`
+	RepositoryID      json.RawMessage `json:"repository_id"`
+	RepositoryOwnerID json.RawMessage `json:"repository_owner_id"`
 }
 
 // verifyJWT verifies a GitHub Actions OIDC token.
@@ -94,18 +96,38 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*Identity, erro
 	if c.Actor == "" {
 		return nil, unauthenticated("token has no actor claim", nil)
 	}
-	if !slices.ContainsFunc(v.owners, func(o string) bool { return strings.EqualFold(o, c.RepositoryOwner) }) {
-		if len(v.owners) == 0 {
-			return nil, unauthenticated("this broker accepts no GitHub Actions tokens (--oidc-repository-owner is not set): use a GitHub user token", nil)
-		}
-		return nil, unauthenticated("token comes from a workflow outside the allowed organisations", nil)
+	if err := v.allowedSource(c); err != nil {
+		return nil, err
 	}
 	return &Identity{UserID: uid, Login: c.Actor, Via: ViaOIDC}, nil
 }
 
+// allowedSource checks that the token comes from a workflow of an allowed
+// repository, by id, and of an allowed owner when that list is set.
+func (v *Verifier) allowedSource(c actorClaims) error {
+	if len(v.repos) == 0 {
+		return unauthenticated("this broker accepts no GitHub Actions tokens (--oidc-repositories is not set): use a GitHub user token", nil)
+	}
+	repoID, err1 := parseID(c.RepositoryID)
+	ownerID, err2 := parseID(c.RepositoryOwnerID)
+	if err1 != nil || err2 != nil {
+		return unauthenticated("token has no numeric repository_id and repository_owner_id claims", nil)
+	}
+	if !slices.ContainsFunc(v.repos, func(r Repository) bool { return r.ID == repoID && r.OwnerID == ownerID }) {
+		return unauthenticated("token comes from a workflow outside the allowed repositories (matched by repository and owner id)", nil)
+	}
+	if len(v.owners) > 0 && !slices.ContainsFunc(v.owners, func(o string) bool { return strings.EqualFold(o, c.RepositoryOwner) }) {
+		return unauthenticated("token comes from a workflow outside the allowed organisations", nil)
+	}
+	return nil
+}
+
 // parseActorID accepts a positive integer given as a string of digits, as
 // GitHub sends it, or as a JSON number.
-func parseActorID(raw json.RawMessage) (int64, error) {
+func parseActorID(raw json.RawMessage) (int64, error) { return parseID(raw) }
+
+// parseID reads one of GitHub's numeric id claims.
+func parseID(raw json.RawMessage) (int64, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return 0, errors.New("missing")
 	}

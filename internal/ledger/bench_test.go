@@ -87,7 +87,7 @@ func BenchmarkIndexColdStart100k(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		l, err := New(Config{Dir: dir, Branch: "main", Verifier: &verifier{}, Now: func() time.Time { return now }})
+		l, err := New(Config{Dir: dir, Branch: "main", Anchor: ledgertest.Open(b, dir).Root(), Verifier: &verifier{}, Now: func() time.Time { return now }})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -115,7 +115,7 @@ func BenchmarkWebhookSync(b *testing.B) {
 	}
 	r := ledgertest.Open(b, dir)
 	now := benchNow.Add(time.Minute)
-	l, err := New(Config{Dir: dir, Branch: "main", Verifier: &verifier{}, Now: func() time.Time { return now }})
+	l, err := New(Config{Dir: dir, Branch: "main", Anchor: ledgertest.Open(b, dir).Root(), Verifier: &verifier{}, Now: func() time.Time { return now }})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/elevate-gitops/elevate/internal/custody"
 )
 
 // Ask is what a caller wants credentials for: a request id, or an account and role.
@@ -71,67 +73,70 @@ func (e *AmbiguousError) Error() string {
 	return "the request id is ambiguous: it could be " + strings.Join(e.IDs, ", ")
 }
 
+// UntrustedGrantError says a grant was judged under a policy that is not
+// trusted at its merge's first parent.
+type UntrustedGrantError struct {
+	ID  string
+	Err *custody.UntrustedError
+}
+
+func (e *UntrustedGrantError) Error() string {
+	return fmt.Sprintf("grant %s cannot be trusted: %v", e.ID, e.Err)
+}
+
+func (e *UntrustedGrantError) Unwrap() error { return e.Err }
+
 // Find returns the caller's usable grant for ask. Errors are the refusals
-// above, or a verification error (GitHub unreachable): fail closed.
+// above, a trust refusal (Trust), or a verification error (GitHub
+// unreachable): fail closed. A grant that cannot be verified never hides
+// the caller's other grants for the same account and role.
 func (l *Ledger) Find(ctx context.Context, ask Ask) (*Found, error) {
 	x := l.Index()
 	if x == nil {
 		return nil, NotSyncedError{}
 	}
+	if err := l.Trust(); err != nil {
+		return nil, err
+	}
 	now := l.cfg.Now()
 	if ask.RequestID != "" {
 		return l.findByID(ctx, x, ask, now)
 	}
-	var refusal error
-	seen := map[string]bool{}
-	try := func(g *Grant) (*Found, error) {
-		// A user's id index may name a path since re-used for another role.
-		if seen[g.ID] || g.Request == nil || g.Request.Account != ask.Account || g.Request.Role != ask.Role {
-			return nil, nil
-		}
-		seen[g.ID] = true
-		f, err := l.usable(ctx, g, ask, now)
-		var upstream *VerifyError
-		if errors.As(err, &upstream) {
-			return nil, err
-		}
-		if err != nil {
-			refusal = preferRefusal(refusal, err)
-			return nil, nil
-		}
-		return f, nil
-	}
+	var refusal, upstream error
 	var best *Found
-	consider := func(g *Grant) error {
-		f, err := try(g)
-		if err != nil {
-			return err
-		}
-		if f != nil && (best == nil || f.End.After(best.End)) {
+	for _, g := range x.ByRole(ask.Account, ask.Role) {
+		f, err := l.usable(ctx, x, g, ask, now)
+		mine := strings.EqualFold(g.Request.Requester, ask.Login)
+		var verr *VerifyError
+		var uerr *UntrustedGrantError
+		switch {
+		case errors.As(err, &verr):
+			if mine && upstream == nil {
+				upstream = err
+			}
+		case errors.As(err, &uerr):
+			if mine {
+				refusal = preferRefusal(refusal, err)
+			}
+		case err != nil:
+			refusal = preferRefusal(refusal, err)
+		case best == nil || f.End.After(best.End):
 			best = f
 		}
-		return nil
 	}
-	for _, id := range l.grantsOf(ask.UserID, ask.Account, ask.Role) {
-		if g, ok := x.grants[id]; ok {
-			if err := consider(g); err != nil {
-				return nil, err
-			}
-		}
-	}
-	for _, g := range x.ByAsk(ask.Login, ask.Account, ask.Role) {
-		if err := consider(g); err != nil {
-			return nil, err
-		}
-	}
-	if best != nil {
+	switch {
+	case best != nil:
 		return best, nil
-	}
-	if refusal != nil {
+	case upstream != nil:
+		return nil, upstream
+	case refusal != nil && rank(refusal) > 1:
 		return nil, refusal
 	}
 	if r, ok := x.RemovedByAsk(ask.Login, ask.Account, ask.Role); ok {
 		return nil, &RevokedError{ID: r.ID, At: r.At, Commit: r.Commit}
+	}
+	if refusal != nil {
+		return nil, refusal
 	}
 	return nil, &NoActiveGrantError{Ask: ask}
 }
@@ -150,7 +155,7 @@ func (l *Ledger) findByID(ctx context.Context, x *Index, ask Ask, now time.Time)
 	if g.Request == nil {
 		return nil, &NoActiveGrantError{Ask: ask, Why: "the request file is invalid: " + g.Invalid}
 	}
-	return l.usable(ctx, g, ask, now)
+	return l.usable(ctx, x, g, ask, now)
 }
 
 // VerifyError wraps a failure to verify a grant with GitHub.
@@ -162,16 +167,17 @@ func (e *VerifyError) Error() string {
 func (e *VerifyError) Unwrap() error { return e.Err }
 
 // usable checks that g is verified, belongs to the caller, and is in its window.
-func (l *Ledger) usable(ctx context.Context, g *Grant, ask Ask, now time.Time) (*Found, error) {
-	v, err := l.verify(ctx, g)
-	if err != nil {
+func (l *Ledger) usable(ctx context.Context, x *Index, g *Grant, ask Ask, now time.Time) (*Found, error) {
+	v, err := l.verify(ctx, x, g)
+	switch {
+	case err != nil:
 		return nil, &VerifyError{Err: err}
-	}
-	if !v.OK {
-		return nil, &NoActiveGrantError{Ask: ask, Why: v.Reason}
-	}
-	if v.AuthorID != ask.UserID {
+	case v.Untrusted != nil:
+		return nil, &UntrustedGrantError{ID: g.ID, Err: v.Untrusted}
+	case v.AuthorID != 0 && v.AuthorID != ask.UserID:
 		return nil, &NoActiveGrantError{Ask: ask, Why: fmt.Sprintf("%s belongs to another GitHub user", g.ID)}
+	case !v.OK:
+		return nil, &NoActiveGrantError{Ask: ask, Why: v.Reason}
 	}
 	start, end := g.Request.Window(v.MergedAt)
 	switch {
@@ -183,22 +189,28 @@ func (l *Ledger) usable(ctx context.Context, g *Grant, ask Ask, now time.Time) (
 	return &Found{Grant: g, Verification: v, Start: start, End: end}, nil
 }
 
-// preferRefusal keeps the most telling refusal: a grant that opens later, then
-// the latest expiry, over "not yours" or "not approved".
-func preferRefusal(have, next error) error {
-	rank := func(err error) int {
-		var notYet *NotYetError
-		var expired *ExpiredError
-		switch {
-		case errors.As(err, &notYet):
-			return 3
-		case errors.As(err, &expired):
-			return 2
-		case err != nil:
-			return 1
-		}
-		return 0
+// rank orders refusals by how much they tell the caller: an untrusted grant
+// of theirs, then one that opens later, then the latest expiry, over "not
+// yours" or "not approved".
+func rank(err error) int {
+	var untrusted *UntrustedGrantError
+	var notYet *NotYetError
+	var expired *ExpiredError
+	switch {
+	case errors.As(err, &untrusted):
+		return 4
+	case errors.As(err, &notYet):
+		return 3
+	case errors.As(err, &expired):
+		return 2
+	case err != nil:
+		return 1
 	}
+	return 0
+}
+
+// preferRefusal keeps the most telling refusal.
+func preferRefusal(have, next error) error {
 	if rank(next) > rank(have) {
 		return next
 	}
@@ -209,14 +221,9 @@ func preferRefusal(have, next error) error {
 	return have
 }
 
-func (l *Ledger) grantsOf(userID int64, account, role string) []string {
-	l.stateMu.Lock()
-	defer l.stateMu.Unlock()
-	return append([]string(nil), l.byUser[userKey{userID, account, role}]...)
-}
-
-// Grants lists the caller's grants of the current index with their windows,
-// for GET /v1/grants. Unverified grants are verified here.
+// GrantsOf lists the caller's grants of the current index with their
+// windows, for GET /v1/grants. Grants not verified yet whose file names the
+// caller are verified here; one that cannot be is left out, not fatal.
 func (l *Ledger) GrantsOf(ctx context.Context, userID int64, login string) ([]Status, error) {
 	x := l.Index()
 	if x == nil {
@@ -228,17 +235,19 @@ func (l *Ledger) GrantsOf(ctx context.Context, userID int64, login string) ([]St
 		if g.Request == nil {
 			continue
 		}
-		l.stateMu.Lock()
-		v, verified := l.verified[g.Commit+":"+g.Path]
-		l.stateMu.Unlock()
+		v, verified := l.cached(g)
 		if !verified {
 			if !strings.EqualFold(g.Request.Requester, login) {
 				continue
 			}
 			var err error
-			if v, err = l.verify(ctx, g); err != nil {
-				return nil, &VerifyError{Err: err}
+			if v, err = l.verify(ctx, x, g); err != nil {
+				continue
 			}
+		}
+		if v.Untrusted != nil && strings.EqualFold(g.Request.Requester, login) {
+			out = append(out, Status{ID: g.ID, Account: g.Request.Account, Role: g.Request.Role, State: "untrusted", Emergency: g.Request.Emergency})
+			continue
 		}
 		if !v.OK || v.AuthorID != userID {
 			continue

@@ -2,9 +2,12 @@ package ledger
 
 import (
 	"crypto/sha256"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
+	"github.com/elevate-gitops/elevate/internal/custody"
 	"github.com/elevate-gitops/elevate/internal/eligibility"
 	"github.com/elevate-gitops/elevate/internal/request"
 )
@@ -15,11 +18,20 @@ type Grant struct {
 	Path    string
 	Request *request.Request // nil when the file does not parse: it never issues
 	Invalid string           // why the file is not a valid request
-	// Commit is the first-parent commit that last added or changed the file;
-	// CommittedAt its commit time, the merge time until GitHub confirms it.
+	// Commit is the first-parent commit that last added or changed the file
+	// (a type change included); CommittedAt its commit time, the merge time
+	// until GitHub confirms it; Parent its first parent.
 	Commit      string
+	Parent      string
 	CommittedAt time.Time
 	Digest      [sha256.Size]byte // of the file's bytes on the branch
+	// Seq orders Commit on the first-parent chain against policy commits.
+	Seq int64
+}
+
+// ref is what the chain of custody verifies about g.
+func (g *Grant) ref() custody.Grant {
+	return custody.Grant{ID: g.ID, Path: g.Path, Commit: g.Commit, Parent: g.Parent, CommittedAt: g.CommittedAt, Digest: g.Digest}
 }
 
 // Removal records a request file deleted on the branch: a revocation.
@@ -37,18 +49,44 @@ type Index struct {
 	PolicyErr error
 	Horizon   time.Time // changes before it were not read: no window from then can be open
 	SyncedAt  time.Time
+	// Chain is the verified history of the policy files since the anchor.
+	Chain *custody.Chain
+
+	policy    []custody.Commit // policy commits since the anchor, oldest first
+	policySeq []int64          // their Seq (math.MinInt64 when older than the window)
+	topSeq    int64
 
 	grants       map[string]*Grant   // by id
 	byName       map[string][]string // name -> ids, for suffix look-ups
-	byAsk        map[askKey][]*Grant // by requester login (lower case), account, role
+	byRole       map[roleKey][]*Grant
 	removed      map[string]*Removal // by id
 	removedByAsk map[askKey]*Removal
 }
 
-type askKey struct{ login, account, role string }
+type (
+	askKey  struct{ login, account, role string }
+	roleKey struct{ account, role string }
+)
 
 func newIndex() *Index {
-	return &Index{grants: map[string]*Grant{}, byName: map[string][]string{}, byAsk: map[askKey][]*Grant{}, removed: map[string]*Removal{}, removedByAsk: map[askKey]*Removal{}}
+	return &Index{grants: map[string]*Grant{}, byName: map[string][]string{}, byRole: map[roleKey][]*Grant{}, removed: map[string]*Removal{}, removedByAsk: map[askKey]*Removal{}}
+}
+
+// TrustBefore is the policy trust just before g's commit.
+func (x *Index) TrustBefore(g *Grant) custody.State {
+	n := sort.Search(len(x.policySeq), func(i int) bool { return x.policySeq[i] >= g.Seq })
+	return x.Chain.At(n)
+}
+
+// UntrustedCommits counts the policy commits since the anchor that did not verify.
+func (x *Index) UntrustedCommits() int {
+	n := 0
+	for _, v := range x.Chain.Verdicts {
+		if v.Checked && !v.OK {
+			n++
+		}
+	}
+	return n
 }
 
 // Len is the number of grants indexed.
@@ -98,9 +136,9 @@ func (x *Index) resolveSuffix(suffix string, keep func(string) bool) []string {
 	return out
 }
 
-// ByAsk returns the grants whose file names login as requester for account and role.
-func (x *Index) ByAsk(login, account, role string) []*Grant {
-	return x.byAsk[askKey{strings.ToLower(login), account, role}]
+// ByRole returns the grants for account and role, whoever they name.
+func (x *Index) ByRole(account, role string) []*Grant {
+	return x.byRole[roleKey{account, role}]
 }
 
 // Grants calls fn for every grant.
@@ -114,6 +152,7 @@ func (x *Index) Grants(fn func(*Grant)) {
 func (x *Index) clone() *Index {
 	n := newIndex()
 	n.Head, n.Policy, n.PolicyErr, n.Horizon = x.Head, x.Policy, x.PolicyErr, x.Horizon
+	n.policy, n.policySeq, n.topSeq = slices.Clone(x.policy), slices.Clone(x.policySeq), x.topSeq
 	for id, g := range x.grants {
 		n.add(id, g)
 	}
@@ -150,7 +189,8 @@ func (x *Index) add(id string, g *Grant) {
 	x.byName[name] = appendUnique(x.byName[name], id)
 	if g.Request != nil {
 		k := askKey{strings.ToLower(g.Request.Requester), g.Request.Account, g.Request.Role}
-		x.byAsk[k] = append(x.byAsk[k], g)
+		rk := roleKey{g.Request.Account, g.Request.Role}
+		x.byRole[rk] = append(x.byRole[rk], g)
 		if r, ok := x.removedByAsk[k]; ok && r.ID == id {
 			delete(x.removedByAsk, k)
 		}
@@ -165,8 +205,8 @@ func (x *Index) drop(id string) {
 	}
 	delete(x.grants, id)
 	if g.Request != nil {
-		k := askKey{strings.ToLower(g.Request.Requester), g.Request.Account, g.Request.Role}
-		list := x.byAsk[k]
+		k := roleKey{g.Request.Account, g.Request.Role}
+		list := x.byRole[k]
 		for i, other := range list {
 			if other == g {
 				list = append(list[:i:i], list[i+1:]...)
@@ -174,9 +214,9 @@ func (x *Index) drop(id string) {
 			}
 		}
 		if len(list) == 0 {
-			delete(x.byAsk, k)
+			delete(x.byRole, k)
 		} else {
-			x.byAsk[k] = list
+			x.byRole[k] = list
 		}
 	}
 }

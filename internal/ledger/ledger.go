@@ -5,35 +5,70 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"github.com/elevate-gitops/elevate/internal/gitlog"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/elevate-gitops/elevate/internal/custody"
 	"github.com/elevate-gitops/elevate/internal/eligibility"
+	"github.com/elevate-gitops/elevate/internal/fileerr"
+	"github.com/elevate-gitops/elevate/internal/gitlog"
 	"github.com/elevate-gitops/elevate/internal/request"
 )
 
-// maxChanges bounds the request-file changes one sync reads: about the
-// merges of the look-back period, with room to spare.
-const maxChanges = 1_000_000
+const (
+	// maxChanges bounds the request-file changes one sync reads: about the
+	// merges of the look-back period, with room to spare.
+	maxChanges = 1_000_000
+	// maxPolicyChanges bounds the policy-file changes since the anchor.
+	maxPolicyChanges = 100_000
+	// maxCutChecks bounds the commits older than the horizon that the walk
+	// asks GitHub about before it gives up looking for a confirmed cut and
+	// reads on to the anchor.
+	maxCutChecks = 20
+	// Refs the ledger keeps in its clone: the last head it indexed and the
+	// anchor it indexed it under, so a restart notices a rewrite.
+	lastHeadRef = "refs/elevate/last-head"
+	anchorRef   = "refs/elevate/anchor"
+)
+
+// Verifier is what the ledger asks about trust (custody.Checker serves it).
+type Verifier interface {
+	// Chain verifies the policy commits after the anchor (oldest first).
+	Chain(ctx context.Context, head string, commits []custody.Commit) *custody.Chain
+	// Grant re-verifies a grant under st, the policy trust before its commit.
+	// An error means "could not verify now".
+	Grant(ctx context.Context, st custody.State, g custody.Grant) (*custody.Verification, error)
+	// MergedAt is GitHub's merge time of the PR merged as sha, if any.
+	MergedAt(ctx context.Context, sha string) (time.Time, bool, error)
+	// Rewritten reports a force push after the anchor in GitHub's activity.
+	Rewritten(ctx context.Context) (*custody.RewrittenError, error)
+}
 
 // Config says where the ledger lives.
 type Config struct {
-	Dir        string // a local git clone
-	Branch     string // the default branch that holds grants
+	Dir    string // a local git clone
+	Branch string // the default branch that holds grants
+	// Anchor is the commit whose tree is trusted as given (--trust-anchor).
+	// Only grants and policy changes after it count.
+	Anchor     string
 	Verifier   Verifier
 	Now        func() time.Time
 	Logger     *slog.Logger
 	GitTimeout time.Duration // per sync; default 2m
+	// MaxStaleness: when no sync has succeeded for this long, look-ups
+	// refuse with *StaleError. Default 5m.
+	MaxStaleness time.Duration
 }
 
 // Ledger serves snapshots of the index and keeps them in sync with git.
 type Ledger struct {
-	cfg Config
-	git gitlog.Repo
+	cfg     Config
+	git     gitlog.Repo
+	started time.Time
 
 	syncMu sync.Mutex // one sync at a time
 	cur    atomic.Pointer[Index]
@@ -41,22 +76,19 @@ type Ledger struct {
 	stateMu    sync.Mutex
 	lastGood   time.Time
 	lastErr    error
-	verified   map[string]*Verification // by commit:path, definitive verdicts only
-	byUser     map[userKey][]string     // verified owner -> grant ids
+	rewritten  *custody.RewrittenError          // sticky: only a restart with a new anchor clears it
+	verified   map[string]*custody.Verification // by commit:path, definitive verdicts only
 	verifyCall atomic.Int64
-}
-
-type userKey struct {
-	id            int64
-	account, role string
 }
 
 // New returns a ledger over cfg.Dir; call Sync before use.
 func New(cfg Config) (*Ledger, error) {
-	if cfg.Dir == "" || cfg.Branch == "" {
+	switch {
+	case cfg.Dir == "" || cfg.Branch == "":
 		return nil, errors.New("ledger: a directory and a branch are required")
-	}
-	if cfg.Verifier == nil {
+	case cfg.Anchor == "":
+		return nil, errors.New("ledger: a trust anchor is required: the commit whose policy is trusted as given")
+	case cfg.Verifier == nil:
 		return nil, errors.New("ledger: a verifier is required: grants are never trusted unverified")
 	}
 	if cfg.Now == nil {
@@ -68,7 +100,10 @@ func New(cfg Config) (*Ledger, error) {
 	if cfg.GitTimeout == 0 {
 		cfg.GitTimeout = 2 * time.Minute
 	}
-	return &Ledger{cfg: cfg, git: gitlog.Repo{Dir: cfg.Dir}, verified: map[string]*Verification{}, byUser: map[userKey][]string{}}, nil
+	if cfg.MaxStaleness == 0 {
+		cfg.MaxStaleness = 5 * time.Minute
+	}
+	return &Ledger{cfg: cfg, git: gitlog.Repo{Dir: cfg.Dir}, started: cfg.Now(), verified: map[string]*custody.Verification{}}, nil
 }
 
 // Index is the current snapshot, nil before the first good sync.
@@ -82,6 +117,39 @@ func (l *Ledger) Health() (lastGood time.Time, lastErr error) {
 	return l.lastGood, l.lastErr
 }
 
+// StaleError says no sync has succeeded for longer than the allowed staleness.
+type StaleError struct {
+	LastGood time.Time // zero: never
+	Max      time.Duration
+}
+
+func (e *StaleError) Error() string {
+	if e.LastGood.IsZero() {
+		return fmt.Sprintf("the ledger has not synced for over %s", e.Max)
+	}
+	return fmt.Sprintf("the ledger has not synced since %s (over %s ago)", e.LastGood.UTC().Format(time.RFC3339), e.Max)
+}
+
+// Trust reports why nothing can be issued now, or nil: the branch was
+// rewritten, the ledger is stale, or the policy at the head is not trusted
+// (*custody.UntrustedError) or not verified yet (*custody.PendingError).
+func (l *Ledger) Trust() error {
+	l.stateMu.Lock()
+	rw, last := l.rewritten, l.lastGood
+	l.stateMu.Unlock()
+	if rw != nil {
+		return rw
+	}
+	now := l.cfg.Now()
+	if x := l.Index(); x != nil && now.Sub(last) > l.cfg.MaxStaleness {
+		return &StaleError{LastGood: last, Max: l.cfg.MaxStaleness}
+	}
+	if x := l.Index(); x != nil {
+		return x.Chain.Head().Err()
+	}
+	return nil
+}
+
 // Sync fetches (when the clone has a remote) and brings the index to the
 // branch head. A failed sync keeps the last good index.
 func (l *Ledger) Sync(ctx context.Context) error {
@@ -92,6 +160,11 @@ func (l *Ledger) Sync(ctx context.Context) error {
 	err := l.sync(ctx)
 	l.stateMu.Lock()
 	defer l.stateMu.Unlock()
+	var rw *custody.RewrittenError
+	if errors.As(err, &rw) && l.rewritten == nil {
+		l.rewritten = rw
+		l.cfg.Logger.Error("history rewritten: issuing nothing until restarted with a reviewed --trust-anchor", "reason", rw.Error())
+	}
 	l.lastErr = err
 	if err == nil {
 		l.lastGood = l.cfg.Now()
@@ -100,6 +173,12 @@ func (l *Ledger) Sync(ctx context.Context) error {
 }
 
 func (l *Ledger) sync(ctx context.Context) error {
+	l.stateMu.Lock()
+	rw := l.rewritten
+	l.stateMu.Unlock()
+	if rw != nil {
+		return rw
+	}
 	ref := "refs/heads/" + l.cfg.Branch
 	if l.git.HasRemote(ctx) {
 		if err := l.git.Fetch(ctx, l.cfg.Branch); err != nil {
@@ -115,65 +194,224 @@ func (l *Ledger) sync(ctx context.Context) error {
 		return fmt.Errorf("branch %s not found in %s", l.cfg.Branch, l.cfg.Dir)
 	}
 	cur := l.cur.Load()
-	now := l.cfg.Now()
-	if cur != nil && cur.Head == head {
+	if cur != nil && cur.Head == head && cur.Chain.Head().Pending == nil {
 		return nil
 	}
-	policyBlob, err := l.git.Blobs(ctx, []string{head + ":" + eligibility.File}, eligibility.MaxSize)
+	if err := l.checkDescent(ctx, cur, head); err != nil {
+		return err
+	}
+	if cur == nil || cur.Head != head {
+		rw, err := l.cfg.Verifier.Rewritten(ctx)
+		if err != nil {
+			return fmt.Errorf("read the branch's force pushes from GitHub: %w", err)
+		}
+		if rw != nil {
+			return rw
+		}
+	}
+	next, err := l.build(ctx, cur, head)
 	if err != nil {
 		return err
 	}
-	var policy *eligibility.Policy
-	var policyErr error
-	if policyBlob[0].Data == nil {
-		policyErr = fmt.Errorf("%s is missing at %s", eligibility.File, head)
-	} else {
-		policy, policyErr = eligibility.Parse(eligibility.File, policyBlob[0].Data)
+	l.cur.Store(next)
+	if err := l.git.UpdateRef(ctx, anchorRef, l.cfg.Anchor); err != nil {
+		return err
 	}
+	if err := l.git.UpdateRef(ctx, lastHeadRef, head); err != nil {
+		return err
+	}
+	l.cfg.Logger.Info("ledger synced", "head", head, "grants", next.Len(), "policy_commits", next.Chain.Len(),
+		"untrusted", errString(next.Chain.Head().Err()), "policy_error", errString(next.PolicyErr))
+	return nil
+}
+
+// checkDescent refuses a head that does not descend from the last head
+// indexed (in memory, or saved in the clone under the same anchor), and an
+// anchor that is not in the head's history.
+func (l *Ledger) checkDescent(ctx context.Context, cur *Index, head string) error {
+	last := ""
+	if cur != nil {
+		last = cur.Head
+	} else if saved, err := l.git.Resolve(ctx, anchorRef); err == nil && saved == l.cfg.Anchor {
+		if last, err = l.git.Resolve(ctx, lastHeadRef); err != nil {
+			return err
+		}
+	}
+	if last != "" && last != head {
+		ok, err := l.git.IsAncestor(ctx, last, head)
+		if err != nil || !ok {
+			return &custody.RewrittenError{Before: last, After: head, Why: fmt.Sprintf("the new head of %s does not descend from the last head the broker indexed (a force push)", l.cfg.Branch)}
+		}
+	}
+	ok, err := l.git.IsAncestor(ctx, l.cfg.Anchor, head)
+	if err != nil || !ok {
+		return &custody.RewrittenError{After: head, Why: fmt.Sprintf("the trust anchor %.12s is not in the history of %s", l.cfg.Anchor, l.cfg.Branch)}
+	}
+	return nil
+}
+
+// build makes the next index: incrementally from cur when head descends
+// from it and the look-back did not grow, else from scratch.
+func (l *Ledger) build(ctx context.Context, cur *Index, head string) (*Index, error) {
+	now := l.cfg.Now()
+	policy, policyErr := l.policyAt(ctx, head)
 	horizon := now.Add(-lookBack(policy))
 
 	var next *Index
-	var changes []gitlog.Change
-	if cur != nil && !horizon.Before(cur.Horizon) && l.git.IsAncestor(ctx, cur.Head, head) {
+	var seq map[string]int64
+	var reqStop, polStop []string
+	if cur != nil && !horizon.Before(cur.Horizon) {
 		next = cur.clone()
-		changes, err = l.git.Log(ctx, cur.Head+".."+head, "ADM", time.Time{}, nil, maxChanges)
+		var err error
+		if seq, err = l.sequence(ctx, head, []string{cur.Head}, cur.topSeq); err != nil {
+			return nil, err
+		}
+		reqStop, polStop = []string{cur.Head}, []string{cur.Head}
 	} else {
 		next = newIndex()
-		changes, err = l.git.Log(ctx, head, "ADM", horizon, nil, maxChanges)
+		cut := ""
+		var err error
+		if seq, cut, err = l.window(ctx, head, horizon); err != nil {
+			return nil, err
+		}
+		reqStop, polStop = []string{l.cfg.Anchor}, []string{l.cfg.Anchor}
+		if cut != "" {
+			reqStop = append(reqStop, cut)
+		}
 	}
+	for _, s := range seq {
+		next.topSeq = max(next.topSeq, s)
+	}
+	reqs, err := l.git.Log(ctx, gitlog.Query{Head: head, Exclude: reqStop, Paths: []string{"requests/"}, Max: maxChanges})
 	if err != nil {
-		return fmt.Errorf("read the history of %s: %w", l.cfg.Branch, err)
+		return nil, fmt.Errorf("read the history of %s: %w", l.cfg.Branch, err)
 	}
-	slices.Reverse(changes) // replay oldest first
+	pols, err := l.git.Log(ctx, gitlog.Query{Head: head, Exclude: polStop, Paths: custody.PolicyPaths, Max: maxPolicyChanges})
+	if err != nil {
+		return nil, fmt.Errorf("read the policy history of %s: %w", l.cfg.Branch, err)
+	}
+	slices.Reverse(pols) // oldest first
+	for _, c := range pols {
+		s, ok := seq[c.SHA]
+		if !ok {
+			s = math.MinInt64 // older than the window: before every grant
+		}
+		next.policy = append(next.policy, c)
+		next.policySeq = append(next.policySeq, s)
+	}
 	next.Head, next.Policy, next.PolicyErr, next.Horizon = head, policy, policyErr, horizon
+	next.Chain = l.cfg.Verifier.Chain(ctx, head, next.policy)
+	if err := l.replay(ctx, next, reqs, seq, head); err != nil {
+		return nil, err
+	}
+	// Forget grants whose window is over for good.
+	for id, g := range next.grants {
+		if g.CommittedAt.Before(horizon) {
+			next.drop(id)
+		}
+	}
+	next.SyncedAt = now
+	return next, nil
+}
 
-	// Replay oldest first; read the files that are on the branch at head.
-	touched := map[string]gitlog.Change{}
+// policyAt reads eligibility.yaml at head: only a regular file is a policy.
+func (l *Ledger) policyAt(ctx context.Context, head string) (*eligibility.Policy, error) {
+	data, err := l.git.FileAt(ctx, eligibility.File, head, eligibility.MaxSize)
+	switch {
+	case errors.Is(err, fileerr.ErrNotExist):
+		return nil, fmt.Errorf("%s is missing at %s", eligibility.File, head)
+	case errors.Is(err, fileerr.ErrNotRegular):
+		return nil, fmt.Errorf("%s at %s is not a regular file", eligibility.File, head)
+	case err != nil:
+		return nil, fmt.Errorf("%s at %s: %w", eligibility.File, head, err)
+	}
+	return eligibility.Parse(eligibility.File, data)
+}
+
+// window walks the first-parent chain from head back to the anchor and
+// numbers its commits (newer is larger). It stops early at a cut: a commit
+// older than the horizon that GitHub confirms was merged before it. A
+// committer date alone never stops the walk, because anyone who can push
+// can write any date; GitHub's merge time cannot be forged, and every commit
+// behind a merge is older than it.
+func (l *Ledger) window(ctx context.Context, head string, horizon time.Time) (map[string]int64, string, error) {
+	var order []string
+	cut, checks := "", 0
+	err := l.git.FirstParents(ctx, head, []string{l.cfg.Anchor}, func(sha string, at time.Time) bool {
+		if at.Before(horizon) && checks < maxCutChecks {
+			checks++
+			mergedAt, ok, err := l.cfg.Verifier.MergedAt(ctx, sha)
+			switch {
+			case err != nil:
+				checks = maxCutChecks // GitHub is not answering: read on to the anchor
+			case ok && mergedAt.Before(horizon):
+				cut = sha
+				return false
+			}
+		}
+		order = append(order, sha)
+		return true
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("walk the history of %s: %w", l.cfg.Branch, err)
+	}
+	seq := make(map[string]int64, len(order))
+	for i, sha := range order {
+		seq[sha] = int64(len(order) - i)
+	}
+	return seq, cut, nil
+}
+
+// sequence numbers the first-parent commits of head not reachable from
+// stop, above top.
+func (l *Ledger) sequence(ctx context.Context, head string, stop []string, top int64) (map[string]int64, error) {
+	var order []string
+	if err := l.git.FirstParents(ctx, head, stop, func(sha string, _ time.Time) bool { order = append(order, sha); return true }); err != nil {
+		return nil, fmt.Errorf("walk the history of %s: %w", l.cfg.Branch, err)
+	}
+	seq := make(map[string]int64, len(order))
+	for i, sha := range order {
+		seq[sha] = top + int64(len(order)-i)
+	}
+	return seq, nil
+}
+
+// replay applies request-file changes (newest first, as git lists them) to next.
+func (l *Ledger) replay(ctx context.Context, next *Index, commits []gitlog.Commit, seq map[string]int64, head string) error {
+	type touch struct {
+		commit *gitlog.Commit
+		change gitlog.Change
+	}
+	touched := map[string]touch{}
 	var order []string
 	removals := map[string]*Removal{}
-	for _, c := range changes {
-		p, err := request.ParsePath(c.Path)
-		if err != nil {
-			continue // not a request file (README, .gitkeep) or one the check rejects
+	for i := len(commits) - 1; i >= 0; i-- { // oldest first
+		c := &commits[i]
+		for _, ch := range c.Changes {
+			p, err := request.ParsePath(ch.Path)
+			if err != nil {
+				continue // not a request file (README, .gitkeep) or one the check rejects
+			}
+			id := p.ID()
+			if ch.Status == 'D' {
+				delete(touched, id)
+				removals[id] = &Removal{ID: id, Commit: c.SHA, At: c.At}
+				continue
+			}
+			if _, seen := touched[id]; !seen {
+				order = append(order, id)
+			}
+			delete(removals, id)
+			touched[id] = touch{c, ch}
 		}
-		id := p.ID()
-		if c.Status == 'D' {
-			delete(touched, id)
-			removals[id] = &Removal{ID: id, Commit: c.Commit, At: c.At}
-			continue
-		}
-		if _, seen := touched[id]; !seen {
-			order = append(order, id)
-		}
-		delete(removals, id)
-		touched[id] = c
 	}
-	// One git process reads the files on the branch and the deleted ones as
-	// they were just before their deletion (to know whose grant was revoked).
+	// One git process reads the files on the branch (by blob) and the
+	// deleted ones as they were just before their deletion (to know whose
+	// grant was revoked).
 	var specs, ids []string
 	for _, id := range order {
-		if c, ok := touched[id]; ok {
-			specs = append(specs, head+":"+c.Path)
+		if t, ok := touched[id]; ok && t.change.Regular() {
+			specs = append(specs, t.change.Blob)
 			ids = append(ids, id)
 		}
 	}
@@ -198,14 +436,24 @@ func (l *Ledger) sync(ctx context.Context) error {
 		}
 		next.remove(id, r)
 	}
+	read := map[string]gitlog.Blob{}
 	for i, id := range ids {
-		c := touched[id]
-		g := &Grant{ID: id, Path: c.Path, Commit: c.Commit, CommittedAt: c.At}
-		if data := blobs[i].Data; data == nil {
+		read[id] = blobs[i]
+	}
+	for _, id := range order {
+		t, ok := touched[id]
+		if !ok {
+			continue
+		}
+		g := &Grant{ID: id, Path: t.change.Path, Commit: t.commit.SHA, Parent: t.commit.Parent, CommittedAt: t.commit.At, Seq: seq[t.commit.SHA]}
+		switch b, read := read[id]; {
+		case !t.change.Regular():
+			g.Invalid = fmt.Sprintf("the request path is not a regular file (git mode %s): a symlink or submodule is never a request", t.change.Mode)
+		case !read || b.Data == nil:
 			g.Invalid = "the file is missing or over the size limit"
-		} else {
-			g.Digest = sha256.Sum256(data)
-			req, err := request.Parse(c.Path, data)
+		default:
+			g.Digest = sha256.Sum256(b.Data)
+			req, err := request.Parse(t.change.Path, b.Data)
 			if err != nil {
 				g.Invalid = err.Error()
 			} else {
@@ -215,15 +463,6 @@ func (l *Ledger) sync(ctx context.Context) error {
 		}
 		next.add(id, g)
 	}
-	// Forget grants whose window is over for good.
-	for id, g := range next.grants {
-		if g.CommittedAt.Before(horizon) {
-			next.drop(id)
-		}
-	}
-	next.SyncedAt = now
-	l.cur.Store(next)
-	l.cfg.Logger.Info("ledger synced", "head", head, "grants", next.Len(), "changes", len(changes), "policy_error", errString(policyErr))
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/elevate-gitops/elevate/internal/custody"
 	"github.com/elevate-gitops/elevate/internal/ledger/ledgertest"
 )
 
@@ -41,25 +42,55 @@ func newRepo(t testing.TB) *repo {
 	return r
 }
 
-// verifier is a Verifier answering from a table of commit -> verdict.
+// verifier is a Verifier answering from tables: grant commit -> verdict,
+// commit -> GitHub merge time. Every policy commit verifies.
 type verifier struct {
-	mu    sync.Mutex
-	by    map[string]*Verification
-	err   error
-	calls int
+	mu        sync.Mutex
+	by        map[string]*Verification
+	mergedAt  map[string]time.Time
+	err       error
+	failing   map[string]error // grant commit -> error
+	rewritten *custody.RewrittenError
+	calls     int
+	cutCalls  int
 }
 
-func (v *verifier) Verify(_ context.Context, g *Grant) (*Verification, error) {
+func (v *verifier) Chain(_ context.Context, _ string, commits []custody.Commit) *custody.Chain {
+	verdicts := make([]custody.Verdict, len(commits))
+	for i, c := range commits {
+		verdicts[i] = custody.Verdict{Commit: c, Checked: true, OK: true}
+	}
+	return custody.Build("", verdicts)
+}
+
+func (v *verifier) Grant(_ context.Context, st custody.State, g custody.Grant) (*Verification, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.calls++
 	if v.err != nil {
 		return nil, v.err
 	}
+	if err := v.failing[g.Commit]; err != nil {
+		return nil, err
+	}
 	if out, ok := v.by[g.Commit]; ok {
 		return out, nil
 	}
 	return &Verification{Reason: "not merged through a PR"}, nil
+}
+
+func (v *verifier) MergedAt(_ context.Context, sha string) (time.Time, bool, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.cutCalls++
+	at, ok := v.mergedAt[sha]
+	return at, ok, nil
+}
+
+func (v *verifier) Rewritten(context.Context) (*custody.RewrittenError, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.rewritten, nil
 }
 
 func (v *verifier) set(commit string, out *Verification) {
@@ -70,7 +101,7 @@ func (v *verifier) set(commit string, out *Verification) {
 
 func newLedger(t testing.TB, r *repo, v Verifier, now *time.Time) *Ledger {
 	t.Helper()
-	l, err := New(Config{Dir: r.Dir, Branch: "main", Verifier: v, Now: func() time.Time { return *now }})
+	l, err := New(Config{Dir: r.Dir, Branch: "main", Anchor: r.Root(), Verifier: v, Now: func() time.Time { return *now }, MaxStaleness: 365 * 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +307,7 @@ func TestFailedSyncKeepsLastGoodIndex(t *testing.T) {
 
 func TestNotSynced(t *testing.T) {
 	t.Parallel()
-	l, err := New(Config{Dir: t.TempDir(), Branch: "main", Verifier: &verifier{}})
+	l, err := New(Config{Dir: t.TempDir(), Branch: "main", Anchor: "0000000000000000000000000000000000000000", Verifier: &verifier{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,8 +31,7 @@ const (
 // GitHub is what the Action needs from the repository's API.
 type GitHub interface {
 	eligibility.Membership
-	PullRequest(ctx context.Context, number int) (*github.PullRequest, error)
-	Facts(ctx context.Context, pr *github.PullRequest) (*approval.Facts, error)
+	approval.Source
 	SetStatus(ctx context.Context, sha, state, description, targetURL string) error
 	UpsertComment(ctx context.Context, number int, marker, body string) (string, error)
 }
@@ -141,7 +140,7 @@ func Run(ctx context.Context, a *githubactions.Action, gh GitHub, in Input) erro
 		}
 		return r.merged(ctx)
 	}
-	facts, err := gh.Facts(ctx, pr)
+	facts, err := gather(ctx, gh, pr)
 	if err != nil {
 		r.internalError(ctx)
 		return err
@@ -154,9 +153,22 @@ func Run(ctx context.Context, a *githubactions.Action, gh GitHub, in Input) erro
 	return r.verdict(ctx, facts, v)
 }
 
+// gather reads the PR's facts and the policy at its base commit, as
+// SPEC §5 rule 4 says: never at the head.
+func gather(ctx context.Context, gh GitHub, pr *github.PullRequest) (*approval.Facts, error) {
+	facts, err := approval.Gather(ctx, gh, pr)
+	if err != nil {
+		return nil, err
+	}
+	if facts.Base, err = approval.PolicyAt(ctx, gh, facts.BaseSHA); err != nil {
+		return nil, err
+	}
+	return facts, nil
+}
+
 // merged re-judges a merged PR as the broker will and comments its window.
 func (r *reporter) merged(ctx context.Context) error {
-	facts, err := r.gh.Facts(ctx, r.pr)
+	facts, err := gather(ctx, r.gh, r.pr)
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,8 @@ import (
 	"github.com/elevate-gitops/elevate/internal/awscreds"
 	"github.com/elevate-gitops/elevate/internal/awscreds/stsfake"
 	"github.com/elevate-gitops/elevate/internal/broker"
+	"github.com/elevate-gitops/elevate/internal/custody"
+	"github.com/elevate-gitops/elevate/internal/gitlog"
 	"github.com/elevate-gitops/elevate/internal/githubapi"
 	"github.com/elevate-gitops/elevate/internal/identity"
 	"github.com/elevate-gitops/elevate/internal/identity/oidcfake"
@@ -39,6 +41,13 @@ const (
 	WebhookSecret = "webhook-secret"
 )
 
+// OIDCRepository is the repository whose workflows' Actions tokens the
+// broker accepts (oidcfake's default).
+const OIDCRepository = "octo-org/octo-repo"
+
+// SecurityLead owns eligibility.yaml (team @acme/security in vt.CodeOwners).
+var SecurityLead = &github.User{Login: github.String("octosec"), ID: github.Int64(103), Type: github.String("User")}
+
 // Policy is vt.Policy with a second role, so "eligible but no grant" exists.
 var Policy = strings.Replace(vt.Policy, "roles: [Admin]", "roles: [Admin, ReadOnly]", 1)
 
@@ -50,8 +59,9 @@ type Harness struct {
 	GitHub *vt.Scenario
 	OIDC   *oidcfake.Issuer
 	STS    *stsfake.Fake // nil when AWS is moto
-	Ledger *ledger.Ledger
-	Server *broker.Server
+	Ledger  *ledger.Ledger
+	Checker *custody.Checker
+	Server  *broker.Server
 	URL    string
 	Logs   *SyncBuffer
 	now    time.Time
@@ -120,6 +130,7 @@ func NewOn(t testing.TB, target AWS) *Harness {
 	h.GitHub.Review(vt.Hubot, "APPROVED", vt.HeadSHA, merged.Add(-time.Minute))
 	h.GitHub.MergeAs(t, vt.Number, merged, sha)
 	h.GitHub.Fake.Token(UserToken, vt.Author)
+	h.GitHub.Fake.TeamMember("acme", "security", SecurityLead.GetLogin(), "active")
 
 	h.OIDC = oidcfake.New(t)
 
@@ -133,15 +144,17 @@ func NewOn(t testing.TB, target AWS) *Harness {
 	}
 	members := &githubapi.MembershipCache{Inner: repo, TTL: 5 * time.Minute}
 	logger := slog.New(slog.NewJSONHandler(h.Logs, nil))
-	h.Ledger, err = ledger.New(ledger.Config{Dir: h.Repo.Dir, Branch: "main", Logger: logger, Now: h.Clock,
-		Verifier: &ledger.GitHubVerifier{GitHub: repo, Members: members, Branch: "main"}})
+	h.Checker = &custody.Checker{GitHub: repo, Git: gitlog.Repo{Dir: h.Repo.Dir}, Members: members, Branch: "main", Anchor: h.Repo.Root(), Now: h.Clock}
+	h.Ledger, err = ledger.New(ledger.Config{Dir: h.Repo.Dir, Branch: "main", Anchor: h.Repo.Root(), Logger: logger, Now: h.Clock,
+		MaxStaleness: 24 * time.Hour, Verifier: h.Checker})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := h.Ledger.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	ids, err := identity.New(identity.Config{Issuer: h.OIDC.URL, Audience: "elevate", GitHubAPIURL: h.GitHub.Fake.URL, RepositoryOwners: []string{"octo-org"}})
+	ids, err := identity.New(identity.Config{Issuer: h.OIDC.URL, Audience: "elevate", GitHubAPIURL: h.GitHub.Fake.URL,
+		Repositories: []identity.Repository{{Name: OIDCRepository, ID: oidcfake.RepositoryID(OIDCRepository), OwnerID: oidcfake.OwnerID("octo-org")}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,6 +241,45 @@ func (h *Harness) MergePR(number int, path, content, sha string, at time.Time, a
 		h.GitHub.Fake.AddReview(number, &github.PullRequestReview{User: vt.Hubot, State: github.String("APPROVED"), CommitID: github.String(head), SubmittedAt: &github.Timestamp{Time: at.Add(-time.Minute)}})
 	}
 	h.GitHub.MergeAs(h.t, number, at, sha)
+}
+
+// MergeChange commits files (an empty content deletes) on the branch at at
+// as the merge of change PR number, authored by vt.Author, and, when
+// approved, approved on its head by approver. It returns the merge commit.
+func (h *Harness) MergeChange(number int, files map[string]string, at time.Time, approver *github.User) string {
+	h.t.Helper()
+	sha := h.Repo.Commit(at, fmt.Sprintf("Merge pull request #%d", number), files)
+	head := fmt.Sprintf("%040d", 1000+number)
+	snapshot := map[string][]byte{}
+	for p, d := range h.GitHub.BaseFiles {
+		snapshot[p] = d
+	}
+	var changed []*github.CommitFile
+	for p, content := range files {
+		cf := &github.CommitFile{Filename: github.String(p), Status: github.String("modified")}
+		if content == "" {
+			delete(snapshot, p)
+			cf.Status = github.String("removed")
+		} else {
+			snapshot[p] = []byte(content)
+			cf.SHA = github.String(h.Repo.Git(time.Time{}, "rev-parse", sha+":"+p))
+			if _, ok := h.GitHub.BaseFiles[p]; !ok {
+				cf.Status = github.String("added")
+			}
+		}
+		changed = append(changed, cf)
+	}
+	h.GitHub.Fake.Commit(head, snapshot)
+	h.GitHub.Fake.AddPull(&github.PullRequest{
+		Number: github.Int(number), State: github.String("open"), User: vt.Author,
+		Head: &github.PullRequestBranch{SHA: github.String(head), Ref: github.String(fmt.Sprintf("change%d", number))},
+		Base: &github.PullRequestBranch{SHA: github.String(vt.BaseSHA), Ref: github.String("main")},
+	}, changed)
+	if approver != nil {
+		h.GitHub.Fake.AddReview(number, &github.PullRequestReview{User: approver, State: github.String("APPROVED"), CommitID: github.String(head), SubmittedAt: &github.Timestamp{Time: at.Add(-time.Minute)}})
+	}
+	h.GitHub.MergeAs(h.t, number, at, sha)
+	return sha
 }
 
 func (h *Harness) Sync() {

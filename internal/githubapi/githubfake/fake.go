@@ -116,6 +116,8 @@ func (f *Fake) registerRoutes() {
 
 	// Repository, contents and the Git database.
 	f.handle("GET /repos/{owner}/{repo}", f.getRepo)
+	f.routes["GET /repos/{owner}/{repo}"].repoScoped = false // also answers for OtherRepository
+	f.handle("GET /repos/{owner}/{repo}/activity", f.listActivity)
 	f.handle("GET /repos/{owner}/{repo}/contents/{path...}", f.getContents)
 	f.handle("PUT /repos/{owner}/{repo}/contents/{path...}", f.putContents)
 	f.handle("DELETE /repos/{owner}/{repo}/contents/{path...}", f.deleteContents)

@@ -29,6 +29,9 @@ type repoState struct {
 	pulls         map[int]*pull      // by number
 	statuses      map[string][]*github.RepoStatus
 	comments      []*comment // in creation order
+	activity      []activity // oldest first
+	ownerID       int64
+	others        map[string]*github.Repository // other repositories GET /repos/{owner}/{repo} answers for, by lower-case full name
 }
 
 // commit is a full tree snapshot.
@@ -40,6 +43,8 @@ type commit struct {
 func newRepoState() *repoState {
 	return &repoState{
 		id:            1296269,
+		ownerID:       1,
+		others:        map[string]*github.Repository{},
 		defaultBranch: "main",
 		commits:       map[string]*commit{},
 		branches:      map[string]string{},
@@ -517,13 +522,34 @@ func (f *Fake) createRef(c *call) {
 	c.json(http.StatusCreated, f.reference(branch, *body.SHA))
 }
 
+// OtherRepository makes GET /repos/{owner}/{repo} answer for another
+// repository (fullName "owner/name") with the given ids: the broker
+// resolves --oidc-repositories that way.
+func (f *Fake) OtherRepository(fullName string, id, ownerID int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	owner, name, _ := strings.Cut(fullName, "/")
+	f.repo.others[strings.ToLower(fullName)] = &github.Repository{
+		ID: github.Int64(id), Name: github.String(name), FullName: github.String(fullName),
+		Owner: &github.User{Login: github.String(owner), ID: github.Int64(ownerID), Type: github.String("Organization")},
+	}
+}
+
 // getRepo serves GET /repos/{owner}/{repo}.
 func (f *Fake) getRepo(c *call) {
+	if !f.isRepo(c.r.PathValue("owner"), c.r.PathValue("repo")) {
+		if r, ok := f.repo.others[strings.ToLower(c.r.PathValue("owner")+"/"+c.r.PathValue("repo"))]; ok {
+			c.json(http.StatusOK, r)
+			return
+		}
+		c.notFound()
+		return
+	}
 	c.json(http.StatusOK, &github.Repository{
 		ID:            github.Int64(f.repo.id),
 		Name:          github.String(f.repo.name),
 		FullName:      github.String(f.repo.owner + "/" + f.repo.name),
-		Owner:         &github.User{Login: github.String(f.repo.owner), Type: github.String("Organization")},
+		Owner:         &github.User{Login: github.String(f.repo.owner), ID: github.Int64(f.repo.ownerID), Type: github.String("Organization")},
 		Private:       github.Bool(true),
 		Visibility:    github.String("private"),
 		DefaultBranch: github.String(f.repo.defaultBranch),

@@ -34,6 +34,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -422,6 +423,21 @@ func randomJTI() string {
 }
 
 // stableID derives a numeric id, as a string like GitHub's, from name.
+// RepositoryID and OwnerID are the repository_id and repository_owner_id
+// the issuer puts in tokens of repository (OWNER/NAME).
+func RepositoryID(repository string) int64 { return mustInt(stableID(repository)) }
+
+// OwnerID is the repository_owner_id of tokens from owner's repositories.
+func OwnerID(owner string) int64 { return mustInt(stableID(owner)) }
+
+func mustInt(s string) int64 {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		panic(err)
+	}
+	return n
+}
+
 func stableID(name string) string {
 	sum := sha256.Sum256([]byte(name))
 	return fmt.Sprint(binary.BigEndian.Uint32(sum[:4]))

@@ -67,3 +67,10 @@ func (r *Repo) Commit(at time.Time, msg string, files map[string]string) string 
 	r.Git(at, "commit", "-q", "-m", msg)
 	return r.Git(at, "rev-parse", "HEAD")
 }
+
+// Root returns the repository's first commit on main, the trust anchor of
+// tests (as make run and make demo use).
+func (r *Repo) Root() string {
+	r.t.Helper()
+	return r.Git(time.Time{}, "rev-list", "--max-parents=0", "--first-parent", "main")
+}

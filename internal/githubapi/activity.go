@@ -1,0 +1,86 @@
+package githubapi
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+
+	"github.com/google/go-github/v60/github"
+)
+
+// maxActivityPages bounds the force-push listing: a branch with more than
+// this many pages of force pushes is an error, never a silent truncation.
+const maxActivityPages = 10
+
+// Activity is one entry of GitHub's "List repository activities"
+// (GET /repos/{owner}/{repo}/activity), which go-github v60 does not cover.
+// The fields are GitHub's documented ones.
+type Activity struct {
+	ID           int64            `json:"id"`
+	NodeID       string           `json:"node_id"`
+	Before       string           `json:"before"`
+	After        string           `json:"after"`
+	Ref          string           `json:"ref"`
+	Timestamp    github.Timestamp `json:"timestamp"`
+	ActivityType string           `json:"activity_type"`
+	Actor        *github.User     `json:"actor"`
+}
+
+// ForcePushes lists the force pushes to branch that GitHub's repository
+// activity records, newest first. The listing pages by cursor (the "after"
+// parameter of the Link header).
+func (r *Repo) ForcePushes(ctx context.Context, branch string) ([]Activity, error) {
+	q := url.Values{}
+	q.Set("activity_type", "force_push")
+	q.Set("ref", "refs/heads/"+branch)
+	q.Set("per_page", fmt.Sprint(perPage))
+	var all []Activity
+	for page := 0; ; page++ {
+		if page == maxActivityPages {
+			return nil, fmt.Errorf("list force pushes to %s: more than %d pages", branch, maxActivityPages)
+		}
+		req, err := r.GH.NewRequest("GET", fmt.Sprintf("repos/%s/%s/activity?%s", r.Owner, r.Name, q.Encode()), nil)
+		if err != nil {
+			return nil, err
+		}
+		var items []Activity
+		resp, err := r.GH.Do(ctx, req, &items)
+		if err != nil {
+			return nil, wrap(err, "list force pushes to %s", branch)
+		}
+		all = append(all, items...)
+		if resp.After == "" || resp.After == q.Get("after") {
+			return all, nil
+		}
+		q.Set("after", resp.After)
+	}
+}
+
+// RepositoryIDs returns the numeric ids of repository fullName and of its
+// owner: names can be renamed and reclaimed, ids cannot.
+func RepositoryIDs(ctx context.Context, gh *github.Client, fullName string) (repoID, ownerID int64, err error) {
+	r, err := NewRepo(gh, fullName)
+	if err != nil {
+		return 0, 0, err
+	}
+	repo, _, err := gh.Repositories.Get(ctx, r.Owner, r.Name)
+	if err != nil {
+		return 0, 0, wrap(err, "get repository %s", fullName)
+	}
+	if repo.GetID() == 0 || repo.GetOwner().GetID() == 0 {
+		return 0, 0, fmt.Errorf("get repository %s: GitHub answered without ids", fullName)
+	}
+	return repo.GetID(), repo.GetOwner().GetID(), nil
+}
+
+// PullsForHead returns the open pull requests whose head is branch of owner
+// ("owner:branch"), for events that name a branch rather than a PR.
+func (r *Repo) PullsForHead(ctx context.Context, owner, branch string) ([]*github.PullRequest, error) {
+	prs, err := listAll(ctx, 5, func(opts *github.ListOptions) ([]*github.PullRequest, *github.Response, error) {
+		return r.GH.PullRequests.List(ctx, r.Owner, r.Name, &github.PullRequestListOptions{State: "open", Head: owner + ":" + branch, ListOptions: *opts})
+	})
+	if err != nil {
+		return nil, wrap(err, "list pull requests from %s:%s", owner, branch)
+	}
+	return prs, nil
+}
