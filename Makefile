@@ -28,4 +28,4 @@ demo: build
 
 # The broker alone, with this checkout as its ledger.
 run: build
-	$(BIN)/elevate-broker --listen 127.0.0.1:8080 --ledger .
+	$(BIN)/elevate-broker --listen 127.0.0.1:8080 --ledger . --trust-anchor $$(git rev-list --max-parents=0 HEAD)

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/google/go-github/v60/github"
 
 	"github.com/elevate-gitops/elevate/internal/awscreds"
@@ -26,13 +28,12 @@ import (
 // (AWS_LAMBDA_RUNTIME_API set) it serves function URL / HTTP API events.
 func Run(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(string) string) error {
 	logger.Info("starting elevate-broker", "config", cfg)
-	outbound := &http.Client{Timeout: 15 * time.Second}
-	srv, syncer, err := Build(ctx, cfg, logger, outbound)
+	b, err := Build(ctx, cfg, Deps{Logger: logger, HTTP: &http.Client{Timeout: 15 * time.Second}})
 	if err != nil {
 		return err
 	}
-	go syncer.loop(ctx, cfg.SyncInterval)
-	handler := srv.Handler()
+	go b.Syncer.loop(ctx, cfg.SyncInterval)
+	handler := b.Server.Handler()
 	if getenv("AWS_LAMBDA_RUNTIME_API") != "" {
 		lambda.StartWithOptions(LambdaHandler(handler), lambda.WithContext(ctx))
 		return nil
@@ -60,8 +61,37 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(strin
 	}
 }
 
-// Build assembles the server and its ledger syncer from cfg.
-func Build(ctx context.Context, cfg Config, logger *slog.Logger, outbound *http.Client) (*Server, *Syncer, error) {
+// Deps are what Build takes from its caller rather than from cfg.
+type Deps struct {
+	Logger *slog.Logger
+	HTTP   *http.Client     // outbound calls to GitHub, the OIDC issuer and AWS sign-in
+	Now    func() time.Time // default time.Now
+	// AWS overrides the SDK's default credential chain for STS (tests).
+	AWS aws.CredentialsProvider
+}
+
+// Broker is the wired broker: its HTTP server and what keeps it current.
+type Broker struct {
+	Server  *Server
+	Syncer  *Syncer
+	Ledger  *ledger.Ledger
+	Checker *custody.Checker // nil without --repo
+}
+
+// Build assembles the broker from cfg. It resolves --oidc-repositories
+// through GitHub, and reaches nothing else.
+func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
+	logger, outbound := deps.Logger, deps.HTTP
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if outbound == nil {
+		outbound = &http.Client{Timeout: 15 * time.Second}
+	}
+	now := deps.Now
+	if now == nil {
+		now = time.Now
+	}
 	var gh *github.Client
 	var err error
 	if cfg.GitHubAppID != 0 {
@@ -70,54 +100,59 @@ func Build(ctx context.Context, cfg Config, logger *slog.Logger, outbound *http.
 		gh, err = githubapi.NewClient(cfg.GitHubAPIURL, cfg.GitHubToken, outbound)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("GitHub client: %w", err)
+		return nil, fmt.Errorf("GitHub client: %w", err)
 	}
 	git := gitlog.Repo{Dir: cfg.Ledger}
 	anchor := cfg.TrustAnchor
 	var verifier ledger.Verifier = unverifiable{}
 	// Team answers are kept a minute: issuing needs no GitHub call, and a
 	// removal from a team takes effect within that minute.
-	members := &githubapi.MembershipCache{Inner: unverifiable{}, TTL: time.Minute}
+	members := &githubapi.MembershipCache{Inner: unverifiable{}, TTL: time.Minute, Now: now}
+	var checker *custody.Checker
 	if cfg.Repo != "" {
 		repo, err := githubapi.NewRepo(gh, cfg.Repo)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		members.Inner = repo
-		verifier = &custody.Checker{GitHub: repo, Git: git, Members: members, Branch: cfg.Branch, Anchor: anchor}
+		checker = &custody.Checker{GitHub: repo, Git: git, Members: members, Branch: cfg.Branch, Anchor: anchor, Now: now}
+		verifier = checker
 	} else {
 		logger.Warn("no --repo: grants cannot be re-verified with GitHub, so none will issue credentials")
 		if anchor == "" {
 			// Nothing issues without --repo; the root commit only bounds the walk.
 			if anchor, err = git.Root(ctx, "refs/heads/"+cfg.Branch); err != nil {
-				return nil, nil, fmt.Errorf("find the first commit of %s in %s: %w", cfg.Branch, cfg.Ledger, err)
+				return nil, fmt.Errorf("find the first commit of %s in %s: %w", cfg.Branch, cfg.Ledger, err)
 			}
 		}
 	}
-	led, err := ledger.New(ledger.Config{Dir: cfg.Ledger, Branch: cfg.Branch, Anchor: anchor, Verifier: verifier, Logger: logger, MaxStaleness: cfg.MaxStaleness})
+	led, err := ledger.New(ledger.Config{Dir: cfg.Ledger, Branch: cfg.Branch, Anchor: anchor, Verifier: verifier, Logger: logger, Now: now, MaxStaleness: cfg.MaxStaleness})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	repos, err := oidcRepositories(ctx, gh, cfg.OIDCRepos)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	ids, err := identity.New(identity.Config{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, GitHubAPIURL: cfg.GitHubAPIURL, HTTPClient: outbound,
 		Repositories: repos, RepositoryOwners: splitList(cfg.OIDCOwners)})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	var awsOpts []func(*config.LoadOptions) error
+	if deps.AWS != nil {
+		awsOpts = append(awsOpts, config.WithCredentialsProvider(deps.AWS))
 	}
 	// nil: the SDK's own client, which honours AWS_CA_BUNDLE.
-	stsClient, err := awscreds.NewSTSClient(ctx, cfg.Region, cfg.STSEndpoint, nil)
+	stsClient, err := awscreds.NewSTSClient(ctx, cfg.Region, cfg.STSEndpoint, nil, awsOpts...)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	syncer := &Syncer{Ledger: led, Logger: logger}
-	metrics := NewMetrics(led)
 	srv := &Server{
 		Identity: ids, Ledger: led, STS: stsClient,
 		Console: awscreds.Console{SigninURL: cfg.SigninURL, HTTP: outbound},
-		Members: members, Metrics: metrics, Logger: logger,
+		Members: members, Metrics: NewMetrics(led), Logger: logger, Now: now,
 	}
 	if cfg.Repo == "" {
 		srv.Degraded = "no --repo: the broker cannot verify grants with GitHub, so it issues nothing"
@@ -125,7 +160,7 @@ func Build(ctx context.Context, cfg Config, logger *slog.Logger, outbound *http.
 	if cfg.WebhookSecret != "" {
 		srv.Webhook = &Webhook{Secret: []byte(cfg.WebhookSecret), Branch: cfg.Branch, Sync: syncer.Sync}
 	}
-	return srv, syncer, nil
+	return &Broker{Server: srv, Syncer: syncer, Ledger: led, Checker: checker}, nil
 }
 
 // oidcRepositories resolves --oidc-repositories to ids through GitHub, once

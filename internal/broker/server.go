@@ -174,12 +174,12 @@ func (s *Server) authenticate(r *http.Request) (*identity.Identity, *apiError) {
 // and assumes the role.
 func (s *Server) issue(r *http.Request, body Body, id *identity.Identity) (*issued, *apiError) {
 	ctx := r.Context()
+	if err := s.Ledger.Trust(); err != nil {
+		return nil, refusal(err, ledger.Ask{})
+	}
 	x := s.Ledger.Index()
 	if x == nil {
 		return nil, &apiError{status: http.StatusServiceUnavailable, code: "not_synced", message: "the broker has not read the ledger yet; try again in a minute"}
-	}
-	if err := s.Ledger.Trust(); err != nil {
-		return nil, refusal(err, ledger.Ask{})
 	}
 	if x.Policy == nil {
 		return nil, &apiError{status: http.StatusServiceUnavailable, code: "policy_invalid", message: "eligibility.yaml at the branch head is invalid, so nothing can be issued: ask its owners to fix it", cause: x.PolicyErr}
@@ -376,6 +376,9 @@ func (s *Server) grants(w http.ResponseWriter, r *http.Request) (string, *apiErr
 	if aerr != nil {
 		return "", aerr
 	}
+	if err := s.Ledger.Trust(); err != nil {
+		return id.Login, refusal(err, ledger.Ask{})
+	}
 	list, err := s.Ledger.GrantsOf(r.Context(), id.UserID, id.Login)
 	if err != nil {
 		return id.Login, refusal(err, ledger.Ask{})
@@ -397,12 +400,12 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 		reason = refusal(terr, ledger.Ask{}).code + ": " + terr.Error()
 	}
 	switch {
-	case x == nil:
-		body["status"] = "not_synced"
-		status = http.StatusServiceUnavailable
 	case reason != "":
 		body["status"] = "degraded"
 		body["reason"] = reason
+		status = http.StatusServiceUnavailable
+	case x == nil:
+		body["status"] = "not_synced"
 		status = http.StatusServiceUnavailable
 	}
 	if x != nil {

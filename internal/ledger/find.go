@@ -91,12 +91,12 @@ func (e *UntrustedGrantError) Unwrap() error { return e.Err }
 // unreachable): fail closed. A grant that cannot be verified never hides
 // the caller's other grants for the same account and role.
 func (l *Ledger) Find(ctx context.Context, ask Ask) (*Found, error) {
+	if err := l.Trust(); err != nil {
+		return nil, err
+	}
 	x := l.Index()
 	if x == nil {
 		return nil, NotSyncedError{}
-	}
-	if err := l.Trust(); err != nil {
-		return nil, err
 	}
 	now := l.cfg.Now()
 	if ask.RequestID != "" {

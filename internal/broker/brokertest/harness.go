@@ -17,17 +17,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/google/go-github/v60/github"
 
-	"github.com/elevate-gitops/elevate/internal/awscreds"
 	"github.com/elevate-gitops/elevate/internal/awscreds/stsfake"
 	"github.com/elevate-gitops/elevate/internal/broker"
 	"github.com/elevate-gitops/elevate/internal/custody"
-	"github.com/elevate-gitops/elevate/internal/gitlog"
-	"github.com/elevate-gitops/elevate/internal/githubapi"
-	"github.com/elevate-gitops/elevate/internal/identity"
 	"github.com/elevate-gitops/elevate/internal/identity/oidcfake"
 	"github.com/elevate-gitops/elevate/internal/ledger"
 	"github.com/elevate-gitops/elevate/internal/ledger/ledgertest"
@@ -66,6 +61,7 @@ type Harness struct {
 	Logs   *SyncBuffer
 	now    time.Time
 	mu     sync.Mutex
+	target AWS
 }
 
 type SyncBuffer struct {
@@ -133,45 +129,52 @@ func NewOn(t testing.TB, target AWS) *Harness {
 	h.GitHub.Fake.TeamMember("acme", "security", SecurityLead.GetLogin(), "active")
 
 	h.OIDC = oidcfake.New(t)
-
-	gh, err := githubapi.NewClient(h.GitHub.Fake.URL, vt.Token, nil)
-	if err != nil {
+	h.GitHub.Fake.OtherRepository(OIDCRepository, oidcfake.RepositoryID(OIDCRepository), oidcfake.OwnerID("octo-org"))
+	h.target = target
+	if err := h.start(); err != nil {
 		t.Fatal(err)
 	}
-	repo, err := githubapi.NewRepo(gh, vt.Owner+"/"+vt.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	members := &githubapi.MembershipCache{Inner: repo, TTL: 5 * time.Minute}
-	logger := slog.New(slog.NewJSONHandler(h.Logs, nil))
-	h.Checker = &custody.Checker{GitHub: repo, Git: gitlog.Repo{Dir: h.Repo.Dir}, Members: members, Branch: "main", Anchor: h.Repo.Root(), Now: h.Clock}
-	h.Ledger, err = ledger.New(ledger.Config{Dir: h.Repo.Dir, Branch: "main", Anchor: h.Repo.Root(), Logger: logger, Now: h.Clock,
-		MaxStaleness: 24 * time.Hour, Verifier: h.Checker})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Ledger.Sync(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	ids, err := identity.New(identity.Config{Issuer: h.OIDC.URL, Audience: "elevate", GitHubAPIURL: h.GitHub.Fake.URL,
-		Repositories: []identity.Repository{{Name: OIDCRepository, ID: oidcfake.RepositoryID(OIDCRepository), OwnerID: oidcfake.OwnerID("octo-org")}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stsClient, err := awscreds.NewSTSClient(context.Background(), "us-east-1", target.Endpoint, nil,
-		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(target.Key, target.Secret, "")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.Server = &broker.Server{
-		Identity: ids, Ledger: h.Ledger, STS: stsClient, Members: members, Logger: logger, Now: h.Clock,
-		Console: awscreds.Console{SigninURL: target.SigninURL},
-		Webhook: &broker.Webhook{Secret: []byte(WebhookSecret), Branch: "main", Sync: (&broker.Syncer{Ledger: h.Ledger, Logger: logger}).Sync},
-	}
-	ts := httptest.NewServer(h.Server.Handler())
-	t.Cleanup(ts.Close)
-	h.URL = ts.URL
 	return h
+}
+
+// Config is the broker's configuration in the harness: every flag as an
+// operator would set it, pointed at the loopback stand-ins.
+func (h *Harness) Config() broker.Config {
+	return broker.Config{
+		Ledger: h.Repo.Dir, Branch: "main", Repo: vt.Owner + "/" + vt.Name,
+		GitHubAPIURL: h.GitHub.Fake.URL, GitHubToken: vt.Token,
+		OIDCIssuer: h.OIDC.URL, OIDCAudience: "elevate", OIDCRepos: OIDCRepository,
+		STSEndpoint: h.target.Endpoint, Region: "us-east-1", SigninURL: h.target.SigninURL,
+		WebhookSecret: WebhookSecret, SyncInterval: time.Minute,
+		TrustAnchor: h.Repo.Root(), MaxStaleness: 24 * time.Hour,
+	}
+}
+
+// start wires a broker with broker.Build, syncs it once and serves it.
+func (h *Harness) start() error {
+	logger := slog.New(slog.NewJSONHandler(h.Logs, nil))
+	b, err := broker.Build(context.Background(), h.Config(), broker.Deps{
+		Logger: logger, Now: h.Clock,
+		AWS: credentials.NewStaticCredentialsProvider(h.target.Key, h.target.Secret, ""),
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.Server, h.Ledger, h.Checker = b.Server, b.Ledger, b.Checker
+	ts := httptest.NewServer(h.Server.Handler())
+	h.t.Cleanup(ts.Close)
+	h.URL = ts.URL
+	return h.Ledger.Sync(context.Background())
+}
+
+// Restart starts a second broker on the same ledger and stand-ins, as a
+// restart of the process would: nothing it verified is remembered. A
+// failing first sync is left for the test to see.
+func (h *Harness) Restart() *Harness {
+	h.t.Helper()
+	n := &Harness{t: h.t, Repo: h.Repo, GitHub: h.GitHub, OIDC: h.OIDC, STS: h.STS, Logs: &SyncBuffer{}, now: h.Clock(), target: h.target}
+	_ = n.start()
+	return n
 }
 
 // token mints an Actions OIDC token for a GitHub user.
