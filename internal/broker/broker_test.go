@@ -8,14 +8,17 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/elevate-gitops/elevate/internal/broker"
-	"github.com/elevate-gitops/elevate/internal/broker/brokertest"
+	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/elevate-gitops/elevate/internal/broker"
+	"github.com/elevate-gitops/elevate/internal/broker/brokertest"
 
 	"github.com/elevate-gitops/elevate/internal/identity/oidcfake"
 	vt "github.com/elevate-gitops/elevate/internal/validate/validatetest"
@@ -138,7 +141,7 @@ func TestRefusals(t *testing.T) {
 		{"bad body", h.Codertocat(), `{"request":`, 400, "bad_request"},
 		{"both request and account", h.Codertocat(), map[string]string{"request": "x", "account": "prod", "role": "Admin"}, 400, "bad_request"},
 		{"unknown field", h.Codertocat(), map[string]string{"requets": "x"}, 400, "bad_request"},
-		{"body over 64 KiB", h.Codertocat(), `{"request":"` + strings.Repeat("a", 70<<10) + `"}`, 400, "bad_request"},
+		{"body over 64 KiB", h.Codertocat(), `{"request":"` + strings.Repeat("a", 70<<10) + `"}`, 413, "too_large"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -360,6 +363,50 @@ func TestWebhookSyncsANewMerge(t *testing.T) {
 		t.Fatalf("the new merge is not usable after the webhook: %d %s", a.Status, a.Raw)
 	}
 }
+
+// A 30 MiB unsigned or oversized webhook is refused before it is buffered:
+// the broker's memory stays flat.
+func TestWebhookBodyIsBounded(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	post := func(body io.Reader, size int64, sig string) (int, string) {
+		req, _ := http.NewRequest("POST", h.URL+"/v1/webhook", body)
+		req.ContentLength = size
+		req.Header.Set("X-GitHub-Event", "push")
+		if sig != "" {
+			req.Header.Set("X-Hub-Signature-256", sig)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	const huge = 30 << 20
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	if code, body := post(io.LimitReader(zeros{}, huge), huge, ""); code != 401 {
+		t.Errorf("30 MiB unsigned: %d %s, want 401", code, body)
+	}
+	if code, body := post(io.LimitReader(zeros{}, huge), huge, "sha256="+strings.Repeat("0", 64)); code != 413 {
+		t.Errorf("30 MiB with a signature header: %d %s, want 413", code, body)
+	}
+	if code, body := post(io.LimitReader(zeros{}, huge), -1, "sha256="+strings.Repeat("0", 64)); code != 413 {
+		t.Errorf("30 MiB chunked: %d %s, want 413", code, body)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grew := int64(after.HeapInuse) - int64(before.HeapInuse); grew > 12<<20 {
+		t.Errorf("heap grew %d MiB for three 30 MiB webhooks; want it flat (at most the 5 MiB limit each)", grew>>20)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 
 func TestHealthAndMetrics(t *testing.T) {
 	t.Parallel()

@@ -136,7 +136,7 @@ func readBody(w http.ResponseWriter, r *http.Request) (Body, *apiError) {
 	if err := dec.Decode(&b); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return b, badRequest("the body is over %d bytes", MaxBody)
+			return b, &apiError{status: http.StatusRequestEntityTooLarge, code: "too_large", message: fmt.Sprintf("the body is over %d bytes: send {\"request\":\"<id>\"} or {\"account\":…,\"role\":…}", MaxBody)}
 		}
 		return b, badRequest("the body must be JSON like {\"request\":\"prod/2026-11/alice-admin\"} or {\"account\":\"prod\",\"role\":\"Admin\"}: %v", err)
 	}

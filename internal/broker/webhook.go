@@ -1,12 +1,24 @@
 package broker
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/go-github/v60/github"
 )
+
+// MaxWebhookBody bounds a webhook body. GitHub caps payloads at 25 MB, but
+// push events of an access repository are small: a larger body is refused
+// with 413 before any of it is kept.
+const MaxWebhookBody = 5 << 20
 
 // Webhook turns GitHub push events on the ledger's branch into syncs.
 type Webhook struct {
@@ -22,10 +34,17 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) (string, *apiEr
 	if r.Header.Get(github.SHA256SignatureHeader) == "" {
 		return "", &apiError{status: http.StatusUnauthorized, code: "unauthenticated", message: "the webhook must be signed with X-Hub-Signature-256"}
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 25<<20) // GitHub caps payloads at 25 MB
-	payload, err := github.ValidatePayload(r, s.Webhook.Secret)
-	if err != nil {
-		return "", &apiError{status: http.StatusUnauthorized, code: "unauthenticated", message: "the webhook signature (X-Hub-Signature-256) does not match the configured secret", cause: err}
+	if r.ContentLength > MaxWebhookBody {
+		return "", tooLarge()
+	}
+	payload, ok, err := readSigned(r.Body, r.Header.Get(github.SHA256SignatureHeader), s.Webhook.Secret)
+	switch {
+	case errors.Is(err, errBodyTooLarge):
+		return "", tooLarge()
+	case err != nil:
+		return "", badRequest("could not read the webhook body: %v", err)
+	case !ok:
+		return "", &apiError{status: http.StatusUnauthorized, code: "unauthenticated", message: "the webhook signature (X-Hub-Signature-256) does not match the configured secret"}
 	}
 	event, err := github.ParseWebHook(github.WebHookType(r), payload)
 	if err != nil {
@@ -52,3 +71,29 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) (string, *apiEr
 	writeJSON(w, http.StatusOK, map[string]string{"status": "synced"})
 	return "", nil
 }
+
+func tooLarge() *apiError {
+	return &apiError{status: http.StatusRequestEntityTooLarge, code: "too_large", message: "the webhook body is over 5 MiB: only push events of the access repository are expected"}
+}
+
+// readSigned reads at most MaxWebhookBody bytes through the HMAC and
+// reports whether signature ("sha256=<hex>") matches them. A longer body is
+// an error after at most MaxWebhookBody+1 bytes were read.
+func readSigned(body io.Reader, signature string, secret []byte) ([]byte, bool, error) {
+	mac := hmac.New(sha256.New, secret)
+	var buf bytes.Buffer
+	n, err := io.Copy(io.MultiWriter(mac, &buf), io.LimitReader(body, MaxWebhookBody+1))
+	switch {
+	case err != nil:
+		return nil, false, err
+	case n > MaxWebhookBody:
+		return nil, false, errBodyTooLarge
+	}
+	want, err := hex.DecodeString(strings.TrimPrefix(signature, "sha256="))
+	if err != nil || !strings.HasPrefix(signature, "sha256=") {
+		return nil, false, nil
+	}
+	return buf.Bytes(), hmac.Equal(mac.Sum(nil), want), nil
+}
+
+var errBodyTooLarge = errors.New("webhook body over the limit")
