@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -251,5 +253,47 @@ func TestConsolePrintsSigninURL(t *testing.T) {
 	w.f.Browser = func(u string) error { opened = u; return nil }
 	if code := w.run("console", "--account", "prod", "--role", "Admin", "--open"); code != 0 || !strings.HasPrefix(opened, w.h.STS.SigninURL()) || w.out.Len() != 0 {
 		t.Errorf("--open: exit %d opened %q out %q", code, opened, w.out)
+	}
+}
+
+// countingTransport fails the test on any request: nothing may be sent.
+type countingTransport struct{ n int }
+
+func (c *countingTransport) RoundTrip(*http.Request) (*http.Response, error) {
+	c.n++
+	return nil, errors.New("no request may be sent")
+}
+
+// The CLI refuses a plain-http broker URL off this machine before it
+// connects: the GitHub token would cross the network in clear.
+func TestPlainHTTPBrokerURLRefusedBeforeConnecting(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		url  string
+		okay bool
+	}{
+		{"http://elevate.example.com", false},
+		{"http://10.0.0.5:8080", false},
+		{"ftp://elevate.example.com", false},
+		{"https://user:pw@elevate.example.com", false},
+		{"https://elevate.example.com", true},
+		{"http://127.0.0.1:8080", true},
+		{"http://localhost:8080", true},
+	} {
+		env := map[string]string{"GH_TOKEN": "gho_never_sent", "ELEVATE_BROKER_URL": tt.url}
+		f, _, errOut := testFactory(env)
+		rt := &countingTransport{}
+		f.HTTP = &http.Client{Transport: rt}
+		f.Cache = func() (*credcache.Cache, error) { return &credcache.Cache{Dir: t.TempDir()}, nil }
+		code := Main(context.Background(), f, []string{"credentials", "--account", "prod", "--role", "Admin", "--no-cache"})
+		if tt.okay {
+			if rt.n == 0 {
+				t.Errorf("%s: accepted URL was never tried", tt.url)
+			}
+			continue
+		}
+		if code != ExitError || rt.n != 0 || !strings.Contains(errOut.String(), "https") || strings.Contains(errOut.String(), "pw@") {
+			t.Errorf("%s: exit %d, %d requests, %q; want a refusal before any request", tt.url, code, rt.n, errOut)
+		}
 	}
 }

@@ -147,6 +147,11 @@ func (r *Request) parseReason(m *strictyaml.Map) error {
 		if (unicode.IsControl(c) && c != '\n') || c == '\u2028' || c == '\u2029' {
 			return m.Errorf(keyReason, "must not contain control characters (found %U); only line breaks are allowed", c)
 		}
+		// Bidirectional overrides and isolates make a reviewer read text in
+		// another order than the one stored ("Trojan Source").
+		if (c >= '\u202A' && c <= '\u202E') || (c >= '\u2066' && c <= '\u2069') {
+			return m.Errorf(keyReason, "must not contain bidirectional formatting characters (found %U): they make reviewers read another text than the one stored", c)
+		}
 	}
 	switch n := utf8.RuneCountInString(s); {
 	case n < 10:

@@ -357,6 +357,8 @@ func TestParseErrors(t *testing.T) {
 		{"reason too long", with("reason", "reason: "+strings.Repeat("x", 1001)), wantErr{5, "reason", "is 1001 characters; at most 1000"}},
 		{"reason too long in runes", with("reason", "reason: "+strings.Repeat("é", 1001)), wantErr{5, "reason", "is 1001 characters"}},
 		{"reason with escaped control character", with("reason", `reason: "Rotate the \a certificate"`), wantErr{5, "reason", "control characters (found U+0007)"}},
+		{"reason with a right-to-left override", with("reason", "reason: Rotate the \u202Etrec SLT\u202C on the balancer"), wantErr{5, "reason", "bidirectional formatting characters (found U+202E)"}},
+		{"reason with a left-to-right isolate", with("reason", "reason: Rotate the \u2066certificate\u2069 on the balancer"), wantErr{5, "reason", "bidirectional formatting characters (found U+2066)"}},
 		{"reason with a tab", with("reason", `reason: "Rotate the\tcertificate"`), wantErr{5, "reason", "found U+0009"}},
 		{"reason with a line separator", with("reason", `reason: "Rotate the\Lcertificate"`), wantErr{5, "reason", "found U+2028"}},
 		{"ticket empty", minimal + "ticket: ''", wantErr{6, "ticket", "is empty; remove the line"}},
