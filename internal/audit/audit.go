@@ -3,6 +3,7 @@ package audit
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -46,6 +47,10 @@ type Options struct {
 	// MaxEntries bounds the changes read from git (default DefaultMaxEntries);
 	// a longer history is an error that asks for a shorter Since.
 	MaxEntries int
+	// Verify, with GitHub, runs the broker's chain of custody from Anchor
+	// (the trust anchor; default the branch's first commit) over the report.
+	Verify Verifier
+	Anchor string
 }
 
 // The states of an entry.
@@ -84,6 +89,9 @@ type Entry struct {
 	EmergencyUnreviewed bool
 	// Invalid says why the file never granted anything ("" for a grant).
 	Invalid string
+	// Verification is set by --verify: Verified, Unverified or BeforeAnchor;
+	// VerifyReason says why not, VerifyCommit names the commit at fault.
+	Verification, VerifyReason, VerifyCommit string
 }
 
 // Hours is how long the entry granted access: the window, cut short by a
@@ -121,6 +129,14 @@ type Report struct {
 	// emergency grant counts as unreviewed.
 	Offline bool
 	Entries []Entry // newest first
+	// Verified is set when the chain of custody was checked (Options.Verify);
+	// Policy then lists the policy changes of the period and every one
+	// before it that did not verify, newest first, and Rewritten says whether
+	// GitHub shows a force push after the anchor.
+	Verified  bool
+	Anchor    string
+	Policy    []PolicyChange
+	Rewritten string
 	// Totals of the grants merged since Since, by hours, most first: which
 	// systems need the most human access.
 	Totals []Total
@@ -160,7 +176,9 @@ func Build(ctx context.Context, o Options) (*Report, error) {
 
 	r := &reader{git: g, head: head, since: rep.Since, max: o.MaxEntries}
 	if o.GitHub != nil {
-		r.mergedAt = func(ctx context.Context, sha string) (time.Time, bool, error) { return mergeTime(ctx, o.GitHub, o.Branch, sha) }
+		r.mergedAt = func(ctx context.Context, sha string) (time.Time, bool, error) {
+			return mergeTime(ctx, o.GitHub, o.Branch, sha)
+		}
 	}
 	versions, err := r.read(ctx)
 	if err != nil {
@@ -169,6 +187,18 @@ func Build(ctx context.Context, o Options) (*Report, error) {
 	if o.GitHub != nil {
 		if err := addPullRequests(ctx, o.GitHub, versions); err != nil {
 			return nil, fmt.Errorf("audit %s: %w", o.Branch, err)
+		}
+	}
+	if o.Verify != nil {
+		anchor := o.Anchor
+		if anchor == "" {
+			if anchor, err = g.Root(ctx, head); err != nil {
+				return nil, fmt.Errorf("audit %s: %w", o.Branch, err)
+			}
+		}
+		rep.Verified, rep.Anchor = true, anchor
+		if err := r.verify(ctx, rep, o.Verify, anchor, versions); err != nil {
+			return nil, fmt.Errorf("audit %s: verify the chain of custody: %w", o.Branch, err)
 		}
 	}
 	rep.Entries = make([]Entry, len(versions))
@@ -187,9 +217,10 @@ func Build(ctx context.Context, o Options) (*Report, error) {
 // audit learns about it.
 type version struct {
 	*Entry
-	spec  string           // "<rev>:<path>" of its bytes
-	req   *request.Request // parsed bytes; nil when invalid
-	older bool             // merged before the period, revoked in it
+	spec   string           // "<rev>:<path>" of its bytes
+	req    *request.Request // parsed bytes; nil when invalid
+	older  bool             // merged before the period, revoked in it
+	digest [32]byte         // of its bytes, for --verify
 	// irregular is the git mode of a path that is not a regular file (a
 	// symlink or submodule): never a request.
 	irregular string
@@ -400,6 +431,7 @@ func (v *version) parse(b gitlog.Blob) {
 		v.Invalid = fmt.Sprintf("%s: file is %d bytes, over the %d-byte limit", v.Path, b.Size, request.MaxSize)
 		return
 	}
+	v.digest = sha256.Sum256(b.Data)
 	req, err := request.Parse(v.Path, b.Data)
 	if err != nil {
 		v.Invalid = err.Error()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -23,19 +24,33 @@ func (r *Report) Table(w io.Writer) error {
 	if r.Offline {
 		b.WriteString("Offline: no pull request data; every emergency grant counts as unreviewed.\n")
 	}
+	if r.Verified {
+		fmt.Fprintf(&b, "Chain of custody verified from the trust anchor %s: %d failure(s).\n", short(r.Anchor), r.Failures())
+		if r.Rewritten != "" {
+			b.WriteString("REWRITTEN: " + clean(r.Rewritten) + "\n")
+		}
+	}
 	b.WriteString("\n")
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "STATE\tREQUEST\tREQUESTER\tACCOUNT\tROLE\tDURATION\tSTART (UTC)\tEND (UTC)\tPR\tAPPROVERS\tNOTES")
+	verifyHead := ""
+	if r.Verified {
+		verifyHead = "\tVERIFIED"
+	}
+	fmt.Fprintln(tw, "STATE\tREQUEST\tREQUESTER\tACCOUNT\tROLE\tDURATION\tSTART (UTC)\tEND (UTC)\tPR\tAPPROVERS"+verifyHead+"\tNOTES")
 	for i := range r.Entries {
 		e := &r.Entries[i]
 		pr := "-"
 		if e.PR != 0 {
 			pr = "#" + strconv.Itoa(e.PR)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+		verify := ""
+		if r.Verified {
+			verify = "\t" + cell(e.Verification)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s%s\t%s\n",
 			e.State, cell(e.ID), cell(e.Requester), cell(e.Account), cell(e.Role), cell(formatDuration(e.Duration)),
 			cell(formatTime(e.Start, tableTime)), cell(formatTime(e.End, tableTime)), pr,
-			cell(strings.Join(e.Approvers, ",")), clean(strings.Join(e.notes(tableTime, r.Since), "; ")))
+			cell(strings.Join(e.Approvers, ",")), verify, clean(strings.Join(e.notes(tableTime, r.Since), "; ")))
 	}
 	if len(r.Entries) == 0 {
 		fmt.Fprintln(tw, "(no request files merged in this period)")
@@ -53,6 +68,24 @@ func (r *Report) Table(w io.Writer) error {
 	fmt.Fprintf(tw, "(all)\t\t%d\t%s\t%d\t%d\n", s.Grants, formatHours(s.Hours), s.Emergency, s.People)
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if r.Verified {
+		b.WriteString("\nChanges to eligibility.yaml and CODEOWNERS since the anchor (in the period, and every one that did not verify):\n")
+		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "VERIFIED\tCOMMIT\tDATE (UTC)\tPR\tFILES\tREASON")
+		for _, p := range r.Policy {
+			pr := "-"
+			if p.PR != 0 {
+				pr = "#" + strconv.Itoa(p.PR)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.state(), short(p.Commit), formatTime(p.At, tableTime), pr, cell(strings.Join(p.Paths, ",")), clean(p.Reason))
+		}
+		if len(r.Policy) == 0 {
+			fmt.Fprintln(tw, "(none)")
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
 	// tabwriter pads a cell before an empty last one; drop the trailing blanks.
 	lines := strings.Split(b.String(), "\n")
@@ -95,7 +128,18 @@ func (e *Entry) notes(layout string, since time.Time) []string {
 	if e.Invalid != "" {
 		n = append(n, "invalid: "+e.Invalid)
 	}
+	if e.VerifyReason != "" {
+		n = append(n, fmt.Sprintf("%s (commit %s)", e.VerifyReason, short(e.VerifyCommit)))
+	}
 	return n
+}
+
+// state is a policy change's verification state.
+func (p PolicyChange) state() string {
+	if p.Verified {
+		return Verified
+	}
+	return Unverified
 }
 
 // csvHeader is the first row of CSV.
@@ -103,12 +147,21 @@ var csvHeader = []string{"id", "path", "state", "requester", "account", "role", 
 	"merged_at", "commit", "pr", "approvers", "emergency", "emergency_unreviewed", "ticket", "reason",
 	"revoked_at", "revoked_commit", "invalid"}
 
+// csvVerifyHeader is appended to csvHeader with --verify.
+var csvVerifyHeader = []string{"verified", "verify_reason", "verify_commit"}
+
 // CSV writes one header row and one row per entry; times are RFC 3339 in
-// UTC, approvers are separated by spaces. Cells that a spreadsheet would
-// read as a formula are prefixed with a single quote.
+// UTC, approvers are separated by spaces. With --verify, each policy change
+// follows as a row whose state is "policy_change" and whose path lists the
+// files it changed. Cells that a spreadsheet would read as a formula are
+// prefixed with a single quote.
 func (r *Report) CSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	if err := cw.Write(csvHeader); err != nil {
+	header := csvHeader
+	if r.Verified {
+		header = append(slices.Clone(csvHeader), csvVerifyHeader...)
+	}
+	if err := cw.Write(header); err != nil {
 		return err
 	}
 	for i := range r.Entries {
@@ -122,6 +175,24 @@ func (r *Report) CSV(w io.Writer) error {
 			e.Commit, pr, strings.Join(e.Approvers, " "), strconv.FormatBool(e.Emergency),
 			strconv.FormatBool(e.EmergencyUnreviewed), e.Ticket, e.Reason,
 			formatTime(e.RevokedAt, time.RFC3339), e.RevokedCommit, e.Invalid}
+		if r.Verified {
+			row = append(row, e.Verification, e.VerifyReason, e.VerifyCommit)
+		}
+		for j, v := range row {
+			row[j] = defuse(v)
+		}
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	for _, p := range r.Policy {
+		pr := ""
+		if p.PR != 0 {
+			pr = strconv.Itoa(p.PR)
+		}
+		row := make([]string, len(header))
+		row[1], row[2], row[9], row[10], row[11] = strings.Join(p.Paths, " "), "policy_change", formatTime(p.At, time.RFC3339), p.Commit, pr
+		row[20], row[21], row[22] = p.state(), p.Reason, p.Commit
 		for j, v := range row {
 			row[j] = defuse(v)
 		}
@@ -149,6 +220,21 @@ type jsonReport struct {
 	Offline   bool        `json:"offline"`
 	Entries   []jsonEntry `json:"entries"`
 	Totals    []jsonTotal `json:"totals"`
+	// With --verify.
+	Verified  bool         `json:"verified,omitempty"`
+	Anchor    string       `json:"trust_anchor,omitempty"`
+	Failures  int          `json:"failures,omitempty"`
+	Rewritten string       `json:"rewritten,omitempty"`
+	Policy    []jsonPolicy `json:"policy_changes,omitempty"`
+}
+
+type jsonPolicy struct {
+	Commit   string    `json:"commit"`
+	At       time.Time `json:"committed_at"`
+	Paths    []string  `json:"paths"`
+	PR       int       `json:"pr,omitempty"`
+	Verified bool      `json:"verified"`
+	Reason   string    `json:"reason,omitempty"`
 }
 
 type jsonEntry struct {
@@ -174,6 +260,9 @@ type jsonEntry struct {
 	Approvers           []string  `json:"approvers"`
 	Hours               float64   `json:"hours"`
 	Invalid             string    `json:"invalid,omitempty"`
+	Verification        string    `json:"verification,omitempty"`
+	VerifyReason        string    `json:"verify_reason,omitempty"`
+	VerifyCommit        string    `json:"verify_commit,omitempty"`
 }
 
 type jsonTotal struct {
@@ -197,7 +286,15 @@ func (r *Report) JSON(w io.Writer) error {
 			DurationSeconds: int64(e.Duration / time.Second), Emergency: e.Emergency, EmergencyUnreviewed: e.EmergencyUnreviewed,
 			Commit: e.Commit, MergedAt: e.MergedAt.UTC(), Start: e.Start.UTC(), End: e.End.UTC(), RevokedAt: e.RevokedAt.UTC(),
 			RevokedCommit: e.RevokedCommit, PR: e.PR, Approvers: append([]string{}, e.Approvers...),
-			Hours: roundHours(e.Hours()), Invalid: e.Invalid}
+			Hours: roundHours(e.Hours()), Invalid: e.Invalid,
+			Verification: e.Verification, VerifyReason: e.VerifyReason, VerifyCommit: e.VerifyCommit}
+	}
+	if r.Verified {
+		out.Verified, out.Anchor, out.Failures, out.Rewritten = true, r.Anchor, r.Failures(), r.Rewritten
+		out.Policy = []jsonPolicy{}
+		for _, p := range r.Policy {
+			out.Policy = append(out.Policy, jsonPolicy{Commit: p.Commit, At: p.At.UTC(), Paths: p.Paths, PR: p.PR, Verified: p.Verified, Reason: p.Reason})
+		}
 	}
 	for i, t := range r.Totals {
 		out.Totals[i] = jsonTotal{Account: t.Account, Role: t.Role, Grants: t.Grants, Hours: roundHours(t.Hours), Emergency: t.Emergency, People: t.People}

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io"
 	"strconv"
+	"strings"
 )
 
 //go:embed report.html.tmpl
@@ -43,6 +44,16 @@ type htmlPage struct {
 	Hours     string
 	Chart     htmlChart
 	Rows      []htmlRow
+	// With --verify.
+	Verified  bool
+	Anchor    string
+	Failures  int
+	Rewritten string
+	Policy    []htmlPolicy
+}
+
+type htmlPolicy struct {
+	State, Commit, At, PR, Paths, Reason string
 }
 
 type htmlChart struct {
@@ -72,6 +83,8 @@ type htmlRow struct {
 	Emergency, Unreviewed    bool
 	Revoked, Invalid         string
 	Before                   bool // merged before the period: not in the totals
+	Verification             string
+	VerifyNote               string
 }
 
 // HTML writes the report as one self-contained page: inline CSS (light and
@@ -111,6 +124,10 @@ func (r *Report) HTML(w io.Writer) error {
 		if e.PR != 0 {
 			row.PR = "#" + strconv.Itoa(e.PR)
 		}
+		row.Verification = e.Verification
+		if e.VerifyReason != "" {
+			row.VerifyNote = e.VerifyReason + " (commit " + short(e.VerifyCommit) + ")"
+		}
 		if !e.RevokedAt.IsZero() {
 			verb := "revoked"
 			if e.State != StateRevoked {
@@ -119,6 +136,16 @@ func (r *Report) HTML(w io.Writer) error {
 			row.Revoked = fmt.Sprintf("%s %s UTC in %s", verb, e.RevokedAt.UTC().Format(htmlTime), short(e.RevokedCommit))
 		}
 		p.Rows = append(p.Rows, row)
+	}
+	if r.Verified {
+		p.Verified, p.Anchor, p.Failures, p.Rewritten = true, short(r.Anchor), r.Failures(), r.Rewritten
+		for _, c := range r.Policy {
+			hp := htmlPolicy{State: c.state(), Commit: short(c.Commit), At: formatTime(c.At, htmlTime), Paths: strings.Join(c.Paths, ", "), Reason: c.Reason}
+			if c.PR != 0 {
+				hp.PR = "#" + strconv.Itoa(c.PR)
+			}
+			p.Policy = append(p.Policy, hp)
+		}
 	}
 	var buf bytes.Buffer // no half page on a template error
 	if err := page.Execute(&buf, p); err != nil {

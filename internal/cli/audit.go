@@ -2,11 +2,16 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/elevate-gitops/elevate/internal/audit"
+	"github.com/elevate-gitops/elevate/internal/custody"
+	"github.com/elevate-gitops/elevate/internal/githubapi"
+	"github.com/elevate-gitops/elevate/internal/gitlog"
 )
 
 // AuditOptions are the inputs of `elevate audit`.
@@ -17,6 +22,8 @@ type AuditOptions struct {
 	Branch  string
 	Offline bool
 	Dir     string
+	Verify  bool
+	Anchor  string
 }
 
 // NewCmdAudit builds `elevate audit`.
@@ -39,6 +46,12 @@ func NewCmdAudit(f *Factory, runF func(context.Context, *AuditOptions) error) *c
 			if opts.Since <= 0 {
 				return flagErrorf("--since must be positive, e.g. 720h")
 			}
+			if opts.Verify && opts.Offline {
+				return flagErrorf("--verify asks GitHub about every merge: it cannot run --offline")
+			}
+			if opts.Anchor != "" && !opts.Verify {
+				return flagErrorf("--trust-anchor goes with --verify")
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -50,6 +63,8 @@ func NewCmdAudit(f *Factory, runF func(context.Context, *AuditOptions) error) *c
 	cmd.Flags().StringVar(&opts.Branch, "branch", "main", "the branch that holds grants")
 	cmd.Flags().BoolVar(&opts.Offline, "offline", false, "read only the local checkout (no approvers)")
 	cmd.Flags().StringVar(&opts.Dir, "dir", "", "the access repository checkout (default: the one you are in)")
+	cmd.Flags().BoolVar(&opts.Verify, "verify", false, "run the broker's chain-of-custody checks; exit 1 if anything does not verify")
+	cmd.Flags().StringVar(&opts.Anchor, "trust-anchor", "", "with --verify: the commit trusted as given (default: the branch's first commit)")
 	return cmd
 }
 
@@ -68,13 +83,34 @@ func auditRun(ctx context.Context, opts *AuditOptions) error {
 			return err
 		}
 		o.GitHub = repo
+		if opts.Verify {
+			git := gitlog.Repo{Dir: dir}
+			anchor := opts.Anchor
+			if anchor == "" {
+				if anchor, err = firstCommit(ctx, git, opts.Branch); err != nil {
+					return err
+				}
+			}
+			members := &githubapi.MembershipCache{Inner: repo, TTL: time.Minute}
+			o.Verify = &custody.Checker{GitHub: repo, Git: git, Members: members, Branch: opts.Branch, Anchor: anchor, Now: opts.F.Now}
+			o.Anchor = anchor
+		}
 	}
 	report, err := audit.Build(ctx, o)
 	if err != nil {
 		return err
 	}
-	out := opts.F.IO.Out
-	switch opts.Format {
+	if err := writeReport(opts.F.IO.Out, report, opts.Format); err != nil {
+		return err
+	}
+	if n := report.Failures(); opts.Verify && n > 0 {
+		return fmt.Errorf("the chain of custody does not verify: %d failure(s), each named in the report above", n)
+	}
+	return nil
+}
+
+func writeReport(out io.Writer, report *audit.Report, format string) error {
+	switch format {
 	case "csv":
 		return report.CSV(out)
 	case "json":
@@ -83,4 +119,15 @@ func auditRun(ctx context.Context, opts *AuditOptions) error {
 		return report.HTML(out)
 	}
 	return report.Table(out)
+}
+
+// firstCommit is the first commit of branch (local, else origin's): the
+// default trust anchor of an audit.
+func firstCommit(ctx context.Context, git gitlog.Repo, branch string) (string, error) {
+	for _, ref := range []string{"refs/heads/" + branch, "refs/remotes/origin/" + branch} {
+		if sha, err := git.Resolve(ctx, ref); err == nil && sha != "" {
+			return git.Root(ctx, sha)
+		}
+	}
+	return "", fmt.Errorf("branch %s not found in %s: check --branch", branch, git.Dir)
 }
