@@ -28,10 +28,21 @@ const (
 	MergedMarker  = "<!-- elevate:merged -->"
 )
 
+// ReviewWorkflow is the name of the workflow that review events trigger
+// (.github/workflows/elevate-review.yml). It holds no secret and judges
+// nothing; its completion triggers the judge through workflow_run, which
+// GitHub runs from the default branch.
+const ReviewWorkflow = "elevate-review"
+
+// maxJudgeAttempts bounds how often a PR whose head moves while it is read
+// is read again.
+const maxJudgeAttempts = 3
+
 // GitHub is what the Action needs from the repository's API.
 type GitHub interface {
 	eligibility.Membership
 	approval.Source
+	PullsForHead(ctx context.Context, owner, branch string) ([]*github.PullRequest, error)
 	SetStatus(ctx context.Context, sha, state, description, targetURL string) error
 	UpsertComment(ctx context.Context, number int, marker, body string) (string, error)
 }
@@ -65,10 +76,12 @@ func InputFromAction(a *githubactions.Action) (Input, error) {
 	return in, nil
 }
 
-// event is the part of a pull_request_target or pull_request_review event we use.
+// event is the part of a pull_request_target, pull_request_review or
+// workflow_run event we use.
 type event struct {
 	action string
-	pr     *github.PullRequest
+	number int                 // the PR the event names; 0 for workflow_run
+	run    *github.WorkflowRun // workflow_run events only
 }
 
 func readEvent(name, path string) (*event, error) {
@@ -90,13 +103,22 @@ func readEvent(name, path string) (*event, error) {
 	}
 	switch e := parsed.(type) {
 	case *github.PullRequestTargetEvent:
-		return &event{action: e.GetAction(), pr: e.GetPullRequest()}, nil
+		return &event{action: e.GetAction(), number: e.GetPullRequest().GetNumber()}, nil
 	case *github.PullRequestEvent:
-		return &event{action: e.GetAction(), pr: e.GetPullRequest()}, nil
+		return &event{action: e.GetAction(), number: e.GetPullRequest().GetNumber()}, nil
 	case *github.PullRequestReviewEvent:
-		return &event{action: "review_" + e.GetAction(), pr: e.GetPullRequest()}, nil
+		return &event{action: "review_" + e.GetAction(), number: e.GetPullRequest().GetNumber()}, nil
+	case *github.WorkflowRunEvent:
+		if e.WorkflowRun == nil {
+			return nil, errors.New("the workflow_run event carries no workflow run")
+		}
+		run := e.WorkflowRun
+		if run.GetName() == "" { // older payloads name the workflow only beside the run
+			run.Name = e.GetWorkflow().Name
+		}
+		return &event{action: "workflow_run_" + e.GetAction(), run: run}, nil
 	}
-	return nil, fmt.Errorf("event %q is not handled: run elevate on pull_request_target and pull_request_review", name)
+	return nil, fmt.Errorf("event %q is not handled: run elevate on pull_request_target and on workflow_run of %s", name, ReviewWorkflow)
 }
 
 // Run judges the PR of the event and reports the verdict. It returns a
@@ -106,51 +128,116 @@ func Run(ctx context.Context, a *githubactions.Action, gh GitHub, in Input) erro
 	if err != nil {
 		return err
 	}
+	number := ev.number
 	switch ev.action {
 	case "opened", "synchronize", "reopened", "closed", "review_submitted", "review_dismissed":
+	case "workflow_run_completed":
+		if number, err = reviewedPull(ctx, a, gh, ev.run); err != nil || number == 0 {
+			return err
+		}
 	default:
 		a.Infof("elevate: nothing to do for %s/%s", in.EventName, ev.action)
 		return nil
 	}
-	number := ev.pr.GetNumber()
 	if number <= 0 {
 		return errors.New("the event carries no pull request number")
-	}
-	// The payload may be stale (a review event races a push): ask for the PR now.
-	pr, err := gh.PullRequest(ctx, number)
-	if err != nil {
-		return err
 	}
 	now := in.Now
 	if now == nil {
 		now = time.Now
 	}
-	r := &reporter{a: a, gh: gh, pr: pr, runURL: in.RunURL}
-	// Grants live on the default branch only: a PR into another branch is
-	// not judged, so no status it could share with a PR into the default
-	// branch (statuses belong to commits) is ever posted.
-	if def := pr.GetBase().GetRepo().GetDefaultBranch(); def != "" && pr.GetBase().GetRef() != def {
-		a.Infof("elevate: #%d targets %s, not the default branch %s: not judged", number, pr.GetBase().GetRef(), def)
-		return nil
+	return judge(ctx, a, gh, number, in.RunURL, now)
+}
+
+// reviewedPull finds the PR a run of the review workflow was about: the one
+// the run lists (GitHub lists none for a PR from a fork), else the open PR
+// from the run's head branch, preferring the one whose head is the run's
+// head SHA. If that branch has moved on, its PR is judged at its current
+// head: judge reads the PR again anyway. It returns 0 when there is nothing
+// to judge: a run of another workflow, or no open PR from that branch.
+func reviewedPull(ctx context.Context, a *githubactions.Action, gh GitHub, run *github.WorkflowRun) (int, error) {
+	if run.GetName() != ReviewWorkflow {
+		a.Infof("elevate: the workflow_run is of %q, not %s: not judged", run.GetName(), ReviewWorkflow)
+		return 0, nil
 	}
-	if pr.GetState() == "closed" {
-		if !pr.GetMerged() {
-			a.Infof("elevate: #%d was closed without merging; nothing is granted", number)
+	headSHA := run.GetHeadSHA()
+	candidates := run.PullRequests
+	if len(candidates) == 0 {
+		owner, branch := run.GetHeadRepository().GetOwner().GetLogin(), run.GetHeadBranch()
+		if owner == "" || branch == "" {
+			return 0, fmt.Errorf("the %s run %d names no head repository owner or branch", ReviewWorkflow, run.GetID())
+		}
+		prs, err := gh.PullsForHead(ctx, owner, branch)
+		if err != nil {
+			return 0, err
+		}
+		for _, pr := range prs {
+			// Grants live on the default branch only; judge re-checks this
+			// on the PR it reads.
+			if def := pr.GetBase().GetRepo().GetDefaultBranch(); def == "" || pr.GetBase().GetRef() == def {
+				candidates = append(candidates, pr)
+			}
+		}
+		if len(candidates) == 0 {
+			a.Infof("elevate: no open pull request into the default branch from %s:%s", owner, branch)
+			return 0, nil
+		}
+	}
+	for _, pr := range candidates {
+		if pr.GetHead().GetSHA() == headSHA {
+			return pr.GetNumber(), nil
+		}
+	}
+	if len(candidates) == 1 {
+		a.Infof("elevate: #%d moved on from %.12s since the review; judging its current head", candidates[0].GetNumber(), headSHA)
+		return candidates[0].GetNumber(), nil
+	}
+	return 0, fmt.Errorf("the %s run %d matches %d pull requests and none at %.12s", ReviewWorkflow, run.GetID(), len(candidates), headSHA)
+}
+
+// judge reads PR number and judges it. The verdict is posted on the head
+// whose files were judged: if the head moves while the PR is read
+// (*approval.HeadMovedError), the PR is read and judged again, at most
+// maxJudgeAttempts times.
+func judge(ctx context.Context, a *githubactions.Action, gh GitHub, number int, runURL string, now func() time.Time) error {
+	for attempt := 1; ; attempt++ {
+		// The payload may be stale (a review event races a push): ask for the PR now.
+		pr, err := gh.PullRequest(ctx, number)
+		if err != nil {
+			return err
+		}
+		r := &reporter{a: a, gh: gh, pr: pr, runURL: runURL}
+		// Grants live on the default branch only: a PR into another branch is
+		// not judged, so no status it could share with a PR into the default
+		// branch (statuses belong to commits) is ever posted.
+		if def := pr.GetBase().GetRepo().GetDefaultBranch(); def != "" && pr.GetBase().GetRef() != def {
+			a.Infof("elevate: #%d targets %s, not the default branch %s: not judged", number, pr.GetBase().GetRef(), def)
 			return nil
 		}
-		return r.merged(ctx)
+		if pr.GetState() == "closed" {
+			if !pr.GetMerged() {
+				a.Infof("elevate: #%d was closed without merging; nothing is granted", number)
+				return nil
+			}
+			return r.merged(ctx)
+		}
+		facts, err := gather(ctx, gh, pr)
+		var moved *approval.HeadMovedError
+		if errors.As(err, &moved) && attempt < maxJudgeAttempts {
+			a.Infof("elevate: %v (attempt %d of %d)", moved, attempt, maxJudgeAttempts)
+			continue
+		}
+		if err != nil {
+			r.internalError(ctx)
+			return err
+		}
+		v, err := approval.Decide(ctx, facts, gh, now())
+		if err != nil {
+			r.internalError(ctx)
+			return err
+		}
+		return r.verdict(ctx, facts, v)
 	}
-	facts, err := gather(ctx, gh, pr)
-	if err != nil {
-		r.internalError(ctx)
-		return err
-	}
-	v, err := approval.Decide(ctx, facts, gh, now())
-	if err != nil {
-		r.internalError(ctx)
-		return err
-	}
-	return r.verdict(ctx, facts, v)
 }
 
 // gather reads the PR's facts and the policy at its base commit, as
@@ -205,7 +292,9 @@ func (r *reporter) outputs(v *approval.Verdict) {
 func (r *reporter) verdict(ctx context.Context, facts *approval.Facts, v *approval.Verdict) error {
 	r.outputs(v)
 	state := map[approval.State]string{approval.Approved: "success", approval.Pending: "pending", approval.Rejected: "failure"}[v.State]
-	if err := r.gh.SetStatus(ctx, r.pr.GetHead().GetSHA(), state, v.Summary(), r.runURL); err != nil {
+	// The status goes on the head whose files were judged, never on a head
+	// read later.
+	if err := r.gh.SetStatus(ctx, facts.HeadSHA, state, v.Summary(), r.runURL); err != nil {
 		return err
 	}
 	var change *eligibility.Change

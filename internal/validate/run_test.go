@@ -30,8 +30,15 @@ type result struct {
 // run runs the Action in process for one event, as a workflow would.
 func run(t *testing.T, s *vt.Scenario, eventName, event string) result {
 	t.Helper()
+	return runWith(t, s, eventName, vt.Payload(t, event), nil)
+}
+
+// runWith runs the Action in process on payload; wrap, if not nil, wraps
+// the GitHub client the Action is given.
+func runWith(t *testing.T, s *vt.Scenario, eventName string, payload []byte, wrap func(*githubapi.Repo) GitHub) result {
+	t.Helper()
 	dir := t.TempDir()
-	env := s.Env(t, eventName, event, dir)
+	env := s.EnvFor(t, eventName, payload, dir)
 	var out bytes.Buffer
 	a := githubactions.New(githubactions.WithGetenv(func(k string) string { return env[k] }), githubactions.WithWriter(&out))
 	in, err := InputFromAction(a)
@@ -47,13 +54,21 @@ func run(t *testing.T, s *vt.Scenario, eventName, event string) result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = Run(context.Background(), a, repo, in)
+	var client GitHub = repo
+	if wrap != nil {
+		client = wrap(repo)
+	}
+	err = Run(context.Background(), a, client, in)
 	outputs, _ := os.ReadFile(filepath.Join(dir, "output"))
 	summary, _ := os.ReadFile(filepath.Join(dir, "summary"))
 	return result{err: err, log: out.String(), outputs: string(outputs), summary: string(summary)}
 }
 
-const opened = "pull_request.opened.with-organization.json"
+const (
+	opened = "pull_request.opened.with-organization.json"
+	// reviewed is the completed run of the review workflow that a review triggers.
+	reviewed = "workflow_run.completed.json"
+)
 
 func lastStatus(t *testing.T, s *vt.Scenario) (state, description string) {
 	t.Helper()
@@ -87,13 +102,13 @@ func TestPendingThenApprovedUpdatesOneComment(t *testing.T) {
 
 	// The requester's own approval (Codertocat is a code owner too) does not count.
 	s.Review(vt.Author, "APPROVED", vt.HeadSHA, now.Add(time.Minute))
-	run(t, s, "pull_request_review", "pull_request_review.submitted.with-organization.json")
+	run(t, s, "workflow_run", reviewed)
 	if state, _ := lastStatus(t, s); state != "pending" {
 		t.Fatalf("self-approval made the status %s", state)
 	}
 
 	s.Review(vt.Hubot, "APPROVED", vt.HeadSHA, now.Add(2*time.Minute))
-	r = run(t, s, "pull_request_review", "pull_request_review.submitted.with-organization.json")
+	r = run(t, s, "workflow_run", reviewed)
 	if r.err != nil {
 		t.Fatal(r.err)
 	}

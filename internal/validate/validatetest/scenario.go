@@ -1,7 +1,13 @@
 // Package validatetest builds access-repository scenarios on the GitHub fake
 // for tests of the Action, in process and as a built binary. The event
 // payloads under testdata/ are GitHub's own examples (octokit/webhooks, MIT):
-// repository Codertocat/Hello-World, pull request #2 by Codertocat.
+// repository Codertocat/Hello-World, pull request #2 by Codertocat. The
+// workflow_run payloads have the shape of GitHub's documented workflow_run
+// payload (octokit/webhooks' workflow_run examples), built around the same
+// repository and PR: a completed run of the elevate-review workflow for a
+// review of #2, once from a branch of the repository (pull_requests lists
+// #2) and once from the fork ForkOwner/Hello-World (pull_requests is empty,
+// as GitHub sends it for forks).
 package validatetest
 
 import (
@@ -31,6 +37,10 @@ const (
 	Token   = "ghs_test-token-never-logged"
 	// MergeSHA is the merge commit Merge records.
 	MergeSHA = "c000000000000000000000000000000000000009"
+	// HeadBranch is the PR's head branch, as the workflow_run payloads name it.
+	HeadBranch = "changes"
+	// ForkOwner owns the fork of workflow_run.completed.from-fork.json.
+	ForkOwner = "octocat"
 )
 
 // Author is the fixture PR's author.
@@ -112,6 +122,13 @@ func New(t testing.TB, existingRequests int) *Scenario {
 // OpenPR opens PR #2 whose head adds or changes files (nil content deletes).
 func (s *Scenario) OpenPR(t testing.TB, changes map[string][]byte, status map[string]string) {
 	t.Helper()
+	s.PushHead(t, HeadSHA, changes, status)
+}
+
+// PushHead moves the head of PR #2 to commit sha, whose tree is the base
+// with changes applied, as a push to its branch does; reviews are kept.
+func (s *Scenario) PushHead(t testing.TB, sha string, changes map[string][]byte, status map[string]string) {
+	t.Helper()
 	head := map[string][]byte{}
 	for p, d := range s.BaseFiles {
 		head[p] = d
@@ -134,12 +151,12 @@ func (s *Scenario) OpenPR(t testing.TB, changes map[string][]byte, status map[st
 		}
 		files = append(files, &github.CommitFile{Filename: github.String(p), Status: github.String(st)})
 	}
-	s.Fake.Commit(HeadSHA, head)
+	s.Fake.Commit(sha, head)
 	s.Fake.AddPull(&github.PullRequest{
 		Number: github.Int(Number),
 		State:  github.String("open"),
 		User:   Author,
-		Head:   &github.PullRequestBranch{SHA: github.String(HeadSHA), Ref: github.String("changes")},
+		Head:   &github.PullRequestBranch{SHA: github.String(sha), Ref: github.String(HeadBranch)},
 		Base:   &github.PullRequestBranch{SHA: github.String(BaseSHA), Ref: github.String("main")},
 	}, files)
 }
@@ -166,14 +183,26 @@ func (s *Scenario) MergeAs(t testing.TB, number int, at time.Time, sha string) {
 	s.Fake.AddPull(pr, s.Fake.PullFiles(number))
 }
 
-// Env is the Actions environment for event (a file name under testdata/,
-// e.g. "pull_request.opened.with-organization.json") in dir.
-func (s *Scenario) Env(t testing.TB, eventName, event, dir string) map[string]string {
+// Payload returns the event payload event (a file name under testdata/).
+func Payload(t testing.TB, event string) []byte {
 	t.Helper()
 	payload, err := events.ReadFile("testdata/" + event)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return payload
+}
+
+// Env is the Actions environment for event (a file name under testdata/,
+// e.g. "pull_request.opened.with-organization.json") in dir.
+func (s *Scenario) Env(t testing.TB, eventName, event, dir string) map[string]string {
+	t.Helper()
+	return s.EnvFor(t, eventName, Payload(t, event), dir)
+}
+
+// EnvFor is the Actions environment for an event with payload in dir.
+func (s *Scenario) EnvFor(t testing.TB, eventName string, payload []byte, dir string) map[string]string {
+	t.Helper()
 	eventPath := filepath.Join(dir, "event.json")
 	for _, p := range []string{eventPath, filepath.Join(dir, "output"), filepath.Join(dir, "summary")} {
 		data := []byte{}
