@@ -1,5 +1,12 @@
 // Command elevate-action judges pull requests against the access repository
 // from a GitHub Actions workflow. Logic lives in internal/validate.
+//
+// In the judging workflow (.github/workflows/elevate.yml) the token is the
+// input "token" (INPUT_TOKEN), set from the elevate GitHub App's
+// installation token minted in the elevate environment; the workflow never
+// passes GITHUB_TOKEN, and if the App token cannot be minted the job fails
+// before this runs. GITHUB_TOKEN is read only when no input is given, for a
+// local or manual run (and the local demo).
 package main
 
 import (
@@ -36,11 +43,11 @@ func realMain(ctx context.Context, a *githubactions.Action) error {
 		return err
 	}
 	token := a.GetInput("token")
-	if token == "" {
+	if token == "" { // a local or manual run; the workflow always passes the input
 		token = a.Getenv("GITHUB_TOKEN")
 	}
 	if token == "" {
-		return fmt.Errorf("no GitHub token: pass the input token or set GITHUB_TOKEN")
+		return fmt.Errorf("no GitHub token: pass the input token (INPUT_TOKEN; the workflow sets it from the elevate App) or, for a local run, set GITHUB_TOKEN")
 	}
 	gh, err := githubapi.NewClient(a.Getenv("GITHUB_API_URL"), token, nil)
 	if err != nil {

@@ -35,11 +35,19 @@ type run struct {
 	summary string
 }
 
-// runAction runs the built binary as a workflow step would.
-func runAction(t *testing.T, s *vt.Scenario, eventName, event string) run {
+// runAction runs the built binary as a workflow step would; set changes
+// the environment (an empty value unsets a variable).
+func runAction(t *testing.T, s *vt.Scenario, eventName, event string, set ...string) run {
 	t.Helper()
 	dir := t.TempDir()
 	env := s.Env(t, eventName, event, dir)
+	for i := 0; i+1 < len(set); i += 2 {
+		if set[i+1] == "" {
+			delete(env, set[i])
+		} else {
+			env[set[i]] = set[i+1]
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary)
@@ -88,8 +96,9 @@ func TestBinaryPendingThenApproved(t *testing.T) {
 		t.Fatalf("%d comments after the first run", len(first))
 	}
 
+	// The review wakes elevate-review, whose completion runs the judge.
 	s.Review(vt.Hubot, "APPROVED", vt.HeadSHA, time.Now())
-	r = runAction(t, s, "pull_request_review", "pull_request_review.submitted.with-organization.json")
+	r = runAction(t, s, "workflow_run", "workflow_run.completed.json")
 	if r.exit != 0 {
 		t.Fatalf("approved exited %d:\n%s", r.exit, r.stdout)
 	}
@@ -122,6 +131,26 @@ func TestBinaryRejectedExitsNonZero(t *testing.T) {
 	st := s.Fake.Statuses(vt.HeadSHA)
 	if st[len(st)-1].GetState() != "failure" {
 		t.Errorf("status = %s", st[len(st)-1].GetState())
+	}
+}
+
+// The workflow passes the App's token as the input token, and the Action
+// uses it over GITHUB_TOKEN; with neither it fails.
+func TestBinaryTokenFromInput(t *testing.T) {
+	s := vt.New(t, 0)
+	s.OpenPR(t, map[string][]byte{vt.RequestPath: []byte(vt.Request)}, nil)
+	s.Review(vt.Hubot, "APPROVED", vt.HeadSHA, time.Now())
+	r := runAction(t, s, "workflow_run", "workflow_run.completed.json", "INPUT_TOKEN", vt.Token, "GITHUB_TOKEN", "ghs_workflow-token-not-to-be-used")
+	if r.exit != 0 {
+		t.Fatalf("exit %d:\n%s", r.exit, r.stdout)
+	}
+	if st := s.Fake.Statuses(vt.HeadSHA); len(st) != 1 || st[0].GetState() != "success" {
+		t.Fatalf("statuses = %v, want one success", st)
+	}
+
+	r = runAction(t, s, "workflow_run", "workflow_run.completed.json", "GITHUB_TOKEN", "")
+	if r.exit != 1 || !strings.Contains(r.stdout, "no GitHub token") {
+		t.Errorf("without a token: exit %d:\n%s", r.exit, r.stdout)
 	}
 }
 
