@@ -2,6 +2,7 @@ package custody
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/elevate-gitops/elevate/internal/approval"
 	"github.com/elevate-gitops/elevate/internal/eligibility"
+	"github.com/elevate-gitops/elevate/internal/fileerr"
 	"github.com/elevate-gitops/elevate/internal/githubapi"
 )
 
@@ -51,8 +53,43 @@ type Checker struct {
 
 	mu       sync.Mutex
 	verdicts map[string]Verdict
+	files    map[string]fileRead // policy files by path@commit: few versions, read by every verification
 	calls    atomic.Int64
 }
+
+type fileRead struct {
+	data []byte
+	err  error
+}
+
+// FileAt reads a policy file from the clone, remembering each version: the
+// policy at every grant's first parent is one of the few versions the chain
+// names, so thousands of verifications read git a handful of times.
+func (c *Checker) FileAt(ctx context.Context, path, commit string, maxBytes int64) ([]byte, error) {
+	key := path + "@" + commit
+	c.mu.Lock()
+	r, ok := c.files[key]
+	c.mu.Unlock()
+	if ok {
+		return r.data, r.err
+	}
+	data, err := c.Git.FileAt(ctx, path, commit, maxBytes)
+	if err != nil && !errors.Is(err, fileerr.ErrNotExist) && !errors.Is(err, fileerr.ErrNotRegular) && !errors.Is(err, fileerr.ErrTooLarge) {
+		return nil, err // an outage: not remembered
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.files == nil {
+		c.files = map[string]fileRead{}
+	}
+	if len(c.files) < maxRememberedFiles {
+		c.files[key] = fileRead{data, err}
+	}
+	return data, err
+}
+
+// maxRememberedFiles bounds the policy-file memo.
+const maxRememberedFiles = 4096
 
 func (c *Checker) now() time.Time {
 	if c.Now != nil {
@@ -196,7 +233,7 @@ func (c *Checker) decide(ctx context.Context, cm Commit, m *merged, st State) Ve
 	}
 	pr, facts := m.pr, m.facts
 	v.PR = pr.GetNumber()
-	base, err := approval.PolicyAt(ctx, st.Reader(c.Git), cm.Parent)
+	base, err := approval.PolicyAt(ctx, st.Reader(c), cm.Parent)
 	if err != nil {
 		v.Err = err
 		return v

@@ -77,11 +77,13 @@ func (c *Checker) Grant(ctx context.Context, st State, g Grant) (*Verification, 
 	if err != nil {
 		return nil, err
 	}
-	// The branch as it was when the PR merged, not the PR's base.sha, which
-	// may be older and looser.
-	if facts.Base, err = approval.PolicyAt(ctx, c.Git, g.Parent); err != nil {
+	// The branch as it was when the PR merged (its first parent), not the
+	// PR's base.sha, which may be older and looser. st is trusted, so the
+	// last trusted version of each policy file is the one at g.Parent.
+	if facts.Base, err = approval.PolicyAt(ctx, st.Reader(c), g.Parent); err != nil {
 		return nil, err
 	}
+	facts.Base.Ref = g.Parent
 	verdict, err := approval.Decide(ctx, facts, c.Members, out.MergedAt)
 	if err != nil {
 		return nil, err
