@@ -20,7 +20,8 @@ type pull struct {
 	pr      *github.PullRequest
 	files   []*github.CommitFile
 	reviews []*github.PullRequestReview
-	tracked bool // opened through the API: head and files follow the head branch
+	tracked bool     // opened through the API: head and files follow the head branch
+	commits []string // other commits GitHub associates with it (a rebase merge's)
 }
 
 // AddPull adds pull request pr (Number required), or replaces the one with
@@ -46,7 +47,7 @@ func (f *Fake) AddPull(pr *github.PullRequest, files []*github.CommitFile) {
 	old := f.repo.pulls[n]
 	np := &pull{pr: p, files: cloneAll(files)}
 	if old != nil {
-		np.reviews = old.reviews
+		np.reviews, np.commits = old.reviews, old.commits
 	}
 	f.repo.pulls[n] = np
 }
@@ -219,13 +220,24 @@ func (f *Fake) headMatches(pr *github.PullRequest, head string) bool {
 	return strings.EqualFold(owner, f.repo.owner)
 }
 
+// AssociateCommit makes GitHub list pull request number for commit sha, as
+// it does for the commits a rebase merge put on the base branch.
+func (f *Fake) AssociateCommit(number int, sha string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if p, ok := f.repo.pulls[number]; ok {
+		p.commits = append(p.commits, sha)
+	}
+}
+
 // listCommitPulls serves GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls:
-// the pull requests merged as that commit or whose head it is.
+// the pull requests merged as that commit, whose head it is, or that it
+// came with (AssociateCommit).
 func (f *Fake) listCommitPulls(c *call) {
 	sha := c.r.PathValue("commit_sha")
 	var out []*github.PullRequest
 	for _, p := range f.repo.pulls {
-		if p.pr.GetMergeCommitSHA() == sha || p.pr.GetHead().GetSHA() == sha {
+		if p.pr.GetMergeCommitSHA() == sha || p.pr.GetHead().GetSHA() == sha || slices.Contains(p.commits, sha) {
 			out = append(out, f.pullJSON(p))
 		}
 	}

@@ -1,0 +1,199 @@
+package custody_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+
+	"github.com/elevate-gitops/elevate/internal/custody"
+	"github.com/elevate-gitops/elevate/internal/githubapi"
+	"github.com/elevate-gitops/elevate/internal/githubapi/githubfake"
+	"github.com/elevate-gitops/elevate/internal/gitlog"
+	"github.com/elevate-gitops/elevate/internal/ledger/ledgertest"
+)
+
+var t0 = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+
+// history is a git repository and the GitHub fake that knows its PRs.
+type history struct {
+	t       *testing.T
+	repo    *ledgertest.Repo
+	fake    *githubfake.Fake
+	checker *custody.Checker
+	anchor  string
+	n       int
+}
+
+func newHistory(t *testing.T) *history {
+	t.Helper()
+	h := &history{t: t, repo: ledgertest.New(t), fake: githubfake.New(t)}
+	h.fake.Repo("acme", "access")
+	h.anchor = h.repo.Commit(t0.Add(-48*time.Hour), "anchor", map[string]string{"eligibility.yaml": benchPolicy, ".github/CODEOWNERS": benchOwners})
+	gh, err := githubapi.NewClient(h.fake.URL, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := githubapi.NewRepo(gh, "acme/access")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.checker = &custody.Checker{GitHub: repo, Git: gitlog.Repo{Dir: h.repo.Dir}, Members: repo, Branch: "main", Anchor: h.anchor, Now: func() time.Time { return t0 }}
+	return h
+}
+
+// pr records a merged PR into main with files at its head (SHAs as GitHub
+// lists them), merged as mergeSHA, approved by approver (nil: nobody).
+func (h *history) pr(mergeSHA string, files map[string]string, approver *github.User, at time.Time) int {
+	h.t.Helper()
+	h.n++
+	head := fmt.Sprintf("%040x", 1<<40+h.n)
+	snapshot := map[string][]byte{}
+	var listed []*github.CommitFile
+	for _, p := range slices.Sorted(func(yield func(string) bool) {
+		for p := range files {
+			if !yield(p) {
+				return
+			}
+		}
+	}) {
+		snapshot[p] = []byte(files[p])
+		listed = append(listed, &github.CommitFile{Filename: github.String(p), Status: github.String("modified"), SHA: github.String(blobSHA(files[p]))})
+	}
+	h.fake.Commit(head, snapshot)
+	h.fake.AddPull(&github.PullRequest{
+		Number: github.Int(h.n), State: github.String("closed"), User: alice,
+		Merged: github.Bool(true), MergedAt: &github.Timestamp{Time: at}, MergeCommitSHA: github.String(mergeSHA),
+		Head: &github.PullRequestBranch{SHA: github.String(head)}, Base: &github.PullRequestBranch{SHA: github.String(h.anchor), Ref: github.String("main")},
+	}, listed)
+	if approver != nil {
+		h.fake.AddReview(h.n, &github.PullRequestReview{User: approver, State: github.String("APPROVED"), CommitID: github.String(head), SubmittedAt: &github.Timestamp{Time: at.Add(-time.Minute)}})
+	}
+	return h.n
+}
+
+// chain verifies the policy commits from the anchor to the head.
+func (h *history) chain() *custody.Chain {
+	h.t.Helper()
+	head := h.repo.Git(time.Time{}, "rev-parse", "HEAD")
+	commits, err := gitlog.Repo{Dir: h.repo.Dir}.Log(context.Background(), gitlog.Query{Head: head, Exclude: []string{h.anchor}, Paths: custody.PolicyPaths, Max: 100})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	slices.Reverse(commits)
+	return h.checker.Chain(context.Background(), head, commits)
+}
+
+func policyRev(n int) string { return benchPolicy + fmt.Sprintf("# revision %d\n", n) }
+
+func TestChainVerdicts(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		build   func(h *history)
+		trusted bool
+		reason  string
+	}{
+		{"change approved by the file's owner", func(h *history) {
+			h.pr(h.repo.Commit(t0.Add(-time.Hour), "m", map[string]string{"eligibility.yaml": policyRev(1)}), map[string]string{"eligibility.yaml": policyRev(1)}, octosec, t0.Add(-time.Hour))
+		}, true, ""},
+		{"change approved by someone who owns other files only", func(h *history) {
+			h.pr(h.repo.Commit(t0.Add(-time.Hour), "m", map[string]string{"eligibility.yaml": policyRev(1)}), map[string]string{"eligibility.yaml": policyRev(1)}, hubot, t0.Add(-time.Hour))
+		}, false, "without a passing verdict"},
+		{"pushed without a PR", func(h *history) {
+			h.repo.Commit(t0.Add(-time.Hour), "push", map[string]string{"eligibility.yaml": policyRev(1)})
+		}, false, "did not come from a pull request"},
+		{"merge commit that adds a change its PR did not have", func(h *history) {
+			sha := h.repo.Commit(t0.Add(-time.Hour), "m", map[string]string{"eligibility.yaml": policyRev(2)})
+			h.pr(sha, map[string]string{"eligibility.yaml": policyRev(1)}, octosec, t0.Add(-time.Hour))
+		}, false, "differs from what PR #1 had approved"},
+		{"merge commit that changes a policy file its PR does not list", func(h *history) {
+			sha := h.repo.Commit(t0.Add(-time.Hour), "m", map[string]string{"eligibility.yaml": policyRev(1), ".github/CODEOWNERS": benchOwners + "* @alice\n"})
+			h.pr(sha, map[string]string{"eligibility.yaml": policyRev(1)}, octosec, t0.Add(-time.Hour))
+		}, false, "which PR #1 does not"},
+		{"policy file turned into a symlink", func(h *history) {
+			path := filepath.Join(h.repo.Dir, "eligibility.yaml")
+			if err := os.WriteFile(filepath.Join(h.repo.Dir, "loose.yaml"), []byte(policyRev(9)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink("loose.yaml", path); err != nil {
+				t.Fatal(err)
+			}
+			h.repo.Git(t0.Add(-time.Hour), "add", "-A")
+			h.repo.Git(t0.Add(-time.Hour), "commit", "-q", "-m", "symlink")
+			sha := h.repo.Git(time.Time{}, "rev-parse", "HEAD")
+			h.pr(sha, map[string]string{"eligibility.yaml": "loose.yaml"}, octosec, t0.Add(-time.Hour))
+		}, false, "symlink or a submodule"},
+		{"rebase merge of two commits, both approved as one PR", func(h *history) {
+			first := h.repo.Commit(t0.Add(-time.Hour), "one", map[string]string{"eligibility.yaml": policyRev(1)})
+			last := h.repo.Commit(t0.Add(-time.Hour), "two", map[string]string{"eligibility.yaml": policyRev(2)})
+			n := h.pr(last, map[string]string{"eligibility.yaml": policyRev(2)}, octosec, t0.Add(-time.Hour))
+			h.fake.AssociateCommit(n, first) // GitHub lists the rebased PR for its first commit too
+		}, true, ""},
+		{"a commit GitHub associates with a PR merged elsewhere", func(h *history) {
+			other := h.repo.Commit(t0.Add(-time.Hour), "one", map[string]string{"eligibility.yaml": policyRev(1)})
+			n := h.pr("f0000000000000000000000000000000000000f0", map[string]string{"eligibility.yaml": policyRev(1)}, octosec, t0.Add(-time.Hour))
+			h.fake.AssociateCommit(n, other)
+		}, false, "did not come from a pull request"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHistory(t)
+			tt.build(h)
+			st := h.chain().Head()
+			if tt.trusted != (st.Err() == nil) || (tt.reason != "" && (st.Untrusted == nil || !strings.Contains(st.Untrusted.Reason, tt.reason))) {
+				t.Fatalf("head state = %v, want trusted=%v with %q", st.Err(), tt.trusted, tt.reason)
+			}
+		})
+	}
+}
+
+// A commit GitHub cannot answer for yet leaves the chain pending from it on,
+// and it is asked again next time; a definitive verdict is asked once.
+func TestChainPendingIsAskedAgain(t *testing.T) {
+	t.Parallel()
+	h := newHistory(t)
+	sha := h.repo.Commit(t0.Add(-time.Minute), "m", map[string]string{"eligibility.yaml": policyRev(1)})
+	var pending *custody.PendingError
+	if st := h.chain().Head(); !errors.As(st.Err(), &pending) {
+		t.Fatalf("a commit a minute old with no PR yet: %v, want pending", st.Err())
+	}
+	h.pr(sha, map[string]string{"eligibility.yaml": policyRev(1)}, octosec, t0.Add(-time.Minute))
+	if st := h.chain().Head(); st.Err() != nil {
+		t.Fatalf("once GitHub lists the PR: %v", st.Err())
+	}
+	calls := h.fake.TotalCalls()
+	h.chain()
+	if n := h.fake.TotalCalls() - calls; n != 0 {
+		t.Errorf("a verified commit was asked again: %d calls", n)
+	}
+}
+
+// Build keeps the untrusted state until a verified change of the same file.
+func TestBuildRestoresTrust(t *testing.T) {
+	t.Parallel()
+	change := func(sha string, ok bool) custody.Verdict {
+		return custody.Verdict{Commit: custody.Commit{SHA: sha, Changes: []custody.Change{{Path: "eligibility.yaml", Status: 'M', Mode: gitlog.ModeFile}}}, Checked: true, OK: ok, Reason: "no PR"}
+	}
+	c := custody.Build("a", []custody.Verdict{change("b", true), change("c", false), change("d", true)})
+	for n, want := range []string{"", "", "c", ""} {
+		got := ""
+		if u := c.At(n).Untrusted; u != nil {
+			got = u.Commit
+		}
+		if got != want {
+			t.Errorf("At(%d) untrusted = %q, want %q", n, got, want)
+		}
+	}
+}
