@@ -184,3 +184,20 @@ func TestRenamedRequesterOnFreshStart(t *testing.T) {
 		}
 	}
 }
+
+// A grant merged while the policy was untrusted stays refused after a later
+// approved PR restores trust: it was judged under a policy nobody approved.
+func TestGrantMergedUnderUntrustedPolicyStaysRefused(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	pushed := h.Repo.Commit(h.Clock().Add(-28*time.Minute), "admin push", map[string]string{"eligibility.yaml": looser})
+	content := strings.Replace(vt.Request, "INC-1", "INC-16", 1)
+	sha := h.Repo.Commit(h.Clock().Add(-25*time.Minute), "Merge pull request #16", map[string]string{"requests/prod/2026-11/tainted.yaml": content})
+	h.MergePR(16, "requests/prod/2026-11/tainted.yaml", content, sha, h.Clock().Add(-25*time.Minute), true)
+	h.MergeChange(17, map[string]string{"eligibility.yaml": brokertest.Policy}, h.Clock().Add(-20*time.Minute), brokertest.SecurityLead)
+	h.Sync()
+	if a := h.Credentials(h.Codertocat(), byID); a.Status != 200 {
+		t.Fatalf("the grant merged before the push: %d %s", a.Status, a.Raw)
+	}
+	wantRefusal(t, h.Credentials(h.Codertocat(), map[string]string{"request": "tainted"}), 503, "untrusted_history", pushed[:12])
+}
