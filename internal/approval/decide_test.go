@@ -182,6 +182,7 @@ func TestDecideRequest(t *testing.T) {
 			f.MergedAt = now
 			f.Reviews = []Review{approve(bob, "head1", 24*60)}
 		}, Pending, "", nil},
+		{"request path that is a symlink at the head", func(f *Facts) { f.Added, f.AddedNotRegular = nil, true }, Rejected, "regular file, not a symlink", nil},
 		{"approval before the merge counts", func(f *Facts) {
 			f.MergedAt = now.Add(time.Hour)
 			f.Reviews = []Review{approve(bob, "head1", 1)}
@@ -408,5 +409,29 @@ func TestMembershipErrorFailsClosed(t *testing.T) {
 	f.Reviews = []Review{approve(erin, "head1", 1)}
 	if _, err := Decide(context.Background(), f, brokenTeams{}, now); err == nil {
 		t.Fatal("a team look-up failure must be an error, never a verdict")
+	}
+}
+
+// Once merged, a request belongs to its author's numeric id: a rename since
+// does not make the requester check fail, but eligibility still follows the
+// policy, which names logins.
+func TestMergedRequestAfterRename(t *testing.T) {
+	t.Parallel()
+	f := requestPR()
+	f.MergedAt = now.Add(time.Hour)
+	f.Author = User{ID: alice.ID, Login: "alice-renamed"}
+	f.Reviews = []Review{approve(bob, "head1", 1)}
+	v := decide(t, f)
+	for _, r := range v.Reasons {
+		if strings.Contains(r.Message, "requester is") {
+			t.Errorf("a merged PR was refused for its author's rename: %v", r)
+		}
+	}
+	if v.State != Rejected || !strings.Contains(v.Summary(), "lets alice-renamed") {
+		t.Errorf("verdict = %s %q: the policy names alice, so alice-renamed is not eligible", v.State, v.Summary())
+	}
+	f.MergedAt = time.Time{}
+	if v := decide(t, f); v.State != Rejected || !strings.Contains(v.Summary(), "requester is alice but the PR was opened by alice-renamed") {
+		t.Errorf("open PR: verdict = %s %q, want the requester check", v.State, v.Summary())
 	}
 }
