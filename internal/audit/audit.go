@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/elevate-gitops/elevate/internal/brokerapi"
 	"github.com/elevate-gitops/elevate/internal/gitlog"
 	"github.com/elevate-gitops/elevate/internal/request"
 )
@@ -53,13 +54,14 @@ type Options struct {
 	Anchor string
 }
 
-// The states of an entry.
+// The states of an entry: the broker's (brokerapi), where a replaced file
+// counts as revoked and an invalid one never granted.
 const (
-	StateActive    = "active"    // the window is open
-	StateScheduled = "scheduled" // merged, the window opens later (not_before)
-	StateExpired   = "expired"   // the window is over
-	StateRevoked   = "revoked"   // the file was deleted (or replaced) before its window ended
-	StateInvalid   = "invalid"   // the file does not parse or sits in another account's folder: it never granted
+	StateActive    = string(brokerapi.StateActive)
+	StateScheduled = string(brokerapi.StateScheduled)
+	StateExpired   = string(brokerapi.StateExpired)
+	StateRevoked   = string(brokerapi.StateRevoked)
+	StateInvalid   = string(brokerapi.StateInvalid)
 )
 
 // Entry is one request file merged on the branch.

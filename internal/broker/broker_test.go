@@ -20,6 +20,7 @@ import (
 	"github.com/elevate-gitops/elevate/internal/broker"
 	"github.com/elevate-gitops/elevate/internal/broker/brokertest"
 
+	"github.com/elevate-gitops/elevate/internal/brokerapi"
 	"github.com/elevate-gitops/elevate/internal/identity/oidcfake"
 	vt "github.com/elevate-gitops/elevate/internal/validate/validatetest"
 )
@@ -329,7 +330,7 @@ func TestWebhookSyncsANewMerge(t *testing.T) {
 	h.MergePR(5, "requests/prod/2026-11/new.yaml", content, sha, h.Clock().Add(-time.Minute), true)
 	push := `{"ref":"refs/heads/main","after":"` + sha + `"}`
 	post := func(sig string) int {
-		req, _ := http.NewRequest("POST", h.URL+"/v1/webhook", strings.NewReader(push))
+		req, _ := http.NewRequest("POST", h.URL+brokerapi.PathWebhook, strings.NewReader(push))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-GitHub-Event", "push")
 		req.Header.Set("X-Hub-Signature-256", sig)
@@ -343,7 +344,7 @@ func TestWebhookSyncsANewMerge(t *testing.T) {
 	if code := post("sha256=" + strings.Repeat("0", 64)); code != 401 {
 		t.Fatalf("forged signature: %d", code)
 	}
-	req, _ := http.NewRequest("POST", h.URL+"/v1/webhook", strings.NewReader(push))
+	req, _ := http.NewRequest("POST", h.URL+brokerapi.PathWebhook, strings.NewReader(push))
 	req.Header.Set("X-GitHub-Event", "push")
 	mac := hmac.New(sha1.New, []byte(brokertest.WebhookSecret))
 	mac.Write([]byte(push))
@@ -370,7 +371,7 @@ func TestWebhookBodyIsBounded(t *testing.T) {
 	t.Parallel()
 	h := brokertest.New(t)
 	post := func(body io.Reader, size int64, sig string) (int, string) {
-		req, _ := http.NewRequest("POST", h.URL+"/v1/webhook", body)
+		req, _ := http.NewRequest("POST", h.URL+brokerapi.PathWebhook, body)
 		req.ContentLength = size
 		req.Header.Set("X-GitHub-Event", "push")
 		if sig != "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/elevate-gitops/elevate/internal/awscreds"
+	"github.com/elevate-gitops/elevate/internal/brokerapi"
 	"github.com/elevate-gitops/elevate/internal/custody"
 	"github.com/elevate-gitops/elevate/internal/eligibility"
 	"github.com/elevate-gitops/elevate/internal/identity"
@@ -42,7 +43,7 @@ type Signer interface {
 type Ledger interface {
 	Index() *ledger.Index
 	Find(ctx context.Context, ask ledger.Ask) (*ledger.Found, error)
-	GrantsOf(ctx context.Context, userID int64, login string) ([]ledger.Status, error)
+	GrantsOf(ctx context.Context, userID int64, login string) ([]brokerapi.Grant, error)
 	Health() (time.Time, error)
 	// Trust says why nothing can be issued now (rewritten, stale,
 	// untrusted policy at the head), or nil.
@@ -79,14 +80,14 @@ func (s *Server) Handler() http.Handler {
 		s.Metrics = NewMetrics(s.Ledger)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("POST /v1/credentials", s.instrument("credentials", s.credentials))
-	mux.Handle("POST /v1/console", s.instrument("console", s.console))
-	mux.Handle("GET /v1/grants", s.instrument("grants", s.grants))
-	mux.Handle("POST /v1/webhook", s.instrument("webhook", s.webhook))
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.Handle("GET /metrics", s.Metrics.Handler())
+	mux.Handle("POST "+brokerapi.PathCredentials, s.instrument("credentials", s.credentials))
+	mux.Handle("POST "+brokerapi.PathConsole, s.instrument("console", s.console))
+	mux.Handle("GET "+brokerapi.PathGrants, s.instrument("grants", s.grants))
+	mux.Handle("POST "+brokerapi.PathWebhook, s.instrument("webhook", s.webhook))
+	mux.HandleFunc("GET "+brokerapi.PathHealth, s.healthz)
+	mux.Handle("GET "+brokerapi.PathMetrics, s.Metrics.Handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &apiError{status: http.StatusNotFound, code: "not_found", message: "no such endpoint: see the API in the README"})
+		writeError(w, &apiError{status: http.StatusNotFound, code: brokerapi.CodeNotFound, message: "no such endpoint: see the API in the README"})
 	})
 	return mux
 }
@@ -119,24 +120,17 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	if e.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="elevate"`)
 	}
-	writeJSON(w, e.status, map[string]string{"error": e.code, "message": e.message})
+	writeJSON(w, e.status, brokerapi.Error{Code: e.code, Message: e.message})
 }
 
-// Body is what /v1/credentials and /v1/console accept.
-type Body struct {
-	Request string `json:"request,omitempty"`
-	Account string `json:"account,omitempty"`
-	Role    string `json:"role,omitempty"`
-}
-
-func readBody(w http.ResponseWriter, r *http.Request) (Body, *apiError) {
-	var b Body
+func readBody(w http.ResponseWriter, r *http.Request) (brokerapi.GrantRequest, *apiError) {
+	var b brokerapi.GrantRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&b); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return b, &apiError{status: http.StatusRequestEntityTooLarge, code: "too_large", message: fmt.Sprintf("the body is over %d bytes: send {\"request\":\"<id>\"} or {\"account\":…,\"role\":…}", MaxBody)}
+			return b, &apiError{status: http.StatusRequestEntityTooLarge, code: brokerapi.CodeTooLarge, message: fmt.Sprintf("the body is over %d bytes: send {\"request\":\"<id>\"} or {\"account\":…,\"role\":…}", MaxBody)}
 		}
 		return b, badRequest("the body must be JSON like {\"request\":\"prod/2026-11/alice-admin\"} or {\"account\":\"prod\",\"role\":\"Admin\"}: %v", err)
 	}
@@ -155,7 +149,7 @@ func readBody(w http.ResponseWriter, r *http.Request) (Body, *apiError) {
 }
 
 func badRequest(format string, args ...any) *apiError {
-	return &apiError{status: http.StatusBadRequest, code: "bad_request", message: fmt.Sprintf(format, args...)}
+	return &apiError{status: http.StatusBadRequest, code: brokerapi.CodeBadRequest, message: fmt.Sprintf(format, args...)}
 }
 
 func (s *Server) authenticate(r *http.Request) (*identity.Identity, *apiError) {
@@ -163,26 +157,26 @@ func (s *Server) authenticate(r *http.Request) (*identity.Identity, *apiError) {
 	var unauth *identity.UnauthenticatedError
 	switch {
 	case errors.As(err, &unauth):
-		return nil, &apiError{status: http.StatusUnauthorized, code: "unauthenticated", message: unauth.Reason + " (elevate login, or set GH_TOKEN)", cause: err}
+		return nil, &apiError{status: http.StatusUnauthorized, code: brokerapi.CodeUnauthenticated, message: unauth.Reason + " (elevate login, or set GH_TOKEN)", cause: err}
 	case err != nil:
-		return nil, &apiError{status: http.StatusBadGateway, code: "upstream", message: "could not verify your identity with GitHub; try again", cause: err}
+		return nil, &apiError{status: http.StatusBadGateway, code: brokerapi.CodeUpstream, message: "could not verify your identity with GitHub; try again", cause: err}
 	}
 	return id, nil
 }
 
 // issue authenticates, finds the grant, re-checks eligibility at the head
 // and assumes the role.
-func (s *Server) issue(r *http.Request, body Body, id *identity.Identity) (*issued, *apiError) {
+func (s *Server) issue(r *http.Request, body brokerapi.GrantRequest, id *identity.Identity) (*issued, *apiError) {
 	ctx := r.Context()
 	if err := s.Ledger.Trust(); err != nil {
 		return nil, refusal(err, ledger.Ask{})
 	}
 	x := s.Ledger.Index()
 	if x == nil {
-		return nil, &apiError{status: http.StatusServiceUnavailable, code: "not_synced", message: "the broker has not read the ledger yet; try again in a minute"}
+		return nil, &apiError{status: http.StatusServiceUnavailable, code: brokerapi.CodeNotSynced, message: "the broker has not read the ledger yet; try again in a minute"}
 	}
 	if x.Policy == nil {
-		return nil, &apiError{status: http.StatusServiceUnavailable, code: "policy_invalid", message: "eligibility.yaml at the branch head is invalid, so nothing can be issued: ask its owners to fix it", cause: x.PolicyErr}
+		return nil, &apiError{status: http.StatusServiceUnavailable, code: brokerapi.CodePolicyInvalid, message: "eligibility.yaml at the branch head is invalid, so nothing can be issued: ask its owners to fix it", cause: x.PolicyErr}
 	}
 	ask := ledger.Ask{UserID: id.UserID, Login: id.Login, RequestID: body.Request, Account: body.Account, Role: body.Role}
 	if ask.RequestID == "" {
@@ -209,10 +203,10 @@ func (s *Server) issue(r *http.Request, body Body, id *identity.Identity) (*issu
 	in, err := awscreds.AssumeRoleInput(session)
 	var closed *awscreds.WindowClosedError
 	if errors.As(err, &closed) {
-		return nil, &apiError{status: http.StatusForbidden, code: "expired", message: fmt.Sprintf("grant %s ended at %s: open a new request", found.Grant.ID, found.End.UTC().Format(time.RFC3339))}
+		return nil, &apiError{status: http.StatusForbidden, code: brokerapi.CodeExpired, message: fmt.Sprintf("grant %s ended at %s: open a new request", found.Grant.ID, found.End.UTC().Format(time.RFC3339))}
 	}
 	if err != nil {
-		return nil, &apiError{status: http.StatusInternalServerError, code: "internal", message: "could not build the STS request", cause: err}
+		return nil, &apiError{status: http.StatusInternalServerError, code: brokerapi.CodeInternal, message: "could not build the STS request", cause: err}
 	}
 	timeout := s.STSTimeout
 	if timeout == 0 {
@@ -222,11 +216,11 @@ func (s *Server) issue(r *http.Request, body Body, id *identity.Identity) (*issu
 	defer cancel()
 	out, err := s.STS.AssumeRole(stsCtx, in)
 	if err != nil {
-		return nil, &apiError{status: http.StatusBadGateway, code: "upstream", message: "AWS STS refused or failed: " + stsReason(err) + "; check the role's trust policy and the broker's permissions", cause: err}
+		return nil, &apiError{status: http.StatusBadGateway, code: brokerapi.CodeUpstream, message: "AWS STS refused or failed: " + stsReason(err) + "; check the role's trust policy and the broker's permissions", cause: err}
 	}
 	creds, err := awscreds.FromSTS(out)
 	if err != nil {
-		return nil, &apiError{status: http.StatusBadGateway, code: "upstream", message: "AWS STS answered without credentials", cause: err}
+		return nil, &apiError{status: http.StatusBadGateway, code: brokerapi.CodeUpstream, message: "AWS STS answered without credentials", cause: err}
 	}
 	return &issued{creds: creds, found: found, session: session, sessionName: *in.RoleSessionName, sessionDuration: time.Duration(*in.DurationSeconds) * time.Second}, nil
 }
@@ -254,10 +248,10 @@ func stsReason(err error) string {
 func (s *Server) eligible(ctx context.Context, p *eligibility.Policy, id *identity.Identity, account, role string) *apiError {
 	ok, err := p.Eligible(ctx, id.Login, account, role, s.Members)
 	if err != nil {
-		return &apiError{status: http.StatusBadGateway, code: "upstream", message: "could not read team membership from GitHub; try again", cause: err}
+		return &apiError{status: http.StatusBadGateway, code: brokerapi.CodeUpstream, message: "could not read team membership from GitHub; try again", cause: err}
 	}
 	if !ok {
-		return &apiError{status: http.StatusForbidden, code: "not_eligible", message: fmt.Sprintf("%s is not eligible for %s in %s under eligibility.yaml at the branch head", id.Login, role, account)}
+		return &apiError{status: http.StatusForbidden, code: brokerapi.CodeNotEligible, message: fmt.Sprintf("%s is not eligible for %s in %s under eligibility.yaml at the branch head", id.Login, role, account)}
 	}
 	return nil
 }
@@ -279,29 +273,29 @@ func refusal(err error, ask ledger.Ask) *apiError {
 	suggest := "open one with: elevate request --account " + orPlaceholder(ask.Account, "ACCOUNT") + " --role " + orPlaceholder(ask.Role, "ROLE") + " --duration 1h --reason \"...\""
 	switch {
 	case errors.As(err, new(ledger.NotSyncedError)):
-		return &apiError{status: http.StatusServiceUnavailable, code: "not_synced", message: "the broker has not read the ledger yet; try again in a minute"}
+		return &apiError{status: http.StatusServiceUnavailable, code: brokerapi.CodeNotSynced, message: "the broker has not read the ledger yet; try again in a minute"}
 	case errors.As(err, &rewritten):
-		return &apiError{status: http.StatusServiceUnavailable, code: "history_rewritten", message: rewritten.Error() + "; nothing is issued until then", cause: err}
+		return &apiError{status: http.StatusServiceUnavailable, code: brokerapi.CodeHistoryRewritten, message: rewritten.Error() + "; nothing is issued until then", cause: err}
 	case errors.As(err, &stale):
-		return &apiError{status: http.StatusServiceUnavailable, code: "ledger_stale", message: stale.Error() + ": the broker cannot tell whether grants were revoked; its operator must fix the sync", cause: err}
+		return &apiError{status: http.StatusServiceUnavailable, code: brokerapi.CodeLedgerStale, message: stale.Error() + ": the broker cannot tell whether grants were revoked; its operator must fix the sync", cause: err}
 	case errors.As(err, &untrusted):
-		return &apiError{status: http.StatusServiceUnavailable, code: "untrusted_history", message: untrusted.Error() + "; an approved PR that changes the file again restores trust", cause: err}
+		return &apiError{status: http.StatusServiceUnavailable, code: brokerapi.CodeUntrustedHistory, message: untrusted.Error() + "; an approved PR that changes the file again restores trust", cause: err}
 	case errors.As(err, &pending):
-		return &apiError{status: http.StatusBadGateway, code: "upstream", message: "could not verify the policy history with GitHub yet; try again", cause: err}
+		return &apiError{status: http.StatusBadGateway, code: brokerapi.CodeUpstream, message: "could not verify the policy history with GitHub yet; try again", cause: err}
 	case errors.As(err, &noGrant):
-		return &apiError{status: http.StatusForbidden, code: "no_active_grant", message: noGrant.Error() + "; " + suggest}
+		return &apiError{status: http.StatusForbidden, code: brokerapi.CodeNoActiveGrant, message: noGrant.Error() + "; " + suggest}
 	case errors.As(err, &notYet):
-		return &apiError{status: http.StatusForbidden, code: "no_active_grant", message: notYet.Error() + "; try again then"}
+		return &apiError{status: http.StatusForbidden, code: brokerapi.CodeNoActiveGrant, message: notYet.Error() + "; try again then"}
 	case errors.As(err, &expired):
-		return &apiError{status: http.StatusForbidden, code: "expired", message: expired.Error() + "; " + suggest}
+		return &apiError{status: http.StatusForbidden, code: brokerapi.CodeExpired, message: expired.Error() + "; " + suggest}
 	case errors.As(err, &revoked):
-		return &apiError{status: http.StatusForbidden, code: "revoked", message: revoked.Error() + "; " + suggest}
+		return &apiError{status: http.StatusForbidden, code: brokerapi.CodeRevoked, message: revoked.Error() + "; " + suggest}
 	case errors.As(err, &ambiguous):
-		return &apiError{status: http.StatusBadRequest, code: "bad_request", message: ambiguous.Error() + ": give the full id"}
+		return &apiError{status: http.StatusBadRequest, code: brokerapi.CodeBadRequest, message: ambiguous.Error() + ": give the full id"}
 	case errors.As(err, &verify):
-		return &apiError{status: http.StatusBadGateway, code: "upstream", message: "could not verify the grant with GitHub yet; try again", cause: err}
+		return &apiError{status: http.StatusBadGateway, code: brokerapi.CodeUpstream, message: "could not verify the grant with GitHub yet; try again", cause: err}
 	}
-	return &apiError{status: http.StatusInternalServerError, code: "internal", message: "unexpected error", cause: err}
+	return &apiError{status: http.StatusInternalServerError, code: brokerapi.CodeInternal, message: "unexpected error", cause: err}
 }
 
 func orPlaceholder(s, p string) string {
@@ -311,21 +305,9 @@ func orPlaceholder(s, p string) string {
 	return s
 }
 
-// Credentials is the answer of POST /v1/credentials: credential_process
-// fields plus the grant.
-type Credentials struct {
-	Version         int
-	AccessKeyID     string `json:"AccessKeyId"`
-	SecretAccessKey string
-	SessionToken    string
-	Expiration      time.Time
-	Request         string
-	WindowEnd       time.Time
-}
-
 func (s *Server) credentials(w http.ResponseWriter, r *http.Request) (string, *apiError) {
 	return s.withGrant(w, r, "credentials", func(is *issued) (any, *apiError) {
-		return Credentials{
+		return brokerapi.Credentials{
 			Version: 1, AccessKeyID: is.creds.AccessKeyID, SecretAccessKey: is.creds.SecretAccessKey,
 			SessionToken: is.creds.SessionToken, Expiration: is.creds.Expiration.UTC(),
 			Request: is.found.Grant.ID, WindowEnd: is.found.End.UTC(),
@@ -337,9 +319,9 @@ func (s *Server) console(w http.ResponseWriter, r *http.Request) (string, *apiEr
 	return s.withGrant(w, r, "console", func(is *issued) (any, *apiError) {
 		url, err := s.Console.URL(r.Context(), is.creds, is.sessionDuration)
 		if err != nil {
-			return nil, &apiError{status: http.StatusBadGateway, code: "upstream", message: "the AWS sign-in endpoint failed; try again", cause: err}
+			return nil, &apiError{status: http.StatusBadGateway, code: brokerapi.CodeUpstream, message: "the AWS sign-in endpoint failed; try again", cause: err}
 		}
-		return map[string]any{"url": url, "request": is.found.Grant.ID, "window_end": is.found.End.UTC()}, nil
+		return brokerapi.Console{URL: url, Request: is.found.Grant.ID, WindowEnd: is.found.End.UTC()}, nil
 	})
 }
 
@@ -384,37 +366,32 @@ func (s *Server) grants(w http.ResponseWriter, r *http.Request) (string, *apiErr
 		return id.Login, refusal(err, ledger.Ask{})
 	}
 	if list == nil {
-		list = []ledger.Status{}
+		list = []brokerapi.Grant{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"login": id.Login, "grants": list})
+	writeJSON(w, http.StatusOK, brokerapi.Grants{Login: id.Login, Grants: list})
 	return id.Login, nil
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	x := s.Ledger.Index()
 	last, err := s.Ledger.Health()
-	body := map[string]any{"status": "ok"}
-	status := http.StatusOK
-	reason := s.Degraded
-	if terr := s.Ledger.Trust(); terr != nil && reason == "" {
-		reason = refusal(terr, ledger.Ask{}).code + ": " + terr.Error()
+	body := brokerapi.Health{Status: brokerapi.HealthOK, Reason: s.Degraded}
+	if terr := s.Ledger.Trust(); terr != nil && body.Reason == "" {
+		body.Reason = refusal(terr, ledger.Ask{}).code + ": " + terr.Error()
 	}
+	status := http.StatusOK
 	switch {
-	case reason != "":
-		body["status"] = "degraded"
-		body["reason"] = reason
-		status = http.StatusServiceUnavailable
+	case body.Reason != "":
+		body.Status, status = brokerapi.HealthDegraded, http.StatusServiceUnavailable
 	case x == nil:
-		body["status"] = "not_synced"
-		status = http.StatusServiceUnavailable
+		body.Status, status = brokerapi.HealthNotSynced, http.StatusServiceUnavailable
 	}
 	if x != nil {
-		body["head"] = x.Head
-		body["grants"] = x.Len()
-		body["last_sync_age_seconds"] = int(s.Now().Sub(last).Seconds())
+		age := int(s.Now().Sub(last).Seconds())
+		body.Head, body.Grants, body.LastSyncAgeSeconds = x.Head, x.Len(), &age
 	}
 	if err != nil {
-		body["last_sync_error"] = strings.SplitN(err.Error(), "\n", 2)[0]
+		body.LastSyncError = strings.SplitN(err.Error(), "\n", 2)[0]
 	}
 	writeJSON(w, status, body)
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/go-github/v60/github"
+
+	"github.com/elevate-gitops/elevate/internal/brokerapi"
 )
 
 // MaxWebhookBody bounds a webhook body. GitHub caps payloads at 25 MB, but
@@ -29,10 +31,10 @@ type Webhook struct {
 
 func (s *Server) webhook(w http.ResponseWriter, r *http.Request) (string, *apiError) {
 	if s.Webhook == nil || len(s.Webhook.Secret) == 0 {
-		return "", &apiError{status: http.StatusNotFound, code: "not_found", message: "webhooks are not enabled: start the broker with --webhook-secret"}
+		return "", &apiError{status: http.StatusNotFound, code: brokerapi.CodeNotFound, message: "webhooks are not enabled: start the broker with --webhook-secret"}
 	}
 	if r.Header.Get(github.SHA256SignatureHeader) == "" {
-		return "", &apiError{status: http.StatusUnauthorized, code: "unauthenticated", message: "the webhook must be signed with X-Hub-Signature-256"}
+		return "", &apiError{status: http.StatusUnauthorized, code: brokerapi.CodeUnauthenticated, message: "the webhook must be signed with X-Hub-Signature-256"}
 	}
 	if r.ContentLength > MaxWebhookBody {
 		return "", tooLarge()
@@ -44,7 +46,7 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) (string, *apiEr
 	case err != nil:
 		return "", badRequest("could not read the webhook body: %v", err)
 	case !ok:
-		return "", &apiError{status: http.StatusUnauthorized, code: "unauthenticated", message: "the webhook signature (X-Hub-Signature-256) does not match the configured secret"}
+		return "", &apiError{status: http.StatusUnauthorized, code: brokerapi.CodeUnauthenticated, message: "the webhook signature (X-Hub-Signature-256) does not match the configured secret"}
 	}
 	event, err := github.ParseWebHook(github.WebHookType(r), payload)
 	if err != nil {
@@ -52,28 +54,28 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) (string, *apiEr
 	}
 	switch e := event.(type) {
 	case *github.PingEvent:
-		writeJSON(w, http.StatusOK, map[string]string{"status": "pong"})
+		writeJSON(w, http.StatusOK, brokerapi.WebhookAnswer{Status: "pong"})
 		return "", nil
 	case *github.PushEvent:
 		if e.GetRef() != "refs/heads/"+s.Webhook.Branch {
-			writeJSON(w, http.StatusAccepted, map[string]string{"status": "ignored", "reason": "not the ledger branch"})
+			writeJSON(w, http.StatusAccepted, brokerapi.WebhookAnswer{Status: "ignored", Reason: "not the ledger branch"})
 			return "", nil
 		}
 	default:
-		writeJSON(w, http.StatusAccepted, map[string]string{"status": "ignored", "reason": "not a push"})
+		writeJSON(w, http.StatusAccepted, brokerapi.WebhookAnswer{Status: "ignored", Reason: "not a push"})
 		return "", nil
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 8*time.Second) // GitHub waits 10 s
 	defer cancel()
 	if err := s.Webhook.Sync(ctx); err != nil {
-		return "", &apiError{status: http.StatusBadGateway, code: "upstream", message: "the ledger sync failed; the last good index is still served", cause: err}
+		return "", &apiError{status: http.StatusBadGateway, code: brokerapi.CodeUpstream, message: "the ledger sync failed; the last good index is still served", cause: err}
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "synced"})
+	writeJSON(w, http.StatusOK, brokerapi.WebhookAnswer{Status: "synced"})
 	return "", nil
 }
 
 func tooLarge() *apiError {
-	return &apiError{status: http.StatusRequestEntityTooLarge, code: "too_large", message: "the webhook body is over 5 MiB: only push events of the access repository are expected"}
+	return &apiError{status: http.StatusRequestEntityTooLarge, code: brokerapi.CodeTooLarge, message: "the webhook body is over 5 MiB: only push events of the access repository are expected"}
 }
 
 // readSigned reads at most MaxWebhookBody bytes through the HMAC and

@@ -8,7 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
+
+	"github.com/elevate-gitops/elevate/internal/brokerapi"
 )
 
 // BrokerError is a refusal from the broker: its code and what to do next.
@@ -36,24 +37,6 @@ func (f *Factory) broker() (*brokerClient, error) {
 		return nil, err
 	}
 	return &brokerClient{url: url, token: token, http: f.HTTP}, nil
-}
-
-// grantBody is what /v1/credentials and /v1/console take.
-type grantBody struct {
-	Request string `json:"request,omitempty"`
-	Account string `json:"account,omitempty"`
-	Role    string `json:"role,omitempty"`
-}
-
-// brokerCredentials is the answer of /v1/credentials.
-type brokerCredentials struct {
-	Version         int
-	AccessKeyID     string `json:"AccessKeyId"`
-	SecretAccessKey string
-	SessionToken    string
-	Expiration      time.Time
-	Request         string
-	WindowEnd       time.Time
 }
 
 func (b *brokerClient) do(ctx context.Context, method, path string, body, out any) error {
@@ -86,11 +69,11 @@ func (b *brokerClient) do(ctx context.Context, method, path string, body, out an
 		return fmt.Errorf("read the broker's answer: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		var e struct{ Error, Message string }
-		if json.Unmarshal(data, &e) != nil || e.Error == "" {
+		var e brokerapi.Error
+		if json.Unmarshal(data, &e) != nil || e.Code == "" {
 			return &BrokerError{Status: resp.StatusCode, Code: "http_" + fmt.Sprint(resp.StatusCode), Message: fmt.Sprintf("the broker answered %s", resp.Status)}
 		}
-		return &BrokerError{Status: resp.StatusCode, Code: e.Error, Message: e.Message}
+		return &BrokerError{Status: resp.StatusCode, Code: e.Code, Message: e.Message}
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("the broker's answer is not what elevate expects: %w", err)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/elevate-gitops/elevate/internal/brokerapi"
 )
 
 // ConsoleOptions are the inputs of `elevate console`.
@@ -46,10 +48,8 @@ func consoleRun(ctx context.Context, opts *ConsoleOptions) error {
 	if err != nil {
 		return err
 	}
-	var got struct {
-		URL string `json:"url"`
-	}
-	if err := b.do(ctx, "POST", "/v1/console", grantBody{Request: opts.Request, Account: opts.Account, Role: opts.Role}, &got); err != nil {
+	var got brokerapi.Console
+	if err := b.do(ctx, "POST", brokerapi.PathConsole, brokerapi.GrantRequest{Request: opts.Request, Account: opts.Account, Role: opts.Role}, &got); err != nil {
 		return err
 	}
 	if opts.Open {

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/elevate-gitops/elevate/internal/awscreds"
+	"github.com/elevate-gitops/elevate/internal/brokerapi"
 	"github.com/elevate-gitops/elevate/internal/credcache"
 )
 
@@ -88,8 +89,8 @@ func credentialsRun(ctx context.Context, opts *CredentialsOptions) error {
 			return writeCredentials(opts, e.Credentials, e.Request, e.WindowEnd)
 		}
 	}
-	var got brokerCredentials
-	if err := b.do(ctx, "POST", "/v1/credentials", grantBody{Request: opts.Request, Account: opts.Account, Role: opts.Role}, &got); err != nil {
+	var got brokerapi.Credentials
+	if err := b.do(ctx, "POST", brokerapi.PathCredentials, brokerapi.GrantRequest{Request: opts.Request, Account: opts.Account, Role: opts.Role}, &got); err != nil {
 		return err
 	}
 	creds := awscreds.Credentials{AccessKeyID: got.AccessKeyID, SecretAccessKey: got.SecretAccessKey, SessionToken: got.SessionToken, Expiration: got.Expiration}
@@ -117,7 +118,7 @@ func writeCredentials(opts *CredentialsOptions, creds awscreds.Credentials, requ
 		_, err := fmt.Fprint(out, awscreds.EnvLines(creds))
 		return err
 	case "json":
-		data, err = json.MarshalIndent(brokerCredentials{
+		data, err = json.MarshalIndent(brokerapi.Credentials{
 			Version: 1, AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey, SessionToken: creds.SessionToken,
 			Expiration: creds.Expiration.UTC(), Request: request, WindowEnd: windowEnd.UTC(),
 		}, "", "  ")

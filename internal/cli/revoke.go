@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/elevate-gitops/elevate/internal/brokerapi"
 	"github.com/elevate-gitops/elevate/internal/request"
 )
 
@@ -48,8 +49,8 @@ func resolveID(ctx context.Context, f *Factory, id string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%q is not a full request id (account/yyyy-mm/name), and the broker that could complete it is not configured: %w", id, err)
 	}
-	var got grantsAnswer
-	if err := b.do(ctx, "GET", "/v1/grants", nil, &got); err != nil {
+	var got brokerapi.Grants
+	if err := b.do(ctx, "GET", brokerapi.PathGrants, nil, &got); err != nil {
 		return "", err
 	}
 	var matches []string

@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/elevate-gitops/elevate/internal/ledger"
+	"github.com/elevate-gitops/elevate/internal/brokerapi"
 	"github.com/elevate-gitops/elevate/internal/request"
 )
 
@@ -18,11 +18,6 @@ import (
 type StatusOptions struct {
 	F   *Factory
 	All bool
-}
-
-type grantsAnswer struct {
-	Login  string          `json:"login"`
-	Grants []ledger.Status `json:"grants"`
 }
 
 // NewCmdStatus builds `elevate status`.
@@ -101,8 +96,8 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 		if err != nil {
 			return err
 		}
-		var got grantsAnswer
-		if err := b.do(ctx, "GET", "/v1/grants", nil, &got); err != nil {
+		var got brokerapi.Grants
+		if err := b.do(ctx, "GET", brokerapi.PathGrants, nil, &got); err != nil {
 			return err
 		}
 		rows = append(rows, GrantRows(got.Grants, opts.All, opts.F.Now())...)
@@ -113,23 +108,23 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 }
 
 // GrantRows turns the broker's grants into rows, newest window first.
-func GrantRows(grants []ledger.Status, all bool, now time.Time) []StatusRow {
+func GrantRows(grants []brokerapi.Grant, all bool, now time.Time) []StatusRow {
 	sorted := slices.Clone(grants)
-	slices.SortFunc(sorted, func(a, b ledger.Status) int { return b.End.Compare(a.End) })
+	slices.SortFunc(sorted, func(a, b brokerapi.Grant) int { return b.End.Compare(a.End) })
 	var rows []StatusRow
 	for _, g := range sorted {
-		if !all && (g.State == "expired" || g.State == "revoked") {
+		if !all && (g.State == brokerapi.StateExpired || g.State == brokerapi.StateRevoked) {
 			continue
 		}
-		row := StatusRow{ID: g.ID, State: g.State, Account: g.Account, Role: g.Role, PR: g.PR}
+		row := StatusRow{ID: g.ID, State: string(g.State), Account: g.Account, Role: g.Role, PR: g.PR}
 		switch g.State {
-		case "active":
+		case brokerapi.StateActive:
 			row.Detail = fmt.Sprintf("until %s (%s left)", g.End.UTC().Format(time.RFC3339), g.End.Sub(now).Round(time.Minute))
-		case "scheduled":
+		case brokerapi.StateScheduled:
 			row.Detail = "from " + g.Start.UTC().Format(time.RFC3339)
-		case "expired":
+		case brokerapi.StateExpired:
 			row.Detail = "ended " + g.End.UTC().Format(time.RFC3339)
-		case "revoked":
+		case brokerapi.StateRevoked:
 			row.Detail = "revoked " + g.End.UTC().Format(time.RFC3339)
 		}
 		if g.Emergency {

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/elevate-gitops/elevate/internal/awscreds/stsfake"
+	"github.com/elevate-gitops/elevate/internal/brokerapi"
 	"github.com/elevate-gitops/elevate/internal/githubapi/githubfake"
 	"github.com/elevate-gitops/elevate/internal/identity/oidcfake"
 )
@@ -135,7 +136,7 @@ func (w *world) setUp() error {
 	w.stop = append(w.stop, func() { cmd.Process.Signal(os.Interrupt); cmd.Wait(); logFile.Close() })
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Get(w.broker + "/healthz")
+		resp, err := http.Get(w.broker + brokerapi.PathHealth)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/elevate-gitops/elevate/internal/awscreds/stsfake"
+	"github.com/elevate-gitops/elevate/internal/brokerapi"
 	"github.com/elevate-gitops/elevate/internal/githubapi/githubfake"
 	"github.com/elevate-gitops/elevate/internal/identity/oidcfake"
 )
@@ -302,7 +303,7 @@ func (w *world) webhook(sha string) error {
 	body, _ := json.Marshal(map[string]any{"ref": "refs/heads/main", "after": sha, "repository": map[string]any{"full_name": owner + "/" + repoName}})
 	mac := hmac.New(sha256.New, []byte(webhookSecret))
 	mac.Write(body)
-	req, err := http.NewRequestWithContext(w.ctx, "POST", w.broker+"/v1/webhook", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(w.ctx, "POST", w.broker+brokerapi.PathWebhook, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/elevate-gitops/elevate/internal/brokerapi"
 	"github.com/elevate-gitops/elevate/internal/custody"
 )
 
@@ -224,13 +225,13 @@ func preferRefusal(have, next error) error {
 // GrantsOf lists the caller's grants of the current index with their
 // windows, for GET /v1/grants. Grants not verified yet whose file names the
 // caller are verified here; one that cannot be is left out, not fatal.
-func (l *Ledger) GrantsOf(ctx context.Context, userID int64, login string) ([]Status, error) {
+func (l *Ledger) GrantsOf(ctx context.Context, userID int64, login string) ([]brokerapi.Grant, error) {
 	x := l.Index()
 	if x == nil {
 		return nil, NotSyncedError{}
 	}
 	now := l.cfg.Now()
-	var out []Status
+	var out []brokerapi.Grant
 	for _, g := range x.grants {
 		if g.Request == nil {
 			continue
@@ -246,38 +247,26 @@ func (l *Ledger) GrantsOf(ctx context.Context, userID int64, login string) ([]St
 			}
 		}
 		if v.Untrusted != nil && strings.EqualFold(g.Request.Requester, login) {
-			out = append(out, Status{ID: g.ID, Account: g.Request.Account, Role: g.Request.Role, State: "untrusted", Emergency: g.Request.Emergency})
+			out = append(out, brokerapi.Grant{ID: g.ID, Account: g.Request.Account, Role: g.Request.Role, State: brokerapi.StateUntrusted, Emergency: g.Request.Emergency})
 			continue
 		}
 		if !v.OK || v.AuthorID != userID {
 			continue
 		}
 		start, end := g.Request.Window(v.MergedAt)
-		state := "active"
+		state := brokerapi.StateActive
 		switch {
 		case now.Before(start):
-			state = "scheduled"
+			state = brokerapi.StateScheduled
 		case !now.Before(end):
-			state = "expired"
+			state = brokerapi.StateExpired
 		}
-		out = append(out, Status{ID: g.ID, Account: g.Request.Account, Role: g.Request.Role, State: state, Start: start, End: end, PR: v.PR, Emergency: g.Request.Emergency})
+		out = append(out, brokerapi.Grant{ID: g.ID, Account: g.Request.Account, Role: g.Request.Role, State: state, Start: start, End: end, PR: v.PR, Emergency: g.Request.Emergency})
 	}
 	for _, r := range x.removed {
 		if r.Request != nil && strings.EqualFold(r.Request.Requester, login) {
-			out = append(out, Status{ID: r.ID, Account: r.Request.Account, Role: r.Request.Role, State: "revoked", End: r.At})
+			out = append(out, brokerapi.Grant{ID: r.ID, Account: r.Request.Account, Role: r.Request.Role, State: brokerapi.StateRevoked, End: r.At})
 		}
 	}
 	return out, nil
-}
-
-// Status is one of a caller's grants and its state.
-type Status struct {
-	ID        string    `json:"request"`
-	Account   string    `json:"account"`
-	Role      string    `json:"role"`
-	State     string    `json:"state"`
-	Start     time.Time `json:"start,omitzero"`
-	End       time.Time `json:"end"`
-	PR        int       `json:"pr,omitempty"`
-	Emergency bool      `json:"emergency,omitempty"`
 }

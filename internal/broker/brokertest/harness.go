@@ -22,6 +22,7 @@ import (
 
 	"github.com/elevate-gitops/elevate/internal/awscreds/stsfake"
 	"github.com/elevate-gitops/elevate/internal/broker"
+	"github.com/elevate-gitops/elevate/internal/brokerapi"
 	"github.com/elevate-gitops/elevate/internal/custody"
 	"github.com/elevate-gitops/elevate/internal/identity/oidcfake"
 	"github.com/elevate-gitops/elevate/internal/ledger"
@@ -49,19 +50,19 @@ var Policy = strings.Replace(vt.Policy, "roles: [Admin]", "roles: [Admin, ReadOn
 // harness is a broker wired to a git ledger, the GitHub fake, a local OIDC
 // issuer and the STS fake, all on loopback.
 type Harness struct {
-	t      testing.TB
-	Repo   *ledgertest.Repo
-	GitHub *vt.Scenario
-	OIDC   *oidcfake.Issuer
-	STS    *stsfake.Fake // nil when AWS is moto
+	t       testing.TB
+	Repo    *ledgertest.Repo
+	GitHub  *vt.Scenario
+	OIDC    *oidcfake.Issuer
+	STS     *stsfake.Fake // nil when AWS is moto
 	Ledger  *ledger.Ledger
 	Checker *custody.Checker
 	Server  *broker.Server
-	URL    string
-	Logs   *SyncBuffer
-	now    time.Time
-	mu     sync.Mutex
-	target AWS
+	URL     string
+	Logs    *SyncBuffer
+	now     time.Time
+	mu      sync.Mutex
+	target  AWS
 }
 
 type SyncBuffer struct {
@@ -222,7 +223,7 @@ func (h *Harness) Call(method, path, token string, body any) Answer {
 
 func (h *Harness) Credentials(token string, body any) Answer {
 	h.t.Helper()
-	return h.Call("POST", "/v1/credentials", token, body)
+	return h.Call("POST", brokerapi.PathCredentials, token, body)
 }
 
 // mergePR adds and merges PR number adding path with content as commit sha.
