@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/elevate-gitops/elevate/internal/credcache"
 	"github.com/elevate-gitops/elevate/internal/ghauth"
 	"github.com/elevate-gitops/elevate/internal/githubapi"
+	"github.com/elevate-gitops/elevate/internal/outbound"
 )
 
 // IOStreams: data to Out, progress and prompts to ErrOut.
@@ -80,18 +80,9 @@ func (f *Factory) BrokerURL() (string, error) {
 	if u == "" {
 		return "", errors.New("ELEVATE_BROKER_URL is not set: export ELEVATE_BROKER_URL=https://elevate.example.com (ask your platform team)")
 	}
-	parsed, err := url.Parse(u)
-	if err != nil || parsed.Host == "" || parsed.User != nil || parsed.RawQuery != "" || parsed.Fragment != "" {
-		return "", fmt.Errorf("ELEVATE_BROKER_URL must be a plain https URL like https://elevate.example.com")
-	}
 	// The GitHub token goes in every request: never in clear over a network.
-	switch {
-	case parsed.Scheme == "https":
-	case parsed.Scheme == "http" && githubapi.IsLoopback(parsed.Hostname()):
-	case parsed.Scheme == "http":
-		return "", fmt.Errorf("ELEVATE_BROKER_URL %s is plain http: your GitHub token would cross the network in clear; use https:// (plain http only on this machine)", parsed.Redacted())
-	default:
-		return "", fmt.Errorf("ELEVATE_BROKER_URL %s must start with https://", parsed.Redacted())
+	if _, _, err := outbound.ParseURL("ELEVATE_BROKER_URL", u); err != nil {
+		return "", fmt.Errorf("%w (your GitHub token is sent with every call; plain http only to this machine)", err)
 	}
 	return u, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/elevate-gitops/elevate/internal/githubapi"
+	"github.com/elevate-gitops/elevate/internal/outbound"
 	"io"
 	"net/http"
 	"net/url"
@@ -91,10 +92,9 @@ func DeviceLogin(ctx context.Context, o DeviceOptions) (string, error) {
 	if prompt == nil {
 		prompt = PromptTo(os.Stderr)
 	}
-	hc := &http.Client{Timeout: defaultLoginTimeout}
-	if o.HTTPClient != nil {
-		c := *o.HTTPClient
-		hc = &c
+	hc := outbound.LimitBodies(o.HTTPClient, maxAnswer)
+	if o.HTTPClient == nil {
+		hc.Timeout = defaultLoginTimeout
 	}
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error {
 		return errors.New("redirect refused")
@@ -191,11 +191,5 @@ func (p *formPoster) PostForm(u string, v url.Values) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp.Body = limitedBody{Reader: io.LimitReader(resp.Body, maxAnswer), Closer: resp.Body}
 	return resp, nil
-}
-
-type limitedBody struct {
-	io.Reader
-	io.Closer
 }

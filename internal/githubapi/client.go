@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/elevate-gitops/elevate/internal/fileerr"
+	"github.com/elevate-gitops/elevate/internal/outbound"
 )
 
 // ErrNotFound is returned (wrapped) when GitHub answers 404. It matches
@@ -77,40 +77,14 @@ func NewClient(apiURL, token string, httpClient *http.Client) (*github.Client, e
 	return gh, nil
 }
 
-// ParseAPIURL parses and checks a GitHub API URL ("" is api.github.com):
-// http(s) with a host, https unless the host is loopback, and no
-// credentials, query or fragment. Errors never repeat a password.
+// ParseAPIURL parses and checks a GitHub API URL ("" is api.github.com)
+// with outbound.ParseURL's rules: https unless loopback, no credentials,
+// query or fragment.
 func ParseAPIURL(apiURL string) (u *url.URL, loopback bool, err error) {
-	raw := strings.TrimSpace(apiURL)
-	if raw == "" {
-		raw = DefaultAPIURL
+	if strings.TrimSpace(apiURL) == "" {
+		apiURL = DefaultAPIURL
 	}
-	u, err = url.Parse(raw)
-	if err != nil {
-		// url.Error repeats the whole URL, which might carry a password.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, false, fmt.Errorf("parse GitHub API URL: %w", err)
-	}
-	if u.User != nil {
-		return nil, false, fmt.Errorf("GitHub API URL %q: must not carry credentials", u.Redacted())
-	}
-	shown := u.String()
-	switch {
-	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, false, fmt.Errorf("GitHub API URL %q: scheme must be https", shown)
-	case u.Host == "" || u.Hostname() == "":
-		return nil, false, fmt.Errorf("GitHub API URL %q: missing host", shown)
-	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return nil, false, fmt.Errorf("GitHub API URL %q: must not have a query or fragment", shown)
-	}
-	loopback = IsLoopback(u.Hostname())
-	if u.Scheme == "http" && !loopback {
-		return nil, false, fmt.Errorf("GitHub API URL %q: plain http is only allowed for loopback hosts; use https", shown)
-	}
-	return u, loopback, nil
+	return outbound.ParseURL("GitHub API URL", apiURL)
 }
 
 // normaliseAPIURL returns the REST base URL and upload URL for apiURL.
@@ -156,13 +130,7 @@ func sameHostRedirects(req *http.Request, via []*http.Request) error {
 }
 
 // IsLoopback reports whether host names this machine.
-func IsLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+func IsLoopback(host string) bool { return outbound.IsLoopback(host) }
 
 // isNotFound reports whether err is GitHub's answer 404.
 func isNotFound(err error) bool {

@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/elevate-gitops/elevate/internal/githubapi"
+	"github.com/elevate-gitops/elevate/internal/outbound"
 )
 
 // Defaults and bounds of Config.
@@ -249,94 +247,16 @@ func redact(err error, token string) error {
 // outboundClient copies c (or builds a client), enforcing a timeout and a
 // bound on response bodies.
 func outboundClient(c *http.Client) *http.Client {
-	out := &http.Client{}
-	if c != nil {
-		*out = *c
-	}
+	out := outbound.LimitBodies(c, maxResponseBody)
 	if out.Timeout <= 0 {
 		out.Timeout = DefaultHTTPTimeout
 	}
-	base := out.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	out.Transport = limitTransport{base: base, max: maxResponseBody}
 	return out
 }
-
-// limitTransport bounds the body of every response.
-type limitTransport struct {
-	base http.RoundTripper
-	max  int64
-}
-
-func (t limitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := t.base.RoundTrip(r)
-	if err != nil {
-		return nil, err
-	}
-	resp.Body = &limitedBody{rc: resp.Body, left: t.max}
-	return resp, nil
-}
-
-// errBodyTooLarge is returned when a response body exceeds the bound.
-var errBodyTooLarge = fmt.Errorf("response body larger than %d bytes", maxResponseBody)
-
-// limitedBody fails reads past its bound instead of truncating silently.
-type limitedBody struct {
-	rc   io.ReadCloser
-	left int64
-}
-
-func (b *limitedBody) Read(p []byte) (int, error) {
-	if b.left < 0 {
-		return 0, errBodyTooLarge
-	}
-	if int64(len(p)) > b.left+1 {
-		p = p[:b.left+1]
-	}
-	n, err := b.rc.Read(p)
-	b.left -= int64(n)
-	if b.left < 0 {
-		return n - 1, errBodyTooLarge
-	}
-	return n, err
-}
-
-func (b *limitedBody) Close() error { return b.rc.Close() }
 
 // checkURL accepts https URLs, and http ones on loopback hosts (tests and
 // the local demo), without credentials, query or fragment.
 func checkURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // url.Error repeats the URL
-		}
-		return fmt.Errorf("parse URL: %w", err)
-	}
-	switch {
-	case u.User != nil:
-		return fmt.Errorf("URL %q: must not carry credentials", u.Redacted())
-	case u.Host == "":
-		return fmt.Errorf("URL %q: missing host", raw)
-	case u.RawQuery != "" || u.Fragment != "":
-		return fmt.Errorf("URL %q: must not have a query or fragment", raw)
-	case u.Scheme == "https":
-		return nil
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
-		return nil
-	default:
-		return fmt.Errorf("URL %q: must be https (plain http only on loopback hosts)", raw)
-	}
-}
-
-// isLoopback reports whether host names this machine.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	_, _, err := outbound.ParseURL("URL", raw)
+	return err
 }

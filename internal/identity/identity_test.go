@@ -630,7 +630,7 @@ func TestOIDCTokenSourceMustBeAListedRepository(t *testing.T) {
 	}
 	for name, token := range map[string]string{
 		"a repository not listed, same organisation": iss.Mint(oidcfake.Claims{Actor: "alice", ActorID: 7, Repository: "octo-org/issue-bot"}),
-		"another organisation":                        iss.Mint(oidcfake.Claims{Actor: "alice", ActorID: 7, Repository: "mallory/stars-trap"}),
+		"another organisation":                       iss.Mint(oidcfake.Claims{Actor: "alice", ActorID: 7, Repository: "mallory/stars-trap"}),
 		// The organisation was deleted and its name reclaimed: names match, ids do not.
 		"owner name matches, owner id does not": iss.Mint(oidcfake.Claims{Actor: "alice", ActorID: 7, Repository: "octo-org/access",
 			Extra: map[string]any{"repository_owner_id": "99999"}}),

@@ -111,37 +111,6 @@ func TestParseActorID(t *testing.T) {
 	}
 }
 
-func TestLimitedBody(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		size    int
-		wantErr bool
-	}{{0, false}, {10, false}, {11, true}, {1000, true}} {
-		b := &limitedBody{rc: nopCloser{strings.NewReader(strings.Repeat("x", tc.size))}, left: 10}
-		var got []byte
-		buf := make([]byte, 3)
-		var err error
-		for {
-			var n int
-			n, err = b.Read(buf)
-			got = append(got, buf[:n]...)
-			if err != nil {
-				break
-			}
-		}
-		if tc.wantErr != errors.Is(err, errBodyTooLarge) {
-			t.Errorf("size %d: err = %v, want too large: %v", tc.size, err, tc.wantErr)
-		}
-		if len(got) > 10 {
-			t.Errorf("size %d: read %d bytes past the bound of 10", tc.size, len(got))
-		}
-	}
-}
-
-type nopCloser struct{ *strings.Reader }
-
-func (nopCloser) Close() error { return nil }
-
 func FuzzBearerToken(f *testing.F) {
 	for _, s := range []string{"", "Bearer", "Bearer x", "bearer a.b.c", "Basic x", "Bearer a b", "Bearer ===", "Bearer \x00"} {
 		f.Add(s)
