@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/elevate-gitops/elevate/internal/privfile"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -142,20 +141,8 @@ func (c *Cache) fresh(e *Entry) bool {
 
 // read returns the content of the cache file at p if it is safe to trust.
 func (c *Cache) read(p string) ([]byte, bool) {
-	f, err := os.OpenFile(p, os.O_RDONLY|privfile.OpenNoFollow, 0)
-	if err != nil {
-		return nil, false
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() > maxFileSize || privfile.CheckPrivate(fi) != nil {
-		return nil, false
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err != nil || len(b) > maxFileSize {
-		return nil, false
-	}
-	return b, true
+	b, err := privfile.ReadPrivate(p, maxFileSize)
+	return b, err == nil
 }
 
 // Put stores e under k, replacing any previous entry atomically.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/elevate-gitops/elevate/internal/privfile"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,30 +124,9 @@ func (s *Store) Load(host string) (string, error) {
 
 // read parses the token file if it is safe to trust.
 func (s *Store) read() (storeFile, error) {
-	fh, err := os.OpenFile(s.Path, os.O_RDONLY|privfile.OpenNoFollow, 0)
+	b, err := privfile.ReadPrivate(s.Path, maxStoreSize)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return storeFile{}, err
-		}
-		return storeFile{}, fmt.Errorf("open %s: %w", s.Path, err)
-	}
-	defer fh.Close()
-	fi, err := fh.Stat()
-	if err != nil {
-		return storeFile{}, fmt.Errorf("stat %s: %w", s.Path, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return storeFile{}, fmt.Errorf("%s is not a regular file", s.Path)
-	}
-	if err := privfile.CheckPrivate(fi); err != nil {
-		return storeFile{}, fmt.Errorf("token file %s: %w; run `chmod 600` on it or `elevate login` again", s.Path, err)
-	}
-	b, err := io.ReadAll(io.LimitReader(fh, maxStoreSize+1))
-	if err != nil {
-		return storeFile{}, fmt.Errorf("read %s: %w", s.Path, err)
-	}
-	if len(b) > maxStoreSize {
-		return storeFile{}, fmt.Errorf("token file %s is over %d bytes", s.Path, maxStoreSize)
+		return storeFile{}, fmt.Errorf("token file: %w", err)
 	}
 	var f storeFile
 	if err := json.Unmarshal(b, &f); err != nil {

@@ -4,7 +4,9 @@
 package privfile
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -65,4 +67,37 @@ func WriteAtomic(dir, p string, b []byte) (err error) {
 		return err
 	}
 	return os.Rename(tmp.Name(), p)
+}
+
+// ReadPrivate reads the file at p if it is safe to trust: opened without
+// following a symlink, a regular file, the user's, unreadable by anyone
+// else, and at most max bytes. A missing file is an error matching
+// os.ErrNotExist.
+func ReadPrivate(p string, max int64) ([]byte, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|OpenNoFollow, 0)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("open %s: %w", p, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("stat %s: %w", p, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", p)
+	}
+	if err := CheckPrivate(fi); err != nil {
+		return nil, fmt.Errorf("%s: %w; run `chmod 600` on it", p, err)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s is over %d bytes", p, max)
+	}
+	return b, nil
 }
