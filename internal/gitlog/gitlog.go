@@ -170,28 +170,17 @@ func (g Repo) Log(ctx context.Context, q Query) ([]Commit, error) {
 	for _, p := range q.Paths {
 		stdin.WriteString(p + "\n")
 	}
-	cmd := g.command(ctx, args...)
-	cmd.Stdin = strings.NewReader(stdin.String())
-	var stderr bytes.Buffer
-	cmd.Stderr = &limitedBuffer{buf: &stderr, max: 4 << 10}
-	stdout, err := cmd.StdoutPipe()
+	r, wait, stop, err := g.stream(ctx, stdin.String(), args...)
 	if err != nil {
-		return nil, fmt.Errorf("git log: %w", err)
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("git log: %w", err)
-	}
-	stop := func(err error) ([]Commit, error) {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
 		return nil, err
 	}
-	out, err := parseRawLog(bufio.NewReaderSize(stdout, 64<<10), q.Max)
+	out, err := parseRawLog(r, q.Max)
 	if err != nil {
-		return stop(err)
+		stop()
+		return nil, err
 	}
-	if err := cmd.Wait(); err != nil {
-		return nil, fmt.Errorf("git log: %w: %s", err, strings.TrimSpace(stderr.String()))
+	if err := wait(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -258,13 +247,56 @@ func parseRawLog(r *bufio.Reader, max int) ([]Commit, error) {
 	}
 }
 
-// readField reads up to the next NUL. A field longer than max is read to
-// its end and returned as "".
-func readField(r *bufio.Reader, max int) (string, error) {
+// FirstParents walks the first-parent chain of head, newest first, leaving
+// out commits reachable from exclude, calling fn with each commit and its
+// committer date until fn returns false.
+func (g Repo) FirstParents(ctx context.Context, head string, exclude []string, fn func(sha string, at time.Time) bool) error {
+	var stdin strings.Builder
+	stdin.WriteString(head + "\n")
+	for _, x := range exclude {
+		stdin.WriteString("^" + x + "\n")
+	}
+	r, wait, stop, err := g.stream(ctx, stdin.String(), "rev-list", "--first-parent", "--timestamp", "--stdin")
+	if err != nil {
+		return err
+	}
+	for {
+		line, err := readLine(r, 4<<10)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			stop()
+			return fmt.Errorf("read git rev-list: %w", err)
+		}
+		ts, sha, ok := strings.Cut(line, " ")
+		sec, perr := strconv.ParseInt(ts, 10, 64)
+		if !ok || perr != nil || len(sha) < 40 {
+			stop()
+			return fmt.Errorf("read git rev-list: unexpected line %q", line)
+		}
+		if !fn(sha, time.Unix(sec, 0).UTC()) {
+			stop() // the rest of the history is not needed
+			return nil
+		}
+	}
+	return wait()
+}
+
+// readLine reads one line without its newline; see readUntil.
+func readLine(r *bufio.Reader, max int) (string, error) { return readUntil(r, '\n', max) }
+
+// readField reads up to the next NUL; see readUntil.
+func readField(r *bufio.Reader, max int) (string, error) { return readUntil(r, 0, max) }
+
+// readUntil reads up to delim and returns what came before it. A piece
+// longer than max is read to its end and returned as "" (it holds no
+// request or policy path); a last piece without delim is returned as is.
+func readUntil(r *bufio.Reader, delim byte, max int) (string, error) {
 	var b []byte
 	long := false
 	for {
-		chunk, err := r.ReadSlice(0)
+		chunk, err := r.ReadSlice(delim)
 		if !long {
 			if len(b)+len(chunk) > max+1 {
 				long, b = true, nil
@@ -288,86 +320,32 @@ func readField(r *bufio.Reader, max int) (string, error) {
 	}
 }
 
-// FirstParents walks the first-parent chain of head, newest first, leaving
-// out commits reachable from exclude, calling fn with each commit and its
-// committer date until fn returns false.
-func (g Repo) FirstParents(ctx context.Context, head string, exclude []string, fn func(sha string, at time.Time) bool) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var stdin strings.Builder
-	stdin.WriteString(head + "\n")
-	for _, x := range exclude {
-		stdin.WriteString("^" + x + "\n")
-	}
-	cmd := g.command(ctx, "rev-list", "--first-parent", "--timestamp", "--stdin")
-	cmd.Stdin = strings.NewReader(stdin.String())
+// stream starts git with stdin and returns its buffered stdout, and a
+// wait that reports git's own error with the first 4 KiB of its stderr.
+// stop kills git when the caller reads no further.
+func (g Repo) stream(ctx context.Context, stdin string, args ...string) (out *bufio.Reader, wait func() error, stop func(), err error) {
+	cmd := g.command(ctx, args...)
+	cmd.Stdin = strings.NewReader(stdin)
 	var stderr bytes.Buffer
 	cmd.Stderr = &limitedBuffer{buf: &stderr, max: 4 << 10}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return fmt.Errorf("git rev-list: %w", err)
+		return nil, nil, nil, fmt.Errorf("git %s: %w", args[0], err)
 	}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("git rev-list: %w", err)
+		return nil, nil, nil, fmt.Errorf("git %s: %w", args[0], err)
 	}
-	r := bufio.NewReaderSize(stdout, 64<<10)
-	for {
-		line, err := readLine(r, 4<<10)
-		if errors.Is(err, io.EOF) {
-			break
+	wait = func() error {
+		if err := cmd.Wait(); err != nil {
+			return fmt.Errorf("git %s: %w: %s", args[0], err, strings.TrimSpace(stderr.String()))
 		}
-		if err != nil {
-			cancel()
-			_ = cmd.Wait()
-			return fmt.Errorf("read git rev-list: %w", err)
-		}
-		ts, sha, ok := strings.Cut(line, " ")
-		sec, perr := strconv.ParseInt(ts, 10, 64)
-		if !ok || perr != nil || len(sha) < 40 {
-			cancel()
-			_ = cmd.Wait()
-			return fmt.Errorf("read git rev-list: unexpected line %q", line)
-		}
-		if !fn(sha, time.Unix(sec, 0).UTC()) {
-			cancel() // stop git: the rest of the history is not needed
-			_ = cmd.Wait()
-			return nil
-		}
+		return nil
 	}
-	if err := cmd.Wait(); err != nil {
-		return fmt.Errorf("git rev-list: %w: %s", err, strings.TrimSpace(stderr.String()))
+	stop = func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
 	}
-	return nil
-}
-
-// readLine reads one line without its newline. A line longer than max is
-// read to its end and returned as "" (it holds no request path).
-func readLine(r *bufio.Reader, max int) (string, error) {
-	var b []byte
-	long := false
-	for {
-		chunk, err := r.ReadSlice('\n')
-		if !long {
-			if len(b)+len(chunk) > max+1 {
-				long, b = true, nil
-			} else {
-				b = append(b, chunk...)
-			}
-		}
-		switch {
-		case err == nil:
-			if long {
-				return "", nil
-			}
-			return strings.TrimSuffix(string(b), "\n"), nil
-		case errors.Is(err, bufio.ErrBufferFull):
-			continue
-		case errors.Is(err, io.EOF) && len(b) > 0:
-			return string(b), nil
-		default:
-			return "", err
-		}
-	}
+	return bufio.NewReaderSize(stdout, 64<<10), wait, stop, nil
 }
 
 // Blob is what git cat-file answered for one object.
@@ -383,23 +361,14 @@ func (g Repo) Blobs(ctx context.Context, specs []string, max int64) ([]Blob, err
 	if len(specs) == 0 {
 		return nil, nil
 	}
-	cmd := g.command(ctx, "cat-file", "--batch")
-	cmd.Stdin = strings.NewReader(strings.Join(specs, "\n") + "\n")
-	var stderr bytes.Buffer
-	cmd.Stderr = &limitedBuffer{buf: &stderr, max: 4 << 10}
-	stdout, err := cmd.StdoutPipe()
+	r, wait, kill, err := g.stream(ctx, strings.Join(specs, "\n")+"\n", "cat-file", "--batch")
 	if err != nil {
-		return nil, fmt.Errorf("git cat-file: %w", err)
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("git cat-file: %w", err)
+		return nil, err
 	}
 	stop := func(err error) ([]Blob, error) {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		kill()
 		return nil, fmt.Errorf("read git cat-file: %w", err)
 	}
-	r := bufio.NewReaderSize(stdout, 64<<10)
 	out := make([]Blob, len(specs))
 	for i, spec := range specs {
 		header, err := readLine(r, 4<<10)
@@ -436,8 +405,8 @@ func (g Repo) Blobs(ctx context.Context, specs []string, max int64) ([]Blob, err
 			out[i].Data = data
 		}
 	}
-	if err := cmd.Wait(); err != nil {
-		return nil, fmt.Errorf("git cat-file: %w: %s", err, strings.TrimSpace(stderr.String()))
+	if err := wait(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
