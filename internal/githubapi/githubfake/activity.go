@@ -9,12 +9,22 @@ import (
 	"time"
 
 	"github.com/google/go-github/v60/github"
-
-	"github.com/elevate-gitops/elevate/internal/githubapi"
 )
 
-// activity is one entry of the repository's activity, in GitHub's shape.
-type activity = githubapi.Activity
+// activity is one entry of the repository's activity, as
+// GET /repos/{owner}/{repo}/activity lists it. It is declared again here,
+// not taken from githubapi, so that a wrong field in the client's copy shows
+// against GitHub's documented shape instead of hiding on both sides.
+type activity struct {
+	ID           int64            `json:"id"`
+	NodeID       string           `json:"node_id"`
+	Before       string           `json:"before"`
+	After        string           `json:"after"`
+	Ref          string           `json:"ref"`
+	Timestamp    github.Timestamp `json:"timestamp"`
+	ActivityType string           `json:"activity_type"`
+	Actor        *github.User     `json:"actor"`
+}
 
 // ForcePush records a force push of branch from before to after by actor at
 // the given time, as GitHub's repository activity shows it.
