@@ -19,6 +19,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzBearerToken$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./internal/identity
 
 vet:
+	$(GO) mod tidy -diff
 	$(GO) vet ./...
 	$(GO) run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 

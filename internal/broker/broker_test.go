@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -19,7 +20,6 @@ import (
 
 	"github.com/elevate-gitops/elevate/internal/broker"
 	"github.com/elevate-gitops/elevate/internal/broker/brokertest"
-
 	"github.com/elevate-gitops/elevate/internal/brokerapi"
 	"github.com/elevate-gitops/elevate/internal/identity/oidcfake"
 	vt "github.com/elevate-gitops/elevate/internal/validate/validatetest"
@@ -429,12 +429,26 @@ func TestLambdaHandler(t *testing.T) {
 	t.Parallel()
 	h := brokertest.New(t)
 	handle := broker.LambdaHandler(h.Server.Handler())
-	ev := events.APIGatewayV2HTTPRequest{RawPath: "/v1/credentials", Body: `{"request":"` + vt.RequestID + `"}`,
-		Headers: map[string]string{"authorization": "Bearer " + h.Codertocat(), "content-type": "application/json"}}
-	ev.RequestContext.HTTP.Method = "POST"
-	ev.RequestContext.HTTP.SourceIP = "203.0.113.7"
-	resp, err := handle(context.Background(), ev)
-	if err != nil || resp.StatusCode != 200 || !strings.Contains(resp.Body, `"AccessKeyId":"ASIA`) {
-		t.Fatalf("%v %d %s", err, resp.StatusCode, resp.Body)
+	body := `{"request":"` + vt.RequestID + `"}`
+	for _, tt := range []struct {
+		name   string
+		body   string
+		base64 bool
+		status int
+		want   string
+	}{
+		{"function URL event", body, false, 200, `"AccessKeyId":"ASIA`},
+		{"base64 body, as function URLs send binary", base64.StdEncoding.EncodeToString([]byte(body)), true, 200, `"AccessKeyId":"ASIA`},
+		{"body that is not the base64 it claims", "%%%", true, 400, `"error":"bad_request"`},
+	} {
+		ev := events.APIGatewayV2HTTPRequest{RawPath: brokerapi.PathCredentials, Body: tt.body, IsBase64Encoded: tt.base64,
+			Headers: map[string]string{"authorization": "Bearer " + h.Codertocat(), "content-type": "application/json"}}
+		ev.RequestContext.HTTP.Method = "POST"
+		ev.RequestContext.HTTP.SourceIP = "203.0.113.7"
+		ev.RequestContext.DomainName = "abc.lambda-url.us-east-1.on.aws"
+		resp, err := handle(context.Background(), ev)
+		if err != nil || resp.StatusCode != tt.status || !strings.Contains(resp.Body, tt.want) {
+			t.Errorf("%s: %v %d %s", tt.name, err, resp.StatusCode, resp.Body)
+		}
 	}
 }

@@ -4,45 +4,26 @@ import (
 	"context"
 	"encoding/base64"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"github.com/elevate-gitops/elevate/internal/brokerapi"
 )
 
 // LambdaHandler serves API Gateway HTTP API and Lambda function URL events
-// (payload format 2.0) with the broker's HTTP handler.
+// (payload format 2.0) with the broker's HTTP handler, through
+// aws-lambda-go-api-proxy. A body that is not the base64 it claims to be is
+// answered 400 here: the adapter would report it as a function error.
 func LambdaHandler(h http.Handler) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	adapter := httpadapter.NewV2(h)
 	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-		body := ev.Body
 		if ev.IsBase64Encoded {
-			raw, err := base64.StdEncoding.DecodeString(body)
-			if err != nil {
-				return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusBadRequest, Body: `{"error":"bad_request","message":"invalid base64 body"}`}, nil
+			if _, err := base64.StdEncoding.DecodeString(ev.Body); err != nil {
+				return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusBadRequest, Headers: map[string]string{"Content-Type": "application/json"},
+					Body: `{"error":"` + brokerapi.CodeBadRequest + `","message":"the event body is not valid base64"}`}, nil
 			}
-			body = string(raw)
 		}
-		target := ev.RawPath
-		if target == "" {
-			target = "/"
-		}
-		if ev.RawQueryString != "" {
-			target += "?" + ev.RawQueryString
-		}
-		req := httptest.NewRequestWithContext(ctx, ev.RequestContext.HTTP.Method, target, strings.NewReader(body))
-		for k, v := range ev.Headers {
-			req.Header.Set(k, v)
-		}
-		if len(ev.Cookies) > 0 {
-			req.Header.Set("Cookie", strings.Join(ev.Cookies, "; "))
-		}
-		req.RemoteAddr = ev.RequestContext.HTTP.SourceIP + ":0"
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		headers := map[string]string{}
-		for k, v := range rec.Header() {
-			headers[k] = strings.Join(v, ", ")
-		}
-		return events.APIGatewayV2HTTPResponse{StatusCode: rec.Code, Headers: headers, Body: rec.Body.String()}, nil
+		return adapter.ProxyWithContext(ctx, ev)
 	}
 }
