@@ -2,13 +2,18 @@ package broker_test
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/elevate-gitops/elevate/internal/broker"
 	"github.com/elevate-gitops/elevate/internal/broker/brokertest"
+	"github.com/elevate-gitops/elevate/internal/brokerapi"
 	vt "github.com/elevate-gitops/elevate/internal/validate/validatetest"
 )
 
@@ -200,4 +205,41 @@ func TestGrantMergedUnderUntrustedPolicyStaysRefused(t *testing.T) {
 		t.Fatalf("the grant merged before the push: %d %s", a.Status, a.Raw)
 	}
 	wantRefusal(t, h.Credentials(h.Codertocat(), map[string]string{"request": "tainted"}), 503, "untrusted_history", pushed[:12])
+}
+
+// Without --repo the broker starts, reports degraded, and issues nothing.
+func TestBuildWithoutRepoIssuesNothing(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	cfg := h.Config()
+	cfg.Repo, cfg.TrustAnchor, cfg.GitHubToken, cfg.OIDCRepos = "", "", "", ""
+	b, err := broker.Build(context.Background(), cfg, broker.Deps{Now: h.Clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Ledger.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(b.Server.Handler())
+	t.Cleanup(srv.Close)
+	get, err := http.Get(srv.URL + brokerapi.PathHealth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var health brokerapi.Health
+	_ = json.NewDecoder(get.Body).Decode(&health)
+	get.Body.Close()
+	if get.StatusCode != 503 || health.Status != brokerapi.HealthDegraded || !strings.Contains(health.Reason, "no --repo") {
+		t.Errorf("healthz = %d %+v", get.StatusCode, health)
+	}
+	req, _ := http.NewRequest("POST", srv.URL+brokerapi.PathCredentials, strings.NewReader(`{"request":"`+vt.RequestID+`"}`))
+	req.Header.Set("Authorization", "Bearer "+brokertest.UserToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == 200 {
+		t.Fatal("a broker without --repo issued credentials")
+	}
 }
