@@ -291,6 +291,9 @@ func TestVerifyJWTCachesDiscoveryAndKeys(t *testing.T) {
 	}
 }
 
+// A token naming an unknown kid refetches the JWKS at once, but each kid at
+// most once per 5 s, and any two such refetches at least a second apart:
+// forged kids cannot flood the issuer.
 func TestVerifyJWTUnknownKeyRefetchIsRateLimited(t *testing.T) {
 	t.Parallel()
 	iss := oidcfake.New(t)
@@ -305,15 +308,59 @@ func TestVerifyJWTUnknownKeyRefetchIsRateLimited(t *testing.T) {
 		id, err := v.Verify(context.Background(), "Bearer "+forged)
 		assertRefused(t, id, err, "signature")
 	}
-	if got := iss.JWKSCalls(); got != 1 {
-		t.Errorf("JWKS calls after 10 tokens with an unknown key = %d, want 1 (refetch is rate-limited)", got)
-	}
-	clk.Advance(time.Minute)
-	id, err := v.Verify(context.Background(), "Bearer "+forged)
-	assertRefused(t, id, err, "signature")
 	if got := iss.JWKSCalls(); got != 2 {
-		t.Errorf("JWKS calls once the interval passed = %d, want 2 (a rotated key must be picked up)", got)
+		t.Errorf("JWKS calls after 10 tokens with one unknown kid = %d, want 2 (one refetch for the kid)", got)
 	}
+	clk.Advance(4 * time.Second)
+	assertRefused(t, nil, verifyErr(v, forged), "signature")
+	if got := iss.JWKSCalls(); got != 2 {
+		t.Errorf("the same kid 4 s later refetched: %d calls", got)
+	}
+	clk.Advance(2 * time.Second)
+	assertRefused(t, nil, verifyErr(v, forged), "signature")
+	if got := iss.JWKSCalls(); got != 3 {
+		t.Errorf("the same kid 6 s later: %d calls, want 3", got)
+	}
+	// A flood of distinct forged kids: at most one refetch a second.
+	clk.Advance(time.Minute)
+	before := iss.JWKSCalls()
+	for i := range 100 {
+		assertRefused(t, nil, verifyErr(v, iss.MintWithKid(claims, fmt.Sprintf("forged-%d", i))), "signature")
+		if i%10 == 9 {
+			clk.Advance(time.Second)
+		}
+	}
+	if got := iss.JWKSCalls() - before; got > 11 {
+		t.Errorf("100 forged kids over 10 s caused %d refetches, want at most 11", got)
+	}
+}
+
+// A key the issuer has just rotated in is accepted at once; a kid it never
+// published is still refused.
+func TestVerifyJWTRotatedKeyAcceptedAtOnce(t *testing.T) {
+	t.Parallel()
+	iss := oidcfake.New(t)
+	clk := newClock()
+	v := newVerifier(t, identity.Config{Issuer: iss.URL, Now: clk.Now})
+	claims := with(func(c *oidcfake.Claims) { c.IssuedAt, c.ExpiresAt = clk.Now(), clk.Now().Add(time.Hour) })
+	if _, err := v.Verify(context.Background(), "Bearer "+iss.Mint(claims)); err != nil {
+		t.Fatal(err)
+	}
+	iss.Rotate()
+	start := time.Now()
+	if _, err := v.Verify(context.Background(), "Bearer "+iss.Mint(claims)); err != nil {
+		t.Fatalf("a token signed with the rotated key: %v", err)
+	}
+	t.Logf("rotated key accepted %s after rotation, with %d JWKS fetches", time.Since(start).Round(time.Millisecond), iss.JWKSCalls())
+	if got := iss.JWKSCalls(); got != 2 {
+		t.Errorf("JWKS calls = %d, want 2 (the first fetch, and one for the rotated kid)", got)
+	}
+	assertRefused(t, nil, verifyErr(v, iss.MintWithUnknownKey(claims)), "signature")
+}
+
+func verifyErr(v *identity.Verifier, token string) error {
+	_, err := v.Verify(context.Background(), "Bearer "+token)
+	return err
 }
 
 func TestVerifyJWTStaleKeysFailClosedWhenJWKSUnreachable(t *testing.T) {

@@ -19,9 +19,13 @@ import (
 )
 
 const (
-	// keyRefetchInterval: a token naming a key the cache lacks refetches
-	// the JWKS at most this often (key rotation versus forged kids).
-	keyRefetchInterval = 30 * time.Second
+	// A token naming a key the cache lacks refetches the JWKS at once, so a
+	// rotated key is accepted without delay; but each unknown kid at most
+	// once per unknownKidInterval, and any two such refetches at least
+	// refetchSpacing apart, so forged kids cannot flood the issuer.
+	unknownKidInterval = 5 * time.Second
+	refetchSpacing     = time.Second
+	maxTrackedKids     = 1024
 	// keyMaxAge: cached keys older than this are refetched before use, so
 	// a key the issuer withdraws stops verifying tokens.
 	keyMaxAge = time.Hour
@@ -249,20 +253,21 @@ type keySet struct {
 	keys      []jose.JSONWebKey
 	fetchedAt time.Time // of keys; zero until the first successful fetch
 	fetching  *flight[[]jose.JSONWebKey]
+	tried     map[string]time.Time // unknown kid -> when it last caused a refetch
+	lastTry   time.Time            // the last refetch for an unknown kid
 }
 
 // ensure makes sure the cache is fresh enough to judge a token signed with
 // kid: it fetches the JWKS if it never has, if the keys are older than
-// keyMaxAge, or if kid is unknown and the last fetch is older than
-// keyRefetchInterval. A failed fetch is an *UpstreamError.
+// keyMaxAge, or if kid is unknown (rate-limited: see unknownKidInterval).
+// At most one fetch is in flight. A failed fetch is an *UpstreamError.
 func (k *keySet) ensure(ctx context.Context, kid string) error {
 	now := k.now()
 	k.mu.Lock()
-	if !k.fetchedAt.IsZero() {
-		age := now.Sub(k.fetchedAt)
-		if age < keyMaxAge && (k.hasLocked(kid) || age < keyRefetchInterval) {
+	if !k.fetchedAt.IsZero() && now.Sub(k.fetchedAt) < keyMaxAge {
+		if k.hasLocked(kid) || k.fetching == nil && !k.mayRefetchLocked(kid, now) {
 			k.mu.Unlock()
-			return nil
+			return nil // known, or refused by VerifySignature without asking the issuer
 		}
 	}
 	f := k.fetching
@@ -285,6 +290,22 @@ func (k *keySet) ensure(ctx context.Context, kid string) error {
 		return &UpstreamError{Op: "fetch OIDC keys from " + k.url, Err: err}
 	}
 	return nil
+}
+
+// mayRefetchLocked reports whether an unknown kid may cause a refetch now,
+// and records it if so.
+func (k *keySet) mayRefetchLocked(kid string, now time.Time) bool {
+	if last, ok := k.tried[kid]; ok && now.Sub(last) < unknownKidInterval {
+		return false
+	}
+	if now.Sub(k.lastTry) < refetchSpacing {
+		return false
+	}
+	if k.tried == nil || len(k.tried) >= maxTrackedKids {
+		k.tried = map[string]time.Time{}
+	}
+	k.tried[kid], k.lastTry = now, now
+	return true
 }
 
 // hasLocked reports whether a cached key has kid (any key, if kid is "").

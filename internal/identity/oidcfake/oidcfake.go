@@ -68,6 +68,7 @@ type Issuer struct {
 	discoveryCalls int
 	jwksCalls      int
 	unreachable    bool
+	rotated        bool // the JWKS also serves rotatedKey, and Mint signs with it
 }
 
 // signingKey is an RSA key and its kid.
@@ -80,6 +81,7 @@ var (
 	keysOnce   sync.Once
 	issuerKey  signingKey // served in the JWKS
 	unknownKey signingKey // never served
+	rotatedKey signingKey // served and used after Rotate
 )
 
 // keys returns the process-wide issuer key and unknown key.
@@ -87,6 +89,7 @@ func keys() (known, unknown signingKey) {
 	keysOnce.Do(func() {
 		issuerKey = newSigningKey()
 		unknownKey = newSigningKey()
+		rotatedKey = newSigningKey()
 	})
 	return issuerKey, unknownKey
 }
@@ -208,12 +211,21 @@ func (i *Issuer) serveJWKS(w http.ResponseWriter, _ *http.Request) {
 	i.jwksCalls++
 	i.mu.Unlock()
 	k, _ := keys()
-	writeJSON(w, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{
-		Key:       &k.priv.PublicKey,
-		KeyID:     k.kid,
-		Algorithm: string(jose.RS256),
-		Use:       "sig",
-	}}})
+	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &k.priv.PublicKey, KeyID: k.kid, Algorithm: string(jose.RS256), Use: "sig"}}}
+	i.mu.Lock()
+	if i.rotated {
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: &rotatedKey.priv.PublicKey, KeyID: rotatedKey.kid, Algorithm: string(jose.RS256), Use: "sig"})
+	}
+	i.mu.Unlock()
+	writeJSON(w, set)
+}
+
+// Rotate publishes a new signing key in the JWKS, beside the old one, and
+// signs every later Mint with it, as GitHub does when it rotates keys.
+func (i *Issuer) Rotate() {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.rotated = true
 }
 
 // serveUnknown answers any other request 404, failing the test if there is
@@ -253,9 +265,15 @@ type Claims struct {
 	Extra map[string]any
 }
 
-// Mint returns a token signed RS256 by the issuer's key, with its kid.
+// Mint returns a token signed RS256 by the issuer's key (the new one after
+// Rotate), with its kid.
 func (i *Issuer) Mint(c Claims) string {
 	k, _ := keys()
+	i.mu.Lock()
+	if i.rotated {
+		k = rotatedKey
+	}
+	i.mu.Unlock()
 	return signRS256(k, i.claims(c, i.URL))
 }
 
@@ -263,6 +281,15 @@ func (i *Issuer) Mint(c Claims) string {
 // not hold; its kid has the same format as the issuer's.
 func (i *Issuer) MintWithUnknownKey(c Claims) string {
 	_, u := keys()
+	return signRS256(u, i.claims(c, i.URL))
+}
+
+// MintWithKid returns a token signed by a key the JWKS does not hold, under
+// a kid of the caller's choosing: a forger naming kids the issuer never
+// published.
+func (i *Issuer) MintWithKid(c Claims, kid string) string {
+	_, u := keys()
+	u.kid = kid
 	return signRS256(u, i.claims(c, i.URL))
 }
 
@@ -422,7 +449,6 @@ func randomJTI() string {
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
-// stableID derives a numeric id, as a string like GitHub's, from name.
 // RepositoryID and OwnerID are the repository_id and repository_owner_id
 // the issuer puts in tokens of repository (OWNER/NAME).
 func RepositoryID(repository string) int64 { return mustInt(stableID(repository)) }
@@ -438,6 +464,7 @@ func mustInt(s string) int64 {
 	return n
 }
 
+// stableID derives a numeric id, as a string like GitHub's, from name.
 func stableID(name string) string {
 	sum := sha256.Sum256([]byte(name))
 	return fmt.Sprint(binary.BigEndian.Uint32(sum[:4]))
