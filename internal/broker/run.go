@@ -24,6 +24,10 @@ import (
 	"github.com/elevate-gitops/elevate/internal/ledger"
 )
 
+// DrainTimeout is how long in-flight requests may run after SIGTERM: under
+// the 30 s systemd and Kubernetes give a process before they kill it.
+const DrainTimeout = 25 * time.Second
+
 // Run wires the broker from cfg and serves until ctx ends. Inside AWS Lambda
 // (AWS_LAMBDA_RUNTIME_API set) it serves function URL / HTTP API events.
 func Run(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(string) string) error {
@@ -33,32 +37,58 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(strin
 		return err
 	}
 	go b.Syncer.loop(ctx, cfg.SyncInterval)
-	handler := b.Server.Handler()
 	if getenv("AWS_LAMBDA_RUNTIME_API") != "" {
-		lambda.StartWithOptions(LambdaHandler(handler), lambda.WithContext(ctx))
+		lambda.StartWithOptions(LambdaHandler(b.Server.Handler()), lambda.WithContext(ctx))
 		return nil
-	}
-	hs := &http.Server{
-		Addr: cfg.Listen, Handler: handler,
-		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
-		BaseContext: func(net.Listener) context.Context { return ctx },
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
 	logger.Info("serving", "address", ln.Addr().String())
+	return b.Serve(ctx, ln, DrainTimeout)
+}
+
+// Serve answers on ln until ctx ends, then drains: it stops accepting
+// connections, /healthz answers 503 "draining" on those still open, and
+// requests in flight (their STS calls included) get up to drain to finish.
+// Request contexts do not end with ctx: a SIGTERM must not turn an issuance
+// into a 502.
+func (b *Broker) Serve(ctx context.Context, ln net.Listener, drain time.Duration) error {
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	hs := &http.Server{
+		Handler:           b.Server.Handler(),
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		BaseContext: func(net.Listener) context.Context { return base },
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
-		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		return hs.Shutdown(shutdown)
 	}
+	b.Server.draining.Store(true)
+	shutdown, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	err := hs.Shutdown(shutdown)
+	if errors.Is(err, context.DeadlineExceeded) {
+		cancelBase() // past the drain: end what is still running
+		err = fmt.Errorf("stopped with requests still in flight after %s", drain)
+	}
+	if b.Server.Logger != nil {
+		b.Server.Logger.Info("stopped", "error", errString(err))
+	}
+	return err
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 // Deps are what Build takes from its caller rather than from cfg.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -66,6 +67,8 @@ type Server struct {
 	// Degraded, when set, says why the broker can verify nothing (no
 	// --repo): /healthz reports it.
 	Degraded string
+
+	draining atomic.Bool // set by Serve on shutdown: /healthz answers 503
 }
 
 // Handler routes the API.
@@ -376,11 +379,14 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	x := s.Ledger.Index()
 	last, err := s.Ledger.Health()
 	body := brokerapi.Health{Status: brokerapi.HealthOK, Reason: s.Degraded}
+
 	if terr := s.Ledger.Trust(); terr != nil && body.Reason == "" {
 		body.Reason = refusal(terr, ledger.Ask{}).code + ": " + terr.Error()
 	}
 	status := http.StatusOK
 	switch {
+	case s.draining.Load():
+		body.Status, body.Reason, status = brokerapi.HealthDraining, "the broker is stopping: it finishes the requests in flight", http.StatusServiceUnavailable
 	case body.Reason != "":
 		body.Status, status = brokerapi.HealthDegraded, http.StatusServiceUnavailable
 	case x == nil:

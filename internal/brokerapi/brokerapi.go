@@ -101,7 +101,7 @@ const (
 
 // Health is the answer of GET /healthz.
 type Health struct {
-	Status             string `json:"status"` // HealthOK, HealthDegraded or HealthNotSynced
+	Status             string `json:"status"` // HealthOK, HealthDegraded, HealthNotSynced or HealthDraining
 	Reason             string `json:"reason,omitempty"`
 	Head               string `json:"head,omitempty"`
 	Grants             int    `json:"grants"`
@@ -120,4 +120,5 @@ const (
 	HealthOK        = "ok"
 	HealthDegraded  = "degraded"
 	HealthNotSynced = "not_synced"
+	HealthDraining  = "draining" // stopping: finishing the requests in flight
 )

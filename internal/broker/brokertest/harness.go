@@ -57,6 +57,7 @@ type Harness struct {
 	STS     *stsfake.Fake // nil when AWS is moto
 	Ledger  *ledger.Ledger
 	Checker *custody.Checker
+	Broker  *broker.Broker
 	Server  *broker.Server
 	URL     string
 	Logs    *SyncBuffer
@@ -161,7 +162,7 @@ func (h *Harness) start() error {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	h.Server, h.Ledger, h.Checker = b.Server, b.Ledger, b.Checker
+	h.Broker, h.Server, h.Ledger, h.Checker = b, b.Server, b.Ledger, b.Checker
 	ts := httptest.NewServer(h.Server.Handler())
 	h.t.Cleanup(ts.Close)
 	h.URL = ts.URL
