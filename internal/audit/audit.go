@@ -335,7 +335,7 @@ func (r *reader) read(ctx context.Context) ([]*version, error) {
 		if c.Status == 'D' {
 			continue
 		}
-		v := &version{Entry: &Entry{ID: p.ID(), Path: c.Path, Account: p.Account, Commit: c.Commit, MergedAt: c.At}, spec: c.Commit + ":" + c.Path}
+		v := &version{Entry: &Entry{ID: p.ID(), Path: c.Path, Account: p.Account, Commit: c.Commit, MergedAt: c.At}, spec: c.Blob}
 		if !c.Regular() {
 			v.irregular = c.Mode
 		}
@@ -401,7 +401,7 @@ func (r *reader) merges(ctx context.Context, orphans []change, used int) ([]*ver
 		p, _ := request.ParsePath(d.Path) // orphans hold request paths only
 		v := &version{
 			Entry: &Entry{ID: p.ID(), Path: d.Path, Account: p.Account, RevokedAt: d.At, RevokedCommit: d.Commit},
-			spec:  d.Commit + "^:" + d.Path, older: true,
+			spec:  cmp.Or(d.OldBlob, "0000000000000000000000000000000000000000"), older: true,
 		}
 		for _, c := range changes { // newest first: the latest merge before the period
 			if c.Path == d.Path && c.Status != 'D' && !c.At.After(d.At) && (r.since.IsZero() || c.At.Before(r.since)) {
@@ -427,7 +427,7 @@ func (v *version) parse(b gitlog.Blob) {
 		v.Invalid = fmt.Sprintf("%s is not a regular file (git mode %s): a symlink or submodule is never a request", v.Path, v.irregular)
 		return
 	case b.Missing:
-		v.Invalid = fmt.Sprintf("git has no file at %s", v.spec)
+		v.Invalid = fmt.Sprintf("git has no blob %.12s for %s", v.spec, v.Path)
 		return
 	case b.Data == nil:
 		v.Invalid = fmt.Sprintf("%s: file is %d bytes, over the %d-byte limit", v.Path, b.Size, request.MaxSize)

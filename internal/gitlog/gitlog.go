@@ -32,6 +32,39 @@ func (g Repo) command(ctx context.Context, args ...string) *exec.Cmd {
 	return exec.CommandContext(ctx, "git", append([]string{"-C", g.Dir, "-c", "core.quotepath=off", "--literal-pathspecs"}, args...)...)
 }
 
+// Head fetches branch from origin when the checkout has that remote, and
+// returns the commit the branch is at (origin's copy when there is one); ""
+// when there is no such branch.
+func (g Repo) Head(ctx context.Context, branch string) (string, error) {
+	if !g.HasRemote(ctx) {
+		return g.Resolve(ctx, "refs/heads/"+branch)
+	}
+	if err := g.Fetch(ctx, branch); err != nil {
+		return "", err
+	}
+	return g.Resolve(ctx, "refs/remotes/origin/"+branch)
+}
+
+// RemoteHead asks origin for the commit branch is at, in one round trip
+// (git ls-remote); "" without a remote.
+func (g Repo) RemoteHead(ctx context.Context, branch string) (string, error) {
+	if !g.HasRemote(ctx) {
+		return "", nil
+	}
+	out, err := g.command(ctx, "ls-remote", "--heads", "origin", "refs/heads/"+branch).Output()
+	if err != nil {
+		return "", fmt.Errorf("git ls-remote origin %s: %w", branch, err)
+	}
+	sha, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\t")
+	return sha, nil
+}
+
+// Ref returns the commit ref points at, "" when there is no such ref.
+func (g Repo) Ref(ctx context.Context, ref string) (string, error) { return g.Resolve(ctx, ref) }
+
+// SetRef points ref at sha.
+func (g Repo) SetRef(ctx context.Context, ref, sha string) error { return g.UpdateRef(ctx, ref, sha) }
+
 // HasRemote reports whether the checkout has a remote named origin.
 func (g Repo) HasRemote(ctx context.Context) bool {
 	out, err := g.command(ctx, "remote").Output()
@@ -124,10 +157,11 @@ const (
 // Change is one file a first-parent commit added ('A'), modified ('M'),
 // deleted ('D') or changed the type of ('T'), as git records it.
 type Change struct {
-	Path   string
-	Status byte
-	Mode   string // after the change; "" when deleted
-	Blob   string // blob SHA after the change; "" when deleted
+	Path    string
+	Status  byte
+	Mode    string // after the change; "" when deleted
+	Blob    string // blob SHA after the change; "" when deleted
+	OldBlob string // blob SHA before the change; "" when added
 }
 
 // Regular reports whether the path is a regular file after the change, or deleted.
@@ -222,9 +256,12 @@ func parseRawLog(r *bufio.Reader, max int) ([]Commit, error) {
 				return nil, ErrTooMany
 			}
 			changes++
-			c := Change{Path: path, Status: f[4][0], Mode: f[1], Blob: f[3]}
+			c := Change{Path: path, Status: f[4][0], Mode: f[1], Blob: f[3], OldBlob: f[2]}
 			if c.Status == 'D' {
 				c.Mode, c.Blob = "", ""
+			}
+			if c.Status == 'A' {
+				c.OldBlob = ""
 			}
 			cm := &out[len(out)-1]
 			cm.Changes = append(cm.Changes, c)
@@ -355,8 +392,8 @@ type Blob struct {
 	Missing bool
 }
 
-// Blobs reads "<rev>:<path>" objects in one git cat-file process. A blob
-// over max bytes is skipped, not read into memory.
+// Blobs reads blobs by their SHA in one git cat-file process. A blob over
+// max bytes is skipped, not read into memory.
 func (g Repo) Blobs(ctx context.Context, specs []string, max int64) ([]Blob, error) {
 	if len(specs) == 0 {
 		return nil, nil

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -32,6 +33,8 @@ const (
 	// Refs the ledger keeps in its clone: the last head it indexed and the
 	// anchor it indexed it under, so a restart notices a rewrite.
 	lastHeadRef = "refs/elevate/last-head"
+	// missingBlob names no object: reading it answers "missing".
+	missingBlob = "0000000000000000000000000000000000000000"
 	anchorRef   = "refs/elevate/anchor"
 )
 
@@ -48,9 +51,38 @@ type Verifier interface {
 	Rewritten(ctx context.Context) (*custody.RewrittenError, error)
 }
 
+// History is the git repository the ledger reads, behind one interface, so
+// that the index and the trust chain never build git revision strings and
+// are tested without git. gitlog.Repo runs the git command; gitlog.GoGit
+// needs no git binary (the broker on Lambda or a distroless image).
+type History interface {
+	// Head brings the branch from the remote, when there is one, and
+	// returns the commit it is at ("" when there is no such branch).
+	Head(ctx context.Context, branch string) (string, error)
+	// RemoteHead asks the remote where the branch is, in one round trip
+	// and without fetching; "" when there is no remote.
+	RemoteHead(ctx context.Context, branch string) (string, error)
+	IsAncestor(ctx context.Context, ancestor, commit string) (bool, error)
+	CommitTime(ctx context.Context, commit string) (time.Time, error)
+	// FirstParents walks head's first-parent chain down to (not into) an
+	// excluded commit, newest first, until fn returns false.
+	FirstParents(ctx context.Context, head string, exclude []string, fn func(sha string, at time.Time) bool) error
+	// Log lists the first-parent commits changing q.Paths, with every
+	// change and its git mode, newest first.
+	Log(ctx context.Context, q gitlog.Query) ([]gitlog.Commit, error)
+	// FileAt reads a regular file at a commit (errors: package fileerr).
+	FileAt(ctx context.Context, path, commit string, maxBytes int64) ([]byte, error)
+	// Blobs reads blobs by SHA; one over maxBytes has nil Data.
+	Blobs(ctx context.Context, shas []string, maxBytes int64) ([]gitlog.Blob, error)
+	// Ref and SetRef keep the ledger's state in the repository.
+	Ref(ctx context.Context, name string) (string, error)
+	SetRef(ctx context.Context, name, sha string) error
+}
+
 // Config says where the ledger lives.
 type Config struct {
-	Dir    string // a local git clone
+	Dir     string  // a local git clone (read with the git command), unless History is set
+	History History // the repository to read; default gitlog.Repo{Dir: Dir}
 	Branch string // the default branch that holds grants
 	// Anchor is the commit whose tree is trusted as given (--trust-anchor).
 	// Only grants and policy changes after it count.
@@ -67,7 +99,7 @@ type Config struct {
 // Ledger serves snapshots of the index and keeps them in sync with git.
 type Ledger struct {
 	cfg     Config
-	git     gitlog.Repo
+	git     History
 	started time.Time
 
 	syncMu sync.Mutex // one sync at a time
@@ -84,8 +116,8 @@ type Ledger struct {
 // New returns a ledger over cfg.Dir; call Sync before use.
 func New(cfg Config) (*Ledger, error) {
 	switch {
-	case cfg.Dir == "" || cfg.Branch == "":
-		return nil, errors.New("ledger: a directory and a branch are required")
+	case (cfg.Dir == "" && cfg.History == nil) || cfg.Branch == "":
+		return nil, errors.New("ledger: a repository and a branch are required")
 	case cfg.Anchor == "":
 		return nil, errors.New("ledger: a trust anchor is required: the commit whose policy is trusted as given")
 	case cfg.Verifier == nil:
@@ -103,7 +135,10 @@ func New(cfg Config) (*Ledger, error) {
 	if cfg.MaxStaleness == 0 {
 		cfg.MaxStaleness = 5 * time.Minute
 	}
-	return &Ledger{cfg: cfg, git: gitlog.Repo{Dir: cfg.Dir}, started: cfg.Now(), verified: map[string]*custody.Verification{}}, nil
+	if cfg.History == nil {
+		cfg.History = gitlog.Repo{Dir: cfg.Dir}
+	}
+	return &Ledger{cfg: cfg, git: cfg.History, started: cfg.Now(), verified: map[string]*custody.Verification{}}, nil
 }
 
 // Index is the current snapshot, nil before the first good sync.
@@ -179,19 +214,12 @@ func (l *Ledger) sync(ctx context.Context) error {
 	if rw != nil {
 		return rw
 	}
-	ref := "refs/heads/" + l.cfg.Branch
-	if l.git.HasRemote(ctx) {
-		if err := l.git.Fetch(ctx, l.cfg.Branch); err != nil {
-			return fmt.Errorf("fetch %s: %w", l.cfg.Branch, err)
-		}
-		ref = "refs/remotes/origin/" + l.cfg.Branch
-	}
-	head, err := l.git.Resolve(ctx, ref)
+	head, err := l.git.Head(ctx, l.cfg.Branch)
 	if err != nil {
-		return err
+		return fmt.Errorf("bring %s up to date: %w", l.cfg.Branch, err)
 	}
 	if head == "" {
-		return fmt.Errorf("branch %s not found in %s", l.cfg.Branch, l.cfg.Dir)
+		return fmt.Errorf("branch %s not found in the ledger's repository", l.cfg.Branch)
 	}
 	cur := l.cur.Load()
 	if cur != nil && cur.Head == head && cur.Chain.Head().Pending == nil {
@@ -214,10 +242,10 @@ func (l *Ledger) sync(ctx context.Context) error {
 		return err
 	}
 	l.cur.Store(next)
-	if err := l.git.UpdateRef(ctx, anchorRef, l.cfg.Anchor); err != nil {
+	if err := l.git.SetRef(ctx, anchorRef, l.cfg.Anchor); err != nil {
 		return err
 	}
-	if err := l.git.UpdateRef(ctx, lastHeadRef, head); err != nil {
+	if err := l.git.SetRef(ctx, lastHeadRef, head); err != nil {
 		return err
 	}
 	l.cfg.Logger.Info("ledger synced", "head", head, "grants", next.Len(), "policy_commits", next.Chain.Len(),
@@ -232,8 +260,8 @@ func (l *Ledger) checkDescent(ctx context.Context, cur *Index, head string) erro
 	last := ""
 	if cur != nil {
 		last = cur.Head
-	} else if saved, err := l.git.Resolve(ctx, anchorRef); err == nil && saved == l.cfg.Anchor {
-		if last, err = l.git.Resolve(ctx, lastHeadRef); err != nil {
+	} else if saved, err := l.git.Ref(ctx, anchorRef); err == nil && saved == l.cfg.Anchor {
+		if last, err = l.git.Ref(ctx, lastHeadRef); err != nil {
 			return err
 		}
 	}
@@ -415,6 +443,14 @@ func (l *Ledger) replay(ctx context.Context, next *Index, commits []gitlog.Commi
 			ids = append(ids, id)
 		}
 	}
+	oldBlob := map[string]string{}
+	for i := len(commits) - 1; i >= 0; i-- {
+		for _, ch := range commits[i].Changes {
+			if ch.Status == 'D' {
+				oldBlob[commits[i].SHA+":"+ch.Path] = ch.OldBlob
+			}
+		}
+	}
 	var removedIDs []string
 	for id, r := range removals {
 		if g, ok := next.grants[id]; ok {
@@ -422,7 +458,7 @@ func (l *Ledger) replay(ctx context.Context, next *Index, commits []gitlog.Commi
 			next.remove(id, r)
 			continue
 		}
-		specs = append(specs, r.Commit+"^:requests/"+id+".yaml")
+		specs = append(specs, cmp.Or(oldBlob[r.Commit+":requests/"+id+".yaml"], missingBlob))
 		removedIDs = append(removedIDs, id)
 	}
 	blobs, err := l.git.Blobs(ctx, specs, request.MaxSize)
