@@ -1,0 +1,544 @@
+package gitlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-git/go-billy/v5/osfs"
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+
+	"github.com/elevate-gitops/elevate/internal/fileerr"
+	"github.com/elevate-gitops/elevate/internal/outbound"
+)
+
+// objectCache bounds the decoded objects go-git keeps: enough for the
+// trees of a look-back window, small enough for a 512 MB Lambda.
+const objectCache = 64 * cache.MiByte
+
+// Token returns a token for HTTPS git access (a GitHub App installation
+// token, minted and renewed by its caller, or a fixed token). It is sent as
+// the password of HTTP basic auth and kept nowhere: not in the clone's
+// config, not in a process's argv or environment.
+type Token func(ctx context.Context) (string, error)
+
+// GoGit is a git repository read, and fetched over HTTPS, with go-git: the
+// broker needs no git binary (Lambda's provided.al2023, distroless images).
+// It is safe for concurrent use (calls are serialised: go-git's storage is
+// not).
+type GoGit struct {
+	mu     sync.Mutex
+	repo   *git.Repository
+	remote bool
+	token  Token
+}
+
+// OpenGoGit opens the repository at dir (a checkout or a bare clone).
+func OpenGoGit(dir string) (*GoGit, error) {
+	gitDir := dir
+	if fi, err := os.Stat(filepath.Join(dir, ".git")); err == nil && fi.IsDir() {
+		gitDir = filepath.Join(dir, ".git")
+	}
+	if _, err := os.Stat(filepath.Join(gitDir, "HEAD")); err != nil {
+		return nil, fmt.Errorf("open the git repository %s: %w", dir, err)
+	}
+	repo, err := git.Open(storage(gitDir), nil)
+	if err != nil {
+		return nil, fmt.Errorf("open the git repository %s: %w", dir, err)
+	}
+	g := &GoGit{repo: repo}
+	if _, err := repo.Remote("origin"); err == nil {
+		g.remote = true
+	}
+	return g, nil
+}
+
+func storage(gitDir string) *filesystem.Storage {
+	return filesystem.NewStorageWithOptions(osfs.New(gitDir), cache.NewObjectLRU(objectCache), filesystem.Options{KeepDescriptors: true})
+}
+
+// CloneGoGit opens the bare clone of url in dir, creating it (with origin
+// set to url, which carries no credentials) when dir holds none yet; Head
+// fetches. A clone of another repository in dir is an error. url must be
+// https, or http on a loopback host.
+func CloneGoGit(ctx context.Context, url, dir string, token Token) (*GoGit, error) {
+	if _, _, err := outbound.ParseURL("ledger URL", url); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create the clone's directory: %w", err)
+	}
+	var repo *git.Repository
+	var err error
+	if _, statErr := os.Stat(filepath.Join(dir, "HEAD")); statErr == nil {
+		repo, err = git.Open(storage(dir), nil)
+		if err != nil {
+			return nil, fmt.Errorf("open the clone in %s: %w", dir, err)
+		}
+		remote, err := repo.Remote("origin")
+		if err != nil || len(remote.Config().URLs) != 1 || remote.Config().URLs[0] != url {
+			return nil, fmt.Errorf("%s holds a clone of another repository than %s: give another --state-dir or remove it", dir, url)
+		}
+	} else {
+		repo, err = git.Init(storage(dir), nil)
+		if err != nil {
+			return nil, fmt.Errorf("create the clone in %s: %w", dir, err)
+		}
+		if _, err := repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{url}}); err != nil {
+			return nil, fmt.Errorf("set the clone's origin: %w", err)
+		}
+	}
+	return &GoGit{repo: repo, remote: true, token: token}, nil
+}
+
+func (g *GoGit) auth(ctx context.Context) (transport.AuthMethod, error) {
+	if g.token == nil {
+		return nil, nil
+	}
+	tok, err := g.token(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("get a token for git: %w", err)
+	}
+	return &githttp.BasicAuth{Username: "x-access-token", Password: tok}, nil
+}
+
+// Head fetches branch from origin when there is one and returns where it is.
+func (g *GoGit) Head(ctx context.Context, branch string) (string, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	name := plumbing.NewBranchReferenceName(branch)
+	if g.remote {
+		auth, err := g.auth(ctx)
+		if err != nil {
+			return "", err
+		}
+		spec := config.RefSpec("+refs/heads/" + branch + ":refs/remotes/origin/" + branch)
+		err = g.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: "origin", RefSpecs: []config.RefSpec{spec}, Auth: auth, Tags: git.NoTags})
+		if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+			return "", fmt.Errorf("fetch %s: %w", branch, fetchError(err))
+		}
+		name = plumbing.NewRemoteReferenceName("origin", branch)
+	}
+	ref, err := g.repo.Reference(name, true)
+	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("resolve %s: %w", name, err)
+	}
+	return ref.Hash().String(), nil
+}
+
+// fetchError says what to do about the usual failures; go-git's errors
+// never carry the token.
+func fetchError(err error) error {
+	switch {
+	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed):
+		return fmt.Errorf("%w: the token was refused; check --github-token or the GitHub App's Contents permission", err)
+	case errors.Is(err, transport.ErrRepositoryNotFound):
+		return fmt.Errorf("%w: check the --ledger URL and that the token can read it", err)
+	}
+	return err
+}
+
+// RemoteHead asks origin where branch is, in one round trip.
+func (g *GoGit) RemoteHead(ctx context.Context, branch string) (string, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.remote {
+		return "", nil
+	}
+	remote, err := g.repo.Remote("origin")
+	if err != nil {
+		return "", err
+	}
+	auth, err := g.auth(ctx)
+	if err != nil {
+		return "", err
+	}
+	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: auth})
+	if err != nil {
+		return "", fmt.Errorf("list origin's branches: %w", fetchError(err))
+	}
+	want := plumbing.NewBranchReferenceName(branch)
+	for _, r := range refs {
+		if r.Name() == want {
+			return r.Hash().String(), nil
+		}
+	}
+	return "", nil
+}
+
+// Ref returns the commit ref points at, "" when there is none.
+func (g *GoGit) Ref(_ context.Context, name string) (string, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ref, err := g.repo.Reference(plumbing.ReferenceName(name), true)
+	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return ref.Hash().String(), nil
+}
+
+// SetRef points ref at sha.
+func (g *GoGit) SetRef(_ context.Context, name, sha string) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.repo.Storer.SetReference(plumbing.NewHashReference(plumbing.ReferenceName(name), plumbing.NewHash(sha)))
+}
+
+func (g *GoGit) commit(sha string) (*object.Commit, error) {
+	if !plumbing.IsHash(sha) {
+		return nil, fmt.Errorf("%q is not a commit SHA: %w", sha, fileerr.ErrNotExist)
+	}
+	c, err := g.repo.CommitObject(plumbing.NewHash(sha))
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		return nil, fmt.Errorf("commit %.12s: %w", sha, fileerr.ErrNotExist)
+	}
+	return c, err
+}
+
+// IsAncestor reports whether ancestor is commit or one of its ancestors.
+// The first-parent chain is walked first (the usual case on a default
+// branch), then every parent.
+func (g *GoGit) IsAncestor(_ context.Context, ancestor, commit string) (bool, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, err := g.commit(ancestor); err != nil {
+		return false, err
+	}
+	c, err := g.commit(commit)
+	if err != nil {
+		return false, err
+	}
+	want := plumbing.NewHash(ancestor)
+	for cur := c; ; {
+		if cur.Hash == want {
+			return true, nil
+		}
+		if cur.NumParents() == 0 {
+			break
+		}
+		if cur, err = g.repo.CommitObject(cur.ParentHashes[0]); err != nil {
+			return false, err
+		}
+	}
+	found := false
+	iter := object.NewCommitPreorderIter(c, nil, nil)
+	err = iter.ForEach(func(x *object.Commit) error {
+		if x.Hash == want {
+			found = true
+			return errStop
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return false, err
+	}
+	return found, nil
+}
+
+var errStop = errors.New("stop")
+
+// CommitTime is the committer date of commit.
+func (g *GoGit) CommitTime(_ context.Context, commit string) (time.Time, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c, err := g.commit(commit)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return c.Committer.When.UTC(), nil
+}
+
+// FirstParents walks head's first-parent chain down to (not into) a commit
+// of exclude, newest first, until fn returns false. Exclusions are met on
+// the chain: on a default branch the older heads and the trust anchor are.
+func (g *GoGit) FirstParents(ctx context.Context, head string, exclude []string, fn func(sha string, at time.Time) bool) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.walk(ctx, head, exclude, func(c *object.Commit) (bool, error) {
+		return fn(c.Hash.String(), c.Committer.When.UTC()), nil
+	})
+}
+
+func (g *GoGit) walk(ctx context.Context, head string, exclude []string, fn func(*object.Commit) (bool, error)) error {
+	c, err := g.commit(head)
+	if err != nil {
+		return err
+	}
+	for {
+		if slices.Contains(exclude, c.Hash.String()) {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		more, err := fn(c)
+		if err != nil || !more || c.NumParents() == 0 {
+			return err
+		}
+		if c, err = g.repo.CommitObject(c.ParentHashes[0]); err != nil {
+			return fmt.Errorf("read the parent of %.12s: %w", c.Hash, err)
+		}
+	}
+}
+
+// Log lists the first-parent commits of q.Head that change q.Paths, newest
+// first, with each change under q.Paths and its git modes, as Repo.Log does.
+func (g *GoGit) Log(ctx context.Context, q Query) ([]Commit, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	m := pathMatcher(q.Paths)
+	var out []Commit
+	changes := 0
+	err := g.walk(ctx, q.Head, q.Exclude, func(c *object.Commit) (bool, error) {
+		tree, err := c.Tree()
+		if err != nil {
+			return false, err
+		}
+		var parentTree *object.Tree
+		parent := ""
+		if c.NumParents() > 0 {
+			p, err := g.repo.CommitObject(c.ParentHashes[0])
+			if err != nil {
+				return false, err
+			}
+			if parentTree, err = p.Tree(); err != nil {
+				return false, err
+			}
+			parent = p.Hash.String()
+		}
+		var found []Change
+		if err := diffTrees(parentTree, tree, "", m, &found); err != nil {
+			return false, err
+		}
+		if len(found) == 0 {
+			return true, nil
+		}
+		if changes += len(found); changes > q.Max {
+			return false, ErrTooMany
+		}
+		slices.SortFunc(found, func(a, b Change) int { return strings.Compare(a.Path, b.Path) })
+		out = append(out, Commit{SHA: c.Hash.String(), Parent: parent, At: c.Committer.When.UTC(), Changes: found})
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// matcher tells which paths of a tree diff matter: files under a prefix
+// ("requests/") or named ("eligibility.yaml"), and trees that may hold them.
+type matcher struct{ paths []string }
+
+func pathMatcher(paths []string) matcher { return matcher{paths} }
+
+// wants reports whether the file at p matters.
+func (m matcher) wants(p string) bool {
+	for _, w := range m.paths {
+		if strings.HasSuffix(w, "/") && strings.HasPrefix(p, w) || p == w || strings.HasPrefix(p, w+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// descends reports whether the tree at dir may hold a file that matters.
+func (m matcher) descends(dir string) bool {
+	for _, w := range m.paths {
+		if strings.HasPrefix(w, dir+"/") || strings.HasPrefix(dir+"/", strings.TrimSuffix(w, "/")+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// diffTrees appends the changes from a to b (either nil: empty) under dir.
+// Entries with equal hashes and modes are skipped without reading them, so
+// a commit costs the trees on the paths that matter and changed.
+func diffTrees(a, b *object.Tree, dir string, m matcher, out *[]Change) error {
+	old, cur := entries(a), entries(b)
+	names := make([]string, 0, len(old)+len(cur))
+	for n := range old {
+		names = append(names, n)
+	}
+	for n := range cur {
+		if _, ok := old[n]; !ok {
+			names = append(names, n)
+		}
+	}
+	for _, name := range names {
+		o, inOld := old[name]
+		c, inCur := cur[name]
+		if inOld && inCur && o.Hash == c.Hash && o.Mode == c.Mode {
+			continue
+		}
+		p := name
+		if dir != "" {
+			p = dir + "/" + name
+		}
+		oTree, cTree := inOld && o.Mode == filemode.Dir, inCur && c.Mode == filemode.Dir
+		if (oTree || cTree) && m.descends(p) {
+			var ot, ct *object.Tree
+			var err error
+			if oTree {
+				if ot, err = a.Tree(name); err != nil {
+					return err
+				}
+			}
+			if cTree {
+				if ct, err = b.Tree(name); err != nil {
+					return err
+				}
+			}
+			if err := diffTrees(ot, ct, p, m, out); err != nil {
+				return err
+			}
+		}
+		if !m.wants(p) {
+			continue
+		}
+		switch {
+		case inOld && !oTree && inCur && !cTree:
+			status := byte('M')
+			if kind(o.Mode) != kind(c.Mode) {
+				status = 'T'
+			}
+			*out = append(*out, Change{Path: p, Status: status, Mode: modeString(c.Mode), Blob: c.Hash.String(), OldBlob: o.Hash.String()})
+		case inCur && !cTree:
+			*out = append(*out, Change{Path: p, Status: 'A', Mode: modeString(c.Mode), Blob: c.Hash.String()})
+		case inOld && !oTree:
+			*out = append(*out, Change{Path: p, Status: 'D', OldBlob: o.Hash.String()})
+		}
+	}
+	return nil
+}
+
+func entries(t *object.Tree) map[string]object.TreeEntry {
+	if t == nil {
+		return nil
+	}
+	m := make(map[string]object.TreeEntry, len(t.Entries))
+	for _, e := range t.Entries {
+		m[e.Name] = e
+	}
+	return m
+}
+
+// kind groups modes as git's type changes do: a regular file (either mode),
+// a symlink, a submodule.
+func kind(m filemode.FileMode) filemode.FileMode {
+	if m == filemode.Executable {
+		return filemode.Regular
+	}
+	return m
+}
+
+func modeString(m filemode.FileMode) string { return fmt.Sprintf("%06o", uint32(m)) }
+
+// FileAt reads path at commit: a regular file of at most maxBytes.
+func (g *GoGit) FileAt(_ context.Context, path, commit string, maxBytes int64) ([]byte, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c, err := g.commit(commit)
+	if err != nil {
+		return nil, err
+	}
+	tree, err := c.Tree()
+	if err != nil {
+		return nil, err
+	}
+	e, err := tree.FindEntry(path)
+	if errors.Is(err, object.ErrEntryNotFound) || errors.Is(err, object.ErrDirectoryNotFound) {
+		return nil, fmt.Errorf("%s at %.12s: %w", path, commit, fileerr.ErrNotExist)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s at %.12s: %w", path, commit, err)
+	}
+	if e.Mode != filemode.Regular && e.Mode != filemode.Executable {
+		return nil, fmt.Errorf("%s at %.12s (mode %s) %w", path, commit, modeString(e.Mode), fileerr.ErrNotRegular)
+	}
+	b, err := g.blob(e.Hash, maxBytes)
+	switch {
+	case err != nil:
+		return nil, err
+	case b.Data == nil:
+		return nil, fmt.Errorf("%s at %.12s: %d bytes %w of %d", path, commit, b.Size, fileerr.ErrTooLarge, maxBytes)
+	}
+	return b.Data, nil
+}
+
+// Blobs reads blobs by SHA; one over maxBytes has nil Data.
+func (g *GoGit) Blobs(_ context.Context, shas []string, maxBytes int64) ([]Blob, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]Blob, len(shas))
+	for i, sha := range shas {
+		if !plumbing.IsHash(sha) {
+			out[i].Missing = true
+			continue
+		}
+		b, err := g.blob(plumbing.NewHash(sha), maxBytes)
+		if errors.Is(err, plumbing.ErrObjectNotFound) {
+			out[i].Missing = true
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+func (g *GoGit) blob(h plumbing.Hash, maxBytes int64) (Blob, error) {
+	obj, err := g.repo.BlobObject(h)
+	if err != nil {
+		return Blob{}, err
+	}
+	b := Blob{Size: obj.Size}
+	if obj.Size > maxBytes {
+		return b, nil
+	}
+	r, err := obj.Reader()
+	if err != nil {
+		return Blob{}, err
+	}
+	defer r.Close()
+	if b.Data, err = io.ReadAll(io.LimitReader(r, maxBytes+1)); err != nil {
+		return Blob{}, err
+	}
+	return b, nil
+}
+
+// Root returns the first commit of the first-parent chain of commit.
+func (g *GoGit) Root(ctx context.Context, commit string) (string, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	root := ""
+	err := g.walk(ctx, commit, nil, func(c *object.Commit) (bool, error) {
+		root = c.Hash.String()
+		return true, nil
+	})
+	return root, err
+}
