@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -36,6 +38,13 @@ type Config struct {
 	SyncInterval  time.Duration `flag:"sync-interval"`
 	TrustAnchor   string        `flag:"trust-anchor"`  // the commit whose policy is trusted as given
 	MaxStaleness  time.Duration `flag:"max-staleness"` // refuse when no sync has succeeded for this long
+	StateDir      string        `flag:"state-dir"`     // the clone of a URL ledger, and the saved index
+	HeadCheck     time.Duration `flag:"head-check-interval"`
+}
+
+// ledgerIsURL reports whether --ledger names a remote repository to clone.
+func (c Config) ledgerIsURL() bool {
+	return strings.HasPrefix(c.Ledger, "https://") || strings.HasPrefix(c.Ledger, "http://")
 }
 
 // LogValue writes every field under its flag's name, secrets as REDACTED.
@@ -90,17 +99,41 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	if c.TrustAnchor != "" && !fullSHA.MatchString(c.TrustAnchor) {
 		return c, fmt.Errorf("--trust-anchor %q: give a full 40-character commit SHA", c.TrustAnchor)
 	}
+	if c.StateDir == "" {
+		c.StateDir = defaultStateDir(getenv)
+	}
+	if c.HeadCheck < time.Second {
+		return c, fmt.Errorf("--head-check-interval %s is too short (minimum 1s)", c.HeadCheck)
+	}
+	if c.ledgerIsURL() && c.GitHubToken == "" && c.GitHubAppID == 0 {
+		return c, fmt.Errorf("--ledger %s: the broker fetches it with the GitHub App's token or --github-token; give one", c.Ledger)
+	}
 	if c.MaxStaleness < c.SyncInterval {
 		return c, fmt.Errorf("--max-staleness %s is shorter than --sync-interval %s: every broker would be stale between syncs", c.MaxStaleness, c.SyncInterval)
 	}
 	return c, nil
 }
 
+// defaultStateDir is systemd's $STATE_DIRECTORY, /tmp/elevate on Lambda
+// (its only writable place), else ~/.local/state/elevate.
+func defaultStateDir(getenv func(string) string) string {
+	if d := getenv("STATE_DIRECTORY"); d != "" {
+		return strings.Split(d, ":")[0]
+	}
+	if getenv("AWS_LAMBDA_RUNTIME_API") != "" {
+		return "/tmp/elevate"
+	}
+	if home := getenv("HOME"); home != "" {
+		return filepath.Join(home, ".local", "state", "elevate")
+	}
+	return filepath.Join(os.TempDir(), "elevate")
+}
+
 // flagSet declares the broker's flags over c.
 func flagSet(c *Config) *flag.FlagSet {
 	fs := flag.NewFlagSet("elevate-broker", flag.ContinueOnError)
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "address to serve on")
-	fs.StringVar(&c.Ledger, "ledger", ".", "local git clone holding requests/")
+	fs.StringVar(&c.Ledger, "ledger", ".", "local git clone holding requests/, or https://HOST/OWNER/NAME.git to clone and fetch")
 	fs.StringVar(&c.Branch, "branch", "main", "the default branch that holds grants")
 	fs.StringVar(&c.Repo, "repo", "", "the GitHub repository OWNER/NAME (PR re-verification)")
 	fs.StringVar(&c.GitHubAPIURL, "github-api-url", "https://api.github.com/", "GitHub REST API (GitHub Enterprise: https://HOST/api/v3)")
@@ -118,5 +151,7 @@ func flagSet(c *Config) *flag.FlagSet {
 	fs.DurationVar(&c.SyncInterval, "sync-interval", time.Minute, "how often to fetch and re-read the ledger")
 	fs.StringVar(&c.TrustAnchor, "trust-anchor", "", "required with --repo: the commit (full SHA) whose eligibility.yaml and CODEOWNERS are trusted as given")
 	fs.DurationVar(&c.MaxStaleness, "max-staleness", 5*time.Minute, "refuse with 503 ledger_stale when no sync has succeeded for this long")
+	fs.StringVar(&c.StateDir, "state-dir", "", "the clone of a URL ledger and the saved index (default $STATE_DIRECTORY, else ~/.local/state/elevate; /tmp on Lambda)")
+	fs.DurationVar(&c.HeadCheck, "head-check-interval", 5*time.Second, "how often to ask the remote for the branch head (one round trip) and sync when it moved")
 	return fs
 }

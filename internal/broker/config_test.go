@@ -77,7 +77,8 @@ func TestParseConfig(t *testing.T) {
 	defaults := func() Config {
 		return Config{Listen: "127.0.0.1:8080", Ledger: ".", Branch: "main", GitHubAPIURL: "https://api.github.com/",
 			OIDCIssuer: "https://token.actions.githubusercontent.com", OIDCAudience: "elevate", Region: "us-east-1",
-			SigninURL: "https://signin.aws.amazon.com/federation", SyncInterval: time.Minute, MaxStaleness: 5 * time.Minute}
+			SigninURL: "https://signin.aws.amazon.com/federation", SyncInterval: time.Minute, MaxStaleness: 5 * time.Minute,
+			StateDir: "/home/op/.local/state/elevate", HeadCheck: 5 * time.Second}
 	}
 	with := func(f func(*Config)) Config { c := defaults(); f(&c); return c }
 	tests := []struct {
@@ -99,11 +100,19 @@ func TestParseConfig(t *testing.T) {
 		{"a bad environment value", nil, map[string]string{"ELEVATE_SYNC_INTERVAL": "often"}, Config{}, "ELEVATE_SYNC_INTERVAL"},
 		{"a stray argument", []string{"serve"}, nil, Config{}, "unexpected arguments"},
 		{"a sync interval under a second", []string{"--sync-interval", "10ms"}, nil, Config{}, "too short"},
+		{"systemd's state directory", nil, map[string]string{"STATE_DIRECTORY": "/var/lib/elevate-broker"}, with(func(c *Config) { c.StateDir = "/var/lib/elevate-broker" }), ""},
+		{"Lambda's /tmp", nil, map[string]string{"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001"}, with(func(c *Config) { c.StateDir = "/tmp/elevate" }), ""},
+		{"a URL ledger without a token", []string{"--ledger", "https://github.com/acme/access.git"}, nil, Config{}, "fetches it with the GitHub App's token or --github-token"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := ParseConfig(tt.args, func(k string) string { return tt.env[k] })
+			got, err := ParseConfig(tt.args, func(k string) string {
+				if k == "HOME" {
+					return "/home/op"
+				}
+				return tt.env[k]
+			})
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("err = %v, want %q", err, tt.err)

@@ -1,12 +1,15 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -22,6 +25,7 @@ import (
 	"github.com/elevate-gitops/elevate/internal/gitlog"
 	"github.com/elevate-gitops/elevate/internal/identity"
 	"github.com/elevate-gitops/elevate/internal/ledger"
+	"github.com/elevate-gitops/elevate/internal/privfile"
 )
 
 // DrainTimeout is how long in-flight requests may run after SIGTERM: under
@@ -123,16 +127,26 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 		now = time.Now
 	}
 	var gh *github.Client
-	var err error
+	var gitToken gitlog.Token
 	if cfg.GitHubAppID != 0 {
-		gh, err = githubapi.NewAppClient(ctx, cfg.GitHubAPIURL, cfg.GitHubAppID, cfg.GitHubAppKey, cfg.Repo, outbound)
+		app, err := githubapi.NewAppClient(ctx, cfg.GitHubAPIURL, cfg.GitHubAppID, cfg.GitHubAppKey, cfg.Repo, outbound)
+		if err != nil {
+			return nil, fmt.Errorf("GitHub client: %w", err)
+		}
+		gh, gitToken = app.Client, app.Token
 	} else {
-		gh, err = githubapi.NewClient(cfg.GitHubAPIURL, cfg.GitHubToken, outbound)
+		var err error
+		if gh, err = githubapi.NewClient(cfg.GitHubAPIURL, cfg.GitHubToken, outbound); err != nil {
+			return nil, fmt.Errorf("GitHub client: %w", err)
+		}
+		if tok := cfg.GitHubToken; tok != "" {
+			gitToken = func(context.Context) (string, error) { return tok, nil }
+		}
 	}
+	git, err := openHistory(ctx, cfg, gitToken)
 	if err != nil {
-		return nil, fmt.Errorf("GitHub client: %w", err)
+		return nil, err
 	}
-	git := gitlog.Repo{Dir: cfg.Ledger}
 	anchor := cfg.TrustAnchor
 	var verifier ledger.Verifier = unverifiable{}
 	// Team answers are kept a minute: issuing needs no GitHub call, and a
@@ -151,12 +165,17 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 		logger.Warn("no --repo: grants cannot be re-verified with GitHub, so none will issue credentials")
 		if anchor == "" {
 			// Nothing issues without --repo; the root commit only bounds the walk.
-			if anchor, err = git.Root(ctx, "refs/heads/"+cfg.Branch); err != nil {
+			if anchor, err = rootOf(ctx, git, cfg.Branch); err != nil {
 				return nil, fmt.Errorf("find the first commit of %s in %s: %w", cfg.Branch, cfg.Ledger, err)
 			}
 		}
 	}
-	led, err := ledger.New(ledger.Config{Dir: cfg.Ledger, Branch: cfg.Branch, Anchor: anchor, Verifier: verifier, Logger: logger, Now: now, MaxStaleness: cfg.MaxStaleness})
+	statePath := ""
+	if cfg.StateDir != "" {
+		statePath = filepath.Join(cfg.StateDir, "ledger-state.json")
+	}
+	led, err := ledger.New(ledger.Config{History: git, Branch: cfg.Branch, Anchor: anchor, Verifier: verifier, Logger: logger, Now: now, MaxStaleness: cfg.MaxStaleness,
+		StatePath: statePath})
 	if err != nil {
 		return nil, err
 	}
@@ -191,6 +210,34 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 		srv.Webhook = &Webhook{Secret: []byte(cfg.WebhookSecret), Branch: cfg.Branch, Sync: syncer.Sync}
 	}
 	return &Broker{Server: srv, Syncer: syncer, Ledger: led, Checker: checker}, nil
+}
+
+// openHistory opens the ledger's repository: a URL is cloned into the state
+// directory and fetched with go-git and the token (no git binary needed);
+// a path is read with the git command when there is one (faster on long
+// histories, see the benchmarks), else with go-git.
+func openHistory(ctx context.Context, cfg Config, token gitlog.Token) (ledger.History, error) {
+	if cfg.ledgerIsURL() {
+		if err := privfile.EnsureDir(cfg.StateDir); err != nil {
+			return nil, fmt.Errorf("--state-dir: %w", err)
+		}
+		return gitlog.CloneGoGit(ctx, cfg.Ledger, filepath.Join(cfg.StateDir, "ledger.git"), token)
+	}
+	if _, err := exec.LookPath("git"); err == nil {
+		return gitlog.Repo{Dir: cfg.Ledger}, nil
+	}
+	return gitlog.OpenGoGit(cfg.Ledger)
+}
+
+// rootOf is the first commit of branch's first-parent chain.
+func rootOf(ctx context.Context, git ledger.History, branch string) (string, error) {
+	head, err := git.Head(ctx, branch)
+	if err != nil || head == "" {
+		return "", fmt.Errorf("branch %s: %w", branch, cmp.Or(err, errors.New("not found")))
+	}
+	root := ""
+	err = git.FirstParents(ctx, head, nil, func(sha string, _ time.Time) bool { root = sha; return true })
+	return root, err
 }
 
 // oidcRepositories resolves --oidc-repositories to ids through GitHub, once

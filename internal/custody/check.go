@@ -349,3 +349,18 @@ func (c *Checker) Rewritten(ctx context.Context) (*RewrittenError, error) {
 	}
 	return nil, nil
 }
+
+// Remember takes definitive verdicts saved by an earlier run, so that a
+// restart asks GitHub nothing it already answered.
+func (c *Checker) Remember(verdicts []Verdict) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.verdicts == nil {
+		c.verdicts = map[string]Verdict{}
+	}
+	for _, v := range verdicts {
+		if v.Checked {
+			c.verdicts[v.SHA] = v
+		}
+	}
+}

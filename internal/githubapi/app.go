@@ -10,10 +10,17 @@ import (
 	"github.com/google/go-github/v60/github"
 )
 
+// App is a GitHub App installation on one repository.
+type App struct {
+	Client *github.Client // acts as the installation
+	// Token returns the installation token, minted and renewed (before it
+	// expires, within the hour) by ghinstallation: for git over HTTPS.
+	Token func(ctx context.Context) (string, error)
+}
+
 // NewAppClient authenticates as the GitHub App appID's installation on
-// repository fullName ("owner/name"), with the App's private key file. Tokens
-// are minted and renewed by ghinstallation.
-func NewAppClient(ctx context.Context, apiURL string, appID int64, keyFile, fullName string, httpClient *http.Client) (*github.Client, error) {
+// repository fullName ("owner/name"), with the App's private key file.
+func NewAppClient(ctx context.Context, apiURL string, appID int64, keyFile, fullName string, httpClient *http.Client) (*App, error) {
 	owner, name, ok := strings.Cut(fullName, "/")
 	if !ok {
 		return nil, fmt.Errorf("repository %q: want owner/name", fullName)
@@ -41,7 +48,11 @@ func NewAppClient(ctx context.Context, apiURL string, appID int64, keyFile, full
 	}
 	installation := ghinstallation.NewFromAppsTransport(apps, inst.GetID())
 	installation.BaseURL = apps.BaseURL
-	return NewClient(apiURL, "", withTransport(httpClient, installation))
+	gh, err := NewClient(apiURL, "", withTransport(httpClient, installation))
+	if err != nil {
+		return nil, err
+	}
+	return &App{Client: gh, Token: installation.Token}, nil
 }
 
 func withTransport(hc *http.Client, rt http.RoundTripper) *http.Client {

@@ -31,16 +31,19 @@ func TestNewAppClientActsAsTheInstallation(t *testing.T) {
 	bot := &github.User{Login: github.String("elevate[bot]"), ID: github.Int64(9), Type: github.String("Bot")}
 	f.App(12345, &key.PublicKey, 777, "ghs_installationToken", bot)
 
-	gh, err := NewAppClient(context.Background(), f.URL, 12345, keyFile, "acme/access", nil)
+	app, err := NewAppClient(context.Background(), f.URL, 12345, keyFile, "acme/access", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	me, _, err := gh.Users.Get(context.Background(), "")
+	me, _, err := app.Client.Users.Get(context.Background(), "")
 	if err != nil || me.GetLogin() != "elevate[bot]" {
 		t.Fatalf("as the installation: %v %v", me, err)
 	}
 	if f.Calls("POST /app/installations/{installation_id}/access_tokens") != 1 || f.Calls("GET /repos/{owner}/{repo}/installation") != 1 {
 		t.Error("the installation was not found and its token minted exactly once")
+	}
+	if tok, err := app.Token(context.Background()); err != nil || tok != "ghs_installationToken" {
+		t.Errorf("the token for git = %q, %v", tok, err)
 	}
 
 	other, err := rsa.GenerateKey(rand.Reader, 2048)

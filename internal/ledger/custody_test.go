@@ -203,3 +203,48 @@ func TestStaleLedgerRefuses(t *testing.T) {
 		t.Fatalf("Find = %v, want *StaleError", err)
 	}
 }
+
+// A restart on the same machine starts from the saved state: the index and
+// the verdicts come back without asking the verifier again, and a merge
+// made while it was down is read incrementally.
+func TestRestartFromSavedState(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	g := r.Commit(t0.Add(-time.Hour), "grant", map[string]string{"requests/prod/2026-11/a.yaml": requestYAML("alice", "prod", "2h", "")})
+	v := &verifier{by: map[string]*Verification{g: {OK: true, AuthorID: alice, MergedAt: t0.Add(-time.Hour)}}}
+	now := t0
+	state := filepath.Join(t.TempDir(), "state", "ledger.json")
+	open := func() *Ledger {
+		l, err := New(Config{Dir: r.Dir, Branch: "main", Anchor: r.Root(), Verifier: v, Now: func() time.Time { return now }, StatePath: state})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	first := open()
+	if err := first.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.VerifyAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(state); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("saved state: %v %v", fi, err)
+	}
+	g2 := r.Commit(t0.Add(-30*time.Minute), "grant while down", map[string]string{"requests/prod/2026-11/b.yaml": requestYAML("alice", "prod", "2h", "")})
+	v.set(g2, &Verification{OK: true, AuthorID: alice, MergedAt: t0.Add(-30 * time.Minute)})
+	calls := v.calls
+	second := open()
+	if err := second.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := second.Index().Grant("b"); !ok {
+		t.Fatal("the merge made while the broker was down is not indexed")
+	}
+	if _, err := second.Find(context.Background(), Ask{UserID: alice, Login: "alice", RequestID: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if v.calls != calls {
+		t.Errorf("the restart asked the verifier %d times about a grant it had verified", v.calls-calls)
+	}
+}

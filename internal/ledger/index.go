@@ -25,6 +25,7 @@ type Grant struct {
 	Parent      string
 	CommittedAt time.Time
 	Digest      [sha256.Size]byte // of the file's bytes on the branch
+	Blob        string            // their git blob SHA
 	// Seq orders Commit on the first-parent chain against policy commits.
 	Seq int64
 }
@@ -40,6 +41,19 @@ type Removal struct {
 	Commit  string
 	At      time.Time
 	Request *request.Request // the deleted request, when it was in the index
+	Blob    string           // the deleted file's blob SHA
+}
+
+// setContent parses the file's bytes into g.
+func (g *Grant) setContent(data []byte) {
+	g.Digest = sha256.Sum256(data)
+	req, err := request.Parse(g.Path, data)
+	if err != nil {
+		g.Invalid = err.Error()
+		return
+	}
+	req.Lines = nil // positions serve annotations, not issuance: keep grants small
+	g.Request = req
 }
 
 // Index is one immutable snapshot of the ledger.

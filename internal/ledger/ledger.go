@@ -3,7 +3,6 @@ package ledger
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -94,6 +93,9 @@ type Config struct {
 	// MaxStaleness: when no sync has succeeded for this long, look-ups
 	// refuse with *StaleError. Default 5m.
 	MaxStaleness time.Duration
+	// StatePath, when set, is where the index and the verdicts are saved
+	// after each sync, so a restart starts from them.
+	StatePath string
 }
 
 // Ledger serves snapshots of the index and keeps them in sync with git.
@@ -222,6 +224,11 @@ func (l *Ledger) sync(ctx context.Context) error {
 		return fmt.Errorf("branch %s not found in the ledger's repository", l.cfg.Branch)
 	}
 	cur := l.cur.Load()
+	if cur == nil {
+		if cur = l.restore(ctx); cur != nil {
+			l.cur.Store(cur)
+		}
+	}
 	if cur != nil && cur.Head == head && cur.Chain.Head().Pending == nil {
 		return nil
 	}
@@ -242,6 +249,7 @@ func (l *Ledger) sync(ctx context.Context) error {
 		return err
 	}
 	l.cur.Store(next)
+	l.save(next)
 	if err := l.git.SetRef(ctx, anchorRef, l.cfg.Anchor); err != nil {
 		return err
 	}
@@ -467,6 +475,7 @@ func (l *Ledger) replay(ctx context.Context, next *Index, commits []gitlog.Commi
 	}
 	for i, id := range removedIDs {
 		r := removals[id]
+		r.Blob = specs[len(ids)+i]
 		if data := blobs[len(ids)+i].Data; data != nil {
 			r.Request, _ = request.Parse("requests/"+id+".yaml", data)
 		}
@@ -481,21 +490,14 @@ func (l *Ledger) replay(ctx context.Context, next *Index, commits []gitlog.Commi
 		if !ok {
 			continue
 		}
-		g := &Grant{ID: id, Path: t.change.Path, Commit: t.commit.SHA, Parent: t.commit.Parent, CommittedAt: t.commit.At, Seq: seq[t.commit.SHA]}
+		g := &Grant{ID: id, Path: t.change.Path, Commit: t.commit.SHA, Parent: t.commit.Parent, CommittedAt: t.commit.At, Seq: seq[t.commit.SHA], Blob: t.change.Blob}
 		switch b, read := read[id]; {
 		case !t.change.Regular():
 			g.Invalid = fmt.Sprintf("the request path is not a regular file (git mode %s): a symlink or submodule is never a request", t.change.Mode)
 		case !read || b.Data == nil:
 			g.Invalid = "the file is missing or over the size limit"
 		default:
-			g.Digest = sha256.Sum256(b.Data)
-			req, err := request.Parse(t.change.Path, b.Data)
-			if err != nil {
-				g.Invalid = err.Error()
-			} else {
-				req.Lines = nil // positions serve annotations, not issuance: keep grants small
-				g.Request = req
-			}
+			g.setContent(b.Data)
 		}
 		next.add(id, g)
 	}

@@ -74,6 +74,9 @@ func (l *Ledger) VerifyAll(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	if len(todo) > 0 {
+		l.save(x)
+	}
 	return all
 }
 

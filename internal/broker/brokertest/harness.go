@@ -50,20 +50,21 @@ var Policy = strings.Replace(vt.Policy, "roles: [Admin]", "roles: [Admin, ReadOn
 // harness is a broker wired to a git ledger, the GitHub fake, a local OIDC
 // issuer and the STS fake, all on loopback.
 type Harness struct {
-	t       testing.TB
-	Repo    *ledgertest.Repo
-	GitHub  *vt.Scenario
-	OIDC    *oidcfake.Issuer
-	STS     *stsfake.Fake // nil when AWS is moto
-	Ledger  *ledger.Ledger
-	Checker *custody.Checker
-	Broker  *broker.Broker
-	Server  *broker.Server
-	URL     string
-	Logs    *SyncBuffer
-	now     time.Time
-	mu      sync.Mutex
-	target  AWS
+	t        testing.TB
+	Repo     *ledgertest.Repo
+	GitHub   *vt.Scenario
+	OIDC     *oidcfake.Issuer
+	STS      *stsfake.Fake // nil when AWS is moto
+	Ledger   *ledger.Ledger
+	Checker  *custody.Checker
+	Broker   *broker.Broker
+	Server   *broker.Server
+	URL      string
+	Logs     *SyncBuffer
+	now      time.Time
+	mu       sync.Mutex
+	target   AWS
+	stateDir string
 }
 
 type SyncBuffer struct {
@@ -132,7 +133,7 @@ func NewOn(t testing.TB, target AWS) *Harness {
 
 	h.OIDC = oidcfake.New(t)
 	h.GitHub.Fake.OtherRepository(OIDCRepository, oidcfake.RepositoryID(OIDCRepository), oidcfake.OwnerID("octo-org"))
-	h.target = target
+	h.target, h.stateDir = target, t.TempDir()
 	if err := h.start(); err != nil {
 		t.Fatal(err)
 	}
@@ -149,6 +150,7 @@ func (h *Harness) Config() broker.Config {
 		STSEndpoint: h.target.Endpoint, Region: "us-east-1", SigninURL: h.target.SigninURL,
 		WebhookSecret: WebhookSecret, SyncInterval: time.Minute,
 		TrustAnchor: h.Repo.Root(), MaxStaleness: 24 * time.Hour,
+		StateDir: h.stateDir, HeadCheck: 5 * time.Second,
 	}
 }
 
@@ -174,7 +176,7 @@ func (h *Harness) start() error {
 // failing first sync is left for the test to see.
 func (h *Harness) Restart() *Harness {
 	h.t.Helper()
-	n := &Harness{t: h.t, Repo: h.Repo, GitHub: h.GitHub, OIDC: h.OIDC, STS: h.STS, Logs: &SyncBuffer{}, now: h.Clock(), target: h.target}
+	n := &Harness{t: h.t, Repo: h.Repo, GitHub: h.GitHub, OIDC: h.OIDC, STS: h.STS, Logs: &SyncBuffer{}, now: h.Clock(), target: h.target, stateDir: h.t.TempDir()}
 	_ = n.start()
 	return n
 }
