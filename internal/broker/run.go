@@ -40,7 +40,15 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(strin
 	if err != nil {
 		return err
 	}
+	if cfg.ledgerIsURL() {
+		// The broker's own clone: a wrong token or URL must stop it now,
+		// not leave it answering not_synced forever.
+		if err := b.Syncer.Sync(ctx); err != nil {
+			return fmt.Errorf("first sync of %s: %w", cfg.Ledger, err)
+		}
+	}
 	go b.Syncer.loop(ctx, cfg.SyncInterval)
+	go b.Syncer.Watch(ctx, cfg.HeadCheck)
 	if getenv("AWS_LAMBDA_RUNTIME_API") != "" {
 		lambda.StartWithOptions(LambdaHandler(b.Server.Handler()), lambda.WithContext(ctx))
 		return nil
@@ -197,7 +205,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	syncer := &Syncer{Ledger: led, Logger: logger}
+	syncer := &Syncer{Ledger: led, Logger: logger, RemoteHead: func(ctx context.Context) (string, error) { return git.RemoteHead(ctx, cfg.Branch) }}
 	srv := &Server{
 		Identity: ids, Ledger: led, STS: stsClient,
 		Console: awscreds.Console{SigninURL: cfg.SigninURL, HTTP: outbound},
@@ -296,9 +304,11 @@ func (unverifiable) ActiveTeamMember(context.Context, string, string, string) (b
 // verified webhook; after each sync it verifies new grants in the background
 // so that issuing makes no GitHub call.
 type Syncer struct {
-	Ledger    *ledger.Ledger
-	Logger    *slog.Logger
-	verifying atomic.Bool
+	Ledger *ledger.Ledger
+	Logger *slog.Logger
+	// RemoteHead asks the remote where the branch is ("" without a remote).
+	RemoteHead func(ctx context.Context) (string, error)
+	verifying  atomic.Bool
 }
 
 // Sync brings the ledger to the branch head and starts verifying new grants.
@@ -318,6 +328,30 @@ func (s *Syncer) Sync(ctx context.Context) error {
 		}()
 	}
 	return nil
+}
+
+// Watch asks the remote for the branch head every interval, one round trip
+// with no object transfer, and syncs when it moved: a merge or revocation
+// reaches every replica within the interval even when the webhook reaches
+// only one of them. Without a remote it syncs, which is a local read.
+func (s *Syncer) Watch(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		remote, err := s.RemoteHead(ctx)
+		if err != nil {
+			s.Logger.Warn("could not ask the remote for the branch head", "error", err)
+			continue
+		}
+		if x := s.Ledger.Index(); remote == "" || x == nil || x.Head != remote {
+			_ = s.Sync(ctx)
+		}
+	}
 }
 
 func (s *Syncer) loop(ctx context.Context, every time.Duration) {

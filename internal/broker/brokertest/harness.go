@@ -154,13 +154,18 @@ func (h *Harness) Config() broker.Config {
 	}
 }
 
+// Deps are what Build takes besides the config: the harness's log, clock
+// and AWS credentials.
+func (h *Harness) Deps() broker.Deps {
+	return broker.Deps{
+		Logger: slog.New(slog.NewJSONHandler(h.Logs, nil)), Now: h.Clock,
+		AWS: credentials.NewStaticCredentialsProvider(h.target.Key, h.target.Secret, ""),
+	}
+}
+
 // start wires a broker with broker.Build, syncs it once and serves it.
 func (h *Harness) start() error {
-	logger := slog.New(slog.NewJSONHandler(h.Logs, nil))
-	b, err := broker.Build(context.Background(), h.Config(), broker.Deps{
-		Logger: logger, Now: h.Clock,
-		AWS: credentials.NewStaticCredentialsProvider(h.target.Key, h.target.Secret, ""),
-	})
+	b, err := broker.Build(context.Background(), h.Config(), h.Deps())
 	if err != nil {
 		h.t.Fatal(err)
 	}
