@@ -11,9 +11,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	"github.com/elevate-gitops/elevate/internal/broker"
+	"github.com/elevate-gitops/elevate/internal/version"
 )
 
 func main() {
@@ -31,6 +33,10 @@ func main() {
 }
 
 func realMain(ctx context.Context) error {
+	if slices.Contains(os.Args[1:], "--version") || slices.Contains(os.Args[1:], "-version") {
+		fmt.Println(version.Read().String("elevate-broker"))
+		return nil
+	}
 	cfg, err := broker.ParseConfig(os.Args[1:], os.Getenv)
 	if err != nil {
 		return err
