@@ -149,9 +149,10 @@ func (g *GoGit) Head(ctx context.Context, branch string) (string, error) {
 func fetchError(err error) error {
 	switch {
 	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed):
-		return fmt.Errorf("%w: the token was refused; check --github-token or the GitHub App's Contents permission", err)
+		// go-git appends the server's answer; the sentinel says it all.
+		return fmt.Errorf("%w: the token was refused; check --github-token or the GitHub App's Contents permission", transport.ErrAuthenticationRequired)
 	case errors.Is(err, transport.ErrRepositoryNotFound):
-		return fmt.Errorf("%w: check the --ledger URL and that the token can read it", err)
+		return fmt.Errorf("%w: check the --ledger URL and that the token can read it", transport.ErrRepositoryNotFound)
 	}
 	return err
 }
