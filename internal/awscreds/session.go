@@ -22,6 +22,9 @@ const (
 	// MaxDuration is the longest session elevate asks for; STS allows up to
 	// 43200 s when the role's MaxSessionDuration permits it.
 	MaxDuration = 12 * time.Hour
+	// MaxChainedDuration is AWS's cap on a role session requested with a
+	// role's own temporary credentials (role chaining).
+	MaxChainedDuration = time.Hour
 	// DefaultSessionDuration is used when a Session carries no
 	// SessionDuration; it is STS's own default.
 	DefaultSessionDuration = time.Hour
@@ -49,6 +52,9 @@ type Session struct {
 	PR              int           // PR number that granted it
 	WindowEnd       time.Time     // the grant's window end
 	SessionDuration time.Duration // policy's session_duration
+	// Chained is set when the broker's own credentials are a role's
+	// temporary ones: AWS caps a chained role session at 1 h.
+	Chained bool
 	Now             time.Time
 }
 
@@ -143,7 +149,11 @@ func Duration(s Session) (time.Duration, error) {
 		d = DefaultSessionDuration
 	}
 	d = min(d, left).Truncate(time.Second)
-	return min(max(d, MinDuration), MaxDuration), nil
+	limit := MaxDuration
+	if s.Chained {
+		limit = MaxChainedDuration
+	}
+	return min(max(d, MinDuration), limit), nil
 }
 
 // AssumeRoleInput builds the sts:AssumeRole request for s. It validates the

@@ -9,8 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/google/go-github/v60/github"
 
+	"github.com/elevate-gitops/elevate/internal/awscreds"
 	"github.com/elevate-gitops/elevate/internal/broker"
 	"github.com/elevate-gitops/elevate/internal/broker/brokertest"
 	"github.com/elevate-gitops/elevate/internal/brokerapi"
@@ -241,5 +246,52 @@ func TestBuildWithoutRepoIssuesNothing(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode == 200 {
 		t.Fatal("a broker without --repo issued credentials")
+	}
+}
+
+// A broker running on a role's temporary credentials (Lambda, ECS) clamps
+// sessions to AWS's 1 h cap on role chaining and leaves SessionDuration out
+// of console sign-ins, instead of failing at the first issuance.
+func TestRoleChainedBrokerClamps(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	h.MergeChange(30, map[string]string{"eligibility.yaml": strings.Replace(brokertest.Policy, "session_duration: 1h", "session_duration: 2h", 1)}, h.Clock().Add(-20*time.Minute), brokertest.SecurityLead)
+	self, err := awscreds.NewSTSClient(context.Background(), "us-east-1", h.STS.URL, nil,
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(brokertest.BrokerKey, brokertest.BrokerSecret, "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	role, err := self.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::999999999999:role/elevate-broker"), RoleSessionName: aws.String("lambda")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := h.Deps()
+	deps.AWS = credentials.NewStaticCredentialsProvider(*role.Credentials.AccessKeyId, *role.Credentials.SecretAccessKey, *role.Credentials.SessionToken)
+	b, err := broker.Build(context.Background(), h.Config(), deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Ledger.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !b.Server.Chained || !strings.Contains(h.Logs.String(), "clamped to 1h") {
+		t.Fatalf("chained = %v; log:\n%s", b.Server.Chained, h.Logs)
+	}
+	srv := httptest.NewServer(b.Server.Handler())
+	t.Cleanup(srv.Close)
+	for _, path := range []string{brokerapi.PathCredentials, brokerapi.PathConsole} {
+		req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(`{"request":"`+vt.RequestID+`"}`))
+		req.Header.Set("Authorization", "Bearer "+h.Codertocat())
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("%s from a chained broker: %d", path, resp.StatusCode)
+		}
+	}
+	if got := h.STS.LastAssumeRole().Get("DurationSeconds"); got != "3600" {
+		t.Errorf("DurationSeconds = %s, want 3600 (session_duration 2h, clamped)", got)
 	}
 }

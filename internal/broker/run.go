@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/google/go-github/v60/github"
 
 	"github.com/elevate-gitops/elevate/internal/awscreds"
@@ -205,11 +206,12 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
+	chained := roleChained(ctx, stsClient, logger)
 	syncer := &Syncer{Ledger: led, Logger: logger, RemoteHead: func(ctx context.Context) (string, error) { return git.RemoteHead(ctx, cfg.Branch) }}
 	srv := &Server{
 		Identity: ids, Ledger: led, STS: stsClient,
 		Console: awscreds.Console{SigninURL: cfg.SigninURL, HTTP: outbound},
-		Members: members, Metrics: NewMetrics(led), Logger: logger, Now: now,
+		Members: members, Metrics: NewMetrics(led), Logger: logger, Now: now, Chained: chained,
 	}
 	if cfg.Repo == "" {
 		srv.Degraded = "no --repo: the broker cannot verify grants with GitHub, so it issues nothing"
@@ -218,6 +220,26 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 		srv.Webhook = &Webhook{Secret: []byte(cfg.WebhookSecret), Branch: cfg.Branch, Sync: syncer.Sync}
 	}
 	return &Broker{Server: srv, Syncer: syncer, Ledger: led, Checker: checker}, nil
+}
+
+// roleChained reports whether the broker's own AWS credentials are
+// temporary (a role's, as on Lambda or ECS), and says what that means: AWS
+// caps every session the broker then assumes at 1 h, and refuses a console
+// SessionDuration, so the broker clamps instead of failing at issuance.
+func roleChained(ctx context.Context, client *sts.Client, logger *slog.Logger) bool {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	creds, err := client.Options().Credentials.Retrieve(ctx)
+	if err != nil {
+		logger.Warn("could not read the broker's own AWS credentials at start; they are asked again at the first issuance", "error", err)
+		return false
+	}
+	if creds.SessionToken == "" {
+		return false
+	}
+	logger.Warn("the broker runs on temporary AWS credentials (a role): AWS caps the sessions it assumes (role chaining) at 1 h, so session_duration is clamped to 1h, and console sign-ins last as long as the session",
+		"max_session", awscreds.MaxChainedDuration.String())
+	return true
 }
 
 // openHistory opens the ledger's repository: a URL is cloned into the state

@@ -68,6 +68,11 @@ type Server struct {
 	// --repo): /healthz reports it.
 	Degraded string
 
+	// Chained is set when the broker's own AWS credentials are a role's
+	// temporary ones: sessions are capped at 1 h and console sign-ins carry
+	// no SessionDuration, as AWS requires of role chaining.
+	Chained bool
+
 	draining atomic.Bool // set by Serve on shutdown: /healthz answers 503
 }
 
@@ -201,7 +206,7 @@ func (s *Server) issue(r *http.Request, body brokerapi.GrantRequest, id *identit
 	session := awscreds.Session{
 		AccountID: accountID, Role: req.Role, Login: id.Login, UserID: id.UserID,
 		RequestID: found.Grant.ID, PR: found.Verification.PR, WindowEnd: found.End,
-		SessionDuration: x.Policy.SessionDuration, Now: s.Now(),
+		SessionDuration: x.Policy.SessionDuration, Chained: s.Chained, Now: s.Now(),
 	}
 	in, err := awscreds.AssumeRoleInput(session)
 	var closed *awscreds.WindowClosedError
@@ -320,7 +325,11 @@ func (s *Server) credentials(w http.ResponseWriter, r *http.Request) (string, *a
 
 func (s *Server) console(w http.ResponseWriter, r *http.Request) (string, *apiError) {
 	return s.withGrant(w, r, "console", func(is *issued) (any, *apiError) {
-		url, err := s.Console.URL(r.Context(), is.creds, is.sessionDuration)
+		duration := is.sessionDuration
+		if s.Chained {
+			duration = 0 // AWS refuses SessionDuration for chained credentials
+		}
+		url, err := s.Console.URL(r.Context(), is.creds, duration)
 		if err != nil {
 			return nil, &apiError{status: http.StatusBadGateway, code: brokerapi.CodeUpstream, message: "the AWS sign-in endpoint failed; try again", cause: err}
 		}
