@@ -1,10 +1,33 @@
 GO      ?= go
 FUZZTIME ?= 15s
 BIN     := bin
+DIST    := dist
+# Release builds: static, reproducible paths, the VCS revision recorded for --version.
+RELEASE := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=true -ldflags='-s -w'
+PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+COMMANDS  := elevate elevate-action elevate-broker
 
-.PHONY: build test bench fuzz vet run demo
+.PHONY: build test bench fuzz vet run demo dist lambda
 build:
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -buildvcs=true -o $(BIN)/ ./cmd/...
+
+# The three binaries for each platform, with SHA-256 checksums.
+dist:
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	for p in $(PLATFORMS); do for c in $(COMMANDS); do \
+		GOOS=$${p%/*} GOARCH=$${p#*/} $(RELEASE) -o $(DIST)/$${c}_$${p%/*}_$${p#*/} ./cmd/$$c || exit 1; \
+	done; done
+	cd $(DIST) && sha256sum $(foreach c,$(COMMANDS),$(c)_*) > SHA256SUMS
+
+# The broker as AWS Lambda bootstrap zips for provided.al2023 (arm64, amd64).
+lambda:
+	mkdir -p $(DIST)/lambda
+	for a in arm64 amd64; do \
+		rm -rf $(DIST)/lambda/$$a && mkdir -p $(DIST)/lambda/$$a && \
+		GOOS=linux GOARCH=$$a $(RELEASE) -tags lambda.norpc -o $(DIST)/lambda/$$a/bootstrap ./cmd/elevate-broker && \
+		(cd $(DIST)/lambda/$$a && rm -f ../elevate-broker-lambda-$$a.zip && zip -q -X ../elevate-broker-lambda-$$a.zip bootstrap) || exit 1; \
+	done
+	cd $(DIST)/lambda && sha256sum elevate-broker-lambda-*.zip > SHA256SUMS
 
 test:
 	$(GO) test -count=1 ./...

@@ -90,9 +90,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	if c.SyncInterval < time.Second {
 		return c, fmt.Errorf("--sync-interval %s is too short (minimum 1s)", c.SyncInterval)
 	}
-	if (c.GitHubAppID == 0) != (c.GitHubAppKey == "") {
-		return c, fmt.Errorf("--github-app-id and --github-app-key-file go together")
-	}
+
 	if c.Repo != "" && c.TrustAnchor == "" {
 		return c, fmt.Errorf("--trust-anchor is required with --repo: give the full SHA of a commit whose eligibility.yaml and CODEOWNERS you have reviewed (for a new repository, its first commit: git rev-list --max-parents=0 HEAD)")
 	}
@@ -101,6 +99,13 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	}
 	if c.StateDir == "" {
 		c.StateDir = defaultStateDir(getenv)
+	}
+	if dir := getenv("CREDENTIALS_DIRECTORY"); dir != "" && c.GitHubAppID != 0 && c.GitHubAppKey == "" {
+		// systemd's LoadCredential=app-key:… (deploy/systemd).
+		c.GitHubAppKey = filepath.Join(dir, "app-key")
+	}
+	if (c.GitHubAppID == 0) != (c.GitHubAppKey == "") {
+		return c, fmt.Errorf("--github-app-id and --github-app-key-file go together")
 	}
 	if c.HeadCheck < time.Second {
 		return c, fmt.Errorf("--head-check-interval %s is too short (minimum 1s)", c.HeadCheck)

@@ -101,6 +101,8 @@ func TestParseConfig(t *testing.T) {
 		{"a stray argument", []string{"serve"}, nil, Config{}, "unexpected arguments"},
 		{"a sync interval under a second", []string{"--sync-interval", "10ms"}, nil, Config{}, "too short"},
 		{"systemd's state directory", nil, map[string]string{"STATE_DIRECTORY": "/var/lib/elevate-broker"}, with(func(c *Config) { c.StateDir = "/var/lib/elevate-broker" }), ""},
+		{"systemd's credential for the App key", []string{"--github-app-id", "7"}, map[string]string{"CREDENTIALS_DIRECTORY": "/run/credentials/elevate-broker.service"},
+			with(func(c *Config) { c.GitHubAppID, c.GitHubAppKey = 7, "/run/credentials/elevate-broker.service/app-key" }), ""},
 		{"Lambda's /tmp", nil, map[string]string{"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001"}, with(func(c *Config) { c.StateDir = "/tmp/elevate" }), ""},
 		{"a URL ledger without a token", []string{"--ledger", "https://github.com/acme/access.git"}, nil, Config{}, "fetches it with the GitHub App's token or --github-token"},
 	}

@@ -31,6 +31,7 @@ import (
 
 	"github.com/elevate-gitops/elevate/internal/awscreds"
 	"github.com/elevate-gitops/elevate/internal/awscreds/stsfake"
+	"github.com/elevate-gitops/elevate/internal/testenv"
 )
 
 const (
@@ -598,7 +599,7 @@ func TestAWSCLI(t *testing.T) {
 		}
 	}
 	if len(clis) == 0 {
-		t.Skip("no AWS CLI installed")
+		testenv.Missing(t, "the AWS CLI", "apt-get install awscli")
 	}
 	for i, cli := range clis {
 		t.Run(fmt.Sprintf("cli%d", i+1), func(t *testing.T) {

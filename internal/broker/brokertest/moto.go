@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/elevate-gitops/elevate/internal/testenv"
 )
 
 // TrustPolicy is the trust policy every target role needs (README): the broker's own
@@ -48,16 +50,10 @@ func AWSCLI(t testing.TB, endpoint string, env []string, args ...string) []byte 
 	return out
 }
 
+// RequireTool is testenv.RequireTool for the tools of the moto tests.
 func RequireTool(t testing.TB, name string) string {
 	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is required in CI: %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return path
+	return testenv.RequireTool(t, "moto and the AWS CLI come with the image; Debian's awscli adds /usr/bin/aws", name)
 }
 
 // StartMoto starts moto_server on a free loopback port, creates through the
