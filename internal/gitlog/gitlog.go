@@ -187,6 +187,9 @@ type Query struct {
 	Exclude []string // commits whose history is left out (exclusive bounds)
 	Paths   []string // path prefixes ("requests/") or files; passed on stdin, so any number fits
 	Max     int      // at most this many changes; more is ErrTooMany
+	// Until, when set, is asked about each commit the log lists, newest
+	// first; true ends the log before that commit, without reading further.
+	Until func(sha string, at time.Time) bool
 }
 
 // Log lists the first-parent commits of q.Head that change q.Paths, newest
@@ -208,10 +211,10 @@ func (g Repo) Log(ctx context.Context, q Query) ([]Commit, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := parseRawLog(r, q.Max)
-	if err != nil {
+	out, ended, err := parseRawLog(r, q.Max, q.Until)
+	if err != nil || ended {
 		stop()
-		return nil, err
+		return out, err
 	}
 	if err := wait(); err != nil {
 		return nil, err
@@ -222,16 +225,15 @@ func (g Repo) Log(ctx context.Context, q Query) ([]Commit, error) {
 // parseRawLog reads `git log --raw -z` with the format "\0\0%H %P %ct":
 // each commit starts with two NULs, then its header line, then for each
 // change ":<old mode> <new mode> <old sha> <new sha> <status>\0<path>\0".
-func parseRawLog(r *bufio.Reader, max int) ([]Commit, error) {
-	var out []Commit
+func parseRawLog(r *bufio.Reader, max int, until func(string, time.Time) bool) (out []Commit, ended bool, err error) {
 	changes := 0
 	for {
 		tok, err := readField(r, maxLogLine)
 		if errors.Is(err, io.EOF) {
-			return out, nil
+			return out, false, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read git log: %w", err)
+			return nil, false, fmt.Errorf("read git log: %w", err)
 		}
 		tok = strings.TrimLeft(tok, "\n")
 		switch {
@@ -239,21 +241,21 @@ func parseRawLog(r *bufio.Reader, max int) ([]Commit, error) {
 			continue
 		case tok[0] == ':':
 			if len(out) == 0 {
-				return nil, fmt.Errorf("read git log: a change before any commit")
+				return nil, false, fmt.Errorf("read git log: a change before any commit")
 			}
 			path, err := readField(r, maxLogLine)
 			if err != nil {
-				return nil, fmt.Errorf("read git log: %w", err)
+				return nil, false, fmt.Errorf("read git log: %w", err)
 			}
 			f := strings.Fields(tok[1:])
 			if len(f) != 5 || len(f[4]) == 0 {
-				return nil, fmt.Errorf("read git log: unexpected change %q", tok)
+				return nil, false, fmt.Errorf("read git log: unexpected change %q", tok)
 			}
 			if path == "" {
 				continue // a path over maxLogLine: no request or policy file
 			}
 			if changes == max {
-				return nil, ErrTooMany
+				return nil, false, ErrTooMany
 			}
 			changes++
 			c := Change{Path: path, Status: f[4][0], Mode: f[1], Blob: f[3], OldBlob: f[2]}
@@ -269,13 +271,16 @@ func parseRawLog(r *bufio.Reader, max int) ([]Commit, error) {
 			head := tok
 			f := strings.Fields(head)
 			if len(f) < 2 || len(f[0]) < 40 {
-				return nil, fmt.Errorf("read git log: unexpected commit line %q", head)
+				return nil, false, fmt.Errorf("read git log: unexpected commit line %q", head)
 			}
 			sec, err := strconv.ParseInt(f[len(f)-1], 10, 64)
 			if err != nil {
-				return nil, fmt.Errorf("read git log: unexpected commit line %q", head)
+				return nil, false, fmt.Errorf("read git log: unexpected commit line %q", head)
 			}
 			cm := Commit{SHA: f[0], At: time.Unix(sec, 0).UTC()}
+			if until != nil && until(cm.SHA, cm.At) {
+				return out, true, nil
+			}
 			if len(f) > 2 {
 				cm.Parent = f[1]
 			}

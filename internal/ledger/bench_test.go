@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/elevate-gitops/elevate/internal/eligibility"
+	"github.com/elevate-gitops/elevate/internal/gitlog"
 	"github.com/elevate-gitops/elevate/internal/ledger/ledgertest"
 )
 
@@ -77,32 +80,146 @@ func fastImport(dir string, merges int) error {
 	return cmd.Wait()
 }
 
-// BenchmarkIndexColdStart100k indexes, from cold, a ledger of 100,000 merges.
+// bigChain is the first-parent chain of the big ledger, newest first, with
+// commit dates: what GitHub's merge times are for this synthetic history.
+type bigChain struct {
+	shas  []string
+	dates map[string]time.Time
+}
+
+var (
+	chainOnce sync.Once
+	chain     bigChain
+)
+
+func bigHistory(b *testing.B, dir string) bigChain {
+	chainOnce.Do(func() {
+		chain.dates = map[string]time.Time{}
+		_ = gitlog.Repo{Dir: dir}.FirstParents(context.Background(), "main", nil, func(sha string, at time.Time) bool {
+			chain.shas = append(chain.shas, sha)
+			chain.dates[sha] = at
+			return true
+		})
+	})
+	if len(chain.shas) == 0 {
+		b.Fatal("no history")
+	}
+	return chain
+}
+
+// dated is a verifier whose GitHub dates every merge at its commit time (the
+// cut of the walk), and verifies every policy commit.
+type dated struct {
+	verifier
+	dates map[string]time.Time
+}
+
+func (d *dated) MergedAt(_ context.Context, sha string) (time.Time, bool, error) {
+	at, ok := d.dates[sha]
+	return at, ok, nil
+}
+
+// BenchmarkIndexColdStart100k indexes, from cold, the 100,000-merge ledger
+// (5.7 years of merges) with the git command and with go-git, the trust
+// anchor at the look-back horizon (a recent reviewed anchor) and at the
+// first commit (the whole chain of custody to walk); and beside them the
+// same window read by git log alone, and a restart from the saved state.
 func BenchmarkIndexColdStart100k(b *testing.B) {
 	dir := bigLedger(b, 100_000)
+	ch := bigHistory(b, dir)
 	now := benchNow
-	var grants int
-	var retained uint64
-	for b.Loop() {
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		l, err := New(Config{Dir: dir, Branch: "main", Anchor: ledgertest.Open(b, dir).Root(), Verifier: &verifier{}, Now: func() time.Time { return now }})
-		if err != nil {
-			b.Fatal(err)
+	horizon := now.Add(-lookBack(nil)).Add(-time.Hour)
+	atHorizon := ch.shas[len(ch.shas)-1]
+	for _, sha := range ch.shas {
+		if ch.dates[sha].Before(horizon) {
+			atHorizon = sha
+			break
 		}
-		if err := l.Sync(context.Background()); err != nil {
-			b.Fatal(err)
-		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		grants = l.Index().Len()
-		retained = after.HeapAlloc - before.HeapAlloc
-		runtime.KeepAlive(l)
 	}
-	b.ReportMetric(float64(grants), "grants")
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(grants), "ns/grant")
-	b.ReportMetric(float64(retained)/float64(grants), "B/grant")
+	root := ch.shas[len(ch.shas)-1]
+	gg, err := gitlog.OpenGoGit(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cut := ""
+	for _, sha := range ch.shas {
+		if ch.dates[sha].Before(now.Add(-lookBack(mustPolicy(b)))) {
+			cut = sha
+			break
+		}
+	}
+	b.Run("git-log-of-the-window", func(b *testing.B) {
+		for b.Loop() {
+			out, err := exec.Command("git", "-C", dir, "log", "--first-parent", "--no-renames", "--raw", "--no-abbrev", "-z", "main", "^"+cut, "--", "requests/").Output()
+			if err != nil || len(out) == 0 {
+				b.Fatal(err)
+			}
+		}
+	})
+	for _, tt := range []struct {
+		name    string
+		history History
+		anchor  string
+	}{
+		{"git/anchor-at-horizon", gitlog.Repo{Dir: dir}, atHorizon},
+		{"go-git/anchor-at-horizon", gg, atHorizon},
+		{"git/anchor-at-first-commit", gitlog.Repo{Dir: dir}, root},
+		{"go-git/anchor-at-first-commit", gg, root},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			var grants int
+			var retained uint64
+			for b.Loop() {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				l, err := New(Config{History: tt.history, Branch: "main", Anchor: tt.anchor, Verifier: &dated{dates: ch.dates}, Now: func() time.Time { return now }})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := l.Sync(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				grants = l.Index().Len()
+				retained = after.HeapAlloc - before.HeapAlloc
+				runtime.KeepAlive(l)
+			}
+			b.ReportMetric(float64(grants), "grants")
+			b.ReportMetric(float64(retained)/float64(grants), "B/grant")
+		})
+	}
+	b.Run("git/restart-from-saved-state", func(b *testing.B) {
+		state := filepath.Join(b.TempDir(), "state.json")
+		open := func() *Ledger {
+			l, err := New(Config{Dir: dir, Branch: "main", Anchor: atHorizon, Verifier: &dated{dates: ch.dates}, Now: func() time.Time { return now }, StatePath: state})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return l
+		}
+		if err := open().Sync(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			l := open()
+			if err := l.Sync(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			if l.Index().Len() == 0 {
+				b.Fatal("nothing restored")
+			}
+		}
+	})
+}
+
+func mustPolicy(b *testing.B) *eligibility.Policy {
+	p, err := eligibility.Parse(eligibility.File, []byte(policy))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p
 }
 
 // BenchmarkWebhookSync measures one new merge becoming visible: the sync a

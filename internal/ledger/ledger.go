@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -82,7 +81,7 @@ type History interface {
 type Config struct {
 	Dir     string  // a local git clone (read with the git command), unless History is set
 	History History // the repository to read; default gitlog.Repo{Dir: Dir}
-	Branch string // the default branch that holds grants
+	Branch  string  // the default branch that holds grants
 	// Anchor is the commit whose tree is trusted as given (--trust-anchor).
 	// Only grants and policy changes after it count.
 	Anchor     string
@@ -104,8 +103,9 @@ type Ledger struct {
 	git     History
 	started time.Time
 
-	syncMu sync.Mutex // one sync at a time
-	cur    atomic.Pointer[Index]
+	syncMu      sync.Mutex // one sync at a time
+	cur         atomic.Pointer[Index]
+	anchorSaved bool // the clone's anchorRef names cfg.Anchor (under syncMu)
 
 	stateMu    sync.Mutex
 	lastGood   time.Time
@@ -250,8 +250,11 @@ func (l *Ledger) sync(ctx context.Context) error {
 	}
 	l.cur.Store(next)
 	l.save(next)
-	if err := l.git.SetRef(ctx, anchorRef, l.cfg.Anchor); err != nil {
-		return err
+	if !l.anchorSaved {
+		if err := l.git.SetRef(ctx, anchorRef, l.cfg.Anchor); err != nil {
+			return err
+		}
+		l.anchorSaved = true
 	}
 	if err := l.git.SetRef(ctx, lastHeadRef, head); err != nil {
 		return err
@@ -262,13 +265,15 @@ func (l *Ledger) sync(ctx context.Context) error {
 }
 
 // checkDescent refuses a head that does not descend from the last head
-// indexed (in memory, or saved in the clone under the same anchor), and an
-// anchor that is not in the head's history.
+// indexed (in memory, or saved in the clone under the same anchor). That
+// the anchor is in the head's history is checked by the cold read; a head
+// descending from a checked one keeps it there.
 func (l *Ledger) checkDescent(ctx context.Context, cur *Index, head string) error {
 	last := ""
 	if cur != nil {
 		last = cur.Head
 	} else if saved, err := l.git.Ref(ctx, anchorRef); err == nil && saved == l.cfg.Anchor {
+		l.anchorSaved = true
 		if last, err = l.git.Ref(ctx, lastHeadRef); err != nil {
 			return err
 		}
@@ -279,61 +284,60 @@ func (l *Ledger) checkDescent(ctx context.Context, cur *Index, head string) erro
 			return &custody.RewrittenError{Before: last, After: head, Why: fmt.Sprintf("the new head of %s does not descend from the last head the broker indexed (a force push)", l.cfg.Branch)}
 		}
 	}
-	ok, err := l.git.IsAncestor(ctx, l.cfg.Anchor, head)
-	if err != nil || !ok {
-		return &custody.RewrittenError{After: head, Why: fmt.Sprintf("the trust anchor %.12s is not in the history of %s", l.cfg.Anchor, l.cfg.Branch)}
-	}
 	return nil
 }
 
 // build makes the next index: incrementally from cur when head descends
-// from it and the look-back did not grow, else from scratch.
+// from it and the look-back did not grow, else from scratch. One log lists,
+// in first-parent order, every commit changing a request or a policy file;
+// its order is what ranks grants against policy commits.
 func (l *Ledger) build(ctx context.Context, cur *Index, head string) (*Index, error) {
 	now := l.cfg.Now()
 	policy, policyErr := l.policyAt(ctx, head)
 	horizon := now.Add(-lookBack(policy))
 
 	var next *Index
-	var seq map[string]int64
-	var reqStop, polStop []string
+	var reqs, pols []gitlog.Commit
+	var top int64
+	var bound string // the commit the read stopped at
+	var err error
 	if cur != nil && !horizon.Before(cur.Horizon) {
-		next = cur.clone()
-		var err error
-		if seq, err = l.sequence(ctx, head, []string{cur.Head}, cur.topSeq); err != nil {
-			return nil, err
-		}
-		reqStop, polStop = []string{cur.Head}, []string{cur.Head}
+		next, top, bound = cur.clone(), cur.topSeq, cur.Head
+		var commits []gitlog.Commit
+		commits, err = l.git.Log(ctx, gitlog.Query{Head: head, Exclude: []string{cur.Head}, Paths: ledgerPaths, Max: maxChanges})
+		reqs, pols = split(commits, request.IsRequestPath), split(commits, custody.IsPolicyPath)
 	} else {
 		next = newIndex()
-		cut := ""
-		var err error
-		if seq, cut, err = l.window(ctx, head, horizon); err != nil {
-			return nil, err
-		}
-		reqStop, polStop = []string{l.cfg.Anchor}, []string{l.cfg.Anchor}
-		if cut != "" {
-			reqStop = append(reqStop, cut)
-		}
+		reqs, pols, bound, err = l.coldRead(ctx, head, horizon)
 	}
-	for _, s := range seq {
-		next.topSeq = max(next.topSeq, s)
-	}
-	reqs, err := l.git.Log(ctx, gitlog.Query{Head: head, Exclude: reqStop, Paths: []string{"requests/"}, Max: maxChanges})
 	if err != nil {
 		return nil, fmt.Errorf("read the history of %s: %w", l.cfg.Branch, err)
 	}
-	pols, err := l.git.Log(ctx, gitlog.Query{Head: head, Exclude: polStop, Paths: custody.PolicyPaths, Max: maxPolicyChanges})
-	if err != nil {
-		return nil, fmt.Errorf("read the policy history of %s: %w", l.cfg.Branch, err)
+	// The first-parent order of what was read ranks grants against policy
+	// commits.
+	var order []string
+	var exclude []string
+	if bound != "" {
+		exclude = []string{bound}
 	}
-	slices.Reverse(pols) // oldest first
-	for _, c := range pols {
-		s, ok := seq[c.SHA]
+	if err := l.git.FirstParents(ctx, head, exclude, func(sha string, _ time.Time) bool { order = append(order, sha); return true }); err != nil {
+		return nil, fmt.Errorf("walk the history of %s: %w", l.cfg.Branch, err)
+	}
+	seq := make(map[string]int64, len(order))
+	for i, sha := range order {
+		seq[sha] = top + int64(len(order)-i)
+	}
+	next.topSeq = top + int64(len(order))
+	for i := len(pols) - 1; i >= 0; i-- { // oldest first
+		s, ok := seq[pols[i].SHA]
 		if !ok {
-			s = math.MinInt64 // older than the window: before every grant
+			s = math.MinInt64 // behind the window: before every grant in it
 		}
-		next.policy = append(next.policy, c)
+		next.policy = append(next.policy, pols[i])
 		next.policySeq = append(next.policySeq, s)
+	}
+	if len(next.policy) > maxPolicyChanges {
+		return nil, fmt.Errorf("more than %d policy commits since the anchor: move --trust-anchor forward", maxPolicyChanges)
 	}
 	next.Head, next.Policy, next.PolicyErr, next.Horizon = head, policy, policyErr, horizon
 	next.Chain = l.cfg.Verifier.Chain(ctx, head, next.policy)
@@ -350,6 +354,33 @@ func (l *Ledger) build(ctx context.Context, cur *Index, head string) (*Index, er
 	return next, nil
 }
 
+// ledgerPaths are what the ledger reads after a sync: request files and
+// policy files.
+var ledgerPaths = append([]string{"requests/"}, custody.PolicyPaths...)
+
+// requestPaths are what the cold read streams: git matches one pathspec
+// much faster than five, and the policy files are read apart, exactly.
+var requestPaths = []string{"requests/"}
+
+// split keeps, of each commit, the changes whose path keep says, and the
+// commits left with some.
+func split(commits []gitlog.Commit, keep func(string) bool) []gitlog.Commit {
+	var out []gitlog.Commit
+	for _, c := range commits {
+		var kept []gitlog.Change
+		for _, ch := range c.Changes {
+			if keep(ch.Path) {
+				kept = append(kept, ch)
+			}
+		}
+		if len(kept) > 0 {
+			c.Changes = kept
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // policyAt reads eligibility.yaml at head: only a regular file is a policy.
 func (l *Ledger) policyAt(ctx context.Context, head string) (*eligibility.Policy, error) {
 	data, err := l.git.FileAt(ctx, eligibility.File, head, eligibility.MaxSize)
@@ -364,52 +395,70 @@ func (l *Ledger) policyAt(ctx context.Context, head string) (*eligibility.Policy
 	return eligibility.Parse(eligibility.File, data)
 }
 
-// window walks the first-parent chain from head back to the anchor and
-// numbers its commits (newer is larger). It stops early at a cut: a commit
-// older than the horizon that GitHub confirms was merged before it. A
-// committer date alone never stops the walk, because anyone who can push
-// can write any date; GitHub's merge time cannot be forged, and every commit
-// behind a merge is older than it.
-func (l *Ledger) window(ctx context.Context, head string, horizon time.Time) (map[string]int64, string, error) {
-	var order []string
-	cut, checks := "", 0
-	err := l.git.FirstParents(ctx, head, []string{l.cfg.Anchor}, func(sha string, at time.Time) bool {
-		if at.Before(horizon) && checks < maxCutChecks {
-			checks++
-			mergedAt, ok, err := l.cfg.Verifier.MergedAt(ctx, sha)
-			switch {
-			case err != nil:
-				checks = maxCutChecks // GitHub is not answering: read on to the anchor
-			case ok && mergedAt.Before(horizon):
-				cut = sha
-				return false
-			}
+// coldRead reads, from scratch and in parallel, the request changes of the
+// window (newest first, down to the cut or the anchor it returns as bound)
+// and every policy commit since the anchor, and checks that the anchor is
+// in the head's history.
+func (l *Ledger) coldRead(ctx context.Context, head string, horizon time.Time) (window, pols []gitlog.Commit, bound string, err error) {
+	var polErr, ancErr error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		pols, polErr = l.git.Log(ctx, gitlog.Query{Head: head, Exclude: []string{l.cfg.Anchor}, Paths: custody.PolicyPaths, Max: maxPolicyChanges})
+	}()
+	go func() {
+		defer wg.Done()
+		ok, err := l.git.IsAncestor(ctx, l.cfg.Anchor, head)
+		if err != nil || !ok {
+			ancErr = &custody.RewrittenError{After: head, Why: fmt.Sprintf("the trust anchor %.12s is not in the history of %s", l.cfg.Anchor, l.cfg.Branch)}
 		}
-		order = append(order, sha)
-		return true
-	})
-	if err != nil {
-		return nil, "", fmt.Errorf("walk the history of %s: %w", l.cfg.Branch, err)
-	}
-	seq := make(map[string]int64, len(order))
-	for i, sha := range order {
-		seq[sha] = int64(len(order) - i)
-	}
-	return seq, cut, nil
+	}()
+	window, bound, err = l.window(ctx, head, horizon)
+	wg.Wait()
+	return window, pols, bound, cmp.Or(err, ancErr, polErr)
 }
 
-// sequence numbers the first-parent commits of head not reachable from
-// stop, above top.
-func (l *Ledger) sequence(ctx context.Context, head string, stop []string, top int64) (map[string]int64, error) {
-	var order []string
-	if err := l.git.FirstParents(ctx, head, stop, func(sha string, _ time.Time) bool { order = append(order, sha); return true }); err != nil {
-		return nil, fmt.Errorf("walk the history of %s: %w", l.cfg.Branch, err)
+// window reads the request changes from head back, newest first, and stops
+// early at a cut: a commit older than the horizon that GitHub confirms was
+// merged before it (returned as bound, not read), or at the anchor. A
+// committer date alone never stops the walk, because anyone who can push
+// can write any date; GitHub's merge time cannot be forged, and every commit
+// behind a merge is older than it. An anchor dated inside the look-back is
+// an exclusion (git then reads only what follows it); an older one is met
+// on the way, or the cut comes first: request commits between an anchor and
+// a cut behind it are older than the horizon, so their windows are closed.
+func (l *Ledger) window(ctx context.Context, head string, horizon time.Time) ([]gitlog.Commit, string, error) {
+	q := gitlog.Query{Head: head, Paths: requestPaths, Max: maxChanges}
+	bound := ""
+	if at, err := l.git.CommitTime(ctx, l.cfg.Anchor); err != nil || !at.Before(horizon) {
+		q.Exclude, bound = []string{l.cfg.Anchor}, l.cfg.Anchor
 	}
-	seq := make(map[string]int64, len(order))
-	for i, sha := range order {
-		seq[sha] = top + int64(len(order)-i)
+	checks := 0
+	q.Until = func(sha string, at time.Time) bool {
+		if sha == l.cfg.Anchor {
+			bound = sha
+			return true
+		}
+		if !at.Before(horizon) || checks >= maxCutChecks {
+			return false
+		}
+		checks++
+		mergedAt, ok, err := l.cfg.Verifier.MergedAt(ctx, sha)
+		switch {
+		case err != nil:
+			checks = maxCutChecks // GitHub is not answering: read on to the anchor
+		case ok && mergedAt.Before(horizon):
+			bound = sha
+			return true
+		}
+		return false
 	}
-	return seq, nil
+	commits, err := l.git.Log(ctx, q)
+	if bound == "" {
+		bound = l.cfg.Anchor // read to the end: the anchor bounds the order
+	}
+	return commits, bound, err
 }
 
 // replay applies request-file changes (newest first, as git lists them) to next.
