@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/elevate-gitops/elevate/internal/outbound"
 )
 
 var fullSHA = regexp.MustCompile(`^[0-9a-f]{40}$`)
@@ -40,6 +43,10 @@ type Config struct {
 	MaxStaleness  time.Duration `flag:"max-staleness"` // refuse when no sync has succeeded for this long
 	StateDir      string        `flag:"state-dir"`     // the clone of a URL ledger, and the saved index
 	HeadCheck     time.Duration `flag:"head-check-interval"`
+	EndSessions   bool          `flag:"end-sessions"`      // end live sessions of grants that end early
+	EndRole       string        `flag:"end-sessions-role"` // the role assumed in each account for IAM
+	IAMEndpoint   string        `flag:"iam-endpoint"`
+	NotifyURL     string        `flag:"notify-url" secret:"true"` // a Slack incoming webhook URL is a secret
 }
 
 // ledgerIsURL reports whether --ledger names a remote repository to clone.
@@ -113,6 +120,12 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	if c.ledgerIsURL() && c.GitHubToken == "" && c.GitHubAppID == 0 {
 		return c, fmt.Errorf("--ledger %s: the broker fetches it with the GitHub App's token or --github-token; give one", c.Ledger)
 	}
+	if c.NotifyURL != "" {
+		if _, _, err := outbound.ParseURL("--notify-url", c.NotifyURL); err != nil {
+			// The URL is the webhook's secret: it is not repeated.
+			return c, errors.New("--notify-url must be an https URL without credentials, query or fragment (plain http only on loopback)")
+		}
+	}
 	if c.MaxStaleness < c.SyncInterval {
 		return c, fmt.Errorf("--max-staleness %s is shorter than --sync-interval %s: every broker would be stale between syncs", c.MaxStaleness, c.SyncInterval)
 	}
@@ -158,5 +171,9 @@ func flagSet(c *Config) *flag.FlagSet {
 	fs.DurationVar(&c.MaxStaleness, "max-staleness", 5*time.Minute, "refuse with 503 ledger_stale when no sync has succeeded for this long")
 	fs.StringVar(&c.StateDir, "state-dir", "", "the clone of a URL ledger and the saved index (default $STATE_DIRECTORY, else ~/.local/state/elevate; /tmp on Lambda)")
 	fs.DurationVar(&c.HeadCheck, "head-check-interval", 5*time.Second, "how often to ask the remote for the branch head (one round trip) and sync when it moved")
+	fs.BoolVar(&c.EndSessions, "end-sessions", false, "when a grant ends early, deny its live sessions with an inline policy on the target role")
+	fs.StringVar(&c.EndRole, "end-sessions-role", DefaultEndSessionsRole, "the role the broker assumes in each target account to write that policy")
+	fs.StringVar(&c.IAMEndpoint, "iam-endpoint", "", "IAM endpoint (default: the SDK's)")
+	fs.StringVar(&c.NotifyURL, "notify-url", "", "Slack-compatible incoming webhook URL for grant, first-use, revocation and ended-session notices")
 	return fs
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // secretish are flag names that carry a secret.
-var secretish = regexp.MustCompile(`token|secret|password|credential`)
+var secretish = regexp.MustCompile(`token|secret|password|credential|notify-url`)
 
 // Every field of Config names a real flag, every secret-bearing one is
 // tagged secret, and LogValue writes none of them: a new secret field added
@@ -37,6 +37,8 @@ func TestConfigLogValueRedactsEverySecret(t *testing.T) {
 			t.Errorf("field %s (--%s) carries a secret but is not tagged secret:\"true\"", f.Name, name)
 		}
 		switch f.Type.Kind() {
+		case reflect.Bool:
+			v.Field(i).SetBool(true)
 		case reflect.String:
 			v.Field(i).SetString("sentinel-" + name)
 		case reflect.Int64:
@@ -78,7 +80,7 @@ func TestParseConfig(t *testing.T) {
 		return Config{Listen: "127.0.0.1:8080", Ledger: ".", Branch: "main", GitHubAPIURL: "https://api.github.com/",
 			OIDCIssuer: "https://token.actions.githubusercontent.com", OIDCAudience: "elevate", Region: "us-east-1",
 			SigninURL: "https://signin.aws.amazon.com/federation", SyncInterval: time.Minute, MaxStaleness: 5 * time.Minute,
-			StateDir: "/home/op/.local/state/elevate", HeadCheck: 5 * time.Second}
+			StateDir: "/home/op/.local/state/elevate", HeadCheck: 5 * time.Second, EndRole: "elevate-end-sessions"}
 	}
 	with := func(f func(*Config)) Config { c := defaults(); f(&c); return c }
 	tests := []struct {

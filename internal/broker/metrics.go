@@ -14,6 +14,9 @@ type Metrics struct {
 	issued  *prometheus.CounterVec
 	refused *prometheus.CounterVec
 	latency *prometheus.HistogramVec
+	// Sessions ended on revocation, ineligibility or untrusted history.
+	sessionsEnded prometheus.Counter
+	endErrors     prometheus.Counter
 }
 
 // NewMetrics registers the series; ledger, when set, adds ledger gauges.
@@ -31,7 +34,9 @@ func NewMetrics(ledger Ledger) *Metrics {
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"endpoint"}),
 	}
-	m.reg.MustRegister(m.issued, m.refused, m.latency, prometheus.NewGoCollector())
+	m.sessionsEnded = prometheus.NewCounter(prometheus.CounterOpts{Name: "elevate_sessions_ended_total", Help: "Grants whose live sessions were ended by a Deny on the target role."})
+	m.endErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "elevate_end_sessions_errors_total", Help: "Batches of ended grants IAM did not take (after every retry, or over its size limit)."})
+	m.reg.MustRegister(m.issued, m.refused, m.latency, m.sessionsEnded, m.endErrors, prometheus.NewGoCollector())
 	if ledger != nil {
 		m.reg.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "elevate_ledger_grants", Help: "Grants in the ledger index (windows that can still be open)."},

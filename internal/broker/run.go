@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 
 	"github.com/elevate-gitops/elevate/internal/awscreds"
 	"github.com/elevate-gitops/elevate/internal/custody"
+	"github.com/elevate-gitops/elevate/internal/endsession"
 	"github.com/elevate-gitops/elevate/internal/githubapi"
 	"github.com/elevate-gitops/elevate/internal/gitlog"
 	"github.com/elevate-gitops/elevate/internal/identity"
@@ -219,6 +221,16 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 	if cfg.WebhookSecret != "" {
 		srv.Webhook = &Webhook{Secret: []byte(cfg.WebhookSecret), Branch: cfg.Branch, Sync: syncer.Sync}
 	}
+	syncer.Now = now
+	if cfg.EndSessions {
+		syncer.Ended = &sessionEnder{ctx: context.WithoutCancel(ctx), members: members, logger: logger, lag: cfg.HeadCheck + 5*time.Second,
+			ender: &endsession.Ender{IAMFor: IAMFor(stsClient, cfg.Region, cfg.IAMEndpoint, cmp.Or(cfg.EndRole, DefaultEndSessionsRole), now), Now: now, Logger: logger,
+				Done: func(ctx context.Context, ended []endsession.Ended) {
+					srv.Metrics.sessionsEnded.Add(float64(len(ended)))
+					comment(ctx, repoOf(gh, cfg.Repo), ended, logger)
+				},
+				Failed: func([]endsession.Ended, error) { srv.Metrics.endErrors.Inc() }}}
+	}
 	return &Broker{Server: srv, Syncer: syncer, Ledger: led, Checker: checker}, nil
 }
 
@@ -330,7 +342,11 @@ type Syncer struct {
 	Logger *slog.Logger
 	// RemoteHead asks the remote where the branch is ("" without a remote).
 	RemoteHead func(ctx context.Context) (string, error)
-	verifying  atomic.Bool
+	// Ended, when set, ends the live sessions of grants that end early.
+	Ended     *sessionEnder
+	Now       func() time.Time
+	verifying atomic.Bool
+	checkMu   sync.Mutex
 }
 
 // Sync brings the ledger to the branch head and starts verifying new grants.
@@ -347,9 +363,30 @@ func (s *Syncer) Sync(ctx context.Context) error {
 			if err := s.Ledger.VerifyAll(vctx); err != nil {
 				s.Logger.Warn("some grants could not be verified yet; they will be asked again on use", "error", err)
 			}
+			s.afterSync(vctx)
 		}()
+	} else {
+		go s.afterSync(context.WithoutCancel(ctx))
 	}
 	return nil
+}
+
+// afterSync has the sessions of grants that ended early ended (when the
+// broker runs with --end-sessions), one check at a time.
+func (s *Syncer) afterSync(ctx context.Context) {
+	if s.Ended == nil {
+		return
+	}
+	s.checkMu.Lock()
+	defer s.checkMu.Unlock()
+	s.Ended.check(ctx, s.Ledger, s.now())
+}
+
+func (s *Syncer) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }
 
 // Watch asks the remote for the branch head every interval, one round trip

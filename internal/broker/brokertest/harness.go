@@ -100,6 +100,9 @@ func (h *Harness) SetNow(t time.Time) {
 type AWS struct {
 	Endpoint, Key, Secret, SigninURL string
 	AccountID                        string // of the prod account
+	// With StartMotoEndSessions: a key allowed to read and write the
+	// target role's inline policies, for the test's own checks.
+	AuditorKey, AuditorSecret string
 }
 
 // newHarness merges Codertocat's prod/Admin request (2h) 30 minutes ago,

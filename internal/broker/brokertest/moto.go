@@ -1,6 +1,7 @@
 package brokertest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,9 +23,23 @@ const TrustPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Pri
 // BrokerPolicy is the broker's own permission (README).
 const BrokerPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:AssumeRole","sts:SetSourceIdentity","sts:TagSession"],"Resource":"arn:aws:iam::*:role/*"}]}`
 
+// EndSessionsTrustPolicy is the trust policy of the role the broker assumes
+// in each account to end sessions (README): the broker's principal only.
+const EndSessionsTrustPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/elevate-broker"},"Action":"sts:AssumeRole"}]}`
+
+// EndSessionsPolicy is that role's permission (README): read the elevated
+// roles and write their inline policy, nothing else.
+const EndSessionsPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GetRole","iam:GetRolePolicy","iam:PutRolePolicy"],"Resource":"arn:aws:iam::123456789012:role/Admin"}]}`
+
+// auditorPolicy lets the test read what the broker wrote, through the AWS CLI.
+const auditorPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GetRolePolicy","iam:PutRolePolicy","iam:GetRole"],"Resource":"*"}]}`
+
 // motoSetupCalls is the number of unauthenticated set-up calls; after them,
 // moto verifies SigV4 signatures and the caller's IAM policies.
 const motoSetupCalls = 4
+
+// motoEndSessionsCalls are the set-up calls StartMotoEndSessions adds.
+const motoEndSessionsCalls = 5
 
 func freePort(t testing.TB) int {
 	t.Helper()
@@ -50,6 +65,19 @@ func AWSCLI(t testing.TB, endpoint string, env []string, args ...string) []byte 
 	return out
 }
 
+// AWSCLIMayFail is AWSCLI for a call that may fail: nil then.
+func AWSCLIMayFail(endpoint string, env []string, args ...string) []byte {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "aws", append([]string{"--endpoint-url", endpoint, "--region", "us-east-1", "--output", "json"}, args...)...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir(), "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null"}, env...)
+	out, err := cmd.Output()
+	if err != nil {
+		return nil
+	}
+	return out
+}
+
 // RequireTool is testenv.RequireTool for the tools of the moto tests.
 func RequireTool(t testing.TB, name string) string {
 	t.Helper()
@@ -62,13 +90,31 @@ func RequireTool(t testing.TB, name string) string {
 // It returns the AWS the broker should use (account 123456789012).
 func StartMoto(t testing.TB) AWS {
 	t.Helper()
+	return startMoto(t, false)
+}
+
+// StartMotoEndSessions is StartMoto with the end-sessions role
+// (elevate-end-sessions, EndSessionsTrustPolicy and EndSessionsPolicy), and
+// an auditor's key the test reads the target role's policies with
+// (AWS.AuditorKey, AWS.AuditorSecret).
+func StartMotoEndSessions(t testing.TB) AWS {
+	t.Helper()
+	return startMoto(t, true)
+}
+
+func startMoto(t testing.TB, endSessions bool) AWS {
+	t.Helper()
 	RequireTool(t, "aws")
 	moto := RequireTool(t, "moto_server")
 	port := freePort(t)
 	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
 	cmd := exec.Command(moto, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	cmd.Env = append(os.Environ(), fmt.Sprintf("INITIAL_NO_AUTH_ACTION_COUNT=%d", motoSetupCalls))
-	logf, err := os.Create(filepath.Join(t.TempDir(), "moto.log"))
+	calls := motoSetupCalls
+	if endSessions {
+		calls += motoEndSessionsCalls
+	}
+	cmd.Env = append(os.Environ(), fmt.Sprintf("INITIAL_NO_AUTH_ACTION_COUNT=%d", calls))
+	logf, err := os.Create(filepath.Join(cmp.Or(os.Getenv("ELEVATE_MOTO_LOG_DIR"), t.TempDir()), "moto.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,5 +145,19 @@ func StartMoto(t testing.TB) AWS {
 	}
 	AWSCLI(t, endpoint, setup, "iam", "create-role", "--role-name", "Admin", "--assume-role-policy-document", TrustPolicy)
 	AWSCLI(t, endpoint, setup, "iam", "put-user-policy", "--user-name", "elevate-broker", "--policy-name", "elevate-assume", "--policy-document", BrokerPolicy)
-	return AWS{Endpoint: endpoint, Key: key.AccessKey.AccessKeyId, Secret: key.AccessKey.SecretAccessKey, AccountID: "123456789012"}
+	out := AWS{Endpoint: endpoint, Key: key.AccessKey.AccessKeyId, Secret: key.AccessKey.SecretAccessKey, AccountID: "123456789012"}
+	if endSessions {
+		AWSCLI(t, endpoint, setup, "iam", "create-role", "--role-name", "elevate-end-sessions", "--assume-role-policy-document", EndSessionsTrustPolicy)
+		AWSCLI(t, endpoint, setup, "iam", "put-role-policy", "--role-name", "elevate-end-sessions", "--policy-name", "end-sessions", "--policy-document", EndSessionsPolicy)
+		AWSCLI(t, endpoint, setup, "iam", "create-user", "--user-name", "auditor")
+		var auditor struct {
+			AccessKey struct{ AccessKeyId, SecretAccessKey string }
+		}
+		if err := json.Unmarshal(AWSCLI(t, endpoint, setup, "iam", "create-access-key", "--user-name", "auditor"), &auditor); err != nil {
+			t.Fatal(err)
+		}
+		AWSCLI(t, endpoint, setup, "iam", "put-user-policy", "--user-name", "auditor", "--policy-name", "read", "--policy-document", auditorPolicy)
+		out.AuditorKey, out.AuditorSecret = auditor.AccessKey.AccessKeyId, auditor.AccessKey.SecretAccessKey
+	}
+	return out
 }

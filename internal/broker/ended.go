@@ -1,0 +1,245 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/google/go-github/v60/github"
+
+	"github.com/elevate-gitops/elevate/internal/awscreds"
+	"github.com/elevate-gitops/elevate/internal/custody"
+	"github.com/elevate-gitops/elevate/internal/eligibility"
+	"github.com/elevate-gitops/elevate/internal/endsession"
+	"github.com/elevate-gitops/elevate/internal/githubapi"
+	"github.com/elevate-gitops/elevate/internal/ledger"
+)
+
+// endQueue bounds the batches of ended grants waiting for IAM.
+const endQueue = 256
+
+// sessionEnder notices grants that end early and has their sessions ended,
+// off the path of every request: a worker retries each batch until IAM
+// accepts.
+type sessionEnder struct {
+	ender   *endsession.Ender
+	members eligibility.Membership
+	logger  *slog.Logger
+	// lag is added to each cut-off: a replica may still issue for a grant
+	// until it syncs, at most one head check after the merge.
+	lag time.Duration
+
+	// ctx is the broker's: the worker lives as long as it.
+	ctx context.Context
+
+	mu    sync.Mutex
+	live  map[string]ledger.LiveGrant // after the last check
+	queue chan []endsession.Ended
+	once  sync.Once
+}
+
+func (e *sessionEnder) start() {
+	ctx := e.ctx
+	e.once.Do(func() {
+		e.queue = make(chan []endsession.Ended, endQueue)
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case batch := <-e.queue:
+					_ = e.ender.End(ctx, batch)
+				}
+			}
+		}()
+	})
+}
+
+// check compares the grants live now with those live at the last check and
+// queues the ones that ended before their window did.
+func (e *sessionEnder) check(ctx context.Context, led *ledger.Ledger, now time.Time) {
+	x := led.Index()
+	if x == nil {
+		return
+	}
+	e.start()
+	trustErr := led.Trust()
+	var untrusted *custody.UntrustedError
+	var rewritten *custody.RewrittenError
+	broken := errors.As(trustErr, &untrusted) || errors.As(trustErr, &rewritten)
+	cur := map[string]ledger.LiveGrant{}
+	notEligible := map[string]bool{}
+	if !broken {
+		for _, g := range led.Live(now) {
+			if x.Policy != nil {
+				ok, err := x.Policy.Eligible(ctx, g.Login, g.Account, g.Role, e.members)
+				if err == nil && !ok {
+					notEligible[g.ID] = true
+					continue
+				}
+			}
+			cur[g.ID] = g
+		}
+	}
+	e.mu.Lock()
+	prev := e.live
+	e.live = cur
+	e.mu.Unlock()
+	var ended []endsession.Ended
+	seenRole := map[string]bool{}
+	for id, g := range prev {
+		if _, still := cur[id]; still || !now.Before(g.End) {
+			continue
+		}
+		end := endsession.Ended{AccountID: accountOf(x, g.Account), Role: g.Role, Login: g.Login, Grant: id, PR: g.PR, Before: x.SyncedAt}
+		switch {
+		case broken:
+			// The policy or the branch is not trusted: every elevate
+			// session of the role ends, once per role.
+			if seenRole[end.AccountID+"/"+end.Role] {
+				continue
+			}
+			seenRole[end.AccountID+"/"+end.Role] = true
+			end.Login, end.Reason = "", "untrusted"
+		case notEligible[id]:
+			end.Reason = "not_eligible"
+		default:
+			r, ok := x.Removed(id)
+			if !ok {
+				continue // dropped from the index without a revocation
+			}
+			// The revocation's own time, the same on every replica, so
+			// they all write one statement.
+			end.Reason, end.Before, end.Commit, end.PR = "revoked", r.At, r.Commit, 0
+		}
+		end.Before = end.Before.Add(e.lag).Truncate(time.Second)
+		ended = append(ended, end)
+	}
+	if len(ended) == 0 {
+		return
+	}
+	select {
+	case e.queue <- ended:
+	default:
+		e.logger.Error("the queue of sessions to end is full; these will not be ended", "grants", len(ended))
+	}
+}
+
+func accountOf(x *ledger.Index, name string) string {
+	if x.Policy == nil {
+		return ""
+	}
+	id, _ := x.Policy.AccountID(name)
+	return id
+}
+
+// IAMFor returns clients acting, in each target account, as the role named
+// roleName there (the broker assumes it), cached until shortly before its
+// credentials expire.
+func IAMFor(stsClient *sts.Client, region, endpoint, roleName string, now func() time.Time) func(ctx context.Context, account string) (endsession.IAM, error) {
+	type entry struct {
+		client  *iam.Client
+		expires time.Time
+	}
+	var mu sync.Mutex
+	cache := map[string]entry{}
+	return func(ctx context.Context, account string) (endsession.IAM, error) {
+		mu.Lock()
+		e, ok := cache[account]
+		mu.Unlock()
+		if ok && now().Before(e.expires.Add(-5*time.Minute)) {
+			return e.client, nil
+		}
+		arn := awscreds.RoleARN(account, roleName)
+		out, err := stsClient.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(arn), RoleSessionName: aws.String("elevate-end-sessions"), DurationSeconds: aws.Int32(900)})
+		if err != nil {
+			return nil, fmt.Errorf("assume %s: %w", arn, err)
+		}
+		c := out.Credentials
+		cfg := aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken))}
+		client := iam.NewFromConfig(cfg, func(o *iam.Options) {
+			if endpoint != "" {
+				o.BaseEndpoint = aws.String(endpoint)
+			}
+		})
+		mu.Lock()
+		cache[account] = entry{client, aws.ToTime(c.Expiration)}
+		mu.Unlock()
+		return client, nil
+	}
+}
+
+// prCommenter is what comment needs from GitHub.
+type prCommenter interface {
+	PullsWithCommit(ctx context.Context, sha string) ([]*github.PullRequest, error)
+	UpsertComment(ctx context.Context, number int, marker, body string) (string, error)
+}
+
+func repoOf(gh *github.Client, fullName string) prCommenter {
+	if fullName == "" {
+		return nil
+	}
+	repo, err := githubapi.NewRepo(gh, fullName)
+	if err != nil {
+		return nil
+	}
+	return repo
+}
+
+// comment tells the PR that ended each grant (its revocation's, or its own)
+// whose sessions were ended and from when; failing to is only logged.
+func comment(ctx context.Context, gh prCommenter, ended []endsession.Ended, logger *slog.Logger) {
+	if gh == nil {
+		return
+	}
+	for _, e := range ended {
+		number := e.PR
+		if e.Commit != "" {
+			prs, err := gh.PullsWithCommit(ctx, e.Commit)
+			if err != nil {
+				logger.Warn("could not find the PR to tell of ended sessions", "grant", e.Grant, "error", err)
+				continue
+			}
+			for _, pr := range prs {
+				if pr.MergedAt != nil && pr.GetMergeCommitSHA() == e.Commit {
+					number = pr.GetNumber()
+				}
+			}
+		}
+		if number == 0 {
+			continue
+		}
+		if _, err := gh.UpsertComment(ctx, number, EndedMarker(e.Grant), EndedComment(e)); err != nil {
+			logger.Warn("could not tell the PR of ended sessions", "grant", e.Grant, "pr", number, "error", err)
+		}
+	}
+}
+
+// EndedMarker marks the comment about one grant's ended sessions.
+func EndedMarker(grant string) string { return "<!-- elevate:ended-sessions " + grant + " -->" }
+
+// EndedComment is what the PR is told.
+func EndedComment(e endsession.Ended) string {
+	who := "@" + e.Login
+	if e.Login == "" {
+		who = "everyone"
+	}
+	why := map[string]string{
+		"revoked":      "the grant was revoked",
+		"not_eligible": "the requester is no longer eligible under eligibility.yaml at the branch head",
+		"untrusted":    "the branch's policy history is no longer trusted",
+	}[e.Reason]
+	return fmt.Sprintf("%s\n🛑 **elevate: sessions ended.** AWS sessions issued to %s for `%s` in account %s before %s were ended (%s): role `%s` now denies them through its inline policy `%s`, within IAM's propagation time.\n",
+		EndedMarker(e.Grant), who, e.Grant, e.AccountID, e.Before.UTC().Format(time.RFC3339), why, e.Role, endsession.PolicyName)
+}
+
+// DefaultEndSessionsRole is the role the broker assumes in each account to
+// end sessions (--end-sessions-role).
+const DefaultEndSessionsRole = "elevate-end-sessions"
