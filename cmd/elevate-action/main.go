@@ -15,15 +15,21 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/elevate-gitops/elevate/internal/githubapi"
 	"github.com/elevate-gitops/elevate/internal/validate"
+	"github.com/elevate-gitops/elevate/internal/version"
 )
 
 func main() {
+	if slices.Contains(os.Args[1:], "--version") {
+		fmt.Println(version.Read().String("elevate-action"))
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a := githubactions.New()

@@ -20,7 +20,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "elevate-action")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-buildvcs=true", "-o", binary, ".").CombinedOutput(); err != nil {
 		panic("build elevate-action: " + err.Error() + "\n" + string(out))
 	}
 	code := m.Run()
@@ -160,5 +160,12 @@ func TestBinaryWithoutEnvironmentFailsClearly(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "GITHUB_EVENT_NAME and GITHUB_EVENT_PATH must be set") {
 		t.Fatalf("err = %v, out = %s", err, out)
+	}
+}
+
+func TestBinaryVersion(t *testing.T) {
+	out, err := exec.Command(binary, "--version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "elevate-action ") || !strings.Contains(string(out), "revision ") {
+		t.Fatalf("--version = %q, %v", out, err)
 	}
 }
