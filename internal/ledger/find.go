@@ -270,3 +270,39 @@ func (l *Ledger) GrantsOf(ctx context.Context, userID int64, login string) ([]br
 	}
 	return out, nil
 }
+
+// LiveGrant is a grant that can issue now as far as the ledger knows:
+// verified, the caller's by id, inside its window. Eligibility at the head
+// is for its caller to check.
+type LiveGrant struct {
+	ID, Account, Role string
+	Login             string // the PR author's login at verification: the sessions' SourceIdentity
+	UserID            int64
+	End               time.Time
+	PR                int
+}
+
+// Live lists the live grants of the current index from cached verdicts
+// only: it asks GitHub nothing.
+func (l *Ledger) Live(now time.Time) []LiveGrant {
+	x := l.Index()
+	if x == nil {
+		return nil
+	}
+	var out []LiveGrant
+	for _, g := range x.grants {
+		if g.Request == nil {
+			continue
+		}
+		v, ok := l.cached(g)
+		if !ok || !v.OK {
+			continue
+		}
+		start, end := g.Request.Window(v.MergedAt)
+		if now.Before(start) || !now.Before(end) {
+			continue
+		}
+		out = append(out, LiveGrant{ID: g.ID, Account: g.Request.Account, Role: g.Request.Role, Login: v.AuthorLogin, UserID: v.AuthorID, End: end, PR: v.PR})
+	}
+	return out
+}
