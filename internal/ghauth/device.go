@@ -80,7 +80,7 @@ func DeviceLogin(ctx context.Context, o DeviceOptions) (string, error) {
 	if clientID == "" {
 		return "", errors.New("github login: no OAuth client id; set ELEVATE_GITHUB_CLIENT_ID")
 	}
-	web, err := WebHost(o.APIURL)
+	web, err := githubapi.WebHost(o.APIURL)
 	if err != nil {
 		return "", fmt.Errorf("github login: %w", err)
 	}

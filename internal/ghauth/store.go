@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/elevate-gitops/elevate/internal/githubapi"
 	"github.com/elevate-gitops/elevate/internal/privfile"
 	"os"
 	"path/filepath"
@@ -45,7 +46,7 @@ func DefaultStore() (*Store, error) {
 // is at apiURL: the host (and port, if any) of WebHost(apiURL), for example
 // "github.com" for "" or https://api.github.com.
 func HostFor(apiURL string) (string, error) {
-	u, err := WebHost(apiURL)
+	u, err := githubapi.WebHost(apiURL)
 	if err != nil {
 		return "", err
 	}

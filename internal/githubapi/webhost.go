@@ -1,13 +1,9 @@
-package ghauth
+package githubapi
 
 import (
-	"github.com/elevate-gitops/elevate/internal/githubapi"
 	"net/url"
 	"strings"
 )
-
-// DefaultAPIURL is the REST API of github.com.
-const DefaultAPIURL = "https://api.github.com"
 
 // WebHost returns the web root (scheme and host, no path) of the GitHub
 // instance whose REST API is at apiURL, where the OAuth endpoints
@@ -24,7 +20,7 @@ const DefaultAPIURL = "https://api.github.com"
 // apiURL must be https (http only for loopback hosts) and carry no
 // credentials, query or fragment. The host is lower-cased.
 func WebHost(apiURL string) (*url.URL, error) {
-	u, loopback, err := githubapi.ParseAPIURL(apiURL)
+	u, loopback, err := ParseAPIURL(apiURL)
 	if err != nil {
 		return nil, err
 	}

@@ -1,10 +1,11 @@
-package ghauth_test
+package githubapi_test
 
 import (
 	"strings"
 	"testing"
 
 	"github.com/elevate-gitops/elevate/internal/ghauth"
+	"github.com/elevate-gitops/elevate/internal/githubapi"
 )
 
 func TestWebHost(t *testing.T) {
@@ -44,7 +45,7 @@ func TestWebHost(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.apiURL, func(t *testing.T) {
 			t.Parallel()
-			got, err := ghauth.WebHost(tt.apiURL)
+			got, err := githubapi.WebHost(tt.apiURL)
 			host, herr := ghauth.HostFor(tt.apiURL)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
