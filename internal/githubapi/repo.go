@@ -223,6 +223,13 @@ func truncate(s string, n int) string {
 // body is written as is and should contain marker; a comment that already
 // reads body is left alone. It returns the comment's HTML URL.
 func (r *Repo) UpsertComment(ctx context.Context, number int, marker, body string) (string, error) {
+	return r.UpdateComment(ctx, number, marker, func(string) string { return body })
+}
+
+// UpdateComment is UpsertComment with the new body computed from the old
+// one ("" when there is none yet): a sticky comment that carries its own
+// state, such as a count, is updated from what it says.
+func (r *Repo) UpdateComment(ctx context.Context, number int, marker string, update func(old string) string) (string, error) {
 	if marker == "" {
 		return "", fmt.Errorf("upsert comment on #%d: empty marker", number)
 	}
@@ -236,6 +243,7 @@ func (r *Repo) UpsertComment(ctx context.Context, number int, marker, body strin
 		if !strings.Contains(c.GetBody(), marker) {
 			continue
 		}
+		body := update(c.GetBody())
 		if c.GetBody() == body {
 			return c.GetHTMLURL(), nil
 		}
@@ -245,7 +253,7 @@ func (r *Repo) UpsertComment(ctx context.Context, number int, marker, body strin
 		}
 		return edited.GetHTMLURL(), nil
 	}
-	created, _, err := r.GH.Issues.CreateComment(ctx, r.Owner, r.Name, number, &github.IssueComment{Body: github.String(body)})
+	created, _, err := r.GH.Issues.CreateComment(ctx, r.Owner, r.Name, number, &github.IssueComment{Body: github.String(update(""))})
 	if err != nil {
 		return "", wrap(err, "create comment on #%d", number)
 	}

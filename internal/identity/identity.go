@@ -45,6 +45,9 @@ type Identity struct {
 	UserID int64  // the identity everywhere: GitHub numeric user id
 	Login  string // display / session names only
 	Via    string // ViaOIDC or ViaGitHubToken
+	// Workflow is, for an Actions token, the workflow that minted it
+	// (its workflow_ref claim, e.g. acme/tools/.github/workflows/db.yml@refs/heads/main).
+	Workflow string
 }
 
 // Config configures a Verifier. The zero value verifies GitHub Actions

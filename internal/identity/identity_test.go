@@ -133,7 +133,7 @@ func TestVerifyJWT(t *testing.T) {
 	iss := oidcfake.New(t)
 	v := newVerifier(t, identity.Config{Issuer: iss.URL, Audience: audience})
 	now := time.Now()
-	want := &identity.Identity{UserID: 583231, Login: "octocat", Via: "oidc"}
+	want := &identity.Identity{UserID: 583231, Login: "octocat", Via: "oidc", Workflow: "acme/access/.github/workflows/elevate.yml@refs/heads/main"}
 
 	valid := iss.Mint(octocat())
 	parts := strings.Split(valid, ".")

@@ -67,6 +67,7 @@ type actorClaims struct {
 	RepositoryOwner   string          `json:"repository_owner"`
 	RepositoryID      json.RawMessage `json:"repository_id"`
 	RepositoryOwnerID json.RawMessage `json:"repository_owner_id"`
+	WorkflowRef       string          `json:"workflow_ref"`
 }
 
 // verifyJWT verifies a GitHub Actions OIDC token.
@@ -103,7 +104,7 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*Identity, erro
 	if err := v.allowedSource(c); err != nil {
 		return nil, err
 	}
-	return &Identity{UserID: uid, Login: c.Actor, Via: ViaOIDC}, nil
+	return &Identity{UserID: uid, Login: c.Actor, Via: ViaOIDC, Workflow: c.WorkflowRef}, nil
 }
 
 // allowedSource checks that the token comes from a workflow of an allowed
