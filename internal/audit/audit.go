@@ -486,11 +486,29 @@ func (v *version) settle(now time.Time, offline bool) {
 // reviewedAfterMerge reports whether someone other than the requester
 // approved the pull request within ReviewWindow after its merge.
 func (v *version) reviewedAfterMerge() bool {
-	for _, a := range v.approvals {
-		if strings.EqualFold(a.login, v.Requester) || strings.EqualFold(a.login, v.prAuthor) {
+	approvals := make([]Approval, len(v.approvals))
+	for i, a := range v.approvals {
+		approvals[i] = Approval{Login: a.login, At: a.at}
+	}
+	return ReviewedInTime(approvals, v.Requester, v.prAuthor, v.MergedAt)
+}
+
+// Approval is one APPROVED review of a merged PR: who, and when.
+type Approval struct {
+	Login string
+	At    time.Time
+}
+
+// ReviewedInTime is the rule for emergency grants (SPEC §5.6): someone
+// other than the requester and the PR's author approved it within
+// ReviewWindow after its merge. The audit flags, and the broker announces,
+// the emergency grants it does not hold for.
+func ReviewedInTime(approvals []Approval, requester, author string, mergedAt time.Time) bool {
+	for _, a := range approvals {
+		if strings.EqualFold(a.Login, requester) || strings.EqualFold(a.Login, author) {
 			continue
 		}
-		if !a.at.Before(v.MergedAt) && !a.at.After(v.MergedAt.Add(ReviewWindow)) {
+		if !a.At.Before(mergedAt) && !a.At.After(mergedAt.Add(ReviewWindow)) {
 			return true
 		}
 	}

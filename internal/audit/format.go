@@ -11,6 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 	"unicode"
+
+	"github.com/elevate-gitops/elevate/internal/request"
 )
 
 // tableTime is how the text table writes times (always UTC).
@@ -340,19 +342,12 @@ func (r *Report) summary() summary {
 	return s
 }
 
-// formatDuration writes d the way people do: "2h", "1h30m", "90s" -> "1m30s".
+// formatDuration writes d as requests do ("2h", "1h30m"); nothing for none.
 func formatDuration(d time.Duration) string {
 	if d <= 0 {
 		return ""
 	}
-	s := d.String()
-	if d%time.Minute == 0 {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if d%time.Hour == 0 {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
+	return request.FormatDuration(d)
 }
 
 func formatTime(t time.Time, layout string) string {

@@ -2,8 +2,8 @@ package broker_test
 
 import (
 	"context"
-	"github.com/elevate-gitops/elevate/internal/broker/brokertest"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/elevate-gitops/elevate/internal/awscreds"
+	"github.com/elevate-gitops/elevate/internal/broker"
+	"github.com/elevate-gitops/elevate/internal/broker/brokertest"
 	"github.com/elevate-gitops/elevate/internal/ledger"
 	vt "github.com/elevate-gitops/elevate/internal/validate/validatetest"
 )
@@ -77,4 +79,42 @@ func percentiles(d []time.Duration) (p50, p99 time.Duration) {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[len(s)*50/100], s[min(len(s)-1, len(s)*99/100)]
+}
+
+// BenchmarkIssuanceWithNotices issues credentials through two brokers on
+// the same stand-ins, one without --notify-url and one whose receiver never
+// answers, and reports both p50 and p99: notices and the usage comment are
+// off the issuance path, so the two must not differ.
+func BenchmarkIssuanceWithNotices(b *testing.B) {
+	stalled := make(chan struct{})
+	rx := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-stalled }))
+	defer rx.Close()
+	defer close(stalled)
+	off := brokertest.New(b)
+	on := brokertest.New(b, func(c *broker.Config) { c.NotifyURL = rx.URL })
+	tokenOff, tokenOn := off.Codertocat(), on.Codertocat()
+	for range 3 {
+		off.Credentials(tokenOff, byID)
+		on.Credentials(tokenOn, byID)
+	}
+	var withOff, withOn []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		if a := off.Credentials(tokenOff, byID); a.Status != http.StatusOK {
+			b.Fatalf("%d %s", a.Status, a.Raw)
+		}
+		withOff = append(withOff, time.Since(start))
+		start = time.Now()
+		if a := on.Credentials(tokenOn, byID); a.Status != http.StatusOK {
+			b.Fatalf("%d %s", a.Status, a.Raw)
+		}
+		withOn = append(withOn, time.Since(start))
+	}
+	p50off, p99off := percentiles(withOff)
+	p50on, p99on := percentiles(withOn)
+	b.ReportMetric(ms(p50off), "off-p50-ms")
+	b.ReportMetric(ms(p99off), "off-p99-ms")
+	b.ReportMetric(ms(p50on), "stalled-p50-ms")
+	b.ReportMetric(ms(p99on), "stalled-p99-ms")
+	b.ReportMetric(ms(p99on-p99off), "p99-difference-ms")
 }

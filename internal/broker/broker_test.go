@@ -263,7 +263,25 @@ func TestRenamedLoginSameIDAccepted(t *testing.T) {
 	}
 }
 
-// After warm-up (sync and verification), issuing makes no GitHub API call.
+// commentRoutes are the sticky comment's calls, made by the usage worker
+// after an issuance, never on its path.
+var commentRoutes = []string{
+	"GET /repos/{owner}/{repo}/issues/{number}/comments",
+	"POST /repos/{owner}/{repo}/issues/{number}/comments",
+	"PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}",
+}
+
+// issuanceCalls counts the GitHub calls other than the usage worker's.
+func issuanceCalls(h *brokertest.Harness) int {
+	n := h.GitHub.Fake.TotalCalls()
+	for _, r := range commentRoutes {
+		n -= h.GitHub.Fake.Calls(r)
+	}
+	return n
+}
+
+// After warm-up (sync and verification), issuing makes no GitHub API call;
+// the first-use comment is written afterwards, once, and then updated.
 func TestIssuingAfterWarmUpMakesNoGitHubCall(t *testing.T) {
 	t.Parallel()
 	h := brokertest.New(t)
@@ -271,7 +289,7 @@ func TestIssuingAfterWarmUpMakesNoGitHubCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.Credentials(brokertest.UserToken, byID) // warms the /user cache
-	before := h.GitHub.Fake.TotalCalls()
+	before := issuanceCalls(h)
 	for range 5 {
 		if a := h.Credentials(h.Codertocat(), byID); a.Status != 200 {
 			t.Fatalf("%d %s", a.Status, a.Raw)
@@ -280,12 +298,46 @@ func TestIssuingAfterWarmUpMakesNoGitHubCall(t *testing.T) {
 			t.Fatalf("%d %s", a.Status, a.Raw)
 		}
 	}
-	if n := h.GitHub.Fake.TotalCalls() - before; n != 0 {
-		t.Errorf("issuing 10 credentials made %d GitHub API calls, want 0", n)
+	if n := issuanceCalls(h) - before; n != 0 {
+		t.Errorf("issuing 10 credentials made %d GitHub API calls besides the usage comment, want 0", n)
 	}
 	if n := h.STS.Calls("AssumeRole"); n != 11 {
 		t.Errorf("AssumeRole calls = %d, want 11", n)
 	}
+	body := waitForComment(t, h, vt.Number, "Sessions so far: **11**")
+	if n := h.GitHub.Fake.Calls("POST /repos/{owner}/{repo}/issues/{number}/comments"); n != 1 {
+		t.Errorf("%d comments created for 11 sessions, want 1 (then updates)", n)
+	}
+	for _, want := range []string{"first used", "@Codertocat", "role `Admin` in prod", "session until"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the usage comment lacks %q:\n%s", want, body)
+		}
+	}
+}
+
+// waitForComment waits for the PR's one elevate usage comment to contain want.
+func waitForComment(t *testing.T, h *brokertest.Harness, pr int, want string) string {
+	t.Helper()
+	var last string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var usage []string
+		for _, c := range h.GitHub.Fake.Comments(pr) {
+			if strings.Contains(c.GetBody(), "<!-- elevate:sessions ") {
+				usage = append(usage, c.GetBody())
+			}
+		}
+		if len(usage) > 1 {
+			t.Fatalf("%d usage comments on PR #%d, want one sticky comment", len(usage), pr)
+		}
+		if len(usage) == 1 {
+			last = usage[0]
+			if strings.Contains(last, want) {
+				return last
+			}
+		}
+	}
+	t.Fatalf("PR #%d's usage comment never said %q; last:\n%s", pr, want, last)
+	return ""
 }
 
 func TestConsoleURL(t *testing.T) {

@@ -182,7 +182,8 @@ type prCommenter interface {
 	UpsertComment(ctx context.Context, number int, marker, body string) (string, error)
 }
 
-func repoOf(gh *github.Client, fullName string) prCommenter {
+// repoOf is the access repository's API, nil without --repo.
+func repoOf(gh *github.Client, fullName string) *githubapi.Repo {
 	if fullName == "" {
 		return nil
 	}
@@ -196,9 +197,6 @@ func repoOf(gh *github.Client, fullName string) prCommenter {
 // comment tells the PR that ended each grant (its revocation's, or its own)
 // whose sessions were ended and from when; failing to is only logged.
 func comment(ctx context.Context, gh prCommenter, ended []endsession.Ended, logger *slog.Logger) {
-	if gh == nil {
-		return
-	}
 	for _, e := range ended {
 		number := e.PR
 		if e.Commit != "" {

@@ -28,6 +28,7 @@ import (
 	"github.com/elevate-gitops/elevate/internal/gitlog"
 	"github.com/elevate-gitops/elevate/internal/identity"
 	"github.com/elevate-gitops/elevate/internal/ledger"
+	"github.com/elevate-gitops/elevate/internal/notify"
 	"github.com/elevate-gitops/elevate/internal/privfile"
 )
 
@@ -222,16 +223,40 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 		srv.Webhook = &Webhook{Secret: []byte(cfg.WebhookSecret), Branch: cfg.Branch, Sync: syncer.Sync}
 	}
 	syncer.Now = now
+	bg := context.WithoutCancel(ctx)
+	var notifier *notify.Notifier
+	if cfg.NotifyURL != "" {
+		notifier = notify.New(bg, cfg.NotifyURL, outbound, logger)
+	}
+	prLink := pullLinker(cfg)
+	if repo := repoOf(gh, cfg.Repo); repo != nil {
+		srv.Usage = newUsage(bg, repo, notifier, prLink, logger)
+		if notifier != nil {
+			syncer.Notices = &notices{notifier: notifier, reviews: repo, prLink: prLink, logger: logger}
+		}
+	}
 	if cfg.EndSessions {
-		syncer.Ended = &sessionEnder{ctx: context.WithoutCancel(ctx), members: members, logger: logger, lag: cfg.HeadCheck + 5*time.Second,
+		syncer.Ended = &sessionEnder{ctx: bg, members: members, logger: logger, lag: cfg.HeadCheck + 5*time.Second,
 			ender: &endsession.Ender{IAMFor: IAMFor(stsClient, cfg.Region, cfg.IAMEndpoint, cmp.Or(cfg.EndRole, DefaultEndSessionsRole), now), Now: now, Logger: logger,
 				Done: func(ctx context.Context, ended []endsession.Ended) {
 					srv.Metrics.sessionsEnded.Add(float64(len(ended)))
-					comment(ctx, repoOf(gh, cfg.Repo), ended, logger)
+					if repo := repoOf(gh, cfg.Repo); repo != nil {
+						comment(ctx, repo, ended, logger)
+					}
+					notifier.Send(notify.Event{Kind: notify.SessionsEnded, Text: endedText(ended)})
 				},
 				Failed: func([]endsession.Ended, error) { srv.Metrics.endErrors.Inc() }}}
 	}
 	return &Broker{Server: srv, Syncer: syncer, Ledger: led, Checker: checker}, nil
+}
+
+// pullLinker links a PR number to its page on GitHub.
+func pullLinker(cfg Config) func(int) string {
+	web, err := githubapi.WebHost(cfg.GitHubAPIURL)
+	if err != nil || cfg.Repo == "" {
+		return func(pr int) string { return fmt.Sprintf("PR #%d", pr) }
+	}
+	return func(pr int) string { return fmt.Sprintf("<%s/%s/pull/%d|PR #%d>", web, cfg.Repo, pr, pr) }
 }
 
 // roleChained reports whether the broker's own AWS credentials are
@@ -342,10 +367,13 @@ type Syncer struct {
 	Logger *slog.Logger
 	// RemoteHead asks the remote where the branch is ("" without a remote).
 	RemoteHead func(ctx context.Context) (string, error)
-	// Ended, when set, ends the live sessions of grants that end early.
+	// Ended, when set, ends the live sessions of grants that end early;
+	// Notices announces merges, revocations and unreviewed emergencies.
 	Ended     *sessionEnder
+	Notices   *notices
 	Now       func() time.Time
 	verifying atomic.Bool
+	pending   sync.WaitGroup
 	checkMu   sync.Mutex
 }
 
@@ -355,8 +383,10 @@ func (s *Syncer) Sync(ctx context.Context) error {
 		s.Logger.Error("ledger sync failed; serving the last good index", "error", err)
 		return err
 	}
+	s.pending.Add(1)
 	if s.verifying.CompareAndSwap(false, true) {
 		go func() {
+			defer s.pending.Done()
 			defer s.verifying.Store(false)
 			vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 			defer cancel()
@@ -366,20 +396,29 @@ func (s *Syncer) Sync(ctx context.Context) error {
 			s.afterSync(vctx)
 		}()
 	} else {
-		go s.afterSync(context.WithoutCancel(ctx))
+		go func() {
+			defer s.pending.Done()
+			s.afterSync(context.WithoutCancel(ctx))
+		}()
 	}
 	return nil
 }
 
-// afterSync has the sessions of grants that ended early ended (when the
-// broker runs with --end-sessions), one check at a time.
+// Wait waits for the verification and the checks that the syncs so far
+// started in the background.
+func (s *Syncer) Wait() { s.pending.Wait() }
+
+// afterSync announces what the sync changed and has the sessions of grants
+// that ended early ended (with --end-sessions), one check at a time.
 func (s *Syncer) afterSync(ctx context.Context) {
-	if s.Ended == nil {
-		return
-	}
 	s.checkMu.Lock()
 	defer s.checkMu.Unlock()
-	s.Ended.check(ctx, s.Ledger, s.now())
+	if s.Notices != nil {
+		s.Notices.check(ctx, s.Ledger, s.now())
+	}
+	if s.Ended != nil {
+		s.Ended.check(ctx, s.Ledger, s.now())
+	}
 }
 
 func (s *Syncer) now() time.Time {

@@ -73,6 +73,9 @@ type Server struct {
 	// no SessionDuration, as AWS requires of role chaining.
 	Chained bool
 
+	// Usage, when set, tells each grant's PR of its sessions, afterwards.
+	Usage *usage
+
 	draining atomic.Bool // set by Serve on shutdown: /healthz answers 503
 }
 
@@ -356,6 +359,8 @@ func (s *Server) withGrant(w http.ResponseWriter, r *http.Request, kind string, 
 		return id.Login, aerr
 	}
 	s.Metrics.issued.WithLabelValues(kind).Inc()
+	s.Usage.Record(session{Grant: is.found.Grant.ID, Account: is.found.Grant.Request.Account, Role: is.session.Role, Login: id.Login,
+		Via: via(id), PR: is.found.Verification.PR, At: s.Now(), Until: is.creds.Expiration})
 	s.Logger.Info("issued",
 		"kind", kind, "github_login", id.Login, "github_id", id.UserID, "via", id.Via,
 		"request", is.found.Grant.ID, "pr", is.found.Verification.PR,

@@ -306,3 +306,42 @@ func (l *Ledger) Live(now time.Time) []LiveGrant {
 	}
 	return out
 }
+
+// EmergencyGrant is a verified emergency grant and its merge.
+type EmergencyGrant struct {
+	ID, Login string
+	PR        int
+	MergedAt  time.Time
+}
+
+// Emergencies lists the verified emergency grants of the current index,
+// from cached verdicts only.
+func (l *Ledger) Emergencies() []EmergencyGrant {
+	x := l.Index()
+	if x == nil {
+		return nil
+	}
+	var out []EmergencyGrant
+	for _, g := range x.grants {
+		if g.Request == nil || !g.Request.Emergency {
+			continue
+		}
+		if v, ok := l.cached(g); ok && v.OK {
+			out = append(out, EmergencyGrant{ID: g.ID, Login: v.AuthorLogin, PR: v.PR, MergedAt: v.MergedAt})
+		}
+	}
+	return out
+}
+
+// PullOf is the PR that merged the grant id, from its cached verdict (0 when
+// it is not verified yet).
+func (l *Ledger) PullOf(id string) int {
+	x := l.Index()
+	if x == nil || x.grants[id] == nil {
+		return 0
+	}
+	if v, ok := l.cached(x.grants[id]); ok && v.OK {
+		return v.PR
+	}
+	return 0
+}

@@ -243,3 +243,10 @@ func appendUnique(list []string, s string) []string {
 	}
 	return append(list, s)
 }
+
+// Revocations calls fn for every revocation the index holds.
+func (x *Index) Revocations(fn func(*Removal)) {
+	for _, r := range x.removed {
+		fn(r)
+	}
+}

@@ -234,7 +234,7 @@ func Marshal(r *Request) []byte {
 	add(keyRequester, "!!str", r.Requester)
 	add(keyAccount, "!!str", r.Account)
 	add(keyRole, "!!str", r.Role)
-	add(keyDuration, "!!str", formatDuration(r.Duration))
+	add(keyDuration, "!!str", FormatDuration(r.Duration))
 	add(keyReason, "!!str", r.Reason)
 	if r.Ticket != "" {
 		add(keyTicket, "!!str", r.Ticket)
@@ -258,9 +258,9 @@ func Marshal(r *Request) []byte {
 	return buf.Bytes()
 }
 
-// formatDuration writes d the way people do ("2h", "1h30m", "90s") when it
-// is whole seconds, and as time.Duration.String otherwise.
-func formatDuration(d time.Duration) string {
+// FormatDuration writes d the way people do ("2h", "1h30m", "1m30s") when
+// it is whole seconds, and as time.Duration.String otherwise.
+func FormatDuration(d time.Duration) string {
 	if d <= 0 || d%time.Second != 0 {
 		return d.String()
 	}

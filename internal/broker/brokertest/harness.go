@@ -50,21 +50,22 @@ var Policy = strings.Replace(vt.Policy, "roles: [Admin]", "roles: [Admin, ReadOn
 // harness is a broker wired to a git ledger, the GitHub fake, a local OIDC
 // issuer and the STS fake, all on loopback.
 type Harness struct {
-	t        testing.TB
-	Repo     *ledgertest.Repo
-	GitHub   *vt.Scenario
-	OIDC     *oidcfake.Issuer
-	STS      *stsfake.Fake // nil when AWS is moto
-	Ledger   *ledger.Ledger
-	Checker  *custody.Checker
-	Broker   *broker.Broker
-	Server   *broker.Server
-	URL      string
-	Logs     *SyncBuffer
-	now      time.Time
-	mu       sync.Mutex
-	target   AWS
-	stateDir string
+	t         testing.TB
+	Repo      *ledgertest.Repo
+	GitHub    *vt.Scenario
+	OIDC      *oidcfake.Issuer
+	STS       *stsfake.Fake // nil when AWS is moto
+	Ledger    *ledger.Ledger
+	Checker   *custody.Checker
+	Broker    *broker.Broker
+	Server    *broker.Server
+	URL       string
+	Logs      *SyncBuffer
+	now       time.Time
+	mu        sync.Mutex
+	target    AWS
+	stateDir  string
+	configure []Option
 }
 
 type SyncBuffer struct {
@@ -105,18 +106,22 @@ type AWS struct {
 	AuditorKey, AuditorSecret string
 }
 
-// newHarness merges Codertocat's prod/Admin request (2h) 30 minutes ago,
+// New merges Codertocat's prod/Admin request (2h) 30 minutes ago,
 // through PR #2 approved by hubot, with the STS fake as AWS.
-func New(t testing.TB) *Harness {
+func New(t testing.TB, opts ...Option) *Harness {
 	t.Helper()
 	sts := stsfake.New(t)
 	sts.AddKey(BrokerKey, BrokerSecret, "arn:aws:iam::999999999999:user/elevate-broker")
-	h := NewOn(t, AWS{Endpoint: sts.URL, Key: BrokerKey, Secret: BrokerSecret, SigninURL: sts.SigninURL(), AccountID: "111111111111"})
+	h := NewOn(t, AWS{Endpoint: sts.URL, Key: BrokerKey, Secret: BrokerSecret, SigninURL: sts.SigninURL(), AccountID: "111111111111"}, opts...)
 	h.STS = sts
 	return h
 }
 
-func NewOn(t testing.TB, target AWS) *Harness {
+// Option changes the broker's configuration from the harness's default.
+type Option func(*broker.Config)
+
+// NewOn is New against the AWS endpoint target.
+func NewOn(t testing.TB, target AWS, opts ...Option) *Harness {
 	t.Helper()
 	policy := strings.Replace(Policy, "111111111111", target.AccountID, 1)
 	h := &Harness{t: t, now: time.Now().UTC().Truncate(time.Second), Logs: &SyncBuffer{}}
@@ -136,7 +141,7 @@ func NewOn(t testing.TB, target AWS) *Harness {
 
 	h.OIDC = oidcfake.New(t)
 	h.GitHub.Fake.OtherRepository(OIDCRepository, oidcfake.RepositoryID(OIDCRepository), oidcfake.OwnerID("octo-org"))
-	h.target, h.stateDir = target, t.TempDir()
+	h.target, h.stateDir, h.configure = target, t.TempDir(), opts
 	if err := h.start(); err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +151,7 @@ func NewOn(t testing.TB, target AWS) *Harness {
 // Config is the broker's configuration in the harness: every flag as an
 // operator would set it, pointed at the loopback stand-ins.
 func (h *Harness) Config() broker.Config {
-	return broker.Config{
+	cfg := broker.Config{
 		Ledger: h.Repo.Dir, Branch: "main", Repo: vt.Owner + "/" + vt.Name,
 		GitHubAPIURL: h.GitHub.Fake.URL, GitHubToken: vt.Token,
 		OIDCIssuer: h.OIDC.URL, OIDCAudience: "elevate", OIDCRepos: OIDCRepository,
@@ -155,6 +160,10 @@ func (h *Harness) Config() broker.Config {
 		TrustAnchor: h.Repo.Root(), MaxStaleness: 24 * time.Hour,
 		StateDir: h.stateDir, HeadCheck: 5 * time.Second,
 	}
+	for _, o := range h.configure {
+		o(&cfg)
+	}
+	return cfg
 }
 
 // Deps are what Build takes besides the config: the harness's log, clock
@@ -184,7 +193,7 @@ func (h *Harness) start() error {
 // failing first sync is left for the test to see.
 func (h *Harness) Restart() *Harness {
 	h.t.Helper()
-	n := &Harness{t: h.t, Repo: h.Repo, GitHub: h.GitHub, OIDC: h.OIDC, STS: h.STS, Logs: &SyncBuffer{}, now: h.Clock(), target: h.target, stateDir: h.t.TempDir()}
+	n := &Harness{t: h.t, Repo: h.Repo, GitHub: h.GitHub, OIDC: h.OIDC, STS: h.STS, Logs: &SyncBuffer{}, now: h.Clock(), target: h.target, stateDir: h.t.TempDir(), configure: h.configure}
 	_ = n.start()
 	return n
 }

@@ -1,0 +1,135 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+
+	"github.com/elevate-gitops/elevate/internal/audit"
+	"github.com/elevate-gitops/elevate/internal/endsession"
+	"github.com/elevate-gitops/elevate/internal/ledger"
+	"github.com/elevate-gitops/elevate/internal/notify"
+	"github.com/elevate-gitops/elevate/internal/request"
+)
+
+// reviewReader is what the emergency check reads from GitHub.
+type reviewReader interface {
+	Reviews(ctx context.Context, number int) ([]*github.PullRequestReview, error)
+}
+
+// notices compares each sync with the one before and announces what
+// changed: grants merged (emergency ones loudly) and revocations, and
+// emergency grants still unreviewed a day after their merge. The first sync
+// of a process only remembers: it announces nothing it did not see happen.
+type notices struct {
+	notifier *notify.Notifier
+	reviews  reviewReader
+	prLink   func(pr int) string
+	logger   *slog.Logger
+
+	mu        sync.Mutex
+	primed    bool
+	grants    map[string]bool
+	removed   map[string]bool
+	unreviews map[string]bool // emergency grants already announced as unreviewed
+}
+
+func (n *notices) check(ctx context.Context, led *ledger.Ledger, now time.Time) {
+	x := led.Index()
+	if x == nil {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	grants, removed := map[string]bool{}, map[string]bool{}
+	x.Grants(func(g *ledger.Grant) { grants[g.ID] = true })
+	x.Revocations(func(r *ledger.Removal) { removed[r.ID] = true })
+	if n.primed {
+		x.Grants(func(g *ledger.Grant) {
+			if n.grants[g.ID] || g.Request == nil {
+				return
+			}
+			r := g.Request
+			if r.Emergency {
+				n.notifier.Send(notify.Event{Kind: notify.EmergencyMerged, Text: fmt.Sprintf("🚨 *EMERGENCY elevate grant merged:* `%s` by %s, role %s in %s for %s, ticket %s, without approval. Its code owners must review it within 24 hours: %s",
+					g.ID, r.Requester, r.Role, r.Account, request.FormatDuration(r.Duration), r.Ticket, n.link(led, g.ID))})
+				return
+			}
+			state := "active"
+			if r.NotBefore.After(now) {
+				state = "scheduled from " + r.NotBefore.UTC().Format(time.RFC3339)
+			}
+			n.notifier.Send(notify.Event{Kind: notify.GrantMerged, Text: fmt.Sprintf("🔓 *elevate grant merged* (%s): `%s` by %s, role %s in %s for %s. %s", state, g.ID, r.Requester, r.Role, r.Account, request.FormatDuration(r.Duration), n.link(led, g.ID))})
+		})
+		x.Revocations(func(r *ledger.Removal) {
+			if n.removed[r.ID] {
+				return
+			}
+			who := ""
+			if r.Request != nil {
+				who = fmt.Sprintf(" (%s, role %s in %s)", r.Request.Requester, r.Request.Role, r.Request.Account)
+			}
+			n.notifier.Send(notify.Event{Kind: notify.Revoked, Text: fmt.Sprintf("🔒 *elevate grant revoked:* `%s`%s at %s (commit %.12s).", r.ID, who, r.At.UTC().Format(time.RFC3339), r.Commit)})
+		})
+	}
+	n.primed, n.grants, n.removed = true, grants, removed
+	n.emergencies(ctx, led, now)
+}
+
+// link is the grant's PR as a link, or its id when no verdict names it.
+func (n *notices) link(led *ledger.Ledger, id string) string {
+	if pr := led.PullOf(id); pr != 0 {
+		return n.prLink(pr)
+	}
+	return "(its PR is not verified yet)"
+}
+
+// emergencies announces, once, each live emergency grant that nobody but
+// its requester approved within 24 hours of its merge (audit.ReviewedInTime).
+func (n *notices) emergencies(ctx context.Context, led *ledger.Ledger, now time.Time) {
+	if n.reviews == nil {
+		return
+	}
+	if n.unreviews == nil {
+		n.unreviews = map[string]bool{}
+	}
+	for _, g := range led.Emergencies() {
+		if n.unreviews[g.ID] || now.Before(g.MergedAt.Add(audit.ReviewWindow)) || !now.Before(g.MergedAt.Add(audit.ReviewWindow+48*time.Hour)) {
+			continue
+		}
+		reviews, err := n.reviews.Reviews(ctx, g.PR)
+		if err != nil {
+			n.logger.Warn("could not read the reviews of an emergency grant", "request", g.ID, "error", err)
+			continue
+		}
+		var approvals []audit.Approval
+		for _, r := range reviews {
+			if strings.EqualFold(r.GetState(), "APPROVED") && r.SubmittedAt != nil {
+				approvals = append(approvals, audit.Approval{Login: r.GetUser().GetLogin(), At: r.GetSubmittedAt().Time})
+			}
+		}
+		n.unreviews[g.ID] = true
+		if !audit.ReviewedInTime(approvals, g.Login, g.Login, g.MergedAt) {
+			n.notifier.Send(notify.Event{Kind: notify.EmergencyUnreviewed, Text: fmt.Sprintf("⚠️ *elevate:* the EMERGENCY grant `%s` of %s was merged %s and no code owner has approved it since. Review it: %s",
+				g.ID, g.Login, g.MergedAt.UTC().Format(time.RFC3339), n.prLink(g.PR))})
+		}
+	}
+}
+
+// endedText is the notice of sessions ended.
+func endedText(ended []endsession.Ended) string {
+	var parts []string
+	for _, e := range ended {
+		who := e.Login
+		if who == "" {
+			who = "everyone"
+		}
+		parts = append(parts, fmt.Sprintf("`%s` (%s, role %s in %s, sessions issued before %s)", e.Grant, who, e.Role, e.AccountID, e.Before.UTC().Format(time.RFC3339)))
+	}
+	return "🛑 *elevate ended live AWS sessions:* " + strings.Join(parts, "; ") + "."
+}

@@ -1,0 +1,182 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/elevate-gitops/elevate/internal/identity"
+	"github.com/elevate-gitops/elevate/internal/notify"
+)
+
+// usageQueue bounds the sessions waiting to be told to their PR.
+const usageQueue = 4096
+
+// session is one issuance, as its PR is told of it.
+type session struct {
+	Grant, Account, Role, Login, Via string
+	PR                               int
+	At, Until                        time.Time
+}
+
+// commentUpdater is the GitHub call the usage worker makes.
+type commentUpdater interface {
+	UpdateComment(ctx context.Context, number int, marker string, update func(old string) string) (string, error)
+}
+
+// usage tells each grant's PR when, by whom and how often it was used: the
+// first session makes one comment, later ones update it with a count and
+// the last time. It runs after the issuance: Record never waits, and the
+// issuance path makes no GitHub call.
+type usage struct {
+	gh       commentUpdater
+	notifier *notify.Notifier
+	prLink   func(pr int) string
+	logger   *slog.Logger
+	queue    chan session
+	backoff  time.Duration
+}
+
+func newUsage(ctx context.Context, gh commentUpdater, n *notify.Notifier, prLink func(int) string, logger *slog.Logger) *usage {
+	u := &usage{gh: gh, notifier: n, prLink: prLink, logger: logger, queue: make(chan session, usageQueue), backoff: time.Second}
+	go u.run(ctx)
+	return u
+}
+
+// Record queues s; a full queue drops it (logged), never blocking issuance.
+func (u *usage) Record(s session) {
+	if u == nil {
+		return
+	}
+	select {
+	case u.queue <- s:
+	default:
+		u.logger.Warn("the queue of sessions to tell their PRs is full: dropped", "request", s.Grant)
+	}
+}
+
+func (u *usage) run(ctx context.Context) {
+	for {
+		var first session
+		select {
+		case <-ctx.Done():
+			return
+		case first = <-u.queue:
+		}
+		// Sessions that came meanwhile are told in one update per grant.
+		batch := map[string][]session{first.Grant: {first}}
+	drain:
+		for {
+			select {
+			case s := <-u.queue:
+				batch[s.Grant] = append(batch[s.Grant], s)
+			default:
+				break drain
+			}
+		}
+		for _, sessions := range batch {
+			u.tell(ctx, sessions)
+		}
+	}
+}
+
+// tell updates the grant's sticky comment, retrying a few times.
+func (u *usage) tell(ctx context.Context, sessions []session) {
+	s := sessions[0]
+	if s.PR == 0 {
+		return
+	}
+	wait := u.backoff
+	for attempt := 1; attempt <= 5; attempt++ {
+		firstUse := false
+		_, err := u.gh.UpdateComment(ctx, s.PR, UsageMarker(s.Grant), func(old string) string {
+			st := parseUsage(old)
+			firstUse = st.Count == 0
+			for _, x := range sessions {
+				st.add(x)
+			}
+			return usageComment(s.Grant, st)
+		})
+		if err == nil {
+			if firstUse {
+				u.notifier.Send(notify.Event{Kind: notify.FirstSession, Text: fmt.Sprintf("🔑 *elevate:* `%s` was used for the first time by %s (%s) as role %s in %s, session until %s. %s",
+					s.Grant, s.Login, s.Via, s.Role, s.Account, s.Until.UTC().Format(time.RFC3339), u.prLink(s.PR))})
+			}
+			return
+		}
+		u.logger.Warn("could not tell the PR of a session; retrying", "request", s.Grant, "pr", s.PR, "attempt", attempt, "error", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+}
+
+// UsageMarker marks the sticky comment about one grant's sessions.
+func UsageMarker(grant string) string { return "<!-- elevate:sessions " + grant + " -->" }
+
+// usageState is what the comment carries about the sessions, in a hidden
+// line, so that every replica adds to one count.
+type usageState struct {
+	Count     int       `json:"count"`
+	First     time.Time `json:"first"`
+	FirstBy   string    `json:"first_by"`
+	FirstVia  string    `json:"first_via"`
+	Role      string    `json:"role"`
+	Account   string    `json:"account"`
+	FirstTill time.Time `json:"first_until"`
+	Last      time.Time `json:"last"`
+	LastBy    string    `json:"last_by"`
+}
+
+func (st *usageState) add(s session) {
+	if st.Count == 0 || s.At.Before(st.First) {
+		st.First, st.FirstBy, st.FirstVia, st.FirstTill = s.At, s.Login, s.Via, s.Until
+	}
+	st.Role, st.Account = s.Role, s.Account
+	st.Count++
+	if !s.At.Before(st.Last) {
+		st.Last, st.LastBy = s.At, s.Login
+	}
+}
+
+var usageStateRE = regexp.MustCompile(`<!-- elevate:sessions-state (\{.*\}) -->`)
+
+func parseUsage(body string) usageState {
+	var st usageState
+	if m := usageStateRE.FindStringSubmatch(body); m != nil {
+		_ = json.Unmarshal([]byte(m[1]), &st)
+	}
+	return st
+}
+
+func usageComment(grant string, st usageState) string {
+	state, _ := json.Marshal(st)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n🔑 **elevate: first used** %s by @%s (%s): role `%s` in %s, session until %s.\n\n",
+		UsageMarker(grant), st.First.UTC().Format(time.RFC3339), st.FirstBy, st.FirstVia, st.Role, st.Account, st.FirstTill.UTC().Format(time.RFC3339))
+	if st.Count == 1 {
+		b.WriteString("Sessions so far: **1**.\n")
+	} else {
+		fmt.Fprintf(&b, "Sessions so far: **%d**, the last at %s by @%s.\n", st.Count, st.Last.UTC().Format(time.RFC3339), st.LastBy)
+	}
+	fmt.Fprintf(&b, "<!-- elevate:sessions-state %s -->\n", state)
+	return b.String()
+}
+
+// via says how the caller proved who they were.
+func via(id *identity.Identity) string {
+	if id.Via == identity.ViaOIDC {
+		if id.Workflow != "" {
+			return "GitHub Actions workflow " + id.Workflow
+		}
+		return "a GitHub Actions token"
+	}
+	return "a GitHub user token"
+}

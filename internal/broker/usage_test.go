@@ -1,0 +1,89 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// stickyComments is a PR's comments as UpdateComment keeps them, with a
+// gate that holds every call until opened and a number of failures first.
+type stickyComments struct {
+	mu      sync.Mutex
+	gate    chan struct{}
+	fail    int
+	calls   int
+	created int
+	bodies  map[string]string // by marker
+}
+
+func (c *stickyComments) UpdateComment(_ context.Context, _ int, marker string, update func(string) string) (string, error) {
+	<-c.gate
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls++
+	if c.calls <= c.fail {
+		return "", errors.New("502 Bad Gateway")
+	}
+	old, ok := c.bodies[marker]
+	if !ok {
+		c.created++
+	}
+	c.bodies[marker] = update(old)
+	return "", nil
+}
+
+func (c *stickyComments) body(marker string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bodies[marker]
+}
+
+func TestUsageNeverWaitsAndKeepsOneComment(t *testing.T) {
+	gh := &stickyComments{gate: make(chan struct{}), fail: 1, bodies: map[string]string{}}
+	u := newUsage(t.Context(), gh, nil, func(pr int) string { return "" }, slog.New(slog.DiscardHandler))
+	u.backoff = time.Millisecond
+	at := time.Date(2026, 12, 2, 14, 2, 11, 0, time.UTC)
+	begin := time.Now()
+	for i := range 10 {
+		u.Record(session{Grant: "2026-12-02-alice-admin", Account: "prod", Role: "Admin", Login: "alice", Via: "a GitHub user token",
+			PR: 7, At: at.Add(time.Duration(i) * time.Minute), Until: at.Add(time.Duration(i)*time.Minute + time.Hour)})
+	}
+	if d := time.Since(begin); d > 100*time.Millisecond {
+		t.Fatalf("recording 10 sessions while GitHub hangs took %v", d)
+	}
+	close(gh.gate) // GitHub answers again: first a 502, then the update.
+	marker := UsageMarker("2026-12-02-alice-admin")
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(gh.body(marker), "**10**") && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	want := marker + "\n🔑 **elevate: first used** 2026-12-02T14:02:11Z by @alice (a GitHub user token): role `Admin` in prod, session until 2026-12-02T15:02:11Z.\n\n" +
+		"Sessions so far: **10**, the last at 2026-12-02T14:11:11Z by @alice.\n"
+	if got := gh.body(marker); !strings.HasPrefix(got, want) {
+		t.Fatalf("comment =\n%s\nwant it to start with\n%s", got, want)
+	}
+	if gh.created != 1 {
+		t.Errorf("%d comments created, want 1", gh.created)
+	}
+	st := parseUsage(gh.body(marker))
+	if st.Count != 10 || !st.First.Equal(at) || st.FirstBy != "alice" {
+		t.Errorf("state read back = %+v", st)
+	}
+}
+
+// A replica that starts later adds to the count the comment holds.
+func TestUsageCountsAcrossReplicas(t *testing.T) {
+	at := time.Date(2026, 12, 2, 14, 0, 0, 0, time.UTC)
+	var st usageState
+	st.add(session{Login: "alice", At: at.Add(time.Minute), Via: "x"})
+	body := usageComment("g", st)
+	again := parseUsage(body)
+	again.add(session{Login: "bob", At: at, Via: "y"}) // an earlier session told late
+	if again.Count != 2 || !again.First.Equal(at) || again.FirstBy != "bob" || again.LastBy != "alice" {
+		t.Errorf("state = %+v", again)
+	}
+}

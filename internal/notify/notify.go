@@ -1,0 +1,146 @@
+// Package notify posts what people should hear of (a grant merged, an
+// emergency grant, a grant's first session, a revocation, ended sessions,
+// an emergency grant still unreviewed) to a Slack-compatible incoming
+// webhook as {"text": …}. It never blocks its caller: events wait in a
+// bounded queue, a worker posts them with retries and backoff, and a full
+// queue drops the event and says so in the log. Texts carry grant facts and
+// links, never a credential or a token.
+package notify
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// Kinds of events.
+const (
+	GrantMerged         = "grant_merged"
+	EmergencyMerged     = "emergency_merged"
+	FirstSession        = "first_session"
+	Revoked             = "revoked"
+	SessionsEnded       = "sessions_ended"
+	EmergencyUnreviewed = "emergency_unreviewed"
+)
+
+// Event is one notice.
+type Event struct {
+	Kind string
+	Text string // Slack mrkdwn; links as <url|text>
+}
+
+// Queue and retry bounds.
+const (
+	queueSize   = 1024
+	maxAttempts = 6
+)
+
+// Notifier posts events to URL. The zero value is not usable: use New.
+type Notifier struct {
+	url     string
+	client  *http.Client
+	logger  *slog.Logger
+	backoff time.Duration
+	queue   chan Event
+	sent    atomic.Int64
+	dropped atomic.Int64
+	failed  atomic.Int64
+}
+
+// New starts a notifier posting to url until ctx ends. client may be nil
+// (10 s timeout).
+func New(ctx context.Context, url string, client *http.Client, logger *slog.Logger) *Notifier {
+	return start(ctx, url, client, logger, time.Second)
+}
+
+func start(ctx context.Context, url string, client *http.Client, logger *slog.Logger, backoff time.Duration) *Notifier {
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	n := &Notifier{url: url, client: client, logger: logger, backoff: backoff, queue: make(chan Event, queueSize)}
+	go n.run(ctx)
+	return n
+}
+
+// Send queues e without waiting; a full queue drops it.
+func (n *Notifier) Send(e Event) {
+	if n == nil {
+		return
+	}
+	select {
+	case n.queue <- e:
+	default:
+		n.dropped.Add(1)
+		n.logger.Warn("notification queue full: dropped", "kind", e.Kind)
+	}
+}
+
+// Counts reports events sent, dropped (queue full) and failed (every retry).
+func (n *Notifier) Counts() (sent, dropped, failed int64) {
+	return n.sent.Load(), n.dropped.Load(), n.failed.Load()
+}
+
+func (n *Notifier) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e := <-n.queue:
+			n.deliver(ctx, e)
+		}
+	}
+}
+
+func (n *Notifier) deliver(ctx context.Context, e Event) {
+	body, _ := json.Marshal(map[string]string{"text": e.Text})
+	wait := n.backoff
+	for attempt := 1; ; attempt++ {
+		err := n.post(ctx, body)
+		if err == nil {
+			n.sent.Add(1)
+			return
+		}
+		if attempt == maxAttempts || ctx.Err() != nil {
+			// The URL is the webhook's secret: it is not logged.
+			n.logger.Error("could not deliver a notification", "kind", e.Kind, "attempts", attempt, "error", err)
+			n.failed.Add(1)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			n.failed.Add(1)
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
+}
+
+func (n *Notifier) post(ctx context.Context, body []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.url, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("build the request")
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := n.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("the receiver is unreachable")
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("the receiver answered %s", resp.Status)
+	}
+	return nil
+}

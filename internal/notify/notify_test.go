@@ -1,0 +1,143 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+)
+
+// receiver is a Slack-compatible incoming webhook on loopback: it keeps the
+// texts it accepted and fails the first fail requests with 500.
+type receiver struct {
+	mu    sync.Mutex
+	texts []string
+	tries int
+	fail  int
+	block chan struct{} // when set, every request waits for it
+}
+
+func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if rc.block != nil {
+		<-rc.block
+	}
+	var msg struct {
+		Text string `json:"text"`
+	}
+	if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" || json.NewDecoder(r.Body).Decode(&msg) != nil || msg.Text == "" {
+		http.Error(w, "invalid_payload", http.StatusBadRequest)
+		return
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.tries++
+	if rc.tries <= rc.fail {
+		http.Error(w, "server_error", http.StatusInternalServerError)
+		return
+	}
+	rc.texts = append(rc.texts, msg.Text)
+	_, _ = w.Write([]byte("ok"))
+}
+
+func (rc *receiver) attempts() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.tries
+}
+
+func (rc *receiver) got() []string {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]string(nil), rc.texts...)
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal("timed out")
+}
+
+func TestEveryKindIsDeliveredOnceInOrder(t *testing.T) {
+	rc := &receiver{}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	n := start(t.Context(), srv.URL, nil, nil, time.Millisecond)
+	kinds := []string{GrantMerged, EmergencyMerged, FirstSession, Revoked, SessionsEnded, EmergencyUnreviewed}
+	for _, k := range kinds {
+		n.Send(Event{Kind: k, Text: "text of " + k})
+	}
+	waitFor(t, func() bool { return len(rc.got()) == len(kinds) })
+	for i, k := range kinds {
+		if got := rc.got()[i]; got != "text of "+k {
+			t.Errorf("message %d = %q, want the %s text", i, got, k)
+		}
+	}
+	if sent, dropped, failed := n.Counts(); sent != 6 || dropped != 0 || failed != 0 {
+		t.Errorf("counts = %d sent, %d dropped, %d failed", sent, dropped, failed)
+	}
+}
+
+func TestAFailingReceiverIsRetried(t *testing.T) {
+	rc := &receiver{fail: 3}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	n := start(t.Context(), srv.URL, nil, nil, time.Millisecond)
+	n.Send(Event{Kind: Revoked, Text: "revoked"})
+	waitFor(t, func() bool { return len(rc.got()) == 1 })
+	if n := rc.attempts(); n != 4 {
+		t.Errorf("%d tries, want 4 (three 500s, then accepted)", n)
+	}
+}
+
+func TestAReceiverThatNeverAcceptsGivesUpAndLogsNoURL(t *testing.T) {
+	rc := &receiver{fail: 1 << 30}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	var logs bytes.Buffer
+	url := srv.URL + "/services/T000/B000/SECRETPART"
+	n := start(t.Context(), url, nil, slog.New(slog.NewTextHandler(&logs, nil)), time.Millisecond)
+	n.Send(Event{Kind: Revoked, Text: "revoked"})
+	waitFor(t, func() bool { _, _, failed := n.Counts(); return failed == 1 })
+	if n := rc.attempts(); n != maxAttempts {
+		t.Errorf("%d tries, want %d", n, maxAttempts)
+	}
+	if !bytes.Contains(logs.Bytes(), []byte("could not deliver a notification")) {
+		t.Errorf("the failure is not logged: %s", logs.String())
+	}
+	if bytes.Contains(logs.Bytes(), []byte("SECRETPART")) {
+		t.Errorf("the log holds the webhook URL: %s", logs.String())
+	}
+}
+
+// A stalled receiver fills the queue; Send still returns at once and drops.
+func TestSendNeverBlocks(t *testing.T) {
+	rc := &receiver{block: make(chan struct{})}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	defer close(rc.block)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	n := start(ctx, srv.URL, nil, nil, time.Millisecond)
+	begin := time.Now()
+	for range queueSize + 100 {
+		n.Send(Event{Kind: FirstSession, Text: "used"})
+	}
+	if d := time.Since(begin); d > time.Second {
+		t.Errorf("sending %d events to a stalled receiver took %v", queueSize+100, d)
+	}
+	waitFor(t, func() bool { _, dropped, _ := n.Counts(); return dropped >= 99 })
+}
+
+func TestNilNotifierIsOff(t *testing.T) {
+	var n *Notifier
+	n.Send(Event{Kind: Revoked, Text: "x"}) // must not panic
+}
