@@ -15,6 +15,7 @@ import (
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/elevate-gitops/elevate/internal/githubapi"
+	"github.com/elevate-gitops/elevate/internal/golden"
 	vt "github.com/elevate-gitops/elevate/internal/validate/validatetest"
 )
 
@@ -83,6 +84,18 @@ func lastStatus(t *testing.T, s *vt.Scenario) (state, description string) {
 	return last.GetState(), last.GetDescription()
 }
 
+// comment is the body of elevate's comment with marker on the fixture PR.
+func comment(t *testing.T, s *vt.Scenario, marker string) string {
+	t.Helper()
+	for _, c := range s.Fake.Comments(vt.Number) {
+		if strings.HasPrefix(c.GetBody(), marker+"\n") {
+			return c.GetBody()
+		}
+	}
+	t.Fatalf("no comment with %s on #%d", marker, vt.Number)
+	return ""
+}
+
 func TestPendingThenApprovedUpdatesOneComment(t *testing.T) {
 	t.Parallel()
 	s := vt.New(t, 10)
@@ -99,6 +112,7 @@ func TestPendingThenApprovedUpdatesOneComment(t *testing.T) {
 	if !strings.Contains(r.outputs, "verdict<<") || !strings.Contains(r.outputs, "pending") || !strings.Contains(r.outputs, vt.RequestID) {
 		t.Errorf("outputs = %q", r.outputs)
 	}
+	golden.Assert(t, "verdict-pending", comment(t, s, VerdictMarker))
 
 	// The requester's own approval (Codertocat is a code owner too) does not count.
 	s.Review(vt.Author, "APPROVED", vt.HeadSHA, now.Add(time.Minute))
@@ -119,12 +133,8 @@ func TestPendingThenApprovedUpdatesOneComment(t *testing.T) {
 	if len(comments) != 1 {
 		t.Fatalf("%d comments, want one sticky comment updated in place", len(comments))
 	}
-	if body := comments[0].GetBody(); !strings.Contains(body, "elevate: approved") || !strings.Contains(body, VerdictMarker) {
-		t.Errorf("comment = %q", body)
-	}
-	if !strings.Contains(r.summary, "elevate: approved") {
-		t.Errorf("job summary = %q", r.summary)
-	}
+	golden.Assert(t, "verdict-approved", comment(t, s, VerdictMarker))
+	golden.Assert(t, "summary-approved", r.summary)
 }
 
 func TestRejectedFailsWithAnnotation(t *testing.T) {
@@ -139,10 +149,9 @@ func TestRejectedFailsWithAnnotation(t *testing.T) {
 	if state, desc := lastStatus(t, s); state != "failure" || !strings.Contains(desc, "9h0m0s is over the max_duration") {
 		t.Errorf("status = %s %q", state, desc)
 	}
-	want := "::error file=" + vt.RequestPath + ",line=4,title=elevate::"
-	if !strings.Contains(r.log, want) {
-		t.Errorf("log lacks annotation %q:\n%s", want, r.log)
-	}
+	// The annotation: ::error file=…,line=4,title=elevate::…
+	golden.Assert(t, "log-rejected", r.log)
+	golden.Assert(t, "verdict-rejected", comment(t, s, VerdictMarker))
 }
 
 // The policy and CODEOWNERS are read at the base: a head that loosens them
@@ -218,19 +227,12 @@ func TestMergedCommentsWindowAndCommand(t *testing.T) {
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	comments := s.Fake.Comments(vt.Number)
-	if len(comments) != 1 {
+	if comments := s.Fake.Comments(vt.Number); len(comments) != 1 {
 		t.Fatalf("%d comments", len(comments))
 	}
-	body := comments[0].GetBody()
-	for _, want := range []string{
-		"active from 2026-11-25T10:00:00Z until 2026-11-25T12:00:00Z",
-		"elevate credentials --request " + vt.RequestID,
-	} {
-		if !strings.Contains(body, want) {
-			t.Errorf("merge comment lacks %q:\n%s", want, body)
-		}
-	}
+	// Active from the merge (10:00) for the request's 2h, and the commands.
+	golden.Assert(t, "merged-granted", comment(t, s, MergedMarker))
+	golden.Assert(t, "summary-merged", r.summary)
 }
 
 func TestMergedWithoutApprovalIsFlagged(t *testing.T) {
@@ -243,9 +245,7 @@ func TestMergedWithoutApprovalIsFlagged(t *testing.T) {
 	if !errors.As(r.err, &rejected) {
 		t.Fatalf("err = %v, want a rejection", r.err)
 	}
-	if body := s.Fake.Comments(vt.Number)[0].GetBody(); !strings.Contains(body, "grants nothing") {
-		t.Errorf("comment = %q", body)
-	}
+	golden.Assert(t, "merged-unapproved", comment(t, s, MergedMarker))
 }
 
 func TestEmergencyIsLoud(t *testing.T) {
@@ -259,9 +259,9 @@ func TestEmergencyIsLoud(t *testing.T) {
 	if state, desc := lastStatus(t, s); state != "success" || !strings.Contains(desc, "EMERGENCY") {
 		t.Errorf("status = %s %q", state, desc)
 	}
-	if !strings.Contains(r.log, "::warning file="+vt.RequestPath) || !strings.Contains(s.Fake.Comments(vt.Number)[0].GetBody(), "EMERGENCY") {
-		t.Errorf("emergency not announced:\n%s", r.log)
-	}
+	// The warning annotation on the file, and the caution in the comment.
+	golden.Assert(t, "log-emergency", r.log)
+	golden.Assert(t, "verdict-emergency", comment(t, s, VerdictMarker))
 }
 
 func TestPolicyChangeListsWhoGainsAndLoses(t *testing.T) {
@@ -273,12 +273,8 @@ func TestPolicyChangeListsWhoGainsAndLoses(t *testing.T) {
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	body := s.Fake.Comments(vt.Number)[0].GetBody()
-	for _, want := range []string{"Who can now get what", "erin gains prod/Admin", "codertocat loses prod/Admin"} {
-		if !strings.Contains(body, want) {
-			t.Errorf("comment lacks %q:\n%s", want, body)
-		}
-	}
+	// erin gains prod/Admin, codertocat loses it.
+	golden.Assert(t, "verdict-policy-change", comment(t, s, VerdictMarker))
 	if state, desc := lastStatus(t, s); state != "pending" || !strings.Contains(desc, "@acme/security") {
 		t.Errorf("status = %s %q, want pending on eligibility.yaml's owners", state, desc)
 	}
@@ -292,15 +288,16 @@ func TestBadInputIsRejectedWithFileAndLine(t *testing.T) {
 		garbage[i] = byte(i*7919 + i/3)
 	}
 	tests := []struct {
-		name string
-		data []byte
-		want string
+		name   string
+		data   []byte
+		want   string
+		golden string // the verdict comment and annotations, for the cases a person would make
 	}{
-		{"alias bomb", []byte(bomb), vt.RequestPath + ":1: YAML anchors"},
-		{"10 MiB file", bytes.Repeat([]byte("a"), 10<<20), vt.RequestPath + ": the file is over the 16384-byte limit"},
-		{"binary garbage", garbage, vt.RequestPath + ":1:"},
-		{"tabs", []byte("requester: Codertocat\n\taccount: prod\n"), vt.RequestPath + ":2: tab used for indentation"},
-		{"unknown key", []byte(vt.Request + "approver: hubot\n"), vt.RequestPath + ":7: approver: unknown key"},
+		{"alias bomb", []byte(bomb), vt.RequestPath + ":1: YAML anchors", ""},
+		{"10 MiB file", bytes.Repeat([]byte("a"), 10<<20), vt.RequestPath + ": the file is over the 16384-byte limit", ""},
+		{"binary garbage", garbage, vt.RequestPath + ":1:", ""},
+		{"tabs", []byte("requester: Codertocat\n\taccount: prod\n"), vt.RequestPath + ":2: tab used for indentation", "invalid-tabs"},
+		{"unknown key", []byte(vt.Request + "approver: hubot\n"), vt.RequestPath + ":7: approver: unknown key", "invalid-unknown-key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -315,6 +312,10 @@ func TestBadInputIsRejectedWithFileAndLine(t *testing.T) {
 			}
 			if _, desc := lastStatus(t, s); !strings.HasPrefix(desc, tt.want) {
 				t.Errorf("status description %q, want prefix %q", desc, tt.want)
+			}
+			if tt.golden != "" {
+				golden.Assert(t, "verdict-"+tt.golden, comment(t, s, VerdictMarker))
+				golden.Assert(t, "log-"+tt.golden, r.log)
 			}
 			t.Logf("judged in %s", time.Since(start))
 		})
@@ -343,5 +344,36 @@ func TestPRIntoAnotherBranchIsNotJudged(t *testing.T) {
 	run(t, s, "pull_request_target", opened)
 	if state, _ := lastStatus(t, s); state != "success" {
 		t.Fatalf("into main: %s", state)
+	}
+}
+
+// The merge comment of a PR that only revokes, and of one that changes the
+// repository itself.
+func TestMergedRevocationAndChangeComments(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		changes map[string][]byte
+	}{
+		{"revocation", map[string][]byte{vt.RequestPath: nil}},
+		{"change", map[string][]byte{"README.md": []byte("# access\n\nAsk in #sre for help.\n")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := vt.New(t, 0)
+			// Codertocat's request is on main; the PR is by Codertocat.
+			s.BaseFiles[vt.RequestPath] = []byte(vt.Request)
+			s.Fake.Commit(vt.BaseSHA, s.BaseFiles)
+			s.OpenPR(t, tt.changes, nil)
+			s.Fake.TeamMember("acme", "platform", "octolead", "active") // @acme/platform owns README.md
+			s.Review(vt.Lead, "APPROVED", vt.HeadSHA, now)
+			s.Merge(t, now.Add(time.Hour))
+			r := run(t, s, "pull_request_target", "pull_request.closed.with-organization.json")
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			golden.Assert(t, "merged-"+tt.name, comment(t, s, MergedMarker))
+		})
 	}
 }
