@@ -79,9 +79,6 @@ func TestJSON(t *testing.T) {
 	if err := rep.JSON(&buf); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(buf.String(), "{\n  \"generated\": \"2026-11-25T12:00:00Z\",\n") {
-		t.Errorf("JSON does not start with an indented generated field:\n%.200s", buf.String())
-	}
 	var doc struct {
 		Generated string           `json:"generated"`
 		Since     string           `json:"since"`
@@ -145,34 +142,18 @@ func TestJSON(t *testing.T) {
 	}
 }
 
+// TestTable checks the table's layout; its wording is in
+// testdata/offline.table.golden (TestReportGolden).
 func TestTable(t *testing.T) {
 	t.Parallel()
-	h, rep := offlineReport(t)
+	_, rep := offlineReport(t)
 	var buf bytes.Buffer
 	if err := rep.Table(&buf); err != nil {
 		t.Fatal(err)
 	}
-	out := buf.String()
-	lines := strings.Split(out, "\n")
-	if !strings.HasPrefix(lines[0], "Audit of main at ") || !strings.Contains(lines[0], "merges since 2026-10-26 12:00 UTC") {
-		t.Errorf("headline = %q", lines[0])
-	}
-	for _, want := range []string{
-		"Offline: no pull request data",
-		"STATE      REQUEST",
-		"\nactive     prod/2026-11/alice-admin-inc4821   alice      prod     Admin     2h        2026-11-25 11:00  2026-11-25 13:00  -   -\n",
-		"EMERGENCY; UNREVIEWED",
-		"revoked 2026-11-25 10:00 UTC in ",
-		"removed 2026-11-24 12:00 UTC in ",
-		"invalid: " + pathMismatch,
-		"revoked 2026-11-15 11:00 UTC in " + h.sha["longrun-rm"][:12] + "; merged before the period",
-		"\nACCOUNT  ROLE      GRANTS  HOURS  EMERGENCY  PEOPLE\n",
-		"\nprod     Admin     4       4.5    2          4\n",
-		"\n(all)              6       9.5    2          4\n",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("table lacks %q:\n%s", want, out)
-		}
+	lines := strings.Split(buf.String(), "\n")
+	if !strings.HasPrefix(lines[3], "STATE ") {
+		t.Fatalf("line 4 is not the header:\n%s", buf.String())
 	}
 	for i, l := range lines {
 		if strings.HasSuffix(l, " ") {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/elevate-gitops/elevate/internal/audit"
+	"github.com/elevate-gitops/elevate/internal/testenv"
 )
 
 // gitHubReport builds the report of the last 720h with pull request data.
@@ -75,6 +76,9 @@ func wellFormed(page string) error {
 	return nil
 }
 
+// TestHTML checks that the page is safe to open: it loads nothing, is
+// well-formed and escapes request text. What it says is in
+// testdata/*.html.golden (TestReportGolden).
 func TestHTML(t *testing.T) {
 	t.Parallel()
 	_, offline := offlineReport(t)
@@ -85,21 +89,10 @@ func TestHTML(t *testing.T) {
 		want    []string
 		notWant []string
 	}{
-		{"offline", offline,
-			[]string{"<svg", "Offline audit.", `<div class="card alert"><div class="n">2</div><div class="l">unreviewed emergencies</div>`,
-				`<span class="badge s-active">active</span>`, `<span class="badge s-scheduled">scheduled</span>`,
-				`<span class="badge s-revoked">revoked</span>`, `<span class="badge s-invalid">invalid</span>`,
-				`<span class="badge b-unreviewed">unreviewed</span>`, ">prod / Admin</text>", "4.5 h · 4 grants · 4 people · 2 emergency",
-				// Request text is escaped, never markup.
-				"Rotate &lt;b&gt;certs&lt;/b&gt; &amp; keys", "merged before the period: not in the totals"},
-			[]string{"<b>certs"}},
-		{"github", gitHubReport(t),
-			[]string{"<svg", `<div class="card alert"><div class="n">1</div><div class="l">unreviewed emergencies</div>`, "PR #11", "PR #13", `approved by <span class="login">erin</span>, <span class="login">frank</span>`},
-			[]string{"Offline audit."}},
-		{"empty", empty,
-			[]string{"<svg", "No grants merged in this period.", "No request files were merged in this period.",
-				`<div class="card"><div class="n">0</div><div class="l">unreviewed emergencies</div>`},
-			nil},
+		// Request text is escaped, never markup.
+		{"offline", offline, []string{"Rotate &lt;b&gt;certs&lt;/b&gt; &amp; keys"}, []string{"<b>certs"}},
+		{"github", gitHubReport(t), nil, []string{"<b>certs"}},
+		{"empty", empty, nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -135,13 +128,7 @@ func TestHTML(t *testing.T) {
 // screenshots go to $ELEVATE_ARTIFACTS when set.
 func TestHTMLInChromium(t *testing.T) {
 	t.Parallel()
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("chromium is not on PATH (apt-get install chromium): %v", err)
-		}
-		t.Skip("chromium is not on PATH")
-	}
+	chromium := testenv.RequireTool(t, "apt-get install chromium", "chromium")
 	_, offline := offlineReport(t)
 	online := gitHubReport(t)
 	outDir := os.Getenv("ELEVATE_ARTIFACTS")
