@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -77,20 +78,25 @@ func credentialsRun(ctx context.Context, opts *CredentialsOptions) error {
 	}
 	key := credcache.Key{Broker: b.url, UserHint: userHint(b.token), Request: opts.Request, Account: opts.Account, Role: opts.Role}
 	var cache *credcache.Cache
-	if !opts.NoCache && opts.F.Cache != nil {
+	// With --no-cache the cache is not read, but what the broker says still
+	// updates it: a grant it calls over is forgotten.
+	if opts.F.Cache != nil {
 		if c, err := opts.F.Cache(); err == nil {
 			cache = c
-		} else {
+		} else if !opts.NoCache {
 			fmt.Fprintf(opts.F.IO.ErrOut, "elevate: credential cache unavailable (%v); asking the broker every time\n", err)
 		}
 	}
-	if cache != nil {
+	if cache != nil && !opts.NoCache {
 		if e, ok := cache.Get(key); ok {
 			return writeCredentials(opts, e.Credentials, e.Request, e.WindowEnd)
 		}
 	}
 	var got brokerapi.Credentials
 	if err := b.do(ctx, "POST", brokerapi.PathCredentials, brokerapi.GrantRequest{Request: opts.Request, Account: opts.Account, Role: opts.Role}, &got); err != nil {
+		if cache != nil && grantOver(err) {
+			forget(opts.F, cache, key, opts.Request)
+		}
 		return err
 	}
 	creds := awscreds.Credentials{AccessKeyID: got.AccessKeyID, SecretAccessKey: got.SecretAccessKey, SessionToken: got.SessionToken, Expiration: got.Expiration}
@@ -100,6 +106,23 @@ func credentialsRun(ctx context.Context, opts *CredentialsOptions) error {
 		}
 	}
 	return writeCredentials(opts, creds, got.Request, got.WindowEnd)
+}
+
+// grantOver reports whether the broker said the grant is over for good.
+func grantOver(err error) bool {
+	var be *BrokerError
+	return errors.As(err, &be) && (be.Code == brokerapi.CodeRevoked || be.Code == brokerapi.CodeExpired)
+}
+
+// forget drops what the cache holds of a grant that is over: the entry under
+// key, and, when the grant's id is known, every entry of that grant.
+func forget(f *Factory, cache *credcache.Cache, key credcache.Key, id string) {
+	if err := cache.Delete(key); err != nil {
+		fmt.Fprintf(f.IO.ErrOut, "elevate: %v\n", err)
+	}
+	if _, err := cache.DropRequest(id); err != nil {
+		fmt.Fprintf(f.IO.ErrOut, "elevate: %v\n", err)
+	}
 }
 
 // userHint keeps two people's cache entries apart without storing their token.

@@ -157,7 +157,11 @@ func (e *RejectedError) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-func requestRun(ctx context.Context, opts *RequestOptions) error {
+func requestRun(ctx context.Context, opts *RequestOptions) error { return openRequest(ctx, opts, "") }
+
+// openRequest checks the request as the Action would and opens its PR; note,
+// when set, is a line of the PR body (an extension's link to what it extends).
+func openRequest(ctx context.Context, opts *RequestOptions, note string) error {
 	repo, err := opts.F.Repo(ctx)
 	if err != nil {
 		return err
@@ -191,7 +195,11 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 	if err := repo.CreateFile(ctx, branch, plan.Path.String(), title, plan.YAML); err != nil {
 		return err
 	}
-	body := fmt.Sprintf("%s\n\nTicket: %s\n\nOpened with `elevate request`. The `elevate` check judges this request; merging grants it.", strings.TrimSpace(opts.Reason), orNone(opts.Ticket))
+	body := fmt.Sprintf("%s\n\nTicket: %s\n\n", strings.TrimSpace(opts.Reason), orNone(opts.Ticket))
+	if note != "" {
+		body += note + "\n\n"
+	}
+	body += "Opened with `elevate request`. The `elevate` check judges this request; merging grants it."
 	pr, err := repo.CreatePull(ctx, branch, plan.Base, title, body)
 	if err != nil {
 		return err

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/elevate-gitops/elevate/internal/version"
 )
 
 // NewCmdRoot builds the elevate command tree.
@@ -35,7 +37,11 @@ func NewCmdRoot(f *Factory) *cobra.Command {
 		NewCmdPolicy(f, nil),
 		NewCmdAudit(f, nil),
 		NewCmdLogin(f, nil),
+		NewCmdExtend(f, nil),
+		NewCmdVersion(f),
 	)
+	root.Version = version.Read().String("elevate")
+	root.SetVersionTemplate("{{.Version}}\n")
 	return root
 }
 

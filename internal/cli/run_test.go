@@ -297,3 +297,43 @@ func TestPlainHTTPBrokerURLRefusedBeforeConnecting(t *testing.T) {
 		}
 	}
 }
+
+// Once the broker says a grant is revoked, no cached credentials of it are
+// served again, under any key.
+func TestRevokedGrantIsDroppedFromTheCache(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	for _, args := range [][]string{{"credentials", "--account", "prod", "--role", "Admin"}, {"credentials", "--request", vt.RequestID}} {
+		if code := w.run(args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, w.err)
+		}
+	}
+	w.h.Repo.Commit(w.h.Clock(), "revoke", map[string]string{vt.RequestPath: ""})
+	w.h.Sync()
+	if code := w.run("credentials", "--request", vt.RequestID, "--no-cache"); code != ExitError || !strings.Contains(w.err.String(), "revoked") {
+		t.Fatalf("exit %d: %s", code, w.err)
+	}
+	for _, args := range [][]string{{"credentials", "--account", "prod", "--role", "Admin"}, {"credentials", "--request", vt.RequestID}} {
+		if code := w.run(args...); code != ExitError {
+			t.Errorf("%v after the broker said revoked: exit %d, served %q", args, code, w.out)
+		}
+	}
+}
+
+// elevate status drops the cached credentials of grants it lists as over.
+func TestStatusDropsTheCacheOfEndedGrants(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	if code := w.run("credentials", "--account", "prod", "--role", "Admin"); code != 0 {
+		t.Fatalf("exit %d: %s", code, w.err)
+	}
+	w.h.Repo.Commit(w.h.Clock(), "revoke", map[string]string{vt.RequestPath: ""})
+	w.h.Sync()
+	if code := w.run("status", "--all"); code != 0 || !strings.Contains(w.out.String(), "Revoked") {
+		t.Fatalf("status: exit %d\n%s%s", code, w.out, w.err)
+	}
+	cache, _ := w.f.Cache()
+	if n, _ := cache.DropRequest(vt.RequestID); n != 0 {
+		t.Errorf("%d cached entries of the revoked grant left after elevate status", n)
+	}
+}

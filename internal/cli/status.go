@@ -101,6 +101,7 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 			return err
 		}
 		rows = append(rows, GrantRows(got.Grants, opts.All, opts.F.Now())...)
+		dropEnded(opts.F, got.Grants)
 	} else {
 		fmt.Fprintln(opts.F.IO.ErrOut, "elevate: ELEVATE_BROKER_URL is not set: showing open requests only")
 	}
@@ -127,12 +128,48 @@ func GrantRows(grants []brokerapi.Grant, all bool, now time.Time) []StatusRow {
 		case brokerapi.StateRevoked:
 			row.Detail = "revoked " + g.End.UTC().Format(time.RFC3339)
 		}
+		if prev := extended(grants, g); prev != "" {
+			row.Detail += ", extends " + prev
+		}
 		if g.Emergency {
 			row.Detail += " EMERGENCY"
 		}
 		rows = append(rows, row)
 	}
 	return rows
+}
+
+// dropEnded forgets the cached credentials of grants the broker lists as
+// revoked or expired, so that nothing serves them again.
+func dropEnded(f *Factory, grants []brokerapi.Grant) {
+	if f.Cache == nil {
+		return
+	}
+	cache, err := f.Cache()
+	if err != nil {
+		return
+	}
+	for _, g := range grants {
+		if g.State == brokerapi.StateRevoked || g.State == brokerapi.StateExpired {
+			if _, err := cache.DropRequest(g.ID); err != nil {
+				fmt.Fprintf(f.IO.ErrOut, "elevate: %v\n", err)
+			}
+		}
+	}
+}
+
+// extended is the grant that g extends: the one of the same account and role
+// whose window ends exactly where g's opens (elevate extend writes them so).
+func extended(grants []brokerapi.Grant, g brokerapi.Grant) string {
+	if g.Start.IsZero() {
+		return ""
+	}
+	for _, o := range grants {
+		if o.ID != g.ID && o.Account == g.Account && o.Role == g.Role && o.End.Equal(g.Start) && o.State != brokerapi.StateRevoked {
+			return o.ID
+		}
+	}
+	return ""
 }
 
 func writeStatus(io IOStreams, rows []StatusRow) error {

@@ -9,6 +9,7 @@ import (
 	"github.com/elevate-gitops/elevate/internal/privfile"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/elevate-gitops/elevate/internal/awscreds"
@@ -240,4 +241,43 @@ func utcOrZero(t time.Time) time.Time {
 		return time.Time{}
 	}
 	return t.UTC()
+}
+
+// DropRequest removes every entry whose grant is id, or ends in "/"+id (the
+// suffix a person may type), whichever key it was cached under: the broker
+// said the grant is over, so nothing of it may be served again. It returns
+// how many entries it removed.
+func (c *Cache) DropRequest(id string) (int, error) {
+	if id == "" {
+		return 0, nil
+	}
+	names, err := os.ReadDir(c.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	} else if err != nil {
+		return 0, fmt.Errorf("credential cache: %w", err)
+	}
+	dropped := 0
+	for _, de := range names {
+		if len(de.Name()) != 64 || !de.Type().IsRegular() {
+			continue
+		}
+		p := filepath.Join(c.Dir, de.Name())
+		b, ok := c.read(p)
+		if !ok {
+			continue
+		}
+		var f file
+		if json.Unmarshal(b, &f) != nil || f.Request == "" {
+			continue
+		}
+		if f.Request != id && !strings.HasSuffix(f.Request, "/"+id) {
+			continue
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return dropped, fmt.Errorf("credential cache: %w", err)
+		}
+		dropped++
+	}
+	return dropped, nil
 }

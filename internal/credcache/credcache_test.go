@@ -472,3 +472,42 @@ func BenchmarkGetHit(b *testing.B) {
 		}
 	}
 }
+
+// A grant the broker said is over is dropped under every key it was cached
+// under (its id, a suffix of it, its account and role); others stay.
+func TestDropRequest(t *testing.T) {
+	c := newCache(t)
+	byRole, byID, bySuffix, other := testKey(), testKey(), testKey(), testKey()
+	byID.Account, byID.Role, byID.Request = "", "", "prod/2030-01/alice-admin-inc1"
+	bySuffix.Account, bySuffix.Role, bySuffix.Request = "", "", "alice-admin-inc1"
+	other.Role = "ReadOnly"
+	for _, k := range []credcache.Key{byRole, byID, bySuffix} {
+		e := testEntry(time.Hour)
+		e.Request = "prod/2030-01/alice-admin-inc1"
+		if err := c.Put(k, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := testEntry(time.Hour)
+	e.Request = "prod/2030-01/alice-readonly-inc2"
+	if err := c.Put(other, e); err != nil {
+		t.Fatal(err)
+	}
+	// A person types the suffix; the broker's answer names the full id.
+	for id, want := range map[string]int{"alice-admin-inc1": 3, "prod/2030-01/alice-admin-inc1": 0} {
+		if n, err := c.DropRequest(id); n != want || err != nil {
+			t.Fatalf("DropRequest(%q) = %d, %v; want %d", id, n, err, want)
+		}
+	}
+	for _, k := range []credcache.Key{byRole, byID, bySuffix} {
+		if _, ok := c.Get(k); ok {
+			t.Errorf("%+v is still served after its grant was dropped", k)
+		}
+	}
+	if _, ok := c.Get(other); !ok {
+		t.Error("another grant's entry was dropped")
+	}
+	if n, err := (&credcache.Cache{Dir: filepath.Join(t.TempDir(), "absent")}).DropRequest("x"); n != 0 || err != nil {
+		t.Errorf("absent directory: %d, %v", n, err)
+	}
+}
