@@ -154,7 +154,7 @@ func TestDecideRequest(t *testing.T) {
 			f.Author = carol
 			f.Added = []byte(strings.NewReplacer("alice", "carol", "account: prod", "account: staging").Replace(requestYAML))
 		}, Rejected, "no rule in eligibility.yaml lets carol request anything in staging", nil},
-		{"duration over max_duration", func(f *Facts) { f.Added = []byte(strings.Replace(requestYAML, "2h", "5h", 1)) }, Rejected, "5h0m0s is over the max_duration of 4h0m0s", nil},
+		{"duration over max_duration", func(f *Facts) { f.Added = []byte(strings.Replace(requestYAML, "2h", "5h", 1)) }, Rejected, "5h is over the max_duration of 4h", nil},
 		{"ticket required", func(f *Facts) { f.Added = []byte(strings.Replace(requestYAML, "ticket: INC-4821\n", "", 1)) }, Rejected, "a ticket matching ^INC-[0-9]+$ is required", nil},
 		{"ticket pattern mismatch", func(f *Facts) { f.Added = []byte(strings.Replace(requestYAML, "INC-4821", "JIRA-1", 1)) }, Rejected, `"JIRA-1" does not match`, nil},
 		{"not_before too far ahead", func(f *Facts) {
@@ -196,7 +196,7 @@ func TestDecideRequest(t *testing.T) {
 		{"emergency allowed needs no approval", func(f *Facts) {
 			f.Added = []byte(strings.Replace(requestYAML, "2h", "1h", 1) + "emergency: true\n")
 		}, Approved, "", nil},
-		{"emergency over its cap", func(f *Facts) { f.Added = []byte(requestYAML + "emergency: true\n") }, Rejected, "over the emergency max_duration of 1h0m0s", nil},
+		{"emergency over its cap", func(f *Facts) { f.Added = []byte(requestYAML + "emergency: true\n") }, Rejected, "over the emergency max_duration of 1h", nil},
 		{"emergency not allowed", func(f *Facts) {
 			f.Files[0].Path = "requests/staging/2026-11/x.yaml"
 			f.Added = []byte(strings.Replace(requestYAML, "account: prod", "account: staging", 1) + "emergency: true\n")
@@ -236,7 +236,7 @@ func TestRejectionNamesFileLineAndField(t *testing.T) {
 	f := requestPR()
 	f.Added = []byte(strings.Replace(requestYAML, "duration: 2h", "duration: 9h", 1))
 	v := decide(t, f)
-	want := Reason{File: path, Line: 4, Field: "duration", Message: "9h0m0s is over the max_duration of 4h0m0s (rule sre-prod)"}
+	want := Reason{File: path, Line: 4, Field: "duration", Message: "9h is over the max_duration of 4h (rule sre-prod)"}
 	if diff := cmp.Diff([]Reason{want}, v.Reasons); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}

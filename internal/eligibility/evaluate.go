@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/elevate-gitops/elevate/internal/request"
 )
 
 // Membership answers whether a login is an active member of an org team.
@@ -131,7 +133,7 @@ func (p *Policy) Evaluate(ctx context.Context, ask Ask, members Membership) (*De
 		if ask.Emergency {
 			kind = "emergency max_duration"
 		}
-		problems = append(problems, Problem{"duration", fmt.Sprintf("%s is over the %s of %s (rule %s)", ask.Duration, kind, d.MaxDuration, strings.Join(d.Rules, ", "))})
+		problems = append(problems, Problem{"duration", fmt.Sprintf("%s is over the %s of %s (rule %s)", request.FormatDuration(ask.Duration), kind, request.FormatDuration(d.MaxDuration), strings.Join(d.Rules, ", "))})
 	}
 	if len(tickets) > 0 && !matchesAny(tickets, ask.Ticket) {
 		var pats []string

@@ -7,6 +7,7 @@ import (
 
 	"github.com/elevate-gitops/elevate/internal/approval"
 	"github.com/elevate-gitops/elevate/internal/eligibility"
+	"github.com/elevate-gitops/elevate/internal/request"
 )
 
 var stateHeading = map[approval.State]string{
@@ -26,7 +27,7 @@ func verdictComment(v *approval.Verdict, change *eligibility.Change, number int)
 			b.WriteString("> [!CAUTION]\n> **EMERGENCY break-glass request.** It needs no approval to merge; its code owners must review it within 24 hours, and `elevate audit` flags it until they do.\n\n")
 		}
 		fmt.Fprintf(&b, "| request | requester | account | role | duration | ticket |\n|---|---|---|---|---|---|\n| `%s` | @%s | %s | %s | %s | %s |\n\n",
-			v.ID, req.Requester, req.Account, req.Role, req.Duration, orDash(req.Ticket))
+			v.ID, req.Requester, req.Account, req.Role, request.FormatDuration(req.Duration), orDash(req.Ticket))
 	}
 	switch v.State {
 	case approval.Rejected:

@@ -146,7 +146,7 @@ func TestRejectedFailsWithAnnotation(t *testing.T) {
 	if !errors.As(r.err, &rejected) {
 		t.Fatalf("err = %v, want *RejectedError", r.err)
 	}
-	if state, desc := lastStatus(t, s); state != "failure" || !strings.Contains(desc, "9h0m0s is over the max_duration") {
+	if state, desc := lastStatus(t, s); state != "failure" || !strings.Contains(desc, "9h is over the max_duration") {
 		t.Errorf("status = %s %q", state, desc)
 	}
 	// The annotation: ::error file=…,line=4,title=elevate::…
@@ -172,7 +172,7 @@ func TestPolicyAndOwnersFromBaseNotHead(t *testing.T) {
 	s.Review(vt.Stranger, "APPROVED", vt.HeadSHA, now)
 
 	r := run(t, s, "pull_request_target", opened)
-	if state, desc := lastStatus(t, s); state != "failure" || !strings.Contains(desc, "over the max_duration of 4h0m0s") {
+	if state, desc := lastStatus(t, s); state != "failure" || !strings.Contains(desc, "over the max_duration of 4h") {
 		t.Fatalf("status = %s %q (err %v): the head's policy was used", state, desc, r.err)
 	}
 
