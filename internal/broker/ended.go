@@ -20,6 +20,7 @@ import (
 	"github.com/elevate-gitops/elevate/internal/endsession"
 	"github.com/elevate-gitops/elevate/internal/githubapi"
 	"github.com/elevate-gitops/elevate/internal/ledger"
+	"github.com/elevate-gitops/elevate/internal/prcomment"
 )
 
 // endQueue bounds the batches of ended grants waiting for IAM.
@@ -214,28 +215,15 @@ func comment(ctx context.Context, gh prCommenter, ended []endsession.Ended, logg
 		if number == 0 {
 			continue
 		}
-		if _, err := gh.UpsertComment(ctx, number, EndedMarker(e.Grant), EndedComment(e)); err != nil {
+		if _, err := gh.UpsertComment(ctx, number, prcomment.EndedMarker(e.Grant), prcomment.EndedBody(e.Grant, endedNote(e))); err != nil {
 			logger.Warn("could not tell the PR of ended sessions", "grant", e.Grant, "pr", number, "error", err)
 		}
 	}
 }
 
-// EndedMarker marks the comment about one grant's ended sessions.
-func EndedMarker(grant string) string { return "<!-- elevate:ended-sessions " + grant + " -->" }
-
-// EndedComment is what the PR is told.
-func EndedComment(e endsession.Ended) string {
-	who := "@" + e.Login
-	if e.Login == "" {
-		who = "everyone"
-	}
-	why := map[string]string{
-		"revoked":      "the grant was revoked",
-		"not_eligible": "the requester is no longer eligible under eligibility.yaml at the branch head",
-		"untrusted":    "the branch's policy history is no longer trusted",
-	}[e.Reason]
-	return fmt.Sprintf("%s\n🛑 **elevate: sessions ended.** AWS sessions issued to %s for `%s` in account %s before %s were ended (%s): role `%s` now denies them through its inline policy `%s`, within IAM's propagation time.\n",
-		EndedMarker(e.Grant), who, e.Grant, e.AccountID, e.Before.UTC().Format(time.RFC3339), why, e.Role, endsession.PolicyName)
+// endedNote is what the PR is told of e.
+func endedNote(e endsession.Ended) prcomment.Ended {
+	return prcomment.Ended{Login: e.Login, AccountID: e.AccountID, Role: e.Role, Before: e.Before, Reason: e.Reason, Policy: endsession.PolicyName}
 }
 
 // DefaultEndSessionsRole is the role the broker assumes in each account to

@@ -20,6 +20,7 @@ import (
 	"github.com/elevate-gitops/elevate/internal/eligibility"
 	"github.com/elevate-gitops/elevate/internal/identity"
 	"github.com/elevate-gitops/elevate/internal/ledger"
+	"github.com/elevate-gitops/elevate/internal/prcomment"
 )
 
 // MaxBody bounds every request body.
@@ -359,8 +360,8 @@ func (s *Server) withGrant(w http.ResponseWriter, r *http.Request, kind string, 
 		return id.Login, aerr
 	}
 	s.Metrics.issued.WithLabelValues(kind).Inc()
-	s.Usage.Record(session{Grant: is.found.Grant.ID, Account: is.found.Grant.Request.Account, Role: is.session.Role, Login: id.Login,
-		Via: via(id), PR: is.found.Verification.PR, At: s.Now(), Until: is.creds.Expiration})
+	s.Usage.Record(session{Grant: is.found.Grant.ID, PR: is.found.Verification.PR, Session: prcomment.Session{
+		Account: is.found.Grant.Request.Account, Role: is.session.Role, Login: id.Login, Via: via(id), At: s.Now(), Until: is.creds.Expiration}})
 	s.Logger.Info("issued",
 		"kind", kind, "github_login", id.Login, "github_id", id.UserID, "via", id.Via,
 		"request", is.found.Grant.ID, "pr", is.found.Verification.PR,

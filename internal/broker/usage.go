@@ -2,25 +2,23 @@ package broker
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"regexp"
-	"strings"
 	"time"
 
 	"github.com/elevate-gitops/elevate/internal/identity"
 	"github.com/elevate-gitops/elevate/internal/notify"
+	"github.com/elevate-gitops/elevate/internal/prcomment"
 )
 
 // usageQueue bounds the sessions waiting to be told to their PR.
 const usageQueue = 4096
 
-// session is one issuance, as its PR is told of it.
+// session is one issuance of Grant, to tell PR of.
 type session struct {
-	Grant, Account, Role, Login, Via string
-	PR                               int
-	At, Until                        time.Time
+	prcomment.Session
+	Grant string
+	PR    int
 }
 
 // commentUpdater is the GitHub call the usage worker makes.
@@ -93,13 +91,13 @@ func (u *usage) tell(ctx context.Context, sessions []session) {
 	wait := u.backoff
 	for attempt := 1; attempt <= 5; attempt++ {
 		firstUse := false
-		_, err := u.gh.UpdateComment(ctx, s.PR, UsageMarker(s.Grant), func(old string) string {
-			st := parseUsage(old)
+		_, err := u.gh.UpdateComment(ctx, s.PR, prcomment.SessionsMarker(s.Grant), func(old string) string {
+			st, _ := prcomment.ParseSessions(old)
 			firstUse = st.Count == 0
 			for _, x := range sessions {
-				st.add(x)
+				st.Add(x.Session)
 			}
-			return usageComment(s.Grant, st)
+			return prcomment.SessionsBody(s.Grant, st)
 		})
 		if err == nil {
 			if firstUse {
@@ -116,58 +114,6 @@ func (u *usage) tell(ctx context.Context, sessions []session) {
 		}
 		wait *= 2
 	}
-}
-
-// UsageMarker marks the sticky comment about one grant's sessions.
-func UsageMarker(grant string) string { return "<!-- elevate:sessions " + grant + " -->" }
-
-// usageState is what the comment carries about the sessions, in a hidden
-// line, so that every replica adds to one count.
-type usageState struct {
-	Count     int       `json:"count"`
-	First     time.Time `json:"first"`
-	FirstBy   string    `json:"first_by"`
-	FirstVia  string    `json:"first_via"`
-	Role      string    `json:"role"`
-	Account   string    `json:"account"`
-	FirstTill time.Time `json:"first_until"`
-	Last      time.Time `json:"last"`
-	LastBy    string    `json:"last_by"`
-}
-
-func (st *usageState) add(s session) {
-	if st.Count == 0 || s.At.Before(st.First) {
-		st.First, st.FirstBy, st.FirstVia, st.FirstTill = s.At, s.Login, s.Via, s.Until
-	}
-	st.Role, st.Account = s.Role, s.Account
-	st.Count++
-	if !s.At.Before(st.Last) {
-		st.Last, st.LastBy = s.At, s.Login
-	}
-}
-
-var usageStateRE = regexp.MustCompile(`<!-- elevate:sessions-state (\{.*\}) -->`)
-
-func parseUsage(body string) usageState {
-	var st usageState
-	if m := usageStateRE.FindStringSubmatch(body); m != nil {
-		_ = json.Unmarshal([]byte(m[1]), &st)
-	}
-	return st
-}
-
-func usageComment(grant string, st usageState) string {
-	state, _ := json.Marshal(st)
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s\n🔑 **elevate: first used** %s by @%s (%s): role `%s` in %s, session until %s.\n\n",
-		UsageMarker(grant), st.First.UTC().Format(time.RFC3339), st.FirstBy, st.FirstVia, st.Role, st.Account, st.FirstTill.UTC().Format(time.RFC3339))
-	if st.Count == 1 {
-		b.WriteString("Sessions so far: **1**.\n")
-	} else {
-		fmt.Fprintf(&b, "Sessions so far: **%d**, the last at %s by @%s.\n", st.Count, st.Last.UTC().Format(time.RFC3339), st.LastBy)
-	}
-	fmt.Fprintf(&b, "<!-- elevate:sessions-state %s -->\n", state)
-	return b.String()
 }
 
 // via says how the caller proved who they were.

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/elevate-gitops/elevate/internal/prcomment"
 )
 
 // stickyComments is a PR's comments as UpdateComment keeps them, with a
@@ -50,14 +52,14 @@ func TestUsageNeverWaitsAndKeepsOneComment(t *testing.T) {
 	at := time.Date(2026, 12, 2, 14, 2, 11, 0, time.UTC)
 	begin := time.Now()
 	for i := range 10 {
-		u.Record(session{Grant: "2026-12-02-alice-admin", Account: "prod", Role: "Admin", Login: "alice", Via: "a GitHub user token",
-			PR: 7, At: at.Add(time.Duration(i) * time.Minute), Until: at.Add(time.Duration(i)*time.Minute + time.Hour)})
+		u.Record(session{Grant: "2026-12-02-alice-admin", PR: 7, Session: prcomment.Session{Account: "prod", Role: "Admin", Login: "alice", Via: "a GitHub user token",
+			At: at.Add(time.Duration(i) * time.Minute), Until: at.Add(time.Duration(i)*time.Minute + time.Hour)}})
 	}
 	if d := time.Since(begin); d > 100*time.Millisecond {
 		t.Fatalf("recording 10 sessions while GitHub hangs took %v", d)
 	}
 	close(gh.gate) // GitHub answers again: first a 502, then the update.
-	marker := UsageMarker("2026-12-02-alice-admin")
+	marker := prcomment.SessionsMarker("2026-12-02-alice-admin")
 	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(gh.body(marker), "**10**") && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -69,21 +71,8 @@ func TestUsageNeverWaitsAndKeepsOneComment(t *testing.T) {
 	if gh.created != 1 {
 		t.Errorf("%d comments created, want 1", gh.created)
 	}
-	st := parseUsage(gh.body(marker))
+	st, _ := prcomment.ParseSessions(gh.body(marker))
 	if st.Count != 10 || !st.First.Equal(at) || st.FirstBy != "alice" {
 		t.Errorf("state read back = %+v", st)
-	}
-}
-
-// A replica that starts later adds to the count the comment holds.
-func TestUsageCountsAcrossReplicas(t *testing.T) {
-	at := time.Date(2026, 12, 2, 14, 0, 0, 0, time.UTC)
-	var st usageState
-	st.add(session{Login: "alice", At: at.Add(time.Minute), Via: "x"})
-	body := usageComment("g", st)
-	again := parseUsage(body)
-	again.add(session{Login: "bob", At: at, Via: "y"}) // an earlier session told late
-	if again.Count != 2 || !again.First.Equal(at) || again.FirstBy != "bob" || again.LastBy != "alice" {
-		t.Errorf("state = %+v", again)
 	}
 }
