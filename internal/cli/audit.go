@@ -16,7 +16,10 @@ import (
 
 // AuditOptions are the inputs of `elevate audit`.
 type AuditOptions struct {
-	F       *Factory
+	IO       IOStreams
+	Now      func() time.Time
+	Repo     func(context.Context) (*githubapi.Repo, error)
+	Checkout func(context.Context) (string, error) // the checkout around the working directory
 	Since   time.Duration
 	Format  string
 	Branch  string
@@ -28,7 +31,7 @@ type AuditOptions struct {
 
 // NewCmdAudit builds `elevate audit`.
 func NewCmdAudit(f *Factory, runF func(context.Context, *AuditOptions) error) *cobra.Command {
-	opts := &AuditOptions{F: f}
+	opts := &AuditOptions{IO: f.IO, Now: f.Now, Repo: f.Repo, Checkout: f.checkout}
 	cmd := &cobra.Command{
 		Use:   "audit [--since 720h] [--format table|csv|json|html]",
 		Short: "Who had which access, when, for how long, approved by whom",
@@ -72,13 +75,13 @@ func auditRun(ctx context.Context, opts *AuditOptions) error {
 	dir := opts.Dir
 	if dir == "" {
 		var err error
-		if dir, err = opts.F.checkout(ctx); err != nil {
+		if dir, err = opts.Checkout(ctx); err != nil {
 			return err
 		}
 	}
-	o := audit.Options{Dir: dir, Branch: opts.Branch, Since: opts.Since, Now: opts.F.Now()}
+	o := audit.Options{Dir: dir, Branch: opts.Branch, Since: opts.Since, Now: opts.Now()}
 	if !opts.Offline {
-		repo, err := opts.F.Repo(ctx)
+		repo, err := opts.Repo(ctx)
 		if err != nil {
 			return err
 		}
@@ -92,7 +95,7 @@ func auditRun(ctx context.Context, opts *AuditOptions) error {
 				}
 			}
 			members := &githubapi.MembershipCache{Inner: repo, TTL: time.Minute}
-			o.Verify = &custody.Checker{GitHub: repo, Git: git, Members: members, Branch: opts.Branch, Anchor: anchor, Now: opts.F.Now}
+			o.Verify = &custody.Checker{GitHub: repo, Git: git, Members: members, Branch: opts.Branch, Anchor: anchor, Now: opts.Now}
 			o.Anchor = anchor
 		}
 	}
@@ -100,7 +103,7 @@ func auditRun(ctx context.Context, opts *AuditOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := writeReport(opts.F.IO.Out, report, opts.Format); err != nil {
+	if err := writeReport(opts.IO.Out, report, opts.Format); err != nil {
 		return err
 	}
 	if n := report.Failures(); opts.Verify && n > 0 {

@@ -7,11 +7,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/elevate-gitops/elevate/internal/brokerapi"
+	"github.com/elevate-gitops/elevate/internal/githubapi"
 )
 
 // ConsoleOptions are the inputs of `elevate console`.
 type ConsoleOptions struct {
-	F       *Factory
+	IO      IOStreams
+	Broker  func() (*brokerClient, error)
+	Browser func(url string) error
+	Repo    func(context.Context) (*githubapi.Repo, error) // to say what else may be requested
 	Request string
 	Account string
 	Role    string
@@ -20,7 +24,7 @@ type ConsoleOptions struct {
 
 // NewCmdConsole builds `elevate console`.
 func NewCmdConsole(f *Factory, runF func(context.Context, *ConsoleOptions) error) *cobra.Command {
-	opts := &ConsoleOptions{F: f}
+	opts := &ConsoleOptions{IO: f.IO, Broker: f.broker, Browser: f.Browser, Repo: f.Repo}
 	cmd := &cobra.Command{
 		Use:     "console (--request ID | --account A --role R) [--open]",
 		Short:   "Print (or open) an AWS console sign-in URL for an active grant",
@@ -44,7 +48,7 @@ func NewCmdConsole(f *Factory, runF func(context.Context, *ConsoleOptions) error
 }
 
 func consoleRun(ctx context.Context, opts *ConsoleOptions) error {
-	b, err := opts.F.broker()
+	b, err := opts.Broker()
 	if err != nil {
 		return err
 	}
@@ -53,13 +57,13 @@ func consoleRun(ctx context.Context, opts *ConsoleOptions) error {
 		return err
 	}
 	if opts.Open {
-		if err := opts.F.Browser(got.URL); err == nil {
-			fmt.Fprintln(opts.F.IO.ErrOut, "Opened the AWS console in your browser (the link works once, for 15 minutes).")
+		if err := opts.Browser(got.URL); err == nil {
+			fmt.Fprintln(opts.IO.ErrOut, "Opened the AWS console in your browser (the link works once, for 15 minutes).")
 			return nil
 		} else {
-			fmt.Fprintf(opts.F.IO.ErrOut, "elevate: %v\n", err)
+			fmt.Fprintf(opts.IO.ErrOut, "elevate: %v\n", err)
 		}
 	}
-	_, err = fmt.Fprintln(opts.F.IO.Out, got.URL)
+	_, err = fmt.Fprintln(opts.IO.Out, got.URL)
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,11 +15,15 @@ import (
 	"github.com/elevate-gitops/elevate/internal/awscreds"
 	"github.com/elevate-gitops/elevate/internal/brokerapi"
 	"github.com/elevate-gitops/elevate/internal/credcache"
+	"github.com/elevate-gitops/elevate/internal/githubapi"
 )
 
 // CredentialsOptions are the inputs of `elevate credentials`.
 type CredentialsOptions struct {
-	F       *Factory
+	IO      IOStreams
+	Broker  func() (*brokerClient, error)
+	Cache   func() (*credcache.Cache, error)
+	Repo    func(context.Context) (*githubapi.Repo, error) // to say what else may be requested
 	Request string
 	Account string
 	Role    string
@@ -28,7 +33,7 @@ type CredentialsOptions struct {
 
 // NewCmdCredentials builds `elevate credentials`.
 func NewCmdCredentials(f *Factory, runF func(context.Context, *CredentialsOptions) error) *cobra.Command {
-	opts := &CredentialsOptions{F: f}
+	opts := &CredentialsOptions{IO: f.IO, Broker: f.broker, Cache: f.Cache, Repo: f.Repo}
 	cmd := &cobra.Command{
 		Use:   "credentials (--request ID | --account A --role R) [--format process|env|json]",
 		Short: "Print AWS credentials for an active grant",
@@ -72,7 +77,7 @@ func grantFlags(request, account, role string) error {
 }
 
 func credentialsRun(ctx context.Context, opts *CredentialsOptions) error {
-	b, err := opts.F.broker()
+	b, err := opts.Broker()
 	if err != nil {
 		return err
 	}
@@ -80,11 +85,11 @@ func credentialsRun(ctx context.Context, opts *CredentialsOptions) error {
 	var cache *credcache.Cache
 	// With --no-cache the cache is not read, but what the broker says still
 	// updates it: a grant it calls over is forgotten.
-	if opts.F.Cache != nil {
-		if c, err := opts.F.Cache(); err == nil {
+	if opts.Cache != nil {
+		if c, err := opts.Cache(); err == nil {
 			cache = c
 		} else if !opts.NoCache {
-			fmt.Fprintf(opts.F.IO.ErrOut, "elevate: credential cache unavailable (%v); asking the broker every time\n", err)
+			fmt.Fprintf(opts.IO.ErrOut, "elevate: credential cache unavailable (%v); asking the broker every time\n", err)
 		}
 	}
 	if cache != nil && !opts.NoCache {
@@ -95,14 +100,14 @@ func credentialsRun(ctx context.Context, opts *CredentialsOptions) error {
 	var got brokerapi.Credentials
 	if err := b.do(ctx, "POST", brokerapi.PathCredentials, brokerapi.GrantRequest{Request: opts.Request, Account: opts.Account, Role: opts.Role}, &got); err != nil {
 		if cache != nil && grantOver(err) {
-			forget(opts.F, cache, key, opts.Request)
+			forget(opts.IO.ErrOut, cache, key, opts.Request)
 		}
 		return err
 	}
 	creds := awscreds.Credentials{AccessKeyID: got.AccessKeyID, SecretAccessKey: got.SecretAccessKey, SessionToken: got.SessionToken, Expiration: got.Expiration}
 	if cache != nil {
 		if err := cache.Put(key, credcache.Entry{Credentials: creds, Request: got.Request, WindowEnd: got.WindowEnd}); err != nil {
-			fmt.Fprintf(opts.F.IO.ErrOut, "elevate: could not cache credentials: %v\n", err)
+			fmt.Fprintf(opts.IO.ErrOut, "elevate: could not cache credentials: %v\n", err)
 		}
 	}
 	return writeCredentials(opts, creds, got.Request, got.WindowEnd)
@@ -116,12 +121,12 @@ func grantOver(err error) bool {
 
 // forget drops what the cache holds of a grant that is over: the entry under
 // key, and, when the grant's id is known, every entry of that grant.
-func forget(f *Factory, cache *credcache.Cache, key credcache.Key, id string) {
+func forget(errOut io.Writer, cache *credcache.Cache, key credcache.Key, id string) {
 	if err := cache.Delete(key); err != nil {
-		fmt.Fprintf(f.IO.ErrOut, "elevate: %v\n", err)
+		fmt.Fprintf(errOut, "elevate: %v\n", err)
 	}
 	if _, err := cache.DropRequest(id); err != nil {
-		fmt.Fprintf(f.IO.ErrOut, "elevate: %v\n", err)
+		fmt.Fprintf(errOut, "elevate: %v\n", err)
 	}
 }
 
@@ -133,7 +138,7 @@ func userHint(token string) string {
 
 // writeCredentials prints creds in the chosen format.
 func writeCredentials(opts *CredentialsOptions, creds awscreds.Credentials, request string, windowEnd time.Time) error {
-	out := opts.F.IO.Out
+	out := opts.IO.Out
 	var data []byte
 	var err error
 	switch opts.Format {

@@ -10,12 +10,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/elevate-gitops/elevate/internal/brokerapi"
+	"github.com/elevate-gitops/elevate/internal/githubapi"
 	"github.com/elevate-gitops/elevate/internal/request"
 )
 
 // ExtendOptions are the inputs of `elevate extend`.
 type ExtendOptions struct {
-	F        *Factory
+	IO       IOStreams
+	Now      func() time.Time
+	Repo     func(context.Context) (*githubapi.Repo, error)
+	Broker   func() (*brokerClient, error)
 	ID       string
 	Duration time.Duration
 	Reason   string
@@ -26,7 +30,7 @@ type ExtendOptions struct {
 
 // NewCmdExtend builds `elevate extend`.
 func NewCmdExtend(f *Factory, runF func(context.Context, *ExtendOptions) error) *cobra.Command {
-	opts := &ExtendOptions{F: f}
+	opts := &ExtendOptions{IO: f.IO, Now: f.Now, Repo: f.Repo, Broker: f.broker}
 	cmd := &cobra.Command{
 		Use:   "extend ID --duration D [--reason \"…\"] [--ticket T] [--dry-run]",
 		Short: "Ask for more time: opens a request whose window opens when ID's ends",
@@ -62,11 +66,11 @@ func NewCmdExtend(f *Factory, runF func(context.Context, *ExtendOptions) error) 
 }
 
 func extendRun(ctx context.Context, opts *ExtendOptions) error {
-	id, err := resolveID(ctx, opts.F, opts.ID)
+	id, err := resolveID(ctx, opts.Broker, opts.ID)
 	if err != nil {
 		return err
 	}
-	g, err := grantOf(ctx, opts.F, id)
+	g, err := grantOf(ctx, opts.Broker, id)
 	if err != nil {
 		return err
 	}
@@ -75,7 +79,7 @@ func extendRun(ctx context.Context, opts *ExtendOptions) error {
 	default:
 		return fmt.Errorf("%s is %s: there is no window to extend; ask anew with elevate request --account %s --role %s", id, g.State, g.Account, g.Role)
 	}
-	repo, err := opts.F.Repo(ctx)
+	repo, err := opts.Repo(ctx)
 	if err != nil {
 		return err
 	}
@@ -101,7 +105,7 @@ func extendRun(ctx context.Context, opts *ExtendOptions) error {
 		name = extensionName(p.Name, g.End)
 	}
 	ro := &RequestOptions{
-		F: opts.F, Account: orig.Account, Role: orig.Role, Duration: opts.Duration,
+		IO: opts.IO, Now: opts.Now, Repo: opts.Repo, Account: orig.Account, Role: orig.Role, Duration: opts.Duration,
 		Reason: cmp.Or(opts.Reason, orig.Reason), Ticket: cmp.Or(opts.Ticket, orig.Ticket),
 		NotBefore: g.End.UTC(), Name: name, DryRun: opts.DryRun,
 	}
@@ -114,8 +118,8 @@ func extendRun(ctx context.Context, opts *ExtendOptions) error {
 }
 
 // grantOf is the caller's grant id as the broker sees it.
-func grantOf(ctx context.Context, f *Factory, id string) (*brokerapi.Grant, error) {
-	b, err := f.broker()
+func grantOf(ctx context.Context, broker func() (*brokerClient, error), id string) (*brokerapi.Grant, error) {
+	b, err := broker()
 	if err != nil {
 		return nil, err
 	}

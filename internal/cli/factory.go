@@ -71,14 +71,20 @@ func (f *Factory) Token() (string, error) {
 	return token, err
 }
 
+// githubHTTP is the HTTP client of calls to GitHub.
+func (f *Factory) githubHTTP() *http.Client { return f.HTTP }
+
 // APIURL is GITHUB_API_URL or github.com's.
 func (f *Factory) APIURL() string { return f.Getenv("GITHUB_API_URL") }
+
+// ErrNoBroker says ELEVATE_BROKER_URL is not set.
+var ErrNoBroker = errors.New("ELEVATE_BROKER_URL is not set: export ELEVATE_BROKER_URL=https://elevate.example.com (ask your platform team)")
 
 // BrokerURL is ELEVATE_BROKER_URL.
 func (f *Factory) BrokerURL() (string, error) {
 	u := strings.TrimSuffix(f.Getenv("ELEVATE_BROKER_URL"), "/")
 	if u == "" {
-		return "", errors.New("ELEVATE_BROKER_URL is not set: export ELEVATE_BROKER_URL=https://elevate.example.com (ask your platform team)")
+		return "", ErrNoBroker
 	}
 	// The GitHub token goes in every request: never in clear over a network.
 	if _, _, err := outbound.ParseURL("ELEVATE_BROKER_URL", u); err != nil {
@@ -100,7 +106,7 @@ func (f *Factory) Repo(ctx context.Context) (*githubapi.Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	gh, err := githubapi.NewClient(f.APIURL(), token, f.HTTP)
+	gh, err := githubapi.NewClient(f.APIURL(), token, f.githubHTTP())
 	if err != nil {
 		return nil, err
 	}

@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/spf13/cobra"
+
+	"github.com/elevate-gitops/elevate/internal/credcache"
+	"github.com/elevate-gitops/elevate/internal/ghauth"
+	"github.com/elevate-gitops/elevate/internal/githubapi"
 )
 
 func testFactory(env map[string]string) (*Factory, *bytes.Buffer, *bytes.Buffer) {
@@ -27,25 +32,66 @@ func parse(cmd *cobra.Command, argv ...string) error {
 	return cmd.ExecuteContext(context.Background())
 }
 
-func TestCredentialsFlags(t *testing.T) {
+// The fakes of depsFactory: distinct functions, so that a comparison tells
+// which dependency a command was given.
+func fakeNow() time.Time                     { return time.Date(2026, 11, 25, 9, 30, 0, 0, time.UTC) }
+func fakeCache() (*credcache.Cache, error)   { return nil, errors.New("fake cache") }
+func fakeTokenStore() (*ghauth.Store, error) { return nil, errors.New("fake token store") }
+func fakeBrowser(string) error               { return errors.New("fake browser") }
+
+// depsFactory is a Factory whose every dependency is a fake of its own.
+func depsFactory(env map[string]string) *Factory {
+	f, _, _ := testFactory(env)
+	f.Now, f.Cache, f.TokenStore, f.Browser = fakeNow, fakeCache, fakeTokenStore, fakeBrowser
+	f.HTTP = &http.Client{}
+	return f
+}
+
+// optsCmp compares Options whole: functions by the code they run (nil only
+// equals nil), streams by the readers and writers they are.
+var optsCmp = cmp.Options{
+	cmp.FilterValues(func(x, y any) bool { return isFunc(x) && isFunc(y) }, cmp.Comparer(func(x, y any) bool {
+		return reflect.ValueOf(x).Pointer() == reflect.ValueOf(y).Pointer()
+	})),
+	cmp.Comparer(func(a, b IOStreams) bool { return a.In == b.In && a.Out == b.Out && a.ErrOut == b.ErrOut }),
+}
+
+func isFunc(v any) bool { return v != nil && reflect.TypeOf(v).Kind() == reflect.Func }
+
+// optsCmp must tell dependencies apart, or the tests below check nothing.
+func TestOptionsComparisonTellsDependenciesApart(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		argv    []string
-		want    CredentialsOptions
-		wantErr bool
-	}{
-		{[]string{"--account", "prod", "--role", "Admin"}, CredentialsOptions{Account: "prod", Role: "Admin", Format: "process"}, false},
-		{[]string{"--request", "alice-admin", "--format", "env"}, CredentialsOptions{Request: "alice-admin", Format: "env"}, false},
-		{[]string{"--request", "x", "--format", "json", "--no-cache"}, CredentialsOptions{Request: "x", Format: "json", NoCache: true}, false},
-		{[]string{"--account", "prod"}, CredentialsOptions{}, true},
-		{[]string{"--request", "x", "--account", "prod", "--role", "Admin"}, CredentialsOptions{}, true},
-		{[]string{"--request", "x", "--format", "yaml"}, CredentialsOptions{}, true},
-		{[]string{}, CredentialsOptions{}, true},
+	f := depsFactory(nil)
+	g, _, _ := testFactory(nil)
+	for name, pair := range map[string][2]any{
+		"clock":   {RequestOptions{Now: f.Now}, RequestOptions{Now: time.Now}},
+		"nil":     {RequestOptions{Now: f.Now}, RequestOptions{}},
+		"method":  {RevokeOptions{Repo: f.Repo}, RevokeOptions{Repo: func(context.Context) (*githubapi.Repo, error) { return nil, nil }}},
+		"streams": {RequestOptions{IO: f.IO}, RequestOptions{IO: g.IO}},
+		"cache":   {StatusOptions{Cache: f.Cache}, StatusOptions{Cache: credcache.Default}},
+	} {
+		if cmp.Equal(pair[0], pair[1], optsCmp) {
+			t.Errorf("%s: %+v and %+v compare equal", name, pair[0], pair[1])
+		}
 	}
+	if !cmp.Equal(RevokeOptions{IO: f.IO, Repo: f.Repo, Broker: f.broker}, RevokeOptions{IO: f.IO, Repo: g.Repo, Broker: g.broker}, optsCmp) {
+		t.Error("the same methods of two factories compare unequal")
+	}
+}
+
+// parseCase is one argv and the Options it must give, or a usage error.
+type parseCase[O any] struct {
+	argv    []string
+	want    O
+	wantErr bool
+}
+
+// checkParse runs each case through newCmd and compares whole Options.
+func checkParse[O any](t *testing.T, newCmd func(runF func(context.Context, *O) error) *cobra.Command, tests []parseCase[O]) {
+	t.Helper()
 	for _, tt := range tests {
-		f, _, _ := testFactory(nil)
-		var got *CredentialsOptions
-		err := parse(NewCmdCredentials(f, func(_ context.Context, o *CredentialsOptions) error { got = o; return nil }), tt.argv...)
+		var got *O
+		err := parse(newCmd(func(_ context.Context, o *O) error { got = o; return nil }), tt.argv...)
 		if tt.wantErr {
 			var fe *FlagError
 			if !errors.As(err, &fe) || ExitCode(err) != ExitUsage {
@@ -54,97 +100,147 @@ func TestCredentialsFlags(t *testing.T) {
 			continue
 		}
 		if err != nil {
-			t.Fatalf("%v: %v", tt.argv, err)
+			t.Errorf("%v: %v", tt.argv, err)
+			continue
 		}
-		if diff := cmp.Diff(tt.want, *got, cmpopts.IgnoreFields(CredentialsOptions{}, "F")); diff != "" {
+		if diff := cmp.Diff(tt.want, *got, optsCmp); diff != "" {
 			t.Errorf("%v (-want +got):\n%s", tt.argv, diff)
 		}
 	}
+}
+
+func TestCredentialsFlags(t *testing.T) {
+	t.Parallel()
+	f := depsFactory(nil)
+	deps := CredentialsOptions{IO: f.IO, Broker: f.broker, Cache: f.Cache, Repo: f.Repo}
+	with := func(o CredentialsOptions) CredentialsOptions {
+		o.IO, o.Broker, o.Cache, o.Repo = deps.IO, deps.Broker, deps.Cache, deps.Repo
+		return o
+	}
+	checkParse(t, func(runF func(context.Context, *CredentialsOptions) error) *cobra.Command {
+		return NewCmdCredentials(f, runF)
+	}, []parseCase[CredentialsOptions]{
+		{argv: []string{"--account", "prod", "--role", "Admin"}, want: with(CredentialsOptions{Account: "prod", Role: "Admin", Format: "process"})},
+		{argv: []string{"--request", "alice-admin", "--format", "env"}, want: with(CredentialsOptions{Request: "alice-admin", Format: "env"})},
+		{argv: []string{"--request", "x", "--format", "json", "--no-cache"}, want: with(CredentialsOptions{Request: "x", Format: "json", NoCache: true})},
+		{argv: []string{"--account", "prod"}, wantErr: true},
+		{argv: []string{"--request", "x", "--account", "prod", "--role", "Admin"}, wantErr: true},
+		{argv: []string{"--request", "x", "--format", "yaml"}, wantErr: true},
+		{argv: []string{}, wantErr: true},
+	})
 }
 
 func TestConsoleFlags(t *testing.T) {
 	t.Parallel()
-	f, _, _ := testFactory(nil)
-	var got *ConsoleOptions
-	if err := parse(NewCmdConsole(f, func(_ context.Context, o *ConsoleOptions) error { got = o; return nil }), "--request", "r1", "--open"); err != nil {
-		t.Fatal(err)
-	}
-	if got.Request != "r1" || !got.Open {
-		t.Errorf("got %+v", got)
-	}
-	if err := parse(NewCmdConsole(f, nil), "--role", "Admin"); ExitCode(err) != ExitUsage {
-		t.Errorf("missing --account: err = %v", err)
-	}
+	f := depsFactory(nil)
+	checkParse(t, func(runF func(context.Context, *ConsoleOptions) error) *cobra.Command { return NewCmdConsole(f, runF) }, []parseCase[ConsoleOptions]{
+		{argv: []string{"--request", "r1", "--open"}, want: ConsoleOptions{IO: f.IO, Broker: f.broker, Browser: f.Browser, Repo: f.Repo, Request: "r1", Open: true}},
+		{argv: []string{"--account", "prod", "--role", "Admin"}, want: ConsoleOptions{IO: f.IO, Broker: f.broker, Browser: f.Browser, Repo: f.Repo, Account: "prod", Role: "Admin"}},
+		{argv: []string{"--role", "Admin"}, wantErr: true},
+	})
 }
 
 func TestRequestFlags(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		argv    []string
-		want    RequestOptions
-		wantErr bool
-	}{
-		{[]string{"--account", "prod", "--role", "Admin", "--duration", "2h", "--reason", "Rotate the TLS certificate", "--ticket", "INC-1"},
-			RequestOptions{Account: "prod", Role: "Admin", Duration: 2 * time.Hour, Reason: "Rotate the TLS certificate", Ticket: "INC-1"}, false},
-		{[]string{"--account", "prod", "--role", "Admin", "--duration", "1h", "--reason", "Break glass now", "--emergency", "--ticket", "INC-2", "--not-before", "2026-11-25T10:00:00Z", "--dry-run", "--name", "x-1"},
-			RequestOptions{Account: "prod", Role: "Admin", Duration: time.Hour, Reason: "Break glass now", Emergency: true, Ticket: "INC-2", NotBefore: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), DryRun: true, Name: "x-1"}, false},
-		{[]string{"--account", "prod", "--role", "Admin", "--duration", "2h"}, RequestOptions{}, true},
-		{[]string{"--account", "prod", "--role", "Admin", "--duration", "2x", "--reason", "r"}, RequestOptions{}, true},
-		{[]string{"--account", "prod", "--role", "Admin", "--duration", "1h", "--reason", "reason here", "--not-before", "tomorrow"}, RequestOptions{}, true},
-		{[]string{"--account", "prod", "--role", "Admin", "--duration", "1h", "--reason", "reason here", "--name", "Bad_Name"}, RequestOptions{}, true},
+	f := depsFactory(nil)
+	with := func(o RequestOptions) RequestOptions {
+		o.IO, o.Now, o.Repo = f.IO, f.Now, f.Repo
+		return o
 	}
-	for _, tt := range tests {
-		f, _, _ := testFactory(nil)
-		var got *RequestOptions
-		err := parse(NewCmdRequest(f, func(_ context.Context, o *RequestOptions) error { got = o; return nil }), tt.argv...)
-		if tt.wantErr {
-			if ExitCode(err) != ExitUsage {
-				t.Errorf("%v: err = %v, want exit 2", tt.argv, err)
-			}
-			continue
-		}
-		if err != nil {
-			t.Fatalf("%v: %v", tt.argv, err)
-		}
-		if diff := cmp.Diff(tt.want, *got, cmpopts.IgnoreFields(RequestOptions{}, "F")); diff != "" {
-			t.Errorf("%v (-want +got):\n%s", tt.argv, diff)
-		}
-	}
+	checkParse(t, func(runF func(context.Context, *RequestOptions) error) *cobra.Command { return NewCmdRequest(f, runF) }, []parseCase[RequestOptions]{
+		{argv: []string{"--account", "prod", "--role", "Admin", "--duration", "2h", "--reason", "Rotate the TLS certificate", "--ticket", "INC-1"},
+			want: with(RequestOptions{Account: "prod", Role: "Admin", Duration: 2 * time.Hour, Reason: "Rotate the TLS certificate", Ticket: "INC-1"})},
+		{argv: []string{"--account", "prod", "--role", "Admin", "--duration", "1h", "--reason", "Break glass now", "--emergency", "--ticket", "INC-2", "--not-before", "2026-11-25T10:00:00Z", "--dry-run", "--name", "x-1"},
+			want: with(RequestOptions{Account: "prod", Role: "Admin", Duration: time.Hour, Reason: "Break glass now", Emergency: true, Ticket: "INC-2", NotBefore: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), DryRun: true, Name: "x-1"})},
+		{argv: []string{"--account", "prod", "--role", "Admin", "--duration", "2h"}, wantErr: true},
+		{argv: []string{"--account", "prod", "--role", "Admin", "--duration", "2x", "--reason", "r"}, wantErr: true},
+		{argv: []string{"--account", "prod", "--role", "Admin", "--duration", "1h", "--reason", "reason here", "--not-before", "tomorrow"}, wantErr: true},
+		{argv: []string{"--account", "prod", "--role", "Admin", "--duration", "1h", "--reason", "reason here", "--name", "Bad_Name"}, wantErr: true},
+	})
 }
 
-func TestRevokeStatusAuditPolicyLoginFlags(t *testing.T) {
+func TestRevokeFlags(t *testing.T) {
 	t.Parallel()
-	f, _, _ := testFactory(map[string]string{"ELEVATE_GITHUB_CLIENT_ID": "Iv1.abc"})
-	var rv *RevokeOptions
-	if err := parse(NewCmdRevoke(f, func(_ context.Context, o *RevokeOptions) error { rv = o; return nil }), "requests/prod/2026-11/a.yaml", "--reason", "done"); err != nil || rv.ID != "prod/2026-11/a" || rv.Reason != "done" {
-		t.Errorf("revoke: %v %+v", err, rv)
+	f := depsFactory(nil)
+	deps := RevokeOptions{IO: f.IO, Repo: f.Repo, Broker: f.broker}
+	checkParse(t, func(runF func(context.Context, *RevokeOptions) error) *cobra.Command { return NewCmdRevoke(f, runF) }, []parseCase[RevokeOptions]{
+		{argv: []string{"requests/prod/2026-11/a.yaml", "--reason", "done"}, want: RevokeOptions{IO: deps.IO, Repo: deps.Repo, Broker: deps.Broker, ID: "prod/2026-11/a", Reason: "done"}},
+		{argv: []string{"a"}, want: RevokeOptions{IO: deps.IO, Repo: deps.Repo, Broker: deps.Broker, ID: "a"}},
+	})
+}
+
+func TestExtendFlags(t *testing.T) {
+	t.Parallel()
+	f := depsFactory(nil)
+	checkParse(t, func(runF func(context.Context, *ExtendOptions) error) *cobra.Command { return NewCmdExtend(f, runF) }, []parseCase[ExtendOptions]{
+		{argv: []string{"requests/prod/2026-11/a.yaml", "--duration", "2h", "--reason", "still migrating", "--ticket", "INC-3", "--name", "a-more", "--dry-run"},
+			want: ExtendOptions{IO: f.IO, Now: f.Now, Repo: f.Repo, Broker: f.broker, ID: "prod/2026-11/a", Duration: 2 * time.Hour, Reason: "still migrating", Ticket: "INC-3", Name: "a-more", DryRun: true}},
+		{argv: []string{"a"}, wantErr: true},
+		{argv: []string{"a", "--duration", "-1h"}, wantErr: true},
+	})
+}
+
+func TestStatusFlags(t *testing.T) {
+	t.Parallel()
+	f := depsFactory(nil)
+	deps := StatusOptions{IO: f.IO, Now: f.Now, Repo: f.Repo, Broker: f.broker, Cache: f.Cache}
+	all := deps
+	all.All = true
+	checkParse(t, func(runF func(context.Context, *StatusOptions) error) *cobra.Command { return NewCmdStatus(f, runF) }, []parseCase[StatusOptions]{
+		{argv: []string{}, want: deps},
+		{argv: []string{"--all"}, want: all},
+	})
+}
+
+func TestAuditFlags(t *testing.T) {
+	t.Parallel()
+	f := depsFactory(nil)
+	with := func(o AuditOptions) AuditOptions {
+		o.IO, o.Now, o.Repo, o.Checkout = f.IO, f.Now, f.Repo, f.checkout
+		return o
 	}
-	if err := parse(NewCmdRevoke(f, nil)); ExitCode(err) != ExitUsage && err == nil {
-		t.Errorf("revoke without an id: %v", err)
-	}
-	var st *StatusOptions
-	if err := parse(NewCmdStatus(f, func(_ context.Context, o *StatusOptions) error { st = o; return nil }), "--all"); err != nil || !st.All {
-		t.Errorf("status: %v %+v", err, st)
-	}
-	var au *AuditOptions
-	if err := parse(NewCmdAudit(f, func(_ context.Context, o *AuditOptions) error { au = o; return nil }), "--since", "48h", "--format", "csv", "--offline"); err != nil || au.Since != 48*time.Hour || au.Format != "csv" || !au.Offline {
-		t.Errorf("audit: %v %+v", err, au)
-	}
-	if err := parse(NewCmdAudit(f, nil), "--format", "pdf"); ExitCode(err) != ExitUsage {
-		t.Errorf("audit --format pdf: %v", err)
-	}
-	var lo *LoginOptions
-	if err := parse(NewCmdLogin(f, func(_ context.Context, o *LoginOptions) error { lo = o; return nil })); err != nil || lo.ClientID != "Iv1.abc" {
-		t.Errorf("login: %v %+v", err, lo)
-	}
-	g, _, _ := testFactory(nil)
-	if err := parse(NewCmdLogin(g, nil)); ExitCode(err) != ExitUsage {
-		t.Errorf("login without a client id: %v", err)
-	}
-	var pl *PolicyLintOptions
-	if err := parse(NewCmdPolicy(f, func(_ context.Context, o *PolicyLintOptions) error { pl = o; return nil }), "lint", "--dir", "/x"); err != nil || pl.Dir != "/x" {
-		t.Errorf("policy lint: %v %+v", err, pl)
-	}
+	checkParse(t, func(runF func(context.Context, *AuditOptions) error) *cobra.Command { return NewCmdAudit(f, runF) }, []parseCase[AuditOptions]{
+		{argv: []string{}, want: with(AuditOptions{Since: 720 * time.Hour, Format: "table", Branch: "main"})},
+		{argv: []string{"--since", "48h", "--format", "csv", "--offline", "--dir", "/x", "--branch", "trunk"},
+			want: with(AuditOptions{Since: 48 * time.Hour, Format: "csv", Offline: true, Dir: "/x", Branch: "trunk"})},
+		{argv: []string{"--verify", "--trust-anchor", "abc"}, want: with(AuditOptions{Since: 720 * time.Hour, Format: "table", Branch: "main", Verify: true, Anchor: "abc"})},
+		{argv: []string{"--format", "pdf"}, wantErr: true},
+		{argv: []string{"--since", "0s"}, wantErr: true},
+		{argv: []string{"--verify", "--offline"}, wantErr: true},
+		{argv: []string{"--trust-anchor", "abc"}, wantErr: true},
+	})
+}
+
+func TestPolicyLintFlags(t *testing.T) {
+	t.Parallel()
+	f := depsFactory(nil)
+	checkParse(t, func(runF func(context.Context, *PolicyLintOptions) error) *cobra.Command { return NewCmdPolicy(f, runF) }, []parseCase[PolicyLintOptions]{
+		{argv: []string{"lint", "--dir", "/x"}, want: PolicyLintOptions{IO: f.IO, Checkout: f.checkout, Dir: "/x"}},
+		{argv: []string{"lint"}, want: PolicyLintOptions{IO: f.IO, Checkout: f.checkout}},
+	})
+}
+
+func TestLoginFlags(t *testing.T) {
+	t.Parallel()
+	f := depsFactory(map[string]string{"ELEVATE_GITHUB_CLIENT_ID": "Iv1.abc", "GITHUB_API_URL": "https://ghe.example.com/api/v3"})
+	deps := LoginOptions{IO: f.IO, APIURL: "https://ghe.example.com/api/v3", HTTP: f.githubHTTP, TokenStore: f.TokenStore}
+	withID := func(id string) LoginOptions { o := deps; o.ClientID = id; return o }
+	checkParse(t, func(runF func(context.Context, *LoginOptions) error) *cobra.Command { return NewCmdLogin(f, runF) }, []parseCase[LoginOptions]{
+		{argv: []string{}, want: withID("Iv1.abc")},
+		{argv: []string{"--client-id", "Iv1.other"}, want: withID("Iv1.other")},
+	})
+	g := depsFactory(nil)
+	checkParse(t, func(runF func(context.Context, *LoginOptions) error) *cobra.Command { return NewCmdLogin(g, runF) }, []parseCase[LoginOptions]{
+		{argv: []string{}, wantErr: true},
+	})
+}
+
+func TestVersionFlags(t *testing.T) {
+	t.Parallel()
+	f := depsFactory(nil)
+	checkParse(t, func(runF func(context.Context, *VersionOptions) error) *cobra.Command { return NewCmdVersion(f, runF) }, []parseCase[VersionOptions]{
+		{argv: []string{}, want: VersionOptions{IO: f.IO}},
+	})
 }
 
 func TestRequestName(t *testing.T) {

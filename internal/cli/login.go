@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net/http"
 
 	"github.com/spf13/cobra"
 
@@ -12,13 +13,16 @@ import (
 
 // LoginOptions are the inputs of `elevate login`.
 type LoginOptions struct {
-	F        *Factory
-	ClientID string
+	IO         IOStreams
+	APIURL     string // GITHUB_API_URL; "" is github.com
+	HTTP       func() *http.Client
+	TokenStore func() (*ghauth.Store, error)
+	ClientID   string
 }
 
 // NewCmdLogin builds `elevate login`.
 func NewCmdLogin(f *Factory, runF func(context.Context, *LoginOptions) error) *cobra.Command {
-	opts := &LoginOptions{F: f}
+	opts := &LoginOptions{IO: f.IO, APIURL: f.APIURL(), HTTP: f.githubHTTP, TokenStore: f.TokenStore}
 	cmd := &cobra.Command{
 		Use:   "login",
 		Short: "Sign in to GitHub with the device flow and store the token for elevate",
@@ -45,15 +49,15 @@ func NewCmdLogin(f *Factory, runF func(context.Context, *LoginOptions) error) *c
 }
 
 func loginRun(ctx context.Context, opts *LoginOptions) error {
-	f := opts.F
+	hc := opts.HTTP()
 	token, err := ghauth.DeviceLogin(ctx, ghauth.DeviceOptions{
-		APIURL: f.APIURL(), ClientID: opts.ClientID, HTTPClient: f.HTTP,
-		Prompt: ghauth.PromptTo(f.IO.ErrOut),
+		APIURL: opts.APIURL, ClientID: opts.ClientID, HTTPClient: hc,
+		Prompt: ghauth.PromptTo(opts.IO.ErrOut),
 	})
 	if err != nil {
 		return err
 	}
-	gh, err := githubapi.NewClient(f.APIURL(), token, f.HTTP)
+	gh, err := githubapi.NewClient(opts.APIURL, token, hc)
 	if err != nil {
 		return err
 	}
@@ -61,17 +65,17 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 	if err != nil {
 		return fmt.Errorf("the new token does not work: %w", err)
 	}
-	host, err := ghauth.HostFor(f.APIURL())
+	host, err := ghauth.HostFor(opts.APIURL)
 	if err != nil {
 		return err
 	}
-	store, err := f.TokenStore()
+	store, err := opts.TokenStore()
 	if err != nil {
 		return err
 	}
 	if err := store.Save(host, token); err != nil {
 		return err
 	}
-	fmt.Fprintf(f.IO.ErrOut, "Logged in to %s as %s.\n", host, me.GetLogin())
+	fmt.Fprintf(opts.IO.ErrOut, "Logged in to %s as %s.\n", host, me.GetLogin())
 	return nil
 }

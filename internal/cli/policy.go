@@ -16,14 +16,15 @@ import (
 
 // PolicyLintOptions are the inputs of `elevate policy lint`.
 type PolicyLintOptions struct {
-	F   *Factory
-	Dir string // the checkout; "" = the one around the working directory
+	IO       IOStreams
+	Checkout func(context.Context) (string, error) // the checkout around the working directory
+	Dir      string                                // the checkout; "" = Checkout's
 }
 
 // NewCmdPolicy builds `elevate policy` and its `lint` subcommand.
 func NewCmdPolicy(f *Factory, runF func(context.Context, *PolicyLintOptions) error) *cobra.Command {
 	cmd := &cobra.Command{Use: "policy", Short: "Work with eligibility.yaml"}
-	opts := &PolicyLintOptions{F: f}
+	opts := &PolicyLintOptions{IO: f.IO, Checkout: f.checkout}
 	lint := &cobra.Command{
 		Use:   "lint",
 		Short: "Check eligibility.yaml against CODEOWNERS and the requests/ folders (offline)",
@@ -47,7 +48,7 @@ func policyLintRun(ctx context.Context, opts *PolicyLintOptions) error {
 	dir := opts.Dir
 	if dir == "" {
 		var err error
-		if dir, err = opts.F.checkout(ctx); err != nil {
+		if dir, err = opts.Checkout(ctx); err != nil {
 			return err
 		}
 	}
@@ -57,7 +58,7 @@ func policyLintRun(ctx context.Context, opts *PolicyLintOptions) error {
 	}
 	policy, err := eligibility.Parse(eligibility.File, data)
 	if err != nil {
-		fmt.Fprintln(opts.F.IO.Out, err)
+		fmt.Fprintln(opts.IO.Out, err)
 		return SilentError
 	}
 	owners, err := codeowners.Load(ctx, func(_ context.Context, p string) ([]byte, error) {
@@ -68,7 +69,7 @@ func policyLintRun(ctx context.Context, opts *PolicyLintOptions) error {
 		return data, err
 	})
 	if err != nil {
-		fmt.Fprintln(opts.F.IO.Out, err)
+		fmt.Fprintln(opts.IO.Out, err)
 		return SilentError
 	}
 	var dirs []string
@@ -83,12 +84,12 @@ func policyLintRun(ctx context.Context, opts *PolicyLintOptions) error {
 	}
 	problems := eligibility.Lint(policy, owners, dirs)
 	for _, p := range problems {
-		fmt.Fprintln(opts.F.IO.Out, p)
+		fmt.Fprintln(opts.IO.Out, p)
 	}
 	if len(problems) > 0 {
-		fmt.Fprintf(opts.F.IO.ErrOut, "%d problem(s)\n", len(problems))
+		fmt.Fprintf(opts.IO.ErrOut, "%d problem(s)\n", len(problems))
 		return SilentError
 	}
-	fmt.Fprintln(opts.F.IO.ErrOut, "eligibility.yaml: no problems")
+	fmt.Fprintln(opts.IO.ErrOut, "eligibility.yaml: no problems")
 	return nil
 }

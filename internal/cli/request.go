@@ -17,7 +17,9 @@ import (
 
 // RequestOptions are the inputs of `elevate request`.
 type RequestOptions struct {
-	F         *Factory
+	IO        IOStreams
+	Now       func() time.Time
+	Repo      func(context.Context) (*githubapi.Repo, error)
 	Account   string
 	Role      string
 	Duration  time.Duration
@@ -31,7 +33,7 @@ type RequestOptions struct {
 
 // NewCmdRequest builds `elevate request`.
 func NewCmdRequest(f *Factory, runF func(context.Context, *RequestOptions) error) *cobra.Command {
-	opts := &RequestOptions{F: f}
+	opts := &RequestOptions{IO: f.IO, Now: f.Now, Repo: f.Repo}
 	var notBefore string
 	cmd := &cobra.Command{
 		Use:   "request --account A --role R --duration D --reason \"…\" [--ticket T] [--not-before T] [--emergency] [--dry-run]",
@@ -103,7 +105,7 @@ type PlannedRequest struct {
 
 // planRequest writes the file and judges it as the Action would at the base.
 func planRequest(ctx context.Context, repo *githubapi.Repo, me approval.User, opts *RequestOptions) (*PlannedRequest, error) {
-	now := opts.F.Now()
+	now := opts.Now()
 	req := &request.Request{
 		Requester: me.Login, Account: opts.Account, Role: opts.Role, Duration: opts.Duration,
 		Reason: strings.TrimSpace(opts.Reason), Ticket: opts.Ticket, NotBefore: opts.NotBefore, Emergency: opts.Emergency,
@@ -162,7 +164,7 @@ func requestRun(ctx context.Context, opts *RequestOptions) error { return openRe
 // openRequest checks the request as the Action would and opens its PR; note,
 // when set, is a line of the PR body (an extension's link to what it extends).
 func openRequest(ctx context.Context, opts *RequestOptions, note string) error {
-	repo, err := opts.F.Repo(ctx)
+	repo, err := opts.Repo(ctx)
 	if err != nil {
 		return err
 	}
@@ -178,7 +180,7 @@ func openRequest(ctx context.Context, opts *RequestOptions, note string) error {
 	if plan.Verdict.State == approval.Rejected {
 		return &RejectedError{Reasons: plan.Verdict.Reasons}
 	}
-	out, errOut := opts.F.IO.Out, opts.F.IO.ErrOut
+	out, errOut := opts.IO.Out, opts.IO.ErrOut
 	if opts.DryRun {
 		fmt.Fprintf(out, "# %s\n%s", plan.Path, plan.YAML)
 		fmt.Fprintf(errOut, "dry run: %s; nothing was opened\n", nextStep(plan.Verdict))

@@ -8,19 +8,22 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/elevate-gitops/elevate/internal/brokerapi"
+	"github.com/elevate-gitops/elevate/internal/githubapi"
 	"github.com/elevate-gitops/elevate/internal/request"
 )
 
 // RevokeOptions are the inputs of `elevate revoke`.
 type RevokeOptions struct {
-	F      *Factory
+	IO     IOStreams
+	Repo   func(context.Context) (*githubapi.Repo, error)
+	Broker func() (*brokerClient, error) // completes a suffix of an id
 	ID     string
 	Reason string
 }
 
 // NewCmdRevoke builds `elevate revoke`.
 func NewCmdRevoke(f *Factory, runF func(context.Context, *RevokeOptions) error) *cobra.Command {
-	opts := &RevokeOptions{F: f}
+	opts := &RevokeOptions{IO: f.IO, Repo: f.Repo, Broker: f.broker}
 	cmd := &cobra.Command{
 		Use:   "revoke ID [--reason \"…\"]",
 		Short: "End a grant early: opens the pull request that deletes its request file",
@@ -41,11 +44,11 @@ func NewCmdRevoke(f *Factory, runF func(context.Context, *RevokeOptions) error) 
 }
 
 // resolveID turns a suffix into a full id through the caller's grants.
-func resolveID(ctx context.Context, f *Factory, id string) (string, error) {
+func resolveID(ctx context.Context, broker func() (*brokerClient, error), id string) (string, error) {
 	if strings.Count(id, "/") == 2 {
 		return id, nil
 	}
-	b, err := f.broker()
+	b, err := broker()
 	if err != nil {
 		return "", fmt.Errorf("%q is not a full request id (account/yyyy-mm/name), and the broker that could complete it is not configured: %w", id, err)
 	}
@@ -69,7 +72,7 @@ func resolveID(ctx context.Context, f *Factory, id string) (string, error) {
 }
 
 func revokeRun(ctx context.Context, opts *RevokeOptions) error {
-	id, err := resolveID(ctx, opts.F, opts.ID)
+	id, err := resolveID(ctx, opts.Broker, opts.ID)
 	if err != nil {
 		return err
 	}
@@ -78,7 +81,7 @@ func revokeRun(ctx context.Context, opts *RevokeOptions) error {
 	if err != nil {
 		return err
 	}
-	repo, err := opts.F.Repo(ctx)
+	repo, err := opts.Repo(ctx)
 	if err != nil {
 		return err
 	}
@@ -109,7 +112,7 @@ func revokeRun(ctx context.Context, opts *RevokeOptions) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(opts.F.IO.Out, pr.GetHTMLURL())
-	fmt.Fprintf(opts.F.IO.ErrOut, "Opened #%d: once merged, the broker refuses new credentials for %s.\n", pr.GetNumber(), id)
+	fmt.Fprintln(opts.IO.Out, pr.GetHTMLURL())
+	fmt.Fprintf(opts.IO.ErrOut, "Opened #%d: once merged, the broker refuses new credentials for %s.\n", pr.GetNumber(), id)
 	return nil
 }

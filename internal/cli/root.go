@@ -38,7 +38,7 @@ func NewCmdRoot(f *Factory) *cobra.Command {
 		NewCmdAudit(f, nil),
 		NewCmdLogin(f, nil),
 		NewCmdExtend(f, nil),
-		NewCmdVersion(f),
+		NewCmdVersion(f, nil),
 	)
 	root.Version = version.Read().String("elevate")
 	root.SetVersionTemplate("{{.Version}}\n")

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -11,18 +13,24 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/elevate-gitops/elevate/internal/brokerapi"
+	"github.com/elevate-gitops/elevate/internal/credcache"
+	"github.com/elevate-gitops/elevate/internal/githubapi"
 	"github.com/elevate-gitops/elevate/internal/request"
 )
 
 // StatusOptions are the inputs of `elevate status`.
 type StatusOptions struct {
-	F   *Factory
-	All bool
+	IO     IOStreams
+	Now    func() time.Time
+	Repo   func(context.Context) (*githubapi.Repo, error)
+	Broker func() (*brokerClient, error)
+	Cache  func() (*credcache.Cache, error)
+	All    bool
 }
 
 // NewCmdStatus builds `elevate status`.
 func NewCmdStatus(f *Factory, runF func(context.Context, *StatusOptions) error) *cobra.Command {
-	opts := &StatusOptions{F: f}
+	opts := &StatusOptions{IO: f.IO, Now: f.Now, Repo: f.Repo, Broker: f.broker, Cache: f.Cache}
 	cmd := &cobra.Command{
 		Use:     "status [--all]",
 		Short:   "List your requests and their states",
@@ -48,7 +56,7 @@ type StatusRow struct {
 
 func statusRun(ctx context.Context, opts *StatusOptions) error {
 	var rows []StatusRow
-	repo, err := opts.F.Repo(ctx)
+	repo, err := opts.Repo(ctx)
 	if err != nil {
 		return err
 	}
@@ -91,21 +99,21 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 		}
 		rows = append(rows, row)
 	}
-	if _, err := opts.F.BrokerURL(); err == nil {
-		b, err := opts.F.broker()
-		if err != nil {
-			return err
-		}
+	b, err := opts.Broker()
+	switch {
+	case errors.Is(err, ErrNoBroker):
+		fmt.Fprintln(opts.IO.ErrOut, "elevate: ELEVATE_BROKER_URL is not set: showing open requests only")
+	case err != nil:
+		return err
+	default:
 		var got brokerapi.Grants
 		if err := b.do(ctx, "GET", brokerapi.PathGrants, nil, &got); err != nil {
 			return err
 		}
-		rows = append(rows, GrantRows(got.Grants, opts.All, opts.F.Now())...)
-		dropEnded(opts.F, got.Grants)
-	} else {
-		fmt.Fprintln(opts.F.IO.ErrOut, "elevate: ELEVATE_BROKER_URL is not set: showing open requests only")
+		rows = append(rows, GrantRows(got.Grants, opts.All, opts.Now())...)
+		dropEnded(opts.Cache, opts.IO.ErrOut, got.Grants)
 	}
-	return writeStatus(opts.F.IO, rows)
+	return writeStatus(opts.IO, rows)
 }
 
 // GrantRows turns the broker's grants into rows, newest window first.
@@ -141,18 +149,18 @@ func GrantRows(grants []brokerapi.Grant, all bool, now time.Time) []StatusRow {
 
 // dropEnded forgets the cached credentials of grants the broker lists as
 // revoked or expired, so that nothing serves them again.
-func dropEnded(f *Factory, grants []brokerapi.Grant) {
-	if f.Cache == nil {
+func dropEnded(openCache func() (*credcache.Cache, error), errOut io.Writer, grants []brokerapi.Grant) {
+	if openCache == nil {
 		return
 	}
-	cache, err := f.Cache()
+	cache, err := openCache()
 	if err != nil {
 		return
 	}
 	for _, g := range grants {
 		if g.State == brokerapi.StateRevoked || g.State == brokerapi.StateExpired {
 			if _, err := cache.DropRequest(g.ID); err != nil {
-				fmt.Fprintf(f.IO.ErrOut, "elevate: %v\n", err)
+				fmt.Fprintf(errOut, "elevate: %v\n", err)
 			}
 		}
 	}
@@ -172,12 +180,12 @@ func extended(grants []brokerapi.Grant, g brokerapi.Grant) string {
 	return ""
 }
 
-func writeStatus(io IOStreams, rows []StatusRow) error {
+func writeStatus(ios IOStreams, rows []StatusRow) error {
 	if len(rows) == 0 {
-		fmt.Fprintln(io.ErrOut, "No open requests or grants. Ask for access with: elevate request --account A --role R --duration 1h --reason \"…\"")
+		fmt.Fprintln(ios.ErrOut, "No open requests or grants. Ask for access with: elevate request --account A --role R --duration 1h --reason \"…\"")
 		return nil
 	}
-	w := tabwriter.NewWriter(io.Out, 2, 4, 2, ' ', 0)
+	w := tabwriter.NewWriter(ios.Out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "REQUEST\tSTATE\tACCOUNT/ROLE\tPR\tDETAIL")
 	for _, r := range rows {
 		pr := "-"
