@@ -14,6 +14,7 @@ import (
 
 	"github.com/elevate-gitops/elevate/internal/brokerapi"
 	"github.com/elevate-gitops/elevate/internal/gitlog"
+	"github.com/elevate-gitops/elevate/internal/prcomment"
 	"github.com/elevate-gitops/elevate/internal/request"
 )
 
@@ -27,6 +28,7 @@ const periodSlack = 100
 type PRSource interface {
 	PullsWithCommit(ctx context.Context, sha string) ([]*github.PullRequest, error)
 	Reviews(ctx context.Context, number int) ([]*github.PullRequestReview, error)
+	Comments(ctx context.Context, number int) ([]*github.IssueComment, error)
 }
 
 // DefaultMaxEntries bounds the changes an audit reads when Options.MaxEntries is 0.
@@ -94,6 +96,18 @@ type Entry struct {
 	// Verification is set by --verify: Verified, Unverified or BeforeAnchor;
 	// VerifyReason says why not, VerifyCommit names the commit at fault.
 	Verification, VerifyReason, VerifyCommit string
+	// Online, from the broker's comments on the PRs: the first session
+	// (when, by whom), how many sessions, and, when its sessions were ended
+	// early, the time before which every one issued is denied.
+	FirstUsed     time.Time
+	FirstUsedBy   string
+	Sessions      int
+	SessionsEnded time.Time
+	// Extends is the grant whose window this one continues without a gap
+	// (elevate extend): same requester, account and role, starting where it
+	// ends; ExtendedBy lists the grants that continue this one.
+	Extends    string
+	ExtendedBy []string
 }
 
 // Hours is how long the entry granted access: the window, cut short by a
@@ -206,8 +220,10 @@ func Build(ctx context.Context, o Options) (*Report, error) {
 	rep.Entries = make([]Entry, len(versions))
 	for i, v := range versions {
 		v.settle(o.Now, rep.Offline)
+		v.story()
 		rep.Entries[i] = *v.Entry
 	}
+	linkExtensions(rep.Entries)
 	slices.SortStableFunc(rep.Entries, func(a, b Entry) int {
 		return cmp.Or(b.MergedAt.Compare(a.MergedAt), strings.Compare(a.ID, b.ID), strings.Compare(a.Commit, b.Commit))
 	})
@@ -226,9 +242,11 @@ type version struct {
 	// irregular is the git mode of a path that is not a regular file (a
 	// symlink or submodule): never a request.
 	irregular string
-	// From GitHub: the pull request's author and its APPROVED reviews.
+	// From GitHub: the pull request's author and its APPROVED reviews, and
+	// the comments of its PR and of the PR that revoked it.
 	prAuthor  string
 	approvals []approval
+	comments  []string
 }
 
 // approval is one APPROVED review.
@@ -481,6 +499,48 @@ func (v *version) settle(now time.Time, offline bool) {
 		e.State = StateExpired
 	}
 	e.EmergencyUnreviewed = e.Emergency && (offline || !v.reviewedAfterMerge())
+}
+
+// story reads, from the broker's comments, how the grant was used and
+// whether its sessions were ended.
+func (v *version) story() {
+	e := v.Entry
+	if b, ok := prcomment.Find(v.comments, prcomment.SessionsMarker(e.ID)); ok {
+		if st, ok := prcomment.ParseSessions(b); ok {
+			e.FirstUsed, e.FirstUsedBy, e.Sessions = st.First, st.FirstBy, st.Count
+		}
+	}
+	if b, ok := prcomment.Find(v.comments, prcomment.EndedMarker(e.ID)); ok {
+		if ended, ok := prcomment.ParseEnded(b); ok {
+			e.SessionsEnded = ended.Before
+		}
+	}
+}
+
+// linkExtensions marks each grant that continues another without a gap.
+func linkExtensions(entries []Entry) {
+	type chainKey struct{ requester, account, role string }
+	byEnd := map[chainKey]map[time.Time]int{}
+	for i, e := range entries {
+		if e.State == StateInvalid || e.End.IsZero() {
+			continue
+		}
+		k := chainKey{strings.ToLower(e.Requester), e.Account, e.Role}
+		if byEnd[k] == nil {
+			byEnd[k] = map[time.Time]int{}
+		}
+		byEnd[k][e.End.UTC()] = i
+	}
+	for i := range entries {
+		e := &entries[i]
+		if e.State == StateInvalid || e.Start.IsZero() {
+			continue
+		}
+		if j, ok := byEnd[chainKey{strings.ToLower(e.Requester), e.Account, e.Role}][e.Start.UTC()]; ok && j != i {
+			e.Extends = entries[j].ID
+			entries[j].ExtendedBy = append(entries[j].ExtendedBy, e.ID)
+		}
+	}
 }
 
 // reviewedAfterMerge reports whether someone other than the requester

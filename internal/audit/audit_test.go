@@ -369,14 +369,18 @@ func TestBuildGitHub(t *testing.T) {
 	if diff := cmp.Diff(want, rep.Entries); diff != "" {
 		t.Errorf("entries (-want +got):\n%s", diff)
 	}
-	// One look-up per grant commit, and one for each commit dated before the
-	// period (4 here, none a PR merge GitHub could date, so the walk reads
-	// on); reviews only for the merged PRs found.
-	if got, want := f.Calls("GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls"), len(want)+4; got != want {
+	// One look-up per grant commit, one per revocation (3: whose PR may
+	// say the sessions were ended), and one for each commit dated before
+	// the period (4 here, none a PR merge GitHub could date, so the walk
+	// reads on); reviews and comments only for the merged PRs found.
+	if got, want := f.Calls("GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls"), len(want)+3+4; got != want {
 		t.Errorf("commit look-ups = %d, want %d", got, want)
 	}
 	if got := f.Calls("GET /repos/{owner}/{repo}/pulls/{number}/reviews"); got != 3 {
 		t.Errorf("review listings = %d, want 3", got)
+	}
+	if got := f.Calls("GET /repos/{owner}/{repo}/issues/{number}/comments"); got != 3 {
+		t.Errorf("comment listings = %d, want 3", got)
 	}
 }
 

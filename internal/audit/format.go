@@ -39,8 +39,19 @@ func (r *Report) Table(w io.Writer) error {
 		verifyHead = "\tVERIFIED"
 	}
 	fmt.Fprintln(tw, "STATE\tREQUEST\tREQUESTER\tACCOUNT\tROLE\tDURATION\tSTART (UTC)\tEND (UTC)\tPR\tAPPROVERS"+verifyHead+"\tNOTES")
+	byID := map[string]*Entry{}
+	for i := range r.Entries {
+		byID[r.Entries[i].ID] = &r.Entries[i]
+	}
 	for i := range r.Entries {
 		e := &r.Entries[i]
+		if e.Extends != "" && byID[e.Extends] != nil {
+			continue // told on the line of the grant it extends
+		}
+		notes := e.notes(tableTime, r.Since)
+		if exts := chain(e, byID); len(exts) > 0 {
+			notes = append(notes, extensionNote(exts, tableTime))
+		}
 		pr := "-"
 		if e.PR != 0 {
 			pr = "#" + strconv.Itoa(e.PR)
@@ -52,7 +63,7 @@ func (r *Report) Table(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s%s\t%s\n",
 			e.State, cell(e.ID), cell(e.Requester), cell(e.Account), cell(e.Role), cell(formatDuration(e.Duration)),
 			cell(formatTime(e.Start, tableTime)), cell(formatTime(e.End, tableTime)), pr,
-			cell(strings.Join(e.Approvers, ",")), verify, clean(strings.Join(e.notes(tableTime, r.Since), "; ")))
+			cell(strings.Join(e.Approvers, ",")), verify, clean(strings.Join(notes, "; ")))
 	}
 	if len(r.Entries) == 0 {
 		fmt.Fprintln(tw, "(no request files merged in this period)")
@@ -118,11 +129,7 @@ func (e *Entry) notes(layout string, since time.Time) []string {
 		n = append(n, "UNREVIEWED")
 	}
 	if !e.RevokedAt.IsZero() {
-		verb := "revoked"
-		if e.State != StateRevoked {
-			verb = "removed"
-		}
-		n = append(n, fmt.Sprintf("%s %s UTC in %s", verb, e.RevokedAt.UTC().Format(layout), short(e.RevokedCommit)))
+		n = append(n, e.revokedNote(layout))
 	}
 	if e.Invalid == "" && e.MergedAt.Before(since) {
 		n = append(n, "merged before the period")
@@ -131,9 +138,89 @@ func (e *Entry) notes(layout string, since time.Time) []string {
 		n = append(n, "invalid: "+e.Invalid)
 	}
 	if e.VerifyReason != "" {
-		n = append(n, fmt.Sprintf("%s (commit %s)", e.VerifyReason, short(e.VerifyCommit)))
+		n = append(n, e.verifyNote())
+	}
+	n = append(n, e.useNotes(layout)...)
+	if e.Extends != "" {
+		n = append(n, "extends "+e.Extends)
 	}
 	return n
+}
+
+// revokedNote says when and in which commit the file went.
+func (e *Entry) revokedNote(layout string) string {
+	verb := "revoked"
+	if e.State != StateRevoked {
+		verb = "removed"
+	}
+	return fmt.Sprintf("%s %s UTC in %s", verb, e.RevokedAt.UTC().Format(layout), short(e.RevokedCommit))
+}
+
+// verifyNote says why the entry did not verify, naming the commit at fault
+// unless the reason already does.
+func (e *Entry) verifyNote() string {
+	c := short(e.VerifyCommit)
+	if c == "" || strings.Contains(e.VerifyReason, c) {
+		return e.VerifyReason
+	}
+	return fmt.Sprintf("%s (commit %s)", e.VerifyReason, c)
+}
+
+// useNotes tell, from the broker's PR comments, how the grant was used.
+func (e *Entry) useNotes(layout string) []string {
+	var n []string
+	if e.Sessions > 0 {
+		n = append(n, fmt.Sprintf("first used %s UTC by %s, %d session(s)", e.FirstUsed.UTC().Format(layout), e.FirstUsedBy, e.Sessions))
+	}
+	if !e.SessionsEnded.IsZero() {
+		n = append(n, fmt.Sprintf("sessions issued before %s UTC ended", e.SessionsEnded.UTC().Format(layout)))
+	}
+	return n
+}
+
+// sessions is how many sessions e had, known only online.
+func (r *Report) sessions(e *Entry) *int {
+	if r.Offline || e.State == StateInvalid {
+		return nil
+	}
+	return &e.Sessions
+}
+
+func sessionsCell(n *int) string {
+	if n == nil {
+		return ""
+	}
+	return strconv.Itoa(*n)
+}
+
+// chain lists the grants that continue e, in order (elevate extend).
+func chain(e *Entry, byID map[string]*Entry) []*Entry {
+	var out []*Entry
+	for cur := e; len(cur.ExtendedBy) > 0 && len(out) < len(byID); {
+		next := byID[cur.ExtendedBy[0]]
+		if next == nil {
+			break
+		}
+		out = append(out, next)
+		cur = next
+	}
+	return out
+}
+
+// extensionNote is the one line a chain of extensions takes in the table.
+func extensionNote(exts []*Entry, layout string) string {
+	var parts []string
+	for _, x := range exts {
+		s := fmt.Sprintf("%s (%s, %s, until %s UTC", x.ID, x.State, formatDuration(x.Duration), x.End.UTC().Format(layout))
+		if x.PR != 0 {
+			s += ", #" + strconv.Itoa(x.PR)
+		}
+		if u := x.useNotes(layout); len(u) > 0 {
+			s += ", " + strings.Join(u, ", ")
+		}
+		parts = append(parts, s+")")
+	}
+	return "extended by " + strings.Join(parts, " then ")
 }
 
 // state is a policy change's verification state.
@@ -147,7 +234,7 @@ func (p PolicyChange) state() string {
 // csvHeader is the first row of CSV.
 var csvHeader = []string{"id", "path", "state", "requester", "account", "role", "duration", "start", "end",
 	"merged_at", "commit", "pr", "approvers", "emergency", "emergency_unreviewed", "ticket", "reason",
-	"revoked_at", "revoked_commit", "invalid"}
+	"revoked_at", "revoked_commit", "invalid", "first_used", "first_used_by", "sessions", "sessions_ended_before", "extends"}
 
 // csvVerifyHeader is appended to csvHeader with --verify.
 var csvVerifyHeader = []string{"verified", "verify_reason", "verify_commit"}
@@ -176,7 +263,8 @@ func (r *Report) CSV(w io.Writer) error {
 			formatTime(e.Start, time.RFC3339), formatTime(e.End, time.RFC3339), formatTime(e.MergedAt, time.RFC3339),
 			e.Commit, pr, strings.Join(e.Approvers, " "), strconv.FormatBool(e.Emergency),
 			strconv.FormatBool(e.EmergencyUnreviewed), e.Ticket, e.Reason,
-			formatTime(e.RevokedAt, time.RFC3339), e.RevokedCommit, e.Invalid}
+			formatTime(e.RevokedAt, time.RFC3339), e.RevokedCommit, e.Invalid,
+			formatTime(e.FirstUsed, time.RFC3339), e.FirstUsedBy, sessionsCell(r.sessions(e)), formatTime(e.SessionsEnded, time.RFC3339), e.Extends}
 		if r.Verified {
 			row = append(row, e.Verification, e.VerifyReason, e.VerifyCommit)
 		}
@@ -194,7 +282,8 @@ func (r *Report) CSV(w io.Writer) error {
 		}
 		row := make([]string, len(header))
 		row[1], row[2], row[9], row[10], row[11] = strings.Join(p.Paths, " "), "policy_change", formatTime(p.At, time.RFC3339), p.Commit, pr
-		row[20], row[21], row[22] = p.state(), p.Reason, p.Commit
+		v := len(csvHeader)
+		row[v], row[v+1], row[v+2] = p.state(), p.Reason, p.Commit
 		for j, v := range row {
 			row[j] = defuse(v)
 		}
@@ -265,6 +354,11 @@ type jsonEntry struct {
 	Verification        string    `json:"verification,omitempty"`
 	VerifyReason        string    `json:"verify_reason,omitempty"`
 	VerifyCommit        string    `json:"verify_commit,omitempty"`
+	FirstUsed           time.Time `json:"first_used,omitzero"`
+	FirstUsedBy         string    `json:"first_used_by,omitempty"`
+	Sessions            *int      `json:"sessions,omitempty"` // online only: 0 is "never used"
+	SessionsEnded       time.Time `json:"sessions_ended_before,omitzero"`
+	Extends             string    `json:"extends,omitempty"`
 }
 
 type jsonTotal struct {
@@ -289,7 +383,8 @@ func (r *Report) JSON(w io.Writer) error {
 			Commit: e.Commit, MergedAt: e.MergedAt.UTC(), Start: e.Start.UTC(), End: e.End.UTC(), RevokedAt: e.RevokedAt.UTC(),
 			RevokedCommit: e.RevokedCommit, PR: e.PR, Approvers: append([]string{}, e.Approvers...),
 			Hours: roundHours(e.Hours()), Invalid: e.Invalid,
-			Verification: e.Verification, VerifyReason: e.VerifyReason, VerifyCommit: e.VerifyCommit}
+			Verification: e.Verification, VerifyReason: e.VerifyReason, VerifyCommit: e.VerifyCommit,
+			FirstUsed: e.FirstUsed.UTC(), FirstUsedBy: e.FirstUsedBy, Sessions: r.sessions(e), SessionsEnded: e.SessionsEnded.UTC(), Extends: e.Extends}
 	}
 	if r.Verified {
 		out.Verified, out.Anchor, out.Failures, out.Rewritten = true, r.Anchor, r.Failures(), r.Rewritten

@@ -20,25 +20,64 @@ type pullInfo struct {
 	number    int
 	pr        *github.PullRequest
 	approvals []approval
+	comments  []string // bodies
 }
 
 // addPullRequests finds, for each grant commit, the merged pull request
-// whose merge_commit_sha is that commit, and its APPROVED reviews. The
-// pull request's merged_at replaces the commit time. A commit no merged pull
+// whose merge_commit_sha is that commit, its APPROVED reviews and its
+// comments, and the comments of the pull request that revoked it. The pull
+// request's merged_at replaces the commit time. A commit no merged pull
 // request produced (a direct push) keeps PR 0 and no approvers. Any error
 // from GitHub is returned: the audit is never silently partial.
 func addPullRequests(ctx context.Context, src PRSource, versions []*version) error {
-	byCommit := map[string][]*version{}
-	var commits []string
+	byCommit, byRevocation := map[string][]*version{}, map[string][]*version{}
+	var commits, revocations []string
 	for _, v := range versions {
-		if v.Commit == "" {
+		if v.Commit != "" {
+			if _, ok := byCommit[v.Commit]; !ok {
+				commits = append(commits, v.Commit)
+			}
+			byCommit[v.Commit] = append(byCommit[v.Commit], v)
+		}
+		if v.RevokedCommit != "" {
+			if _, ok := byRevocation[v.RevokedCommit]; !ok {
+				revocations = append(revocations, v.RevokedCommit)
+			}
+			byRevocation[v.RevokedCommit] = append(byRevocation[v.RevokedCommit], v)
+		}
+	}
+	infos, err := pullsOf(ctx, src, commits, func(sha string) string { return byCommit[sha][0].ID })
+	if err != nil {
+		return err
+	}
+	for i, sha := range commits {
+		info := infos[i]
+		if info.pr == nil {
 			continue
 		}
-		if _, ok := byCommit[v.Commit]; !ok {
-			commits = append(commits, v.Commit)
+		for _, v := range byCommit[sha] {
+			v.PR = info.number
+			v.MergedAt = info.pr.GetMergedAt().UTC()
+			v.prAuthor = info.pr.GetUser().GetLogin()
+			v.approvals = info.approvals
+			v.comments = append(v.comments, info.comments...)
 		}
-		byCommit[v.Commit] = append(byCommit[v.Commit], v)
 	}
+	infos, err = pullsOf(ctx, src, revocations, func(sha string) string { return "the revocation of " + byRevocation[sha][0].ID })
+	if err != nil {
+		return err
+	}
+	for i, sha := range revocations {
+		for _, v := range byRevocation[sha] {
+			v.comments = append(v.comments, infos[i].comments...)
+		}
+	}
+	return nil
+}
+
+// pullsOf runs pullOf for each commit, gitHubWorkers at a time; label names
+// a commit in an error.
+func pullsOf(ctx context.Context, src PRSource, commits []string, label func(sha string) string) ([]pullInfo, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	infos := make([]pullInfo, len(commits))
@@ -59,7 +98,7 @@ func addPullRequests(ctx context.Context, src PRSource, versions []*version) err
 				sha := commits[i]
 				infos[i], errs[i] = pullOf(ctx, src, sha)
 				if errs[i] != nil {
-					errs[i] = fmt.Errorf("%s (commit %.12s): %w", byCommit[sha][0].ID, sha, errs[i])
+					errs[i] = fmt.Errorf("%s (commit %.12s): %w", label(sha), sha, errs[i])
 					cancel()
 				}
 			}
@@ -78,22 +117,7 @@ func addPullRequests(ctx context.Context, src PRSource, versions []*version) err
 			first = err
 		}
 	}
-	if first != nil {
-		return first
-	}
-	for i, sha := range commits {
-		info := infos[i]
-		if info.pr == nil {
-			continue
-		}
-		for _, v := range byCommit[sha] {
-			v.PR = info.number
-			v.MergedAt = info.pr.GetMergedAt().UTC()
-			v.prAuthor = info.pr.GetUser().GetLogin()
-			v.approvals = info.approvals
-		}
-	}
-	return nil
+	return infos, first
 }
 
 // pullOf finds the merged pull request of sha and its approvals.
@@ -116,7 +140,14 @@ func pullOf(ctx context.Context, src PRSource, sha string) (pullInfo, error) {
 	if err != nil {
 		return pullInfo{}, fmt.Errorf("read the reviews of #%d: %w", merged.GetNumber(), err)
 	}
+	comments, err := src.Comments(ctx, merged.GetNumber())
+	if err != nil {
+		return pullInfo{}, fmt.Errorf("read the comments of #%d: %w", merged.GetNumber(), err)
+	}
 	info := pullInfo{number: merged.GetNumber(), pr: merged}
+	for _, c := range comments {
+		info.comments = append(info.comments, c.GetBody())
+	}
 	for _, r := range reviews {
 		if strings.EqualFold(r.GetState(), "APPROVED") && r.GetUser().GetLogin() != "" && r.SubmittedAt != nil {
 			info.approvals = append(info.approvals, approval{login: r.GetUser().GetLogin(), at: r.GetSubmittedAt().UTC()})

@@ -85,6 +85,8 @@ type htmlRow struct {
 	Before                   bool // merged before the period: not in the totals
 	Verification             string
 	VerifyNote               string
+	Use                      []string // first use, sessions, ended sessions
+	Extends, Extended        string
 }
 
 // HTML writes the report as one self-contained page: inline CSS (light and
@@ -126,14 +128,17 @@ func (r *Report) HTML(w io.Writer) error {
 		}
 		row.Verification = e.Verification
 		if e.VerifyReason != "" {
-			row.VerifyNote = e.VerifyReason + " (commit " + short(e.VerifyCommit) + ")"
+			row.VerifyNote = e.verifyNote()
 		}
 		if !e.RevokedAt.IsZero() {
-			verb := "revoked"
-			if e.State != StateRevoked {
-				verb = "removed"
-			}
-			row.Revoked = fmt.Sprintf("%s %s UTC in %s", verb, e.RevokedAt.UTC().Format(htmlTime), short(e.RevokedCommit))
+			row.Revoked = e.revokedNote(htmlTime)
+		}
+		row.Use = e.useNotes(htmlTime)
+		if e.Extends != "" {
+			row.Extends = "extends " + e.Extends
+		}
+		if len(e.ExtendedBy) > 0 {
+			row.Extended = "extended by " + strings.Join(e.ExtendedBy, ", ")
 		}
 		p.Rows = append(p.Rows, row)
 	}

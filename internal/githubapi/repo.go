@@ -226,6 +226,18 @@ func (r *Repo) UpsertComment(ctx context.Context, number int, marker, body strin
 	return r.UpdateComment(ctx, number, marker, func(string) string { return body })
 }
 
+// Comments lists the comments of issue or PR number (at most
+// maxCommentPages pages).
+func (r *Repo) Comments(ctx context.Context, number int) ([]*github.IssueComment, error) {
+	comments, err := listAll(ctx, maxCommentPages, func(opts *github.ListOptions) ([]*github.IssueComment, *github.Response, error) {
+		return r.GH.Issues.ListComments(ctx, r.Owner, r.Name, number, &github.IssueListCommentsOptions{ListOptions: *opts})
+	})
+	if err != nil {
+		return nil, wrap(err, "list comments of #%d", number)
+	}
+	return comments, nil
+}
+
 // UpdateComment is UpsertComment with the new body computed from the old
 // one ("" when there is none yet): a sticky comment that carries its own
 // state, such as a count, is updated from what it says.
@@ -233,11 +245,9 @@ func (r *Repo) UpdateComment(ctx context.Context, number int, marker string, upd
 	if marker == "" {
 		return "", fmt.Errorf("upsert comment on #%d: empty marker", number)
 	}
-	comments, err := listAll(ctx, maxCommentPages, func(opts *github.ListOptions) ([]*github.IssueComment, *github.Response, error) {
-		return r.GH.Issues.ListComments(ctx, r.Owner, r.Name, number, &github.IssueListCommentsOptions{ListOptions: *opts})
-	})
+	comments, err := r.Comments(ctx, number)
 	if err != nil {
-		return "", wrap(err, "list comments of #%d", number)
+		return "", err
 	}
 	for _, c := range comments {
 		if !strings.Contains(c.GetBody(), marker) {
