@@ -20,13 +20,13 @@ type AuditOptions struct {
 	Now      func() time.Time
 	Repo     func(context.Context) (*githubapi.Repo, error)
 	Checkout func(context.Context) (string, error) // the checkout around the working directory
-	Since   time.Duration
-	Format  string
-	Branch  string
-	Offline bool
-	Dir     string
-	Verify  bool
-	Anchor  string
+	Since    time.Duration
+	Format   string
+	Branch   string
+	Offline  bool
+	Dir      string
+	Verify   bool
+	Anchor   string
 }
 
 // NewCmdAudit builds `elevate audit`.

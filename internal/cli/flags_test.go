@@ -214,7 +214,9 @@ func TestAuditFlags(t *testing.T) {
 func TestPolicyLintFlags(t *testing.T) {
 	t.Parallel()
 	f := depsFactory(nil)
-	checkParse(t, func(runF func(context.Context, *PolicyLintOptions) error) *cobra.Command { return NewCmdPolicy(f, runF) }, []parseCase[PolicyLintOptions]{
+	checkParse(t, func(runF func(context.Context, *PolicyLintOptions) error) *cobra.Command {
+		return NewCmdPolicy(f, runF)
+	}, []parseCase[PolicyLintOptions]{
 		{argv: []string{"lint", "--dir", "/x"}, want: PolicyLintOptions{IO: f.IO, Checkout: f.checkout, Dir: "/x"}},
 		{argv: []string{"lint"}, want: PolicyLintOptions{IO: f.IO, Checkout: f.checkout}},
 	})

@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +16,7 @@ import (
 	"github.com/elevate-gitops/elevate/internal/broker/brokertest"
 	"github.com/elevate-gitops/elevate/internal/credcache"
 	"github.com/elevate-gitops/elevate/internal/ghauth"
+	"github.com/elevate-gitops/elevate/internal/golden"
 	vt "github.com/elevate-gitops/elevate/internal/validate/validatetest"
 )
 
@@ -80,52 +84,72 @@ func TestCredentialsProcessFormatAndCache(t *testing.T) {
 	}
 }
 
+// Ports, times and commits vary from run to run; the golden files hold none.
+var (
+	portRE   = regexp.MustCompile(`(127\.0\.0\.1|localhost|\[::1\]):[0-9]+`)
+	timeRE   = regexp.MustCompile(`[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z`)
+	commitRE = regexp.MustCompile(`commit [0-9a-f]{7,40}\b`)
+)
+
+// normalise replaces ports, RFC 3339 times and commit ids with placeholders.
+func normalise(s string) string {
+	s = portRE.ReplaceAllString(s, "${1}:PORT")
+	s = timeRE.ReplaceAllString(s, "TIME")
+	return commitRE.ReplaceAllString(s, "commit SHA")
+}
+
+// failureCase is one way for a command to fail: setup changes the world
+// before the command runs; the environment is restored after.
+type failureCase struct {
+	name  string
+	setup func(*world)
+	args  []string
+	code  int
+}
+
+// checkFailures runs each case, requires the exit code and one line on
+// stderr and nothing on stdout, and compares the transcript with the golden
+// file name.
+func checkFailures(t *testing.T, w *world, name string, tests []failureCase) {
+	t.Helper()
+	var transcript strings.Builder
+	for _, tt := range tests {
+		saved := maps.Clone(w.env)
+		if tt.setup != nil {
+			tt.setup(w)
+		}
+		code := w.run(tt.args...)
+		msg := w.err.String()
+		lines := strings.Count(strings.TrimSpace(msg), "\n") + 1
+		if tt.code == ExitUsage {
+			lines-- // the pointer to --help
+		}
+		if code != tt.code || lines != 1 || w.out.Len() != 0 {
+			t.Errorf("%s: exit %d, want %d and one line on stderr; got stdout %q, stderr %q", tt.name, code, tt.code, w.out, msg)
+		}
+		fmt.Fprintf(&transcript, "# %s\n$ elevate %s\n%s[exit %d]\n\n", tt.name, strings.Join(tt.args, " "), normalise(msg), code)
+		clear(w.env)
+		maps.Copy(w.env, saved)
+	}
+	golden.Assert(t, name, transcript.String())
+}
+
 // Every failure a person meets prints one line: what happened and what to do next.
 func TestFailuresSayWhatToDoNext(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	tests := []struct {
-		name  string
-		setup func()
-		args  []string
-		want  []string
-	}{
-		{"no token", func() { delete(w.env, "GH_TOKEN") }, []string{"credentials", "--request", "x"}, []string{"elevate login", "GH_TOKEN"}},
-		{"broker unreachable", func() { w.env["ELEVATE_BROKER_URL"] = "http://127.0.0.1:1" }, []string{"credentials", "--request", "x", "--no-cache"}, []string{"cannot reach the broker", "ELEVATE_BROKER_URL"}},
-		{"no active grant", nil, []string{"credentials", "--account", "prod", "--role", "ReadOnly"}, []string{"no_active_grant", "elevate request --account prod --role ReadOnly"}},
-		{"not eligible", nil, []string{"credentials", "--account", "prod", "--role", "Billing"}, []string{"not_eligible", "not eligible for Billing in prod"}},
-		{"expired", func() { w.h.SetNow(w.h.Clock().Add(3 * time.Hour)) }, []string{"credentials", "--request", vt.RequestID, "--no-cache"}, []string{"expired", "elevate request"}},
-		{"revoked", func() {
+	checkFailures(t, w, "failures", []failureCase{
+		{"no token", func(w *world) { delete(w.env, "GH_TOKEN") }, []string{"credentials", "--request", "x"}, ExitError},
+		{"broker unreachable", func(w *world) { w.env["ELEVATE_BROKER_URL"] = "http://127.0.0.1:1" }, []string{"credentials", "--request", "x", "--no-cache"}, ExitError},
+		{"no active grant", nil, []string{"credentials", "--account", "prod", "--role", "ReadOnly"}, ExitError},
+		{"not eligible", nil, []string{"credentials", "--account", "prod", "--role", "Billing"}, ExitError},
+		{"expired", func(w *world) { w.h.SetNow(w.h.Clock().Add(3 * time.Hour)) }, []string{"credentials", "--request", vt.RequestID, "--no-cache"}, ExitError},
+		{"revoked", func(w *world) {
 			w.h.Repo.Commit(w.h.Clock(), "revoke", map[string]string{vt.RequestPath: ""})
 			w.h.Sync()
-		}, []string{"credentials", "--request", vt.RequestID, "--no-cache"}, []string{"revoked", "elevate request"}},
-		{"no broker configured", func() { delete(w.env, "ELEVATE_BROKER_URL") }, []string{"console", "--request", "x"}, []string{"ELEVATE_BROKER_URL is not set", "export ELEVATE_BROKER_URL="}},
-	}
-	for _, tt := range tests {
-		saved := map[string]string{}
-		for k, v := range w.env {
-			saved[k] = v
-		}
-		if tt.setup != nil {
-			tt.setup()
-		}
-		code := w.run(tt.args...)
-		msg := w.err.String()
-		if code != ExitError || strings.Count(strings.TrimSpace(msg), "\n") != 0 {
-			t.Errorf("%s: exit %d, want 1 and one line; got %q", tt.name, code, msg)
-		}
-		for _, want := range tt.want {
-			if !strings.Contains(msg, want) {
-				t.Errorf("%s: %q lacks %q", tt.name, msg, want)
-			}
-		}
-		for k := range w.env {
-			delete(w.env, k)
-		}
-		for k, v := range saved {
-			w.env[k] = v
-		}
-	}
+		}, []string{"credentials", "--request", vt.RequestID, "--no-cache"}, ExitError},
+		{"no broker configured", func(w *world) { delete(w.env, "ELEVATE_BROKER_URL") }, []string{"console", "--request", "x"}, ExitError},
+	})
 }
 
 func TestRequestOpensOneBranchOneFileOnePR(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/google/go-github/v60/github"
 	"github.com/spf13/cobra"
 
 	"github.com/elevate-gitops/elevate/internal/brokerapi"
@@ -76,28 +77,15 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 		if err != nil {
 			return err
 		}
-		row := StatusRow{PR: pr.GetNumber(), State: "pending"}
-		for _, cf := range files {
-			if p, err := request.ParsePath(cf.GetFilename()); err == nil && cf.GetStatus() == "added" {
-				row.ID, row.Account = p.ID(), p.Account
-			}
-		}
-		if row.ID == "" {
+		p, ok := addedRequest(files)
+		if !ok {
 			continue // not a request PR
 		}
 		state, desc, err := repo.Status(ctx, pr.GetHead().GetSHA(), "elevate")
 		if err != nil {
 			return err
 		}
-		switch state {
-		case "success":
-			row.State, row.Detail = "approved", "merge to grant"
-		case "failure", "error":
-			row.State, row.Detail = "rejected", desc
-		default:
-			row.Detail = desc
-		}
-		rows = append(rows, row)
+		rows = append(rows, RequestRow(pr.GetNumber(), p, state, desc))
 	}
 	b, err := opts.Broker()
 	switch {
@@ -114,6 +102,31 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 		dropEnded(opts.Cache, opts.IO.ErrOut, got.Grants)
 	}
 	return writeStatus(opts.IO, rows)
+}
+
+// addedRequest is the request file a pull request adds, if any.
+func addedRequest(files []*github.CommitFile) (request.Path, bool) {
+	var found request.Path
+	var ok bool
+	for _, cf := range files {
+		if p, err := request.ParsePath(cf.GetFilename()); err == nil && cf.GetStatus() == "added" {
+			found, ok = p, true
+		}
+	}
+	return found, ok
+}
+
+// RequestRow is the row of the open pull request number that adds the
+// request file p, from the state and description of its elevate check.
+func RequestRow(number int, p request.Path, state, desc string) StatusRow {
+	row := StatusRow{ID: p.ID(), Account: p.Account, PR: number, State: "pending", Detail: desc}
+	switch state {
+	case "success":
+		row.State, row.Detail = "approved", "merge to grant"
+	case "failure", "error":
+		row.State = "rejected"
+	}
+	return row
 }
 
 // GrantRows turns the broker's grants into rows, newest window first.
