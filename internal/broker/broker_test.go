@@ -477,10 +477,42 @@ func TestHealthAndMetrics(t *testing.T) {
 	}
 }
 
+// After Lambda thawed a function that was idle past the head-check interval,
+// the first event catches up before it is answered: a revocation merged
+// meanwhile is refused at once.
+func TestLambdaCatchesUpAfterAFreeze(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	ev := func() events.APIGatewayV2HTTPRequest {
+		ev := events.APIGatewayV2HTTPRequest{RawPath: brokerapi.PathCredentials, Body: `{"request":"` + vt.RequestID + `"}`,
+			Headers: map[string]string{"authorization": "Bearer " + h.Codertocat(), "content-type": "application/json"}}
+		ev.RequestContext.HTTP.Method = "POST"
+		return ev
+	}
+	handle := broker.LambdaHandler(h.Server.Handler(), h.Broker.Syncer.Fresh)
+	if resp, err := handle(context.Background(), ev()); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%v %d %s", err, resp.StatusCode, resp.Body)
+	}
+	h.Repo.Commit(h.Clock(), "revoke", map[string]string{vt.RequestPath: ""})
+	if resp, _ := handle(context.Background(), ev()); resp.StatusCode != 200 {
+		t.Fatalf("within the head-check interval: %d %s (a thawed function checks at most that often)", resp.StatusCode, resp.Body)
+	}
+	h.SetNow(h.Clock().Add(6 * time.Second)) // frozen past --head-check-interval 5s
+	if resp, _ := handle(context.Background(), ev()); resp.StatusCode != 403 || !strings.Contains(resp.Body, `"error":"revoked"`) {
+		t.Errorf("after the freeze: %d %s, want 403 revoked", resp.StatusCode, resp.Body)
+	}
+	// Idle past the sync interval and the staleness bound: a full sync
+	// first, so it answers rather than refusing as stale.
+	h.SetNow(h.Clock().Add(25 * time.Hour))
+	if resp, _ := handle(context.Background(), ev()); strings.Contains(resp.Body, "ledger_stale") {
+		t.Errorf("after a day frozen: %d %s", resp.StatusCode, resp.Body)
+	}
+}
+
 func TestLambdaHandler(t *testing.T) {
 	t.Parallel()
 	h := brokertest.New(t)
-	handle := broker.LambdaHandler(h.Server.Handler())
+	handle := broker.LambdaHandler(h.Server.Handler(), nil)
 	body := `{"request":"` + vt.RequestID + `"}`
 	for _, tt := range []struct {
 		name   string

@@ -15,9 +15,14 @@ import (
 // (payload format 2.0) with the broker's HTTP handler, through
 // aws-lambda-go-api-proxy. A body that is not the base64 it claims to be is
 // answered 400 here: the adapter would report it as a function error.
-func LambdaHandler(h http.Handler) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+// fresh, when set, runs before each event: Lambda froze the background
+// loops while the function was idle (Syncer.Fresh).
+func LambdaHandler(h http.Handler, fresh func(context.Context)) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	adapter := httpadapter.NewV2(h)
 	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		if fresh != nil {
+			fresh(ctx)
+		}
 		if ev.IsBase64Encoded {
 			if _, err := base64.StdEncoding.DecodeString(ev.Body); err != nil {
 				return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusBadRequest, Headers: map[string]string{"Content-Type": "application/json"},

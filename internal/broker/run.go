@@ -54,7 +54,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(strin
 	go b.Syncer.loop(ctx, cfg.SyncInterval)
 	go b.Syncer.Watch(ctx, cfg.HeadCheck)
 	if getenv("AWS_LAMBDA_RUNTIME_API") != "" {
-		lambda.StartWithOptions(LambdaHandler(b.Server.Handler()), lambda.WithContext(ctx))
+		lambda.StartWithOptions(LambdaHandler(b.Server.Handler(), b.Syncer.Fresh), lambda.WithContext(ctx))
 		return nil
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -222,7 +222,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 	if cfg.WebhookSecret != "" {
 		srv.Webhook = &Webhook{Secret: []byte(cfg.WebhookSecret), Branch: cfg.Branch, Sync: syncer.Sync}
 	}
-	syncer.Now = now
+	syncer.Now, syncer.SyncEvery, syncer.HeadEvery = now, cfg.SyncInterval, cfg.HeadCheck
 	bg := context.WithoutCancel(ctx)
 	var notifier *notify.Notifier
 	if cfg.NotifyURL != "" {
@@ -369,12 +369,16 @@ type Syncer struct {
 	RemoteHead func(ctx context.Context) (string, error)
 	// Ended, when set, ends the live sessions of grants that end early;
 	// Notices announces merges, revocations and unreviewed emergencies.
-	Ended     *sessionEnder
-	Notices   *notices
-	Now       func() time.Time
-	verifying atomic.Bool
-	pending   sync.WaitGroup
-	checkMu   sync.Mutex
+	Ended   *sessionEnder
+	Notices *notices
+	Now     func() time.Time
+	// SyncEvery and HeadEvery are the loops' intervals, for Fresh.
+	SyncEvery, HeadEvery time.Duration
+	verifying            atomic.Bool
+	pending              sync.WaitGroup
+	freshMu              sync.Mutex
+	lastHeadCheck        atomic.Int64 // unix nanoseconds
+	checkMu              sync.Mutex
 }
 
 // Sync brings the ledger to the branch head and starts verifying new grants.
@@ -441,14 +445,40 @@ func (s *Syncer) Watch(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 		}
-		remote, err := s.RemoteHead(ctx)
-		if err != nil {
-			s.Logger.Warn("could not ask the remote for the branch head", "error", err)
-			continue
-		}
-		if x := s.Ledger.Index(); remote == "" || x == nil || x.Head != remote {
-			_ = s.Sync(ctx)
-		}
+		s.checkHead(ctx)
+	}
+}
+
+// checkHead asks the remote for the branch head and syncs when it moved.
+func (s *Syncer) checkHead(ctx context.Context) {
+	s.lastHeadCheck.Store(s.now().UnixNano())
+	remote, err := s.RemoteHead(ctx)
+	if err != nil {
+		s.Logger.Warn("could not ask the remote for the branch head", "error", err)
+		return
+	}
+	if x := s.Ledger.Index(); remote == "" || x == nil || x.Head != remote {
+		_ = s.Sync(ctx)
+	}
+}
+
+// Fresh catches up, before a request, on the checks a frozen process missed:
+// Lambda freezes an idle function, its Watch and sync loop with it, and the
+// first request after a pause must not be answered from an index older than
+// a revocation. It syncs when the last good sync is older than SyncEvery,
+// else checks the head when the last check is older than HeadEvery; a
+// process whose loops run finds both recent and does nothing.
+func (s *Syncer) Fresh(ctx context.Context) {
+	s.freshMu.Lock()
+	defer s.freshMu.Unlock()
+	now := s.now()
+	if last, _ := s.Ledger.Health(); s.SyncEvery > 0 && now.Sub(last) >= s.SyncEvery {
+		s.lastHeadCheck.Store(now.UnixNano())
+		_ = s.Sync(ctx)
+		return
+	}
+	if s.HeadEvery > 0 && now.Sub(time.Unix(0, s.lastHeadCheck.Load())) >= s.HeadEvery {
+		s.checkHead(ctx)
 	}
 }
 
