@@ -437,15 +437,20 @@ func (s *Syncer) now() time.Time {
 // reaches every replica within the interval even when the webhook reaches
 // only one of them. Without a remote it syncs, which is a local read.
 func (s *Syncer) Watch(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
+	tick(ctx, every, func() { s.checkHead(ctx) })
+}
+
+// tick calls fn every d until ctx ends.
+func tick(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			fn()
 		}
-		s.checkHead(ctx)
 	}
 }
 
@@ -484,14 +489,5 @@ func (s *Syncer) Fresh(ctx context.Context) {
 
 func (s *Syncer) loop(ctx context.Context, every time.Duration) {
 	_ = s.Sync(ctx)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			_ = s.Sync(ctx)
-		}
-	}
+	tick(ctx, every, func() { _ = s.Sync(ctx) })
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-github/v60/github"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/elevate-gitops/elevate/internal/approval"
 	"github.com/elevate-gitops/elevate/internal/eligibility"
@@ -119,26 +120,16 @@ func (c *Checker) Chain(ctx context.Context, head string, commits []Commit) *Cha
 
 	// What GitHub says about each commit does not depend on the others, so
 	// it is read in parallel; the decisions, which do, run in order.
-	read := make(map[int]*merged, len(todo))
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, prefetch)
+	read := make([]*merged, len(commits))
+	var g errgroup.Group
+	g.SetLimit(prefetch)
 	for _, i := range todo {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			m := c.readMerge(ctx, commits[i], head)
-			mu.Lock()
-			read[i] = m
-			mu.Unlock()
-		}()
+		g.Go(func() error { read[i] = c.readMerge(ctx, commits[i], head); return nil })
 	}
-	wg.Wait()
+	_ = g.Wait()
 
 	for i := range commits {
-		if m, ok := read[i]; ok {
+		if m := read[i]; m != nil {
 			st := Build(c.Anchor, verdicts[:i]).Head()
 			verdicts[i] = c.decide(ctx, commits[i], m, st)
 			if verdicts[i].Checked {

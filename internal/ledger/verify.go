@@ -3,7 +3,8 @@ package ledger
 import (
 	"context"
 	"errors"
-	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/elevate-gitops/elevate/internal/custody"
 )
@@ -56,24 +57,14 @@ func (l *Ledger) VerifyAll(ctx context.Context) error {
 			todo = append(todo, g)
 		}
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var all error
-	sem := make(chan struct{}, 4)
-	for _, g := range todo {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if _, err := l.verify(ctx, x, g); err != nil {
-				mu.Lock()
-				all = errors.Join(all, err)
-				mu.Unlock()
-			}
-		}()
+	errs := make([]error, len(todo))
+	var eg errgroup.Group
+	eg.SetLimit(4)
+	for i, g := range todo {
+		eg.Go(func() error { _, errs[i] = l.verify(ctx, x, g); return nil })
 	}
-	wg.Wait()
+	_ = eg.Wait()
+	all := errors.Join(errs...)
 	if len(todo) > 0 {
 		l.save(x)
 	}
