@@ -39,7 +39,7 @@ func NewCmdAudit(f *Factory, runF func(context.Context, *AuditOptions) error) *c
 			"GitHub): every grant with its window and approvers, emergency grants without an owner's\n" +
 			"review within 24h, and totals per account and role.",
 		Example: "  elevate audit --since 2160h --format html > audit.html\n  elevate audit --offline --format csv",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch opts.Format {
 			case "table", "csv", "json", "html":
@@ -72,6 +72,14 @@ func NewCmdAudit(f *Factory, runF func(context.Context, *AuditOptions) error) *c
 }
 
 func auditRun(ctx context.Context, opts *AuditOptions) error {
+	err := writeAudit(ctx, opts)
+	if !opts.Offline && !opts.Verify && needsGitHub(err) {
+		return &HintError{After: "or add --offline to read the local history alone (without approvers)", Err: err}
+	}
+	return err
+}
+
+func writeAudit(ctx context.Context, opts *AuditOptions) error {
 	dir := opts.Dir
 	if dir == "" {
 		var err error

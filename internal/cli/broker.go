@@ -36,7 +36,7 @@ func (f *Factory) broker() (*brokerClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &brokerClient{url: url, token: token, http: f.HTTP}, nil
+	return &brokerClient{url: url, token: token, http: withNetworkErrors(f.HTTP, "the broker", "ELEVATE_BROKER_URL")}, nil
 }
 
 func (b *brokerClient) do(ctx context.Context, method, path string, body, out any) error {
@@ -57,11 +57,11 @@ func (b *brokerClient) do(ctx context.Context, method, path string, body, out an
 	req.Header.Set("User-Agent", "elevate-cli")
 	resp, err := b.http.Do(req)
 	if err != nil {
-		var ue interface{ Timeout() bool }
-		if errors.As(err, &ue) && ue.Timeout() {
-			return fmt.Errorf("the broker at %s did not answer in time: try again, or check ELEVATE_BROKER_URL", b.url)
+		var ne *NetworkError
+		if errors.As(err, &ne) {
+			return ne
 		}
-		return fmt.Errorf("cannot reach the broker at %s: check ELEVATE_BROKER_URL and your network", b.url)
+		return &NetworkError{Service: "the broker", Host: req.URL.Host, Env: "ELEVATE_BROKER_URL", Timeout: isTimeout(err), Err: err}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

@@ -29,7 +29,7 @@ func NewCmdConsole(f *Factory, runF func(context.Context, *ConsoleOptions) error
 		Use:     "console (--request ID | --account A --role R) [--open]",
 		Short:   "Print (or open) an AWS console sign-in URL for an active grant",
 		Example: "  elevate console --account prod --role Admin --open",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := grantFlags(opts.Request, opts.Account, opts.Role); err != nil {
 				return err
@@ -54,7 +54,7 @@ func consoleRun(ctx context.Context, opts *ConsoleOptions) error {
 	}
 	var got brokerapi.Console
 	if err := b.do(ctx, "POST", brokerapi.PathConsole, brokerapi.GrantRequest{Request: opts.Request, Account: opts.Account, Role: opts.Role}, &got); err != nil {
-		return err
+		return whatMayBeRequested(ctx, opts.Repo, err, opts.Account, opts.Role, opts.Request)
 	}
 	if opts.Open {
 		if err := opts.Browser(got.URL); err == nil {

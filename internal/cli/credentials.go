@@ -41,7 +41,7 @@ func NewCmdCredentials(f *Factory, runF func(context.Context, *CredentialsOption
 			"they expire, so the AWS CLI can call this as a credential_process as often as it likes.",
 		Example: "  # ~/.aws/config\n  [profile prod-admin]\n  credential_process = elevate credentials --account prod --role Admin\n\n" +
 			"  eval \"$(elevate credentials --request alice-admin-inc4821 --format env)\"",
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := grantFlags(opts.Request, opts.Account, opts.Role); err != nil {
 				return err
@@ -102,7 +102,7 @@ func credentialsRun(ctx context.Context, opts *CredentialsOptions) error {
 		if cache != nil && grantOver(err) {
 			forget(opts.IO.ErrOut, cache, key, opts.Request)
 		}
-		return err
+		return whatMayBeRequested(ctx, opts.Repo, err, opts.Account, opts.Role, opts.Request)
 	}
 	creds := awscreds.Credentials{AccessKeyID: got.AccessKeyID, SecretAccessKey: got.SecretAccessKey, SessionToken: got.SessionToken, Expiration: got.Expiration}
 	if cache != nil {

@@ -39,7 +39,7 @@ func NewCmdExtend(f *Factory, runF func(context.Context, *ExtendOptions) error) 
 			"links ID's PR, and is checked against eligibility.yaml first, as `elevate request` is.",
 		Example: "  elevate extend prod/2026-11/alice-admin-inc4821 --duration 2h\n" +
 			"  elevate extend alice-admin-inc4821 --duration 1h --reason \"The migration is still running\"",
-		Args: cobra.ExactArgs(1),
+		Args: oneID("elevate extend ID --duration D"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.ID = strings.TrimSuffix(strings.TrimPrefix(args[0], "requests/"), ".yaml")
 			switch {

@@ -59,9 +59,9 @@ func TestExtendThatTheCheckWouldRejectOpensNothing(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	onMain(w)
-	if code := w.run("extend", vt.RequestID, "--duration", "9h"); code != ExitError || !strings.Contains(w.err.String(), "would reject") {
-		t.Fatalf("exit %d: %s", code, w.err)
-	}
+	checkFailures(t, w, "extend-rejected", []failureCase{
+		{"extension the check would reject", nil, []string{"extend", vt.RequestID, "--duration", "9h"}, ExitError},
+	})
 	if n := w.h.GitHub.Fake.Calls("POST /repos/{owner}/{repo}/git/refs") + w.h.GitHub.Fake.Calls("POST /repos/{owner}/{repo}/pulls"); n != 0 {
 		t.Errorf("%d branches or PRs created for a rejected extension", n)
 	}
@@ -71,10 +71,9 @@ func TestExtendAGrantThatEndedSaysWhatToDo(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	onMain(w)
-	w.h.SetNow(w.h.Clock().Add(3 * time.Hour))
-	if code := w.run("extend", vt.RequestID, "--duration", "1h"); code != ExitError || !strings.Contains(w.err.String(), "is expired: there is no window to extend; ask anew with elevate request --account prod --role Admin") {
-		t.Fatalf("exit %d: %s", code, w.err)
-	}
+	checkFailures(t, w, "extend-ended", []failureCase{
+		{"extend a grant that ended", func(w *world) { w.h.SetNow(w.h.Clock().Add(3 * time.Hour)) }, []string{"extend", vt.RequestID, "--duration", "1h"}, ExitError},
+	})
 }
 
 func TestStatusShowsTheChainOfExtensions(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -72,7 +73,9 @@ func (f *Factory) Token() (string, error) {
 }
 
 // githubHTTP is the HTTP client of calls to GitHub.
-func (f *Factory) githubHTTP() *http.Client { return f.HTTP }
+func (f *Factory) githubHTTP() *http.Client {
+	return withNetworkErrors(f.HTTP, "GitHub", "GITHUB_API_URL")
+}
 
 // APIURL is GITHUB_API_URL or github.com's.
 func (f *Factory) APIURL() string { return f.Getenv("GITHUB_API_URL") }
@@ -97,10 +100,10 @@ func (f *Factory) BrokerURL() (string, error) {
 func (f *Factory) Repo(ctx context.Context) (*githubapi.Repo, error) {
 	name := f.Getenv("ELEVATE_REPO")
 	if name == "" {
-		name = repoFromRemote(ctx, f.WorkDir)
-	}
-	if name == "" {
-		return nil, errors.New("which access repository? set ELEVATE_REPO=owner/name, or run elevate inside its checkout")
+		var err error
+		if name, err = f.guessRepo(ctx); err != nil {
+			return nil, err
+		}
 	}
 	token, err := f.Token()
 	if err != nil {
@@ -113,25 +116,74 @@ func (f *Factory) Repo(ctx context.Context) (*githubapi.Repo, error) {
 	return githubapi.NewRepo(gh, name)
 }
 
-var remoteRE = regexp.MustCompile(`[:/]([A-Za-z0-9][A-Za-z0-9-]*)/([A-Za-z0-9._-]+?)(?:\.git)?/?$`)
+// guessRepo is owner/name of the checkout's origin remote, when that remote
+// is on the GitHub host in use (GITHUB_API_URL's web host): a remote on any
+// other host names another repository, never the access repository.
+func (f *Factory) guessRepo(ctx context.Context) (string, error) {
+	web, err := githubapi.WebHost(f.APIURL())
+	if err != nil {
+		return "", err
+	}
+	remote := originRemote(ctx, f.WorkDir)
+	if remote == "" {
+		return "", errors.New("which access repository? set ELEVATE_REPO=owner/name, or run elevate inside its checkout")
+	}
+	if name := ownerName(remote, web.Hostname()); name != "" {
+		return name, nil
+	}
+	where := "is a local path"
+	if host, _, ok := remoteHostPath(remote); ok {
+		where = "is on " + host
+	}
+	return "", fmt.Errorf("the origin remote of this checkout %s, not a repository on %s (the GitHub host in use): set ELEVATE_REPO=owner/name, or GITHUB_API_URL if the access repository is on GitHub Enterprise", where, web.Hostname())
+}
 
-// repoFromRemote reads owner/name from the origin remote of the checkout at dir.
-func repoFromRemote(ctx context.Context, dir string) string {
+// originRemote is the URL of the origin remote of the checkout at dir.
+func originRemote(ctx context.Context, dir string) string {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "git", "-C", dir, "remote", "get-url", "origin").Output()
 	if err != nil {
 		return ""
 	}
-	return ownerName(strings.TrimSpace(string(out)))
+	return strings.TrimSpace(string(out))
 }
 
-func ownerName(remote string) string {
-	m := remoteRE.FindStringSubmatch(remote)
+var remotePathRE = regexp.MustCompile(`^/?([A-Za-z0-9][A-Za-z0-9-]*)/([A-Za-z0-9._-]+?)(?:\.git)?/?$`)
+
+// ownerName is owner/name of a remote URL on host, or "" for a remote on
+// another host, a local path, or a path that is not owner/name.
+func ownerName(remote, host string) string {
+	h, path, ok := remoteHostPath(remote)
+	if !ok || !strings.EqualFold(h, host) {
+		return ""
+	}
+	m := remotePathRE.FindStringSubmatch(path)
 	if m == nil {
 		return ""
 	}
 	return m[1] + "/" + m[2]
+}
+
+// remoteHostPath splits a git remote into its host name (no user, no port)
+// and path: scheme://[user@]host[:port]/path or scp-like [user@]host:path.
+func remoteHostPath(remote string) (host, path string, ok bool) {
+	if strings.Contains(remote, "://") {
+		u, err := url.Parse(remote)
+		if err != nil || u.Hostname() == "" {
+			return "", "", false
+		}
+		return u.Hostname(), u.Path, true
+	}
+	colon := strings.Index(remote, ":")
+	if colon <= 0 || strings.Contains(remote[:colon], "/") {
+		return "", "", false // a local path
+	}
+	host = remote[:colon]
+	if at := strings.LastIndex(host, "@"); at >= 0 {
+		host = host[at+1:]
+	}
+	return host, remote[colon+1:], host != ""
 }
 
 // checkout returns the top of the local git checkout.

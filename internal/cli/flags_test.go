@@ -166,6 +166,8 @@ func TestRevokeFlags(t *testing.T) {
 	checkParse(t, func(runF func(context.Context, *RevokeOptions) error) *cobra.Command { return NewCmdRevoke(f, runF) }, []parseCase[RevokeOptions]{
 		{argv: []string{"requests/prod/2026-11/a.yaml", "--reason", "done"}, want: RevokeOptions{IO: deps.IO, Repo: deps.Repo, Broker: deps.Broker, ID: "prod/2026-11/a", Reason: "done"}},
 		{argv: []string{"a"}, want: RevokeOptions{IO: deps.IO, Repo: deps.Repo, Broker: deps.Broker, ID: "a"}},
+		{argv: []string{}, wantErr: true},
+		{argv: []string{"a", "b"}, wantErr: true},
 	})
 }
 
@@ -177,6 +179,7 @@ func TestExtendFlags(t *testing.T) {
 			want: ExtendOptions{IO: f.IO, Now: f.Now, Repo: f.Repo, Broker: f.broker, ID: "prod/2026-11/a", Duration: 2 * time.Hour, Reason: "still migrating", Ticket: "INC-3", Name: "a-more", DryRun: true}},
 		{argv: []string{"a"}, wantErr: true},
 		{argv: []string{"a", "--duration", "-1h"}, wantErr: true},
+		{argv: []string{"--duration", "1h"}, wantErr: true},
 	})
 }
 
@@ -189,6 +192,7 @@ func TestStatusFlags(t *testing.T) {
 	checkParse(t, func(runF func(context.Context, *StatusOptions) error) *cobra.Command { return NewCmdStatus(f, runF) }, []parseCase[StatusOptions]{
 		{argv: []string{}, want: deps},
 		{argv: []string{"--all"}, want: all},
+		{argv: []string{"mine"}, wantErr: true},
 	})
 }
 
@@ -242,6 +246,7 @@ func TestVersionFlags(t *testing.T) {
 	f := depsFactory(nil)
 	checkParse(t, func(runF func(context.Context, *VersionOptions) error) *cobra.Command { return NewCmdVersion(f, runF) }, []parseCase[VersionOptions]{
 		{argv: []string{}, want: VersionOptions{IO: f.IO}},
+		{argv: []string{"extra"}, wantErr: true},
 	})
 }
 
@@ -259,17 +264,30 @@ func TestRequestName(t *testing.T) {
 	}
 }
 
+// ELEVATE_REPO is guessed only from a remote on the GitHub host in use.
 func TestOwnerNameFromRemote(t *testing.T) {
 	t.Parallel()
-	for remote, want := range map[string]string{
-		"git@github.com:acme/access.git":           "acme/access",
-		"https://github.com/acme/access":           "acme/access",
-		"https://ghe.example.com/acme/access.git/": "acme/access",
-		"ssh://git@github.com/acme/access.git":     "acme/access",
-		"/tmp/local":                               "tmp/local",
+	for _, tt := range []struct{ remote, host, want string }{
+		{"git@github.com:acme/access.git", "github.com", "acme/access"},
+		{"https://github.com/acme/access", "github.com", "acme/access"},
+		{"https://GitHub.com/acme/access.git/", "github.com", "acme/access"},
+		{"ssh://git@github.com:22/acme/access.git", "github.com", "acme/access"},
+		{"https://x-access-token:secret@github.com/acme/access.git", "github.com", "acme/access"},
+		{"https://ghe.example.com/acme/access.git/", "ghe.example.com", "acme/access"},
+		{"http://127.0.0.1:8080/acme/access", "127.0.0.1", "acme/access"},
+		// Another host names another repository.
+		{"https://ghe.example.com/acme/access.git", "github.com", ""},
+		{"git@gitlab.com:acme/access.git", "github.com", ""},
+		{"https://github.com.evil.example/acme/access", "github.com", ""},
+		{"https://github.com/acme/access", "ghe.example.com", ""},
+		// Not owner/name on a host.
+		{"/tmp/local", "github.com", ""},
+		{"../access", "github.com", ""},
+		{"https://github.com/acme", "github.com", ""},
+		{"https://github.com/acme/access/extra", "github.com", ""},
 	} {
-		if got := ownerName(remote); got != want {
-			t.Errorf("ownerName(%q) = %q, want %q", remote, got, want)
+		if got := ownerName(tt.remote, tt.host); got != tt.want {
+			t.Errorf("ownerName(%q, %q) = %q, want %q", tt.remote, tt.host, got, tt.want)
 		}
 	}
 }

@@ -30,7 +30,7 @@ func NewCmdLogin(f *Factory, runF func(context.Context, *LoginOptions) error) *c
 			"ELEVATE_GITHUB_CLIENT_ID (GitHub Enterprise: set GITHUB_API_URL). The token is stored with mode\n" +
 			"0600 in your config directory. GH_TOKEN or GITHUB_TOKEN, when set, take precedence.",
 		Example: "  ELEVATE_GITHUB_CLIENT_ID=Iv1.0123456789abcdef elevate login",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.ClientID == "" {
 				opts.ClientID = f.Getenv("ELEVATE_GITHUB_CLIENT_ID")

@@ -31,7 +31,7 @@ func NewCmdPolicy(f *Factory, runF func(context.Context, *PolicyLintOptions) err
 		Long: "Reports unknown accounts, duplicate rule names, rules that can never be approved (no\n" +
 			"code owner other than the requester) and requests/<account>/ folders without CODEOWNERS.\nExit 1 when something is wrong.",
 		Example: "  elevate policy lint",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(cmd.Context(), opts)

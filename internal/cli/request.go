@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/elevate-gitops/elevate/internal/approval"
+	"github.com/elevate-gitops/elevate/internal/ghauth"
 	"github.com/elevate-gitops/elevate/internal/githubapi"
 	"github.com/elevate-gitops/elevate/internal/request"
 )
@@ -43,7 +44,7 @@ func NewCmdRequest(f *Factory, runF func(context.Context, *RequestOptions) error
 			"runs, so a request it would reject is refused before any PR exists.",
 		Example: "  elevate request --account prod --role Admin --duration 2h --ticket INC-4821 \\\n" +
 			"    --reason \"Rotate the TLS certificate on the payments load balancer\"",
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch {
 			case opts.Account == "" || opts.Role == "" || opts.Duration == 0 || opts.Reason == "":
@@ -152,14 +153,26 @@ func optionalFile(ctx context.Context, repo *githubapi.Repo, path, ref string, m
 type RejectedError struct{ Reasons []approval.Reason }
 
 func (e *RejectedError) Error() string {
-	lines := []string{"the elevate check would reject this request:"}
-	for _, r := range e.Reasons {
-		lines = append(lines, "  "+r.String())
+	reasons := make([]string, len(e.Reasons))
+	for i, r := range e.Reasons {
+		reasons[i] = r.String()
 	}
-	return strings.Join(lines, "\n")
+	return "the elevate check would reject this request, so nothing was opened: " + strings.Join(reasons, "; ")
 }
 
-func requestRun(ctx context.Context, opts *RequestOptions) error { return openRequest(ctx, opts, "") }
+func requestRun(ctx context.Context, opts *RequestOptions) error {
+	err := openRequest(ctx, opts, "")
+	if opts.DryRun && needsGitHub(err) {
+		return &HintError{Before: "--dry-run reads eligibility.yaml and the teams it names from GitHub", Err: err}
+	}
+	return err
+}
+
+// needsGitHub reports whether err is a missing GitHub token or GitHub out of reach.
+func needsGitHub(err error) bool {
+	var nt *ghauth.NoTokenError
+	return errors.As(err, &nt) || isNetworkError(err)
+}
 
 // openRequest checks the request as the Action would and opens its PR; note,
 // when set, is a line of the PR body (an extension's link to what it extends).

@@ -30,7 +30,7 @@ func NewCmdRevoke(f *Factory, runF func(context.Context, *RevokeOptions) error) 
 		Long: "Opens a pull request that deletes the request file. Its requester or any of its code owners\n" +
 			"may open it and it needs no approval; once merged, the broker refuses new credentials.",
 		Example: "  elevate revoke prod/2026-11/alice-admin-inc4821 --reason \"done\"\n  elevate revoke alice-admin-inc4821",
-		Args:    cobra.ExactArgs(1),
+		Args:    oneID("elevate revoke ID [--reason \"…\"]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.ID = strings.TrimSuffix(strings.TrimPrefix(args[0], "requests/"), ".yaml")
 			if runF != nil {

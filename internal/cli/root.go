@@ -21,8 +21,10 @@ func NewCmdRoot(f *Factory) *cobra.Command {
 			"Configuration: ELEVATE_BROKER_URL (the broker), ELEVATE_REPO (owner/name; default: the origin\n" +
 			"of the checkout you are in), GITHUB_API_URL (GitHub Enterprise), GH_TOKEN or GITHUB_TOKEN\n" +
 			"(or `elevate login`).",
-		SilenceUsage:  true,
-		SilenceErrors: true,
+		SilenceUsage:               true,
+		SilenceErrors:              true,
+		DisableSuggestions:         true, // Main suggests, on one line
+		SuggestionsMinimumDistance: 2,
 	}
 	root.SetIn(f.IO.In)
 	root.SetOut(f.IO.Out)
@@ -50,19 +52,62 @@ func NewCmdRoot(f *Factory) *cobra.Command {
 func Main(ctx context.Context, f *Factory, args []string) int {
 	root := NewCmdRoot(f)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return ExitOK
 	}
 	if !errors.Is(err, SilentError) {
 		var fe *FlagError
 		if errors.As(err, &fe) || isCobraUsage(err) {
-			fmt.Fprintf(f.IO.ErrOut, "elevate: %v\nRun 'elevate --help' for usage.\n", err)
+			if cmd == nil {
+				cmd = root
+			}
+			msg := err.Error()
+			if strings.HasPrefix(msg, "unknown command") {
+				msg = unknownCommand(root, args)
+			}
+			fmt.Fprintf(f.IO.ErrOut, "elevate: %s\nRun '%s --help' for usage.\n", msg, cmd.CommandPath())
 			return ExitUsage
 		}
-		fmt.Fprintf(f.IO.ErrOut, "elevate: %v\n", err)
+		fmt.Fprintf(f.IO.ErrOut, "elevate: %s\n", describe(err))
 	}
 	return ExitCode(err)
+}
+
+// unknownCommand is one line for a first argument that names no command,
+// with the nearest commands when there are some.
+func unknownCommand(root *cobra.Command, args []string) string {
+	name := ""
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			name = a
+			break
+		}
+	}
+	msg := fmt.Sprintf("%q is not an elevate command", name)
+	if s := root.SuggestionsFor(name); len(s) > 0 {
+		msg += ": did you mean " + strings.Join(s, " or ") + "?"
+	}
+	return msg
+}
+
+// noArgs is the Args of commands that take flags only.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return flagErrorf("%s takes flags only, not %q", cmd.Name(), args[0])
+	}
+	return nil
+}
+
+// oneID is the Args of commands that take one request id; usage is how to
+// call the command.
+func oneID(usage string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return flagErrorf("%s takes one request id: %s", cmd.Name(), usage)
+		}
+		return nil
+	}
 }
 
 // isCobraUsage recognises cobra's own argument errors (unknown command, arg counts).

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -127,7 +129,14 @@ func checkFailures(t *testing.T, w *world, name string, tests []failureCase) {
 		if code != tt.code || lines != 1 || w.out.Len() != 0 {
 			t.Errorf("%s: exit %d, want %d and one line on stderr; got stdout %q, stderr %q", tt.name, code, tt.code, w.out, msg)
 		}
-		fmt.Fprintf(&transcript, "# %s\n$ elevate %s\n%s[exit %d]\n\n", tt.name, strings.Join(tt.args, " "), normalise(msg), code)
+		argv := make([]string, len(tt.args))
+		for i, a := range tt.args {
+			argv[i] = strings.ReplaceAll(a, w.h.Repo.Dir, "REPO")
+			if strings.ContainsAny(argv[i], " \"") {
+				argv[i] = strconv.Quote(argv[i])
+			}
+		}
+		fmt.Fprintf(&transcript, "# %s\n$ elevate %s\n%s[exit %d]\n\n", tt.name, strings.Join(argv, " "), normalise(msg), code)
 		clear(w.env)
 		maps.Copy(w.env, saved)
 	}
@@ -149,7 +158,68 @@ func TestFailuresSayWhatToDoNext(t *testing.T) {
 			w.h.Sync()
 		}, []string{"credentials", "--request", vt.RequestID, "--no-cache"}, ExitError},
 		{"no broker configured", func(w *world) { delete(w.env, "ELEVATE_BROKER_URL") }, []string{"console", "--request", "x"}, ExitError},
+
+		// Network failures name the host and the variable to check.
+		{"GitHub unreachable", githubDown, []string{"status"}, ExitError},
+		{"broker unreachable for status", func(w *world) { w.env["ELEVATE_BROKER_URL"] = "http://127.0.0.1:1" }, []string{"status"}, ExitError},
+
+		// not_eligible says what may be requested instead, from the policy on
+		// GitHub; when that cannot be read, the broker's message stands.
+		{"not eligible (console)", nil, []string{"console", "--account", "prod", "--role", "Billing"}, ExitError},
+		{"not eligible, policy unreadable", githubDown, []string{"credentials", "--account", "prod", "--role", "Billing"}, ExitError},
+
+		// What needs GitHub says so, and what else would do.
+		{"audit without a token", noToken, []string{"audit", "--dir", w.h.Repo.Dir}, ExitError},
+		{"audit, GitHub unreachable", githubDown, []string{"audit", "--dir", w.h.Repo.Dir}, ExitError},
+		{"dry run without a token", noToken, []string{"request", "--account", "prod", "--role", "Admin", "--duration", "1h", "--ticket", "INC-9", "--reason", "Check the dashboards", "--dry-run"}, ExitError},
+		{"dry run, GitHub unreachable", githubDown, []string{"request", "--account", "prod", "--role", "Admin", "--duration", "1h", "--ticket", "INC-9", "--reason", "Check the dashboards", "--dry-run"}, ExitError},
+
+		// Usage errors say how to call the command and point at its help.
+		{"revoke without an id", nil, []string{"revoke"}, ExitUsage},
+		{"revoke with two ids", nil, []string{"revoke", "a", "b"}, ExitUsage},
+		{"extend without an id", nil, []string{"extend", "--duration", "1h"}, ExitUsage},
+		{"status with an argument", nil, []string{"status", "mine"}, ExitUsage},
+		{"unknown flag", nil, []string{"request", "--acount", "prod"}, ExitUsage},
+		{"missing flags", nil, []string{"request", "--account", "prod"}, ExitUsage},
+		{"unknown command", nil, []string{"stauts"}, ExitUsage},
 	})
+}
+
+// githubDown points the CLI at a GitHub that does not answer.
+func githubDown(w *world) { w.env["GITHUB_API_URL"] = "http://127.0.0.1:1" }
+
+// noToken leaves the CLI without a GitHub token.
+func noToken(w *world) { delete(w.env, "GH_TOKEN") }
+
+// ELEVATE_REPO is guessed only from an origin remote on the GitHub host in
+// use; a remote on another host says to set it.
+func TestRepoGuessedOnlyOnTheGitHubHostInUse(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	delete(w.env, "ELEVATE_REPO")
+	delete(w.env, "ELEVATE_BROKER_URL")
+	checkout := func(remote string) func(*world) {
+		return func(w *world) {
+			dir := t.TempDir()
+			for _, args := range [][]string{{"init", "-q"}, {"remote", "add", "origin", remote}} {
+				if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
+					t.Fatalf("git %v: %v\n%s", args, err, out)
+				}
+			}
+			w.f.WorkDir = dir
+		}
+	}
+	checkFailures(t, w, "repo-guess", []failureCase{
+		{"origin on another host", checkout("git@gitlab.com:" + vt.Owner + "/" + vt.Name + ".git"), []string{"status"}, ExitError},
+		{"origin on github.com, GitHub Enterprise in use", checkout("https://github.com/" + vt.Owner + "/" + vt.Name), []string{"status"}, ExitError},
+		{"origin a local path", checkout("/srv/git/access.git"), []string{"status"}, ExitError},
+		{"no checkout", func(w *world) { w.f.WorkDir = t.TempDir() }, []string{"status"}, ExitError},
+	})
+	// An origin on the host in use is the access repository.
+	checkout(w.env["GITHUB_API_URL"] + "/" + vt.Owner + "/" + vt.Name + ".git")(w)
+	if code := w.run("status"); code != 0 {
+		t.Errorf("origin on the GitHub host in use: exit %d: %s", code, w.err)
+	}
 }
 
 func TestRequestOpensOneBranchOneFileOnePR(t *testing.T) {
@@ -196,10 +266,9 @@ func TestRejectedRequestCreatesNothing(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	before := w.h.GitHub.Fake.TotalCalls()
-	code := w.run("request", "--account", "prod", "--role", "Billing", "--duration", "2h", "--ticket", "INC-1", "--reason", "I would like the billing role")
-	if code != ExitError || !strings.Contains(w.err.String(), "may request Admin, ReadOnly in prod, not Billing") {
-		t.Fatalf("exit %d: %s", code, w.err)
-	}
+	checkFailures(t, w, "request-rejected", []failureCase{
+		{"rejected request", nil, []string{"request", "--account", "prod", "--role", "Billing", "--duration", "2h", "--ticket", "INC-1", "--reason", "I would like the billing role"}, ExitError},
+	})
 	for _, route := range []string{"POST /repos/{owner}/{repo}/git/refs", "PUT /repos/{owner}/{repo}/contents/{path...}", "POST /repos/{owner}/{repo}/pulls"} {
 		if n := w.h.GitHub.Fake.Calls(route); n != 0 {
 			t.Errorf("%s called %d times", route, n)

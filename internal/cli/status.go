@@ -37,7 +37,7 @@ func NewCmdStatus(f *Factory, runF func(context.Context, *StatusOptions) error) 
 		Short:   "List your requests and their states",
 		Long:    "Lists your open request PRs (pending, approved, rejected) and your grants (active, scheduled;\nwith --all also expired and revoked).",
 		Example: "  elevate status\n  elevate status --all",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(cmd.Context(), opts)

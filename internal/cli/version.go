@@ -20,7 +20,7 @@ func NewCmdVersion(f *Factory, runF func(context.Context, *VersionOptions) error
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version and the VCS revision it was built from",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(cmd.Context(), opts)
