@@ -107,25 +107,18 @@ func (x *Index) UntrustedCommits() int {
 func (x *Index) Len() int { return len(x.grants) }
 
 // Grant returns the grant with id, or with the unambiguous suffix id.
-func (x *Index) Grant(id string) (*Grant, bool) {
-	if g, ok := x.grants[id]; ok {
-		return g, true
-	}
-	ids := x.resolveSuffix(id, func(full string) bool { _, ok := x.grants[full]; return ok })
-	if len(ids) == 1 {
-		return x.grants[ids[0]], true
-	}
-	return nil, false
-}
+func (x *Index) Grant(id string) (*Grant, bool) { return byID(x, x.grants, id) }
 
 // Removed returns the revocation of id (or of its unambiguous suffix).
-func (x *Index) Removed(id string) (*Removal, bool) {
-	if r, ok := x.removed[id]; ok {
-		return r, true
+func (x *Index) Removed(id string) (*Removal, bool) { return byID(x, x.removed, id) }
+
+// byID looks id up in m, as a full id or an unambiguous suffix of one.
+func byID[T any](x *Index, m map[string]*T, id string) (*T, bool) {
+	if v, ok := m[id]; ok {
+		return v, true
 	}
-	ids := x.resolveSuffix(id, func(full string) bool { _, ok := x.removed[full]; return ok })
-	if len(ids) == 1 {
-		return x.removed[ids[0]], true
+	if ids := x.resolveSuffix(id, func(full string) bool { _, ok := m[full]; return ok }); len(ids) == 1 {
+		return m[ids[0]], true
 	}
 	return nil, false
 }

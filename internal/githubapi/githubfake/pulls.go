@@ -80,9 +80,8 @@ func (f *Fake) SetReviews(number int, reviews []*github.PullRequestReview) {
 	f.t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	p, ok := f.repo.pulls[number]
-	if !ok {
-		f.t.Fatalf("githubfake: SetReviews(%d): no such pull request; call AddPull first", number)
+	p := f.mustPull("SetReviews", number)
+	if p == nil {
 		return
 	}
 	p.reviews = nil
@@ -91,14 +90,24 @@ func (f *Fake) SetReviews(number int, reviews []*github.PullRequestReview) {
 	}
 }
 
+// mustPull is pull request number for a test helper named what; a missing
+// one fails the test. f.mu is held.
+func (f *Fake) mustPull(what string, number int) *pull {
+	p, ok := f.repo.pulls[number]
+	if !ok {
+		f.t.Fatalf("githubfake: %s(%d): no such pull request; call AddPull first", what, number)
+		return nil
+	}
+	return p
+}
+
 // AddReview appends one review to pull request number.
 func (f *Fake) AddReview(number int, review *github.PullRequestReview) {
 	f.t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	p, ok := f.repo.pulls[number]
-	if !ok {
-		f.t.Fatalf("githubfake: AddReview(%d): no such pull request; call AddPull first", number)
+	p := f.mustPull("AddReview", number)
+	if p == nil {
 		return
 	}
 	p.reviews = append(p.reviews, f.newReview(review))
