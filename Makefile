@@ -43,6 +43,7 @@ fuzz:
 
 vet:
 	$(GO) mod tidy -diff
+	@unformatted=$$(gofmt -l cmd internal deploy); if [ -n "$$unformatted" ]; then echo "gofmt -w these files:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 

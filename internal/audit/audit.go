@@ -559,7 +559,8 @@ type Approval struct {
 	At    time.Time
 }
 
-// ReviewedInTime is the rule for emergency grants (SPEC §5.6): someone
+// ReviewedInTime is the rule for emergency grants (README, "The rules the
+// check enforces"): someone
 // other than the requester and the PR's author approved it within
 // ReviewWindow after its merge. The audit flags, and the broker announces,
 // the emergency grants it does not hold for.

@@ -55,7 +55,7 @@ type Session struct {
 	// Chained is set when the broker's own credentials are a role's
 	// temporary ones: AWS caps a chained role session at 1 h.
 	Chained bool
-	Now             time.Time
+	Now     time.Time
 }
 
 // WindowClosedError reports that a grant's window ended before the session

@@ -1,4 +1,4 @@
-// Package brokerapi is the broker's wire contract (SPEC §7): the JSON the
+// Package brokerapi is the broker's wire contract (README, "API"): the JSON the
 // broker answers and the CLI, the tests and the demo read. It holds types and
 // constants only, so that both ends import one declaration and neither
 // imports the other's internals.
@@ -61,7 +61,7 @@ type Grant struct {
 	Emergency bool      `json:"emergency,omitempty"`
 }
 
-// State is where a grant is in its life (SPEC §4).
+// State is where a grant is in its life.
 type State string
 
 const (
@@ -80,7 +80,7 @@ type Error struct {
 	Message string `json:"message"`
 }
 
-// Error codes (SPEC §7).
+// Error codes, with the HTTP status each is answered with.
 const (
 	CodeUnauthenticated  = "unauthenticated"   // 401
 	CodeNotEligible      = "not_eligible"      // 403

@@ -1,4 +1,4 @@
-// Package custody is elevate's one check of the chain of custody (SPEC §10):
+// Package custody is elevate's one check of the chain of custody (README, "The chain of custody"):
 // which policy files on the branch can be trusted, and whether a grant came
 // from a pull request whose verdict held at merge time under trusted policy.
 //

@@ -180,4 +180,3 @@ func Holds(doc *Document, want []Statement) bool {
 	}
 	return true
 }
-

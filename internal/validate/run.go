@@ -240,8 +240,8 @@ func judge(ctx context.Context, a *githubactions.Action, gh GitHub, number int, 
 	}
 }
 
-// gather reads the PR's facts and the policy at its base commit, as
-// SPEC §5 rule 4 says: never at the head.
+// gather reads the PR's facts and the policy at its base commit, never
+// at the head: a PR must not judge itself by the policy it brings.
 func gather(ctx context.Context, gh GitHub, pr *github.PullRequest) (*approval.Facts, error) {
 	facts, err := approval.Gather(ctx, gh, pr)
 	if err != nil {
