@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -282,7 +283,9 @@ func refusal(err error, ask ledger.Ask) *apiError {
 		ambiguous *ledger.AmbiguousError
 		verify    *ledger.VerifyError
 	)
-	suggest := "open one with: elevate request --account " + orPlaceholder(ask.Account, "ACCOUNT") + " --role " + orPlaceholder(ask.Role, "ROLE") + " --duration 1h --reason \"...\""
+	suggest := func(account, role string) string {
+		return "open one with: elevate request --account " + cmp.Or(ask.Account, account, "ACCOUNT") + " --role " + cmp.Or(ask.Role, role, "ROLE") + " --duration 1h --reason \"...\""
+	}
 	switch {
 	case errors.As(err, new(ledger.NotSyncedError)):
 		return &apiError{status: http.StatusServiceUnavailable, code: brokerapi.CodeNotSynced, message: "the broker has not read the ledger yet; try again in a minute"}
@@ -295,26 +298,19 @@ func refusal(err error, ask ledger.Ask) *apiError {
 	case errors.As(err, &pending):
 		return &apiError{status: http.StatusBadGateway, code: brokerapi.CodeUpstream, message: "could not verify the policy history with GitHub yet; try again", cause: err}
 	case errors.As(err, &noGrant):
-		return &apiError{status: http.StatusForbidden, code: brokerapi.CodeNoActiveGrant, message: noGrant.Error() + "; " + suggest}
+		return &apiError{status: http.StatusForbidden, code: brokerapi.CodeNoActiveGrant, message: noGrant.Error() + "; " + suggest("", "")}
 	case errors.As(err, &notYet):
 		return &apiError{status: http.StatusForbidden, code: brokerapi.CodeNoActiveGrant, message: notYet.Error() + "; try again then"}
 	case errors.As(err, &expired):
-		return &apiError{status: http.StatusForbidden, code: brokerapi.CodeExpired, message: expired.Error() + "; " + suggest}
+		return &apiError{status: http.StatusForbidden, code: brokerapi.CodeExpired, message: expired.Error() + "; " + suggest(expired.Account, expired.Role)}
 	case errors.As(err, &revoked):
-		return &apiError{status: http.StatusForbidden, code: brokerapi.CodeRevoked, message: revoked.Error() + "; " + suggest}
+		return &apiError{status: http.StatusForbidden, code: brokerapi.CodeRevoked, message: revoked.Error() + "; " + suggest(revoked.Account, revoked.Role)}
 	case errors.As(err, &ambiguous):
 		return &apiError{status: http.StatusBadRequest, code: brokerapi.CodeBadRequest, message: ambiguous.Error() + ": give the full id"}
 	case errors.As(err, &verify):
 		return &apiError{status: http.StatusBadGateway, code: brokerapi.CodeUpstream, message: "could not verify the grant with GitHub yet; try again", cause: err}
 	}
 	return &apiError{status: http.StatusInternalServerError, code: brokerapi.CodeInternal, message: "unexpected error", cause: err}
-}
-
-func orPlaceholder(s, p string) string {
-	if s == "" {
-		return p
-	}
-	return s
 }
 
 func (s *Server) credentials(w http.ResponseWriter, r *http.Request) (string, *apiError) {

@@ -85,7 +85,7 @@ func TestStatusShowsTheChainOfExtensions(t *testing.T) {
 	}
 	rows := GrantRows(grants, false, now)
 	want := map[string]string{
-		"prod/2026-12/a":     "until 2026-12-02T11:00:00Z (1h0m0s left)",
+		"prod/2026-12/a":     "until 2026-12-02T11:00:00Z (1h left)",
 		"prod/2026-12/a-ext": "from 2026-12-02T11:00:00Z, extends prod/2026-12/a",
 		"prod/2026-12/other": "from 2026-12-02T11:00:00Z",
 	}

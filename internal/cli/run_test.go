@@ -91,12 +91,21 @@ var (
 	portRE   = regexp.MustCompile(`(127\.0\.0\.1|localhost|\[::1\]):[0-9]+`)
 	timeRE   = regexp.MustCompile(`[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z`)
 	commitRE = regexp.MustCompile(`commit [0-9a-f]{7,40}\b`)
+	// A request's path holds the month and, for an extension, when it starts.
+	pathRE = regexp.MustCompile(`requests/([a-z0-9-]+)/[0-9]{4}-[0-9]{2}/([a-z0-9-]+?)(-ext-[0-9]{8}-[0-9]{4})?\.yaml`)
 )
 
 // normalise replaces ports, RFC 3339 times and commit ids with placeholders.
 func normalise(s string) string {
 	s = portRE.ReplaceAllString(s, "${1}:PORT")
 	s = timeRE.ReplaceAllString(s, "TIME")
+	s = pathRE.ReplaceAllStringFunc(s, func(p string) string {
+		m := pathRE.FindStringSubmatch(p)
+		if m[3] != "" {
+			m[3] = "-ext-START"
+		}
+		return "requests/" + m[1] + "/MONTH/" + m[2] + m[3] + ".yaml"
+	})
 	return commitRE.ReplaceAllString(s, "commit SHA")
 }
 

@@ -141,7 +141,7 @@ func GrantRows(grants []brokerapi.Grant, all bool, now time.Time) []StatusRow {
 		row := StatusRow{ID: g.ID, State: string(g.State), Account: g.Account, Role: g.Role, PR: g.PR}
 		switch g.State {
 		case brokerapi.StateActive:
-			row.Detail = fmt.Sprintf("until %s (%s left)", g.End.UTC().Format(time.RFC3339), g.End.Sub(now).Round(time.Minute))
+			row.Detail = fmt.Sprintf("until %s (%s left)", g.End.UTC().Format(time.RFC3339), request.FormatDuration(g.End.Sub(now).Round(time.Minute)))
 		case brokerapi.StateScheduled:
 			row.Detail = "from " + g.Start.UTC().Format(time.RFC3339)
 		case brokerapi.StateExpired:

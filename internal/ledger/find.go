@@ -35,17 +35,19 @@ type (
 		Why string
 	}
 	ExpiredError struct {
-		ID  string
-		End time.Time
+		ID            string
+		End           time.Time
+		Account, Role string
 	}
 	NotYetError struct {
 		ID    string
 		Start time.Time
 	}
 	RevokedError struct {
-		ID     string
-		At     time.Time
-		Commit string
+		ID            string
+		At            time.Time
+		Commit        string
+		Account, Role string // "" when the revoked file was not in the index
 	}
 	AmbiguousError struct{ IDs []string }
 )
@@ -134,7 +136,7 @@ func (l *Ledger) Find(ctx context.Context, ask Ask) (*Found, error) {
 		return nil, refusal
 	}
 	if r, ok := x.RemovedByAsk(ask.Login, ask.Account, ask.Role); ok {
-		return nil, &RevokedError{ID: r.ID, At: r.At, Commit: r.Commit}
+		return nil, revokedError(r)
 	}
 	if refusal != nil {
 		return nil, refusal
@@ -149,7 +151,7 @@ func (l *Ledger) findByID(ctx context.Context, x *Index, ask Ask, now time.Time)
 	g, ok := x.Grant(ask.RequestID)
 	if !ok {
 		if r, ok := x.Removed(ask.RequestID); ok {
-			return nil, &RevokedError{ID: r.ID, At: r.At, Commit: r.Commit}
+			return nil, revokedError(r)
 		}
 		return nil, &NoActiveGrantError{Ask: ask, Why: "no such request on the branch (not merged yet, or older than any open window)"}
 	}
@@ -185,7 +187,7 @@ func (l *Ledger) usable(ctx context.Context, x *Index, g *Grant, ask Ask, now ti
 	case now.Before(start):
 		return nil, &NotYetError{ID: g.ID, Start: start}
 	case !now.Before(end):
-		return nil, &ExpiredError{ID: g.ID, End: end}
+		return nil, &ExpiredError{ID: g.ID, End: end, Account: g.Request.Account, Role: g.Request.Role}
 	}
 	return &Found{Grant: g, Verification: v, Start: start, End: end}, nil
 }
@@ -344,4 +346,12 @@ func (l *Ledger) PullOf(id string) int {
 		return v.PR
 	}
 	return 0
+}
+
+func revokedError(r *Removal) *RevokedError {
+	e := &RevokedError{ID: r.ID, At: r.At, Commit: r.Commit}
+	if r.Request != nil {
+		e.Account, e.Role = r.Request.Account, r.Request.Role
+	}
+	return e
 }
