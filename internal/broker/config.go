@@ -22,31 +22,34 @@ var fullSHA = regexp.MustCompile(`^[0-9a-f]{40}$`)
 // Each field names its flag; a field that carries a secret says so, and
 // LogValue, built from these tags, never writes it.
 type Config struct {
-	Listen        string        `flag:"listen"`
-	Ledger        string        `flag:"ledger"`
-	Branch        string        `flag:"branch"`
-	Repo          string        `flag:"repo"`
-	GitHubAPIURL  string        `flag:"github-api-url"`
-	GitHubToken   string        `flag:"github-token" secret:"true"`
-	GitHubAppID   int64         `flag:"github-app-id"`
-	GitHubAppKey  string        `flag:"github-app-key-file"` // a path; the key itself is never in the config
-	OIDCIssuer    string        `flag:"oidc-issuer"`
-	OIDCAudience  string        `flag:"oidc-audience"`
-	OIDCOwners    string        `flag:"oidc-repository-owner"` // comma-separated organisations
-	OIDCRepos     string        `flag:"oidc-repositories"`     // comma-separated OWNER/NAME, matched by id
-	STSEndpoint   string        `flag:"sts-endpoint"`
-	Region        string        `flag:"region"`
-	SigninURL     string        `flag:"signin-url"`
-	WebhookSecret string        `flag:"webhook-secret" secret:"true"`
-	SyncInterval  time.Duration `flag:"sync-interval"`
-	TrustAnchor   string        `flag:"trust-anchor"`  // the commit whose policy is trusted as given
-	MaxStaleness  time.Duration `flag:"max-staleness"` // refuse when no sync has succeeded for this long
-	StateDir      string        `flag:"state-dir"`     // the clone of a URL ledger, and the saved index
-	HeadCheck     time.Duration `flag:"head-check-interval"`
-	EndSessions   bool          `flag:"end-sessions"`      // end live sessions of grants that end early
-	EndRole       string        `flag:"end-sessions-role"` // the role assumed in each account for IAM
-	IAMEndpoint   string        `flag:"iam-endpoint"`
-	NotifyURL     string        `flag:"notify-url" secret:"true"` // a Slack incoming webhook URL is a secret
+	Listen       string `flag:"listen"`
+	Ledger       string `flag:"ledger"`
+	Branch       string `flag:"branch"`
+	Repo         string `flag:"repo"`
+	GitHubAPIURL string `flag:"github-api-url"`
+	GitHubToken  string `flag:"github-token" secret:"true"`
+	GitHubAppID  int64  `flag:"github-app-id"`
+	GitHubAppKey string `flag:"github-app-key-file"` // a path
+	// GitHubAppKeyPEM is the App's key itself, from ELEVATE_GITHUB_APP_KEY
+	// only (never argv): where no file can hold it, as on Lambda.
+	GitHubAppKeyPEM string        `env:"ELEVATE_GITHUB_APP_KEY" secret:"true"`
+	OIDCIssuer      string        `flag:"oidc-issuer"`
+	OIDCAudience    string        `flag:"oidc-audience"`
+	OIDCOwners      string        `flag:"oidc-repository-owner"` // comma-separated organisations
+	OIDCRepos       string        `flag:"oidc-repositories"`     // comma-separated OWNER/NAME, matched by id
+	STSEndpoint     string        `flag:"sts-endpoint"`
+	Region          string        `flag:"region"`
+	SigninURL       string        `flag:"signin-url"`
+	WebhookSecret   string        `flag:"webhook-secret" secret:"true"`
+	SyncInterval    time.Duration `flag:"sync-interval"`
+	TrustAnchor     string        `flag:"trust-anchor"`  // the commit whose policy is trusted as given
+	MaxStaleness    time.Duration `flag:"max-staleness"` // refuse when no sync has succeeded for this long
+	StateDir        string        `flag:"state-dir"`     // the clone of a URL ledger, and the saved index
+	HeadCheck       time.Duration `flag:"head-check-interval"`
+	EndSessions     bool          `flag:"end-sessions"`      // end live sessions of grants that end early
+	EndRole         string        `flag:"end-sessions-role"` // the role assumed in each account for IAM
+	IAMEndpoint     string        `flag:"iam-endpoint"`
+	NotifyURL       string        `flag:"notify-url" secret:"true"` // a Slack incoming webhook URL is a secret
 }
 
 // ledgerIsURL reports whether --ledger names a remote repository to clone.
@@ -61,6 +64,9 @@ func (c Config) LogValue() slog.Value {
 	for i := range v.NumField() {
 		f := v.Type().Field(i)
 		key := strings.ReplaceAll(f.Tag.Get("flag"), "-", "_")
+		if key == "" {
+			key = strings.ToLower(strings.TrimPrefix(f.Tag.Get("env"), "ELEVATE_"))
+		}
 		val := v.Field(i).Interface()
 		if f.Tag.Get("secret") == "true" {
 			if !v.Field(i).IsZero() {
@@ -88,6 +94,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	if envErr != nil {
 		return c, envErr
 	}
+	c.GitHubAppKeyPEM = getenv("ELEVATE_GITHUB_APP_KEY")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -107,12 +114,15 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	if c.StateDir == "" {
 		c.StateDir = defaultStateDir(getenv)
 	}
-	if dir := getenv("CREDENTIALS_DIRECTORY"); dir != "" && c.GitHubAppID != 0 && c.GitHubAppKey == "" {
+	if dir := getenv("CREDENTIALS_DIRECTORY"); dir != "" && c.GitHubAppID != 0 && c.GitHubAppKey == "" && c.GitHubAppKeyPEM == "" {
 		// systemd's LoadCredential=app-key:… (deploy/systemd).
 		c.GitHubAppKey = filepath.Join(dir, "app-key")
 	}
-	if (c.GitHubAppID == 0) != (c.GitHubAppKey == "") {
-		return c, fmt.Errorf("--github-app-id and --github-app-key-file go together")
+	switch {
+	case c.GitHubAppKey != "" && c.GitHubAppKeyPEM != "":
+		return c, fmt.Errorf("give the GitHub App key once: --github-app-key-file or ELEVATE_GITHUB_APP_KEY, not both")
+	case (c.GitHubAppID == 0) != (c.GitHubAppKey == "" && c.GitHubAppKeyPEM == ""):
+		return c, fmt.Errorf("--github-app-id and --github-app-key-file (or ELEVATE_GITHUB_APP_KEY) go together")
 	}
 	if c.HeadCheck < time.Second {
 		return c, fmt.Errorf("--head-check-interval %s is too short (minimum 1s)", c.HeadCheck)

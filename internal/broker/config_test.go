@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bytes"
+	"cmp"
 	"flag"
 	"log/slog"
 	"reflect"
@@ -27,7 +28,9 @@ func TestConfigLogValueRedactsEverySecret(t *testing.T) {
 	for i := range typ.NumField() {
 		f := typ.Field(i)
 		name := f.Tag.Get("flag")
-		if name == "" || fs.Lookup(name) == nil {
+		if env := f.Tag.Get("env"); name == "" && env != "" {
+			name = strings.ToLower(strings.TrimPrefix(env, "ELEVATE_")) // read from the environment only
+		} else if name == "" || fs.Lookup(name) == nil {
 			t.Errorf("field %s names flag %q, which the broker does not declare", f.Name, name)
 			continue
 		}
@@ -60,7 +63,7 @@ func TestConfigLogValueRedactsEverySecret(t *testing.T) {
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("starting", "config", c)
 	for i := range typ.NumField() {
 		f := typ.Field(i)
-		name := f.Tag.Get("flag")
+		name := cmp.Or(f.Tag.Get("flag"), strings.ToLower(strings.TrimPrefix(f.Tag.Get("env"), "ELEVATE_")))
 		shown := strings.Contains(buf.String(), "sentinel-"+name)
 		if secret := f.Tag.Get("secret") == "true"; secret && shown {
 			t.Errorf("the log shows the secret --%s: %s", name, buf.String())
@@ -105,6 +108,9 @@ func TestParseConfig(t *testing.T) {
 		{"systemd's state directory", nil, map[string]string{"STATE_DIRECTORY": "/var/lib/elevate-broker"}, with(func(c *Config) { c.StateDir = "/var/lib/elevate-broker" }), ""},
 		{"systemd's credential for the App key", []string{"--github-app-id", "7"}, map[string]string{"CREDENTIALS_DIRECTORY": "/run/credentials/elevate-broker.service"},
 			with(func(c *Config) { c.GitHubAppID, c.GitHubAppKey = 7, "/run/credentials/elevate-broker.service/app-key" }), ""},
+		{"the App key from the environment (Lambda)", nil, map[string]string{"ELEVATE_GITHUB_APP_ID": "7", "ELEVATE_GITHUB_APP_KEY": "-----BEGIN RSA PRIVATE KEY-----\n…"},
+			with(func(c *Config) { c.GitHubAppID, c.GitHubAppKeyPEM = 7, "-----BEGIN RSA PRIVATE KEY-----\n…" }), ""},
+		{"the App key twice", []string{"--github-app-id", "7", "--github-app-key-file", "/k.pem"}, map[string]string{"ELEVATE_GITHUB_APP_KEY": "pem"}, Config{}, "not both"},
 		{"Lambda's /tmp", nil, map[string]string{"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001"}, with(func(c *Config) { c.StateDir = "/tmp/elevate" }), ""},
 		{"a URL ledger without a token", []string{"--ledger", "https://github.com/acme/access.git"}, nil, Config{}, "fetches it with the GitHub App's token or --github-token"},
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -141,7 +142,14 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 	var gh *github.Client
 	var gitToken gitlog.Token
 	if cfg.GitHubAppID != 0 {
-		app, err := githubapi.NewAppClient(ctx, cfg.GitHubAPIURL, cfg.GitHubAppID, cfg.GitHubAppKey, cfg.Repo, outbound)
+		key := []byte(cfg.GitHubAppKeyPEM)
+		if cfg.GitHubAppKey != "" {
+			var err error
+			if key, err = os.ReadFile(cfg.GitHubAppKey); err != nil {
+				return nil, fmt.Errorf("GitHub App key: %w", err)
+			}
+		}
+		app, err := githubapi.NewAppClient(ctx, cfg.GitHubAPIURL, cfg.GitHubAppID, key, cfg.Repo, outbound)
 		if err != nil {
 			return nil, fmt.Errorf("GitHub client: %w", err)
 		}

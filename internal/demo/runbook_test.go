@@ -2,6 +2,7 @@ package demo_test
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"io/fs"
 	"maps"
@@ -342,13 +343,21 @@ type errString string
 
 func (e errString) Error() string { return string(e) }
 
-// brokerEnvNames maps each ELEVATE_<FLAG> the broker reads to its flag.
+var (
+	jqAdds = regexp.MustCompile(`\.Variables \+= \{([^}]*)\}`)
+	jqPair = regexp.MustCompile(`(ELEVATE_[A-Z_]+): (?:"([^"]*)"|\$[a-z]+)`)
+)
+
+// brokerEnvNames maps each ELEVATE_<FLAG> the broker reads to its flag,
+// and each variable it reads from the environment only to "".
 func brokerEnvNames() map[string]string {
 	out := map[string]string{}
 	typ := reflect.TypeFor[broker.Config]()
 	for i := range typ.NumField() {
 		if name := typ.Field(i).Tag.Get("flag"); name != "" {
 			out["ELEVATE_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_"))] = name
+		} else if env := typ.Field(i).Tag.Get("env"); env != "" {
+			out[env] = ""
 		}
 	}
 	return out
@@ -432,6 +441,16 @@ func TestRunbookBrokerEnvironmentsParse(t *testing.T) {
 			}
 			continue
 		}
+		// Variables a later step of the block adds with jq (the App's
+		// multi-line key) are part of the function's environment.
+		later := map[string]string{}
+		for _, l := range lines {
+			for _, m := range jqAdds.FindAllStringSubmatch(l, -1) {
+				for _, kv := range jqPair.FindAllStringSubmatch(m[1], -1) {
+					later[kv[1]] = cmp.Or(kv[2], "-----BEGIN RSA PRIVATE KEY-----")
+				}
+			}
+		}
 		for i, l := range lines {
 			cmds, err := splitShell(l)
 			if err != nil {
@@ -454,6 +473,12 @@ func TestRunbookBrokerEnvironmentsParse(t *testing.T) {
 					continue
 				}
 				env := map[string]string{"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001"}
+				for k, v := range later {
+					if _, known := names[k]; !known {
+						t.Errorf("production.md:%d: %s is not a variable the broker reads", at[i], k)
+					}
+					env[k] = v
+				}
 				for _, kv := range strings.Split(vars, ",") {
 					k, v, _ := strings.Cut(kv, "=")
 					if _, known := names[k]; !known {

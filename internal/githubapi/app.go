@@ -19,8 +19,8 @@ type App struct {
 }
 
 // NewAppClient authenticates as the GitHub App appID's installation on
-// repository fullName ("owner/name"), with the App's private key file.
-func NewAppClient(ctx context.Context, apiURL string, appID int64, keyFile, fullName string, httpClient *http.Client) (*App, error) {
+// repository fullName ("owner/name"), with the App's private key (PEM).
+func NewAppClient(ctx context.Context, apiURL string, appID int64, key []byte, fullName string, httpClient *http.Client) (*App, error) {
 	owner, name, ok := strings.Cut(fullName, "/")
 	if !ok {
 		return nil, fmt.Errorf("repository %q: want owner/name", fullName)
@@ -33,7 +33,7 @@ func NewAppClient(ctx context.Context, apiURL string, appID int64, keyFile, full
 	if httpClient != nil && httpClient.Transport != nil {
 		transport = httpClient.Transport
 	}
-	apps, err := ghinstallation.NewAppsTransportKeyFromFile(transport, appID, keyFile)
+	apps, err := ghinstallation.NewAppsTransport(transport, appID, key)
 	if err != nil {
 		return nil, fmt.Errorf("GitHub App %d: %w", appID, err)
 	}

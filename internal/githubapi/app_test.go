@@ -6,8 +6,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/google/go-github/v60/github"
@@ -21,17 +19,13 @@ func TestNewAppClientActsAsTheInstallation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyFile := filepath.Join(t.TempDir(), "app.pem")
 	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
-	if err := os.WriteFile(keyFile, pemBytes, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	f := githubfake.New(t)
 	f.Repo("acme", "access")
 	bot := &github.User{Login: github.String("elevate[bot]"), ID: github.Int64(9), Type: github.String("Bot")}
 	f.App(12345, &key.PublicKey, 777, "ghs_installationToken", bot)
 
-	app, err := NewAppClient(context.Background(), f.URL, 12345, keyFile, "acme/access", nil)
+	app, err := NewAppClient(context.Background(), f.URL, 12345, pemBytes, "acme/access", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,9 +44,8 @@ func TestNewAppClientActsAsTheInstallation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	badFile := filepath.Join(t.TempDir(), "bad.pem")
-	os.WriteFile(badFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(other)}), 0o600)
-	if _, err := NewAppClient(context.Background(), f.URL, 12345, badFile, "acme/access", nil); err == nil {
+	bad := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(other)})
+	if _, err := NewAppClient(context.Background(), f.URL, 12345, bad, "acme/access", nil); err == nil {
 		t.Error("a JWT signed by another key was accepted")
 	}
 }
