@@ -81,7 +81,7 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 		if !ok {
 			continue // not a request PR
 		}
-		state, desc, err := repo.Status(ctx, pr.GetHead().GetSHA(), "elevate")
+		state, desc, err := repo.Status(ctx, pr.GetHead().GetSHA(), githubapi.StatusContext)
 		if err != nil {
 			return err
 		}

@@ -21,8 +21,11 @@ const (
 	maxReviewPages  = 50
 	maxCommentPages = 30
 	maxDescription  = 140 // GitHub's limit on a commit status description, in characters
-	statusContext   = "elevate"
 )
+
+// StatusContext is the context of elevate's commit status: the check
+// branch protection requires.
+const StatusContext = "elevate"
 
 var (
 	ownerRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)
@@ -198,7 +201,7 @@ func (r *Repo) SetStatus(ctx context.Context, sha, state, description, targetURL
 	st := &github.RepoStatus{
 		State:       github.String(state),
 		Description: github.String(truncate(description, maxDescription)),
-		Context:     github.String(statusContext),
+		Context:     github.String(StatusContext),
 	}
 	if targetURL != "" {
 		st.TargetURL = github.String(targetURL)

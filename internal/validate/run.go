@@ -16,9 +16,6 @@ import (
 	"github.com/elevate-gitops/elevate/internal/eligibility"
 )
 
-// StatusContext is the commit status context branch protection requires.
-const StatusContext = "elevate"
-
 // MaxEventSize bounds the event payload: GitHub caps webhook payloads at 25 MB.
 const MaxEventSize = 25 << 20
 
