@@ -23,6 +23,7 @@ import (
 	"github.com/elevate-gitops/elevate/internal/brokerapi"
 	"github.com/elevate-gitops/elevate/internal/githubapi/githubfake"
 	"github.com/elevate-gitops/elevate/internal/identity/oidcfake"
+	"github.com/elevate-gitops/elevate/internal/validate"
 )
 
 const (
@@ -210,14 +211,18 @@ func shellJoin(args []string) string {
 }
 
 // action runs elevate-action for an event on PR number, as the workflow would.
-func (w *world) action(eventName, action string, number int, reviewer *github.User, reviewState string) (verdict string, code int, err error) {
+func (w *world) action(eventName, action string, number int, reviewer *github.User) (verdict string, code int, err error) {
 	pr := w.gh.Pull(number)
 	repo := &github.Repository{Name: github.String(repoName), FullName: github.String(owner + "/" + repoName), Owner: &github.User{Login: github.String(owner)}}
 	var payload any
 	switch eventName {
-	case "pull_request_review":
-		payload = &github.PullRequestReviewEvent{Action: github.String(action), PullRequest: pr, Repo: repo,
-			Review: &github.PullRequestReview{User: reviewer, State: github.String(reviewState), CommitID: pr.Head.SHA}}
+	case "workflow_run":
+		// A review starts elevate-review, which holds no secret; its
+		// completion wakes the judge on the default branch, as in GitHub.
+		payload = &github.WorkflowRunEvent{Action: github.String(action), Repo: repo, WorkflowRun: &github.WorkflowRun{
+			ID: github.Int64(int64(1000 + w.actions)), Name: github.String(validate.ReviewWorkflow), Event: github.String("pull_request_review"),
+			Status: github.String("completed"), Conclusion: github.String("success"), HeadSHA: pr.Head.SHA, HeadBranch: pr.Head.Ref,
+			HeadRepository: repo, Actor: reviewer, PullRequests: []*github.PullRequest{{Number: pr.Number, Head: pr.Head, Base: pr.Base}}}}
 	default:
 		payload = &github.PullRequestTargetEvent{Action: github.String(action), Number: github.Int(number), PullRequest: pr, Repo: repo}
 	}
