@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/elevate-gitops/elevate/internal/custody"
 	"github.com/elevate-gitops/elevate/internal/eligibility"
@@ -299,29 +303,24 @@ func (l *Ledger) build(ctx context.Context, cur *Index, head string) (*Index, er
 	var next *Index
 	var reqs, pols []gitlog.Commit
 	var top int64
-	var bound string // the commit the read stopped at
-	var err error
-	if cur != nil && !horizon.Before(cur.Horizon) {
-		next, top, bound = cur.clone(), cur.topSeq, cur.Head
-		var commits []gitlog.Commit
-		commits, err = l.git.Log(ctx, gitlog.Query{Head: head, Exclude: []string{cur.Head}, Paths: ledgerPaths, Max: maxChanges})
-		reqs, pols = split(commits, request.IsRequestPath), split(commits, custody.IsPolicyPath)
-	} else {
-		next = newIndex()
-		reqs, pols, bound, err = l.coldRead(ctx, head, horizon)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read the history of %s: %w", l.cfg.Branch, err)
-	}
 	// The first-parent order of what was read ranks grants against policy
 	// commits.
 	var order []string
-	var exclude []string
-	if bound != "" {
-		exclude = []string{bound}
+	var err error
+	if cur != nil && !horizon.Before(cur.Horizon) {
+		next, top = cur.clone(), cur.topSeq
+		var commits []gitlog.Commit
+		commits, err = l.git.Log(ctx, gitlog.Query{Head: head, Exclude: []string{cur.Head}, Paths: ledgerPaths, Max: maxChanges})
+		reqs, pols = split(commits, request.IsRequestPath), split(commits, custody.IsPolicyPath)
+		if err == nil {
+			err = l.git.FirstParents(ctx, head, []string{cur.Head}, func(sha string, _ time.Time) bool { order = append(order, sha); return true })
+		}
+	} else {
+		next = newIndex()
+		reqs, pols, order, _, err = l.coldRead(ctx, head, horizon)
 	}
-	if err := l.git.FirstParents(ctx, head, exclude, func(sha string, _ time.Time) bool { order = append(order, sha); return true }); err != nil {
-		return nil, fmt.Errorf("walk the history of %s: %w", l.cfg.Branch, err)
+	if err != nil {
+		return nil, fmt.Errorf("read the history of %s: %w", l.cfg.Branch, err)
 	}
 	seq := make(map[string]int64, len(order))
 	for i, sha := range order {
@@ -399,10 +398,23 @@ func (l *Ledger) policyAt(ctx context.Context, head string) (*eligibility.Policy
 // window (newest first, down to the cut or the anchor it returns as bound)
 // and every policy commit since the anchor, and checks that the anchor is
 // in the head's history.
-func (l *Ledger) coldRead(ctx context.Context, head string, horizon time.Time) (window, pols []gitlog.Commit, bound string, err error) {
-	var polErr, ancErr error
+func (l *Ledger) coldRead(ctx context.Context, head string, horizon time.Time) (window, pols []gitlog.Commit, order []string, bound string, err error) {
+	var polErr, ancErr, ordErr error
 	var wg sync.WaitGroup
-	wg.Add(2)
+	// The first-parent order of what is read is walked at the same time; it
+	// stops at the window's bound once that is known, and is cut there.
+	var stop atomic.Pointer[string]
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		ordErr = l.git.FirstParents(ctx, head, []string{l.cfg.Anchor}, func(sha string, _ time.Time) bool {
+			if b := stop.Load(); b != nil && sha == *b {
+				return false
+			}
+			order = append(order, sha)
+			return true
+		})
+	}()
 	go func() {
 		defer wg.Done()
 		pols, polErr = l.git.Log(ctx, gitlog.Query{Head: head, Exclude: []string{l.cfg.Anchor}, Paths: custody.PolicyPaths, Max: maxPolicyChanges})
@@ -415,8 +427,12 @@ func (l *Ledger) coldRead(ctx context.Context, head string, horizon time.Time) (
 		}
 	}()
 	window, bound, err = l.window(ctx, head, horizon)
+	stop.Store(&bound)
 	wg.Wait()
-	return window, pols, bound, cmp.Or(err, ancErr, polErr)
+	if i := slices.Index(order, bound); i >= 0 {
+		order = order[:i]
+	}
+	return window, pols, order, bound, cmp.Or(err, ancErr, polErr, ordErr)
 }
 
 // window reads the request changes from head back, newest first, and stops
@@ -534,6 +550,11 @@ func (l *Ledger) replay(ctx context.Context, next *Index, commits []gitlog.Commi
 	for i, id := range ids {
 		read[id] = blobs[i]
 	}
+	// Parsing is most of a cold start's own work: the files are parsed on
+	// every core, then indexed in order.
+	var grants []*Grant
+	var parse errgroup.Group
+	parse.SetLimit(runtime.GOMAXPROCS(0))
 	for _, id := range order {
 		t, ok := touched[id]
 		if !ok {
@@ -546,9 +567,13 @@ func (l *Ledger) replay(ctx context.Context, next *Index, commits []gitlog.Commi
 		case !read || b.Data == nil:
 			g.Invalid = "the file is missing or over the size limit"
 		default:
-			g.setContent(b.Data)
+			parse.Go(func() error { g.setContent(b.Data); return nil })
 		}
-		next.add(id, g)
+		grants = append(grants, g)
+	}
+	_ = parse.Wait()
+	for _, g := range grants {
+		next.add(g.ID, g)
 	}
 	return nil
 }
