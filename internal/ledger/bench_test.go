@@ -26,6 +26,16 @@ var (
 	bigErr  error
 )
 
+// TestMain removes the benchmarks' shared repository when the binary ends:
+// it outlives any one benchmark, so no b.TempDir holds it.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bigDir != "" {
+		os.RemoveAll(bigDir)
+	}
+	os.Exit(code)
+}
+
 // bigLedger builds, once per test binary, a repository of merges first-parent
 // commits, each adding one request file in a month folder, one every 30
 // minutes up to benchNow (100,000 merges span about 5.7 years).
