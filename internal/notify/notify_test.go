@@ -75,7 +75,9 @@ func TestEveryKindIsDeliveredOnceInOrder(t *testing.T) {
 	for _, k := range kinds {
 		n.Send(Event{Kind: k, Text: "text of " + k})
 	}
-	waitFor(t, func() bool { return len(rc.got()) == len(kinds) })
+	// The receiver keeps a text before its answer reaches the notifier,
+	// which counts it sent only then.
+	waitFor(t, func() bool { sent, _, _ := n.Counts(); return len(rc.got()) == len(kinds) && sent == int64(len(kinds)) })
 	for i, k := range kinds {
 		if got := rc.got()[i]; got != "text of "+k {
 			t.Errorf("message %d = %q, want the %s text", i, got, k)
