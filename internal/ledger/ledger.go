@@ -254,15 +254,16 @@ func (l *Ledger) sync(ctx context.Context) error {
 	}
 	l.cur.Store(next)
 	l.save(next)
+	// The two refs are apart: one git process each, at the same time.
+	var refs errgroup.Group
 	if !l.anchorSaved {
-		if err := l.git.SetRef(ctx, anchorRef, l.cfg.Anchor); err != nil {
-			return err
-		}
-		l.anchorSaved = true
+		refs.Go(func() error { return l.git.SetRef(ctx, anchorRef, l.cfg.Anchor) })
 	}
-	if err := l.git.SetRef(ctx, lastHeadRef, head); err != nil {
+	refs.Go(func() error { return l.git.SetRef(ctx, lastHeadRef, head) })
+	if err := refs.Wait(); err != nil {
 		return err
 	}
+	l.anchorSaved = true
 	l.cfg.Logger.Info("ledger synced", "head", head, "grants", next.Len(), "policy_commits", next.Chain.Len(),
 		"untrusted", errString(next.Chain.Head().Err()), "policy_error", errString(next.PolicyErr))
 	return nil
