@@ -150,7 +150,7 @@ func TestEndSessionsConcurrentPruneAndLimit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return &endsession.Ender{IAMFor: broker.IAMFor(sts, "us-east-1", target.Endpoint, "elevate-end-sessions", time.Now), Backoff: 10 * time.Millisecond, Attempts: 8, // two writers at once may meet more than twice under -race
+		return &endsession.Ender{IAMFor: broker.IAMFor(sts, "us-east-1", target.Endpoint, "elevate-end-sessions", time.Now), Backoff: 10 * time.Millisecond, Attempts: 8, Settle: 300 * time.Millisecond,
 			Failed: func([]endsession.Ended, error) { *failed++ }}
 	}
 	var failed1, failed2 int

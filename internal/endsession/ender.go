@@ -1,6 +1,7 @@
 package endsession
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -35,6 +36,10 @@ type Ender struct {
 	// wait between them (default 1 s, doubling, at most a minute).
 	Attempts int
 	Backoff  time.Duration
+	// Settle is how long after a good read-back the policy is read once
+	// more (default 2 s): a replica that read before this write and wrote
+	// after its read-back would otherwise drop it unseen.
+	Settle time.Duration
 
 	mu sync.Mutex // one write per role at a time in this broker
 }
@@ -152,9 +157,21 @@ func (e *Ender) apply(ctx context.Context, account, role string, batch []Ended) 
 		if err != nil {
 			return err
 		}
+		if !Holds(after, want) {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(cmp.Or(e.Settle, 2*time.Second)):
+		}
+		if after, err = e.read(ctx, client, role); err != nil {
+			return err
+		}
 		if Holds(after, want) {
 			return nil
 		}
+		e.logger().Warn("another writer dropped ended-session statements after they were written; merging again", "role", role)
 	}
 	return fmt.Errorf("put %s on %s: other writers kept overwriting it", PolicyName, role)
 }
