@@ -245,14 +245,8 @@ type version struct {
 	// From GitHub: the pull request's author and its APPROVED reviews, and
 	// the comments of its PR and of the PR that revoked it.
 	prAuthor  string
-	approvals []approval
+	approvals []Approval
 	comments  []string
-}
-
-// approval is one APPROVED review.
-type approval struct {
-	login string
-	at    time.Time
 }
 
 // reader turns first-parent history into entries.
@@ -475,12 +469,12 @@ func (v *version) settle(now time.Time, offline bool) {
 	e.Approvers = nil
 	seen := map[string]bool{}
 	for _, a := range v.approvals {
-		k := strings.ToLower(a.login)
-		if seen[k] || strings.EqualFold(a.login, e.Requester) || strings.EqualFold(a.login, v.prAuthor) {
+		k := strings.ToLower(a.Login)
+		if seen[k] || strings.EqualFold(a.Login, e.Requester) || strings.EqualFold(a.Login, v.prAuthor) {
 			continue
 		}
 		seen[k] = true
-		e.Approvers = append(e.Approvers, a.login)
+		e.Approvers = append(e.Approvers, a.Login)
 	}
 	slices.SortFunc(e.Approvers, func(a, b string) int { return cmp.Compare(strings.ToLower(a), strings.ToLower(b)) })
 	if v.req == nil {
@@ -546,17 +540,25 @@ func linkExtensions(entries []Entry) {
 // reviewedAfterMerge reports whether someone other than the requester
 // approved the pull request within ReviewWindow after its merge.
 func (v *version) reviewedAfterMerge() bool {
-	approvals := make([]Approval, len(v.approvals))
-	for i, a := range v.approvals {
-		approvals[i] = Approval{Login: a.login, At: a.at}
-	}
-	return ReviewedInTime(approvals, v.Requester, v.prAuthor, v.MergedAt)
+	return ReviewedInTime(v.approvals, v.Requester, v.prAuthor, v.MergedAt)
 }
 
 // Approval is one APPROVED review of a merged PR: who, and when.
 type Approval struct {
 	Login string
 	At    time.Time
+}
+
+// Approvals are the APPROVED reviews among reviews, with a reviewer and a
+// time.
+func Approvals(reviews []*github.PullRequestReview) []Approval {
+	var out []Approval
+	for _, r := range reviews {
+		if strings.EqualFold(r.GetState(), "APPROVED") && r.GetUser().GetLogin() != "" && r.SubmittedAt != nil {
+			out = append(out, Approval{Login: r.GetUser().GetLogin(), At: r.GetSubmittedAt().UTC()})
+		}
+	}
+	return out
 }
 
 // ReviewedInTime is the rule for emergency grants (README, "The rules the

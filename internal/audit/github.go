@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,7 +18,7 @@ const gitHubWorkers = 4
 type pullInfo struct {
 	number    int
 	pr        *github.PullRequest
-	approvals []approval
+	approvals []Approval
 	comments  []string // bodies
 }
 
@@ -148,11 +147,7 @@ func pullOf(ctx context.Context, src PRSource, sha string) (pullInfo, error) {
 	for _, c := range comments {
 		info.comments = append(info.comments, c.GetBody())
 	}
-	for _, r := range reviews {
-		if strings.EqualFold(r.GetState(), "APPROVED") && r.GetUser().GetLogin() != "" && r.SubmittedAt != nil {
-			info.approvals = append(info.approvals, approval{login: r.GetUser().GetLogin(), at: r.GetSubmittedAt().UTC()})
-		}
-	}
+	info.approvals = Approvals(reviews)
 	return info, nil
 }
 

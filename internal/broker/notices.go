@@ -107,14 +107,8 @@ func (n *notices) emergencies(ctx context.Context, led *ledger.Ledger, now time.
 			n.logger.Warn("could not read the reviews of an emergency grant", "request", g.ID, "error", err)
 			continue
 		}
-		var approvals []audit.Approval
-		for _, r := range reviews {
-			if strings.EqualFold(r.GetState(), "APPROVED") && r.SubmittedAt != nil {
-				approvals = append(approvals, audit.Approval{Login: r.GetUser().GetLogin(), At: r.GetSubmittedAt().Time})
-			}
-		}
 		n.unreviews[g.ID] = true
-		if !audit.ReviewedInTime(approvals, g.Login, g.Login, g.MergedAt) {
+		if !audit.ReviewedInTime(audit.Approvals(reviews), g.Login, g.Login, g.MergedAt) {
 			n.notifier.Send(notify.Event{Kind: notify.EmergencyUnreviewed, Text: fmt.Sprintf("⚠️ *elevate:* the EMERGENCY grant `%s` of %s was merged %s and no code owner has approved it since. Review it: %s",
 				g.ID, g.Login, g.MergedAt.UTC().Format(time.RFC3339), n.prLink(g.PR))})
 		}

@@ -237,7 +237,8 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 		notifier = notify.New(bg, cfg.NotifyURL, outbound, logger)
 	}
 	prLink := pullLinker(cfg)
-	if repo := repoOf(gh, cfg.Repo); repo != nil {
+	repo := repoOf(gh, cfg.Repo)
+	if repo != nil {
 		srv.Usage = newUsage(bg, repo, notifier, prLink, logger)
 		if notifier != nil {
 			syncer.Notices = &notices{notifier: notifier, reviews: repo, prLink: prLink, logger: logger}
@@ -248,7 +249,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 			ender: &endsession.Ender{IAMFor: IAMFor(stsClient, cfg.Region, cfg.IAMEndpoint, cmp.Or(cfg.EndRole, DefaultEndSessionsRole), now), Now: now, Logger: logger,
 				Done: func(ctx context.Context, ended []endsession.Ended) {
 					srv.Metrics.sessionsEnded.Add(float64(len(ended)))
-					if repo := repoOf(gh, cfg.Repo); repo != nil {
+					if repo != nil {
 						comment(ctx, repo, ended, logger)
 					}
 					notifier.Send(notify.Event{Kind: notify.SessionsEnded, Text: endedText(ended)})
