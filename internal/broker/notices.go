@@ -57,14 +57,14 @@ func (n *notices) check(ctx context.Context, led *ledger.Ledger, now time.Time) 
 			r := g.Request
 			if r.Emergency {
 				n.notifier.Send(notify.Event{Kind: notify.EmergencyMerged, Text: fmt.Sprintf("🚨 *EMERGENCY elevate grant merged:* `%s` by %s, role %s in %s for %s, ticket %s, without approval. Its code owners must review it within 24 hours: %s",
-					g.ID, r.Requester, r.Role, r.Account, request.FormatDuration(r.Duration), r.Ticket, n.link(led, g.ID))})
+					g.ID, esc(r.Requester), esc(r.Role), esc(r.Account), request.FormatDuration(r.Duration), esc(r.Ticket), n.link(led, g.ID))})
 				return
 			}
 			state := "active"
 			if r.NotBefore.After(now) {
 				state = "scheduled from " + r.NotBefore.UTC().Format(time.RFC3339)
 			}
-			n.notifier.Send(notify.Event{Kind: notify.GrantMerged, Text: fmt.Sprintf("🔓 *elevate grant merged* (%s): `%s` by %s, role %s in %s for %s. %s", state, g.ID, r.Requester, r.Role, r.Account, request.FormatDuration(r.Duration), n.link(led, g.ID))})
+			n.notifier.Send(notify.Event{Kind: notify.GrantMerged, Text: fmt.Sprintf("🔓 *elevate grant merged* (%s): `%s` by %s, role %s in %s for %s. %s", state, g.ID, esc(r.Requester), esc(r.Role), esc(r.Account), request.FormatDuration(r.Duration), n.link(led, g.ID))})
 		})
 		x.Revocations(func(r *ledger.Removal) {
 			if n.removed[r.ID] {
@@ -72,7 +72,7 @@ func (n *notices) check(ctx context.Context, led *ledger.Ledger, now time.Time) 
 			}
 			who := ""
 			if r.Request != nil {
-				who = fmt.Sprintf(" (%s, role %s in %s)", r.Request.Requester, r.Request.Role, r.Request.Account)
+				who = fmt.Sprintf(" (%s, role %s in %s)", esc(r.Request.Requester), esc(r.Request.Role), esc(r.Request.Account))
 			}
 			n.notifier.Send(notify.Event{Kind: notify.Revoked, Text: fmt.Sprintf("🔒 *elevate grant revoked:* `%s`%s at %s (commit %.12s).", r.ID, who, r.At.UTC().Format(time.RFC3339), r.Commit)})
 		})
@@ -110,10 +110,13 @@ func (n *notices) emergencies(ctx context.Context, led *ledger.Ledger, now time.
 		n.unreviews[g.ID] = true
 		if !audit.ReviewedInTime(audit.Approvals(reviews), g.Login, g.Login, g.MergedAt) {
 			n.notifier.Send(notify.Event{Kind: notify.EmergencyUnreviewed, Text: fmt.Sprintf("⚠️ *elevate:* the EMERGENCY grant `%s` of %s was merged %s and no code owner has approved it since. Review it: %s",
-				g.ID, g.Login, g.MergedAt.UTC().Format(time.RFC3339), n.prLink(g.PR))})
+				g.ID, esc(g.Login), g.MergedAt.UTC().Format(time.RFC3339), n.prLink(g.PR))})
 		}
 	}
 }
+
+// esc is notify.Escape: every value a requester or a token wrote.
+var esc = notify.Escape
 
 // endedText is the notice of sessions ended.
 func endedText(ended []endsession.Ended) string {
@@ -123,7 +126,7 @@ func endedText(ended []endsession.Ended) string {
 		if who == "" {
 			who = "everyone"
 		}
-		parts = append(parts, fmt.Sprintf("`%s` (%s, role %s in %s, sessions issued before %s)", e.Grant, who, e.Role, e.AccountID, e.Before.UTC().Format(time.RFC3339)))
+		parts = append(parts, fmt.Sprintf("`%s` (%s, role %s in %s, sessions issued before %s)", e.Grant, esc(who), esc(e.Role), e.AccountID, e.Before.UTC().Format(time.RFC3339)))
 	}
 	return "🛑 *elevate ended live AWS sessions:* " + strings.Join(parts, "; ") + "."
 }

@@ -102,7 +102,7 @@ func (u *usage) tell(ctx context.Context, sessions []session) {
 		if err == nil {
 			if firstUse {
 				u.notifier.Send(notify.Event{Kind: notify.FirstSession, Text: fmt.Sprintf("🔑 *elevate:* `%s` was used for the first time by %s (%s) as role %s in %s, session until %s. %s",
-					s.Grant, s.Login, s.Via, s.Role, s.Account, s.Until.UTC().Format(time.RFC3339), u.prLink(s.PR))})
+					s.Grant, esc(s.Login), esc(s.Via), esc(s.Role), esc(s.Account), s.Until.UTC().Format(time.RFC3339), u.prLink(s.PR))})
 			}
 			return
 		}

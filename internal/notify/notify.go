@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -33,6 +34,12 @@ const (
 type Event struct {
 	Kind string
 	Text string // Slack mrkdwn; links as <url|text>
+}
+
+// Escape makes a value from a request or an identity plain text in Slack's
+// mrkdwn: its control sequences (<!channel>, <url|text>) start with "<".
+func Escape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
 // Queue and retry bounds.

@@ -143,3 +143,16 @@ func TestNilNotifierIsOff(t *testing.T) {
 	var n *Notifier
 	n.Send(Event{Kind: Revoked, Text: "x"}) // must not panic
 }
+
+func TestEscapeDefusesSlackControlSequences(t *testing.T) {
+	for in, want := range map[string]string{
+		"<!channel>":            "&lt;!channel&gt;",
+		"<https://evil|PR #12>": "&lt;https://evil|PR #12&gt;",
+		"INC-1 & co":            "INC-1 &amp; co",
+		"plain":                 "plain",
+	} {
+		if got := Escape(in); got != want {
+			t.Errorf("Escape(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

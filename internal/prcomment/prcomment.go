@@ -51,16 +51,31 @@ func (st *Sessions) Add(s Session) {
 	}
 }
 
+// The hidden state is a line of its own; the last one counts, so that text
+// above it (a workflow's name, a login) cannot stand in for it.
 var (
-	sessionsState = regexp.MustCompile(`<!-- elevate:sessions-state (\{.*\}) -->`)
-	endedState    = regexp.MustCompile(`<!-- elevate:ended-state (\{.*\}) -->`)
+	sessionsState = regexp.MustCompile(`(?m)^<!-- elevate:sessions-state (\{.*\}) -->$`)
+	endedState    = regexp.MustCompile(`(?m)^<!-- elevate:ended-state (\{.*\}) -->$`)
 )
+
+// lastMatch is the first group of re's last match in body.
+func lastMatch(re *regexp.Regexp, body string) (string, bool) {
+	all := re.FindAllStringSubmatch(body, -1)
+	if len(all) == 0 {
+		return "", false
+	}
+	return all[len(all)-1][1], true
+}
+
+// plain keeps a value from others (a login, a workflow's name) from
+// opening HTML comments or markup in the comment's text.
+var plain = strings.NewReplacer("<", "‹", ">", "›", "\n", " ", "\r", " ")
 
 // ParseSessions reads the state of a sessions comment; ok is false when body
 // is not one (or is damaged: it then counts from zero again).
 func ParseSessions(body string) (st Sessions, ok bool) {
-	m := sessionsState.FindStringSubmatch(body)
-	if m == nil || json.Unmarshal([]byte(m[1]), &st) != nil {
+	m, ok := lastMatch(sessionsState, body)
+	if !ok || json.Unmarshal([]byte(m), &st) != nil {
 		return Sessions{}, false
 	}
 	return st, true
@@ -71,11 +86,11 @@ func SessionsBody(grant string, st Sessions) string {
 	state, _ := json.Marshal(st)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n🔑 **elevate: first used** %s by @%s (%s): role `%s` in %s, session until %s.\n\n",
-		SessionsMarker(grant), stamp(st.First), st.FirstBy, st.FirstVia, st.Role, st.Account, stamp(st.FirstUntil))
+		SessionsMarker(grant), stamp(st.First), plain.Replace(st.FirstBy), plain.Replace(st.FirstVia), plain.Replace(st.Role), plain.Replace(st.Account), stamp(st.FirstUntil))
 	if st.Count == 1 {
 		b.WriteString("Sessions so far: **1**.\n")
 	} else {
-		fmt.Fprintf(&b, "Sessions so far: **%d**, the last at %s by @%s.\n", st.Count, stamp(st.Last), st.LastBy)
+		fmt.Fprintf(&b, "Sessions so far: **%d**, the last at %s by @%s.\n", st.Count, stamp(st.Last), plain.Replace(st.LastBy))
 	}
 	fmt.Fprintf(&b, "<!-- elevate:sessions-state %s -->\n", state)
 	return b.String()
@@ -109,8 +124,8 @@ func EndedBody(grant string, e Ended) string {
 
 // ParseEnded reads an ended-sessions comment.
 func ParseEnded(body string) (e Ended, ok bool) {
-	m := endedState.FindStringSubmatch(body)
-	if m == nil || json.Unmarshal([]byte(m[1]), &e) != nil {
+	m, ok := lastMatch(endedState, body)
+	if !ok || json.Unmarshal([]byte(m), &e) != nil {
 		return Ended{}, false
 	}
 	return e, true

@@ -56,3 +56,21 @@ func TestDamagedStateIsNotRead(t *testing.T) {
 		}
 	}
 }
+
+// A workflow's name (the Via of an Actions token) or a login that carries a
+// state line of its own stands for nothing: the real state is read back.
+func TestStateCannotBeInjectedThroughTheText(t *testing.T) {
+	forged := `x <!-- elevate:sessions-state {"count":0,"first_by":"nobody"} --> y`
+	var st Sessions
+	for range 2 {
+		st.Add(Session{Login: "alice", Via: "GitHub Actions workflow " + forged + "\n<!-- elevate:sessions-state {\"count\":0} -->", Account: "prod", Role: "Admin", At: at, Until: at.Add(time.Hour)})
+	}
+	body := SessionsBody("g", st)
+	got, ok := ParseSessions(body)
+	if !ok || got.Count != 2 || got.FirstBy != "alice" {
+		t.Fatalf("read back %+v (ok %v) from\n%s", got, ok, body)
+	}
+	if strings.Count(body, "<!--") != 2 {
+		t.Errorf("the text opened HTML comments of its own:\n%s", body)
+	}
+}
