@@ -42,6 +42,7 @@ type sessionEnder struct {
 
 	mu    sync.Mutex
 	live  map[string]ledger.LiveGrant // after the last check
+	seen  bool                        // a check ran: live is what it saw
 	queue chan []endsession.Ended
 	once  sync.Once
 }
@@ -90,10 +91,23 @@ func (e *sessionEnder) check(ctx context.Context, led *ledger.Ledger, now time.T
 		}
 	}
 	e.mu.Lock()
-	prev := e.live
-	e.live = cur
+	prev, first := e.live, !e.seen
+	e.live, e.seen = cur, true
 	e.mu.Unlock()
 	var ended []endsession.Ended
+	if first && !broken {
+		// A process that starts after a revocation never saw the grant
+		// live: the revocations recent enough for a session issued before
+		// them to be alive are ended again (the same statement, so
+		// rewriting one is harmless).
+		x.Revocations(func(r *ledger.Removal) {
+			if r.Request == nil || now.Sub(r.At) > maxSessionAge {
+				return
+			}
+			ended = append(ended, endsession.Ended{AccountID: accountOf(x, r.Request.Account), Role: r.Request.Role, Login: r.Request.Requester,
+				Grant: r.ID, Commit: r.Commit, Reason: "revoked", Before: r.At.Add(e.lag).Truncate(time.Second)})
+		})
+	}
 	seenRole := map[string]bool{}
 	for id, g := range prev {
 		if _, still := cur[id]; still || !now.Before(g.End) {
@@ -132,6 +146,9 @@ func (e *sessionEnder) check(ctx context.Context, led *ledger.Ledger, now time.T
 		e.logger.Error("the queue of sessions to end is full; these will not be ended", "grants", len(ended))
 	}
 }
+
+// maxSessionAge is the longest an STS role session lives (12 h).
+const maxSessionAge = 12 * time.Hour
 
 func accountOf(x *ledger.Index, name string) string {
 	if x.Policy == nil {

@@ -251,3 +251,41 @@ func TestEndSessionsWhenNoLongerEligible(t *testing.T) {
 		return false
 	})
 }
+
+// A broker that starts after a revocation merged never saw the grant live;
+// it still ends the sessions issued before the revocation.
+func TestEndSessionsAfterARestartPastTheRevocation(t *testing.T) {
+	t.Parallel()
+	target := brokertest.StartMotoEndSessions(t)
+	h := brokertest.NewOn(t, target)
+	revokedAt := h.Clock().Truncate(time.Second)
+	revocation := h.Repo.Commit(revokedAt, "Merge pull request #41", map[string]string{vt.RequestPath: ""})
+	h.GitHub.Fake.AddPull(&github.PullRequest{Number: github.Int(41), State: github.String("open"), User: vt.Author,
+		Head: &github.PullRequestBranch{SHA: github.String("4100000000000000000000000000000000000041"), Ref: github.String("revoke")},
+		Base: &github.PullRequestBranch{SHA: github.String(vt.BaseSHA), Ref: github.String("main")},
+	}, []*github.CommitFile{{Filename: github.String(vt.RequestPath), Status: github.String("removed")}})
+	h.GitHub.MergeAs(t, 41, revokedAt, revocation)
+	cfg := h.Config()
+	cfg.EndSessions, cfg.IAMEndpoint, cfg.STSEndpoint, cfg.HeadCheck = true, target.Endpoint, target.Endpoint, time.Second
+	cfg.StateDir = t.TempDir() // a fresh process
+	b, err := broker.Build(context.Background(), cfg, h.Deps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Syncer.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var st *endsession.Statement
+	waitFor(t, "the Deny for gh-Codertocat after the restart", func() bool {
+		out := brokertest.AWSCLIMayFail(target.Endpoint, []string{"AWS_ACCESS_KEY_ID=" + target.AuditorKey, "AWS_SECRET_ACCESS_KEY=" + target.AuditorSecret},
+			"iam", "get-role-policy", "--role-name", "Admin", "--policy-name", endsession.PolicyName)
+		if out == nil {
+			return false
+		}
+		st = statementFor(rolePolicy(t, target), "gh-Codertocat")
+		return st != nil
+	})
+	if got, want := st.Condition["DateLessThan"]["aws:TokenIssueTime"], revokedAt.Add(cfg.HeadCheck+5*time.Second).UTC().Format(time.RFC3339); got != want {
+		t.Errorf("sessions ended before %s, want %s", got, want)
+	}
+}
