@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/elevate-gitops/elevate/internal/brokerapi"
+	"github.com/elevate-gitops/elevate/internal/custody"
 	"github.com/elevate-gitops/elevate/internal/gitlog"
 	"github.com/elevate-gitops/elevate/internal/prcomment"
 	"github.com/elevate-gitops/elevate/internal/request"
@@ -26,6 +27,7 @@ const periodSlack = 100
 // PRSource is what Build reads from GitHub; *githubapi.Repo implements it.
 // A nil PRSource means offline: the audit comes from git alone.
 type PRSource interface {
+	custody.Activity
 	PullsWithCommit(ctx context.Context, sha string) ([]*github.PullRequest, error)
 	Reviews(ctx context.Context, number int) ([]*github.PullRequestReview, error)
 	Comments(ctx context.Context, number int) ([]*github.IssueComment, error)
@@ -174,10 +176,13 @@ func Build(ctx context.Context, o Options) (*Report, error) {
 	case strings.HasPrefix(o.Branch, "-") || strings.ContainsAny(o.Branch, " \t\n\\:~^?*[") || strings.Contains(o.Branch, ".."):
 		return nil, fmt.Errorf("audit: %q is not a branch name", o.Branch)
 	}
-	g := gitlog.Repo{Dir: o.Dir}
-	head, err := g.Resolve(ctx, "refs/heads/"+o.Branch)
+	g, err := gitlog.Open(o.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	head, err := g.Ref(ctx, "refs/heads/"+o.Branch)
 	if err == nil && head == "" {
-		head, err = g.Resolve(ctx, "refs/remotes/origin/"+o.Branch)
+		head, err = g.Ref(ctx, "refs/remotes/origin/"+o.Branch)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("audit: resolve branch %s in %s: %w", o.Branch, o.Dir, err)
@@ -192,8 +197,15 @@ func Build(ctx context.Context, o Options) (*Report, error) {
 
 	r := &reader{git: g, head: head, since: rep.Since, max: o.MaxEntries}
 	if o.GitHub != nil {
-		r.mergedAt = func(ctx context.Context, sha string) (time.Time, bool, error) {
-			return mergeTime(ctx, o.GitHub, o.Branch, sha)
+		anchor := o.Anchor
+		if anchor == "" {
+			if anchor, err = g.Root(ctx, head); err != nil {
+				return nil, fmt.Errorf("audit %s: %w", o.Branch, err)
+			}
+		}
+		rep.Anchor = anchor
+		if err := r.recorded(ctx, rep, o.GitHub, o.Branch, anchor); err != nil {
+			return nil, fmt.Errorf("audit %s: %w", o.Branch, err)
 		}
 	}
 	versions, err := r.read(ctx)
@@ -201,19 +213,13 @@ func Build(ctx context.Context, o Options) (*Report, error) {
 		return nil, fmt.Errorf("audit %s at %.12s: %w", o.Branch, head, err)
 	}
 	if o.GitHub != nil {
-		if err := addPullRequests(ctx, o.GitHub, versions); err != nil {
+		if err := addPullRequests(ctx, o.GitHub, o.Branch, versions); err != nil {
 			return nil, fmt.Errorf("audit %s: %w", o.Branch, err)
 		}
 	}
 	if o.Verify != nil {
-		anchor := o.Anchor
-		if anchor == "" {
-			if anchor, err = g.Root(ctx, head); err != nil {
-				return nil, fmt.Errorf("audit %s: %w", o.Branch, err)
-			}
-		}
-		rep.Verified, rep.Anchor = true, anchor
-		if err := r.verify(ctx, rep, o.Verify, anchor, versions); err != nil {
+		rep.Verified = true
+		if err := r.verify(ctx, rep, o.Verify, versions); err != nil {
 			return nil, fmt.Errorf("audit %s: verify the chain of custody: %w", o.Branch, err)
 		}
 	}
@@ -249,15 +255,22 @@ type version struct {
 	comments  []string
 }
 
-// reader turns first-parent history into entries.
+// reader turns history into entries: online, the moves GitHub recorded
+// (each judged by the trees at its ends, dated by GitHub); offline, the
+// checkout's first-parent history, dated by the commits themselves.
 type reader struct {
-	git   gitlog.Repo
+	git   *gitlog.Repo
 	head  string
 	since time.Time
 	max   int
-	// mergedAt, online, is GitHub's merge time of the PR merged as a commit:
-	// the one date nobody with push access can forge.
-	mergedAt func(ctx context.Context, sha string) (time.Time, bool, error)
+	// Online: the recorded steps since the anchor, oldest first, and the
+	// request changes they made as commits (newest first), each named by
+	// where its step left the branch.
+	steps    []custody.Step
+	commits  []gitlog.Commit
+	stepOf   map[string]custody.Move
+	rewrite  *custody.RewrittenError
+	reachErr *custody.NotReachedError
 }
 
 // change is one file change with its first-parent commit.
@@ -278,29 +291,21 @@ func flatten(commits []gitlog.Commit) []change {
 	return out
 }
 
-// cut finds where reading can stop: online, the first commit dated before
-// the period that GitHub says was merged before it; offline, the end of a
-// run of periodSlack commits dated before it. "" reads the whole history.
+// cut finds where an offline read can stop: the end of a run of
+// periodSlack first-parent commits dated before the period (a single
+// commit pushed with an old date hides nothing behind it). "" reads the
+// whole history.
 func (r *reader) cut(ctx context.Context) (string, error) {
 	if r.since.IsZero() {
 		return "", nil
 	}
-	cut, run, asked := "", 0, 0
+	cut, run := "", 0
 	err := r.git.FirstParents(ctx, r.head, nil, func(sha string, at time.Time) bool {
 		if !at.Before(r.since) {
 			run = 0
 			return true
 		}
-		run++
-		if r.mergedAt != nil && asked < periodSlack {
-			asked++
-			if mergedAt, ok, err := r.mergedAt(ctx, sha); err == nil && ok && mergedAt.Before(r.since) {
-				cut = sha
-				return false
-			}
-			return true
-		}
-		if r.mergedAt == nil && run >= periodSlack {
+		if run++; run >= periodSlack {
 			cut = sha
 			return false
 		}
@@ -309,7 +314,12 @@ func (r *reader) cut(ctx context.Context) (string, error) {
 	return cut, err
 }
 
-func (r *reader) read(ctx context.Context) ([]*version, error) {
+// history is the request changes to read, newest first: online what the
+// recorded moves changed, offline the checkout's first-parent log.
+func (r *reader) history(ctx context.Context) ([]gitlog.Commit, error) {
+	if r.stepOf != nil {
+		return r.commits, nil
+	}
 	cut, err := r.cut(ctx)
 	if err != nil {
 		return nil, err
@@ -318,7 +328,11 @@ func (r *reader) read(ctx context.Context) ([]*version, error) {
 	if cut != "" {
 		q.Exclude = []string{cut}
 	}
-	commits, err := r.git.Log(ctx, q)
+	return r.git.Log(ctx, q)
+}
+
+func (r *reader) read(ctx context.Context) ([]*version, error) {
+	commits, err := r.history(ctx)
 	if errors.Is(err, gitlog.ErrTooMany) {
 		return nil, r.tooMany()
 	}
@@ -354,7 +368,7 @@ func (r *reader) read(ctx context.Context) ([]*version, error) {
 		versions = append(versions, v)
 		open[c.Path] = v
 	}
-	older, err := r.merges(ctx, orphans, len(changes))
+	older, err := r.merges(ctx, orphans, changes)
 	if err != nil {
 		return nil, err
 	}
@@ -388,32 +402,36 @@ func (r *reader) tooMany() error {
 	return fmt.Errorf("more than %d request file changes since %s: audit a shorter period (--since)", r.max, r.since.Format(time.RFC3339))
 }
 
-// merges finds, for deletions in the period of files merged before it, the
-// first-parent commit that merged each file (the latest add or edit before
-// the period), in one more git log limited to those paths. The file's bytes
-// are read as they were just before the deletion.
-func (r *reader) merges(ctx context.Context, orphans []change, used int) ([]*version, error) {
+// merges finds, for deletions in the period of files merged before it,
+// the change that merged each file (the latest add or edit before the
+// period): online among the recorded changes already read, offline in one
+// more git log limited to those paths. The file's bytes are read as they
+// were just before the deletion.
+func (r *reader) merges(ctx context.Context, orphans []change, read []change) ([]*version, error) {
 	if len(orphans) == 0 {
 		return nil, nil
 	}
-	paths := make([]string, len(orphans))
-	for i, c := range orphans {
-		paths[i] = c.Path
+	changes := read
+	if r.stepOf == nil {
+		paths := make([]string, len(orphans))
+		for i, c := range orphans {
+			paths[i] = c.Path
+		}
+		commits, err := r.git.Log(ctx, gitlog.Query{Head: r.head, Paths: paths, Max: r.max - len(read)})
+		if errors.Is(err, gitlog.ErrTooMany) {
+			return nil, r.tooMany()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("find the merges of %d revoked files: %w", len(orphans), err)
+		}
+		changes = flatten(commits)
 	}
-	commits, err := r.git.Log(ctx, gitlog.Query{Head: r.head, Paths: paths, Max: r.max - used})
-	if errors.Is(err, gitlog.ErrTooMany) {
-		return nil, r.tooMany()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("find the merges of %d revoked files: %w", len(orphans), err)
-	}
-	changes := flatten(commits)
 	out := make([]*version, 0, len(orphans))
 	for _, d := range orphans {
 		p, _ := request.ParsePath(d.Path) // orphans hold request paths only
 		v := &version{
 			Entry: &Entry{ID: p.ID(), Path: d.Path, Account: p.Account, RevokedAt: d.At, RevokedCommit: d.Commit},
-			spec:  cmp.Or(d.OldBlob, "0000000000000000000000000000000000000000"), older: true,
+			spec:  cmp.Or(d.OldBlob, gitlog.NoCommit), older: true,
 		}
 		for _, c := range changes { // newest first: the latest merge before the period
 			if c.Path == d.Path && c.Status != 'D' && !c.At.After(d.At) && (r.since.IsZero() || c.At.Before(r.since)) {

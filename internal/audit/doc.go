@@ -3,13 +3,16 @@
 // state, who revoked it, and, when a GitHub source is given, the pull request
 // that merged it and who approved it.
 //
-// Build reads the local git checkout alone: one first-parent `git log` over
-// the branch and one `git cat-file --batch` for the files' contents (a second
-// `git log` runs only when the period holds revocations of grants merged
-// before it, to find when those were merged). It never fetches. With a
-// PRSource it adds, per grant commit, the merged pull request whose
-// merge_commit_sha is that commit and the APPROVED reviews on it; an error
-// from GitHub fails Build rather than leaving the audit silently incomplete.
+// Online (with a PRSource), Build reads what GitHub recorded of the branch
+// since the trust anchor (default: the branch's first commit): the moves of
+// its repository activity, each judged by the trees at its two ends in the
+// local checkout and dated by GitHub, exactly as the broker reads them, so
+// the period is selected by GitHub's times and never by a date a commit
+// claims. It adds, per merge, the pull request whose merge_commit_sha is
+// that commit and the APPROVED reviews on it; an error from GitHub fails
+// Build rather than leaving the audit silently incomplete. Offline it reads
+// the checkout's first-parent history, dated by the commits themselves,
+// which the report says. It never fetches.
 //
 // A Report renders as aligned text (Table), CSV, indented JSON and one
 // self-contained HTML page with no external resources and no JavaScript.

@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/google/go-github/v60/github"
+
+	"github.com/elevate-gitops/elevate/internal/custody"
 )
 
 // gitHubWorkers bounds the GitHub look-ups in flight.
@@ -28,7 +29,7 @@ type pullInfo struct {
 // request's merged_at replaces the commit time. A commit no merged pull
 // request produced (a direct push) keeps PR 0 and no approvers. Any error
 // from GitHub is returned: the audit is never silently partial.
-func addPullRequests(ctx context.Context, src PRSource, versions []*version) error {
+func addPullRequests(ctx context.Context, src PRSource, branch string, versions []*version) error {
 	byCommit, byRevocation := map[string][]*version{}, map[string][]*version{}
 	var commits, revocations []string
 	for _, v := range versions {
@@ -45,7 +46,7 @@ func addPullRequests(ctx context.Context, src PRSource, versions []*version) err
 			byRevocation[v.RevokedCommit] = append(byRevocation[v.RevokedCommit], v)
 		}
 	}
-	infos, err := pullsOf(ctx, src, commits, func(sha string) string { return byCommit[sha][0].ID })
+	infos, err := pullsOf(ctx, src, branch, commits, func(sha string) string { return byCommit[sha][0].ID })
 	if err != nil {
 		return err
 	}
@@ -62,7 +63,7 @@ func addPullRequests(ctx context.Context, src PRSource, versions []*version) err
 			v.comments = append(v.comments, info.comments...)
 		}
 	}
-	infos, err = pullsOf(ctx, src, revocations, func(sha string) string { return "the revocation of " + byRevocation[sha][0].ID })
+	infos, err = pullsOf(ctx, src, branch, revocations, func(sha string) string { return "the revocation of " + byRevocation[sha][0].ID })
 	if err != nil {
 		return err
 	}
@@ -76,7 +77,7 @@ func addPullRequests(ctx context.Context, src PRSource, versions []*version) err
 
 // pullsOf runs pullOf for each commit, gitHubWorkers at a time; label names
 // a commit in an error.
-func pullsOf(ctx context.Context, src PRSource, commits []string, label func(sha string) string) ([]pullInfo, error) {
+func pullsOf(ctx context.Context, src PRSource, branch string, commits []string, label func(sha string) string) ([]pullInfo, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	infos := make([]pullInfo, len(commits))
@@ -95,7 +96,7 @@ func pullsOf(ctx context.Context, src PRSource, commits []string, label func(sha
 					return
 				}
 				sha := commits[i]
-				infos[i], errs[i] = pullOf(ctx, src, sha)
+				infos[i], errs[i] = pullOf(ctx, src, branch, sha)
 				if errs[i] != nil {
 					errs[i] = fmt.Errorf("%s (commit %.12s): %w", label(sha), sha, errs[i])
 					cancel()
@@ -120,17 +121,10 @@ func pullsOf(ctx context.Context, src PRSource, commits []string, label func(sha
 }
 
 // pullOf finds the merged pull request of sha and its approvals.
-func pullOf(ctx context.Context, src PRSource, sha string) (pullInfo, error) {
-	prs, err := src.PullsWithCommit(ctx, sha)
+func pullOf(ctx context.Context, src PRSource, branch, sha string) (pullInfo, error) {
+	merged, err := custody.MergeOf(ctx, src, branch, sha)
 	if err != nil {
-		return pullInfo{}, fmt.Errorf("find its pull request: %w", err)
-	}
-	var merged *github.PullRequest
-	for _, pr := range prs {
-		if pr.MergedAt != nil && pr.GetMergeCommitSHA() == sha {
-			merged = pr
-			break
-		}
+		return pullInfo{}, err
 	}
 	if merged == nil {
 		return pullInfo{}, nil
@@ -149,18 +143,4 @@ func pullOf(ctx context.Context, src PRSource, sha string) (pullInfo, error) {
 	}
 	info.approvals = Approvals(reviews)
 	return info, nil
-}
-
-// mergeTime is GitHub's merged_at of the PR into branch merged as sha.
-func mergeTime(ctx context.Context, src PRSource, branch, sha string) (time.Time, bool, error) {
-	prs, err := src.PullsWithCommit(ctx, sha)
-	if err != nil {
-		return time.Time{}, false, err
-	}
-	for _, pr := range prs {
-		if pr.MergedAt != nil && pr.GetMergeCommitSHA() == sha && pr.GetBase().GetRef() == branch {
-			return pr.GetMergedAt().Time, true, nil
-		}
-	}
-	return time.Time{}, false, nil
 }

@@ -8,15 +8,14 @@ import (
 	"time"
 
 	"github.com/elevate-gitops/elevate/internal/custody"
-	"github.com/elevate-gitops/elevate/internal/gitlog"
 )
 
 // Verifier is the broker's chain of custody (custody.Checker serves it):
-// `elevate audit --verify` asks the very same checks.
+// `elevate audit --verify` asks the very same checks of the very same
+// recorded steps.
 type Verifier interface {
-	Chain(ctx context.Context, head string, commits []custody.Commit) *custody.Chain
+	Chain(ctx context.Context, steps []custody.Step) *custody.Chain
 	Grant(ctx context.Context, st custody.State, g custody.Grant) (*custody.Verification, error)
-	Rewritten(ctx context.Context) (*custody.RewrittenError, error)
 }
 
 // Verification states of an entry.
@@ -26,11 +25,11 @@ const (
 	BeforeAnchor = "before-anchor" // at or before the trust anchor: nothing after it vouches for it
 )
 
-// PolicyChange is a commit after the anchor that changed eligibility.yaml or
-// CODEOWNERS, with the chain's verdict on it.
+// PolicyChange is a recorded step after the anchor that changed
+// eligibility.yaml or CODEOWNERS, with the chain's verdict on it.
 type PolicyChange struct {
-	Commit   string
-	At       time.Time // committer date
+	Commit   string    // where the step left the branch
+	At       time.Time // GitHub's time of the move
 	Paths    []string
 	PR       int
 	Verified bool
@@ -57,49 +56,39 @@ func (r *Report) Failures() int {
 }
 
 // verify runs the chain of custody over the report: every policy change
-// since the anchor, and every valid entry. GitHub being unreachable is an
-// error: an audit is never silently partial.
-func (r *reader) verify(ctx context.Context, rep *Report, v Verifier, anchor string, versions []*version) error {
-	if rw, err := v.Rewritten(ctx); err != nil {
-		return fmt.Errorf("read the branch's force pushes: %w", err)
-	} else if rw != nil {
-		rep.Rewritten = rw.Error()
+// since the anchor, and every valid entry, each judged at the step GitHub
+// recorded for it. GitHub being unreachable is an error: an audit is never
+// silently partial.
+func (r *reader) verify(ctx context.Context, rep *Report, v Verifier, versions []*version) error {
+	switch {
+	case r.rewrite != nil:
+		rep.Rewritten = r.rewrite.Error()
+	case r.reachErr != nil:
+		rep.Rewritten = fmt.Sprintf("GitHub's activity of %s does not reach back to the trust anchor %.12s, so what happened between them is unknown; audit --verify --from a later commit you have reviewed", rep.Branch, rep.Anchor)
 	}
-	// The first-parent chain from the head to the anchor orders grants
-	// against policy commits, and gives each commit its first parent.
-	seq := map[string]int64{}
-	parent := map[string]string{}
-	var order []string
-	if err := r.git.FirstParents(ctx, r.head, []string{anchor}, func(sha string, _ time.Time) bool {
-		order = append(order, sha)
-		return true
-	}); err != nil {
-		return err
-	}
-	for i, sha := range order {
-		seq[sha] = int64(len(order) - i)
-		if i+1 < len(order) {
-			parent[sha] = order[i+1]
-		} else {
-			parent[sha] = anchor
+	seq := make(map[string]int, len(r.steps))
+	var pols []custody.Step
+	var polSeq []int
+	for i, st := range r.steps {
+		seq[st.After] = i + 1
+		var changes []custody.Change
+		for _, ch := range st.Changes {
+			if custody.IsPolicyPath(ch.Path) {
+				changes = append(changes, ch)
+			}
+		}
+		if len(changes) > 0 {
+			pols = append(pols, custody.Step{Move: st.Move, Changes: changes})
+			polSeq = append(polSeq, i+1)
 		}
 	}
-	pols, err := r.git.Log(ctx, gitlog.Query{Head: r.head, Exclude: []string{anchor}, Paths: custody.PolicyPaths, Max: r.max})
-	if err != nil {
-		return fmt.Errorf("read the policy history: %w", err)
-	}
-	slices.Reverse(pols)
-	chain := v.Chain(ctx, r.head, pols)
+	chain := v.Chain(ctx, pols)
 	if err := chain.Head().Pending; err != nil {
 		return err
 	}
-	polSeq := make([]int64, len(pols))
-	for i, c := range pols {
-		polSeq[i] = seq[c.SHA]
-	}
 	for _, verdict := range chain.Verdicts {
 		if !verdict.OK || rep.Since.IsZero() || !verdict.At.Before(rep.Since) {
-			pc := PolicyChange{Commit: verdict.SHA, At: verdict.At, PR: verdict.PR, Verified: verdict.OK, Reason: verdict.Reason}
+			pc := PolicyChange{Commit: verdict.After, At: verdict.At, PR: verdict.PR, Verified: verdict.OK, Reason: verdict.Reason}
 			for _, ch := range verdict.Changes {
 				pc.Paths = append(pc.Paths, ch.Path)
 			}
@@ -111,13 +100,13 @@ func (r *reader) verify(ctx context.Context, rep *Report, v Verifier, anchor str
 		if ver.req == nil || ver.Commit == "" {
 			continue
 		}
-		s, after := seq[ver.Commit]
+		step, after := r.stepOf[ver.Commit]
 		if !after {
-			ver.Verification, ver.VerifyReason = BeforeAnchor, fmt.Sprintf("merged at or before the trust anchor %.12s", anchor)
+			ver.Verification, ver.VerifyReason = BeforeAnchor, fmt.Sprintf("merged at or before the trust anchor %.12s", rep.Anchor)
 			continue
 		}
-		n := sort.Search(len(polSeq), func(i int) bool { return polSeq[i] >= s })
-		got, err := v.Grant(ctx, chain.At(n), custody.Grant{ID: ver.ID, Path: ver.Path, Commit: ver.Commit, Parent: parent[ver.Commit], CommittedAt: ver.MergedAt, Digest: ver.digest})
+		n := sort.Search(len(polSeq), func(i int) bool { return polSeq[i] >= seq[ver.Commit] })
+		got, err := v.Grant(ctx, chain.At(n), custody.Grant{ID: ver.ID, Path: ver.Path, Step: step, Digest: ver.digest})
 		if err != nil {
 			return fmt.Errorf("verify %s: %w", ver.ID, err)
 		}

@@ -50,7 +50,14 @@ type Config struct {
 	EndRole         string        `flag:"end-sessions-role"` // the role assumed in each account for IAM
 	IAMEndpoint     string        `flag:"iam-endpoint"`
 	NotifyURL       string        `flag:"notify-url" secret:"true"` // a Slack incoming webhook URL is a secret
+	// StateKey authenticates the saved state (a MAC): what the state
+	// directory holds is a cache, never evidence. Environment only in
+	// production (ELEVATE_STATE_KEY): argv is visible to every user.
+	StateKey string `flag:"state-key" secret:"true"`
 }
+
+// minStateKey is the shortest --state-key accepted, in bytes.
+const minStateKey = 32
 
 // ledgerIsURL reports whether --ledger names a remote repository to clone.
 func (c Config) ledgerIsURL() bool {
@@ -136,6 +143,9 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 			return c, errors.New("--notify-url must be an https URL without credentials, query or fragment (plain http only on loopback)")
 		}
 	}
+	if c.StateKey != "" && len(c.StateKey) < minStateKey {
+		return c, fmt.Errorf("--state-key (ELEVATE_STATE_KEY) must be at least %d characters: use openssl rand -hex 32", minStateKey)
+	}
 	if c.MaxStaleness < c.SyncInterval {
 		return c, fmt.Errorf("--max-staleness %s is shorter than --sync-interval %s: every broker would be stale between syncs", c.MaxStaleness, c.SyncInterval)
 	}
@@ -185,5 +195,6 @@ func flagSet(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.EndRole, "end-sessions-role", DefaultEndSessionsRole, "the role the broker assumes in each target account to write that policy")
 	fs.StringVar(&c.IAMEndpoint, "iam-endpoint", "", "IAM endpoint (default: the SDK's)")
 	fs.StringVar(&c.NotifyURL, "notify-url", "", "Slack-compatible incoming webhook URL for grant, first-use, revocation and ended-session notices")
+	fs.StringVar(&c.StateKey, "state-key", "", "key (at least 32 characters) of the MAC that authenticates the saved state, so a restart starts from it; without it every start reads GitHub's record from the anchor (set ELEVATE_STATE_KEY, not the flag)")
 	return fs
 }

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -181,6 +180,9 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 		members.Inner = repo
 		checker = &custody.Checker{GitHub: repo, Git: git, Members: members, Branch: cfg.Branch, Anchor: anchor, Now: now}
 		verifier = checker
+		if cfg.StateKey == "" {
+			logger.Warn("no --state-key (ELEVATE_STATE_KEY): nothing is saved, so every start reads GitHub's record of the branch from the trust anchor")
+		}
 	} else {
 		logger.Warn("no --repo: grants cannot be re-verified with GitHub, so none will issue credentials")
 		if anchor == "" {
@@ -195,7 +197,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 		statePath = filepath.Join(cfg.StateDir, "ledger-state.json")
 	}
 	led, err := ledger.New(ledger.Config{History: git, Branch: cfg.Branch, Anchor: anchor, Verifier: verifier, Logger: logger, Now: now, MaxStaleness: cfg.MaxStaleness,
-		StatePath: statePath})
+		StatePath: statePath, StateKey: []byte(cfg.StateKey)})
 	if err != nil {
 		return nil, err
 	}
@@ -288,32 +290,26 @@ func roleChained(ctx context.Context, client *sts.Client, logger *slog.Logger) b
 	return true
 }
 
-// openHistory opens the ledger's repository: a URL is cloned into the state
-// directory and fetched with go-git and the token (no git binary needed);
-// a path is read with the git command when there is one (faster on long
-// histories, see the benchmarks), else with go-git.
-func openHistory(ctx context.Context, cfg Config, token gitlog.Token) (ledger.History, error) {
+// openHistory opens the ledger's repository with gitlog, the one reader
+// of git: a URL is cloned into the state directory and fetched with the
+// token; a path is a clone kept by someone else.
+func openHistory(ctx context.Context, cfg Config, token gitlog.Token) (*gitlog.Repo, error) {
 	if cfg.ledgerIsURL() {
 		if err := privfile.EnsureDir(cfg.StateDir); err != nil {
 			return nil, fmt.Errorf("--state-dir: %w", err)
 		}
-		return gitlog.CloneGoGit(ctx, cfg.Ledger, filepath.Join(cfg.StateDir, "ledger.git"), token)
+		return gitlog.Clone(ctx, cfg.Ledger, filepath.Join(cfg.StateDir, "ledger.git"), token)
 	}
-	if _, err := exec.LookPath("git"); err == nil {
-		return gitlog.Repo{Dir: cfg.Ledger}, nil
-	}
-	return gitlog.OpenGoGit(cfg.Ledger)
+	return gitlog.Open(cfg.Ledger)
 }
 
 // rootOf is the first commit of branch's first-parent chain.
-func rootOf(ctx context.Context, git ledger.History, branch string) (string, error) {
+func rootOf(ctx context.Context, git *gitlog.Repo, branch string) (string, error) {
 	head, err := git.Head(ctx, branch)
 	if err != nil || head == "" {
 		return "", fmt.Errorf("branch %s: %w", branch, cmp.Or(err, errors.New("not found")))
 	}
-	root := ""
-	err = git.FirstParents(ctx, head, nil, func(sha string, _ time.Time) bool { root = sha; return true })
-	return root, err
+	return git.Root(ctx, head)
 }
 
 // oidcRepositories resolves --oidc-repositories to ids through GitHub, once
@@ -346,10 +342,16 @@ type unverifiable struct{}
 
 var errNoRepo = errors.New("the broker has no --repo: it cannot verify grants with GitHub")
 
-func (unverifiable) Chain(_ context.Context, _ string, commits []custody.Commit) *custody.Chain {
-	verdicts := make([]custody.Verdict, len(commits))
-	for i, c := range commits {
-		verdicts[i] = custody.Verdict{Commit: c, Err: errNoRepo}
+func (unverifiable) Moves(context.Context, custody.Mark) ([]custody.Move, error) {
+	return nil, errNoRepo
+}
+
+func (unverifiable) MergedAs(context.Context, string) (bool, error) { return false, errNoRepo }
+
+func (unverifiable) Chain(_ context.Context, steps []custody.Step) *custody.Chain {
+	verdicts := make([]custody.Verdict, len(steps))
+	for i, st := range steps {
+		verdicts[i] = custody.Verdict{Step: st, Err: errNoRepo}
 	}
 	return custody.Build("", verdicts)
 }
@@ -357,12 +359,6 @@ func (unverifiable) Chain(_ context.Context, _ string, commits []custody.Commit)
 func (unverifiable) Grant(context.Context, custody.State, custody.Grant) (*custody.Verification, error) {
 	return nil, errNoRepo
 }
-
-func (unverifiable) MergedAt(context.Context, string) (time.Time, bool, error) {
-	return time.Time{}, false, errNoRepo
-}
-
-func (unverifiable) Rewritten(context.Context) (*custody.RewrittenError, error) { return nil, nil }
 
 func (unverifiable) ActiveTeamMember(context.Context, string, string, string) (bool, error) {
 	return false, errNoRepo
@@ -471,7 +467,8 @@ func (s *Syncer) checkHead(ctx context.Context) {
 		s.Logger.Warn("could not ask the remote for the branch head", "error", err)
 		return
 	}
-	if x := s.Ledger.Index(); remote == "" || x == nil || x.Head != remote {
+	// A head GitHub's activity has not listed yet is asked again too.
+	if x := s.Ledger.Index(); remote == "" || x == nil || x.Head != remote || x.Unrecorded() {
 		_ = s.Sync(ctx)
 	}
 }

@@ -286,9 +286,14 @@ func refusal(err error, ask ledger.Ask) *apiError {
 	suggest := func(account, role string) string {
 		return "open one with: elevate request --account " + cmp.Or(ask.Account, account, "ACCOUNT") + " --role " + cmp.Or(ask.Role, role, "ROLE") + " --duration 1h --reason \"...\""
 	}
+	var notSynced *ledger.NotSyncedError
 	switch {
-	case errors.As(err, new(ledger.NotSyncedError)):
+	case errors.As(err, &notSynced) && notSynced.Reason == "":
 		return &apiError{status: http.StatusServiceUnavailable, code: brokerapi.CodeNotSynced, message: "the broker has not read the ledger yet; try again in a minute"}
+	case errors.As(err, &notSynced):
+		return &apiError{status: http.StatusServiceUnavailable, code: brokerapi.CodeNotSynced, message: notSynced.Error() + "; try again in a minute", cause: err}
+	case errors.Is(err, custody.ErrNotRecorded):
+		return &apiError{status: http.StatusServiceUnavailable, code: brokerapi.CodeNotSynced, message: "a change on the branch is not recorded by GitHub yet: " + err.Error() + "; try again in a minute", cause: err}
 	case errors.As(err, &rewritten):
 		return &apiError{status: http.StatusServiceUnavailable, code: brokerapi.CodeHistoryRewritten, message: rewritten.Error() + "; nothing is issued until then", cause: err}
 	case errors.As(err, &stale):

@@ -26,7 +26,7 @@ type AuditOptions struct {
 	Offline  bool
 	Dir      string
 	Verify   bool
-	Anchor   string
+	From     string // with Verify: the reviewed commit to verify from (--from)
 }
 
 // NewCmdAudit builds `elevate audit`.
@@ -52,8 +52,11 @@ func NewCmdAudit(f *Factory, runF func(context.Context, *AuditOptions) error) *c
 			if opts.Verify && opts.Offline {
 				return flagErrorf("--verify asks GitHub about every merge: it cannot run --offline")
 			}
-			if opts.Anchor != "" && !opts.Verify {
-				return flagErrorf("--trust-anchor goes with --verify")
+			if opts.From != "" && !opts.Verify {
+				return flagErrorf("--from goes with --verify")
+			}
+			if opts.From != "" && !fullSHA(opts.From) {
+				return flagErrorf("--from %q: give the full 40-character SHA of a commit you have reviewed", opts.From)
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -67,7 +70,9 @@ func NewCmdAudit(f *Factory, runF func(context.Context, *AuditOptions) error) *c
 	cmd.Flags().BoolVar(&opts.Offline, "offline", false, "read only the local checkout (no approvers)")
 	cmd.Flags().StringVar(&opts.Dir, "dir", "", "the access repository checkout (default: the one you are in)")
 	cmd.Flags().BoolVar(&opts.Verify, "verify", false, "run the broker's chain-of-custody checks; exit 1 if anything does not verify")
-	cmd.Flags().StringVar(&opts.Anchor, "trust-anchor", "", "with --verify: the commit trusted as given (default: the branch's first commit)")
+	cmd.Flags().StringVar(&opts.From, "from", "", "with --verify: a commit you have reviewed (full SHA); lists and verifies every change since it, as a broker anchored there would (default: the branch's first commit)")
+	cmd.Flags().StringVar(&opts.From, "trust-anchor", "", "the same as --from")
+	_ = cmd.Flags().MarkHidden("trust-anchor")
 	return cmd
 }
 
@@ -88,6 +93,9 @@ func writeAudit(ctx context.Context, opts *AuditOptions) error {
 		}
 	}
 	o := audit.Options{Dir: dir, Branch: opts.Branch, Since: opts.Since, Now: opts.Now()}
+	if opts.From != "" {
+		o.Since = 0 // every change since the reviewed commit
+	}
 	if !opts.Offline {
 		repo, err := opts.Repo(ctx)
 		if err != nil {
@@ -95,10 +103,13 @@ func writeAudit(ctx context.Context, opts *AuditOptions) error {
 		}
 		o.GitHub = repo
 		if opts.Verify {
-			git := gitlog.Repo{Dir: dir}
-			anchor := opts.Anchor
+			git, err := gitlog.Open(dir)
+			if err != nil {
+				return err
+			}
+			anchor := opts.From
 			if anchor == "" {
-				if anchor, err = firstCommit(ctx, git, opts.Branch); err != nil {
+				if anchor, err = firstCommit(ctx, git, dir, opts.Branch); err != nil {
 					return err
 				}
 			}
@@ -134,11 +145,24 @@ func writeReport(out io.Writer, report *audit.Report, format string) error {
 
 // firstCommit is the first commit of branch (local, else origin's): the
 // default trust anchor of an audit.
-func firstCommit(ctx context.Context, git gitlog.Repo, branch string) (string, error) {
+func firstCommit(ctx context.Context, git *gitlog.Repo, dir, branch string) (string, error) {
 	for _, ref := range []string{"refs/heads/" + branch, "refs/remotes/origin/" + branch} {
-		if sha, err := git.Resolve(ctx, ref); err == nil && sha != "" {
+		if sha, err := git.Ref(ctx, ref); err == nil && sha != "" {
 			return git.Root(ctx, sha)
 		}
 	}
-	return "", fmt.Errorf("branch %s not found in %s: check --branch", branch, git.Dir)
+	return "", fmt.Errorf("branch %s not found in %s: check --branch", branch, dir)
+}
+
+// fullSHA reports whether s is a full commit SHA.
+func fullSHA(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

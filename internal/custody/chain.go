@@ -18,30 +18,40 @@ var PolicyPaths = append([]string{eligibility.File}, codeowners.Locations...)
 // IsPolicyPath reports whether path is one of PolicyPaths.
 func IsPolicyPath(path string) bool { return slices.Contains(PolicyPaths, path) }
 
-// Commit and Change are first-parent history as the ledger and the audit
-// read it from git.
-type (
-	Commit = gitlog.Commit
-	Change = gitlog.Change
-)
+// Change is one file a step changed, compared by trees.
+type Change = gitlog.Change
 
-// Verdict is the chain's word on one policy commit.
+// Step is a move of the branch head as GitHub recorded it (or one merge of
+// a merge-queue batch), with the changes it made to the ledger's files,
+// found by comparing the trees at its two ends.
+type Step struct {
+	Move
+	Changes []Change
+}
+
+// Key names the step by its two ends.
+func (s Step) Key() string { return s.Before + ".." + s.After }
+
+// Verdict is the chain's word on one step that changed policy files.
 type Verdict struct {
-	Commit
-	// Checked is false while the commit could not be verified (GitHub
-	// unreachable, or not yet linked to its PR): it is asked again, and
+	Step
+	// Checked is false while the step could not be verified (GitHub
+	// unreachable, or the merge not listed yet): it is asked again, and
 	// nothing after it is trusted meanwhile.
 	Checked bool
 	OK      bool
-	PR      int
-	Reason  string // why not, when Checked and !OK
-	Err     error  // why not checked
+	// Retry marks a refusal that is asked again next time: a merge GitHub
+	// recorded but has not linked to its pull request yet.
+	Retry  bool   `json:",omitempty"`
+	PR     int    `json:",omitempty"`
+	Reason string `json:",omitempty"` // why not, when Checked and !OK
+	Err    error  `json:"-"`          // why not checked
 }
 
 // UntrustedError names the policy file whose last change did not verify.
 type UntrustedError struct {
 	Path   string
-	Commit string
+	Commit string // the step's after
 	Reason string
 }
 
@@ -49,14 +59,14 @@ func (e *UntrustedError) Error() string {
 	return fmt.Sprintf("%s was last changed by commit %.12s, which is not trusted: %s", e.Path, e.Commit, e.Reason)
 }
 
-// PendingError says a policy commit could not be verified yet.
+// PendingError says a policy change could not be verified yet.
 type PendingError struct {
 	Commit string
 	Err    error
 }
 
 func (e *PendingError) Error() string {
-	return fmt.Sprintf("policy commit %.12s could not be verified yet: %v", e.Commit, e.Err)
+	return fmt.Sprintf("the policy change at %.12s could not be verified yet: %v", e.Commit, e.Err)
 }
 
 func (e *PendingError) Unwrap() error { return e.Err }
@@ -64,7 +74,7 @@ func (e *PendingError) Unwrap() error { return e.Err }
 // Chain is the verified history of the policy files after the anchor.
 type Chain struct {
 	Anchor   string
-	Verdicts []Verdict // oldest first
+	Verdicts []Verdict // oldest first, one per step that changed a policy file
 	states   []State   // states[n]: after the first n verdicts
 }
 
@@ -100,7 +110,7 @@ func Build(anchor string, verdicts []Verdict) *Chain {
 		switch {
 		case next.Pending != nil:
 		case !v.Checked:
-			next.Pending = &PendingError{Commit: v.SHA, Err: v.Err}
+			next.Pending = &PendingError{Commit: v.After, Err: v.Err}
 		default:
 			next.refs = cloneRefs(cur.refs)
 			for _, ch := range v.Changes {
@@ -108,10 +118,10 @@ func Build(anchor string, verdicts []Verdict) *Chain {
 					continue
 				}
 				if v.OK {
-					next.refs[ch.Path] = v.SHA
+					next.refs[ch.Path] = v.After
 					delete(untrusted, ch.Path)
 				} else {
-					untrusted[ch.Path] = &UntrustedError{Path: ch.Path, Commit: v.SHA, Reason: v.Reason}
+					untrusted[ch.Path] = &UntrustedError{Path: ch.Path, Commit: v.After, Reason: v.Reason}
 				}
 			}
 		}
@@ -135,13 +145,13 @@ func cloneRefs(m map[string]string) map[string]string {
 	return out
 }
 
-// Len is the number of policy commits after the anchor.
+// Len is the number of policy changes after the anchor.
 func (c *Chain) Len() int { return len(c.Verdicts) }
 
-// At is the state after the first n policy commits (0: the anchor's).
+// At is the state after the first n policy changes (0: the anchor's).
 func (c *Chain) At(n int) State { return c.states[max(0, min(n, len(c.states)-1))] }
 
-// Head is the state after every policy commit: the branch head's.
+// Head is the state after every policy change: the branch head's.
 func (c *Chain) Head() State { return c.states[len(c.states)-1] }
 
 // Reader reads the last trusted version of each policy file, so a change PR

@@ -14,47 +14,32 @@ import (
 	"github.com/elevate-gitops/elevate/internal/approval"
 	"github.com/elevate-gitops/elevate/internal/eligibility"
 	"github.com/elevate-gitops/elevate/internal/fileerr"
-	"github.com/elevate-gitops/elevate/internal/githubapi"
 )
 
-// linkDelay is how long after a merge GitHub may still not list the PR of
-// its commit: until then "no PR" is an error (asked again), not a verdict.
-const linkDelay = 10 * time.Minute
-
-// prefetch is how many policy commits are read from GitHub at once.
+// prefetch is how many policy changes are read from GitHub at once.
 const prefetch = 4
 
 // GitHub is what the chain asks GitHub (githubapi.Repo serves it).
 type GitHub interface {
 	approval.Source
-	PullsWithCommit(ctx context.Context, sha string) ([]*github.PullRequest, error)
-	ForcePushes(ctx context.Context, branch string) ([]githubapi.Activity, error)
+	Activity
+	Pulls
 }
 
-// Git is what the chain reads from the clone.
-type Git interface {
-	approval.FileReader
-	// IsAncestor reports whether ancestor is an ancestor of (or equal to)
-	// commit; an unknown commit is an error.
-	IsAncestor(ctx context.Context, ancestor, commit string) (bool, error)
-	// CommitTime is the committer date of commit.
-	CommitTime(ctx context.Context, commit string) (time.Time, error)
-}
-
-// Checker verifies policy commits and grants against GitHub. Definitive
-// verdicts on policy commits are cached by commit: history does not change,
-// so each costs its GitHub calls once.
+// Checker verifies the branch's recorded moves against GitHub. Definitive
+// verdicts on policy changes are cached by step: what GitHub recorded does
+// not change, so each costs its GitHub calls once.
 type Checker struct {
 	GitHub  GitHub
-	Git     Git
+	Git     approval.FileReader
 	Members eligibility.Membership // team look-ups (cached by the caller)
 	Branch  string
 	Anchor  string
 	Now     func() time.Time // default time.Now
 
 	mu       sync.Mutex
-	verdicts map[string]Verdict
-	files    map[string]fileRead // policy files by path@commit: few versions, read by every verification
+	verdicts map[string]Verdict // by Step.Key
+	files    map[string]fileRead
 	calls    atomic.Int64
 }
 
@@ -64,8 +49,8 @@ type fileRead struct {
 }
 
 // FileAt reads a policy file from the clone, remembering each version: the
-// policy at every grant's first parent is one of the few versions the chain
-// names, so thousands of verifications read git a handful of times.
+// policy before every grant is one of the few versions the chain names, so
+// thousands of verifications read git a handful of times.
 func (c *Checker) FileAt(ctx context.Context, path, commit string, maxBytes int64) ([]byte, error) {
 	key := path + "@" + commit
 	c.mu.Lock()
@@ -99,18 +84,19 @@ func (c *Checker) now() time.Time {
 	return time.Now()
 }
 
-// Calls counts the verifications that asked GitHub (policy commits and grants).
+// Calls counts the verifications that asked GitHub (policy changes and grants).
 func (c *Checker) Calls() int64 { return c.calls.Load() }
 
-// Chain verifies commits (the policy commits after the anchor up to head,
-// oldest first) and derives the trust of every prefix. A commit GitHub
-// cannot answer for now is recorded unchecked and asked again next time.
-func (c *Checker) Chain(ctx context.Context, head string, commits []Commit) *Chain {
-	verdicts := make([]Verdict, len(commits))
+// Chain verifies steps (the steps after the anchor that changed policy
+// files, oldest first, with those changes) and derives the trust of every
+// prefix. A step GitHub cannot answer for now is recorded unchecked and
+// asked again next time.
+func (c *Checker) Chain(ctx context.Context, steps []Step) *Chain {
+	verdicts := make([]Verdict, len(steps))
 	todo := make([]int, 0)
 	c.mu.Lock()
-	for i, cm := range commits {
-		if v, ok := c.verdicts[cm.SHA]; ok {
+	for i, st := range steps {
+		if v, ok := c.verdicts[st.Key()]; ok {
 			verdicts[i] = v
 		} else {
 			todo = append(todo, i)
@@ -118,26 +104,26 @@ func (c *Checker) Chain(ctx context.Context, head string, commits []Commit) *Cha
 	}
 	c.mu.Unlock()
 
-	// What GitHub says about each commit does not depend on the others, so
+	// What GitHub says about each step does not depend on the others, so
 	// it is read in parallel; the decisions, which do, run in order.
-	read := make([]*merged, len(commits))
+	read := make([]*merged, len(steps))
 	var g errgroup.Group
 	g.SetLimit(prefetch)
 	for _, i := range todo {
-		g.Go(func() error { read[i] = c.readMerge(ctx, commits[i], head); return nil })
+		g.Go(func() error { read[i] = c.readMerge(ctx, steps[i].Move); return nil })
 	}
 	_ = g.Wait()
 
-	for i := range commits {
+	for i := range steps {
 		if m := read[i]; m != nil {
 			st := Build(c.Anchor, verdicts[:i]).Head()
-			verdicts[i] = c.decide(ctx, commits[i], m, st)
-			if verdicts[i].Checked {
+			verdicts[i] = c.decide(ctx, steps[i], m, st)
+			if verdicts[i].Checked && !verdicts[i].Retry {
 				c.mu.Lock()
 				if c.verdicts == nil {
 					c.verdicts = map[string]Verdict{}
 				}
-				c.verdicts[commits[i].SHA] = verdicts[i]
+				c.verdicts[steps[i].Key()] = verdicts[i]
 				c.mu.Unlock()
 			}
 		}
@@ -145,49 +131,55 @@ func (c *Checker) Chain(ctx context.Context, head string, commits []Commit) *Cha
 	return Build(c.Anchor, verdicts)
 }
 
-// merged is what GitHub says about the merge a commit belongs to.
+// merged is what GitHub says about the merge a move made.
 type merged struct {
 	pr     *github.PullRequest
 	facts  *approval.Facts
-	exact  bool   // the commit is the PR's merge commit (merge or squash), not one of a rebase
-	reason string // set when GitHub shows no merged PR: a refusal
+	reason string // set when GitHub shows no merged PR there: a refusal
+	retry  bool   // the refusal is asked again next time
 	err    error  // GitHub could not answer: ask again
 }
 
-// readMerge finds the merged PR into the branch that commit belongs to: as
-// its merge commit, or as one of the commits a rebase merge put on the
-// branch before the PR's merge commit.
-func (c *Checker) readMerge(ctx context.Context, cm Commit, head string) *merged {
-	c.calls.Add(1)
-	prs, err := c.GitHub.PullsWithCommit(ctx, cm.SHA)
-	if err != nil {
-		return &merged{err: fmt.Errorf("find the PR of commit %.12s: %w", cm.SHA, err)}
+// unlisted answers for a move GitHub does not show as the merge of a pull
+// request: "not yet" for a merge it recorded (or a head it has not
+// recorded) within ListingDelay of when it was first seen, then a refusal;
+// at once for a push, whose activity already says who made it.
+func (c *Checker) unlisted(m Move, firstSeen time.Time) *merged {
+	since := m.At
+	if !firstSeen.IsZero() && firstSeen.Before(since) {
+		since = firstSeen
 	}
-	var found *github.PullRequest
-	exact := false
-	for _, pr := range prs {
-		if pr.MergedAt == nil || pr.GetBase().GetRef() != c.Branch || pr.GetMergeCommitSHA() == "" {
-			continue
-		}
-		if pr.GetMergeCommitSHA() == cm.SHA {
-			found, exact = pr, true
-			break
-		}
-		// A rebase merge: the PR's merge commit is a later commit of the
-		// first-parent chain, so this one came with it.
-		later, err := c.Git.IsAncestor(ctx, cm.SHA, pr.GetMergeCommitSHA())
-		if err != nil || !later {
-			continue
-		}
-		if onBranch, err := c.Git.IsAncestor(ctx, pr.GetMergeCommitSHA(), head); err == nil && onBranch {
-			found = pr
-		}
+	waiting := c.now().Sub(since) < ListingDelay
+	switch {
+	case m.Type == MoveUnrecorded && waiting:
+		return &merged{err: fmt.Errorf("GitHub's activity does not list the move of %s to %.12s yet: %w", c.Branch, m.After, ErrNotRecorded)}
+	case m.Type == MoveUnrecorded:
+		return &merged{retry: true, reason: fmt.Sprintf("GitHub's activity has not recorded the move of %s to %.12s for %s", c.Branch, m.After, ListingDelay)}
+	case m.merged() && waiting:
+		return &merged{err: fmt.Errorf("GitHub lists no merged pull request for %.12s yet: %w", m.After, ErrNotRecorded)}
+	case m.merged():
+		return &merged{retry: true, reason: fmt.Sprintf("GitHub recorded a merge to %.12s but lists no pull request merged there", m.After)}
+	}
+	who := ""
+	if m.Actor != "" {
+		who = " by " + m.Actor
+	}
+	return &merged{reason: fmt.Sprintf("commit %.12s was pushed to %s%s, not merged from an approved pull request (a direct push or an admin bypass changes no trusted policy and grants nothing)", m.After, c.Branch, who)}
+}
+
+// readMerge finds the merged PR into the branch whose merge commit is the
+// move's after: only the states at merge count, never a commit between.
+func (c *Checker) readMerge(ctx context.Context, m Move) *merged {
+	if m.Type == MoveUnrecorded {
+		return c.unlisted(m, m.At)
+	}
+	c.calls.Add(1)
+	found, err := MergeOf(ctx, c.GitHub, c.Branch, m.After)
+	if err != nil {
+		return &merged{err: err}
 	}
 	if found == nil {
-		if c.now().Sub(cm.At) < linkDelay {
-			return &merged{err: fmt.Errorf("GitHub lists no merged pull request for commit %.12s yet; asking again shortly", cm.SHA)}
-		}
-		return &merged{reason: fmt.Sprintf("commit %.12s did not come from a pull request merged into %s (a direct push or an admin bypass changes no trusted policy)", cm.SHA, c.Branch)}
+		return c.unlisted(m, time.Time{})
 	}
 	pr, err := c.GitHub.PullRequest(ctx, found.GetNumber())
 	if err != nil {
@@ -197,17 +189,20 @@ func (c *Checker) readMerge(ctx context.Context, cm Commit, head string) *merged
 	if err != nil {
 		return &merged{err: err}
 	}
-	return &merged{pr: pr, facts: facts, exact: exact}
+	return &merged{pr: pr, facts: facts}
 }
 
-// decide judges one policy commit against st, the trust before it.
-func (c *Checker) decide(ctx context.Context, cm Commit, m *merged, st State) Verdict {
-	v := Verdict{Commit: cm}
+// decide judges one policy step against st, the trust before it: the PR
+// merged exactly at its after must be a change PR whose verdict held at its
+// merge time, and the step's changes to policy files must be exactly the
+// PR's (by blob), whatever a rebase put between.
+func (c *Checker) decide(ctx context.Context, step Step, m *merged, st State) Verdict {
+	v := Verdict{Step: step}
 	refuse := func(format string, args ...any) Verdict {
 		v.Checked, v.Reason = true, fmt.Sprintf(format, args...)
 		return v
 	}
-	for _, ch := range cm.Changes {
+	for _, ch := range step.Changes {
 		if IsPolicyPath(ch.Path) && !ch.Regular() {
 			return refuse("%s became a symlink or a submodule (mode %s): policy files must be regular files", ch.Path, ch.Mode)
 		}
@@ -217,6 +212,7 @@ func (c *Checker) decide(ctx context.Context, cm Commit, m *merged, st State) Ve
 		v.Err = m.err
 		return v
 	case m.reason != "":
+		v.Retry = m.retry
 		return refuse("%s", m.reason)
 	case st.Pending != nil:
 		v.Err = st.Pending
@@ -224,7 +220,7 @@ func (c *Checker) decide(ctx context.Context, cm Commit, m *merged, st State) Ve
 	}
 	pr, facts := m.pr, m.facts
 	v.PR = pr.GetNumber()
-	base, err := approval.PolicyAt(ctx, st.Reader(c), cm.Parent)
+	base, err := approval.PolicyAt(ctx, st.Reader(c), step.Before)
 	if err != nil {
 		v.Err = err
 		return v
@@ -245,100 +241,24 @@ func (c *Checker) decide(ctx context.Context, cm Commit, m *merged, st State) Ve
 			listed[fc.PreviousPath] = fc
 		}
 	}
-	for _, ch := range cm.Changes {
+	for _, ch := range step.Changes {
 		if !IsPolicyPath(ch.Path) {
 			continue
 		}
 		fc, ok := listed[ch.Path]
 		switch {
 		case !ok:
-			return refuse("commit %.12s changes %s, which PR #%d does not (a merge that adds its own changes)", cm.SHA, ch.Path, v.PR)
-		case !m.exact:
-			// One commit of a rebase: the PR approved the files as a whole.
+			return refuse("the merge %.12s changes %s, which PR #%d does not (a merge that adds its own changes)", step.After, ch.Path, v.PR)
 		case ch.Status == 'D':
 			if fc.Status != "removed" {
-				return refuse("commit %.12s deletes %s, which PR #%d does not", cm.SHA, ch.Path, v.PR)
+				return refuse("the merge %.12s deletes %s, which PR #%d does not", step.After, ch.Path, v.PR)
 			}
 		case fc.Blob == "" || fc.Blob != ch.Blob:
-			return refuse("%s at commit %.12s differs from what PR #%d had approved", ch.Path, cm.SHA, v.PR)
+			return refuse("%s at %.12s differs from what PR #%d had approved", ch.Path, step.After, v.PR)
 		}
 	}
 	v.Checked, v.OK = true, true
 	return v
-}
-
-// MergedAt returns GitHub's merge time of the PR merged into the branch as
-// commit sha; ok is false when no such PR exists.
-func (c *Checker) MergedAt(ctx context.Context, sha string) (at time.Time, ok bool, err error) {
-	prs, err := c.GitHub.PullsWithCommit(ctx, sha)
-	if err != nil {
-		return time.Time{}, false, err
-	}
-	for _, pr := range prs {
-		if pr.MergedAt != nil && pr.GetMergeCommitSHA() == sha && pr.GetBase().GetRef() == c.Branch {
-			return pr.GetMergedAt().Time, true, nil
-		}
-	}
-	return time.Time{}, false, nil
-}
-
-// RewrittenError says the branch's history was rewritten after the anchor.
-type RewrittenError struct {
-	Before, After string
-	At            time.Time
-	Actor         string
-	Why           string
-}
-
-func (e *RewrittenError) Error() string {
-	msg := fmt.Sprintf("the branch was rewritten: %s", e.Why)
-	if e.Before != "" || e.After != "" {
-		msg += fmt.Sprintf(" (%.12s -> %.12s", e.Before, e.After)
-		if e.Actor != "" {
-			msg += " by " + e.Actor
-		}
-		if !e.At.IsZero() {
-			msg += " at " + e.At.UTC().Format(time.RFC3339)
-		}
-		msg += ")"
-	}
-	return msg + "; review the branch and restart the broker with --trust-anchor set to a commit you have reviewed"
-}
-
-// Rewritten asks GitHub's repository activity for force pushes to the
-// branch and reports one made after the anchor: one whose result descends
-// from the anchor, or, when its result is not in the clone, one made later
-// than the anchor's commit. A force push whose result is the anchor itself
-// is the state an operator reviewed.
-func (c *Checker) Rewritten(ctx context.Context) (*RewrittenError, error) {
-	pushes, err := c.GitHub.ForcePushes(ctx, c.Branch)
-	if err != nil {
-		return nil, err
-	}
-	var anchorAt time.Time
-	for _, p := range pushes {
-		if p.After == c.Anchor {
-			continue
-		}
-		rewritten := &RewrittenError{Before: p.Before, After: p.After, At: p.Timestamp.Time, Actor: p.Actor.GetLogin(), Why: "GitHub's activity shows a force push after the trust anchor"}
-		if after, err := c.Git.IsAncestor(ctx, c.Anchor, p.After); err == nil {
-			if after {
-				return rewritten, nil
-			}
-			if before, err := c.Git.IsAncestor(ctx, p.After, c.Anchor); err == nil && before {
-				continue // history before the anchor: the anchor vouches for what came of it
-			}
-		}
-		if anchorAt.IsZero() {
-			if anchorAt, err = c.Git.CommitTime(ctx, c.Anchor); err != nil {
-				return nil, err
-			}
-		}
-		if p.Timestamp.After(anchorAt) {
-			return rewritten, nil
-		}
-	}
-	return nil, nil
 }
 
 // Remember takes definitive verdicts saved by an earlier run, so that a
@@ -350,8 +270,8 @@ func (c *Checker) Remember(verdicts []Verdict) {
 		c.verdicts = map[string]Verdict{}
 	}
 	for _, v := range verdicts {
-		if v.Checked {
-			c.verdicts[v.SHA] = v
+		if v.Checked && !v.Retry {
+			c.verdicts[v.Key()] = v
 		}
 	}
 }

@@ -6,19 +6,16 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/go-github/v60/github"
-
 	"github.com/elevate-gitops/elevate/internal/approval"
 )
 
-// Grant is a request file on the branch, as the ledger found it.
+// Grant is a request file on the branch, with the recorded step that last
+// added or changed it.
 type Grant struct {
-	ID          string
-	Path        string
-	Commit      string // the first-parent commit that last added or changed it
-	Parent      string // that commit's first parent
-	CommittedAt time.Time
-	Digest      [sha256.Size]byte // of the file's bytes on the branch
+	ID     string
+	Path   string
+	Step   Move              // Before and After: the trees compared; Type and At: what GitHub recorded
+	Digest [sha256.Size]byte // of the file's bytes on the branch
 }
 
 // Verification is the chain's word on a grant.
@@ -29,16 +26,21 @@ type Verification struct {
 	AuthorID    int64 // the grant belongs to this GitHub user
 	AuthorLogin string
 	MergedAt    time.Time // authoritative start of the window
-	// Untrusted is set when the policy at the merge's first parent is not
-	// trusted: the grant is refused as untrusted history.
+	// Untrusted is set when the policy before the step is not trusted: the
+	// grant is refused as untrusted history.
 	Untrusted *UntrustedError
+	// Retry marks a refusal that is asked again next time: a merge GitHub
+	// recorded (or a head it has not) but has not linked to its pull
+	// request yet.
+	Retry bool `json:",omitempty"`
 }
 
-// Grant re-verifies g: its commit is the merge of a PR into the branch that
-// approval.Decide approved at its merge time, judged against eligibility.yaml
-// and CODEOWNERS at the merge's first parent, which st (the trust before
-// the commit) must show trusted; the PR added exactly the bytes on the
-// branch. An error means "could not verify now": ask again later.
+// Grant re-verifies g: the step that added it ends at the merge commit of
+// a PR into the branch that approval.Decide approved at its merge time,
+// judged against eligibility.yaml and CODEOWNERS as the branch was just
+// before the step, which st (the trust before it) must show trusted; the
+// PR added exactly the bytes on the branch. An error means "could not
+// verify now": ask again later.
 func (c *Checker) Grant(ctx context.Context, st State, g Grant) (*Verification, error) {
 	if st.Pending != nil {
 		return nil, st.Pending
@@ -46,44 +48,26 @@ func (c *Checker) Grant(ctx context.Context, st State, g Grant) (*Verification, 
 	if st.Untrusted != nil {
 		return &Verification{Reason: "the policy it was judged under is not trusted: " + st.Untrusted.Error(), Untrusted: st.Untrusted}, nil
 	}
-	c.calls.Add(1)
-	prs, err := c.GitHub.PullsWithCommit(ctx, g.Commit)
-	if err != nil {
-		return nil, fmt.Errorf("find the PR of commit %s: %w", g.Commit, err)
+	m := c.readMerge(ctx, g.Step)
+	switch {
+	case m.err != nil:
+		return nil, m.err
+	case m.reason != "" && m.retry:
+		// Not certain yet: refused as untrusted history (503), asked again.
+		return &Verification{Reason: m.reason, Retry: true, Untrusted: &UntrustedError{Path: g.Path, Commit: g.Step.After, Reason: m.reason}}, nil
+	case m.reason != "":
+		return &Verification{Reason: m.reason}, nil
 	}
-	var found *github.PullRequest
-	for _, pr := range prs {
-		if pr.MergedAt != nil && pr.GetMergeCommitSHA() == g.Commit && pr.GetBase().GetRef() == c.Branch {
-			found = pr
-			break
-		}
-	}
-	if found == nil {
-		if c.now().Sub(g.CommittedAt) < linkDelay {
-			return nil, fmt.Errorf("GitHub lists no merged pull request for commit %.12s yet; asking again shortly", g.Commit)
-		}
-		return &Verification{Reason: fmt.Sprintf("commit %.12s did not come from a merged pull request into %s (a direct push grants nothing)", g.Commit, c.Branch)}, nil
-	}
-	pr, err := c.GitHub.PullRequest(ctx, found.GetNumber())
-	if err != nil {
-		return nil, err
-	}
+	pr, facts := m.pr, m.facts
 	out := &Verification{PR: pr.GetNumber(), AuthorID: pr.GetUser().GetID(), AuthorLogin: pr.GetUser().GetLogin(), MergedAt: pr.GetMergedAt().Time}
-	if pr.MergedAt == nil || pr.GetMergeCommitSHA() != g.Commit {
-		out.Reason = fmt.Sprintf("PR #%d is not merged as %.12s", pr.GetNumber(), g.Commit)
-		return out, nil
-	}
-	facts, err := approval.Gather(ctx, c.GitHub, pr)
-	if err != nil {
+	// The branch as it was just before the step, not the PR's base.sha,
+	// which may be older and looser. st is trusted, so the last trusted
+	// version of each policy file is the one at the step's before.
+	var err error
+	if facts.Base, err = approval.PolicyAt(ctx, st.Reader(c), g.Step.Before); err != nil {
 		return nil, err
 	}
-	// The branch as it was when the PR merged (its first parent), not the
-	// PR's base.sha, which may be older and looser. st is trusted, so the
-	// last trusted version of each policy file is the one at g.Parent.
-	if facts.Base, err = approval.PolicyAt(ctx, st.Reader(c), g.Parent); err != nil {
-		return nil, err
-	}
-	facts.Base.Ref = g.Parent
+	facts.Base.Ref = g.Step.Before
 	verdict, err := approval.Decide(ctx, facts, c.Members, out.MergedAt)
 	if err != nil {
 		return nil, err

@@ -8,9 +8,19 @@ import (
 	"github.com/google/go-github/v60/github"
 )
 
-// maxActivityPages bounds the force-push listing: a branch with more than
-// this many pages of force pushes is an error, never a silent truncation.
-const maxActivityPages = 10
+// maxActivityPages bounds one listing of the activity: a longer listing
+// is an error, never a silent truncation.
+const maxActivityPages = 2000
+
+// Activity types GitHub records for a branch.
+const (
+	ActivityPush           = "push"
+	ActivityForcePush      = "force_push"
+	ActivityBranchCreation = "branch_creation"
+	ActivityBranchDeletion = "branch_deletion"
+	ActivityPRMerge        = "pr_merge"
+	ActivityMergeQueue     = "merge_queue_merge"
+)
 
 // Activity is one entry of GitHub's "List repository activities"
 // (GET /repos/{owner}/{repo}/activity), which go-github v60 does not cover.
@@ -26,18 +36,19 @@ type Activity struct {
 	Actor        *github.User     `json:"actor"`
 }
 
-// ForcePushes lists the force pushes to branch that GitHub's repository
-// activity records, newest first. The listing pages by cursor (the "after"
-// parameter of the Link header).
-func (r *Repo) ForcePushes(ctx context.Context, branch string) ([]Activity, error) {
+// Activity lists what GitHub's repository activity records of branch
+// (pushes, force pushes, merges, creation and deletion), newest first,
+// until stop returns true for an entry (not returned) or the list ends.
+// The listing pages by cursor (the "after" parameter of the Link header).
+func (r *Repo) Activity(ctx context.Context, branch string, stop func(Activity) bool) ([]Activity, error) {
 	q := url.Values{}
-	q.Set("activity_type", "force_push")
 	q.Set("ref", "refs/heads/"+branch)
+	q.Set("direction", "desc")
 	q.Set("per_page", fmt.Sprint(perPage))
 	var all []Activity
 	for page := 0; ; page++ {
 		if page == maxActivityPages {
-			return nil, fmt.Errorf("list force pushes to %s: more than %d pages", branch, maxActivityPages)
+			return nil, fmt.Errorf("list the activity of %s: more than %d pages", branch, maxActivityPages)
 		}
 		req, err := r.GH.NewRequest("GET", fmt.Sprintf("repos/%s/%s/activity?%s", r.Owner, r.Name, q.Encode()), nil)
 		if err != nil {
@@ -46,9 +57,14 @@ func (r *Repo) ForcePushes(ctx context.Context, branch string) ([]Activity, erro
 		var items []Activity
 		resp, err := r.GH.Do(ctx, req, &items)
 		if err != nil {
-			return nil, wrap(err, "list force pushes to %s", branch)
+			return nil, wrap(err, "list the activity of %s", branch)
 		}
-		all = append(all, items...)
+		for _, a := range items {
+			if stop != nil && stop(a) {
+				return all, nil
+			}
+			all = append(all, a)
+		}
 		if resp.After == "" || resp.After == q.Get("after") {
 			return all, nil
 		}

@@ -29,7 +29,12 @@ type Found struct {
 
 // Refusals a caller can act on.
 type (
-	NotSyncedError     struct{}
+	// NotSyncedError says the ledger cannot answer for certain yet: never
+	// read, or a change on the branch is not verified yet, or the last
+	// sync failed.
+	NotSyncedError struct {
+		Reason string
+	}
 	NoActiveGrantError struct {
 		Ask Ask
 		Why string
@@ -52,7 +57,12 @@ type (
 	AmbiguousError struct{ IDs []string }
 )
 
-func (NotSyncedError) Error() string { return "the ledger has not been read yet" }
+func (e *NotSyncedError) Error() string {
+	if e.Reason == "" {
+		return "the ledger has not been read yet"
+	}
+	return "the ledger is not in sync: " + e.Reason
+}
 func (e *NoActiveGrantError) Error() string {
 	what := e.Ask.RequestID
 	if what == "" {
@@ -99,11 +109,16 @@ func (l *Ledger) Find(ctx context.Context, ask Ask) (*Found, error) {
 	}
 	x := l.Index()
 	if x == nil {
-		return nil, NotSyncedError{}
+		return nil, &NotSyncedError{}
 	}
 	now := l.cfg.Now()
 	if ask.RequestID != "" {
-		return l.findByID(ctx, x, ask, now)
+		f, err := l.findByID(ctx, x, ask, now)
+		var none *NoActiveGrantError
+		if errors.As(err, &none) {
+			return nil, l.orNotSynced(x, err)
+		}
+		return f, err
 	}
 	var refusal, upstream error
 	var best *Found
@@ -141,7 +156,21 @@ func (l *Ledger) Find(ctx context.Context, ask Ask) (*Found, error) {
 	if refusal != nil {
 		return nil, refusal
 	}
-	return nil, &NoActiveGrantError{Ask: ask}
+	return nil, l.orNotSynced(x, &NoActiveGrantError{Ask: ask})
+}
+
+// orNotSynced turns "no grant" into "not synced" when the ledger cannot
+// say so for certain: the last sync failed, or the branch holds a move
+// GitHub has not recorded yet. A 403 is only ever the truth.
+func (l *Ledger) orNotSynced(x *Index, noGrant error) error {
+	_, lastErr := l.Health()
+	switch {
+	case x.Unrecorded():
+		return &NotSyncedError{Reason: fmt.Sprintf("the branch moved to %.12s, which GitHub's activity does not list yet (%v)", x.Head, noGrant)}
+	case lastErr != nil:
+		return &NotSyncedError{Reason: fmt.Sprintf("the last sync failed, so a new grant may not be read yet (%v)", noGrant)}
+	}
+	return noGrant
 }
 
 func (l *Ledger) findByID(ctx context.Context, x *Index, ask Ask, now time.Time) (*Found, error) {
@@ -230,7 +259,7 @@ func preferRefusal(have, next error) error {
 func (l *Ledger) GrantsOf(ctx context.Context, userID int64, login string) ([]brokerapi.Grant, error) {
 	x := l.Index()
 	if x == nil {
-		return nil, NotSyncedError{}
+		return nil, &NotSyncedError{}
 	}
 	now := l.cfg.Now()
 	var out []brokerapi.Grant

@@ -18,28 +18,33 @@ type Grant struct {
 	Path    string
 	Request *request.Request // nil when the file does not parse: it never issues
 	Invalid string           // why the file is not a valid request
-	// Commit is the first-parent commit that last added or changed the file
-	// (a type change included); CommittedAt its commit time, the merge time
-	// until GitHub confirms it; Parent its first parent.
-	Commit      string
-	Parent      string
-	CommittedAt time.Time
-	Digest      [sha256.Size]byte // of the file's bytes on the branch
-	Blob        string            // their git blob SHA
-	// Seq orders Commit on the first-parent chain against policy commits.
+	// Step is the recorded move (or merge of a merge-queue batch) that
+	// last added or changed the file (a type change included): its After
+	// must be the merge commit of the PR that added it, and its At is
+	// GitHub's time of the move.
+	Step   custody.Move
+	Digest [sha256.Size]byte // of the file's bytes on the branch
+	Blob   string            // their git blob SHA
+	// Seq orders Step against the steps that changed policy files.
 	Seq int64
 }
 
+// Commit is where the step that added the file left the branch.
+func (g *Grant) Commit() string { return g.Step.After }
+
 // ref is what the chain of custody verifies about g.
 func (g *Grant) ref() custody.Grant {
-	return custody.Grant{ID: g.ID, Path: g.Path, Commit: g.Commit, Parent: g.Parent, CommittedAt: g.CommittedAt, Digest: g.Digest}
+	return custody.Grant{ID: g.ID, Path: g.Path, Step: g.Step, Digest: g.Digest}
 }
+
+// key names g's verdict: the step and the file.
+func (g *Grant) key() string { return g.Step.Before + ".." + g.Step.After + ":" + g.Path }
 
 // Removal records a request file deleted on the branch: a revocation.
 type Removal struct {
 	ID      string
-	Commit  string
-	At      time.Time
+	Commit  string    // where the step that deleted it left the branch
+	At      time.Time // GitHub's time of that step
 	Request *request.Request // the deleted request, when it was in the index
 	Blob    string           // the deleted file's blob SHA
 }
@@ -58,16 +63,22 @@ func (g *Grant) setContent(data []byte) {
 
 // Index is one immutable snapshot of the ledger.
 type Index struct {
-	Head      string
+	Head string // the branch head in git
+	// Judged is where the last move GitHub recorded left the branch: Head,
+	// unless the activity lags behind it.
+	Judged    custody.Mark
 	Policy    *eligibility.Policy // at Head; nil when PolicyErr is set
 	PolicyErr error
-	Horizon   time.Time // changes before it were not read: no window from then can be open
+	Horizon   time.Time // moves before it were not read for requests: no window from then can be open
 	SyncedAt  time.Time
 	// Chain is the verified history of the policy files since the anchor.
 	Chain *custody.Chain
+	// settled, when set, is the index at Judged: this one adds the move
+	// from there to Head that GitHub's activity does not list yet.
+	settled *Index
 
-	policy    []custody.Commit // policy commits since the anchor, oldest first
-	policySeq []int64          // their Seq (math.MinInt64 when older than the window)
+	policy    []custody.Step // steps since the anchor that changed policy files, oldest first
+	policySeq []int64        // their Seq
 	topSeq    int64
 
 	grants       map[string]*Grant   // by id
@@ -86,13 +97,39 @@ func newIndex() *Index {
 	return &Index{grants: map[string]*Grant{}, byName: map[string][]string{}, byRole: map[roleKey][]*Grant{}, removed: map[string]*Removal{}, removedByAsk: map[askKey]*Removal{}}
 }
 
-// TrustBefore is the policy trust just before g's commit.
+// Unrecorded reports whether the branch head is ahead of what GitHub's
+// activity lists: a grant or policy change there is "not yet".
+func (x *Index) Unrecorded() bool { return x.settled != nil }
+
+// settledIndex is the index at the last recorded move.
+func (x *Index) settledIndex() *Index {
+	if x.settled != nil {
+		return x.settled
+	}
+	return x
+}
+
+// unsettled reports whether a policy change is waiting for GitHub, so the
+// next sync must ask again even if the head has not moved.
+func (x *Index) unsettled() bool {
+	if x.Chain.Head().Pending != nil {
+		return true
+	}
+	for _, v := range x.Chain.Verdicts {
+		if v.Retry {
+			return true
+		}
+	}
+	return false
+}
+
+// TrustBefore is the policy trust just before g's step.
 func (x *Index) TrustBefore(g *Grant) custody.State {
 	n := sort.Search(len(x.policySeq), func(i int) bool { return x.policySeq[i] >= g.Seq })
 	return x.Chain.At(n)
 }
 
-// UntrustedCommits counts the policy commits since the anchor that did not verify.
+// UntrustedCommits counts the policy changes since the anchor that did not verify.
 func (x *Index) UntrustedCommits() int {
 	n := 0
 	for _, v := range x.Chain.Verdicts {
@@ -158,7 +195,7 @@ func (x *Index) Grants(fn func(*Grant)) {
 // clone copies the maps so a sync can build the next snapshot while readers use this one.
 func (x *Index) clone() *Index {
 	n := newIndex()
-	n.Head, n.Policy, n.PolicyErr, n.Horizon = x.Head, x.Policy, x.PolicyErr, x.Horizon
+	n.Head, n.Judged, n.Policy, n.PolicyErr, n.Horizon = x.Head, x.Judged, x.Policy, x.PolicyErr, x.Horizon
 	n.policy, n.policySeq, n.topSeq = slices.Clone(x.policy), slices.Clone(x.policySeq), x.topSeq
 	for id, g := range x.grants {
 		n.add(id, g)

@@ -2,6 +2,8 @@ package ledger
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,40 +12,43 @@ import (
 	"time"
 
 	"github.com/elevate-gitops/elevate/internal/custody"
-	"github.com/elevate-gitops/elevate/internal/gitlog"
 	"github.com/elevate-gitops/elevate/internal/privfile"
 	"github.com/elevate-gitops/elevate/internal/request"
 )
 
 // stateVersion changes when the saved state's meaning does: an older file
 // is ignored (a cold start), never misread.
-const stateVersion = 1
+const stateVersion = 2
 
 // maxStateSize bounds the saved state read back.
 const maxStateSize = 256 << 20
 
 // savedState is what a restart on the same machine starts from: the index
-// (without file contents, which git holds by blob) and every definitive
-// verdict, so it answers without re-reading the window or asking GitHub
-// again. The broker alone writes it, 0600 in its private state directory.
+// at the last recorded move (without file contents, which git holds by
+// blob) and every definitive verdict, so it answers without reading
+// GitHub's activity from the anchor or asking GitHub again. It is a cache,
+// never evidence: it is read back only when its MAC, under a key that is
+// not in the state directory, holds.
 type savedState struct {
 	Version   int
 	Anchor    string
+	Branch    string
 	Head      string
+	Judged    custody.Mark
 	Horizon   time.Time
 	TopSeq    int64
 	Grants    []savedGrant
 	Removed   []savedRemoval
-	Policy    []gitlog.Commit
+	Policy    []custody.Step
 	PolicySeq []int64
 	Chain     []custody.Verdict
 	Verified  map[string]*custody.Verification
 }
 
 type savedGrant struct {
-	ID, Path, Commit, Parent, Blob, Invalid string
-	CommittedAt                             time.Time
-	Seq                                     int64
+	ID, Path, Blob, Invalid string
+	Step                    custody.Move
+	Seq                     int64
 }
 
 type savedRemoval struct {
@@ -51,21 +56,34 @@ type savedRemoval struct {
 	At               time.Time
 }
 
+// sealed is the file: the state and its MAC.
+type sealed struct {
+	MAC   []byte
+	State json.RawMessage
+}
+
+func (l *Ledger) mac(state []byte) []byte {
+	m := hmac.New(sha256.New, l.cfg.StateKey)
+	m.Write([]byte("elevate ledger state\x00"))
+	m.Write(state)
+	return m.Sum(nil)
+}
+
 // save writes the state of x atomically; failing to is only logged.
 func (l *Ledger) save(x *Index) {
-	if l.cfg.StatePath == "" || x == nil {
+	if l.cfg.StatePath == "" || len(l.cfg.StateKey) == 0 || x == nil {
 		return
 	}
-	st := savedState{Version: stateVersion, Anchor: l.cfg.Anchor, Head: x.Head, Horizon: x.Horizon, TopSeq: x.topSeq,
+	st := savedState{Version: stateVersion, Anchor: l.cfg.Anchor, Branch: l.cfg.Branch, Head: x.Head, Judged: x.Judged, Horizon: x.Horizon, TopSeq: x.topSeq,
 		Policy: x.policy, PolicySeq: x.policySeq, Verified: map[string]*custody.Verification{}}
 	for _, g := range x.grants {
-		st.Grants = append(st.Grants, savedGrant{ID: g.ID, Path: g.Path, Commit: g.Commit, Parent: g.Parent, Blob: g.Blob, Invalid: g.Invalid, CommittedAt: g.CommittedAt, Seq: g.Seq})
+		st.Grants = append(st.Grants, savedGrant{ID: g.ID, Path: g.Path, Step: g.Step, Blob: g.Blob, Invalid: g.Invalid, Seq: g.Seq})
 	}
 	for _, r := range x.removed {
 		st.Removed = append(st.Removed, savedRemoval{ID: r.ID, Commit: r.Commit, Blob: r.Blob, At: r.At})
 	}
 	for _, v := range x.Chain.Verdicts {
-		if v.Checked {
+		if v.Checked && !v.Retry {
 			st.Chain = append(st.Chain, v)
 		}
 	}
@@ -74,7 +92,11 @@ func (l *Ledger) save(x *Index) {
 		st.Verified[k] = v
 	}
 	l.stateMu.Unlock()
-	data, err := json.Marshal(st)
+	state, err := json.Marshal(st)
+	var data []byte
+	if err == nil {
+		data, err = json.Marshal(sealed{MAC: l.mac(state), State: state})
+	}
 	if err == nil {
 		dir := filepath.Dir(l.cfg.StatePath)
 		if err = privfile.EnsureDir(dir); err == nil {
@@ -87,9 +109,10 @@ func (l *Ledger) save(x *Index) {
 }
 
 // restore rebuilds the index saved by an earlier run, if there is one for
-// the same anchor. Anything amiss means a cold start, never an error.
+// the same anchor and branch whose MAC holds. Anything amiss means a cold
+// start, never an error.
 func (l *Ledger) restore(ctx context.Context) *Index {
-	if l.cfg.StatePath == "" {
+	if l.cfg.StatePath == "" || len(l.cfg.StateKey) == 0 {
 		return nil
 	}
 	data, err := privfile.ReadPrivate(l.cfg.StatePath, maxStateSize)
@@ -99,9 +122,14 @@ func (l *Ledger) restore(ctx context.Context) *Index {
 		}
 		return nil
 	}
+	var env sealed
+	if err := json.Unmarshal(data, &env); err != nil || !hmac.Equal(env.MAC, l.mac(env.State)) {
+		l.cfg.Logger.Warn("ignoring the saved ledger state: its MAC does not hold (written with another --state-key, or edited): starting cold")
+		return nil
+	}
 	var st savedState
-	if err := json.Unmarshal(data, &st); err != nil || st.Version != stateVersion || st.Anchor != l.cfg.Anchor {
-		l.cfg.Logger.Info("the saved ledger state is for another anchor or version: starting cold")
+	if err := json.Unmarshal(env.State, &st); err != nil || st.Version != stateVersion || st.Anchor != l.cfg.Anchor || st.Branch != l.cfg.Branch {
+		l.cfg.Logger.Info("the saved ledger state is for another anchor, branch or version: starting cold")
 		return nil
 	}
 	x, err := l.rebuild(ctx, &st)
@@ -119,19 +147,21 @@ func (l *Ledger) restore(ctx context.Context) *Index {
 }
 
 func (l *Ledger) rebuild(ctx context.Context, st *savedState) (*Index, error) {
-	if _, err := l.git.CommitTime(ctx, st.Head); err != nil {
-		return nil, fmt.Errorf("the saved head %.12s is not in this repository: %w", st.Head, err)
-	}
 	x := newIndex()
-	x.Head, x.Horizon, x.topSeq, x.policy, x.policySeq = st.Head, st.Horizon, st.TopSeq, st.Policy, st.PolicySeq
+	x.Head, x.Judged, x.Horizon, x.topSeq, x.policy, x.policySeq = st.Head, st.Judged, st.Horizon, st.TopSeq, st.Policy, st.PolicySeq
 	if len(x.policy) != len(x.policySeq) {
-		return nil, errors.New("policy commits and their order do not match")
+		return nil, errors.New("policy changes and their order do not match")
 	}
 	x.Policy, x.PolicyErr = l.policyAt(ctx, st.Head)
+	if x.PolicyErr != nil && x.Policy == nil {
+		if _, err := l.git.Diff(ctx, st.Head, st.Head, nil, 0); err != nil {
+			return nil, fmt.Errorf("the saved head %.12s is not in this repository: %w", st.Head, err)
+		}
+	}
 	if r, ok := l.cfg.Verifier.(interface{ Remember([]custody.Verdict) }); ok {
 		r.Remember(st.Chain)
 	}
-	x.Chain = l.cfg.Verifier.Chain(ctx, st.Head, x.policy)
+	x.Chain = l.cfg.Verifier.Chain(ctx, x.policy)
 	var shas []string
 	for _, g := range st.Grants {
 		shas = append(shas, g.Blob)
@@ -151,7 +181,7 @@ func (l *Ledger) rebuild(ctx context.Context, st *savedState) (*Index, error) {
 		x.remove(r.ID, rm)
 	}
 	for i, s := range st.Grants {
-		g := &Grant{ID: s.ID, Path: s.Path, Commit: s.Commit, Parent: s.Parent, Blob: s.Blob, Invalid: s.Invalid, CommittedAt: s.CommittedAt, Seq: s.Seq}
+		g := &Grant{ID: s.ID, Path: s.Path, Step: s.Step, Blob: s.Blob, Invalid: s.Invalid, Seq: s.Seq}
 		if g.Invalid == "" {
 			b := blobs[i]
 			if b.Data == nil {

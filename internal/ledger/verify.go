@@ -14,7 +14,7 @@ type Verification = custody.Verification
 
 // verify returns the cached verdict on g in index x, asking the verifier once.
 func (l *Ledger) verify(ctx context.Context, x *Index, g *Grant) (*Verification, error) {
-	key := g.Commit + ":" + g.Path
+	key := g.key()
 	l.stateMu.Lock()
 	v, ok := l.verified[key]
 	l.stateMu.Unlock()
@@ -28,9 +28,11 @@ func (l *Ledger) verify(ctx context.Context, x *Index, g *Grant) (*Verification,
 	}
 	l.stateMu.Lock()
 	defer l.stateMu.Unlock()
-	l.verified[key] = v
+	if !v.Retry {
+		l.verified[key] = v
+	}
 	if !v.OK {
-		l.cfg.Logger.Warn("grant refused by re-verification", "request", g.ID, "commit", g.Commit, "reason", v.Reason)
+		l.cfg.Logger.Warn("grant refused by re-verification", "request", g.ID, "commit", g.Step.After, "reason", v.Reason)
 	}
 	return v, nil
 }
@@ -39,7 +41,7 @@ func (l *Ledger) verify(ctx context.Context, x *Index, g *Grant) (*Verification,
 func (l *Ledger) cached(g *Grant) (*Verification, bool) {
 	l.stateMu.Lock()
 	defer l.stateMu.Unlock()
-	v, ok := l.verified[g.Commit+":"+g.Path]
+	v, ok := l.verified[g.key()]
 	return v, ok
 }
 

@@ -1,6 +1,7 @@
 package githubfake
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -51,6 +52,7 @@ type route struct {
 	appJWT     bool // authenticated by a GitHub App's JWT, not a token
 	repoScoped bool // pattern starts with /repos/{owner}/{repo}
 	disabled   bool
+	fault      *Fault
 	calls      int
 	h          func(*call)
 }
@@ -164,6 +166,23 @@ func (f *Fake) handle(pattern string, h func(*call)) {
 		rt.calls++
 		f.total++
 		c := &call{f: f, w: w, r: r}
+		if ft := rt.fault; ft != nil {
+			if ft.Delay > 0 {
+				f.mu.Unlock()
+				select {
+				case <-time.After(ft.Delay):
+				case <-r.Context().Done():
+				}
+				f.mu.Lock()
+			}
+			if ft.Status != 0 {
+				for k, v := range ft.Header {
+					w.Header()[k] = v
+				}
+				c.error(ft.Status, cmp.Or(ft.Message, http.StatusText(ft.Status)))
+				return
+			}
+		}
 		if rt.disabled {
 			f.t.Errorf("githubfake: unexpected request %s %s (route %q is disabled)", r.Method, r.URL.RequestURI(), rt.pattern)
 			c.notFound()
@@ -252,6 +271,39 @@ func (f *Fake) Disable(routes ...string) {
 			return
 		}
 		rt.disabled = true
+	}
+}
+
+// Fault is how a route misbehaves: it answers after Delay, and, when
+// Status is set, with that status, Header (Retry-After, X-RateLimit-*) and
+// Message instead of its own answer, as GitHub does when it is down, slow
+// or rate-limiting.
+type Fault struct {
+	Status  int
+	Header  http.Header
+	Message string
+	Delay   time.Duration
+}
+
+// Break makes route answer as ft says until Heal.
+func (f *Fake) Break(route string, ft Fault) {
+	f.t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	rt, ok := f.routes[route]
+	if !ok {
+		f.t.Fatalf("githubfake: Break(%q): no such route; routes are %q", route, f.patterns())
+		return
+	}
+	rt.fault = &ft
+}
+
+// Heal makes route answer normally again.
+func (f *Fake) Heal(route string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if rt, ok := f.routes[route]; ok {
+		rt.fault = nil
 	}
 }
 

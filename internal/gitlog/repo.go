@@ -37,19 +37,19 @@ const objectCache = 64 * cache.MiByte
 // config, not in a process's argv or environment.
 type Token func(ctx context.Context) (string, error)
 
-// GoGit is a git repository read, and fetched over HTTPS, with go-git: the
+// Repo is a git repository read, and fetched over HTTPS, with go-git: the
 // broker needs no git binary (Lambda's provided.al2023, distroless images).
 // It is safe for concurrent use (calls are serialised: go-git's storage is
 // not).
-type GoGit struct {
+type Repo struct {
 	mu     sync.Mutex
 	repo   *git.Repository
 	remote bool
 	token  Token
 }
 
-// OpenGoGit opens the repository at dir (a checkout or a bare clone).
-func OpenGoGit(dir string) (*GoGit, error) {
+// Open opens the repository at dir (a checkout or a bare clone).
+func Open(dir string) (*Repo, error) {
 	gitDir := dir
 	if fi, err := os.Stat(filepath.Join(dir, ".git")); err == nil && fi.IsDir() {
 		gitDir = filepath.Join(dir, ".git")
@@ -61,7 +61,7 @@ func OpenGoGit(dir string) (*GoGit, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open the git repository %s: %w", dir, err)
 	}
-	g := &GoGit{repo: repo}
+	g := &Repo{repo: repo}
 	if _, err := repo.Remote("origin"); err == nil {
 		g.remote = true
 	}
@@ -72,11 +72,11 @@ func storage(gitDir string) *filesystem.Storage {
 	return filesystem.NewStorageWithOptions(osfs.New(gitDir), cache.NewObjectLRU(objectCache), filesystem.Options{KeepDescriptors: true})
 }
 
-// CloneGoGit opens the bare clone of url in dir, creating it (with origin
+// Clone opens the bare clone of url in dir, creating it (with origin
 // set to url, which carries no credentials) when dir holds none yet; Head
 // fetches. A clone of another repository in dir is an error. url must be
 // https, or http on a loopback host.
-func CloneGoGit(ctx context.Context, url, dir string, token Token) (*GoGit, error) {
+func Clone(ctx context.Context, url, dir string, token Token) (*Repo, error) {
 	if _, _, err := outbound.ParseURL("ledger URL", url); err != nil {
 		return nil, err
 	}
@@ -103,10 +103,10 @@ func CloneGoGit(ctx context.Context, url, dir string, token Token) (*GoGit, erro
 			return nil, fmt.Errorf("set the clone's origin: %w", err)
 		}
 	}
-	return &GoGit{repo: repo, remote: true, token: token}, nil
+	return &Repo{repo: repo, remote: true, token: token}, nil
 }
 
-func (g *GoGit) auth(ctx context.Context) (transport.AuthMethod, error) {
+func (g *Repo) auth(ctx context.Context) (transport.AuthMethod, error) {
 	if g.token == nil {
 		return nil, nil
 	}
@@ -118,7 +118,7 @@ func (g *GoGit) auth(ctx context.Context) (transport.AuthMethod, error) {
 }
 
 // Head fetches branch from origin when there is one and returns where it is.
-func (g *GoGit) Head(ctx context.Context, branch string) (string, error) {
+func (g *Repo) Head(ctx context.Context, branch string) (string, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	name := plumbing.NewBranchReferenceName(branch)
@@ -158,7 +158,7 @@ func fetchError(err error) error {
 }
 
 // RemoteHead asks origin where branch is, in one round trip.
-func (g *GoGit) RemoteHead(ctx context.Context, branch string) (string, error) {
+func (g *Repo) RemoteHead(ctx context.Context, branch string) (string, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if !g.remote {
@@ -185,8 +185,9 @@ func (g *GoGit) RemoteHead(ctx context.Context, branch string) (string, error) {
 	return "", nil
 }
 
-// Ref returns the commit ref points at, "" when there is none.
-func (g *GoGit) Ref(_ context.Context, name string) (string, error) {
+// Ref returns the commit ref (refs/heads/main, refs/remotes/origin/main)
+// points at, "" when there is none.
+func (g *Repo) Ref(_ context.Context, name string) (string, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	ref, err := g.repo.Reference(plumbing.ReferenceName(name), true)
@@ -199,14 +200,7 @@ func (g *GoGit) Ref(_ context.Context, name string) (string, error) {
 	return ref.Hash().String(), nil
 }
 
-// SetRef points ref at sha.
-func (g *GoGit) SetRef(_ context.Context, name, sha string) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.repo.Storer.SetReference(plumbing.NewHashReference(plumbing.ReferenceName(name), plumbing.NewHash(sha)))
-}
-
-func (g *GoGit) commit(sha string) (*object.Commit, error) {
+func (g *Repo) commit(sha string) (*object.Commit, error) {
 	if !plumbing.IsHash(sha) {
 		return nil, fmt.Errorf("%q is not a commit SHA: %w", sha, fileerr.ErrNotExist)
 	}
@@ -217,63 +211,10 @@ func (g *GoGit) commit(sha string) (*object.Commit, error) {
 	return c, err
 }
 
-// IsAncestor reports whether ancestor is commit or one of its ancestors.
-// The first-parent chain is walked first (the usual case on a default
-// branch), then every parent.
-func (g *GoGit) IsAncestor(_ context.Context, ancestor, commit string) (bool, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if _, err := g.commit(ancestor); err != nil {
-		return false, err
-	}
-	c, err := g.commit(commit)
-	if err != nil {
-		return false, err
-	}
-	want := plumbing.NewHash(ancestor)
-	for cur := c; ; {
-		if cur.Hash == want {
-			return true, nil
-		}
-		if cur.NumParents() == 0 {
-			break
-		}
-		if cur, err = g.repo.CommitObject(cur.ParentHashes[0]); err != nil {
-			return false, err
-		}
-	}
-	found := false
-	iter := object.NewCommitPreorderIter(c, nil, nil)
-	err = iter.ForEach(func(x *object.Commit) error {
-		if x.Hash == want {
-			found = true
-			return errStop
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errStop) {
-		return false, err
-	}
-	return found, nil
-}
-
-var errStop = errors.New("stop")
-
-// CommitTime is the committer date of commit.
-func (g *GoGit) CommitTime(_ context.Context, commit string) (time.Time, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	c, err := g.commit(commit)
-	if err != nil {
-		return time.Time{}, err
-	}
-	return c.Committer.When.UTC(), nil
-}
-
 // FirstParents walks head's first-parent chain down to (not into) a commit
 // of exclude, newest first, until fn returns false. Exclusions are met on
 // the chain: on a default branch the older heads and the trust anchor are.
-func (g *GoGit) FirstParents(ctx context.Context, head string, exclude []string, fn func(sha string, at time.Time) bool) error {
+func (g *Repo) FirstParents(ctx context.Context, head string, exclude []string, fn func(sha string, at time.Time) bool) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.walk(ctx, head, exclude, func(c *object.Commit) (bool, error) {
@@ -281,7 +222,7 @@ func (g *GoGit) FirstParents(ctx context.Context, head string, exclude []string,
 	})
 }
 
-func (g *GoGit) walk(ctx context.Context, head string, exclude []string, fn func(*object.Commit) (bool, error)) error {
+func (g *Repo) walk(ctx context.Context, head string, exclude []string, fn func(*object.Commit) (bool, error)) error {
 	c, err := g.commit(head)
 	if err != nil {
 		return err
@@ -303,9 +244,53 @@ func (g *GoGit) walk(ctx context.Context, head string, exclude []string, fn func
 	}
 }
 
+// Diff lists the changes under paths from the tree of commit from to the
+// tree of commit to, sorted by path: the tree comparison every move of a
+// branch is judged by, whatever the commits' parents claim. from (or to)
+// "" or NoCommit is an empty tree. More than max changes is ErrTooMany.
+func (g *Repo) Diff(ctx context.Context, from, to string, paths []string, max int) ([]Change, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	a, err := g.treeOf(from)
+	if err != nil {
+		return nil, err
+	}
+	b, err := g.treeOf(to)
+	if err != nil {
+		return nil, err
+	}
+	if a != nil && b != nil && a.Hash == b.Hash {
+		return nil, nil
+	}
+	var out []Change
+	if err := diffTrees(a, b, "", pathMatcher(paths), &out); err != nil {
+		return nil, fmt.Errorf("compare %.12s with %.12s: %w", from, to, err)
+	}
+	if len(out) > max {
+		return nil, fmt.Errorf("compare %.12s with %.12s: %w (over %d)", from, to, ErrTooMany, max)
+	}
+	slices.SortFunc(out, func(a, b Change) int { return strings.Compare(a.Path, b.Path) })
+	return out, nil
+}
+
+// treeOf is the tree of commit sha, nil for no commit.
+func (g *Repo) treeOf(sha string) (*object.Tree, error) {
+	if sha == "" || sha == NoCommit {
+		return nil, nil
+	}
+	c, err := g.commit(sha)
+	if err != nil {
+		return nil, err
+	}
+	return c.Tree()
+}
+
 // Log lists the first-parent commits of q.Head that change q.Paths, newest
 // first, with each change under q.Paths and its git modes, as Repo.Log does.
-func (g *GoGit) Log(ctx context.Context, q Query) ([]Commit, error) {
+func (g *Repo) Log(ctx context.Context, q Query) ([]Commit, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	m := pathMatcher(q.Paths)
@@ -461,7 +446,7 @@ func kind(m filemode.FileMode) filemode.FileMode {
 func modeString(m filemode.FileMode) string { return fmt.Sprintf("%06o", uint32(m)) }
 
 // FileAt reads path at commit: a regular file of at most maxBytes.
-func (g *GoGit) FileAt(_ context.Context, path, commit string, maxBytes int64) ([]byte, error) {
+func (g *Repo) FileAt(_ context.Context, path, commit string, maxBytes int64) ([]byte, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	c, err := g.commit(commit)
@@ -493,7 +478,7 @@ func (g *GoGit) FileAt(_ context.Context, path, commit string, maxBytes int64) (
 }
 
 // Blobs reads blobs by SHA; one over maxBytes has nil Data.
-func (g *GoGit) Blobs(_ context.Context, shas []string, maxBytes int64) ([]Blob, error) {
+func (g *Repo) Blobs(_ context.Context, shas []string, maxBytes int64) ([]Blob, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	out := make([]Blob, len(shas))
@@ -515,7 +500,7 @@ func (g *GoGit) Blobs(_ context.Context, shas []string, maxBytes int64) ([]Blob,
 	return out, nil
 }
 
-func (g *GoGit) blob(h plumbing.Hash, maxBytes int64) (Blob, error) {
+func (g *Repo) blob(h plumbing.Hash, maxBytes int64) (Blob, error) {
 	obj, err := g.repo.BlobObject(h)
 	if err != nil {
 		return Blob{}, err
@@ -536,7 +521,7 @@ func (g *GoGit) blob(h plumbing.Hash, maxBytes int64) (Blob, error) {
 }
 
 // Root returns the first commit of the first-parent chain of commit.
-func (g *GoGit) Root(ctx context.Context, commit string) (string, error) {
+func (g *Repo) Root(ctx context.Context, commit string) (string, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	root := ""
