@@ -54,8 +54,10 @@ const (
 // history is the access repository the tests audit, with the SHAs of its
 // first-parent commits.
 type history struct {
-	dir string
-	sha map[string]string // by name: "old", "old-rm", "longrun", ...
+	dir   string
+	sha   map[string]string // by name: "old", "old-rm", "longrun", ...
+	moves []string          // the first-parent commits, oldest first, as GitHub recorded the branch's moves
+	at    map[string]time.Time
 }
 
 // newHistory writes the repository: requests across accounts prod and
@@ -64,10 +66,13 @@ type history struct {
 func newHistory(t *testing.T) *history {
 	t.Helper()
 	r := ledgertest.New(t)
-	h := &history{dir: r.Dir, sha: map[string]string{}}
+	h := &history{dir: r.Dir, sha: map[string]string{}, at: map[string]time.Time{}}
 	ago := func(d time.Duration) time.Time { return now.Add(-d) }
 	commit := func(name string, at time.Time, files map[string]string) {
 		h.sha[name] = r.Commit(at, name, files)
+		if name != "active-branch" {
+			h.moves, h.at[h.sha[name]] = append(h.moves, h.sha[name]), at
+		}
 	}
 	commit("init", ago(70*day), map[string]string{"eligibility.yaml": "version: 1\n", "README.md": "# access\n"})
 	commit("old", ago(60*day), map[string]string{pathOld: reqOld})
@@ -91,8 +96,26 @@ func newHistory(t *testing.T) *history {
 	r.Git(ago(hour), "checkout", "-q", "main")
 	r.Git(ago(hour), "merge", "-q", "--no-ff", "-m", "Merge pull request #11", "req")
 	h.sha["active"] = r.Git(ago(hour), "rev-parse", "HEAD")
+	h.moves, h.at[h.sha["active"]] = append(h.moves, h.sha["active"]), ago(hour)
 	r.Git(ago(hour), "branch", "-q", "-D", "req")
 	return h
+}
+
+// record writes GitHub's record of the history's moves into f: the
+// branch's creation, then a merge for each first-parent commit, at the
+// time given by when (default: the commit's time).
+func (h *history) record(f *githubfake.Fake, when map[string]time.Time) {
+	for i, sha := range h.moves {
+		at := h.at[sha]
+		if w, ok := when[sha]; ok {
+			at = w
+		}
+		kind := "pr_merge"
+		if i == 0 {
+			kind = "branch_creation"
+		}
+		f.Move(kind, "main", sha, at, &github.User{Login: github.String("alice")})
+	}
 }
 
 func parseErr(t *testing.T, path, content string) string {
@@ -270,7 +293,7 @@ func TestBuildErrors(t *testing.T) {
 		{"no branch", audit.Options{Dir: h.dir, Branch: "trunk"}, "branch trunk not found"},
 		{"bad branch", audit.Options{Dir: h.dir, Branch: "--output=x"}, "is not a branch name"},
 		{"negative since", audit.Options{Dir: h.dir, Since: -hour}, "since must not be negative"},
-		{"not a repository", audit.Options{Dir: t.TempDir()}, "resolve branch main"},
+		{"not a repository", audit.Options{Dir: t.TempDir()}, "open the git repository"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -338,6 +361,7 @@ func gitHub(t *testing.T, h *history) (*githubfake.Fake, *githubapi.Repo) {
 		Head: &github.PullRequestBranch{Ref: github.String("x"), SHA: github.String(h.sha["scheduled"])},
 		Base: &github.PullRequestBranch{Ref: github.String("main")},
 	}, nil)
+	h.record(f, nil)
 	gh, err := githubapi.NewClient(f.URL, "", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -369,11 +393,11 @@ func TestBuildGitHub(t *testing.T) {
 	if diff := cmp.Diff(want, rep.Entries); diff != "" {
 		t.Errorf("entries (-want +got):\n%s", diff)
 	}
-	// One look-up per grant commit, one per revocation (3: whose PR may
-	// say the sessions were ended), and one for each commit dated before
-	// the period (4 here, none a PR merge GitHub could date, so the walk
-	// reads on); reviews and comments only for the merged PRs found.
-	if got, want := f.Calls("GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls"), len(want)+3+4; got != want {
+	// One look-up per grant commit and one per revocation (3: whose PR may
+	// say the sessions were ended); no commit date is asked about: the
+	// period is GitHub's record. Reviews and comments only for the merged
+	// PRs found.
+	if got, want := f.Calls("GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls"), len(want)+3; got != want {
 		t.Errorf("commit look-ups = %d, want %d", got, want)
 	}
 	if got := f.Calls("GET /repos/{owner}/{repo}/pulls/{number}/reviews"); got != 3 {
@@ -388,10 +412,61 @@ func TestBuildGitHubDown(t *testing.T) {
 	t.Parallel()
 	h := newHistory(t)
 	f, repo := gitHub(t, h)
-	f.Close()
+	f.Break("GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls", githubfake.Fault{Status: 502})
 	_, err := audit.Build(context.Background(), audit.Options{Dir: h.dir, Since: 720 * hour, Now: now, GitHub: repo})
-	if err == nil || !strings.Contains(err.Error(), "find its pull request") || !strings.Contains(err.Error(), "commit ") {
-		t.Fatalf("Build with GitHub down: %v, want an error naming the commit", err)
+	if err == nil || !strings.Contains(err.Error(), "find the PR merged as") || !strings.Contains(err.Error(), "commit ") {
+		t.Fatalf("Build with GitHub failing: %v, want an error naming the commit", err)
+	}
+	f.Close()
+	_, err = audit.Build(context.Background(), audit.Options{Dir: h.dir, Since: 720 * hour, Now: now, GitHub: repo})
+	if err == nil || !strings.Contains(err.Error(), "read what GitHub recorded of main") {
+		t.Fatalf("Build with GitHub down: %v, want an error naming GitHub's record", err)
+	}
+}
+
+// Online, the period is GitHub's record, never a date a commit claims: a
+// merge recorded an hour ago whose commit says it is three years old is
+// in the last day; one recorded 40 days ago whose commit says it is new is
+// not in the last 30.
+func TestOnlineAuditSelectsByGitHubTimes(t *testing.T) {
+	t.Parallel()
+	r := ledgertest.New(t)
+	h := &history{dir: r.Dir, sha: map[string]string{}, at: map[string]time.Time{}}
+	for _, c := range []struct {
+		name       string
+		dated, rec time.Time
+		files      map[string]string
+	}{
+		{"init", now.Add(-70 * day), now.Add(-70 * day), map[string]string{"eligibility.yaml": "version: 1\n"}},
+		{"claims-new", now, now.Add(-40 * day), map[string]string{pathOld: reqOld}},
+		{"claims-old", now.AddDate(-3, 0, 0), now.Add(-hour), map[string]string{pathActive: reqActive}},
+	} {
+		h.sha[c.name] = r.Commit(c.dated, c.name, c.files)
+		h.moves, h.at[h.sha[c.name]] = append(h.moves, h.sha[c.name]), c.rec
+	}
+	f := githubfake.New(t)
+	f.Repo("acme", "access")
+	h.record(f, nil)
+	gh, err := githubapi.NewClient(f.URL, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, _ := githubapi.NewRepo(gh, "acme/access")
+	for since, want := range map[time.Duration][]string{day: {"prod/2026-11/alice-admin-inc4821"}, 720 * hour: {"prod/2026-11/alice-admin-inc4821"}} {
+		rep, err := audit.Build(context.Background(), audit.Options{Dir: h.dir, Since: since, Now: now, GitHub: repo})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range rep.Entries {
+			got = append(got, e.ID)
+			if e.ID == "prod/2026-11/alice-admin-inc4821" && !e.MergedAt.Equal(now.Add(-hour)) {
+				t.Errorf("merged at %s, want GitHub's time %s", e.MergedAt, now.Add(-hour))
+			}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("--since %s (-want +got):\n%s", since, diff)
+		}
 	}
 }
 

@@ -203,7 +203,7 @@ func TestCommitPushedWithoutPR(t *testing.T) {
 	t.Parallel()
 	h := brokertest.New(t)
 	pushed := strings.Replace(vt.Request, "INC-1", "INC-3", 1)
-	h.Repo.Commit(h.Clock().Add(-15*time.Minute), "direct push", map[string]string{"requests/prod/2026-11/pushed.yaml": pushed})
+	h.Push(h.Clock().Add(-15*time.Minute), "direct push", map[string]string{"requests/prod/2026-11/pushed.yaml": pushed})
 	h.Sync()
 	if a := h.Credentials(h.Codertocat(), map[string]string{"request": "pushed"}); a.Status != 403 || a.Body["error"] != "no_active_grant" || !strings.Contains(a.Raw, "direct push") {
 		t.Errorf("pushed without a PR: %d %s", a.Status, a.Raw)

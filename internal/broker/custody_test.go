@@ -45,7 +45,7 @@ func health(t *testing.T, h *brokertest.Harness) brokertest.Answer {
 func TestPolicyPushedDirectlyIsUntrusted(t *testing.T) {
 	t.Parallel()
 	h := brokertest.New(t)
-	pushed := h.Repo.Commit(h.Clock().Add(-15*time.Minute), "admin push", map[string]string{"eligibility.yaml": looser})
+	pushed := h.Push(h.Clock().Add(-15*time.Minute), "admin push", map[string]string{"eligibility.yaml": looser})
 	h.Sync()
 	wantRefusal(t, h.Credentials(h.Codertocat(), byID), 503, "untrusted_history", pushed[:12])
 	if a := health(t, h); a.Status != 503 || a.Body["status"] != "degraded" || !strings.Contains(a.Raw, pushed[:12]) {
@@ -92,7 +92,7 @@ func TestPolicyChangeApprovedIsTrusted(t *testing.T) {
 func TestTrustRestoredByLaterApprovedPR(t *testing.T) {
 	t.Parallel()
 	h := brokertest.New(t)
-	h.Repo.Commit(h.Clock().Add(-25*time.Minute), "admin push", map[string]string{"eligibility.yaml": looser})
+	h.Push(h.Clock().Add(-25*time.Minute), "admin push", map[string]string{"eligibility.yaml": looser})
 	h.Sync()
 	wantRefusal(t, h.Credentials(h.Codertocat(), byID), 503, "untrusted_history", "not trusted")
 	h.MergeChange(12, map[string]string{"eligibility.yaml": brokertest.Policy}, h.Clock().Add(-20*time.Minute), brokertest.SecurityLead)
@@ -110,7 +110,7 @@ func TestCodeOwnersPushedDirectly(t *testing.T) {
 	t.Parallel()
 	h := brokertest.New(t)
 	owners := vt.CodeOwners + "/eligibility.yaml @hubot\n"
-	pushed := h.Repo.Commit(h.Clock().Add(-25*time.Minute), "admin push", map[string]string{".github/CODEOWNERS": owners})
+	pushed := h.Push(h.Clock().Add(-25*time.Minute), "admin push", map[string]string{".github/CODEOWNERS": owners})
 	h.Sync()
 	wantRefusal(t, h.Credentials(h.Codertocat(), byID), 503, "untrusted_history", pushed[:12])
 	h.MergeChange(13, map[string]string{"eligibility.yaml": looser}, h.Clock().Add(-20*time.Minute), vt.Hubot)
@@ -158,12 +158,13 @@ func TestForcePushDroppingRevocationRunningBroker(t *testing.T) {
 	t.Parallel()
 	h := brokertest.New(t)
 	before := h.Ledger.Index().Head
-	h.Repo.Commit(h.Clock(), "revoke", map[string]string{vt.RequestPath: ""})
+	revoked := h.Push(h.Clock(), "revoke", map[string]string{vt.RequestPath: ""})
 	h.Sync()
 	wantRefusal(t, h.Credentials(h.Codertocat(), byID), 403, "revoked", "revoked")
 	h.Repo.Git(time.Time{}, "reset", "-q", "--hard", before)
+	h.GitHub.Fake.ForcePush("main", revoked, before, h.Clock(), brokertest.Admin)
 	_ = h.Ledger.Sync(context.Background())
-	wantRefusal(t, h.Credentials(h.Codertocat(), byID), 503, "history_rewritten", "does not descend")
+	wantRefusal(t, h.Credentials(h.Codertocat(), byID), 503, "history_rewritten", "force push")
 }
 
 // A ledger that cannot sync for longer than --max-staleness refuses.
@@ -200,7 +201,7 @@ func TestRenamedRequesterOnFreshStart(t *testing.T) {
 func TestGrantMergedUnderUntrustedPolicyStaysRefused(t *testing.T) {
 	t.Parallel()
 	h := brokertest.New(t)
-	pushed := h.Repo.Commit(h.Clock().Add(-28*time.Minute), "admin push", map[string]string{"eligibility.yaml": looser})
+	pushed := h.Push(h.Clock().Add(-28*time.Minute), "admin push", map[string]string{"eligibility.yaml": looser})
 	content := strings.Replace(vt.Request, "INC-1", "INC-16", 1)
 	sha := h.Repo.Commit(h.Clock().Add(-25*time.Minute), "Merge pull request #16", map[string]string{"requests/prod/2026-11/tainted.yaml": content})
 	h.MergePR(16, "requests/prod/2026-11/tainted.yaml", content, sha, h.Clock().Add(-25*time.Minute), true)
@@ -222,8 +223,8 @@ func TestBuildWithoutRepoIssuesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Ledger.Sync(context.Background()); err != nil {
-		t.Fatal(err)
+	if err := b.Ledger.Sync(context.Background()); err == nil {
+		t.Fatal("a broker without --repo read GitHub's record of the branch")
 	}
 	srv := httptest.NewServer(b.Server.Handler())
 	t.Cleanup(srv.Close)

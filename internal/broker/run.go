@@ -193,7 +193,8 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 		}
 	}
 	statePath := ""
-	if cfg.StateDir != "" {
+	if cfg.StateDir != "" && checker != nil {
+		// Only a broker that verifies saves (and restores) what it verified.
 		statePath = filepath.Join(cfg.StateDir, "ledger-state.json")
 	}
 	led, err := ledger.New(ledger.Config{History: git, Branch: cfg.Branch, Anchor: anchor, Verifier: verifier, Logger: logger, Now: now, MaxStaleness: cfg.MaxStaleness,

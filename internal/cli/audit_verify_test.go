@@ -21,7 +21,7 @@ func TestAuditVerifyNamesEveryUnverifiedChange(t *testing.T) {
 	h := w.h
 	now := h.Clock()
 	req := func(n string) string { return strings.Replace(vt.Request, "INC-1", "INC-"+n, 1) }
-	pushedReq := h.Repo.Commit(now.Add(-29*time.Minute), "direct push", map[string]string{"requests/prod/2026-11/pushed.yaml": req("20")})
+	pushedReq := h.Push(now.Add(-29*time.Minute), "direct push", map[string]string{"requests/prod/2026-11/pushed.yaml": req("20")})
 	bypassReq := h.Repo.Commit(now.Add(-28*time.Minute), "Merge pull request #20", map[string]string{"requests/prod/2026-11/bypass.yaml": req("21")})
 	h.MergePR(20, "requests/prod/2026-11/bypass.yaml", req("21"), bypassReq, now.Add(-28*time.Minute), false)
 	swapPath := filepath.Join(h.Repo.Dir, "requests/prod/2026-11/pushed.yaml")
@@ -33,9 +33,10 @@ func TestAuditVerifyNamesEveryUnverifiedChange(t *testing.T) {
 	}
 	h.Repo.Git(now.Add(-27*time.Minute), "add", "-A")
 	h.Repo.Git(now.Add(-27*time.Minute), "commit", "-q", "-m", "symlink swap")
+	h.GitHub.Fake.Move("push", "main", h.Repo.Git(time.Time{}, "rev-parse", "HEAD"), now.Add(-27*time.Minute), brokertest.Admin)
 	looser := strings.Replace(brokertest.Policy, "max_duration: 4h", "max_duration: 12h", 1)
 	bypassPolicy := h.MergeChange(21, map[string]string{"eligibility.yaml": looser}, now.Add(-26*time.Minute), nil)
-	pushedOwners := h.Repo.Commit(now.Add(-25*time.Minute), "admin push", map[string]string{".github/CODEOWNERS": vt.CodeOwners + "/eligibility.yaml @hubot\n"})
+	pushedOwners := h.Push(now.Add(-25*time.Minute), "admin push", map[string]string{".github/CODEOWNERS": vt.CodeOwners + "/eligibility.yaml @hubot\n"})
 	tainted := h.Repo.Commit(now.Add(-20*time.Minute), "Merge pull request #22", map[string]string{"requests/prod/2026-11/tainted.yaml": req("22")})
 	h.MergePR(22, "requests/prod/2026-11/tainted.yaml", req("22"), tainted, now.Add(-20*time.Minute), true)
 

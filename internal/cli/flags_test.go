@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -207,7 +208,10 @@ func TestAuditFlags(t *testing.T) {
 		{argv: []string{}, want: with(AuditOptions{Since: 720 * time.Hour, Format: "table", Branch: "main"})},
 		{argv: []string{"--since", "48h", "--format", "csv", "--offline", "--dir", "/x", "--branch", "trunk"},
 			want: with(AuditOptions{Since: 48 * time.Hour, Format: "csv", Offline: true, Dir: "/x", Branch: "trunk"})},
-		{argv: []string{"--verify", "--trust-anchor", "abc"}, want: with(AuditOptions{Since: 720 * time.Hour, Format: "table", Branch: "main", Verify: true, Anchor: "abc"})},
+		{argv: []string{"--verify", "--from", strings.Repeat("ab", 20)}, want: with(AuditOptions{Since: 720 * time.Hour, Format: "table", Branch: "main", Verify: true, From: strings.Repeat("ab", 20)})},
+		{argv: []string{"--verify", "--trust-anchor", strings.Repeat("cd", 20)}, want: with(AuditOptions{Since: 720 * time.Hour, Format: "table", Branch: "main", Verify: true, From: strings.Repeat("cd", 20)})},
+		{argv: []string{"--verify", "--from", "abc"}, wantErr: true},
+		{argv: []string{"--from", strings.Repeat("ab", 20)}, wantErr: true},
 		{argv: []string{"--format", "pdf"}, wantErr: true},
 		{argv: []string{"--since", "0s"}, wantErr: true},
 		{argv: []string{"--verify", "--offline"}, wantErr: true},

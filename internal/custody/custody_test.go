@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,10 +23,12 @@ import (
 
 var t0 = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 
-// history is a git repository and the GitHub fake that knows its PRs.
+// history is a git repository, the GitHub fake that knows its PRs, and
+// GitHub's record of the branch's moves.
 type history struct {
 	t       *testing.T
 	repo    *ledgertest.Repo
+	git     *gitlog.Repo
 	fake    *githubfake.Fake
 	checker *custody.Checker
 	anchor  string
@@ -37,6 +40,7 @@ func newHistory(t *testing.T) *history {
 	h := &history{t: t, repo: ledgertest.New(t), fake: githubfake.New(t)}
 	h.fake.Repo("acme", "access")
 	h.anchor = h.repo.Commit(t0.Add(-48*time.Hour), "anchor", map[string]string{"eligibility.yaml": benchPolicy, ".github/CODEOWNERS": benchOwners})
+	h.fake.Move("branch_creation", "main", h.anchor, t0.Add(-48*time.Hour), alice)
 	gh, err := githubapi.NewClient(h.fake.URL, "", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -45,25 +49,23 @@ func newHistory(t *testing.T) *history {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.checker = &custody.Checker{GitHub: repo, Git: gitlog.Repo{Dir: h.repo.Dir}, Members: repo, Branch: "main", Anchor: h.anchor, Now: func() time.Time { return t0 }}
+	if h.git, err = gitlog.Open(h.repo.Dir); err != nil {
+		t.Fatal(err)
+	}
+	h.checker = &custody.Checker{GitHub: repo, Git: h.git, Members: repo, Branch: "main", Anchor: h.anchor, Now: func() time.Time { return t0 }}
 	return h
 }
 
 // pr records a merged PR into main with files at its head (SHAs as GitHub
-// lists them), merged as mergeSHA, approved by approver (nil: nobody).
+// lists them), merged as mergeSHA, approved by approver (nil: nobody). It
+// records no move: the test says how the branch moved.
 func (h *history) pr(mergeSHA string, files map[string]string, approver *github.User, at time.Time) int {
 	h.t.Helper()
 	h.n++
 	head := fmt.Sprintf("%040x", 1<<40+h.n)
 	snapshot := map[string][]byte{}
 	var listed []*github.CommitFile
-	for _, p := range slices.Sorted(func(yield func(string) bool) {
-		for p := range files {
-			if !yield(p) {
-				return
-			}
-		}
-	}) {
+	for _, p := range slices.Sorted(maps.Keys(files)) {
 		snapshot[p] = []byte(files[p])
 		listed = append(listed, &github.CommitFile{Filename: github.String(p), Status: github.String("modified"), SHA: github.String(blobSHA(files[p]))})
 	}
@@ -79,16 +81,41 @@ func (h *history) pr(mergeSHA string, files map[string]string, approver *github.
 	return h.n
 }
 
-// chain verifies the policy commits from the anchor to the head.
+// merge commits files on main and records it as the merge of an approved
+// (by approver) PR that changed them, as GitHub's merge button would.
+func (h *history) merge(files map[string]string, approver *github.User, at time.Time) string {
+	h.t.Helper()
+	sha := h.repo.Commit(at, "merge", files)
+	h.pr(sha, files, approver, at)
+	h.fake.Move("pr_merge", "main", sha, at, alice)
+	return sha
+}
+
+// chain verifies the policy changes GitHub recorded from the anchor on.
 func (h *history) chain() *custody.Chain {
 	h.t.Helper()
-	head := h.repo.Git(time.Time{}, "rev-parse", "HEAD")
-	commits, err := gitlog.Repo{Dir: h.repo.Dir}.Log(context.Background(), gitlog.Query{Head: head, Exclude: []string{h.anchor}, Paths: custody.PolicyPaths, Max: 100})
+	ctx := context.Background()
+	moves, err := h.checker.Moves(ctx, custody.Mark{Head: h.anchor})
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	slices.Reverse(commits)
-	return h.checker.Chain(context.Background(), head, commits)
+	steps, err := custody.Steps(ctx, h.git, h.checker, moves, time.Time{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var pols []custody.Step
+	for _, st := range steps {
+		var changes []custody.Change
+		for _, ch := range st.Changes {
+			if custody.IsPolicyPath(ch.Path) {
+				changes = append(changes, ch)
+			}
+		}
+		if len(changes) > 0 {
+			pols = append(pols, custody.Step{Move: st.Move, Changes: changes})
+		}
+	}
+	return h.checker.Chain(ctx, pols)
 }
 
 func policyRev(n int) string { return benchPolicy + fmt.Sprintf("# revision %d\n", n) }
@@ -102,21 +129,26 @@ func TestChainVerdicts(t *testing.T) {
 		reason  string
 	}{
 		{"change approved by the file's owner", func(h *history) {
-			h.pr(h.repo.Commit(t0.Add(-time.Hour), "m", map[string]string{"eligibility.yaml": policyRev(1)}), map[string]string{"eligibility.yaml": policyRev(1)}, octosec, t0.Add(-time.Hour))
+			h.merge(map[string]string{"eligibility.yaml": policyRev(1)}, octosec, t0.Add(-time.Hour))
 		}, true, ""},
 		{"change approved by someone who owns other files only", func(h *history) {
-			h.pr(h.repo.Commit(t0.Add(-time.Hour), "m", map[string]string{"eligibility.yaml": policyRev(1)}), map[string]string{"eligibility.yaml": policyRev(1)}, hubot, t0.Add(-time.Hour))
+			h.merge(map[string]string{"eligibility.yaml": policyRev(1)}, hubot, t0.Add(-time.Hour))
 		}, false, "without a passing verdict"},
 		{"pushed without a PR", func(h *history) {
-			h.repo.Commit(t0.Add(-time.Hour), "push", map[string]string{"eligibility.yaml": policyRev(1)})
-		}, false, "did not come from a pull request"},
+			h.fake.Move("push", "main", h.repo.Commit(t0.Add(-time.Hour), "push", map[string]string{"eligibility.yaml": policyRev(1)}), t0.Add(-time.Hour), alice)
+		}, false, "was pushed to main by alice"},
+		{"pushed with a date in the future, seen at once", func(h *history) {
+			h.fake.Move("push", "main", h.repo.Commit(t0.AddDate(1, 0, 0), "push", map[string]string{"eligibility.yaml": policyRev(1)}), t0.Add(-time.Second), alice)
+		}, false, "was pushed"},
 		{"merge commit that adds a change its PR did not have", func(h *history) {
 			sha := h.repo.Commit(t0.Add(-time.Hour), "m", map[string]string{"eligibility.yaml": policyRev(2)})
 			h.pr(sha, map[string]string{"eligibility.yaml": policyRev(1)}, octosec, t0.Add(-time.Hour))
+			h.fake.Move("pr_merge", "main", sha, t0.Add(-time.Hour), alice)
 		}, false, "differs from what PR #1 had approved"},
 		{"merge commit that changes a policy file its PR does not list", func(h *history) {
 			sha := h.repo.Commit(t0.Add(-time.Hour), "m", map[string]string{"eligibility.yaml": policyRev(1), ".github/CODEOWNERS": benchOwners + "* @alice\n"})
 			h.pr(sha, map[string]string{"eligibility.yaml": policyRev(1)}, octosec, t0.Add(-time.Hour))
+			h.fake.Move("pr_merge", "main", sha, t0.Add(-time.Hour), alice)
 		}, false, "which PR #1 does not"},
 		{"policy file turned into a symlink", func(h *history) {
 			path := filepath.Join(h.repo.Dir, "eligibility.yaml")
@@ -133,18 +165,29 @@ func TestChainVerdicts(t *testing.T) {
 			h.repo.Git(t0.Add(-time.Hour), "commit", "-q", "-m", "symlink")
 			sha := h.repo.Git(time.Time{}, "rev-parse", "HEAD")
 			h.pr(sha, map[string]string{"eligibility.yaml": "loose.yaml"}, octosec, t0.Add(-time.Hour))
+			h.fake.Move("pr_merge", "main", sha, t0.Add(-time.Hour), alice)
 		}, false, "symlink or a submodule"},
-		{"rebase merge of two commits, both approved as one PR", func(h *history) {
-			first := h.repo.Commit(t0.Add(-time.Hour), "one", map[string]string{"eligibility.yaml": policyRev(1)})
+		{"rebase merge of two commits judged at its two ends", func(h *history) {
+			h.repo.Commit(t0.Add(-time.Hour), "one: approvals 0 for a moment", map[string]string{"eligibility.yaml": strings.Replace(policyRev(1), "approvals: 1", "approvals: 0", 1)})
 			last := h.repo.Commit(t0.Add(-time.Hour), "two", map[string]string{"eligibility.yaml": policyRev(2)})
-			n := h.pr(last, map[string]string{"eligibility.yaml": policyRev(2)}, octosec, t0.Add(-time.Hour))
-			h.fake.AssociateCommit(n, first) // GitHub lists the rebased PR for its first commit too
+			h.pr(last, map[string]string{"eligibility.yaml": policyRev(2)}, octosec, t0.Add(-time.Hour))
+			h.fake.Move("pr_merge", "main", last, t0.Add(-time.Hour), alice)
+		}, true, ""},
+		{"rebase merge of a README PR that touched the policy and put it back", func(h *history) {
+			h.repo.Commit(t0.Add(-time.Hour), "one", map[string]string{"eligibility.yaml": policyRev(1)})
+			last := h.repo.Commit(t0.Add(-time.Hour), "two", map[string]string{"eligibility.yaml": benchPolicy, "README.md": "docs\n"})
+			h.pr(last, map[string]string{"README.md": "docs\n"}, hubot, t0.Add(-time.Hour))
+			h.fake.Move("pr_merge", "main", last, t0.Add(-time.Hour), alice)
 		}, true, ""},
 		{"a commit GitHub associates with a PR merged elsewhere", func(h *history) {
 			other := h.repo.Commit(t0.Add(-time.Hour), "one", map[string]string{"eligibility.yaml": policyRev(1)})
 			n := h.pr("f0000000000000000000000000000000000000f0", map[string]string{"eligibility.yaml": policyRev(1)}, octosec, t0.Add(-time.Hour))
 			h.fake.AssociateCommit(n, other)
-		}, false, "did not come from a pull request"},
+			h.fake.Move("push", "main", other, t0.Add(-time.Hour), alice)
+		}, false, "was pushed"},
+		{"a merge GitHub recorded but never linked to a PR", func(h *history) {
+			h.fake.Move("pr_merge", "main", h.repo.Commit(t0.Add(-time.Hour), "m", map[string]string{"eligibility.yaml": policyRev(1)}), t0.Add(-time.Hour), alice)
+		}, false, "lists no pull request merged there"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -159,24 +202,26 @@ func TestChainVerdicts(t *testing.T) {
 	}
 }
 
-// A commit GitHub cannot answer for yet leaves the chain pending from it on,
-// and it is asked again next time; a definitive verdict is asked once.
+// A merge GitHub recorded moments ago but has not linked to its PR yet
+// leaves the chain pending (503 not_synced), and it is asked again; a
+// definitive verdict is asked once.
 func TestChainPendingIsAskedAgain(t *testing.T) {
 	t.Parallel()
 	h := newHistory(t)
-	sha := h.repo.Commit(t0.Add(-time.Minute), "m", map[string]string{"eligibility.yaml": policyRev(1)})
+	sha := h.repo.Commit(t0.AddDate(-1, 0, 0), "m, dated a year ago", map[string]string{"eligibility.yaml": policyRev(1)})
+	h.fake.Move("pr_merge", "main", sha, t0.Add(-5*time.Second), alice)
 	var pending *custody.PendingError
-	if st := h.chain().Head(); !errors.As(st.Err(), &pending) {
-		t.Fatalf("a commit a minute old with no PR yet: %v, want pending", st.Err())
+	if st := h.chain().Head(); !errors.As(st.Err(), &pending) || !errors.Is(st.Err(), custody.ErrNotRecorded) {
+		t.Fatalf("a merge recorded 5 s ago with no PR listed yet: %v, want pending (not recorded yet), whatever its commit date", st.Err())
 	}
-	h.pr(sha, map[string]string{"eligibility.yaml": policyRev(1)}, octosec, t0.Add(-time.Minute))
+	h.pr(sha, map[string]string{"eligibility.yaml": policyRev(1)}, octosec, t0.Add(-5*time.Second))
 	if st := h.chain().Head(); st.Err() != nil {
 		t.Fatalf("once GitHub lists the PR: %v", st.Err())
 	}
 	calls := h.fake.TotalCalls()
 	h.chain()
-	if n := h.fake.TotalCalls() - calls; n != 0 {
-		t.Errorf("a verified commit was asked again: %d calls", n)
+	if n := h.fake.TotalCalls() - calls; n != 1 {
+		t.Errorf("a verified change was asked again: %d calls, want 1 (the activity)", n)
 	}
 }
 
@@ -184,7 +229,7 @@ func TestChainPendingIsAskedAgain(t *testing.T) {
 func TestBuildRestoresTrust(t *testing.T) {
 	t.Parallel()
 	change := func(sha string, ok bool) custody.Verdict {
-		return custody.Verdict{Commit: custody.Commit{SHA: sha, Changes: []custody.Change{{Path: "eligibility.yaml", Status: 'M', Mode: gitlog.ModeFile}}}, Checked: true, OK: ok, Reason: "no PR"}
+		return custody.Verdict{Step: custody.Step{Move: custody.Move{After: sha}, Changes: []custody.Change{{Path: "eligibility.yaml", Status: 'M', Mode: gitlog.ModeFile}}}, Checked: true, OK: ok, Reason: "no PR"}
 	}
 	c := custody.Build("a", []custody.Verdict{change("b", true), change("c", false), change("d", true)})
 	for n, want := range []string{"", "", "c", ""} {

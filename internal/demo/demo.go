@@ -97,7 +97,7 @@ func (w *world) setUp() error {
 	if _, err := w.git(w.access, "init", "-q", "-b", "main"); err != nil {
 		return err
 	}
-	anchor, err := w.commit("Set up the access repository", map[string][]byte{
+	anchor, err := w.commit("branch_creation", nil, "Set up the access repository", map[string][]byte{
 		"eligibility.yaml": []byte(policy), ".github/CODEOWNERS": []byte(codeowners),
 		"requests/README.md": []byte("# Requests\n"),
 	})

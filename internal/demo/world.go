@@ -119,8 +119,9 @@ func (w *world) git(dir string, args ...string) (string, error) {
 }
 
 // commit applies changes (nil deletes) to the access repository's main, as
-// GitHub's merge button would, and mirrors the tree into the GitHub stand-in.
-func (w *world) commit(msg string, changes map[string][]byte) (string, error) {
+// GitHub's merge button would, mirrors the tree into the GitHub stand-in,
+// and records the move there (kind: branch_creation, pr_merge, …) by actor.
+func (w *world) commit(kind string, actor *github.User, msg string, changes map[string][]byte) (string, error) {
 	for p, data := range changes {
 		full := filepath.Join(w.access, p)
 		if data == nil {
@@ -154,6 +155,7 @@ func (w *world) commit(msg string, changes map[string][]byte) (string, error) {
 	}
 	w.gh.Commit(sha, files)
 	w.gh.Branch("main", sha)
+	w.gh.Move(kind, "main", sha, time.Now().UTC().Truncate(time.Second), actor)
 	return sha, nil
 }
 
@@ -291,7 +293,7 @@ func (w *world) merge(number int) (string, error) {
 		}
 		changes[f.GetFilename()] = data
 	}
-	sha, err := w.commit(fmt.Sprintf("Merge pull request #%d from %s", number, pr.GetHead().GetRef()), changes)
+	sha, err := w.commit("pr_merge", pr.GetUser(), fmt.Sprintf("Merge pull request #%d from %s", number, pr.GetHead().GetRef()), changes)
 	if err != nil {
 		return "", err
 	}

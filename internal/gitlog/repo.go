@@ -69,7 +69,9 @@ func Open(dir string) (*Repo, error) {
 }
 
 func storage(gitDir string) *filesystem.Storage {
-	return filesystem.NewStorageWithOptions(osfs.New(gitDir), cache.NewObjectLRU(objectCache), filesystem.Options{KeepDescriptors: true})
+	// Alternates (git clone --shared) name object directories by absolute
+	// path: they are read from the root of the file system.
+	return filesystem.NewStorageWithOptions(osfs.New(gitDir), cache.NewObjectLRU(objectCache), filesystem.Options{KeepDescriptors: true, AlternatesFS: osfs.New("/")})
 }
 
 // Clone opens the bare clone of url in dir, creating it (with origin

@@ -171,3 +171,20 @@ func TestFileAtAndBlobs(t *testing.T) {
 		t.Errorf("Root = %q, %v", root, err)
 	}
 }
+
+// A clone made with --shared keeps its objects in the source's object
+// directory (an alternate, named by absolute path): they are read there.
+func TestSharedCloneReadsAlternates(t *testing.T) {
+	t.Parallel()
+	r, shas := history(t)
+	dir := filepath.Join(t.TempDir(), "shared")
+	r.Git(time.Time{}, "clone", "-q", "--shared", r.Dir, dir)
+	g, err := gitlog.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := g.Diff(context.Background(), shas[0], shas[1], requestPaths, 100)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("Diff in a shared clone = %+v, %v", got, err)
+	}
+}

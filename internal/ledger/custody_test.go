@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,46 +14,38 @@ import (
 
 var adminAsk = Ask{UserID: alice, Login: "alice", Account: "prod", Role: "Admin"}
 
-// A commit whose committer date is years old, pushed on top of live grants,
-// hides none of them: the walk is bounded by commits, and only a merge that
-// GitHub dates before the horizon ends it early.
-func TestOldDatedCommitHidesNothing(t *testing.T) {
-	t.Parallel()
-	r := newRepo(t)
-	g := r.Commit(t0.Add(-time.Hour), "grant", map[string]string{"requests/prod/2026-11/a.yaml": requestYAML("alice", "prod", "2h", "")})
-	old := r.Commit(t0.AddDate(-3, 0, 0), "pushed with an old date", map[string]string{"requests/README.md": "old\n"})
-	v := &verifier{by: map[string]*Verification{g: {OK: true, AuthorID: alice, MergedAt: t0.Add(-time.Hour)}}, mergedAt: map[string]time.Time{}}
-	now := t0
-	l := newLedger(t, r, v, &now)
-	if f, err := l.Find(context.Background(), adminAsk); err != nil || f.Grant.Commit != g {
-		t.Fatalf("Find = %+v, %v: the grant behind %.7s must stay visible", f, err, old)
+// recorded is GitHub's record of r's first-parent commits since its root,
+// each a merge at the time given (the commits' own dates play no part).
+func recorded(t *testing.T, r *repo, at ...time.Time) []custody.Move {
+	t.Helper()
+	shas := strings.Fields(r.Git(time.Time{}, "rev-list", "--first-parent", "--reverse", "main"))
+	if len(shas)-1 != len(at) {
+		t.Fatalf("%d commits after the root, %d times", len(shas)-1, len(at))
 	}
-	if v.cutCalls == 0 {
-		t.Error("the old-dated commit was not checked with GitHub before the walk went on")
+	moves := make([]custody.Move, len(at))
+	for i := range at {
+		moves[i] = custody.Move{ID: int64(i + 1), Type: custody.MovePRMerge, Before: shas[i], After: shas[i+1], At: at[i]}
 	}
+	return moves
 }
 
-// A merge GitHub dates before the horizon ends the walk: nothing older is read.
-func TestConfirmedCutBoundsTheWalk(t *testing.T) {
+// The window is read by GitHub's times: a merge whose commit claims to be
+// three years old is in it, and one recorded two months ago whose commit
+// claims to be new is not.
+func TestWindowByGitHubTimesNotCommitDates(t *testing.T) {
 	t.Parallel()
 	r := newRepo(t)
-	older := r.Commit(t0.Add(-80*24*time.Hour), "older", map[string]string{"requests/prod/2026-09/older.yaml": requestYAML("alice", "prod", "2h", "")})
-	cut := r.Commit(t0.Add(-70*24*time.Hour), "cut", map[string]string{"requests/prod/2026-09/cut.yaml": requestYAML("alice", "prod", "2h", "")})
-	r.Commit(t0.Add(-time.Hour), "live", map[string]string{"requests/prod/2026-11/live.yaml": requestYAML("alice", "prod", "2h", "")})
-	v := &verifier{by: map[string]*Verification{}, mergedAt: map[string]time.Time{cut: t0.Add(-70 * 24 * time.Hour)}}
+	stale := r.Commit(t0, "recorded two months ago, dated now", map[string]string{"requests/prod/2026-09/stale.yaml": requestYAML("alice", "prod", "2h", "")})
+	g := r.Commit(t0.AddDate(-3, 0, 0), "recorded an hour ago, dated three years ago", map[string]string{"requests/prod/2026-11/a.yaml": requestYAML("alice", "prod", "2h", "")})
+	v := &verifier{by: map[string]*Verification{g: {OK: true, AuthorID: alice, MergedAt: t0.Add(-time.Hour)}, stale: {OK: true, AuthorID: alice, MergedAt: t0.Add(-60 * 24 * time.Hour)}}}
+	v.moves = recorded(t, r, t0.Add(-60*24*time.Hour), t0.Add(-time.Hour))
 	now := t0
 	l := newLedger(t, r, v, &now)
-	commits, c, err := l.window(context.Background(), l.Index().Head, now.Add(-lookBack(l.Index().Policy)))
-	if err != nil || c != cut {
-		t.Fatalf("cut = %.7s, %v; want %.7s", c, err, cut)
+	if f, err := l.Find(context.Background(), adminAsk); err != nil || f.Grant.Commit() != g {
+		t.Fatalf("Find = %+v, %v: the grant merged an hour ago must be visible whatever its commit says", f, err)
 	}
-	for _, cm := range commits {
-		if cm.SHA == older || cm.SHA == cut {
-			t.Errorf("the walk read past the confirmed cut: %.7s", cm.SHA)
-		}
-	}
-	if len(commits) != 1 {
-		t.Errorf("the window holds %d commits, want the live one", len(commits))
+	if _, ok := l.Index().Grant("stale"); ok {
+		t.Error("a merge GitHub recorded two months ago was indexed because its commit claims to be new")
 	}
 }
 
@@ -76,7 +69,7 @@ func TestSymlinkSwapOfApprovedRequest(t *testing.T) {
 	now := t0
 	l := newLedger(t, r, v, &now)
 	got, _ := l.Index().Grant("a")
-	if got == nil || got.Commit == g || got.Request != nil || got.Invalid == "" {
+	if got == nil || got.Commit() == g || got.Request != nil || got.Invalid == "" {
 		t.Fatalf("grant after the swap = %+v: want it invalid and no longer resting on %.7s", got, g)
 	}
 	if _, err := l.Find(context.Background(), adminAsk); err == nil {
@@ -98,7 +91,7 @@ func TestUnverifiableGrantBesideValidOne(t *testing.T) {
 	now := t0
 	l := newLedger(t, r, v, &now)
 	f, err := l.Find(context.Background(), adminAsk)
-	if err != nil || f.Grant.Commit != good {
+	if err != nil || f.Grant.Commit() != good {
 		t.Fatalf("Find = %+v, %v; want the verifiable grant", f, err)
 	}
 	v.mu.Lock()
@@ -112,15 +105,16 @@ func TestUnverifiableGrantBesideValidOne(t *testing.T) {
 	}
 }
 
-// A force push that drops a revocation is caught by the running ledger (the
-// new head does not descend from the last one) and after a restart (the
-// last head is kept in the clone); only a new anchor clears it.
+// A force push that drops a revocation is caught by the running ledger and
+// after a restart (GitHub's activity records it); only a new anchor clears
+// it, and a grant at the anchor itself never counts.
 func TestForcePushDroppingRevocation(t *testing.T) {
 	t.Parallel()
 	r := newRepo(t)
 	g := r.Commit(t0.Add(-time.Hour), "grant", map[string]string{"requests/prod/2026-11/a.yaml": requestYAML("alice", "prod", "2h", "")})
-	r.Commit(t0.Add(-30*time.Minute), "revoke", map[string]string{"requests/prod/2026-11/a.yaml": ""})
+	rv := r.Commit(t0.Add(-30*time.Minute), "revoke", map[string]string{"requests/prod/2026-11/a.yaml": ""})
 	v := &verifier{by: map[string]*Verification{g: {OK: true, AuthorID: alice, MergedAt: t0.Add(-time.Hour)}}}
+	v.moves = recorded(t, r, t0.Add(-time.Hour), t0.Add(-30*time.Minute))
 	now := t0
 	l := newLedger(t, r, v, &now)
 	var revoked *RevokedError
@@ -128,21 +122,24 @@ func TestForcePushDroppingRevocation(t *testing.T) {
 		t.Fatalf("before the force push: %v, want revoked", err)
 	}
 	r.Git(time.Time{}, "reset", "-q", "--hard", g)
+	v.mu.Lock()
+	v.moves = append(v.moves, custody.Move{ID: 3, Type: custody.MoveForcePush, Before: rv, After: g, At: t0.Add(-time.Minute), Actor: "mallory"})
+	v.mu.Unlock()
 	var rw *custody.RewrittenError
-	if err := l.Sync(context.Background()); !errors.As(err, &rw) {
-		t.Fatalf("sync after the force push = %v, want *custody.RewrittenError", err)
+	if err := l.Sync(context.Background()); !errors.As(err, &rw) || !strings.Contains(rw.Error(), "mallory") {
+		t.Fatalf("sync after the force push = %v, want *custody.RewrittenError naming who", err)
 	}
 	if _, err := l.Find(context.Background(), adminAsk); !errors.As(err, &rw) {
 		t.Fatalf("Find after the force push = %v, want history rewritten", err)
 	}
-	restarted, err := New(Config{Dir: r.Dir, Branch: "main", Anchor: r.Root(), Verifier: v, Now: func() time.Time { return now }})
+	restarted, err := New(Config{History: history(t, r), Branch: "main", Anchor: r.Root(), Verifier: v, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := restarted.Sync(context.Background()); !errors.As(err, &rw) {
 		t.Fatalf("restart with the same anchor = %v, want history rewritten", err)
 	}
-	reviewed, err := New(Config{Dir: r.Dir, Branch: "main", Anchor: g, Verifier: v, Now: func() time.Time { return now }})
+	reviewed, err := New(Config{History: history(t, r), Branch: "main", Anchor: g, Verifier: v, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,15 +151,17 @@ func TestForcePushDroppingRevocation(t *testing.T) {
 	}
 }
 
-// A force push GitHub's activity records stops everything, and stays so.
-func TestForcePushFromActivityIsSticky(t *testing.T) {
+// A rewrite GitHub's activity records stops everything, and stays so even
+// if a later listing no longer shows it.
+func TestRewriteIsSticky(t *testing.T) {
 	t.Parallel()
 	r := newRepo(t)
 	g := r.Commit(t0.Add(-time.Hour), "grant", map[string]string{"requests/prod/2026-11/a.yaml": requestYAML("alice", "prod", "2h", "")})
-	v := &verifier{by: map[string]*Verification{g: {OK: true, AuthorID: alice, MergedAt: t0.Add(-time.Hour)}},
-		rewritten: &custody.RewrittenError{After: g, Why: "GitHub's activity shows a force push after the trust anchor"}}
+	v := &verifier{by: map[string]*Verification{g: {OK: true, AuthorID: alice, MergedAt: t0.Add(-time.Hour)}}}
+	v.moves = recorded(t, r, t0.Add(-time.Hour))
+	v.moves[0].Type = custody.MoveBranchCreation
 	now := t0
-	l, err := New(Config{Dir: r.Dir, Branch: "main", Anchor: r.Root(), Verifier: v, Now: func() time.Time { return now }})
+	l, err := New(Config{History: history(t, r), Branch: "main", Anchor: r.Root(), Verifier: v, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +170,7 @@ func TestForcePushFromActivityIsSticky(t *testing.T) {
 		t.Fatalf("sync = %v", err)
 	}
 	v.mu.Lock()
-	v.rewritten = nil
+	v.moves[0].Type = custody.MovePRMerge
 	v.mu.Unlock()
 	if err := l.Sync(context.Background()); !errors.As(err, &rw) {
 		t.Fatalf("a later sync cleared the rewrite: %v", err)
@@ -186,7 +185,8 @@ func TestStaleLedgerRefuses(t *testing.T) {
 	g := r.Commit(t0.Add(-time.Hour), "grant", map[string]string{"requests/prod/2026-11/a.yaml": requestYAML("alice", "prod", "2h", "")})
 	v := &verifier{by: map[string]*Verification{g: {OK: true, AuthorID: alice, MergedAt: t0.Add(-time.Hour)}}}
 	now := t0
-	l, err := New(Config{Dir: r.Dir, Branch: "main", Anchor: r.Root(), Verifier: v, Now: func() time.Time { return now }, MaxStaleness: 5 * time.Minute})
+	v.repo = r
+	l, err := New(Config{History: history(t, r), Branch: "main", Anchor: r.Root(), Verifier: v, Now: func() time.Time { return now }, MaxStaleness: 5 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,22 +211,24 @@ func TestStaleLedgerRefuses(t *testing.T) {
 
 // A restart on the same machine starts from the saved state: the index and
 // the verdicts come back without asking the verifier again, and a merge
-// made while it was down is read incrementally.
+// made while it was down is read incrementally. The state is a cache, not
+// evidence: without the key, with another key, or edited, it is ignored.
 func TestRestartFromSavedState(t *testing.T) {
 	t.Parallel()
 	r := newRepo(t)
 	g := r.Commit(t0.Add(-time.Hour), "grant", map[string]string{"requests/prod/2026-11/a.yaml": requestYAML("alice", "prod", "2h", "")})
-	v := &verifier{by: map[string]*Verification{g: {OK: true, AuthorID: alice, MergedAt: t0.Add(-time.Hour)}}}
+	v := &verifier{by: map[string]*Verification{g: {OK: true, AuthorID: alice, MergedAt: t0.Add(-time.Hour)}}, repo: r}
 	now := t0
 	state := filepath.Join(t.TempDir(), "state", "ledger.json")
-	open := func() *Ledger {
-		l, err := New(Config{Dir: r.Dir, Branch: "main", Anchor: r.Root(), Verifier: v, Now: func() time.Time { return now }, StatePath: state})
+	key := []byte("0123456789abcdef0123456789abcdef")
+	open := func(key []byte) *Ledger {
+		l, err := New(Config{History: history(t, r), Branch: "main", Anchor: r.Root(), Verifier: v, Now: func() time.Time { return now }, StatePath: state, StateKey: key})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return l
 	}
-	first := open()
+	first := open(key)
 	if err := first.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +241,7 @@ func TestRestartFromSavedState(t *testing.T) {
 	g2 := r.Commit(t0.Add(-30*time.Minute), "grant while down", map[string]string{"requests/prod/2026-11/b.yaml": requestYAML("alice", "prod", "2h", "")})
 	v.set(g2, &Verification{OK: true, AuthorID: alice, MergedAt: t0.Add(-30 * time.Minute)})
 	calls := v.calls
-	second := open()
+	second := open(key)
 	if err := second.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -251,5 +253,31 @@ func TestRestartFromSavedState(t *testing.T) {
 	}
 	if v.calls != calls {
 		t.Errorf("the restart asked the verifier %d times about a grant it had verified", v.calls-calls)
+	}
+
+	// An edit of the saved state (a verdict turned to OK) is refused.
+	data, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := strings.Replace(string(data), `"AuthorID":1`, `"AuthorID":2`, 1)
+	if forged == string(data) {
+		t.Fatal("the test did not find a verdict to forge in the saved state")
+	}
+	if err := os.WriteFile(state, []byte(forged), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, k := range map[string][]byte{"edited": key, "another key": []byte("another key of thirty-two bytes!")} {
+		calls := v.calls
+		l := open(k)
+		if err := l.Sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Find(context.Background(), Ask{UserID: bob, Login: "bob", RequestID: "a"}); err == nil {
+			t.Fatalf("%s state: a forged verdict issued", name)
+		}
+		if v.calls == calls {
+			t.Errorf("%s state: the grant was not verified again", name)
+		}
 	}
 }

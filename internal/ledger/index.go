@@ -43,8 +43,8 @@ func (g *Grant) key() string { return g.Step.Before + ".." + g.Step.After + ":" 
 // Removal records a request file deleted on the branch: a revocation.
 type Removal struct {
 	ID      string
-	Commit  string    // where the step that deleted it left the branch
-	At      time.Time // GitHub's time of that step
+	Commit  string           // where the step that deleted it left the branch
+	At      time.Time        // GitHub's time of that step
 	Request *request.Request // the deleted request, when it was in the index
 	Blob    string           // the deleted file's blob SHA
 }

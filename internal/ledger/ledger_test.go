@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/elevate-gitops/elevate/internal/custody"
+	"github.com/elevate-gitops/elevate/internal/gitlog"
 	"github.com/elevate-gitops/elevate/internal/ledger/ledgertest"
 )
 
@@ -42,23 +44,68 @@ func newRepo(t testing.TB) *repo {
 	return r
 }
 
-// verifier is a Verifier answering from tables: grant commit -> verdict,
-// commit -> GitHub merge time. Every policy commit verifies.
+// verifier is a Verifier answering from tables: grant commit -> verdict.
+// Every policy change verifies. GitHub's record of the branch is moves when
+// set; else every first-parent commit of repo, each recorded as a merge at
+// its commit time.
 type verifier struct {
-	mu        sync.Mutex
-	by        map[string]*Verification
-	mergedAt  map[string]time.Time
-	err       error
-	failing   map[string]error // grant commit -> error
-	rewritten *custody.RewrittenError
-	calls     int
-	cutCalls  int
+	mu       sync.Mutex
+	by       map[string]*Verification
+	err      error
+	failing  map[string]error // grant commit -> error
+	calls    int
+	repo     *repo
+	moves    []custody.Move // oldest first
+	movesErr error
 }
 
-func (v *verifier) Chain(_ context.Context, _ string, commits []custody.Commit) *custody.Chain {
-	verdicts := make([]custody.Verdict, len(commits))
-	for i, c := range commits {
-		verdicts[i] = custody.Verdict{Commit: c, Checked: true, OK: true}
+func (v *verifier) Moves(ctx context.Context, from custody.Mark) ([]custody.Move, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.movesErr != nil {
+		return nil, v.movesErr
+	}
+	all := v.moves
+	if all == nil && v.repo != nil {
+		g, err := gitlog.Open(v.repo.Dir)
+		if err != nil {
+			return nil, err
+		}
+		head, _ := g.Ref(ctx, "refs/heads/main")
+		var chain []custody.Move
+		err = g.FirstParents(ctx, head, nil, func(sha string, at time.Time) bool {
+			chain = append(chain, custody.Move{Type: custody.MovePRMerge, After: sha, At: at})
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+		slices.Reverse(chain)
+		for i := range chain {
+			chain[i].ID = int64(i + 1)
+			if i > 0 {
+				chain[i].Before = chain[i-1].After
+			}
+		}
+		all = chain
+	}
+	for i := len(all) - 1; i >= 0; i-- {
+		if (from.ID != 0 && all[i].ID == from.ID) || (from.ID == 0 && all[i].After == from.Head) {
+			return slices.Clone(all[i+1:]), nil
+		}
+	}
+	if len(all) > 0 && all[0].Before == from.Head {
+		return slices.Clone(all), nil
+	}
+	return slices.Clone(all), &custody.NotReachedError{Mark: from}
+}
+
+func (v *verifier) MergedAs(context.Context, string) (bool, error) { return false, nil }
+
+func (v *verifier) Chain(_ context.Context, steps []custody.Step) *custody.Chain {
+	verdicts := make([]custody.Verdict, len(steps))
+	for i, st := range steps {
+		verdicts[i] = custody.Verdict{Step: st, Checked: true, OK: true}
 	}
 	return custody.Build("", verdicts)
 }
@@ -70,27 +117,13 @@ func (v *verifier) Grant(_ context.Context, st custody.State, g custody.Grant) (
 	if v.err != nil {
 		return nil, v.err
 	}
-	if err := v.failing[g.Commit]; err != nil {
+	if err := v.failing[g.Step.After]; err != nil {
 		return nil, err
 	}
-	if out, ok := v.by[g.Commit]; ok {
+	if out, ok := v.by[g.Step.After]; ok {
 		return out, nil
 	}
 	return &Verification{Reason: "not merged through a PR"}, nil
-}
-
-func (v *verifier) MergedAt(_ context.Context, sha string) (time.Time, bool, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.cutCalls++
-	at, ok := v.mergedAt[sha]
-	return at, ok, nil
-}
-
-func (v *verifier) Rewritten(context.Context) (*custody.RewrittenError, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.rewritten, nil
 }
 
 func (v *verifier) set(commit string, out *Verification) {
@@ -99,9 +132,22 @@ func (v *verifier) set(commit string, out *Verification) {
 	v.by[commit] = out
 }
 
-func newLedger(t testing.TB, r *repo, v Verifier, now *time.Time) *Ledger {
+// history opens r with the one reader of git.
+func history(t testing.TB, r *repo) *gitlog.Repo {
 	t.Helper()
-	l, err := New(Config{Dir: r.Dir, Branch: "main", Anchor: r.Root(), Verifier: v, Now: func() time.Time { return *now }, MaxStaleness: 365 * 24 * time.Hour})
+	g, err := gitlog.Open(r.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func newLedger(t testing.TB, r *repo, v *verifier, now *time.Time) *Ledger {
+	t.Helper()
+	if v.repo == nil {
+		v.repo = r
+	}
+	l, err := New(Config{History: history(t, r), Branch: "main", Anchor: r.Root(), Verifier: v, Now: func() time.Time { return *now }, MaxStaleness: 365 * 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +177,7 @@ func TestSyncIndexesOnlyWhatCanStillBeOpen(t *testing.T) {
 		t.Fatalf("indexed %d grants, want live and bad (old is past the horizon, gone was deleted)", x.Len())
 	}
 	g, ok := x.Grant("prod/2026-11/live")
-	if !ok || g.Commit != live || !g.CommittedAt.Equal(t0.Add(-time.Hour)) || g.Request.Duration != 2*time.Hour {
+	if !ok || g.Commit() != live || !g.Step.At.Equal(t0.Add(-time.Hour)) || g.Request.Duration != 2*time.Hour {
 		t.Fatalf("live grant = %+v", g)
 	}
 	if _, ok := x.Grant("live"); !ok {
@@ -307,11 +353,11 @@ func TestFailedSyncKeepsLastGoodIndex(t *testing.T) {
 
 func TestNotSynced(t *testing.T) {
 	t.Parallel()
-	l, err := New(Config{Dir: t.TempDir(), Branch: "main", Anchor: "0000000000000000000000000000000000000000", Verifier: &verifier{}})
+	l, err := New(Config{History: history(t, ledgertest.New(t)), Branch: "main", Anchor: "0000000000000000000000000000000000000000", Verifier: &verifier{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Find(context.Background(), Ask{RequestID: "x"}); !errors.As(err, new(NotSyncedError)) {
+	if _, err := l.Find(context.Background(), Ask{RequestID: "x"}); !errors.As(err, new(*NotSyncedError)) {
 		t.Fatalf("err = %v", err)
 	}
 }

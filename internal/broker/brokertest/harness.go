@@ -31,6 +31,8 @@ import (
 )
 
 const (
+	// StateKey is the MAC key of the harness broker's saved state.
+	StateKey      = "harness-state-key-0123456789abcdef"
 	BrokerKey     = "AKIAELEVATEBROKER01"
 	BrokerSecret  = "broker-secret-never-logged"
 	UserToken     = "gho_codertocatUserToken1"
@@ -127,10 +129,11 @@ func NewOn(t testing.TB, target AWS, opts ...Option) *Harness {
 	h := &Harness{t: t, now: time.Now().UTC().Truncate(time.Second), Logs: &SyncBuffer{}}
 	merged := h.now.Add(-30 * time.Minute)
 	h.Repo = ledgertest.New(t)
-	h.Repo.Commit(merged.Add(-24*time.Hour), "policy", map[string]string{"eligibility.yaml": policy, ".github/CODEOWNERS": vt.CodeOwners})
+	root := h.Repo.Commit(merged.Add(-24*time.Hour), "policy", map[string]string{"eligibility.yaml": policy, ".github/CODEOWNERS": vt.CodeOwners})
 	sha := h.Repo.Commit(merged, "Merge pull request #2", map[string]string{vt.RequestPath: vt.Request})
 
 	h.GitHub = vt.New(t, 0)
+	h.GitHub.Fake.Move("branch_creation", "main", root, merged.Add(-24*time.Hour), vt.Author)
 	h.GitHub.BaseFiles["eligibility.yaml"] = []byte(policy)
 	h.GitHub.Fake.Commit(vt.BaseSHA, h.GitHub.BaseFiles)
 	h.GitHub.OpenPR(t, map[string][]byte{vt.RequestPath: []byte(vt.Request)}, nil)
@@ -158,7 +161,7 @@ func (h *Harness) Config() broker.Config {
 		STSEndpoint: h.target.Endpoint, Region: "us-east-1", SigninURL: h.target.SigninURL,
 		WebhookSecret: WebhookSecret, SyncInterval: time.Minute,
 		TrustAnchor: h.Repo.Root(), MaxStaleness: 24 * time.Hour,
-		StateDir: h.stateDir, HeadCheck: 5 * time.Second,
+		StateDir: h.stateDir, HeadCheck: 5 * time.Second, StateKey: StateKey,
 	}
 	for _, o := range h.configure {
 		o(&cfg)
@@ -177,6 +180,12 @@ func (h *Harness) Deps() broker.Deps {
 
 // start wires a broker with broker.Build, syncs it once and serves it.
 func (h *Harness) start() error {
+	h.serve()
+	return h.Ledger.Sync(context.Background())
+}
+
+// serve wires a broker with broker.Build and serves it, not synced yet.
+func (h *Harness) serve() {
 	b, err := broker.Build(context.Background(), h.Config(), h.Deps())
 	if err != nil {
 		h.t.Fatal(err)
@@ -185,18 +194,39 @@ func (h *Harness) start() error {
 	ts := httptest.NewServer(h.Server.Handler())
 	h.t.Cleanup(ts.Close)
 	h.URL = ts.URL
-	return h.Ledger.Sync(context.Background())
 }
 
-// Restart starts a second broker on the same ledger and stand-ins, as a
-// restart of the process would: nothing it verified is remembered. A
-// failing first sync is left for the test to see.
+// Restart starts a second broker on the same ledger and stand-ins with an
+// empty state directory, as a new replica or a Lambda cold start would:
+// nothing it verified is remembered. A failing first sync is left for the
+// test to see.
 func (h *Harness) Restart() *Harness {
 	h.t.Helper()
+	n := h.Unsynced()
+	_ = n.Ledger.Sync(context.Background())
+	return n
+}
+
+// Unsynced is Restart without the first sync: the broker serves, and the
+// test syncs it when it means to.
+func (h *Harness) Unsynced() *Harness {
+	h.t.Helper()
 	n := &Harness{t: h.t, Repo: h.Repo, GitHub: h.GitHub, OIDC: h.OIDC, STS: h.STS, Logs: &SyncBuffer{}, now: h.Clock(), target: h.target, stateDir: h.t.TempDir(), configure: h.configure}
+	n.serve()
+	return n
+}
+
+// RestartSameMachine starts a second broker with this one's state
+// directory, as a restart of the process on the same machine would.
+func (h *Harness) RestartSameMachine() *Harness {
+	h.t.Helper()
+	n := &Harness{t: h.t, Repo: h.Repo, GitHub: h.GitHub, OIDC: h.OIDC, STS: h.STS, Logs: &SyncBuffer{}, now: h.Clock(), target: h.target, stateDir: h.stateDir, configure: h.configure}
 	_ = n.start()
 	return n
 }
+
+// StateDir is the broker's state directory.
+func (h *Harness) StateDir() string { return h.stateDir }
 
 // token mints an Actions OIDC token for a GitHub user.
 func (h *Harness) Token(login string, id int64) string {
@@ -246,8 +276,16 @@ func (h *Harness) Credentials(token string, body any) Answer {
 	return h.Call("POST", brokerapi.PathCredentials, token, body)
 }
 
-// mergePR adds and merges PR number adding path with content as commit sha.
+// MergePR adds and merges PR number adding path with content as commit sha.
 func (h *Harness) MergePR(number int, path, content, sha string, at time.Time, approved bool) {
+	h.t.Helper()
+	h.requestPR(number, path, content, approved, at)
+	h.GitHub.MergeAs(h.t, number, at, sha)
+}
+
+// requestPR adds request PR number adding path with content, approved by
+// hubot when approved.
+func (h *Harness) requestPR(number int, path, content string, approved bool, at time.Time) {
 	h.t.Helper()
 	head := fmt.Sprintf("%040d", number)
 	files := map[string][]byte{}
@@ -264,7 +302,28 @@ func (h *Harness) MergePR(number int, path, content, sha string, at time.Time, a
 	if approved {
 		h.GitHub.Fake.AddReview(number, &github.PullRequestReview{User: vt.Hubot, State: github.String("APPROVED"), CommitID: github.String(head), SubmittedAt: &github.Timestamp{Time: at.Add(-time.Minute)}})
 	}
-	h.GitHub.MergeAs(h.t, number, at, sha)
+}
+
+// Queued is one approved request PR of a merge-queue batch.
+type Queued struct {
+	Number        int
+	Path, Content string
+}
+
+// MergeQueue merges approved request PRs as one merge-queue batch: each is
+// a commit of its own on the branch, GitHub lists each PR merged as its
+// commit, and the activity records one merge_queue_merge to the last.
+func (h *Harness) MergeQueue(at time.Time, batch ...Queued) []string {
+	h.t.Helper()
+	var shas []string
+	for _, q := range batch {
+		sha := h.Repo.Commit(at, fmt.Sprintf("Merge pull request #%d", q.Number), map[string]string{q.Path: q.Content})
+		h.requestPR(q.Number, q.Path, q.Content, true, at)
+		h.GitHub.MarkMerged(h.t, q.Number, at, sha)
+		shas = append(shas, sha)
+	}
+	h.GitHub.Fake.Move("merge_queue_merge", "main", shas[len(shas)-1], at, vt.Author)
+	return shas
 }
 
 // MergeChange commits files (an empty content deletes) on the branch at at
@@ -272,24 +331,36 @@ func (h *Harness) MergePR(number int, path, content, sha string, at time.Time, a
 // approved, approved on its head by approver. It returns the merge commit.
 func (h *Harness) MergeChange(number int, files map[string]string, at time.Time, approver *github.User) string {
 	h.t.Helper()
-	sha := h.Repo.Commit(at, fmt.Sprintf("Merge pull request #%d", number), files)
+	return h.MergeRebased(number, []map[string]string{files}, at, approver)
+}
+
+// MergeRebased is MergeChange for a PR of several commits merged with
+// "Rebase and merge": each commit lands on the branch, and the PR lists its
+// net change (what differs from the branch before the first).
+func (h *Harness) MergeRebased(number int, commits []map[string]string, at time.Time, approver *github.User) string {
+	h.t.Helper()
+	before := h.Repo.Git(time.Time{}, "rev-parse", "HEAD")
+	sha := ""
+	for i, files := range commits {
+		sha = h.Repo.Commit(at, fmt.Sprintf("Merge pull request #%d (%d/%d)", number, i+1, len(commits)), files)
+	}
 	head := fmt.Sprintf("%040d", 1000+number)
 	snapshot := map[string][]byte{}
 	for p, d := range h.GitHub.BaseFiles {
 		snapshot[p] = d
 	}
 	var changed []*github.CommitFile
-	for p, content := range files {
-		cf := &github.CommitFile{Filename: github.String(p), Status: github.String("modified")}
-		if content == "" {
+	for _, line := range strings.Split(h.Repo.Git(time.Time{}, "diff", "--no-renames", "--name-status", before, sha), "\n") {
+		status, p, ok := strings.Cut(line, "\t")
+		if !ok {
+			continue
+		}
+		cf := &github.CommitFile{Filename: github.String(p), Status: github.String(map[string]string{"A": "added", "M": "modified", "D": "removed"}[status])}
+		if status == "D" {
 			delete(snapshot, p)
-			cf.Status = github.String("removed")
 		} else {
-			snapshot[p] = []byte(content)
+			snapshot[p] = []byte(h.Repo.Git(time.Time{}, "show", sha+":"+p) + "\n")
 			cf.SHA = github.String(h.Repo.Git(time.Time{}, "rev-parse", sha+":"+p))
-			if _, ok := h.GitHub.BaseFiles[p]; !ok {
-				cf.Status = github.String("added")
-			}
 		}
 		changed = append(changed, cf)
 	}
@@ -305,6 +376,18 @@ func (h *Harness) MergeChange(number int, files map[string]string, at time.Time,
 	h.GitHub.MergeAs(h.t, number, at, sha)
 	return sha
 }
+
+// Push commits files (an empty content deletes) on the branch at at, and
+// records it in GitHub's activity as a direct push by a repository admin.
+func (h *Harness) Push(at time.Time, msg string, files map[string]string) string {
+	h.t.Helper()
+	sha := h.Repo.Commit(at, msg, files)
+	h.GitHub.Fake.Move("push", "main", sha, at, Admin)
+	return sha
+}
+
+// Admin is a repository admin who can push past branch protection.
+var Admin = &github.User{Login: github.String("mallory"), ID: github.Int64(666), Type: github.String("User")}
 
 func (h *Harness) Sync() {
 	h.t.Helper()

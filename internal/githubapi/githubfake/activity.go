@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,6 +64,14 @@ func (f *Fake) RecordActivity(kind, branch, before, after string, at time.Time, 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record(kind, branch, before, after, at, actor)
+}
+
+// Unrecord takes the moves to after out of the activity, as a record
+// GitHub has not written yet.
+func (f *Fake) Unrecord(after string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.repo.activity = slices.DeleteFunc(f.repo.activity, func(a activity) bool { return a.After == after })
 }
 
 const zeroSHA = "0000000000000000000000000000000000000000"

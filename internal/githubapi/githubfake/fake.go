@@ -167,10 +167,15 @@ func (f *Fake) handle(pattern string, h func(*call)) {
 		f.total++
 		c := &call{f: f, w: w, r: r}
 		if ft := rt.fault; ft != nil {
-			if ft.Delay > 0 {
+			if ft.Delay > 0 || ft.Until != nil {
 				f.mu.Unlock()
+				var delay <-chan time.Time
+				if ft.Delay > 0 {
+					delay = time.After(ft.Delay)
+				}
 				select {
-				case <-time.After(ft.Delay):
+				case <-delay:
+				case <-ft.Until:
 				case <-r.Context().Done():
 				}
 				f.mu.Lock()
@@ -274,15 +279,16 @@ func (f *Fake) Disable(routes ...string) {
 	}
 }
 
-// Fault is how a route misbehaves: it answers after Delay, and, when
-// Status is set, with that status, Header (Retry-After, X-RateLimit-*) and
-// Message instead of its own answer, as GitHub does when it is down, slow
-// or rate-limiting.
+// Fault is how a route misbehaves: it answers after Delay (or once Until
+// is closed), and, when Status is set, with that status, Header
+// (Retry-After, X-RateLimit-*) and Message instead of its own answer, as
+// GitHub does when it is down, slow or rate-limiting.
 type Fault struct {
 	Status  int
 	Header  http.Header
 	Message string
 	Delay   time.Duration
+	Until   <-chan struct{}
 }
 
 // Break makes route answer as ft says until Heal.

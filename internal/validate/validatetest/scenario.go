@@ -11,6 +11,7 @@
 package validatetest
 
 import (
+	"cmp"
 	"embed"
 	"fmt"
 	"os"
@@ -172,8 +173,18 @@ func (s *Scenario) Merge(t testing.TB, at time.Time) {
 	s.MergeAs(t, Number, at, MergeSHA)
 }
 
-// MergeAs marks PR number merged at the given time as commit sha.
+// MergeAs marks PR number merged at the given time as commit sha, and
+// records the merge in the repository's activity (a pr_merge of the PR's
+// base branch to sha) as GitHub does.
 func (s *Scenario) MergeAs(t testing.TB, number int, at time.Time, sha string) {
+	t.Helper()
+	pr := s.MarkMerged(t, number, at, sha)
+	s.Fake.Move("pr_merge", cmp.Or(pr.GetBase().GetRef(), "main"), sha, at, pr.GetUser())
+}
+
+// MarkMerged marks PR number merged at the given time as commit sha,
+// recording no move of the branch (a merge queue records its batch once).
+func (s *Scenario) MarkMerged(t testing.TB, number int, at time.Time, sha string) *github.PullRequest {
 	t.Helper()
 	pr := s.Fake.Pull(number)
 	pr.State = github.String("closed")
@@ -181,6 +192,7 @@ func (s *Scenario) MergeAs(t testing.TB, number int, at time.Time, sha string) {
 	pr.MergedAt = &github.Timestamp{Time: at}
 	pr.MergeCommitSHA = github.String(sha)
 	s.Fake.AddPull(pr, s.Fake.PullFiles(number))
+	return pr
 }
 
 // Payload returns the event payload event (a file name under testdata/).

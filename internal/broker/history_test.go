@@ -1,0 +1,341 @@
+package broker_test
+
+// What merged is what GitHub recorded. Each attack below reshapes the
+// branch as a repository admin or writer could, in a real git repository
+// whose moves the GitHub fake's activity records as GitHub does, and is
+// tried against a broker that was running when it happened and against one
+// started afterwards with no saved state (a new replica, a Lambda cold
+// start). README: "Who can do what: the trust model".
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/elevate-gitops/elevate/internal/broker/brokertest"
+	"github.com/elevate-gitops/elevate/internal/githubapi/githubfake"
+	vt "github.com/elevate-gitops/elevate/internal/validate/validatetest"
+)
+
+// bothBrokers runs check against the broker that saw the attack happen
+// (synced after it) and against a fresh one started after it.
+func bothBrokers(t *testing.T, h *brokertest.Harness, check func(t *testing.T, h *brokertest.Harness)) {
+	t.Helper()
+	_ = h.Ledger.Sync(context.Background())
+	t.Run("running broker", func(t *testing.T) { check(t, h) })
+	t.Run("broker started afterwards", func(t *testing.T) { check(t, h.Restart()) })
+}
+
+// reroute pushes, as an admin, a merge commit whose first parent is old and
+// whose second parent is the head, holding old's tree: the new head
+// descends from the old one, and GitHub records a push, not a force push;
+// yet everything since old has left the first-parent chain.
+func reroute(t *testing.T, h *brokertest.Harness, old string, at time.Time) string {
+	t.Helper()
+	head := h.Repo.Git(time.Time{}, "rev-parse", "HEAD")
+	tree := h.Repo.Git(time.Time{}, "rev-parse", old+"^{tree}")
+	sha := h.Repo.Git(at, "commit-tree", tree, "-p", old, "-p", head, "-m", "Merge branch 'main'")
+	h.Repo.Git(time.Time{}, "reset", "-q", "--hard", sha)
+	h.GitHub.Fake.Move("push", "main", sha, at, brokertest.Admin)
+	return sha
+}
+
+func head(h *brokertest.Harness) string { return h.Repo.Git(time.Time{}, "rev-parse", "HEAD") }
+
+// A revocation rerouted off the first-parent chain stays in force: the
+// request file is back on the branch, but by a push, which grants nothing.
+func TestAttackRerouteUndoesRevocation(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	before := head(h)
+	h.MergeChange(40, map[string]string{vt.RequestPath: ""}, h.Clock().Add(-10*time.Minute), nil) // a revocation needs no approval
+	h.Sync()
+	wantRefusal(t, h.Credentials(h.Codertocat(), byID), 403, "revoked", "revoked")
+	rerouted := reroute(t, h, before, h.Clock().Add(-5*time.Minute))
+	bothBrokers(t, h, func(t *testing.T, h *brokertest.Harness) {
+		wantRefusal(t, h.Credentials(h.Codertocat(), byID), 403, "no_active_grant", rerouted[:12])
+		wantRefusal(t, h.Credentials(h.Codertocat(), map[string]string{"account": "prod", "role": "Admin"}), 403, "no_active_grant", "was pushed")
+	})
+}
+
+// An approved tightening of eligibility.yaml rolled back by a reroute is a
+// policy change by push: nothing issues.
+func TestAttackRerouteRollsBackPolicy(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	before := head(h)
+	h.MergeChange(41, map[string]string{"eligibility.yaml": stricter}, h.Clock().Add(-10*time.Minute), brokertest.SecurityLead)
+	rerouted := reroute(t, h, before, h.Clock().Add(-5*time.Minute))
+	bothBrokers(t, h, func(t *testing.T, h *brokertest.Harness) {
+		wantRefusal(t, h.Credentials(h.Codertocat(), byID), 503, "untrusted_history", rerouted[:12])
+	})
+}
+
+// A reroute onto an intermediate commit of a rebase-merged policy PR (one
+// that briefly said approvals: 0) makes that commit's policy nobody's: a
+// request merged without approval under it gets nothing.
+func TestAttackRerouteOntoIntermediateCommit(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	loose := strings.Replace(looser, "approvals: 1", "approvals: 0", 1)
+	h.MergeRebased(42, []map[string]string{{"eligibility.yaml": loose}, {"eligibility.yaml": looser}}, h.Clock().Add(-20*time.Minute), brokertest.SecurityLead)
+	h.Sync()
+	if a := h.Credentials(h.Codertocat(), byID); a.Status != 200 {
+		t.Fatalf("after the approved rebase merge: %d %s", a.Status, a.Raw)
+	}
+	intermediate := h.Repo.Git(time.Time{}, "rev-parse", "HEAD~1")
+	rerouted := reroute(t, h, intermediate, h.Clock().Add(-15*time.Minute))
+	content := strings.Replace(vt.Request, "INC-1", "INC-43", 1)
+	sha := h.Repo.Commit(h.Clock().Add(-10*time.Minute), "Merge pull request #43", map[string]string{"requests/prod/2026-11/unapproved.yaml": content})
+	h.MergePR(43, "requests/prod/2026-11/unapproved.yaml", content, sha, h.Clock().Add(-10*time.Minute), false)
+	bothBrokers(t, h, func(t *testing.T, h *brokertest.Harness) {
+		wantRefusal(t, h.Credentials(h.Codertocat(), map[string]string{"request": "unapproved"}), 503, "untrusted_history", rerouted[:12])
+		wantRefusal(t, h.Credentials(h.Codertocat(), byID), 503, "untrusted_history", rerouted[:12])
+	})
+}
+
+// Deleting the branch and creating it again at an older commit (before a
+// revocation) is a rewrite, though no force push is recorded.
+func TestAttackBranchDeletedAndRecreated(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	before := head(h)
+	h.MergeChange(44, map[string]string{vt.RequestPath: ""}, h.Clock().Add(-10*time.Minute), nil)
+	h.Sync()
+	h.Repo.Git(time.Time{}, "reset", "-q", "--hard", before)
+	h.GitHub.Fake.Move("branch_deletion", "main", "", h.Clock().Add(-6*time.Minute), brokertest.Admin)
+	h.GitHub.Fake.Move("branch_creation", "main", before, h.Clock().Add(-5*time.Minute), brokertest.Admin)
+	bothBrokers(t, h, func(t *testing.T, h *brokertest.Harness) {
+		wantRefusal(t, h.Credentials(h.Codertocat(), byID), 503, "history_rewritten", "deleted")
+	})
+}
+
+// A README-only PR whose first commit touched eligibility.yaml and whose
+// second put it back, merged with "Rebase and merge", changes no policy:
+// the move is judged at its two ends, and grants keep issuing.
+func TestAttackRebasedRevertIsNoDenialOfService(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	h.MergeRebased(45, []map[string]string{{"eligibility.yaml": looser}, {"eligibility.yaml": brokertest.Policy, "README.md": "# access\n"}}, h.Clock().Add(-10*time.Minute), vt.Hubot)
+	bothBrokers(t, h, func(t *testing.T, h *brokertest.Harness) {
+		if a := h.Credentials(h.Codertocat(), byID); a.Status != 200 {
+			t.Fatalf("after a README PR rebase-merged: %d %s", a.Status, a.Raw)
+		}
+	})
+}
+
+// A pushed eligibility.yaml is untrusted as soon as it is seen, whatever
+// date its commit claims (a year ahead here), never "GitHub is lagging";
+// a later approved PR restores trust.
+func TestAttackPushedPolicyIsUntrustedAtOnce(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	pushed := h.Repo.Commit(h.Clock().AddDate(1, 0, 0), "admin push, dated next year", map[string]string{"eligibility.yaml": looser})
+	h.GitHub.Fake.Move("push", "main", pushed, h.Clock().Add(-time.Second), brokertest.Admin)
+	bothBrokers(t, h, func(t *testing.T, h *brokertest.Harness) {
+		wantRefusal(t, h.Credentials(h.Codertocat(), byID), 503, "untrusted_history", pushed[:12])
+	})
+	h.MergeChange(46, map[string]string{"eligibility.yaml": brokertest.Policy}, h.Clock(), brokertest.SecurityLead)
+	bothBrokers(t, h, func(t *testing.T, h *brokertest.Harness) {
+		if a := h.Credentials(h.Codertocat(), byID); a.Status != 200 {
+			t.Fatalf("after the approved PR: %d %s", a.Status, a.Raw)
+		}
+	})
+}
+
+// The saved state is a cache: an edited state directory makes a pushed,
+// unapproved request issue nothing after a restart.
+func TestAttackEditedSavedState(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	content := strings.Replace(vt.Request, "INC-1", "INC-47", 1)
+	pushed := h.Push(h.Clock().Add(-5*time.Minute), "admin push", map[string]string{"requests/prod/2026-11/pushed.yaml": content})
+	h.Sync()
+	if err := h.Ledger.VerifyAll(context.Background()); err != nil { // and saves the verdicts
+		t.Fatal(err)
+	}
+	wantRefusal(t, h.Credentials(h.Codertocat(), map[string]string{"request": "pushed"}), 403, "no_active_grant", "pushed")
+	// The admin writes the verdict they want into the saved state: the
+	// pushed request's verification copied from the real grant's.
+	state := h.StateDir() + "/ledger-state.json"
+	forgeState(t, state, pushed)
+	restarted := h.RestartSameMachine()
+	wantRefusal(t, restarted.Credentials(restarted.Codertocat(), map[string]string{"request": "pushed"}), 403, "no_active_grant", "pushed")
+	if a := restarted.Credentials(restarted.Codertocat(), byID); a.Status != 200 {
+		t.Fatalf("the real grant after the restart: %d %s", a.Status, a.Raw)
+	}
+}
+
+// Two merges landing between two looks at the branch, and a merge-queue
+// batch of two, are each judged at their own merge: all four issue.
+func TestSeveralMergesBetweenTwoLooksAreTrusted(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	at := h.Clock().Add(-10 * time.Minute)
+	for i, name := range []string{"one", "two"} {
+		content := strings.Replace(vt.Request, "INC-1", "INC-5"+strconv.Itoa(i), 1)
+		sha := h.Repo.Commit(at, "Merge pull request", map[string]string{"requests/prod/2026-11/" + name + ".yaml": content})
+		h.MergePR(50+i, "requests/prod/2026-11/"+name+".yaml", content, sha, at, true)
+	}
+	h.MergeQueue(at.Add(time.Minute),
+		brokertest.Queued{Number: 52, Path: "requests/prod/2026-11/three.yaml", Content: strings.Replace(vt.Request, "INC-1", "INC-53", 1)},
+		brokertest.Queued{Number: 53, Path: "requests/prod/2026-11/four.yaml", Content: strings.Replace(vt.Request, "INC-1", "INC-54", 1)})
+	bothBrokers(t, h, func(t *testing.T, h *brokertest.Harness) {
+		for _, id := range []string{"one", "two", "three", "four"} {
+			if a := h.Credentials(h.Codertocat(), map[string]string{"request": id}); a.Status != 200 {
+				t.Errorf("%s: %d %s", id, a.Status, a.Raw)
+			}
+		}
+	})
+}
+
+// A merge queue's batch cannot carry a change that no PR of it made: the
+// commit between its merges is nobody's merge.
+func TestMergeQueueBatchWithAnUnmergedCommit(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	at := h.Clock().Add(-10 * time.Minute)
+	// The smuggled commit is not recorded: the batch's move starts before it.
+	h.Repo.Commit(at, "not a PR", map[string]string{"requests/prod/2026-11/smuggled.yaml": strings.Replace(vt.Request, "INC-1", "INC-60", 1)})
+	h.MergeQueue(at, brokertest.Queued{Number: 61, Path: "requests/prod/2026-11/queued.yaml", Content: strings.Replace(vt.Request, "INC-1", "INC-61", 1)})
+	bothBrokers(t, h, func(t *testing.T, h *brokertest.Harness) {
+		wantRefusal(t, h.Credentials(h.Codertocat(), map[string]string{"request": "smuggled"}), 403, "no_active_grant", "did not add")
+		if a := h.Credentials(h.Codertocat(), map[string]string{"request": "queued"}); a.Status != 200 {
+			t.Fatalf("the queued PR: %d %s", a.Status, a.Raw)
+		}
+	})
+}
+
+// A merge the branch shows but GitHub's activity does not list yet is
+// "not yet" (503 not_synced) for a new grant, while deletions take effect
+// at once; once GitHub records it, it issues.
+func TestUnrecordedMergeIsNotYet(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	content := strings.Replace(vt.Request, "INC-1", "INC-70", 1)
+	at := h.Clock().Add(-time.Second)
+	sha := h.Repo.Commit(at, "Merge pull request #70", map[string]string{"requests/prod/2026-11/new.yaml": content, vt.RequestPath: ""})
+	h.MergePR(70, "requests/prod/2026-11/new.yaml", content, sha, at, true)
+	// GitHub has not recorded the move yet: take it out of the activity.
+	h.GitHub.Fake.Unrecord(sha)
+	h.Sync()
+	wantRefusal(t, h.Credentials(h.Codertocat(), map[string]string{"request": "new"}), 503, "not_synced", "not")
+	wantRefusal(t, h.Credentials(h.Codertocat(), byID), 403, "revoked", "revoked")
+	wantRefusal(t, h.Credentials(h.Codertocat(), map[string]string{"account": "prod", "role": "ReadOnly"}), 503, "not_synced", sha[:12])
+	h.GitHub.Fake.Move("pr_merge", "main", sha, at, vt.Author)
+	h.Sync()
+	if a := h.Credentials(h.Codertocat(), map[string]string{"request": "new"}); a.Status != 200 {
+		t.Fatalf("once recorded: %d %s", a.Status, a.Raw)
+	}
+}
+
+// GitHub's activity failing at a cold start (500, a rate limit, a slow
+// answer) leaves the broker up and answering 503; it recovers by itself
+// once GitHub answers.
+func TestActivityFaultsAtColdStart(t *testing.T) {
+	t.Parallel()
+	const route = "GET /repos/{owner}/{repo}/activity"
+	slow := make(chan struct{})
+	// GitHub's reset time is a second ahead: go-github holds back every
+	// call until then, as it should.
+	reset := strconv.FormatInt(time.Now().Add(time.Second).Unix(), 10)
+	for _, tt := range []struct {
+		name    string
+		fault   githubfake.Fault
+		release chan struct{}
+	}{
+		{"500", githubfake.Fault{Status: http.StatusInternalServerError}, nil},
+		{"rate limited", githubfake.Fault{Status: http.StatusForbidden, Message: "API rate limit exceeded for installation ID 1.",
+			Header: http.Header{"X-Ratelimit-Limit": {"5000"}, "X-Ratelimit-Remaining": {"0"}, "X-Ratelimit-Reset": {reset}}}, nil},
+		{"slow", githubfake.Fault{Until: slow}, slow},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := brokertest.New(t)
+			h.GitHub.Fake.Break(route, tt.fault)
+			fresh := h.Unsynced()
+			ctx, cancel := context.WithCancel(context.Background())
+			t.Cleanup(cancel)
+			synced := make(chan struct{})
+			go func() {
+				defer close(synced)
+				fresh.Broker.Syncer.Watch(ctx, 10*time.Millisecond)
+			}()
+			wantRefusal(t, fresh.Credentials(fresh.Codertocat(), byID), 503, "not_synced", "")
+			if a := health(t, fresh); a.Status != 503 {
+				t.Errorf("healthz while GitHub fails = %d %s", a.Status, a.Raw)
+			}
+			h.GitHub.Fake.Heal(route)
+			if tt.release != nil {
+				close(tt.release)
+			}
+			eventually(t, func() bool {
+				a := fresh.Credentials(fresh.Codertocat(), byID)
+				if a.Status != 200 && a.Status != 503 {
+					t.Fatalf("while recovering: %d %s", a.Status, a.Raw)
+				}
+				return a.Status == 200
+			})
+			cancel()
+			<-synced
+		})
+	}
+}
+
+// eventually waits for cond, asking again as the broker's loops run; the
+// test's own deadline bounds it.
+func eventually(t *testing.T, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// forgeState writes into the saved state at path the verdict an admin
+// would want: the pushed grant's step verified like the real grant's.
+func forgeState(t *testing.T, path, pushed string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sealed struct {
+		MAC   []byte
+		State map[string]any
+	}
+	if err := json.Unmarshal(data, &sealed); err != nil {
+		t.Fatal(err)
+	}
+	verified, _ := sealed.State["Verified"].(map[string]any)
+	var ok any
+	for _, v := range verified {
+		ok = v
+	}
+	if ok == nil {
+		t.Fatal("no verdict in the saved state to copy")
+	}
+	forged := 0
+	for _, g := range sealed.State["Grants"].([]any) {
+		g := g.(map[string]any)
+		step := g["Step"].(map[string]any)
+		if step["After"] == pushed {
+			verified[step["Before"].(string)+".."+pushed+":"+g["Path"].(string)] = ok
+			forged++
+		}
+	}
+	if forged != 1 {
+		t.Fatalf("the pushed grant is not in the saved state (%d)", forged)
+	}
+	out, err := json.Marshal(sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
