@@ -43,6 +43,8 @@ type Token func(ctx context.Context) (string, error)
 // not).
 type Repo struct {
 	mu     sync.Mutex
+	trees  map[plumbing.Hash]*object.Tree // decoded, by hash (under mu)
+	roots  map[string]plumbing.Hash       // commit -> its tree (under mu)
 	repo   *git.Repository
 	remote bool
 	token  Token
@@ -268,7 +270,7 @@ func (g *Repo) Diff(ctx context.Context, from, to string, paths []string, max in
 		return nil, nil
 	}
 	var out []Change
-	if err := diffTrees(a, b, "", pathMatcher(paths), &out); err != nil {
+	if err := g.diffTrees(a, b, "", pathMatcher(paths), &out); err != nil {
 		return nil, fmt.Errorf("compare %.12s with %.12s: %w", from, to, err)
 	}
 	if len(out) > max {
@@ -283,11 +285,21 @@ func (g *Repo) treeOf(sha string) (*object.Tree, error) {
 	if sha == "" || sha == NoCommit {
 		return nil, nil
 	}
+	if h, ok := g.roots[sha]; ok {
+		return g.tree(h)
+	}
 	c, err := g.commit(sha)
 	if err != nil {
 		return nil, err
 	}
-	return c.Tree()
+	if len(g.roots) >= maxTrees {
+		clear(g.roots)
+	}
+	if g.roots == nil {
+		g.roots = map[string]plumbing.Hash{}
+	}
+	g.roots[sha] = c.TreeHash
+	return g.tree(c.TreeHash)
 }
 
 // Log lists the first-parent commits of q.Head that change q.Paths, newest
@@ -299,7 +311,7 @@ func (g *Repo) Log(ctx context.Context, q Query) ([]Commit, error) {
 	var out []Commit
 	changes := 0
 	err := g.walk(ctx, q.Head, q.Exclude, func(c *object.Commit) (bool, error) {
-		tree, err := c.Tree()
+		tree, err := g.tree(c.TreeHash)
 		if err != nil {
 			return false, err
 		}
@@ -310,13 +322,13 @@ func (g *Repo) Log(ctx context.Context, q Query) ([]Commit, error) {
 			if err != nil {
 				return false, err
 			}
-			if parentTree, err = p.Tree(); err != nil {
+			if parentTree, err = g.tree(p.TreeHash); err != nil {
 				return false, err
 			}
 			parent = p.Hash.String()
 		}
 		var found []Change
-		if err := diffTrees(parentTree, tree, "", m, &found); err != nil {
+		if err := g.diffTrees(parentTree, tree, "", m, &found); err != nil {
 			return false, err
 		}
 		if len(found) == 0 {
@@ -365,75 +377,133 @@ func (m matcher) descends(dir string) bool {
 }
 
 // diffTrees appends the changes from a to b (either nil: empty) under dir.
-// Entries with equal hashes and modes are skipped without reading them, so
-// a commit costs the trees on the paths that matter and changed.
-func diffTrees(a, b *object.Tree, dir string, m matcher, out *[]Change) error {
-	old, cur := entries(a), entries(b)
-	names := make([]string, 0, len(old)+len(cur))
-	for n := range old {
-		names = append(names, n)
+// Both trees' entries are in git's order, so they are walked side by side;
+// entries with equal hashes and modes are skipped without reading them, so
+// a move costs the trees on the paths that matter and changed.
+func (g *Repo) diffTrees(a, b *object.Tree, dir string, m matcher, out *[]Change) error {
+	var old, cur []object.TreeEntry
+	if a != nil {
+		old = a.Entries
 	}
-	for n := range cur {
-		if _, ok := old[n]; !ok {
-			names = append(names, n)
+	if b != nil {
+		cur = b.Entries
+	}
+	for i, j := 0, 0; i < len(old) || j < len(cur); {
+		var o, c *object.TreeEntry
+		switch {
+		case j == len(cur):
+			o = &old[i]
+		case i == len(old):
+			c = &cur[j]
+		default:
+			switch order := compareEntries(&old[i], &cur[j]); {
+			case order < 0:
+				o = &old[i]
+			case order > 0:
+				c = &cur[j]
+			default:
+				o, c = &old[i], &cur[j]
+			}
 		}
-	}
-	for _, name := range names {
-		o, inOld := old[name]
-		c, inCur := cur[name]
-		if inOld && inCur && o.Hash == c.Hash && o.Mode == c.Mode {
+		if o != nil {
+			i++
+		}
+		if c != nil {
+			j++
+		}
+		if o != nil && c != nil && o.Hash == c.Hash && o.Mode == c.Mode {
 			continue
+		}
+		name := ""
+		if o != nil {
+			name = o.Name
+		} else {
+			name = c.Name
 		}
 		p := name
 		if dir != "" {
 			p = dir + "/" + name
 		}
-		oTree, cTree := inOld && o.Mode == filemode.Dir, inCur && c.Mode == filemode.Dir
+		oTree, cTree := o != nil && o.Mode == filemode.Dir, c != nil && c.Mode == filemode.Dir
 		if (oTree || cTree) && m.descends(p) {
 			var ot, ct *object.Tree
 			var err error
 			if oTree {
-				if ot, err = a.Tree(name); err != nil {
+				if ot, err = g.tree(o.Hash); err != nil {
 					return err
 				}
 			}
 			if cTree {
-				if ct, err = b.Tree(name); err != nil {
+				if ct, err = g.tree(c.Hash); err != nil {
 					return err
 				}
 			}
-			if err := diffTrees(ot, ct, p, m, out); err != nil {
+			if err := g.diffTrees(ot, ct, p, m, out); err != nil {
 				return err
 			}
 		}
-		if !m.wants(p) {
+		if !m.wants(p) || oTree || cTree {
 			continue
 		}
 		switch {
-		case inOld && !oTree && inCur && !cTree:
+		case o != nil && c != nil:
 			status := byte('M')
 			if kind(o.Mode) != kind(c.Mode) {
 				status = 'T'
 			}
 			*out = append(*out, Change{Path: p, Status: status, Mode: modeString(c.Mode), Blob: c.Hash.String(), OldBlob: o.Hash.String()})
-		case inCur && !cTree:
+		case c != nil:
 			*out = append(*out, Change{Path: p, Status: 'A', Mode: modeString(c.Mode), Blob: c.Hash.String()})
-		case inOld && !oTree:
+		default:
 			*out = append(*out, Change{Path: p, Status: 'D', OldBlob: o.Hash.String()})
 		}
 	}
 	return nil
 }
 
-func entries(t *object.Tree) map[string]object.TreeEntry {
-	if t == nil {
-		return nil
+// compareEntries orders tree entries as git sorts them: by name, a tree's
+// name as if it ended in "/".
+func compareEntries(a, b *object.TreeEntry) int {
+	an, bn := a.Name, b.Name
+	n := min(len(an), len(bn))
+	if c := strings.Compare(an[:n], bn[:n]); c != 0 {
+		return c
 	}
-	m := make(map[string]object.TreeEntry, len(t.Entries))
-	for _, e := range t.Entries {
-		m[e.Name] = e
+	ac, bc := byte(0), byte(0)
+	if len(an) > n {
+		ac = an[n]
+	} else if a.Mode == filemode.Dir {
+		ac = '/'
 	}
-	return m
+	if len(bn) > n {
+		bc = bn[n]
+	} else if b.Mode == filemode.Dir {
+		bc = '/'
+	}
+	return int(ac) - int(bc)
+}
+
+// maxTrees bounds the decoded trees kept: a move's trees are the next
+// move's, so each is decoded once.
+const maxTrees = 256
+
+// tree decodes the tree h, remembering the last few.
+func (g *Repo) tree(h plumbing.Hash) (*object.Tree, error) {
+	if t, ok := g.trees[h]; ok {
+		return t, nil
+	}
+	t, err := object.GetTree(g.repo.Storer, h)
+	if err != nil {
+		return nil, err
+	}
+	if len(g.trees) >= maxTrees {
+		clear(g.trees)
+	}
+	if g.trees == nil {
+		g.trees = map[plumbing.Hash]*object.Tree{}
+	}
+	g.trees[h] = t
+	return t, nil
 }
 
 // kind groups modes as git's type changes do: a regular file (either mode),
