@@ -71,14 +71,8 @@ func (r *reader) verify(ctx context.Context, rep *Report, v Verifier, versions [
 	var polSeq []int
 	for i, st := range r.steps {
 		seq[st.After] = i + 1
-		var changes []custody.Change
-		for _, ch := range st.Changes {
-			if custody.IsPolicyPath(ch.Path) {
-				changes = append(changes, ch)
-			}
-		}
-		if len(changes) > 0 {
-			pols = append(pols, custody.Step{Move: st.Move, Changes: changes})
+		if pol, ok := st.Policy(); ok {
+			pols = append(pols, pol)
 			polSeq = append(polSeq, i+1)
 		}
 	}

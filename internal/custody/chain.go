@@ -29,6 +29,18 @@ type Step struct {
 	Changes []Change
 }
 
+// Policy is the step with only its changes to policy files; false when it
+// changed none.
+func (s Step) Policy() (Step, bool) {
+	var changes []Change
+	for _, ch := range s.Changes {
+		if IsPolicyPath(ch.Path) {
+			changes = append(changes, ch)
+		}
+	}
+	return Step{Move: s.Move, Changes: changes}, len(changes) > 0
+}
+
 // Key names the step by its two ends.
 func (s Step) Key() string { return s.Before + ".." + s.After }
 

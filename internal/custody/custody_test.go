@@ -105,14 +105,8 @@ func (h *history) chain() *custody.Chain {
 	}
 	var pols []custody.Step
 	for _, st := range steps {
-		var changes []custody.Change
-		for _, ch := range st.Changes {
-			if custody.IsPolicyPath(ch.Path) {
-				changes = append(changes, ch)
-			}
-		}
-		if len(changes) > 0 {
-			pols = append(pols, custody.Step{Move: st.Move, Changes: changes})
+		if pol, ok := st.Policy(); ok {
+			pols = append(pols, pol)
 		}
 	}
 	return h.checker.Chain(ctx, pols)

@@ -54,10 +54,7 @@ func history(t *testing.T) (*ledgertest.Repo, []string) {
 func TestDiffAnswersAsGit(t *testing.T) {
 	t.Parallel()
 	r, shas := history(t)
-	g, err := gitlog.Open(r.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := open(t, r.Dir)
 	o := oracle{t, r.Dir}
 	ctx := context.Background()
 	compared := 0
@@ -96,10 +93,7 @@ func TestDiffAnswersAsGit(t *testing.T) {
 func TestLogAnswersAsGit(t *testing.T) {
 	t.Parallel()
 	r, shas := history(t)
-	g, err := gitlog.Open(r.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := open(t, r.Dir)
 	o := oracle{t, r.Dir}
 	head := shas[len(shas)-1]
 	for _, paths := range [][]string{requestPaths, policyPaths} {
@@ -134,10 +128,7 @@ func TestLogAnswersAsGit(t *testing.T) {
 func TestFileAtAndBlobs(t *testing.T) {
 	t.Parallel()
 	r, shas := history(t)
-	g, err := gitlog.Open(r.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := open(t, r.Dir)
 	ctx := context.Background()
 	head := shas[len(shas)-1]
 	if data, err := g.FileAt(ctx, "eligibility.yaml", head, 100); err != nil || string(data) != "v: 2\n" {
@@ -179,12 +170,18 @@ func TestSharedCloneReadsAlternates(t *testing.T) {
 	r, shas := history(t)
 	dir := filepath.Join(t.TempDir(), "shared")
 	r.Git(time.Time{}, "clone", "-q", "--shared", r.Dir, dir)
-	g, err := gitlog.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := open(t, dir)
 	got, err := g.Diff(context.Background(), shas[0], shas[1], requestPaths, 100)
 	if err != nil || len(got) != 2 {
 		t.Fatalf("Diff in a shared clone = %+v, %v", got, err)
 	}
+}
+
+func open(t *testing.T, dir string) *gitlog.Repo {
+	t.Helper()
+	g, err := gitlog.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }

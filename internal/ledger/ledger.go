@@ -321,17 +321,13 @@ func (l *Ledger) build(ctx context.Context, base *Index, steps []custody.Step, h
 	var reqs []applied
 	for _, st := range steps {
 		next.topSeq++
-		var pol []custody.Change
 		for _, ch := range st.Changes {
-			switch {
-			case custody.IsPolicyPath(ch.Path):
-				pol = append(pol, ch)
-			case custody.IsRequestChange(ch):
+			if custody.IsRequestChange(ch) {
 				reqs = append(reqs, applied{step: st.Move, seq: next.topSeq, change: ch})
 			}
 		}
-		if len(pol) > 0 {
-			next.policy = append(next.policy, custody.Step{Move: st.Move, Changes: pol})
+		if pol, ok := st.Policy(); ok {
+			next.policy = append(next.policy, pol)
 			next.policySeq = append(next.policySeq, next.topSeq)
 		}
 		if st.ID != 0 {
