@@ -195,7 +195,7 @@ func Build(ctx context.Context, o Options) (*Report, error) {
 		rep.Since = o.Now.Add(-o.Since).UTC().Truncate(time.Second)
 	}
 
-	r := &reader{git: g, head: head, since: rep.Since, max: o.MaxEntries}
+	r := &reader{git: g, head: head, since: rep.Since, max: o.MaxEntries, now: o.Now}
 	if o.GitHub != nil {
 		anchor := o.Anchor
 		if anchor == "" {
@@ -263,6 +263,7 @@ type reader struct {
 	head  string
 	since time.Time
 	max   int
+	now   time.Time
 	// Online: the recorded steps since the anchor, oldest first, and the
 	// request changes they made as commits (newest first), each named by
 	// where its step left the branch.

@@ -45,7 +45,7 @@ func (r *reader) recorded(ctx context.Context, rep *Report, src PRSource, branch
 			break
 		}
 	}
-	steps, err := custody.Steps(ctx, r.git, custody.MergesInto(src, branch), moves, time.Time{})
+	steps, err := custody.Steps(ctx, r.git, custody.MergesInto(src, branch), moves, time.Time{}, r.now)
 	if err != nil {
 		return err
 	}

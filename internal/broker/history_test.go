@@ -8,17 +8,28 @@ package broker_test
 // start). README: "Who can do what: the trust model".
 
 import (
+	"bytes"
+	"compress/zlib"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-github/v60/github"
+
+	"github.com/elevate-gitops/elevate/internal/broker"
 	"github.com/elevate-gitops/elevate/internal/broker/brokertest"
 	"github.com/elevate-gitops/elevate/internal/githubapi/githubfake"
+	"github.com/elevate-gitops/elevate/internal/ledger/ledgertest"
 	vt "github.com/elevate-gitops/elevate/internal/validate/validatetest"
 )
 
@@ -168,6 +179,73 @@ func TestAttackEditedSavedState(t *testing.T) {
 	wantRefusal(t, restarted.Credentials(restarted.Codertocat(), map[string]string{"request": "pushed"}), 403, "no_active_grant", "pushed")
 	if a := restarted.Credentials(restarted.Codertocat(), byID); a.Status != 200 {
 		t.Fatalf("the real grant after the restart: %d %s", a.Status, a.Raw)
+	}
+}
+
+// The broker's own clone lives in its state directory, which is no more
+// evidence than the saved index: a request's blob rewritten there (a 2h
+// grant turned into 720h under the same name) is refused at the restart,
+// not issued for 720 hours.
+func TestAttackTamperedCloneInStateDir(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	srv := ledgertest.NewGitServer(t, false, vt.Token)
+	url := srv.Publish(t, h.Repo, "acme", "access")
+	stateDir := t.TempDir()
+	cfg := h.Config()
+	cfg.Ledger, cfg.StateDir = url, stateDir
+	ctx := context.Background()
+	start := func() string {
+		b, err := broker.Build(ctx, cfg, h.Deps())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = b.Syncer.Sync(ctx)
+		b.Syncer.Wait() // the grants verified, and the verdicts saved
+		ts := httptest.NewServer(b.Server.Handler())
+		t.Cleanup(ts.Close)
+		return ts.URL
+	}
+	call := func(base string) brokertest.Answer {
+		h.URL = base
+		return h.Credentials(h.Codertocat(), byID)
+	}
+	if a := call(start()); a.Status != 200 {
+		t.Fatalf("the real grant: %d %s", a.Status, a.Raw)
+	}
+	// Whoever can write the state directory, but not the broker's
+	// environment (so not its --state-key), rewrites the grant's blob.
+	clone := filepath.Join(stateDir, "ledger.git")
+	packs, _ := filepath.Glob(filepath.Join(clone, "objects", "pack", "*.pack"))
+	for _, p := range packs {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := errors.Join(os.Remove(p), os.Remove(strings.TrimSuffix(p, ".pack")+".idx")); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("git", "--git-dir", clone, "unpack-objects", "-q")
+		cmd.Stdin = bytes.NewReader(data)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("unpack: %v %s", err, out)
+		}
+	}
+	blob := h.Repo.Git(time.Time{}, "rev-parse", "HEAD:"+vt.RequestPath)
+	forged := strings.Replace(vt.Request, "duration: 2h", "duration: 720h", 1)
+	var z bytes.Buffer
+	w := zlib.NewWriter(&z)
+	fmt.Fprintf(w, "blob %d\x00%s", len(forged), forged)
+	_ = w.Close()
+	obj := filepath.Join(clone, "objects", blob[:2], blob[2:])
+	if err := errors.Join(os.Chmod(obj, 0o600), os.WriteFile(obj, z.Bytes(), 0o600)); err != nil {
+		t.Fatal(err)
+	}
+	// Three hours later the real 2h window is over; the broker restarts on
+	// the same state directory.
+	h.SetNow(h.Clock().Add(3 * time.Hour))
+	if a := call(start()); a.Status == 200 {
+		t.Fatalf("an expired 2h grant issued from a tampered clone: %s", a.Raw)
 	}
 }
 
@@ -338,4 +416,54 @@ func forgeState(t *testing.T, path, pushed string) {
 	if err := os.WriteFile(path, out, 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A policy change judged while an earlier one is refused only for now (a
+// merge GitHub recorded but has not linked to its PR for over 30 s) is not
+// final: once GitHub links it, the later change is judged again under the
+// CODEOWNERS the earlier one put in force, as a broker started then would.
+func TestRetriedRefusalSettlesNothingAfterIt(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	plat := &github.User{Login: github.String("plat"), ID: github.Int64(300), Type: github.String("User")}
+	h.GitHub.Fake.TeamMember("acme", "platform", "plat", "active")
+	t1 := h.Clock().Add(-10 * time.Minute)
+	// #90 takes eligibility.yaml away from @acme/security; GitHub records
+	// the merge but does not list the PR as merged yet.
+	before := head(h)
+	owners := strings.Replace(vt.CodeOwners, "/eligibility.yaml @acme/security", "/eligibility.yaml @hubot", 1)
+	p1 := h.Repo.Commit(t1, "Merge pull request #90", map[string]string{".github/CODEOWNERS": owners})
+	h.ChangePR(90, before, p1, plat, t1)
+	h.GitHub.Fake.Move("pr_merge", "main", p1, t1, vt.Author)
+	// #91 loosens eligibility.yaml, approved only by octosec, its owner no more.
+	h.MergeChange(91, map[string]string{"eligibility.yaml": looser}, t1.Add(time.Minute), brokertest.SecurityLead)
+	h.Sync()
+	wantRefusal(t, h.Credentials(h.Codertocat(), byID), 503, "untrusted_history", p1[:12])
+	h.GitHub.MarkMerged(t, 90, t1, p1) // GitHub catches up
+	bothBrokers(t, h, func(t *testing.T, h *brokertest.Harness) {
+		wantRefusal(t, h.Credentials(h.Codertocat(), byID), 503, "untrusted_history", "PR #91 was merged without a passing verdict")
+	})
+}
+
+// A merge-queue batch whose first PR GitHub has not linked to its commit
+// yet is "not yet", not judged as one merge of its last PR; once linked,
+// both PRs are judged at their own merges.
+func TestMergeQueueBatchWaitsForGitHubToListItsMerges(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	at := h.Clock().Add(-10 * time.Second)
+	before := head(h)
+	c1 := h.Repo.Commit(at, "Merge pull request #80", map[string]string{"eligibility.yaml": looser})
+	h.ChangePR(80, before, c1, brokertest.SecurityLead, at)
+	shas := h.MergeQueue(at, brokertest.Queued{Number: 81, Path: "requests/prod/2026-11/queued.yaml", Content: strings.Replace(vt.Request, "INC-1", "INC-81", 1)})
+	_ = h.Ledger.Sync(context.Background())
+	wantRefusal(t, h.Credentials(h.Codertocat(), map[string]string{"request": "queued"}), 503, "not_synced", c1[:12])
+	h.GitHub.MarkMerged(t, 80, at, c1)
+	bothBrokers(t, h, func(t *testing.T, h *brokertest.Harness) {
+		for _, body := range []any{byID, map[string]string{"request": "queued"}} {
+			if a := h.Credentials(h.Codertocat(), body); a.Status != 200 {
+				t.Fatalf("%v after GitHub listed both merges of %.12s: %d %s", body, shas[0], a.Status, a.Raw)
+			}
+		}
+	})
 }

@@ -65,6 +65,9 @@ type UntrustedError struct {
 	Path   string
 	Commit string // the step's after
 	Reason string
+	// Retry is set when that refusal is asked again (a merge GitHub has
+	// not linked to its PR yet): what is judged under it is not final.
+	Retry bool
 }
 
 func (e *UntrustedError) Error() string {
@@ -133,7 +136,7 @@ func Build(anchor string, verdicts []Verdict) *Chain {
 					next.refs[ch.Path] = v.After
 					delete(untrusted, ch.Path)
 				} else {
-					untrusted[ch.Path] = &UntrustedError{Path: ch.Path, Commit: v.After, Reason: v.Reason}
+					untrusted[ch.Path] = &UntrustedError{Path: ch.Path, Commit: v.After, Reason: v.Reason, Retry: v.Retry}
 				}
 			}
 		}
@@ -156,6 +159,20 @@ func cloneRefs(m map[string]string) map[string]string {
 	}
 	return out
 }
+
+// Settled is the verdicts up to the first one that may still change (not
+// checked, or a refusal asked again): what comes after was judged under a
+// trust that is not final, so it is neither cached nor saved.
+func (c *Chain) Settled() []Verdict {
+	for i, v := range c.Verdicts {
+		if !v.final() {
+			return c.Verdicts[:i]
+		}
+	}
+	return c.Verdicts
+}
+
+func (v Verdict) final() bool { return v.Checked && !v.Retry }
 
 // Len is the number of policy changes after the anchor.
 func (c *Chain) Len() int { return len(c.Verdicts) }

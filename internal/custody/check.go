@@ -114,11 +114,15 @@ func (c *Checker) Chain(ctx context.Context, steps []Step) *Chain {
 	}
 	_ = g.Wait()
 
+	// A verdict is final only when every one before it is: one judged under
+	// a refusal that may still turn (a merge GitHub has not linked yet) is
+	// judged again with it.
+	settled := true
 	for i := range steps {
 		if m := read[i]; m != nil {
 			st := Build(c.Anchor, verdicts[:i]).Head()
 			verdicts[i] = c.decide(ctx, steps[i], m, st)
-			if verdicts[i].Checked && !verdicts[i].Retry {
+			if settled && verdicts[i].final() {
 				c.mu.Lock()
 				if c.verdicts == nil {
 					c.verdicts = map[string]Verdict{}
@@ -127,6 +131,7 @@ func (c *Checker) Chain(ctx context.Context, steps []Step) *Chain {
 				c.mu.Unlock()
 			}
 		}
+		settled = settled && verdicts[i].final()
 	}
 	return Build(c.Anchor, verdicts)
 }
@@ -175,6 +180,9 @@ func (c *Checker) readMerge(ctx context.Context, m Move) *merged {
 	}
 	c.calls.Add(1)
 	found, err := MergeOf(ctx, c.GitHub, c.Branch, m.After)
+	if errors.Is(err, ErrAmbiguousMerge) {
+		return &merged{reason: err.Error()}
+	}
 	if err != nil {
 		return &merged{err: err}
 	}
@@ -270,7 +278,7 @@ func (c *Checker) Remember(verdicts []Verdict) {
 		c.verdicts = map[string]Verdict{}
 	}
 	for _, v := range verdicts {
-		if v.Checked && !v.Retry {
+		if v.final() {
 			c.verdicts[v.Key()] = v
 		}
 	}

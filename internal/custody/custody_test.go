@@ -99,7 +99,7 @@ func (h *history) chain() *custody.Chain {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	steps, err := custody.Steps(ctx, h.git, h.checker, moves, time.Time{})
+	steps, err := custody.Steps(ctx, h.git, h.checker, moves, time.Time{}, t0)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -179,6 +179,12 @@ func TestChainVerdicts(t *testing.T) {
 			h.fake.AssociateCommit(n, other)
 			h.fake.Move("push", "main", other, t0.Add(-time.Hour), alice)
 		}, false, "was pushed"},
+		{"two PRs GitHub lists as merged at the same commit", func(h *history) {
+			sha := h.repo.Commit(t0.Add(-time.Hour), "m", map[string]string{"eligibility.yaml": policyRev(1)})
+			h.pr(sha, map[string]string{"eligibility.yaml": policyRev(1)}, octosec, t0.Add(-time.Hour))
+			h.pr(sha, map[string]string{"eligibility.yaml": policyRev(1)}, octosec, t0.Add(-time.Hour))
+			h.fake.Move("pr_merge", "main", sha, t0.Add(-time.Hour), alice)
+		}, false, "2 pull requests merged as"},
 		{"a merge GitHub recorded but never linked to a PR", func(h *history) {
 			h.fake.Move("pr_merge", "main", h.repo.Commit(t0.Add(-time.Hour), "m", map[string]string{"eligibility.yaml": policyRev(1)}), t0.Add(-time.Hour), alice)
 		}, false, "lists no pull request merged there"},

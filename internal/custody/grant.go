@@ -46,7 +46,7 @@ func (c *Checker) Grant(ctx context.Context, st State, g Grant) (*Verification, 
 		return nil, st.Pending
 	}
 	if st.Untrusted != nil {
-		return &Verification{Reason: "the policy it was judged under is not trusted: " + st.Untrusted.Error(), Untrusted: st.Untrusted}, nil
+		return &Verification{Reason: "the policy it was judged under is not trusted: " + st.Untrusted.Error(), Untrusted: st.Untrusted, Retry: st.Untrusted.Retry}, nil
 	}
 	m := c.readMerge(ctx, g.Step)
 	switch {

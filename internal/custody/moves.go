@@ -197,10 +197,13 @@ var LedgerPaths = append([]string{"requests/"}, PolicyPaths...)
 // Steps reads what each move changed, comparing the trees at its two ends:
 // the policy files always, the request files of moves at or after horizon
 // (an earlier move's requests have no window left). A merge-queue batch
-// that brought several changes is split into its merges, each the merge of
-// a pull request GitHub lists for that commit; the trees at the ends of each
-// are compared, so nothing between them counts. Moves are oldest first.
-func Steps(ctx context.Context, git Git, merges Merges, moves []Move, horizon time.Time) ([]Step, error) {
+// that changed the ledger's files is split into its merges, each the merge
+// of a pull request GitHub lists for that commit; the trees at the ends of
+// each are compared, so nothing between them counts. A batch whose commits
+// GitHub has not linked yet is "not yet" (ErrNotRecorded) until
+// ListingDelay after GitHub recorded it (now is the broker's clock). Moves
+// are oldest first.
+func Steps(ctx context.Context, git Git, merges Merges, moves []Move, horizon, now time.Time) ([]Step, error) {
 	steps := make([]Step, 0, len(moves))
 	for _, m := range moves {
 		paths := PolicyPaths
@@ -211,8 +214,8 @@ func Steps(ctx context.Context, git Git, merges Merges, moves []Move, horizon ti
 		if err != nil {
 			return nil, fmt.Errorf("compare the trees of the move %.12s -> %.12s: %w", m.Before, m.After, err)
 		}
-		if m.Type == MoveMergeQueue && additions(changes) > 1 {
-			split, err := splitBatch(ctx, git, merges, m, paths)
+		if m.Type == MoveMergeQueue && len(changes) > 0 {
+			split, err := splitBatch(ctx, git, merges, m, paths, now)
 			if err != nil {
 				return nil, err
 			}
@@ -224,18 +227,6 @@ func Steps(ctx context.Context, git Git, merges Merges, moves []Move, horizon ti
 		steps = append(steps, Step{Move: m, Changes: changes})
 	}
 	return steps, nil
-}
-
-// additions counts the changes that add or alter a file (deletions can
-// only take access away, whoever made them).
-func additions(changes []Change) int {
-	n := 0
-	for _, ch := range changes {
-		if ch.Status != 'D' {
-			n++
-		}
-	}
-	return n
 }
 
 // Merges says whether GitHub lists a pull request merged into the branch
@@ -258,18 +249,30 @@ type Pulls interface {
 // MergeOf is the pull request GitHub lists as merged into branch exactly
 // as commit sha (its merge_commit_sha), or nil: the one way elevate links a
 // commit to the merge that made it.
+// Several pull requests GitHub lists as merged exactly there is
+// ErrAmbiguousMerge: whose grant or approval it was is not certain.
 func MergeOf(ctx context.Context, gh Pulls, branch, sha string) (*github.PullRequest, error) {
 	prs, err := gh.PullsWithCommit(ctx, sha)
 	if err != nil {
 		return nil, fmt.Errorf("find the PR merged as %.12s: %w", sha, err)
 	}
+	var found []*github.PullRequest
 	for _, pr := range prs {
 		if pr.MergedAt != nil && pr.GetMergeCommitSHA() == sha && pr.GetBase().GetRef() == branch {
-			return pr, nil
+			found = append(found, pr)
 		}
+	}
+	if len(found) > 1 {
+		return found[0], fmt.Errorf("GitHub lists %d pull requests merged as %.12s: %w", len(found), sha, ErrAmbiguousMerge)
+	}
+	if len(found) == 1 {
+		return found[0], nil
 	}
 	return nil, nil
 }
+
+// ErrAmbiguousMerge says GitHub lists several pull requests merged as one commit.
+var ErrAmbiguousMerge = errors.New("which pull request merged it is ambiguous: it grants nothing and trusts nothing")
 
 // MergesInto answers MergedAs for branch from gh.
 func MergesInto(gh Pulls, branch string) Merges { return prMerges{gh, branch} }
@@ -281,13 +284,16 @@ type prMerges struct {
 
 func (m prMerges) MergedAs(ctx context.Context, sha string) (bool, error) {
 	pr, err := MergeOf(ctx, m.gh, m.branch, sha)
+	if errors.Is(err, ErrAmbiguousMerge) {
+		return true, nil // a merge there, judged (and refused) on its own
+	}
 	return pr != nil, err
 }
 
 // splitBatch divides a merge-queue batch at the commits GitHub lists as the
 // merge of a pull request into the branch; nil when the batch's first
 // parents do not lead back to its before within maxBatch commits.
-func splitBatch(ctx context.Context, git Git, merges Merges, m Move, paths []string) ([]Step, error) {
+func splitBatch(ctx context.Context, git Git, merges Merges, m Move, paths []string, now time.Time) ([]Step, error) {
 	var chain []string
 	reached := false
 	err := git.FirstParents(ctx, m.After, nil, func(sha string, _ time.Time) bool {
@@ -307,11 +313,13 @@ func splitBatch(ctx context.Context, git Git, merges Merges, m Move, paths []str
 			break
 		}
 		ok, err := merges.MergedAs(ctx, sha)
-		if err != nil {
+		switch {
+		case err != nil:
 			return nil, err
-		}
-		if ok {
+		case ok:
 			ends = append(ends, sha)
+		case now.Sub(m.At) < ListingDelay:
+			return nil, fmt.Errorf("GitHub lists no pull request merged as %.12s of the merge-queue batch to %.12s yet: %w", sha, m.After, ErrNotRecorded)
 		}
 	}
 	ends = append(ends, m.After)

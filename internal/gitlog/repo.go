@@ -208,11 +208,48 @@ func (g *Repo) commit(sha string) (*object.Commit, error) {
 	if !plumbing.IsHash(sha) {
 		return nil, fmt.Errorf("%q is not a commit SHA: %w", sha, fileerr.ErrNotExist)
 	}
-	c, err := g.repo.CommitObject(plumbing.NewHash(sha))
+	c, err := g.commitObject(plumbing.NewHash(sha))
 	if errors.Is(err, plumbing.ErrObjectNotFound) {
 		return nil, fmt.Errorf("commit %.12s: %w", sha, fileerr.ErrNotExist)
 	}
 	return c, err
+}
+
+// commitObject decodes the commit h, checked against its hash.
+func (g *Repo) commitObject(h plumbing.Hash) (*object.Commit, error) {
+	obj, err := g.object(plumbing.CommitObject, h)
+	if err != nil {
+		return nil, err
+	}
+	return object.DecodeCommit(g.repo.Storer, obj)
+}
+
+// ErrCorrupt says an object's content does not hash to its name.
+var ErrCorrupt = errors.New("the clone holds an object whose content does not match its name (corrupt, or tampered with)")
+
+// object reads object h of type typ and checks that its content hashes to
+// h: git's names are only as good as that check, and a clone in a
+// directory someone else can write may hold anything under any name. It
+// is read from the object cache after the first time, so the check costs
+// one hash per object read.
+func (g *Repo) object(typ plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+	obj, err := g.repo.Storer.EncodedObject(typ, h)
+	if err != nil {
+		return nil, err
+	}
+	r, err := obj.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	hasher := plumbing.NewHasher(typ, obj.Size())
+	if _, err := io.Copy(hasher, r); err != nil {
+		return nil, err
+	}
+	if hasher.Sum() != h {
+		return nil, fmt.Errorf("%s %s: %w", typ, h, ErrCorrupt)
+	}
+	return obj, nil
 }
 
 // FirstParents walks head's first-parent chain down to (not into) a commit
@@ -242,7 +279,7 @@ func (g *Repo) walk(ctx context.Context, head string, exclude []string, fn func(
 		if err != nil || !more || c.NumParents() == 0 {
 			return err
 		}
-		if c, err = g.repo.CommitObject(c.ParentHashes[0]); err != nil {
+		if c, err = g.commitObject(c.ParentHashes[0]); err != nil {
 			return fmt.Errorf("read the parent of %.12s: %w", c.Hash, err)
 		}
 	}
@@ -318,7 +355,7 @@ func (g *Repo) Log(ctx context.Context, q Query) ([]Commit, error) {
 		var parentTree *object.Tree
 		parent := ""
 		if c.NumParents() > 0 {
-			p, err := g.repo.CommitObject(c.ParentHashes[0])
+			p, err := g.commitObject(c.ParentHashes[0])
 			if err != nil {
 				return false, err
 			}
@@ -492,7 +529,11 @@ func (g *Repo) tree(h plumbing.Hash) (*object.Tree, error) {
 	if t, ok := g.trees[h]; ok {
 		return t, nil
 	}
-	t, err := object.GetTree(g.repo.Storer, h)
+	obj, err := g.object(plumbing.TreeObject, h)
+	if err != nil {
+		return nil, err
+	}
+	t, err := object.DecodeTree(g.repo.Storer, obj)
 	if err != nil {
 		return nil, err
 	}
@@ -521,16 +562,12 @@ func modeString(m filemode.FileMode) string { return fmt.Sprintf("%06o", uint32(
 func (g *Repo) FileAt(_ context.Context, path, commit string, maxBytes int64) ([]byte, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	c, err := g.commit(commit)
+	tree, err := g.treeOf(commit)
 	if err != nil {
 		return nil, err
 	}
-	tree, err := c.Tree()
-	if err != nil {
-		return nil, err
-	}
-	e, err := tree.FindEntry(path)
-	if errors.Is(err, object.ErrEntryNotFound) || errors.Is(err, object.ErrDirectoryNotFound) {
+	e, err := g.entry(tree, path)
+	if errors.Is(err, fileerr.ErrNotExist) {
 		return nil, fmt.Errorf("%s at %.12s: %w", path, commit, fileerr.ErrNotExist)
 	}
 	if err != nil {
@@ -547,6 +584,30 @@ func (g *Repo) FileAt(_ context.Context, path, commit string, maxBytes int64) ([
 		return nil, fmt.Errorf("%s at %.12s: %d bytes %w of %d", path, commit, b.Size, fileerr.ErrTooLarge, maxBytes)
 	}
 	return b.Data, nil
+}
+
+// entry finds path in tree, reading each tree on the way through tree (so
+// each is checked against its hash).
+func (g *Repo) entry(t *object.Tree, path string) (*object.TreeEntry, error) {
+	dir, rest, more := strings.Cut(path, "/")
+	for i := range t.Entries {
+		e := &t.Entries[i]
+		if e.Name != dir {
+			continue
+		}
+		if !more {
+			return e, nil
+		}
+		if e.Mode != filemode.Dir {
+			break
+		}
+		sub, err := g.tree(e.Hash)
+		if err != nil {
+			return nil, err
+		}
+		return g.entry(sub, rest)
+	}
+	return nil, fileerr.ErrNotExist
 }
 
 // Blobs reads blobs by SHA; one over maxBytes has nil Data.
@@ -572,13 +633,15 @@ func (g *Repo) Blobs(_ context.Context, shas []string, maxBytes int64) ([]Blob, 
 	return out, nil
 }
 
+// blob reads blob h, checked against its hash; one over maxBytes is not
+// read (its Data is nil: never used).
 func (g *Repo) blob(h plumbing.Hash, maxBytes int64) (Blob, error) {
-	obj, err := g.repo.BlobObject(h)
+	obj, err := g.repo.Storer.EncodedObject(plumbing.BlobObject, h)
 	if err != nil {
 		return Blob{}, err
 	}
-	b := Blob{Size: obj.Size}
-	if obj.Size > maxBytes {
+	b := Blob{Size: obj.Size()}
+	if b.Size > maxBytes {
 		return b, nil
 	}
 	r, err := obj.Reader()
@@ -588,6 +651,9 @@ func (g *Repo) blob(h plumbing.Hash, maxBytes int64) (Blob, error) {
 	defer r.Close()
 	if b.Data, err = io.ReadAll(io.LimitReader(r, maxBytes+1)); err != nil {
 		return Blob{}, err
+	}
+	if int64(len(b.Data)) != b.Size || plumbing.ComputeHash(plumbing.BlobObject, b.Data) != h {
+		return Blob{}, fmt.Errorf("blob %s: %w", h, ErrCorrupt)
 	}
 	return b, nil
 }

@@ -1,10 +1,14 @@
 package gitlog_test
 
 import (
+	"bytes"
+	"compress/zlib"
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -184,4 +188,60 @@ func open(t *testing.T, dir string) *gitlog.Repo {
 		t.Fatal(err)
 	}
 	return g
+}
+
+// An object whose content does not hash to its name (a clone someone else
+// could write) is an error, never content: git's names are only as good
+// as that check.
+func TestTamperedObjectIsCorrupt(t *testing.T) {
+	t.Parallel()
+	r, shas := history(t)
+	ctx := context.Background()
+	blob := r.Git(time.Time{}, "rev-parse", shas[1]+":requests/prod/2026-11/a.yaml")
+	for name, tamper := range map[string]struct {
+		sha, content string
+		read         func(g *gitlog.Repo) error
+	}{
+		"request blob": {blob, "blob 5\x00a: 9\n", func(g *gitlog.Repo) error { _, err := g.Blobs(ctx, []string{blob}, 100); return err }},
+		"month tree": {r.Git(time.Time{}, "rev-parse", shas[1]+":requests/prod/2026-11"), "tree 0\x00", func(g *gitlog.Repo) error {
+			_, err := g.Diff(ctx, shas[0], shas[1], requestPaths, 100)
+			return err
+		}},
+		"policy blob": {r.Git(time.Time{}, "rev-parse", shas[0]+":eligibility.yaml"), "blob 5\x00v: 9\n", func(g *gitlog.Repo) error {
+			_, err := g.FileAt(ctx, "eligibility.yaml", shas[0], 100)
+			return err
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "clone")
+			r.Git(time.Time{}, "clone", "-q", "--no-local", r.Dir, dir)
+			// Loose objects only, then one replaced under its own name.
+			packs, _ := filepath.Glob(filepath.Join(dir, ".git", "objects", "pack", "*.pack"))
+			for _, p := range packs {
+				data, err := os.ReadFile(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := errors.Join(os.Remove(p), os.Remove(strings.TrimSuffix(p, ".pack")+".idx")); err != nil {
+					t.Fatal(err)
+				}
+				cmd := exec.Command("git", "-C", dir, "unpack-objects", "-q")
+				cmd.Stdin = bytes.NewReader(data)
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("unpack: %v %s", err, out)
+				}
+			}
+			var z bytes.Buffer
+			w := zlib.NewWriter(&z)
+			_, _ = w.Write([]byte(tamper.content))
+			_ = w.Close()
+			obj := filepath.Join(dir, ".git", "objects", tamper.sha[:2], tamper.sha[2:])
+			if err := errors.Join(os.Chmod(obj, 0o600), os.WriteFile(obj, z.Bytes(), 0o600)); err != nil {
+				t.Fatal(err)
+			}
+			if err := tamper.read(open(t, dir)); !errors.Is(err, gitlog.ErrCorrupt) {
+				t.Fatalf("a tampered %s was read: %v, want ErrCorrupt", name, err)
+			}
+		})
+	}
 }

@@ -77,6 +77,21 @@ func TestSymlinkSwapOfApprovedRequest(t *testing.T) {
 	}
 }
 
+// A verdict that names no GitHub user grants nobody: the check of whose
+// grant it is never falls open.
+func TestVerdictNamingNobodyGrantsNothing(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	g := r.Commit(t0.Add(-time.Hour), "grant", map[string]string{"requests/prod/2026-11/a.yaml": requestYAML("alice", "prod", "2h", "")})
+	v := &verifier{by: map[string]*Verification{g: {OK: true, MergedAt: t0.Add(-time.Hour)}}}
+	now := t0
+	l := newLedger(t, r, v, &now)
+	var none *NoActiveGrantError
+	if _, err := l.Find(context.Background(), adminAsk); !errors.As(err, &none) || !strings.Contains(err.Error(), "names no GitHub user") {
+		t.Fatalf("Find = %v, want no grant: the verdict names nobody", err)
+	}
+}
+
 // One grant GitHub cannot verify now does not block the caller's other grant
 // for the same account and role.
 func TestUnverifiableGrantBesideValidOne(t *testing.T) {

@@ -168,7 +168,7 @@ func (l *Ledger) orNotSynced(x *Index, noGrant error) error {
 	case x.Unrecorded():
 		return &NotSyncedError{Reason: fmt.Sprintf("the branch moved to %.12s, which GitHub's activity does not list yet (%v)", x.Head, noGrant)}
 	case lastErr != nil:
-		return &NotSyncedError{Reason: fmt.Sprintf("the last sync failed, so a new grant may not be read yet (%v)", noGrant)}
+		return &NotSyncedError{Reason: fmt.Sprintf("the last sync failed (%s), so a new grant may not be read yet (%v)", strings.SplitN(lastErr.Error(), "\n", 2)[0], noGrant)}
 	}
 	return noGrant
 }
@@ -210,6 +210,8 @@ func (l *Ledger) usable(ctx context.Context, x *Index, g *Grant, ask Ask, now ti
 		return nil, &NoActiveGrantError{Ask: ask, Why: fmt.Sprintf("%s belongs to another GitHub user", g.ID)}
 	case !v.OK:
 		return nil, &NoActiveGrantError{Ask: ask, Why: v.Reason}
+	case v.AuthorID != ask.UserID: // a verdict that names nobody grants nobody
+		return nil, &NoActiveGrantError{Ask: ask, Why: fmt.Sprintf("%s names no GitHub user", g.ID)}
 	}
 	start, end := g.Request.Window(v.MergedAt)
 	switch {

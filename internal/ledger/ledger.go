@@ -238,7 +238,7 @@ func (l *Ledger) sync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	steps, err := custody.Steps(ctx, l.git, l.cfg.Verifier, moves, horizon)
+	steps, err := custody.Steps(ctx, l.git, l.cfg.Verifier, moves, horizon, now)
 	if err != nil {
 		return err
 	}
@@ -253,7 +253,7 @@ func (l *Ledger) sync(ctx context.Context) error {
 		if l.seenHead != head {
 			l.seenHead, l.seenAt = head, now
 		}
-		gap, err := custody.Steps(ctx, l.git, l.cfg.Verifier, []custody.Move{{Type: custody.MoveUnrecorded, Before: next.Judged.Head, After: head, At: l.seenAt}}, horizon)
+		gap, err := custody.Steps(ctx, l.git, l.cfg.Verifier, []custody.Move{{Type: custody.MoveUnrecorded, Before: next.Judged.Head, After: head, At: l.seenAt}}, horizon, now)
 		if err != nil {
 			return err
 		}

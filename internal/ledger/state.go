@@ -49,6 +49,7 @@ type savedGrant struct {
 	ID, Path, Blob, Invalid string
 	Step                    custody.Move
 	Seq                     int64
+	Digest                  [32]byte // of the bytes verified: the clone must still hold them
 }
 
 type savedRemoval struct {
@@ -77,16 +78,12 @@ func (l *Ledger) save(x *Index) {
 	st := savedState{Version: stateVersion, Anchor: l.cfg.Anchor, Branch: l.cfg.Branch, Head: x.Head, Judged: x.Judged, Horizon: x.Horizon, TopSeq: x.topSeq,
 		Policy: x.policy, PolicySeq: x.policySeq, Verified: map[string]*custody.Verification{}}
 	for _, g := range x.grants {
-		st.Grants = append(st.Grants, savedGrant{ID: g.ID, Path: g.Path, Step: g.Step, Blob: g.Blob, Invalid: g.Invalid, Seq: g.Seq})
+		st.Grants = append(st.Grants, savedGrant{ID: g.ID, Path: g.Path, Step: g.Step, Blob: g.Blob, Invalid: g.Invalid, Seq: g.Seq, Digest: g.Digest})
 	}
 	for _, r := range x.removed {
 		st.Removed = append(st.Removed, savedRemoval{ID: r.ID, Commit: r.Commit, Blob: r.Blob, At: r.At})
 	}
-	for _, v := range x.Chain.Verdicts {
-		if v.Checked && !v.Retry {
-			st.Chain = append(st.Chain, v)
-		}
-	}
+	st.Chain = x.Chain.Settled()
 	l.stateMu.Lock()
 	for k, v := range l.verified {
 		st.Verified[k] = v
@@ -188,6 +185,9 @@ func (l *Ledger) rebuild(ctx context.Context, st *savedState) (*Index, error) {
 				return nil, fmt.Errorf("grant %s: blob %.12s is gone", s.ID, s.Blob)
 			}
 			g.setContent(b.Data)
+			if g.Digest != s.Digest {
+				return nil, fmt.Errorf("grant %s: blob %.12s no longer holds the bytes that were verified", s.ID, s.Blob)
+			}
 		}
 		x.add(g.ID, g)
 	}

@@ -344,6 +344,17 @@ func (h *Harness) MergeRebased(number int, commits []map[string]string, at time.
 	for i, files := range commits {
 		sha = h.Repo.Commit(at, fmt.Sprintf("Merge pull request #%d (%d/%d)", number, i+1, len(commits)), files)
 	}
+	h.ChangePR(number, before, sha, approver, at)
+	h.GitHub.MergeAs(h.t, number, at, sha)
+	return sha
+}
+
+// ChangePR adds change PR number whose net change is the branch's from
+// before to sha (by blob, as GitHub lists a PR's files), authored by
+// vt.Author and approved on its head by approver (nil: nobody). It is not
+// marked merged.
+func (h *Harness) ChangePR(number int, before, sha string, approver *github.User, at time.Time) {
+	h.t.Helper()
 	head := fmt.Sprintf("%040d", 1000+number)
 	snapshot := map[string][]byte{}
 	for p, d := range h.GitHub.BaseFiles {
@@ -373,8 +384,6 @@ func (h *Harness) MergeRebased(number int, commits []map[string]string, at time.
 	if approver != nil {
 		h.GitHub.Fake.AddReview(number, &github.PullRequestReview{User: approver, State: github.String("APPROVED"), CommitID: github.String(head), SubmittedAt: &github.Timestamp{Time: at.Add(-time.Minute)}})
 	}
-	h.GitHub.MergeAs(h.t, number, at, sha)
-	return sha
 }
 
 // Push commits files (an empty content deletes) on the branch at at, and
