@@ -467,3 +467,20 @@ func TestMergeQueueBatchWaitsForGitHubToListItsMerges(t *testing.T) {
 		}
 	})
 }
+
+// Where GitHub's activity does not reach back to the trust anchor (it keeps
+// so much, or the repository came from elsewhere), what happened since is
+// unknown: the broker says so and refuses until re-anchored.
+func TestActivityNotReachingTheAnchor(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	merged := head(h)
+	h.GitHub.Fake.Unrecord(h.Repo.Root())
+	h.GitHub.Fake.Unrecord(merged)
+	h.MergeChange(95, map[string]string{"README.md": "# access\n"}, h.Clock().Add(-time.Minute), vt.Hubot)
+	fresh := h.Restart()
+	wantRefusal(t, fresh.Credentials(fresh.Codertocat(), byID), 503, "history_rewritten", "does not reach back")
+	if a := health(t, fresh); a.Status != 503 || !strings.Contains(a.Raw, "does not reach back") {
+		t.Errorf("healthz = %d %s", a.Status, a.Raw)
+	}
+}
