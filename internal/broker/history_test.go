@@ -8,16 +8,12 @@ package broker_test
 // start). README: "Who can do what: the trust model".
 
 import (
-	"bytes"
-	"compress/zlib"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -215,32 +211,9 @@ func TestAttackTamperedCloneInStateDir(t *testing.T) {
 	}
 	// Whoever can write the state directory, but not the broker's
 	// environment (so not its --state-key), rewrites the grant's blob.
-	clone := filepath.Join(stateDir, "ledger.git")
-	packs, _ := filepath.Glob(filepath.Join(clone, "objects", "pack", "*.pack"))
-	for _, p := range packs {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := errors.Join(os.Remove(p), os.Remove(strings.TrimSuffix(p, ".pack")+".idx")); err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command("git", "--git-dir", clone, "unpack-objects", "-q")
-		cmd.Stdin = bytes.NewReader(data)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("unpack: %v %s", err, out)
-		}
-	}
 	blob := h.Repo.Git(time.Time{}, "rev-parse", "HEAD:"+vt.RequestPath)
 	forged := strings.Replace(vt.Request, "duration: 2h", "duration: 720h", 1)
-	var z bytes.Buffer
-	w := zlib.NewWriter(&z)
-	fmt.Fprintf(w, "blob %d\x00%s", len(forged), forged)
-	_ = w.Close()
-	obj := filepath.Join(clone, "objects", blob[:2], blob[2:])
-	if err := errors.Join(os.Chmod(obj, 0o600), os.WriteFile(obj, z.Bytes(), 0o600)); err != nil {
-		t.Fatal(err)
-	}
+	ledgertest.Tamper(t, filepath.Join(stateDir, "ledger.git"), blob, fmt.Sprintf("blob %d\x00%s", len(forged), forged))
 	// Three hours later the real 2h window is over; the broker restarts on
 	// the same state directory.
 	h.SetNow(h.Clock().Add(3 * time.Hour))

@@ -1,14 +1,10 @@
 package gitlog_test
 
 import (
-	"bytes"
-	"compress/zlib"
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -215,30 +211,7 @@ func TestTamperedObjectIsCorrupt(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "clone")
 			r.Git(time.Time{}, "clone", "-q", "--no-local", r.Dir, dir)
-			// Loose objects only, then one replaced under its own name.
-			packs, _ := filepath.Glob(filepath.Join(dir, ".git", "objects", "pack", "*.pack"))
-			for _, p := range packs {
-				data, err := os.ReadFile(p)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := errors.Join(os.Remove(p), os.Remove(strings.TrimSuffix(p, ".pack")+".idx")); err != nil {
-					t.Fatal(err)
-				}
-				cmd := exec.Command("git", "-C", dir, "unpack-objects", "-q")
-				cmd.Stdin = bytes.NewReader(data)
-				if out, err := cmd.CombinedOutput(); err != nil {
-					t.Fatalf("unpack: %v %s", err, out)
-				}
-			}
-			var z bytes.Buffer
-			w := zlib.NewWriter(&z)
-			_, _ = w.Write([]byte(tamper.content))
-			_ = w.Close()
-			obj := filepath.Join(dir, ".git", "objects", tamper.sha[:2], tamper.sha[2:])
-			if err := errors.Join(os.Chmod(obj, 0o600), os.WriteFile(obj, z.Bytes(), 0o600)); err != nil {
-				t.Fatal(err)
-			}
+			ledgertest.Tamper(t, filepath.Join(dir, ".git"), tamper.sha, tamper.content)
 			if err := tamper.read(open(t, dir)); !errors.Is(err, gitlog.ErrCorrupt) {
 				t.Fatalf("a tampered %s was read: %v, want ErrCorrupt", name, err)
 			}

@@ -3,6 +3,9 @@
 package ledgertest
 
 import (
+	"bytes"
+	"compress/zlib"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -73,4 +76,35 @@ func (r *Repo) Commit(at time.Time, msg string, files map[string]string) string 
 func (r *Repo) Root() string {
 	r.t.Helper()
 	return r.Git(time.Time{}, "rev-list", "--max-parents=0", "--first-parent", "main")
+}
+
+// Tamper rewrites object sha in the git directory gitDir with content (its
+// raw form, "<type> <size>\x00<data>"), as someone who can write the
+// directory could: the packs are unpacked into loose objects first, so the
+// object is read from the file written.
+func Tamper(t testing.TB, gitDir, sha, content string) {
+	t.Helper()
+	packs, _ := filepath.Glob(filepath.Join(gitDir, "objects", "pack", "*.pack"))
+	for _, p := range packs {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := errors.Join(os.Remove(p), os.Remove(strings.TrimSuffix(p, ".pack")+".idx")); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("git", "--git-dir", gitDir, "unpack-objects", "-q")
+		cmd.Stdin = bytes.NewReader(data)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git unpack-objects: %v %s", err, out)
+		}
+	}
+	var z bytes.Buffer
+	w := zlib.NewWriter(&z)
+	_, _ = w.Write([]byte(content))
+	_ = w.Close()
+	obj := filepath.Join(gitDir, "objects", sha[:2], sha[2:])
+	if err := errors.Join(os.Chmod(obj, 0o600), os.WriteFile(obj, z.Bytes(), 0o600)); err != nil {
+		t.Fatal(err)
+	}
 }
