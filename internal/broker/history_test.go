@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -455,5 +456,203 @@ func TestActivityNotReachingTheAnchor(t *testing.T) {
 	wantRefusal(t, fresh.Credentials(fresh.Codertocat(), byID), 503, "history_rewritten", "does not reach back")
 	if a := health(t, fresh); a.Status != 503 || !strings.Contains(a.Raw, "does not reach back") {
 		t.Errorf("healthz = %d %s", a.Status, a.Raw)
+	}
+}
+
+// Whoever can write --state-dir (but not the environment) rewrites the
+// clone's config after Clone checked origin's URL: every later fetch
+// (go-git reads the config on each FetchContext) goes to their server,
+// with the broker's GitHub token as basic auth, and the head it serves is
+// believed. A broker that syncs from the anchor (first sync, or a
+// look-back that grew) then finds a recorded move ending at that old
+// head and serves the ledger as it was there: a revoked grant issues.
+func TestAttackStateDirRedirectsTheFetch(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	before := head(h)
+	h.MergeChange(40, map[string]string{vt.RequestPath: ""}, h.Clock().Add(-10*time.Minute), nil) // the revocation
+	genuine := ledgertest.NewGitServer(t, false, vt.Token)
+	urlA := genuine.Publish(t, h.Repo, "acme", "access")
+	// The attacker's server: the same repository, main set back to before
+	// the revocation. It accepts only the broker's token: being served
+	// proves the broker sent it there.
+	evil := ledgertest.NewGitServer(t, false, vt.Token)
+	urlB := evil.Publish(t, h.Repo, "acme", "access")
+	bare := filepath.Join(evil.Root, "acme", "access.git")
+	if out, err := exec.Command("git", "--git-dir", bare, "update-ref", "refs/heads/main", before).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+
+	start := func(edit bool) brokertest.Answer {
+		stateDir := t.TempDir()
+		cfg := h.Config()
+		cfg.Ledger, cfg.StateDir = urlA, stateDir
+		ctx := context.Background()
+		b, err := broker.Build(ctx, cfg, h.Deps()) // Clone checks origin's URL here
+		if err != nil {
+			t.Fatal(err)
+		}
+		if edit {
+			conf := filepath.Join(stateDir, "ledger.git", "config")
+			data, err := os.ReadFile(conf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(conf, []byte(strings.ReplaceAll(string(data), urlA, urlB)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := b.Syncer.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		b.Syncer.Wait()
+		ts := httptest.NewServer(b.Server.Handler())
+		t.Cleanup(ts.Close)
+		h.URL = ts.URL
+		return h.Credentials(h.Codertocat(), byID)
+	}
+	wantRefusal(t, start(false), 403, "revoked", "revoked")
+	served := evil.Requests.Load()
+	a := start(true)
+	if evil.Requests.Load() > served {
+		t.Errorf("the broker sent its GitHub token to the URL written in --state-dir (%d requests)", evil.Requests.Load()-served)
+	}
+	if a.Status == 200 {
+		t.Errorf("a revoked grant issued from a head chosen by whoever writes --state-dir: %s", a.Raw)
+	}
+}
+
+// The same redirect against a broker that has been running at the real
+// head: a rolled-back head is only "unrecorded" (safe) unless the policy
+// there has a longer look-back than the head's, which makes the sync read
+// again from the anchor (ledger.go: "the look-back grew") and stop at the
+// recorded move that ended at the old head.
+func TestAttackStateDirRollbackOfRunningBroker(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	before := head(h)
+	h.MergeChange(41, map[string]string{"eligibility.yaml": stricter}, h.Clock().Add(-20*time.Minute), brokertest.SecurityLead)
+	h.MergeChange(42, map[string]string{vt.RequestPath: ""}, h.Clock().Add(-10*time.Minute), nil) // the revocation
+	genuine := ledgertest.NewGitServer(t, false, vt.Token)
+	urlA := genuine.Publish(t, h.Repo, "acme", "access")
+	evil := ledgertest.NewGitServer(t, false, vt.Token)
+	urlB := evil.Publish(t, h.Repo, "acme", "access")
+	if out, err := exec.Command("git", "--git-dir", filepath.Join(evil.Root, "acme", "access.git"), "update-ref", "refs/heads/main", before).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	stateDir := t.TempDir()
+	cfg := h.Config()
+	cfg.Ledger, cfg.StateDir = urlA, stateDir
+	ctx := context.Background()
+	b, err := broker.Build(ctx, cfg, h.Deps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Syncer.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.Syncer.Wait()
+	ts := httptest.NewServer(b.Server.Handler())
+	t.Cleanup(ts.Close)
+	h.URL = ts.URL
+	wantRefusal(t, h.Credentials(h.Codertocat(), byID), 403, "revoked", "revoked")
+	// A minute later, the attacker rewrites the clone's config.
+	h.SetNow(h.Clock().Add(time.Minute))
+	conf := filepath.Join(stateDir, "ledger.git", "config")
+	data, _ := os.ReadFile(conf)
+	if err := os.WriteFile(conf, []byte(strings.ReplaceAll(string(data), urlA, urlB)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_ = b.Syncer.Sync(ctx) // the interval, a webhook, or checkHead
+	b.Syncer.Wait()
+	if a := h.Credentials(h.Codertocat(), byID); a.Status == 200 {
+		t.Errorf("a running broker issued a revoked grant after its clone's config was edited: %s", a.Raw[:80])
+	} else {
+		t.Logf("refused: %d %s", a.Status, a.Raw)
+	}
+}
+
+// Fix 2 covers the chain's verdict cache, not the grant verdicts
+// (ledger/verify.go l.verified): a grant judged under a trust that rests on
+// a refusal still asked again (#90, merged but not linked by GitHub for
+// over 30 s) is cached as final when that trust happens to be "trusted".
+// Once GitHub links #90, #91 is refused and the grant merged after it was
+// judged under untrusted CODEOWNERS; a fresh broker says so, the running
+// one (and a restart on its state directory) keeps issuing it.
+func TestAttackGrantVerdictCachedUnderRetriedRefusal(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	plat := &github.User{Login: github.String("plat"), ID: github.Int64(300), Type: github.String("User")}
+	h.GitHub.Fake.TeamMember("acme", "platform", "plat", "active")
+	t1 := h.Clock().Add(-10 * time.Minute)
+	before := head(h)
+	// #90 (approved by plat, who owns CODEOWNERS through "*") gives
+	// CODEOWNERS to hubot alone; GitHub records the merge, links it late.
+	owners1 := vt.CodeOwners + "/.github/CODEOWNERS @hubot\n"
+	p1 := h.Repo.Commit(t1, "Merge pull request #90", map[string]string{".github/CODEOWNERS": owners1})
+	h.ChangePR(90, before, p1, plat, t1)
+	h.GitHub.Fake.Move("pr_merge", "main", p1, t1, vt.Author)
+	// #91, approved by plat only, makes @acme/platform the owners of prod
+	// requests: fine under the anchor's CODEOWNERS, not under #90's.
+	owners2 := strings.Replace(owners1, "/requests/prod/  @hubot @acme/sre-leads @Codertocat", "/requests/prod/  @acme/platform", 1)
+	h.MergeChange(91, map[string]string{".github/CODEOWNERS": owners2}, t1.Add(time.Minute), plat)
+	// #92: a request approved by plat alone.
+	path := "requests/prod/2026-11/late.yaml"
+	content := strings.Replace(vt.Request, "INC-1", "INC-92", 1)
+	sha := h.Repo.Commit(t1.Add(2*time.Minute), "Merge pull request #92", map[string]string{path: content})
+	h.MergePR(92, path, content, sha, t1.Add(2*time.Minute), false)
+	h.GitHub.Fake.AddReview(92, &github.PullRequestReview{User: plat, State: github.String("APPROVED"), CommitID: github.String(fmt.Sprintf("%040d", 92)), SubmittedAt: &github.Timestamp{Time: t1}})
+	h.Sync()
+	late := map[string]string{"request": "late"}
+	t.Logf("while #90 is unlinked: %d", h.Credentials(h.Codertocat(), late).Status)
+	if err := h.Ledger.VerifyAll(context.Background()); err != nil { // cached and saved
+		t.Log(err)
+	}
+	h.GitHub.MarkMerged(t, 90, t1, p1) // GitHub catches up
+	// The security team restores trust with a CODEOWNERS PR approved by
+	// CODEOWNERS' owner under #90 (hubot): #91 stays refused.
+	h.MergeChange(93, map[string]string{".github/CODEOWNERS": owners1}, t1.Add(3*time.Minute), vt.Hubot)
+	h.Sync()
+	fresh := h.Restart()
+	a := fresh.Credentials(fresh.Codertocat(), late)
+	t.Logf("fresh broker: %d %s", a.Status, a.Raw)
+	if a := h.Credentials(h.Codertocat(), late); a.Status == 200 && fresh.Credentials(fresh.Codertocat(), late).Status != 200 {
+		t.Errorf("the running broker issues a grant a fresh broker refuses: the verdict judged under a retried refusal was cached")
+	}
+	same := h.RestartSameMachine()
+	if a := same.Credentials(same.Codertocat(), late); a.Status == 200 && fresh.Credentials(fresh.Codertocat(), late).Status != 200 {
+		t.Errorf("a restart on the same state directory issues it too (the verdict was saved)")
+	}
+}
+
+// An admin force-pushes the branch back to the trust anchor. Recorded
+// finds the anchor as "the latest move that left the branch at it", which
+// is now that force push, and does not return the stop entry: a broker
+// started afterwards (new replica, Lambda cold start, a restart without
+// state) sees no force push, and every approved change since the anchor
+// (here a CODEOWNERS tightening that removed hubot) is silently undone.
+func TestAttackForcePushBackToAnchorHidesTheRewrite(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	plat := &github.User{Login: github.String("plat"), ID: github.Int64(300), Type: github.String("User")}
+	h.GitHub.Fake.TeamMember("acme", "platform", "plat", "active")
+	root := h.Repo.Root()
+	tighter := strings.Replace(vt.CodeOwners, "@hubot @acme/sre-leads @Codertocat", "@acme/sre-leads @Codertocat", 1)
+	h.MergeChange(60, map[string]string{".github/CODEOWNERS": tighter}, h.Clock().Add(-20*time.Minute), plat)
+	h.Sync()
+	// The admin force-pushes main back to the anchor...
+	h.Repo.Git(time.Time{}, "reset", "-q", "--hard", root)
+	h.GitHub.Fake.Move("force_push", "main", root, h.Clock().Add(-15*time.Minute), brokertest.Admin)
+	// ... and a request approved only by hubot merges on top.
+	path := "requests/prod/2026-11/after.yaml"
+	content := strings.Replace(vt.Request, "INC-1", "INC-61", 1)
+	sha := h.Repo.Commit(h.Clock().Add(-10*time.Minute), "Merge pull request #61", map[string]string{path: content})
+	h.MergePR(61, path, content, sha, h.Clock().Add(-10*time.Minute), true)
+	after := map[string]string{"request": "after"}
+	_ = h.Ledger.Sync(context.Background())
+	wantRefusal(t, h.Credentials(h.Codertocat(), after), 503, "history_rewritten", "force push")
+	fresh := h.Restart()
+	if a := fresh.Credentials(fresh.Codertocat(), after); a.Status != 503 {
+		t.Errorf("a broker started after a force push back to the anchor does not see it: %d %.100s", a.Status, a.Raw)
 	}
 }

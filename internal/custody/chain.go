@@ -99,8 +99,11 @@ type State struct {
 	Untrusted *UntrustedError
 	// Pending is set when a commit of the prefix is not checked yet.
 	Pending *PendingError
-	anchor  string
-	refs    map[string]string // path -> commit holding its last trusted version; absent: the anchor's
+	// unsettled is set when a verdict of the prefix may still turn (a
+	// refusal asked again): what is judged under this state is not final.
+	unsettled bool
+	anchor    string
+	refs      map[string]string // path -> commit holding its last trusted version; absent: the anchor's
 }
 
 // Err is the first reason the state cannot be trusted, or nil.
@@ -121,7 +124,7 @@ func Build(anchor string, verdicts []Verdict) *Chain {
 	untrusted := map[string]*UntrustedError{}
 	c.states = append(c.states, cur)
 	for _, v := range verdicts {
-		next := State{anchor: anchor, refs: cur.refs, Pending: cur.Pending}
+		next := State{anchor: anchor, refs: cur.refs, Pending: cur.Pending, unsettled: cur.unsettled || (v.Checked && v.Retry)}
 		switch {
 		case next.Pending != nil:
 		case !v.Checked:

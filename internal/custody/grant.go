@@ -42,6 +42,14 @@ type Verification struct {
 // PR added exactly the bytes on the branch. An error means "could not
 // verify now": ask again later.
 func (c *Checker) Grant(ctx context.Context, st State, g Grant) (*Verification, error) {
+	v, err := c.grant(ctx, st, g)
+	if v != nil && st.unsettled {
+		v.Retry = true // judged under a refusal that may still turn: asked again
+	}
+	return v, err
+}
+
+func (c *Checker) grant(ctx context.Context, st State, g Grant) (*Verification, error) {
 	if st.Pending != nil {
 		return nil, st.Pending
 	}

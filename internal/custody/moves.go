@@ -123,7 +123,10 @@ func (c *Checker) Moves(ctx context.Context, from Mark) ([]Move, error) {
 
 // Recorded lists the moves of branch GitHub recorded after from, oldest
 // first: those after the entry from.ID, or, for the anchor (ID 0), those
-// after the latest move that left the branch at it. When the activity does
+// after the latest move that brought the branch to it by a push or merge.
+// A force push or re-creation landing on the anchor does not say which of
+// its times an operator reviewed, so the listing goes on to the first time
+// the branch was there, and Follow sees the rewrite. When the activity does
 // not reach back to from, it returns every move listed and a
 // *NotReachedError.
 func Recorded(ctx context.Context, gh Activity, branch string, from Mark) ([]Move, error) {
@@ -133,7 +136,8 @@ func Recorded(ctx context.Context, gh Activity, branch string, from Mark) ([]Mov
 		if a.Ref != ref {
 			return false
 		}
-		if (from.ID != 0 && a.ID == from.ID) || (from.ID == 0 && a.After == from.Head) {
+		rewrite := a.ActivityType == MoveForcePush || a.ActivityType == MoveBranchCreation
+		if (from.ID != 0 && a.ID == from.ID) || (from.ID == 0 && a.After == from.Head && !rewrite) {
 			found = true
 		}
 		return found
@@ -147,14 +151,25 @@ func Recorded(ctx context.Context, gh Activity, branch string, from Mark) ([]Mov
 			moves = append(moves, Move{ID: a.ID, Type: a.ActivityType, Before: a.Before, After: a.After, At: a.Timestamp.UTC(), Actor: a.Actor.GetLogin()})
 		}
 	}
-	if !found && !(from.ID == 0 && len(moves) > 0 && moves[0].Before == from.Head) {
-		nr := &NotReachedError{Mark: from}
-		if len(moves) > 0 {
-			nr.Oldest = moves[0].Before
-		}
-		return moves, nr
+	if found {
+		return moves, nil
 	}
-	return moves, nil
+	if from.ID == 0 {
+		// The first time a rewrite (the branch's creation, say) left it there.
+		for i, m := range moves {
+			if m.After == from.Head {
+				return moves[i+1:], nil
+			}
+		}
+		if len(moves) > 0 && moves[0].Before == from.Head {
+			return moves, nil
+		}
+	}
+	nr := &NotReachedError{Mark: from}
+	if len(moves) > 0 {
+		nr.Oldest = moves[0].Before
+	}
+	return moves, nr
 }
 
 // Follow checks that moves (oldest first) carry the branch on from from,

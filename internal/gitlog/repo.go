@@ -22,6 +22,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/go-git/go-git/v5/storage/filesystem"
+	"github.com/go-git/go-git/v5/storage/memory"
 
 	"github.com/elevate-gitops/elevate/internal/fileerr"
 	"github.com/elevate-gitops/elevate/internal/outbound"
@@ -42,12 +43,16 @@ type Token func(ctx context.Context) (string, error)
 // It is safe for concurrent use (calls are serialised: go-git's storage is
 // not).
 type Repo struct {
-	mu     sync.Mutex
-	trees  map[plumbing.Hash]*object.Tree // decoded, by hash (under mu)
-	roots  map[string]plumbing.Hash       // commit -> its tree (under mu)
-	repo   *git.Repository
-	remote bool
-	token  Token
+	mu    sync.Mutex
+	trees map[plumbing.Hash]*object.Tree // decoded, by hash (under mu)
+	roots map[string]plumbing.Hash       // commit -> its tree (under mu)
+	repo  *git.Repository
+	// url is origin's URL as it was checked when the repository was
+	// opened, kept in memory: the clone's config file is not read again,
+	// so whoever can write the state directory cannot send the token, or
+	// take the branch from, anywhere else.
+	url   string
+	token Token
 }
 
 // Open opens the repository at dir (a checkout or a bare clone).
@@ -64,8 +69,8 @@ func Open(dir string) (*Repo, error) {
 		return nil, fmt.Errorf("open the git repository %s: %w", dir, err)
 	}
 	g := &Repo{repo: repo}
-	if _, err := repo.Remote("origin"); err == nil {
-		g.remote = true
+	if remote, err := repo.Remote("origin"); err == nil && len(remote.Config().URLs) > 0 {
+		g.url = remote.Config().URLs[0]
 	}
 	return g, nil
 }
@@ -107,7 +112,7 @@ func Clone(ctx context.Context, url, dir string, token Token) (*Repo, error) {
 			return nil, fmt.Errorf("set the clone's origin: %w", err)
 		}
 	}
-	return &Repo{repo: repo, remote: true, token: token}, nil
+	return &Repo{repo: repo, url: url, token: token}, nil
 }
 
 func (g *Repo) auth(ctx context.Context) (transport.AuthMethod, error) {
@@ -121,31 +126,38 @@ func (g *Repo) auth(ctx context.Context) (transport.AuthMethod, error) {
 	return &githttp.BasicAuth{Username: "x-access-token", Password: tok}, nil
 }
 
-// Head fetches branch from origin when there is one and returns where it is.
+// Head fetches branch from origin when there is one and returns where it
+// is: where origin said it was, never what a ref file in the clone says.
 func (g *Repo) Head(ctx context.Context, branch string) (string, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	name := plumbing.NewBranchReferenceName(branch)
-	if g.remote {
-		auth, err := g.auth(ctx)
+	if g.url == "" {
+		ref, err := g.repo.Reference(plumbing.NewBranchReferenceName(branch), true)
+		if errors.Is(err, plumbing.ErrReferenceNotFound) {
+			return "", nil
+		}
 		if err != nil {
-			return "", err
+			return "", fmt.Errorf("resolve %s: %w", branch, err)
 		}
-		spec := config.RefSpec("+refs/heads/" + branch + ":refs/remotes/origin/" + branch)
-		err = g.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: "origin", RefSpecs: []config.RefSpec{spec}, Auth: auth, Tags: git.NoTags})
-		if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-			return "", fmt.Errorf("fetch %s: %w", branch, fetchError(err))
-		}
-		name = plumbing.NewRemoteReferenceName("origin", branch)
+		return ref.Hash().String(), nil
 	}
-	ref, err := g.repo.Reference(name, true)
-	if errors.Is(err, plumbing.ErrReferenceNotFound) {
-		return "", nil
-	}
+	auth, err := g.auth(ctx)
 	if err != nil {
-		return "", fmt.Errorf("resolve %s: %w", name, err)
+		return "", err
 	}
-	return ref.Hash().String(), nil
+	head, err := g.remoteHead(ctx, branch, auth)
+	if err != nil || head == "" {
+		return "", err
+	}
+	spec := config.RefSpec("+refs/heads/" + branch + ":refs/remotes/origin/" + branch)
+	err = g.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: "origin", RemoteURL: g.url, RefSpecs: []config.RefSpec{spec}, Auth: auth, Tags: git.NoTags})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return "", fmt.Errorf("fetch %s: %w", branch, fetchError(err))
+	}
+	if _, err := g.commit(head); err != nil {
+		return "", fmt.Errorf("fetch %s: %.12s is not in the clone after the fetch (the branch moved meanwhile?): %w", branch, head, err)
+	}
+	return head, nil
 }
 
 // fetchError says what to do about the usual failures; go-git's errors
@@ -161,21 +173,24 @@ func fetchError(err error) error {
 	return err
 }
 
-// RemoteHead asks origin where branch is, in one round trip.
+// RemoteHead asks origin where branch is, in one round trip; "" without
+// a remote.
 func (g *Repo) RemoteHead(ctx context.Context, branch string) (string, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if !g.remote {
+	if g.url == "" {
 		return "", nil
-	}
-	remote, err := g.repo.Remote("origin")
-	if err != nil {
-		return "", err
 	}
 	auth, err := g.auth(ctx)
 	if err != nil {
 		return "", err
 	}
+	return g.remoteHead(ctx, branch, auth)
+}
+
+// remoteHead lists origin's branches at the URL kept in memory.
+func (g *Repo) remoteHead(ctx context.Context, branch string, auth transport.AuthMethod) (string, error) {
+	remote := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{g.url}})
 	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: auth})
 	if err != nil {
 		return "", fmt.Errorf("list origin's branches: %w", fetchError(err))

@@ -154,7 +154,21 @@ func TestForcePushDroppingRevocation(t *testing.T) {
 	if err := restarted.Sync(context.Background()); !errors.As(err, &rw) {
 		t.Fatalf("restart with the same anchor = %v, want history rewritten", err)
 	}
-	reviewed, err := New(Config{History: history(t, r), Branch: "main", Anchor: g, Verifier: v, Now: func() time.Time { return now }})
+	// The branch came back to g by a force push: anchoring there does not
+	// say which of its two times was reviewed. A commit the branch reached
+	// afterwards does.
+	again, err := New(Config{History: history(t, r), Branch: "main", Anchor: g, Verifier: v, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := r.Commit(t0.Add(-time.Minute), "after the force push", map[string]string{"README.md": "reviewed\n"})
+	v.mu.Lock()
+	v.moves = append(v.moves, custody.Move{ID: 4, Type: custody.MovePRMerge, Before: g, After: after, At: t0.Add(-time.Minute)})
+	v.mu.Unlock()
+	if err := again.Sync(context.Background()); !errors.As(err, &rw) {
+		t.Fatalf("anchored where a force push landed: %v, want history rewritten", err)
+	}
+	reviewed, err := New(Config{History: history(t, r), Branch: "main", Anchor: after, Verifier: v, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -284,14 +284,29 @@ func (l *Ledger) moves(ctx context.Context, from custody.Mark, head string) (mov
 	}
 	caught = false
 	for i := len(moves) - 1; i >= 0; i-- {
-		if moves[i].After == head {
-			moves, caught = moves[:i+1], true
-			break
+		if moves[i].After != head {
+			continue
+		}
+		if i < len(moves)-1 {
+			// GitHub recorded the branch past the head the clone has: what
+			// was fetched is behind (a race with a merge, or a remote that
+			// is not GitHub's), and a later revocation must not be missed.
+			return nil, false, &NotSyncedError{Reason: fmt.Sprintf("GitHub's activity shows %s moved on from %.12s to %.12s, which the fetch did not bring yet", l.cfg.Branch, head, moves[len(moves)-1].After)}
+		}
+		moves, caught = moves[:i+1], true
+		break
+	}
+	if !caught && len(moves) > 0 {
+		last := moves[len(moves)-1].After
+		if _, err := l.git.Diff(ctx, last, last, nil, 0); err != nil || from.Head == head {
+			// GitHub recorded moves the clone does not have: the fetch is
+			// behind, and a later revocation must not be missed.
+			return nil, false, &NotSyncedError{Reason: fmt.Sprintf("GitHub's activity shows %s moved on to %.12s, which the fetch did not bring yet", l.cfg.Branch, last)}
 		}
 	}
 	if !caught && from.Head == head {
 		// The branch is where the last recorded move (or the anchor) left
-		// it: nothing to judge, whatever came and went since.
+		// it: nothing to judge.
 		return nil, true, nil
 	}
 	var why *custody.RewrittenError
@@ -416,6 +431,13 @@ func (l *Ledger) replay(ctx context.Context, next *Index, changes []applied) err
 	if err != nil {
 		return err
 	}
+	for i, b := range blobs {
+		if b.Missing {
+			// A tree the branch holds names it: a clone without it is
+			// broken (or was tampered with), never a file that is not there.
+			return fmt.Errorf("the clone lacks blob %.12s, which the branch's trees name: %w", specs[i], gitlog.ErrCorrupt)
+		}
+	}
 	for i, id := range removedIDs {
 		r := removals[id]
 		if data := blobs[len(ids)+i].Data; data != nil {
@@ -442,7 +464,7 @@ func (l *Ledger) replay(ctx context.Context, next *Index, changes []applied) err
 		case !a.change.Regular():
 			g.Invalid = fmt.Sprintf("the request path is not a regular file (git mode %s): a symlink or submodule is never a request", a.change.Mode)
 		case !read || b.Data == nil:
-			g.Invalid = "the file is missing or over the size limit"
+			g.Invalid = fmt.Sprintf("the file is over the %d-byte limit", request.MaxSize)
 		default:
 			parse.Go(func() error { g.setContent(b.Data); return nil })
 		}

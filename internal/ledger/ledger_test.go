@@ -11,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-github/v60/github"
+
 	"github.com/elevate-gitops/elevate/internal/custody"
+	"github.com/elevate-gitops/elevate/internal/githubapi"
 	"github.com/elevate-gitops/elevate/internal/gitlog"
 	"github.com/elevate-gitops/elevate/internal/ledger/ledgertest"
 )
@@ -89,15 +92,22 @@ func (v *verifier) Moves(ctx context.Context, from custody.Mark) ([]custody.Move
 		}
 		all = chain
 	}
-	for i := len(all) - 1; i >= 0; i-- {
-		if (from.ID != 0 && all[i].ID == from.ID) || (from.ID == 0 && all[i].After == from.Head) {
-			return slices.Clone(all[i+1:]), nil
+	return custody.Recorded(ctx, activity(all), "main", from)
+}
+
+// activity serves moves (oldest first) as GitHub's activity lists them.
+type activity []custody.Move
+
+func (a activity) Activity(_ context.Context, branch string, stop func(githubapi.Activity) bool) ([]githubapi.Activity, error) {
+	var out []githubapi.Activity
+	for _, m := range slices.Backward(a) {
+		e := githubapi.Activity{ID: m.ID, ActivityType: m.Type, Before: m.Before, After: m.After, Ref: "refs/heads/" + branch, Timestamp: github.Timestamp{Time: m.At}, Actor: &github.User{Login: github.String(m.Actor)}}
+		if stop(e) {
+			break
 		}
+		out = append(out, e)
 	}
-	if len(all) > 0 && all[0].Before == from.Head {
-		return slices.Clone(all), nil
-	}
-	return slices.Clone(all), &custody.NotReachedError{Mark: from}
+	return out, nil
 }
 
 func (v *verifier) MergedAs(context.Context, string) (bool, error) { return false, nil }
