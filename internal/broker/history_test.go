@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,7 +22,6 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
-	"github.com/elevate-gitops/elevate/internal/broker"
 	"github.com/elevate-gitops/elevate/internal/broker/brokertest"
 	"github.com/elevate-gitops/elevate/internal/githubapi/githubfake"
 	"github.com/elevate-gitops/elevate/internal/ledger/ledgertest"
@@ -186,28 +184,10 @@ func TestAttackEditedSavedState(t *testing.T) {
 func TestAttackTamperedCloneInStateDir(t *testing.T) {
 	t.Parallel()
 	h := brokertest.New(t)
-	srv := ledgertest.NewGitServer(t, false, vt.Token)
-	url := srv.Publish(t, h.Repo, "acme", "access")
+	url := ledgertest.NewGitServer(t, false, vt.Token).Publish(t, h.Repo, "acme", "access")
 	stateDir := t.TempDir()
-	cfg := h.Config()
-	cfg.Ledger, cfg.StateDir = url, stateDir
-	ctx := context.Background()
-	start := func() string {
-		b, err := broker.Build(ctx, cfg, h.Deps())
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = b.Syncer.Sync(ctx)
-		b.Syncer.Wait() // the grants verified, and the verdicts saved
-		ts := httptest.NewServer(b.Server.Handler())
-		t.Cleanup(ts.Close)
-		return ts.URL
-	}
-	call := func(base string) brokertest.Answer {
-		h.URL = base
-		return h.Credentials(h.Codertocat(), byID)
-	}
-	if a := call(start()); a.Status != 200 {
+	_ = h.Serve(h.BuildOn(url, stateDir))
+	if a := h.Credentials(h.Codertocat(), byID); a.Status != 200 {
 		t.Fatalf("the real grant: %d %s", a.Status, a.Raw)
 	}
 	// Whoever can write the state directory, but not the broker's
@@ -218,7 +198,8 @@ func TestAttackTamperedCloneInStateDir(t *testing.T) {
 	// Three hours later the real 2h window is over; the broker restarts on
 	// the same state directory.
 	h.SetNow(h.Clock().Add(3 * time.Hour))
-	if a := call(start()); a.Status == 200 {
+	_ = h.Serve(h.BuildOn(url, stateDir))
+	if a := h.Credentials(h.Codertocat(), byID); a.Status == 200 {
 		t.Fatalf("an expired 2h grant issued from a tampered clone: %s", a.Raw)
 	}
 }
@@ -471,44 +452,20 @@ func TestAttackStateDirRedirectsTheFetch(t *testing.T) {
 	h := brokertest.New(t)
 	before := head(h)
 	h.MergeChange(40, map[string]string{vt.RequestPath: ""}, h.Clock().Add(-10*time.Minute), nil) // the revocation
-	genuine := ledgertest.NewGitServer(t, false, vt.Token)
-	urlA := genuine.Publish(t, h.Repo, "acme", "access")
+	urlA := ledgertest.NewGitServer(t, false, vt.Token).Publish(t, h.Repo, "acme", "access")
 	// The attacker's server: the same repository, main set back to before
 	// the revocation. It accepts only the broker's token: being served
 	// proves the broker sent it there.
-	evil := ledgertest.NewGitServer(t, false, vt.Token)
-	urlB := evil.Publish(t, h.Repo, "acme", "access")
-	bare := filepath.Join(evil.Root, "acme", "access.git")
-	if out, err := exec.Command("git", "--git-dir", bare, "update-ref", "refs/heads/main", before).CombinedOutput(); err != nil {
-		t.Fatalf("%v %s", err, out)
-	}
-
+	evil, urlB := rolledBack(t, h, before)
 	start := func(edit bool) brokertest.Answer {
 		stateDir := t.TempDir()
-		cfg := h.Config()
-		cfg.Ledger, cfg.StateDir = urlA, stateDir
-		ctx := context.Background()
-		b, err := broker.Build(ctx, cfg, h.Deps()) // Clone checks origin's URL here
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := h.BuildOn(urlA, stateDir) // Clone checks origin's URL here
 		if edit {
-			conf := filepath.Join(stateDir, "ledger.git", "config")
-			data, err := os.ReadFile(conf)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(conf, []byte(strings.ReplaceAll(string(data), urlA, urlB)), 0o600); err != nil {
-				t.Fatal(err)
-			}
+			redirect(t, stateDir, urlA, urlB)
 		}
-		if err := b.Syncer.Sync(ctx); err != nil {
+		if err := h.Serve(b); err != nil {
 			t.Fatal(err)
 		}
-		b.Syncer.Wait()
-		ts := httptest.NewServer(b.Server.Handler())
-		t.Cleanup(ts.Close)
-		h.URL = ts.URL
 		return h.Credentials(h.Codertocat(), byID)
 	}
 	wantRefusal(t, start(false), 403, "revoked", "revoked")
@@ -533,37 +490,18 @@ func TestAttackStateDirRollbackOfRunningBroker(t *testing.T) {
 	before := head(h)
 	h.MergeChange(41, map[string]string{"eligibility.yaml": stricter}, h.Clock().Add(-20*time.Minute), brokertest.SecurityLead)
 	h.MergeChange(42, map[string]string{vt.RequestPath: ""}, h.Clock().Add(-10*time.Minute), nil) // the revocation
-	genuine := ledgertest.NewGitServer(t, false, vt.Token)
-	urlA := genuine.Publish(t, h.Repo, "acme", "access")
-	evil := ledgertest.NewGitServer(t, false, vt.Token)
-	urlB := evil.Publish(t, h.Repo, "acme", "access")
-	if out, err := exec.Command("git", "--git-dir", filepath.Join(evil.Root, "acme", "access.git"), "update-ref", "refs/heads/main", before).CombinedOutput(); err != nil {
-		t.Fatalf("%v %s", err, out)
-	}
+	urlA := ledgertest.NewGitServer(t, false, vt.Token).Publish(t, h.Repo, "acme", "access")
+	_, urlB := rolledBack(t, h, before)
 	stateDir := t.TempDir()
-	cfg := h.Config()
-	cfg.Ledger, cfg.StateDir = urlA, stateDir
-	ctx := context.Background()
-	b, err := broker.Build(ctx, cfg, h.Deps())
-	if err != nil {
+	b := h.BuildOn(urlA, stateDir)
+	if err := h.Serve(b); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Syncer.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
-	b.Syncer.Wait()
-	ts := httptest.NewServer(b.Server.Handler())
-	t.Cleanup(ts.Close)
-	h.URL = ts.URL
 	wantRefusal(t, h.Credentials(h.Codertocat(), byID), 403, "revoked", "revoked")
 	// A minute later, the attacker rewrites the clone's config.
 	h.SetNow(h.Clock().Add(time.Minute))
-	conf := filepath.Join(stateDir, "ledger.git", "config")
-	data, _ := os.ReadFile(conf)
-	if err := os.WriteFile(conf, []byte(strings.ReplaceAll(string(data), urlA, urlB)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	_ = b.Syncer.Sync(ctx) // the interval, a webhook, or checkHead
+	redirect(t, stateDir, urlA, urlB)
+	_ = b.Syncer.Sync(context.Background()) // the interval, a webhook, or checkHead
 	b.Syncer.Wait()
 	if a := h.Credentials(h.Codertocat(), byID); a.Status == 200 {
 		t.Errorf("a running broker issued a revoked grant after its clone's config was edited: %s", a.Raw[:80])
@@ -654,5 +592,31 @@ func TestAttackForcePushBackToAnchorHidesTheRewrite(t *testing.T) {
 	fresh := h.Restart()
 	if a := fresh.Credentials(fresh.Codertocat(), after); a.Status != 503 {
 		t.Errorf("a broker started after a force push back to the anchor does not see it: %d %.100s", a.Status, a.Raw)
+	}
+}
+
+// rolledBack serves h's repository from a server of the attacker's, its
+// main set back to at; it accepts only the broker's token.
+func rolledBack(t *testing.T, h *brokertest.Harness, at string) (*ledgertest.GitServer, string) {
+	t.Helper()
+	evil := ledgertest.NewGitServer(t, false, vt.Token)
+	url := evil.Publish(t, h.Repo, "acme", "access")
+	if out, err := exec.Command("git", "--git-dir", filepath.Join(evil.Root, "acme", "access.git"), "update-ref", "refs/heads/main", at).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	return evil, url
+}
+
+// redirect rewrites origin's URL in the broker's clone, as whoever can
+// write its state directory could.
+func redirect(t *testing.T, stateDir, from, to string) {
+	t.Helper()
+	conf := filepath.Join(stateDir, "ledger.git", "config")
+	data, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(conf, []byte(strings.ReplaceAll(string(data), from, to)), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -56,9 +56,6 @@ type Query struct {
 	Exclude []string // commits whose history is left out (exclusive bounds)
 	Paths   []string // path prefixes ("requests/") or files
 	Max     int      // at most this many changes; more is ErrTooMany
-	// Until, when set, is asked about each commit the log lists, newest
-	// first; true ends the log before that commit, without reading further.
-	Until func(sha string, at time.Time) bool
 }
 
 // Blob is one object read by SHA.

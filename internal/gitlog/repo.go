@@ -386,9 +386,6 @@ func (g *Repo) Log(ctx context.Context, q Query) ([]Commit, error) {
 		if len(found) == 0 {
 			return true, nil
 		}
-		if q.Until != nil && q.Until(c.Hash.String(), c.Committer.When.UTC()) {
-			return false, nil
-		}
 		if changes += len(found); changes > q.Max {
 			return false, ErrTooMany
 		}

@@ -225,6 +225,32 @@ func (h *Harness) RestartSameMachine() *Harness {
 	return n
 }
 
+// BuildOn builds (without syncing) a broker that clones the ledger at url
+// into stateDir, configured as the harness's otherwise.
+func (h *Harness) BuildOn(url, stateDir string) *broker.Broker {
+	h.t.Helper()
+	cfg := h.Config()
+	cfg.Ledger, cfg.StateDir = url, stateDir
+	b, err := broker.Build(context.Background(), cfg, h.Deps())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return b
+}
+
+// Serve syncs b, waits for what the sync started in the background (the
+// grants verified, the verdicts saved), serves b and points the harness's
+// calls at it. The sync's error is the test's to see.
+func (h *Harness) Serve(b *broker.Broker) error {
+	h.t.Helper()
+	err := b.Syncer.Sync(context.Background())
+	b.Syncer.Wait()
+	ts := httptest.NewServer(b.Server.Handler())
+	h.t.Cleanup(ts.Close)
+	h.URL = ts.URL
+	return err
+}
+
 // StateDir is the broker's state directory.
 func (h *Harness) StateDir() string { return h.stateDir }
 
