@@ -197,9 +197,17 @@ func (r *Request) parseNotBefore(m *strictyaml.Map) error {
 	return nil
 }
 
+// parseEmergency runs after parseNotBefore. An emergency opens at its
+// merge: with not_before, a string of pre-dated emergency files would give
+// weeks of access no one approved.
 func (r *Request) parseEmergency(m *strictyaml.Map) (err error) {
-	r.Emergency, _, err = m.Bool(keyEmergency)
-	return err
+	if r.Emergency, _, err = m.Bool(keyEmergency); err != nil {
+		return err
+	}
+	if r.Emergency && !r.NotBefore.IsZero() {
+		return m.Errorf(keyNotBefore, "an emergency request opens when it is merged and cannot carry not_before: drop not_before, or ask without emergency")
+	}
+	return nil
 }
 
 // quote quotes a value from the file for an error message, shortened.

@@ -125,10 +125,9 @@ func TestParseValid(t *testing.T) {
 				Requester: "carol-1", Account: "2026", Role: "123", Duration: 90 * time.Minute,
 				Reason:    "Incident INC-77: the nightly export job is stuck.\nI need to restart it and check the queue.",
 				Ticket:    "4821",
-				NotBefore: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC),
 				Emergency: true,
 				Lines: map[string]int{"requester": 1, "account": 2, "role": 3, "duration": 4, "reason": 5,
-					"ticket": 8, "not_before": 9, "emergency": 10},
+					"ticket": 8, "emergency": 10},
 			},
 		},
 		{
@@ -146,11 +145,10 @@ func TestParseValid(t *testing.T) {
 		},
 		{
 			name: "quoted strings, explicit !!str, tab after the colon, not_before quoted",
-			data: "requester: 'alice'\naccount: \"prod\"\nrole: !!str Admin\nduration:\t2h\nreason: \"  Rotate the TLS certificate  \"\nnot_before: \"2026-11-25T10:00:00.5-01:00\"\nemergency: true\n",
+			data: "requester: 'alice'\naccount: \"prod\"\nrole: !!str Admin\nduration:\t2h\nreason: \"  Rotate the TLS certificate  \"\nnot_before: \"2026-11-25T10:00:00.5-01:00\"\nemergency: false\n",
 			want: &Request{Requester: "alice", Account: "prod", Role: "Admin", Duration: 2 * time.Hour,
 				Reason:    "Rotate the TLS certificate",
 				NotBefore: time.Date(2026, 11, 25, 11, 0, 0, 5e8, time.UTC),
-				Emergency: true,
 				Lines:     linesPlus(map[string]int{"not_before": 6, "emergency": 7})},
 		},
 		{
@@ -311,6 +309,7 @@ func TestParseErrors(t *testing.T) {
 		{"ticket number", minimal + "ticket: 4821", wantErr{6, "ticket", `must be a string, not a number; quote it: "4821"`}},
 		{"not_before number", minimal + "not_before: 20261125", wantErr{6, "not_before", "not a number"}},
 		{"not_before boolean", minimal + "not_before: true", wantErr{6, "not_before", "not a boolean"}},
+		{"emergency with not_before", minimal + "not_before: 2026-11-25T10:00:00Z\nemergency: true", wantErr{6, "not_before", "an emergency request opens when it is merged and cannot carry not_before"}},
 		{"emergency string", minimal + "emergency: \"true\"", wantErr{6, "emergency", "must be true or false, not a string"}},
 		{"emergency yes", minimal + "emergency: yes", wantErr{6, "emergency", "must be true or false, not a string"}},
 		{"emergency number", minimal + "emergency: 1", wantErr{6, "emergency", "not a number"}},
@@ -455,8 +454,8 @@ func TestMarshalRoundTrip(t *testing.T) {
 		{"all fields", func(r *Request) {
 			r.Ticket = "INC-4821"
 			r.NotBefore = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-			r.Emergency = true
 		}},
+		{"emergency", func(r *Request) { r.Ticket, r.Emergency = "INC-4821", true }},
 		{"numbers that must stay strings", func(r *Request) {
 			r.Account, r.Role, r.Ticket, r.Reason = "2026", "123", "4821", "12345678901"
 		}},
