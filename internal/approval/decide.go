@@ -333,11 +333,20 @@ func (j *judge) request() (*Verdict, error) {
 	if pathErr == nil && p.Account != req.Account {
 		reject(req.Lines["account"], "account", "the file is under requests/%s/ but asks for account %s: CODEOWNERS routes review by folder, so file it as %s", p.Account, req.Account, request.PathFor(req.Account, j.now, p.Name))
 	}
-	// Once merged, the grant belongs to the author's numeric id, and a login
-	// renamed since must not void it: the Action checked the login while the
-	// PR was open.
-	if j.f.MergedAt.IsZero() && !strings.EqualFold(req.Requester, j.f.Author.Login) {
-		reject(req.Lines["requester"], "requester", "requester is %s but the PR was opened by %s: people request access for themselves only", req.Requester, j.f.Author.Login)
+	// The grant belongs to the author's numeric id. Once merged, a login
+	// renamed since matches the file only through elevate's merge record,
+	// which names that id: an admin's bypass merge of a file naming
+	// someone else matches nothing.
+	if !strings.EqualFold(req.Requester, j.f.Author.Login) {
+		switch {
+		case j.f.MergedAt.IsZero():
+			reject(req.Lines["requester"], "requester", "requester is %s but the PR was opened by %s: people request access for themselves only", req.Requester, j.f.Author.Login)
+		case !strings.EqualFold(req.Requester, j.f.RecordedRequester):
+			reject(req.Lines["requester"], "requester", "requester is %s but the PR's author is %s, and no merge record of elevate's names %s as that author: people request access for themselves only", req.Requester, j.f.Author.Login, req.Requester)
+		}
+	}
+	if req.Emergency && len(j.f.UnreviewedEmergencies) > 0 {
+		reject(req.Lines["emergency"], "emergency", "%s already has an emergency grant its owners have not reviewed (%s): a second emergency waits until they approve it; ask with approvals instead", j.f.Author.Login, listSome(j.f.UnreviewedEmergencies, 3))
 	}
 	if !req.NotBefore.IsZero() && req.NotBefore.After(j.now.Add(request.MaxNotBeforeAhead)) {
 		reject(req.Lines["not_before"], "not_before", "%s is more than 30 days ahead", req.NotBefore.Format(time.RFC3339))
@@ -377,6 +386,33 @@ func (j *judge) request() (*Verdict, error) {
 		v.Waiting = append(v.Waiting, j.waiting(path, missing, owners))
 	}
 	return v, nil
+}
+
+// EmergencyReviewed returns the owners who have approved a merged emergency
+// request PR by until: the request decision's own rule (an owner of the
+// file under the CODEOWNERS f was judged against, active team members
+// included, never its author, approving its head), with the reviews after
+// the merge counted too, as an emergency's review comes after it. f is the
+// merged PR's facts with its Base.
+func EmergencyReviewed(ctx context.Context, f *Facts, members eligibility.Membership, until time.Time) ([]string, error) {
+	var path string
+	for _, fc := range f.Files {
+		if fc.Status == "added" && request.IsRequestPath(fc.Path) {
+			path = fc.Path
+		}
+	}
+	if path == "" {
+		return nil, nil
+	}
+	after := *f
+	after.MergedAt = until
+	teams := eligibility.NewMemo(members)
+	j := &judge{ctx: ctx, f: &after, members: teams, now: until, teams: teams}
+	owners, reason := j.ownersOf(path)
+	if reason != nil {
+		return nil, nil
+	}
+	return j.approvers(owners)
 }
 
 func (j *judge) policy() (*eligibility.Policy, *Reason) {

@@ -3,6 +3,7 @@ package approval
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -93,6 +94,18 @@ func requestPR() *Facts {
 		Added: []byte(requestYAML),
 		Base:  testBase,
 	}
+}
+
+// emergencyPR is an emergency request by alice that its rule lets merge
+// without approval.
+func emergencyPR() *Facts {
+	f := requestPR()
+	f.Added = []byte(strings.Replace(requestYAML, "2h", "1h", 1) + "emergency: true\n")
+	return f
+}
+
+func approveAt(u User, sha string, at time.Time) Review {
+	return Review{Reviewer: u, State: StateApproved, CommitID: sha, SubmittedAt: at}
 }
 
 var testBase = Base{Policy: []byte(policy), CodeOwnersPath: ".github/CODEOWNERS", CodeOwners: []byte(owners)}
@@ -413,18 +426,22 @@ func TestMembershipErrorFailsClosed(t *testing.T) {
 }
 
 // Once merged, a request belongs to its author's numeric id: a rename since
-// does not make the requester check fail, but eligibility still follows the
-// policy, which names logins.
+// passes the requester check only through elevate's merge record naming
+// that id; eligibility still follows the policy, which names logins.
 func TestMergedRequestAfterRename(t *testing.T) {
 	t.Parallel()
 	f := requestPR()
 	f.MergedAt = now.Add(time.Hour)
 	f.Author = User{ID: alice.ID, Login: "alice-renamed"}
 	f.Reviews = []Review{approve(bob, "head1", 1)}
+	if v := decide(t, f); v.State != Rejected || !strings.Contains(v.Summary(), "no merge record of elevate's names alice") {
+		t.Errorf("no merge record: verdict = %s %q, want the requester refused", v.State, v.Summary())
+	}
+	f.RecordedRequester = "alice"
 	v := decide(t, f)
 	for _, r := range v.Reasons {
 		if strings.Contains(r.Message, "requester is") {
-			t.Errorf("a merged PR was refused for its author's rename: %v", r)
+			t.Errorf("a merged PR with elevate's merge record was refused for its author's rename: %v", r)
 		}
 	}
 	if v.State != Rejected || !strings.Contains(v.Summary(), "lets alice-renamed") {
@@ -433,5 +450,79 @@ func TestMergedRequestAfterRename(t *testing.T) {
 	f.MergedAt = time.Time{}
 	if v := decide(t, f); v.State != Rejected || !strings.Contains(v.Summary(), "requester is alice but the PR was opened by alice-renamed") {
 		t.Errorf("open PR: verdict = %s %q, want the requester check", v.State, v.Summary())
+	}
+}
+
+// An admin's bypass merge of a file naming someone else issues nothing: the
+// merged file's requester is checked again against the author.
+func TestMergedRequestNamingSomeoneElse(t *testing.T) {
+	t.Parallel()
+	f := requestPR()
+	f.MergedAt = now.Add(time.Hour)
+	f.Author = User{ID: 666, Login: "mallory"}
+	f.Reviews = []Review{approve(bob, "head1", 1)}
+	f.RecordedRequester = "mallory" // a record of the author, not of the file's requester
+	if v := decide(t, f); v.State != Rejected || !strings.Contains(v.Summary(), "requester is alice but the PR's author is mallory") {
+		t.Errorf("verdict = %s %q, want the requester refused", v.State, v.Summary())
+	}
+}
+
+// An emergency while the same person's earlier one waits for its owners'
+// review is refused, by the judge and (through the same function) by the
+// broker.
+func TestSecondEmergencyWhileTheFirstIsUnreviewed(t *testing.T) {
+	t.Parallel()
+	f := emergencyPR()
+	if v := decide(t, f); v.State != Approved {
+		t.Fatalf("first emergency: %s %q", v.State, v.Summary())
+	}
+	f.UnreviewedEmergencies = []string{"prod/2026-11/alice-first"}
+	v := decide(t, f)
+	if v.State != Rejected || !strings.Contains(v.Summary(), "emergency: alice already has an emergency grant its owners have not reviewed (prod/2026-11/alice-first)") {
+		t.Errorf("second emergency: %s %q", v.State, v.Summary())
+	}
+}
+
+// An emergency is reviewed by the request decision's own rule: an owner's
+// approval of its head after the merge, never a non-owner's or the
+// requester's.
+func TestEmergencyReviewed(t *testing.T) {
+	t.Parallel()
+	merged := now.Add(time.Hour)
+	tests := []struct {
+		name    string
+		reviews []Review
+		want    []string
+	}{
+		{"nobody", nil, nil},
+		{"an owner after the merge", []Review{approveAt(bob, "head1", merged.Add(time.Hour))}, []string{"bob"}},
+		{"a non-owner", []Review{approveAt(User{ID: 77, Login: "zed"}, "head1", merged.Add(time.Hour))}, nil},
+		{"the requester", []Review{approveAt(alice, "head1", merged.Add(time.Hour))}, nil},
+		{"an owner, after until", []Review{approveAt(bob, "head1", merged.Add(48*time.Hour))}, nil},
+		{"an owner, on another commit", []Review{approveAt(bob, "other", merged.Add(time.Hour))}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := emergencyPR()
+			f.MergedAt = merged
+			f.Reviews = tt.reviews
+			got, err := EmergencyReviewed(context.Background(), f, members, merged.Add(24*time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("reviewed by %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// An emergency opens at its merge: one carrying not_before is refused.
+func TestEmergencyWithNotBefore(t *testing.T) {
+	t.Parallel()
+	f := emergencyPR()
+	f.Added = append(f.Added, "not_before: 2026-11-26T09:00:00Z\n"...)
+	if v := decide(t, f); v.State != Rejected || !strings.Contains(v.Summary(), "not_before: an emergency request opens when it is merged") {
+		t.Errorf("verdict = %s %q", v.State, v.Summary())
 	}
 }

@@ -73,5 +73,15 @@ type Facts struct {
 	// PolicyAtHead is eligibility.yaml at the head when the PR changes it.
 	PolicyAtHead []byte
 
+	// RecordedRequester is the requester elevate's own merge record (the
+	// Action's merge comment, its MAC verified by the caller) names for
+	// this author's id: it lets a merged request whose author has been
+	// renamed since still match its file. Empty when there is none.
+	RecordedRequester string
+	// UnreviewedEmergencies are the author's earlier emergency grants that
+	// no owner had approved when this PR was judged (EmergencyReviewed),
+	// by request id. An emergency request is refused while there is one.
+	UnreviewedEmergencies []string
+
 	Base
 }

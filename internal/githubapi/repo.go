@@ -222,23 +222,40 @@ func truncate(s string, n int) string {
 }
 
 // UpsertComment edits the comment on issue or pull request number whose body
-// contains marker, whoever wrote it (the first such comment), or creates one.
-// body is written as is and should contain marker; a comment that already
-// reads body is left alone. It returns the comment's HTML URL.
+// contains marker (the first such comment), or creates one. body is written
+// as is and should contain marker; a comment that already reads body is
+// left alone. It returns the comment's HTML URL.
 func (r *Repo) UpsertComment(ctx context.Context, number int, marker, body string) (string, error) {
 	return r.UpdateComment(ctx, number, marker, func(string) string { return body })
 }
 
 // Comments lists the comments of issue or PR number (at most
-// maxCommentPages pages).
+// maxCommentPages pages; more is an error).
 func (r *Repo) Comments(ctx context.Context, number int) ([]*github.IssueComment, error) {
-	comments, err := listAll(ctx, maxCommentPages, func(opts *github.ListOptions) ([]*github.IssueComment, *github.Response, error) {
-		return r.GH.Issues.ListComments(ctx, r.Owner, r.Name, number, &github.IssueListCommentsOptions{ListOptions: *opts})
-	})
+	comments, more, err := r.listComments(ctx, number)
+	if err == nil && more {
+		err = fmt.Errorf("more than %d comments", maxCommentPages*perPage)
+	}
 	if err != nil {
 		return nil, wrap(err, "list comments of #%d", number)
 	}
 	return comments, nil
+}
+
+// FirstComments lists the first maxCommentPages pages of comments of issue
+// or PR number; more says there were others, left unread.
+func (r *Repo) FirstComments(ctx context.Context, number int) (comments []*github.IssueComment, more bool, err error) {
+	comments, more, err = r.listComments(ctx, number)
+	if err != nil {
+		return nil, false, wrap(err, "list comments of #%d", number)
+	}
+	return comments, more, nil
+}
+
+func (r *Repo) listComments(ctx context.Context, number int) ([]*github.IssueComment, bool, error) {
+	return listFirst(ctx, maxCommentPages, func(opts *github.ListOptions) ([]*github.IssueComment, *github.Response, error) {
+		return r.GH.Issues.ListComments(ctx, r.Owner, r.Name, number, &github.IssueListCommentsOptions{ListOptions: *opts})
+	})
 }
 
 // UpdateComment is UpsertComment with the new body computed from the old
@@ -248,12 +265,19 @@ func (r *Repo) UpdateComment(ctx context.Context, number int, marker string, upd
 	if marker == "" {
 		return "", fmt.Errorf("upsert comment on #%d: empty marker", number)
 	}
+	return r.UpdateCommentWhere(ctx, number, func(c *github.IssueComment) bool { return strings.Contains(c.GetBody(), marker) }, update)
+}
+
+// UpdateCommentWhere edits the first comment mine matches, or creates one.
+// Evidence comments match only what elevate itself wrote (prcomment's
+// Mine*), so a look-alike someone else posted is never edited or counted.
+func (r *Repo) UpdateCommentWhere(ctx context.Context, number int, mine func(*github.IssueComment) bool, update func(old string) string) (string, error) {
 	comments, err := r.Comments(ctx, number)
 	if err != nil {
 		return "", err
 	}
 	for _, c := range comments {
-		if !strings.Contains(c.GetBody(), marker) {
+		if !mine(c) {
 			continue
 		}
 		body := update(c.GetBody())
@@ -277,25 +301,38 @@ func (r *Repo) UpdateComment(ctx context.Context, number int, marker string, upd
 // maxPages pages. A listing with more pages is an error, never a silent
 // truncation.
 func listAll[T any](ctx context.Context, maxPages int, fetch func(*github.ListOptions) ([]T, *github.Response, error)) ([]T, error) {
+	all, more, err := listFirst(ctx, maxPages, fetch)
+	if err == nil && more {
+		err = fmt.Errorf("more than %d pages of %d", maxPages, perPage)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return all, nil
+}
+
+// listFirst is listAll that stops after maxPages pages, saying whether
+// more were left.
+func listFirst[T any](ctx context.Context, maxPages int, fetch func(*github.ListOptions) ([]T, *github.Response, error)) ([]T, bool, error) {
 	var all []T
 	opts := &github.ListOptions{PerPage: perPage, Page: 1}
 	for pages := 1; ; pages++ {
 		items, resp, err := fetch(opts)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		all = append(all, items...)
 		if resp == nil || resp.NextPage == 0 {
-			return all, nil
+			return all, false, nil
 		}
 		if resp.NextPage <= opts.Page {
-			return nil, fmt.Errorf("page %d links back to page %d", opts.Page, resp.NextPage)
+			return nil, false, fmt.Errorf("page %d links back to page %d", opts.Page, resp.NextPage)
 		}
 		if pages >= maxPages {
-			return nil, fmt.Errorf("more than %d pages of %d", maxPages, perPage)
+			return all, true, nil
 		}
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		opts.Page = resp.NextPage
 	}

@@ -3,15 +3,91 @@
 // format the broker writes and the audit reads. Each carries its facts in a
 // hidden JSON line beside the text people read, so that every replica adds
 // to one count and the audit needs no parsing of prose.
+//
+// Anyone with write access can post or edit a comment, so the hidden state
+// carries a MAC under a Key only elevate holds, and a comment counts only
+// when it verifies and was not written by github-actions[bot], which every
+// workflow of the repository shares.
 package prcomment
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/google/go-github/v60/github"
 )
+
+// Key authenticates the hidden state of elevate's comments. A nil Key seals
+// nothing and verifies nothing: without it no comment counts as evidence.
+type Key struct{ mac []byte }
+
+// NewKey derives the comments' key from secret (the broker's state key), so
+// a comment's MAC can never stand for a saved state's or the other way
+// round. An empty secret gives nil.
+func NewKey(secret []byte) *Key {
+	if len(secret) == 0 {
+		return nil
+	}
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("elevate pull request comment state v1"))
+	return &Key{mac: m.Sum(nil)}
+}
+
+// sum is the MAC of one state line: its kind and grant are bound in, so a
+// state cannot be moved to another grant's comment or read as another kind.
+func (k *Key) sum(kind, grant string, state []byte) string {
+	m := hmac.New(sha256.New, k.mac)
+	fmt.Fprintf(m, "%s\x00%s\x00", kind, grant)
+	m.Write(state)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// seal is the hidden line holding state.
+func (k *Key) seal(kind, grant string, state any) string {
+	data, _ := json.Marshal(state)
+	mac := "none"
+	if k != nil {
+		mac = k.sum(kind, grant, data)
+	}
+	return fmt.Sprintf("<!-- elevate:%s-state %s mac=%s -->", kind, data, mac)
+}
+
+// stateLine matches a hidden state line; the last one in a body counts, so
+// that text above it (a workflow's name, a login) cannot stand in for it.
+var stateLine = regexp.MustCompile(`(?m)^<!-- elevate:([a-z-]+)-state (\{.*\}) mac=([0-9a-f]{64}) -->$`)
+
+// open reads the state of kind for grant from body into v, when the last
+// state line of body is of that kind and its MAC verifies.
+func (k *Key) open(kind, grant, body string, v any) bool {
+	if k == nil {
+		return false
+	}
+	all := stateLine.FindAllStringSubmatch(body, -1)
+	if len(all) == 0 {
+		return false
+	}
+	m := all[len(all)-1]
+	if m[1] != kind || !hmac.Equal([]byte(m[3]), []byte(k.sum(kind, grant, []byte(m[2])))) {
+		return false
+	}
+	return json.Unmarshal([]byte(m[2]), v) == nil
+}
+
+// SharedBot is the login of the token every workflow run of a repository
+// gets: what it wrote is anybody's word.
+const SharedBot = "github-actions[bot]"
+
+// Trusted reports whether c may carry elevate's evidence at all: it was not
+// written by the workflows' shared bot. Its state must still verify.
+func Trusted(c *github.IssueComment) bool {
+	return c != nil && !strings.EqualFold(c.GetUser().GetLogin(), SharedBot)
+}
 
 // SessionsMarker marks the sticky comment about one grant's sessions.
 func SessionsMarker(grant string) string { return "<!-- elevate:sessions " + grant + " -->" }
@@ -51,39 +127,29 @@ func (st *Sessions) Add(s Session) {
 	}
 }
 
-// The hidden state is a line of its own; the last one counts, so that text
-// above it (a workflow's name, a login) cannot stand in for it.
-var (
-	sessionsState = regexp.MustCompile(`(?m)^<!-- elevate:sessions-state (\{.*\}) -->$`)
-	endedState    = regexp.MustCompile(`(?m)^<!-- elevate:ended-state (\{.*\}) -->$`)
-)
-
-// lastMatch is the first group of re's last match in body.
-func lastMatch(re *regexp.Regexp, body string) (string, bool) {
-	all := re.FindAllStringSubmatch(body, -1)
-	if len(all) == 0 {
-		return "", false
-	}
-	return all[len(all)-1][1], true
-}
-
 // plain keeps a value from others (a login, a workflow's name) from
 // opening HTML comments or markup in the comment's text.
 var plain = strings.NewReplacer("<", "‹", ">", "›", "\n", " ", "\r", " ")
 
-// ParseSessions reads the state of a sessions comment; ok is false when body
-// is not one (or is damaged: it then counts from zero again).
-func ParseSessions(body string) (st Sessions, ok bool) {
-	m, ok := lastMatch(sessionsState, body)
-	if !ok || json.Unmarshal([]byte(m), &st) != nil {
+// ParseSessions reads the state of grant's sessions comment; ok is false
+// when body is not one, or its state does not verify under k (it then
+// counts from zero again).
+func (k *Key) ParseSessions(grant, body string) (st Sessions, ok bool) {
+	if !k.open(kindSessions, grant, body, &st) {
 		return Sessions{}, false
 	}
 	return st, true
 }
 
+// The kinds of state line.
+const (
+	kindSessions = "sessions"
+	kindEnded    = "ended"
+	kindMerge    = "merge"
+)
+
 // SessionsBody is the sessions comment of grant.
-func SessionsBody(grant string, st Sessions) string {
-	state, _ := json.Marshal(st)
+func (k *Key) SessionsBody(grant string, st Sessions) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n🔑 **elevate: first used** %s by @%s (%s): role `%s` in %s, session until %s.\n\n",
 		SessionsMarker(grant), stamp(st.First), plain.Replace(st.FirstBy), plain.Replace(st.FirstVia), plain.Replace(st.Role), plain.Replace(st.Account), stamp(st.FirstUntil))
@@ -92,7 +158,7 @@ func SessionsBody(grant string, st Sessions) string {
 	} else {
 		fmt.Fprintf(&b, "Sessions so far: **%d**, the last at %s by @%s.\n", st.Count, stamp(st.Last), plain.Replace(st.LastBy))
 	}
-	fmt.Fprintf(&b, "<!-- elevate:sessions-state %s -->\n", state)
+	b.WriteString(k.seal(kindSessions, grant, st) + "\n")
 	return b.String()
 }
 
@@ -107,7 +173,7 @@ type Ended struct {
 }
 
 // EndedBody is the ended-sessions comment of grant.
-func EndedBody(grant string, e Ended) string {
+func (k *Key) EndedBody(grant string, e Ended) string {
 	who := "@" + e.Login
 	if e.Login == "" {
 		who = "everyone"
@@ -117,28 +183,80 @@ func EndedBody(grant string, e Ended) string {
 		"not_eligible": "the requester is no longer eligible under eligibility.yaml at the branch head",
 		"untrusted":    "the branch's policy history is no longer trusted",
 	}[e.Reason]
-	state, _ := json.Marshal(e)
-	return fmt.Sprintf("%s\n🛑 **elevate: sessions ended.** AWS sessions issued to %s for `%s` in account %s before %s were ended (%s): role `%s` now denies them through its inline policy `%s`, within IAM's propagation time.\n<!-- elevate:ended-state %s -->\n",
-		EndedMarker(grant), who, grant, e.AccountID, stamp(e.Before), why, e.Role, e.Policy, state)
+	return fmt.Sprintf("%s\n🛑 **elevate: sessions ended.** AWS sessions issued to %s for `%s` in account %s before %s were ended (%s): role `%s` now denies them through its inline policy `%s`, within IAM's propagation time.\n%s\n",
+		EndedMarker(grant), who, grant, e.AccountID, stamp(e.Before), why, e.Role, e.Policy, k.seal(kindEnded, grant, e))
 }
 
-// ParseEnded reads an ended-sessions comment.
-func ParseEnded(body string) (e Ended, ok bool) {
-	m, ok := lastMatch(endedState, body)
-	if !ok || json.Unmarshal([]byte(m), &e) != nil {
+// ParseEnded reads the state of grant's ended-sessions comment, when it
+// verifies under k.
+func (k *Key) ParseEnded(grant, body string) (e Ended, ok bool) {
+	if !k.open(kindEnded, grant, body, &e) {
 		return Ended{}, false
 	}
 	return e, true
 }
 
-// Find returns the first of bodies that carries marker.
-func Find(bodies []string, marker string) (string, bool) {
-	for _, b := range bodies {
-		if strings.Contains(b, marker) {
-			return b, true
+// MergeRecord is what the Action saw when a request PR merged: the file's
+// requester was the PR's author, whose numeric id it names. A login renamed
+// since then still matches the file through it.
+type MergeRecord struct {
+	Request   string `json:"request"`
+	Requester string `json:"requester"`
+	AuthorID  int64  `json:"author_id"`
+}
+
+// MergeRecordLine is the hidden line of the Action's merge comment.
+func (k *Key) MergeRecordLine(r MergeRecord) string { return k.seal(kindMerge, r.Request, r) }
+
+// Sessions is the verified state of grant's sessions among comments.
+func (k *Key) Sessions(comments []*github.IssueComment, grant string) (Sessions, bool) {
+	return first(comments, func(body string) (Sessions, bool) { return k.ParseSessions(grant, body) })
+}
+
+// EndedOf is the verified state of grant's ended-sessions comment.
+func (k *Key) EndedOf(comments []*github.IssueComment, grant string) (Ended, bool) {
+	return first(comments, func(body string) (Ended, bool) { return k.ParseEnded(grant, body) })
+}
+
+// MergeRecordOf is the verified merge record of request among comments.
+func (k *Key) MergeRecordOf(comments []*github.IssueComment, request string) (MergeRecord, bool) {
+	return first(comments, func(body string) (MergeRecord, bool) {
+		var r MergeRecord
+		ok := k.open(kindMerge, request, body, &r) && r.Request == request
+		return r, ok
+	})
+}
+
+// MineSessions matches grant's sessions comment that elevate wrote:
+// trusted, and its state verifies. The broker edits only that one.
+func (k *Key) MineSessions(grant string) func(*github.IssueComment) bool {
+	return k.mine(kindSessions, grant, SessionsMarker(grant))
+}
+
+// MineEnded matches grant's ended-sessions comment that elevate wrote.
+func (k *Key) MineEnded(grant string) func(*github.IssueComment) bool {
+	return k.mine(kindEnded, grant, EndedMarker(grant))
+}
+
+func (k *Key) mine(kind, grant, marker string) func(*github.IssueComment) bool {
+	return func(c *github.IssueComment) bool {
+		var v json.RawMessage
+		return Trusted(c) && strings.Contains(c.GetBody(), marker) && k.open(kind, grant, c.GetBody(), &v)
+	}
+}
+
+// first is parse's answer for the first trusted comment it accepts.
+func first[T any](comments []*github.IssueComment, parse func(body string) (T, bool)) (T, bool) {
+	for _, c := range comments {
+		if !Trusted(c) {
+			continue
+		}
+		if v, ok := parse(c.GetBody()); ok {
+			return v, true
 		}
 	}
-	return "", false
+	var zero T
+	return zero, false
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
