@@ -1,10 +1,10 @@
 // Package notify posts what people should hear of (a grant merged, an
 // emergency grant, a grant's first session, a revocation, ended sessions,
-// an emergency grant still unreviewed) to a Slack-compatible incoming
-// webhook as {"text": …}. It never blocks its caller: events wait in a
-// bounded queue, a worker posts them with retries and backoff, and a full
-// queue drops the event and says so in the log. Texts carry grant facts and
-// links, never a credential or a token.
+// a Deny that could not be written, an emergency grant still unreviewed)
+// to a Slack-compatible incoming webhook as {"text": …}. It never blocks
+// its caller: events wait in a bounded queue, a worker posts them with
+// retries and backoff, and a full queue drops the event and says so in the
+// log. Texts carry grant facts and links, never a credential or a token.
 package notify
 
 import (
@@ -27,6 +27,7 @@ const (
 	FirstSession        = "first_session"
 	Revoked             = "revoked"
 	SessionsEnded       = "sessions_ended"
+	DenyNotWritten      = "deny_not_written" // sessions that should end could not be ended
 	EmergencyUnreviewed = "emergency_unreviewed"
 )
 
