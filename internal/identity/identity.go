@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/elevate-gitops/elevate/internal/githubapi"
+	"github.com/google/go-github/v60/github"
+
 	"github.com/elevate-gitops/elevate/internal/outbound"
 )
 
@@ -17,9 +20,13 @@ const (
 	DefaultIssuer       = "https://token.actions.githubusercontent.com"
 	DefaultAudience     = "elevate"
 	DefaultHTTPTimeout  = 10 * time.Second
-	DefaultUserCacheTTL = 5 * time.Minute
-	MaxUserCacheTTL     = 5 * time.Minute
+	DefaultUserCacheTTL = time.Minute
+	MaxUserCacheTTL     = time.Minute
 )
+
+// DefaultEvents are the events whose runs speak for their actor when
+// Config.Events is empty: a run the actor started by hand.
+var DefaultEvents = []string{"workflow_dispatch"}
 
 // Via values of Identity.
 const (
@@ -50,15 +57,42 @@ type Identity struct {
 	Workflow string
 }
 
-// Config configures a Verifier. The zero value verifies GitHub Actions
-// tokens for audience "elevate" and user tokens against api.github.com.
+// Config configures a Verifier. The zero value refuses every token: Actions
+// tokens need Repositories and Workflows, user tokens ClientID and
+// ClientSecret.
 type Config struct {
 	Issuer       string       // default DefaultIssuer; https, or http on a loopback host
 	Audience     string       // default DefaultAudience
 	GitHubAPIURL string       // default https://api.github.com/ (GitHub Enterprise ok, see githubapi.NewClient)
 	HTTPClient   *http.Client // outbound; copied; default (or Timeout 0): DefaultHTTPTimeout
 	Now          func() time.Time
-	UserCacheTTL time.Duration // default DefaultUserCacheTTL, at most MaxUserCacheTTL
+	// UserCacheTTL is how long GitHub's answer about a user token, an
+	// acceptance or a refusal, is kept; default DefaultUserCacheTTL, at
+	// most MaxUserCacheTTL.
+	UserCacheTTL time.Duration
+
+	// ClientID and ClientSecret are elevate's own GitHub app (the OAuth
+	// app or GitHub App that `elevate login` signs in with): a user token
+	// counts only when GitHub's "check a token" API says it was issued to
+	// this app. A token any other app was given, or a personal access
+	// token, would otherwise speak for its owner. Without a ClientID every
+	// user token is refused. ClientSecret is a secret: LogValue redacts it.
+	ClientID     string
+	ClientSecret string
+
+	// Workflows are the workflows whose Actions tokens speak for their
+	// actor, as exact refs OWNER/NAME/.github/workflows/FILE.yml@refs/heads/BRANCH:
+	// a token's job_workflow_ref and its workflow_ref must both be listed
+	// (a listed reusable workflow called from an unlisted one is not
+	// enough). Any workflow of a listed repository, on any branch, runs
+	// with the actor of whoever triggered it: only code the repository's
+	// owners reviewed, started by that person, may speak for them. None
+	// listed: every Actions token is refused.
+	Workflows []string
+	// Events are the event_name values whose runs speak for their actor;
+	// empty: DefaultEvents. A run for a pull request, a review, a comment
+	// or a push has as actor whoever happened to trigger it.
+	Events []string
 	// Repositories are the repositories whose workflows' Actions tokens are
 	// accepted, matched by the token's repository_id and
 	// repository_owner_id claims (names can be renamed and reclaimed; ids
@@ -69,6 +103,19 @@ type Config struct {
 	// RepositoryOwners, when set, is a coarser list a token must also pass:
 	// the organisations (by the repository_owner claim) allowed.
 	RepositoryOwners []string
+}
+
+// LogValue writes c with its secret redacted.
+func (c Config) LogValue() slog.Value {
+	secret := ""
+	if c.ClientSecret != "" {
+		secret = "REDACTED"
+	}
+	return slog.GroupValue(
+		slog.String("issuer", c.Issuer), slog.String("audience", c.Audience), slog.String("github_api_url", c.GitHubAPIURL),
+		slog.String("client_id", c.ClientID), slog.String("client_secret", secret),
+		slog.Any("workflows", c.Workflows), slog.Any("events", c.Events),
+		slog.Any("repositories", c.Repositories), slog.Any("repository_owners", c.RepositoryOwners))
 }
 
 // Repository is an allowed source of Actions tokens, by its ids as
@@ -97,11 +144,32 @@ func (e *UnauthenticatedError) Unwrap() error { return e.err }
 type UpstreamError struct {
 	Op  string // what failed, for example "OIDC discovery at https://…"
 	Err error
+	// Reason, when set, is safe to show the caller and says what to do
+	// (for a broker misconfigured rather than GitHub down).
+	Reason string
 }
 
 func (e *UpstreamError) Error() string { return "identity: " + e.Op + ": " + e.Err.Error() }
 
 func (e *UpstreamError) Unwrap() error { return e.Err }
+
+// RateLimitedError means GitHub is rate-limiting the broker's checks of
+// user tokens: nobody can be told apart now, which is no refusal.
+type RateLimitedError struct {
+	Err error
+	// RetryAfter is how long GitHub asked to wait, when it said.
+	RetryAfter time.Duration
+}
+
+// rateLimitedReason is the caller's message for a *RateLimitedError.
+const rateLimitedReason = "GitHub is rate-limiting the broker's checks of user tokens, so it cannot tell who you are right now: try again in a minute"
+
+func (e *RateLimitedError) Error() string { return "identity: rate limited: " + e.Err.Error() }
+
+func (e *RateLimitedError) Unwrap() error { return e.Err }
+
+// Reason is safe to show the caller and says what to do.
+func (e *RateLimitedError) Reason() string { return rateLimitedReason }
 
 // unauthenticated returns a refusal.
 func unauthenticated(reason string, cause error) *UnauthenticatedError {
@@ -110,15 +178,18 @@ func unauthenticated(reason string, cause error) *UnauthenticatedError {
 
 // Verifier verifies Authorization headers. It is safe for concurrent use.
 type Verifier struct {
-	apiURL   string
-	client   *http.Client
 	now      func() time.Time
 	cacheTTL time.Duration
 
-	oidc   *issuer
-	owners []string
-	repos  []Repository
-	users  *userCache
+	oidc      *issuer
+	owners    []string
+	repos     []Repository
+	workflows []string
+	events    []string
+
+	app      *github.Client // elevate's app, for the check of user tokens; nil: none configured
+	clientID string
+	users    *userCache
 }
 
 // New returns a Verifier for cfg. It does not reach the network.
@@ -141,24 +212,35 @@ func New(cfg Config) (*Verifier, error) {
 	case ttl < 0 || ttl > MaxUserCacheTTL:
 		return nil, fmt.Errorf("user cache TTL %s: must be between 0 and %s", ttl, MaxUserCacheTTL)
 	}
+	for _, w := range cfg.Workflows {
+		if err := CheckWorkflowRef(w); err != nil {
+			return nil, err
+		}
+	}
+	events := cfg.Events
+	if len(events) == 0 {
+		events = DefaultEvents
+	}
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
 	client := outboundClient(cfg.HTTPClient)
-	// Validate the GitHub API URL now rather than on the first user token.
-	if _, err := githubapi.NewClient(cfg.GitHubAPIURL, "", client); err != nil {
+	app, err := newAppClient(cfg.GitHubAPIURL, cfg.ClientID, cfg.ClientSecret, client)
+	if err != nil {
 		return nil, err
 	}
 	return &Verifier{
-		apiURL:   cfg.GitHubAPIURL,
-		client:   client,
-		now:      now,
-		cacheTTL: ttl,
-		oidc:     newIssuer(iss, aud, client, now),
-		owners:   cfg.RepositoryOwners,
-		repos:    cfg.Repositories,
-		users:    newUserCache(defaultUserCacheEntries),
+		now:       now,
+		cacheTTL:  ttl,
+		oidc:      newIssuer(iss, aud, client, now),
+		owners:    cfg.RepositoryOwners,
+		repos:     cfg.Repositories,
+		workflows: slices.Clone(cfg.Workflows),
+		events:    slices.Clone(events),
+		app:       app,
+		clientID:  cfg.ClientID,
+		users:     newUserCache(defaultUserCacheEntries),
 	}, nil
 }
 
@@ -187,25 +269,28 @@ func (v *Verifier) Verify(ctx context.Context, authorization string) (*Identity,
 	return id, nil
 }
 
+// tokenKinds names the tokens the broker accepts, for refusals.
+const tokenKinds = "the token `elevate login` stored, or a GitHub Actions OIDC token"
+
 // bearerToken extracts the token of "Bearer <token>". The scheme is
 // case-insensitive (RFC 7235); the token must be an RFC 6750 b64token.
 func bearerToken(h string) (string, error) {
 	h = strings.TrimSpace(h)
 	if h == "" {
-		return "", unauthenticated("missing Authorization header: send \"Authorization: Bearer <token>\"", nil)
+		return "", unauthenticated("missing Authorization header: send \"Authorization: Bearer <token>\" with "+tokenKinds, nil)
 	}
 	scheme, rest, _ := strings.Cut(h, " ")
 	if !strings.EqualFold(scheme, "Bearer") {
-		return "", unauthenticated("Authorization scheme must be Bearer", nil)
+		return "", unauthenticated("Authorization scheme must be Bearer: send \"Authorization: Bearer <token>\" with "+tokenKinds, nil)
 	}
 	tok := strings.TrimLeft(rest, " ")
 	switch {
 	case tok == "":
-		return "", unauthenticated("Authorization header has no token after Bearer", nil)
+		return "", unauthenticated("Authorization header has no token after Bearer: send "+tokenKinds, nil)
 	case len(tok) > maxTokenLen:
-		return "", unauthenticated(fmt.Sprintf("token longer than %d bytes", maxTokenLen), nil)
+		return "", unauthenticated(fmt.Sprintf("token longer than %d bytes: send %s", maxTokenLen, tokenKinds), nil)
 	case !isB64Token(tok):
-		return "", unauthenticated("malformed token", nil)
+		return "", unauthenticated("malformed token: send "+tokenKinds, nil)
 	}
 	return tok, nil
 }
@@ -241,8 +326,12 @@ func redact(err error, token string) error {
 		return err
 	}
 	var ue *UpstreamError
-	if errors.As(err, &ue) {
-		return &UpstreamError{Op: ue.Op, Err: errors.New("upstream error (details withheld)")}
+	var rl *RateLimitedError
+	switch {
+	case errors.As(err, &ue):
+		return &UpstreamError{Op: ue.Op, Reason: ue.Reason, Err: errors.New("upstream error (details withheld)")}
+	case errors.As(err, &rl):
+		return &RateLimitedError{RetryAfter: rl.RetryAfter, Err: errors.New("rate limited (details withheld)")}
 	}
 	return unauthenticated("invalid token", nil)
 }

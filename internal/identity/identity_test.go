@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -21,8 +20,11 @@ import (
 
 const (
 	audience = "elevate"
-	userTok  = "ghp_0123456789abcdefghijABCDEFGHIJ012345"
-	otherTok = "ghp_revokedrevokedrevokedrevokedrevoked1"
+	userTok  = "gho_0123456789abcdefghijABCDEFGHIJ012345"
+	otherTok = "gho_revokedrevokedrevokedrevokedrevoked1"
+
+	// checkRoute is GitHub's "check a token" in the fake.
+	checkRoute = "POST /applications/{client_id}/token"
 )
 
 // clock is an injectable, advanceable time source.
@@ -64,6 +66,12 @@ func newVerifier(t testing.TB, cfg identity.Config) *identity.Verifier {
 	}
 	if cfg.Repositories == nil {
 		cfg.Repositories = []identity.Repository{allowed("octo-org/octo-repo"), allowed("acme/access")}
+	}
+	if cfg.Workflows == nil {
+		cfg.Workflows = []string{oidcfake.DefaultWorkflowRef, oidcfake.WorkflowRef("acme/access")}
+	}
+	if cfg.ClientID == "" && cfg.ClientSecret == "" {
+		cfg.ClientID, cfg.ClientSecret = githubfake.ClientID, githubfake.ClientSecret
 	}
 	v, err := identity.New(cfg)
 	if err != nil {
@@ -248,7 +256,8 @@ func TestVerifyJWTIssuerUnreachableFailsClosedThenRecovers(t *testing.T) {
 	t.Parallel()
 	iss := oidcfake.New(t)
 	iss.SetUnreachable(true)
-	v, err := identity.New(identity.Config{Issuer: iss.URL, Audience: audience, RepositoryOwners: []string{"octo-org", "acme"}, Repositories: []identity.Repository{allowed("octo-org/octo-repo"), allowed("acme/access")}})
+	v, err := identity.New(identity.Config{Issuer: iss.URL, Audience: audience, RepositoryOwners: []string{"octo-org", "acme"},
+		Repositories: []identity.Repository{allowed("octo-org/octo-repo"), allowed("acme/access")}, Workflows: []string{oidcfake.WorkflowRef("acme/access")}})
 	if err != nil {
 		t.Fatalf("New with the issuer down: %v (the broker must start while the issuer is unreachable)", err)
 	}
@@ -397,125 +406,6 @@ func TestVerifyJWTCanceledContext(t *testing.T) {
 	assertUpstream(t, id, err)
 }
 
-func TestVerifyUserToken(t *testing.T) {
-	t.Parallel()
-	gh := githubfake.New(t)
-	gh.Token(userTok, &github.User{Login: github.String("octocat"), ID: github.Int64(583231)})
-	v := newVerifier(t, identity.Config{GitHubAPIURL: gh.URL})
-
-	id, err := v.Verify(context.Background(), "bearer "+userTok)
-	if err != nil {
-		t.Fatalf("Verify: %v", err)
-	}
-	if diff := cmp.Diff(&identity.Identity{UserID: 583231, Login: "octocat", Via: "github-token"}, id); diff != "" {
-		t.Errorf("identity (-want +got):\n%s", diff)
-	}
-}
-
-func TestVerifyUserTokenRevokedIsUnauthenticated(t *testing.T) {
-	t.Parallel()
-	gh := githubfake.New(t)
-	gh.Token(userTok, &github.User{Login: github.String("octocat"), ID: github.Int64(583231)})
-	v := newVerifier(t, identity.Config{GitHubAPIURL: gh.URL})
-	for range 2 {
-		id, err := v.Verify(context.Background(), "Bearer "+otherTok)
-		assertRefused(t, id, err, "GitHub rejected the token")
-		assertNoToken(t, err, otherTok)
-	}
-	if got := gh.Calls("GET /user"); got != 2 {
-		t.Errorf("GET /user calls = %d, want 2 (failures are not cached)", got)
-	}
-}
-
-func TestVerifyUserTokenCache(t *testing.T) {
-	t.Parallel()
-	gh := githubfake.New(t)
-	gh.Token(userTok, &github.User{Login: github.String("octocat"), ID: github.Int64(583231)})
-	clk := newClock()
-	v := newVerifier(t, identity.Config{GitHubAPIURL: gh.URL, Now: clk.Now, UserCacheTTL: 2 * time.Minute})
-	verify := func() {
-		t.Helper()
-		id, err := v.Verify(context.Background(), "Bearer "+userTok)
-		if err != nil {
-			t.Fatalf("Verify: %v", err)
-		}
-		if id.UserID != 583231 || id.Login != "octocat" {
-			t.Errorf("identity = %+v", id)
-		}
-		id.UserID = 1 // a caller changing its copy must not change the cache
-	}
-	verify()
-	verify()
-	if got := gh.Calls("GET /user"); got != 1 {
-		t.Errorf("GET /user calls after two Verify = %d, want 1", got)
-	}
-	clk.Advance(2*time.Minute - time.Second)
-	verify()
-	if got := gh.Calls("GET /user"); got != 1 {
-		t.Errorf("GET /user calls within the TTL = %d, want 1", got)
-	}
-	clk.Advance(time.Second)
-	verify()
-	if got := gh.Calls("GET /user"); got != 2 {
-		t.Errorf("GET /user calls after the TTL = %d, want 2", got)
-	}
-}
-
-// githubAnswering is a GitHub API whose GET /user answers status.
-func githubAnswering(t *testing.T, status int, header http.Header) string {
-	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/user" {
-			t.Errorf("unexpected request %s %s", r.Method, r.URL.Path)
-		}
-		for k, vs := range header {
-			w.Header()[k] = vs
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		fmt.Fprintf(w, `{"message":"%s"}`, http.StatusText(status))
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
-func TestVerifyUserTokenGitHubFailures(t *testing.T) {
-	t.Parallel()
-	closed := httptest.NewServer(http.NotFoundHandler())
-	closed.Close()
-	rateLimited := http.Header{
-		"X-Ratelimit-Limit":     {"5000"},
-		"X-Ratelimit-Remaining": {"0"},
-		"X-Ratelimit-Reset":     {fmt.Sprint(time.Now().Add(time.Hour).Unix())},
-	}
-	tests := []struct {
-		name       string
-		apiURL     string
-		wantReason string // "": want *UpstreamError
-	}{
-		{name: "GitHub unreachable", apiURL: closed.URL},
-		{name: "GitHub 500", apiURL: githubAnswering(t, http.StatusInternalServerError, nil)},
-		{name: "GitHub 502", apiURL: githubAnswering(t, http.StatusBadGateway, nil)},
-		{name: "GitHub rate limit", apiURL: githubAnswering(t, http.StatusForbidden, rateLimited)},
-		{name: "GitHub 401", apiURL: githubAnswering(t, http.StatusUnauthorized, nil), wantReason: "rejected"},
-		{name: "GitHub 403 (not a user token)", apiURL: githubAnswering(t, http.StatusForbidden, nil),
-			wantReason: "user token"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			v := newVerifier(t, identity.Config{GitHubAPIURL: tc.apiURL})
-			id, err := v.Verify(context.Background(), "Bearer "+userTok)
-			if tc.wantReason == "" {
-				assertUpstream(t, id, err)
-			} else {
-				assertRefused(t, id, err, tc.wantReason)
-			}
-			assertNoToken(t, err, userTok)
-		})
-	}
-}
-
 func TestVerifyMalformedAuthorization(t *testing.T) {
 	t.Parallel()
 	iss := oidcfake.New(t)
@@ -602,8 +492,18 @@ func TestNewConfig(t *testing.T) {
 		{name: "zero value", cfg: identity.Config{}},
 		{name: "GitHub Enterprise", cfg: identity.Config{GitHubAPIURL: "https://ghe.example.com/api/v3"}},
 		{name: "issuer with trailing slash", cfg: identity.Config{Issuer: "https://token.actions.githubusercontent.com/"}},
-		{name: "TTL at the maximum", cfg: identity.Config{UserCacheTTL: 5 * time.Minute}},
-		{name: "TTL over the maximum", cfg: identity.Config{UserCacheTTL: 6 * time.Minute}, wantErr: "TTL"},
+		{name: "TTL at the maximum", cfg: identity.Config{UserCacheTTL: time.Minute}},
+		{name: "TTL over the maximum", cfg: identity.Config{UserCacheTTL: time.Minute + time.Second}, wantErr: "TTL"},
+		{name: "elevate's app", cfg: identity.Config{ClientID: "Iv1.0123456789abcdef", ClientSecret: "s"}},
+		{name: "client id without secret", cfg: identity.Config{ClientID: "Iv1.0123456789abcdef"}, wantErr: "client secret"},
+		{name: "client secret without id", cfg: identity.Config{ClientSecret: "s"}, wantErr: "client id"},
+		{name: "client id with a slash", cfg: identity.Config{ClientID: "Iv1/../../user", ClientSecret: "s"}, wantErr: "client id"},
+		{name: "listed workflows", cfg: identity.Config{Workflows: []string{"acme/deploy-tools/.github/workflows/elevate.yml@refs/heads/main",
+			"acme/deploy-tools/.github/workflows/db.yaml@refs/heads/release/v2"}}},
+		{name: "workflow without its ref", cfg: identity.Config{Workflows: []string{"acme/deploy-tools/.github/workflows/elevate.yml"}}, wantErr: "OWNER/NAME/.github/workflows/FILE.yml@refs/heads/BRANCH"},
+		{name: "workflow on a tag", cfg: identity.Config{Workflows: []string{"acme/deploy-tools/.github/workflows/elevate.yml@refs/tags/v1"}}, wantErr: "refs/heads"},
+		{name: "workflow by a glob", cfg: identity.Config{Workflows: []string{"acme/*/.github/workflows/elevate.yml@refs/heads/main"}}, wantErr: "workflow"},
+		{name: "workflow file path only", cfg: identity.Config{Workflows: []string{".github/workflows/elevate.yml@refs/heads/main"}}, wantErr: "workflow"},
 		{name: "negative TTL", cfg: identity.Config{UserCacheTTL: -time.Second}, wantErr: "TTL"},
 		{name: "plain http issuer", cfg: identity.Config{Issuer: "http://issuer.example.com"}, wantErr: "https"},
 		{name: "issuer with credentials", cfg: identity.Config{Issuer: "https://u:p@issuer.example.com"}, wantErr: "credentials"},
@@ -643,6 +543,8 @@ func BenchmarkVerifyJWT(b *testing.B) {
 	}
 }
 
+// BenchmarkVerifyUserTokenCached verifies a user token whose application
+// token check is cached: no GitHub call after the first.
 func BenchmarkVerifyUserTokenCached(b *testing.B) {
 	gh := githubfake.New(b)
 	gh.Token(userTok, &github.User{Login: github.String("octocat"), ID: github.Int64(583231)})
@@ -658,8 +560,8 @@ func BenchmarkVerifyUserTokenCached(b *testing.B) {
 			b.Fatalf("Verify: %v", err)
 		}
 	}
-	if got := gh.Calls("GET /user"); got != 1 {
-		b.Errorf("GET /user calls = %d, want 1", got)
+	if got := gh.Calls(checkRoute); got != 1 {
+		b.Errorf("token checks = %d, want 1", got)
 	}
 }
 
@@ -669,7 +571,9 @@ func BenchmarkVerifyUserTokenCached(b *testing.B) {
 func TestOIDCTokenSourceMustBeAListedRepository(t *testing.T) {
 	t.Parallel()
 	iss := oidcfake.New(t)
-	v := newVerifier(t, identity.Config{Issuer: iss.URL, RepositoryOwners: []string{"Octo-Org"}, Repositories: []identity.Repository{allowed("octo-org/access")}})
+	// Every workflow is listed: the repository is what refuses.
+	workflows := []string{oidcfake.WorkflowRef("octo-org/access"), oidcfake.WorkflowRef("octo-org/issue-bot"), oidcfake.WorkflowRef("mallory/stars-trap")}
+	v := newVerifier(t, identity.Config{Issuer: iss.URL, RepositoryOwners: []string{"Octo-Org"}, Repositories: []identity.Repository{allowed("octo-org/access")}, Workflows: workflows})
 	var unauth *identity.UnauthenticatedError
 	ok := iss.Mint(oidcfake.Claims{Actor: "alice", ActorID: 7, Repository: "octo-org/access"})
 	if id, err := v.Verify(context.Background(), "Bearer "+ok); err != nil || id.UserID != 7 {
@@ -690,11 +594,11 @@ func TestOIDCTokenSourceMustBeAListedRepository(t *testing.T) {
 			t.Errorf("%s: err = %v, want unauthenticated", name, err)
 		}
 	}
-	narrower := newVerifier(t, identity.Config{Issuer: iss.URL, RepositoryOwners: []string{"someone-else"}, Repositories: []identity.Repository{allowed("octo-org/access")}})
+	narrower := newVerifier(t, identity.Config{Issuer: iss.URL, RepositoryOwners: []string{"someone-else"}, Repositories: []identity.Repository{allowed("octo-org/access")}, Workflows: workflows})
 	if _, err := narrower.Verify(context.Background(), "Bearer "+ok); !errors.As(err, &unauth) {
 		t.Errorf("owner list not passed: err = %v, want unauthenticated", err)
 	}
-	none := newVerifier(t, identity.Config{Issuer: iss.URL, Repositories: []identity.Repository{}})
+	none := newVerifier(t, identity.Config{Issuer: iss.URL, Repositories: []identity.Repository{}, Workflows: workflows})
 	if _, err := none.Verify(context.Background(), "Bearer "+ok); !errors.As(err, &unauth) || !strings.Contains(err.Error(), "--oidc-repositories") {
 		t.Fatalf("no repositories configured: err = %v, want unauthenticated naming --oidc-repositories", err)
 	}

@@ -1,9 +1,11 @@
 package identity
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -12,7 +14,7 @@ func TestUserCacheIsBounded(t *testing.T) {
 	t.Parallel()
 	now := time.Unix(1_700_000_000, 0)
 	key := func(i int) [sha256.Size]byte { return sha256.Sum256([]byte{byte(i)}) }
-	id := func(i int) Identity { return Identity{UserID: int64(i + 1), Login: "u", Via: ViaGitHubToken} }
+	id := func(i int) checked { return checked{id: Identity{UserID: int64(i + 1), Login: "u", Via: ViaGitHubToken}} }
 
 	t.Run("oldest evicted when full", func(t *testing.T) {
 		t.Parallel()
@@ -62,9 +64,9 @@ func TestUserCacheHoldsNoRawToken(t *testing.T) {
 	// SHA-256 of the token and nothing else is stored.
 	c := newUserCache(1)
 	tok := "ghp_secretsecretsecretsecretsecretsecret1"
-	c.put(sha256.Sum256([]byte(tok)), Identity{UserID: 1, Login: "a", Via: ViaGitHubToken}, time.Now(), time.Minute)
+	c.put(sha256.Sum256([]byte(tok)), checked{id: Identity{UserID: 1, Login: "a", Via: ViaGitHubToken}}, time.Now(), time.Minute)
 	for k, e := range c.entries {
-		if strings.Contains(string(k[:]), tok) || strings.Contains(e.id.Login, tok) {
+		if strings.Contains(string(k[:]), tok) || strings.Contains(e.id.Login, tok) || strings.Contains(e.reason, tok) {
 			t.Errorf("cache holds the raw token")
 		}
 	}
@@ -128,4 +130,97 @@ func FuzzBearerToken(f *testing.F) {
 			t.Fatalf("bearerToken(%q) accepted %q", h, tok)
 		}
 	})
+}
+
+// Concurrent callers asking about one token share one check: a token costs
+// at most one GitHub call until its answer expires.
+func TestUserCacheRunsOneCheckPerToken(t *testing.T) {
+	t.Parallel()
+	c := newUserCache(10)
+	now := func() time.Time { return time.Unix(1_700_000_000, 0) }
+	key := sha256.Sum256([]byte("gho_token"))
+	release := make(chan struct{})
+	var mu sync.Mutex
+	calls := 0
+	check := func() (checked, error) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		<-release
+		return checked{id: Identity{UserID: 7, Login: "alice", Via: ViaGitHubToken}}, nil
+	}
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			res, err := c.do(context.Background(), key, check, now, time.Minute)
+			if err != nil || res.id.UserID != 7 {
+				t.Errorf("do = %+v, %v", res, err)
+			}
+		})
+	}
+	close(release)
+	wg.Wait()
+	if calls != 1 {
+		t.Errorf("20 concurrent callers ran %d checks, want 1", calls)
+	}
+}
+
+// A failed check is not cached: the next caller asks again.
+func TestUserCacheKeepsNoFailure(t *testing.T) {
+	t.Parallel()
+	c := newUserCache(10)
+	now := func() time.Time { return time.Unix(1_700_000_000, 0) }
+	key := sha256.Sum256([]byte("gho_token"))
+	calls := 0
+	failing := func() (checked, error) { calls++; return checked{}, errors.New("GitHub is down") }
+	for range 2 {
+		if _, err := c.do(context.Background(), key, failing, now, time.Minute); err == nil {
+			t.Fatal("do: no error")
+		}
+	}
+	if calls != 2 || c.len() != 0 {
+		t.Errorf("calls %d, cached %d; want 2 and 0", calls, c.len())
+	}
+}
+
+// Tokens GitHub never issues to an app for a user, and strings that are no
+// GitHub token at all, are refused before any call.
+func TestTokenShape(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		token string
+		want  string // "": shaped like an app's user token; else a word of the refusal
+	}{
+		{"gho_16C7e42F292c6912E7710c838347Ae178B4a", ""},
+		{"ghu_16C7e42F292c6912E7710c838347Ae178B4a", ""},
+		{"0123456789abcdef0123456789abcdef01234567", ""}, // a classic OAuth token
+		{"ghp_16C7e42F292c6912E7710c838347Ae178B4a", "personal access token"},
+		{"github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz0123456789", "personal access token"},
+		{"ghs_16C7e42F292c6912E7710c838347Ae178B4a", "installation token"},
+		{"ghr_16C7e42F292c6912E7710c838347Ae178B4a", "refresh token"},
+		{"gho_", "malformed"},
+		{"gho_abc-def", "malformed"},
+		{"gho_abc_def", "malformed"},
+		{"0123456789ABCDEF0123456789ABCDEF01234567", "malformed"},
+		{"0123456789abcdef0123456789abcdef0123456", "malformed"},
+		{"password", "malformed"},
+		{"gho_" + strings.Repeat("a", 252), "malformed"},
+		{"", "malformed"},
+	}
+	for _, tc := range tests {
+		got := tokenShape(tc.token)
+		if (got == "") != (tc.want == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("tokenShape(%q) = %q, want %q", tc.token, got, tc.want)
+		}
+	}
+}
+
+func TestIsTrue(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]bool{`"true"`: true, `true`: true, `"false"`: false, `false`: false, ``: false,
+		`null`: false, `"True"`: false, `1`: false, `"1"`: false, `"yes"`: false, `" true"`: false} {
+		if got := isTrue([]byte(raw)); got != want {
+			t.Errorf("isTrue(%s) = %v, want %v", raw, got, want)
+		}
+	}
 }

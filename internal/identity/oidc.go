@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"bytes"
 	"context"
 	"crypto/rsa"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,25 +61,31 @@ func newIssuer(url, audience string, client *http.Client, now func() time.Time) 
 	return &issuer{url: url, audience: audience, client: client, now: now}
 }
 
-// actorClaims are the claims identity is taken from. sub is deliberately
-// absent.
+// actorClaims are the claims identity is taken from, and those that say
+// which code ran and why. sub is deliberately absent.
 type actorClaims struct {
 	Actor             string          `json:"actor"`
 	ActorID           json.RawMessage `json:"actor_id"`
+	Repository        string          `json:"repository"`
 	RepositoryOwner   string          `json:"repository_owner"`
 	RepositoryID      json.RawMessage `json:"repository_id"`
 	RepositoryOwnerID json.RawMessage `json:"repository_owner_id"`
 	WorkflowRef       string          `json:"workflow_ref"`
+	JobWorkflowRef    string          `json:"job_workflow_ref"`
+	EventName         string          `json:"event_name"`
+	Ref               string          `json:"ref"`
+	RefProtected      json.RawMessage `json:"ref_protected"`
+	RunAttempt        json.RawMessage `json:"run_attempt"`
 }
 
 // verifyJWT verifies a GitHub Actions OIDC token.
 func (v *Verifier) verifyJWT(ctx context.Context, token string) (*Identity, error) {
 	jws, err := jose.ParseSignedCompact(token, signingAlgs)
 	if err != nil {
-		return nil, unauthenticated("malformed token or signing algorithm other than RS256", err)
+		return nil, unauthenticated("malformed token or signing algorithm other than RS256: send "+tokenKinds, err)
 	}
 	if len(jws.Signatures) != 1 {
-		return nil, unauthenticated("token must carry exactly one signature", nil)
+		return nil, unauthenticated("token must carry exactly one signature: send the OIDC token as GitHub Actions issued it", nil)
 	}
 	st, err := v.oidc.discover(ctx)
 	if err != nil {
@@ -92,16 +100,19 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*Identity, erro
 	}
 	var c actorClaims
 	if err := idt.Claims(&c); err != nil {
-		return nil, unauthenticated("token claims are not a JSON object", err)
+		return nil, unauthenticated("token claims are not a JSON object: send the OIDC token as GitHub Actions issued it", err)
 	}
 	uid, err := parseActorID(c.ActorID)
 	if err != nil {
-		return nil, unauthenticated("token actor_id claim: "+err.Error(), nil)
+		return nil, unauthenticated("token actor_id claim: "+err.Error()+": send the OIDC token as GitHub Actions issued it", nil)
 	}
 	if c.Actor == "" {
-		return nil, unauthenticated("token has no actor claim", nil)
+		return nil, unauthenticated("token has no actor claim: send the OIDC token as GitHub Actions issued it", nil)
 	}
 	if err := v.allowedSource(c); err != nil {
+		return nil, err
+	}
+	if err := v.trustedRun(c); err != nil {
 		return nil, err
 	}
 	return &Identity{UserID: uid, Login: c.Actor, Via: ViaOIDC, Workflow: c.WorkflowRef}, nil
@@ -111,20 +122,96 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*Identity, erro
 // repository, by id, and of an allowed owner when that list is set.
 func (v *Verifier) allowedSource(c actorClaims) error {
 	if len(v.repos) == 0 {
-		return unauthenticated("this broker accepts no GitHub Actions tokens (--oidc-repositories is not set): use a GitHub user token", nil)
+		return unauthenticated("this broker accepts no GitHub Actions tokens (--oidc-repositories is not set): run `elevate login` and send the token it stores", nil)
 	}
 	repoID, err1 := parseID(c.RepositoryID)
 	ownerID, err2 := parseID(c.RepositoryOwnerID)
 	if err1 != nil || err2 != nil {
-		return unauthenticated("token has no numeric repository_id and repository_owner_id claims", nil)
+		return unauthenticated("token has no numeric repository_id and repository_owner_id claims: send the OIDC token as GitHub Actions issued it", nil)
 	}
 	if !slices.ContainsFunc(v.repos, func(r Repository) bool { return r.ID == repoID && r.OwnerID == ownerID }) {
-		return unauthenticated("token comes from a workflow outside the allowed repositories (matched by repository and owner id)", nil)
+		return unauthenticated(fmt.Sprintf("the token comes from a workflow of %s, outside --oidc-repositories (matched by repository and owner id): ask for the repository to be listed in --oidc-repositories", shown(c.Repository)), nil)
 	}
 	if len(v.owners) > 0 && !slices.ContainsFunc(v.owners, func(o string) bool { return strings.EqualFold(o, c.RepositoryOwner) }) {
-		return unauthenticated("token comes from a workflow outside the allowed organisations", nil)
+		return unauthenticated(fmt.Sprintf("the token comes from a workflow of %s, outside the organisations of --oidc-repository-owner: ask for the organisation to be listed in --oidc-repository-owner", shown(c.RepositoryOwner)), nil)
 	}
 	return nil
+}
+
+// trustedRun checks that the token speaks for its actor: a listed workflow
+// (both the job's and the run's) on a protected ref, run because the actor
+// chose to run it (a listed event), on the run's first attempt (a re-run
+// keeps the first run's actor, whoever re-runs it).
+func (v *Verifier) trustedRun(c actorClaims) error {
+	listed := func(ref string) bool { return ref != "" && slices.Contains(v.workflows, ref) }
+	switch {
+	case len(v.workflows) == 0:
+		return unauthenticated("this broker lets no workflow speak for its actor (--oidc-workflows is not set): ask for the workflow to be listed in --oidc-workflows, or run `elevate login` and send the token it stores", nil)
+	case !listed(c.JobWorkflowRef):
+		return unauthenticated(fmt.Sprintf("the workflow %s (job_workflow_ref) is not listed in --oidc-workflows: ask for the workflow to be listed in --oidc-workflows", shown(c.JobWorkflowRef)), nil)
+	case !listed(c.WorkflowRef):
+		return unauthenticated(fmt.Sprintf("the calling workflow %s (workflow_ref) is not listed in --oidc-workflows, and a listed workflow called from it is not enough: ask for the workflow to be listed in --oidc-workflows", shown(c.WorkflowRef)), nil)
+	case !isTrue(c.RefProtected):
+		return unauthenticated(fmt.Sprintf("the run's ref %s is not protected (ref_protected is %s): run the workflow from a protected branch", shown(c.Ref), rawShown(c.RefProtected)), nil)
+	case !slices.Contains(v.events, c.EventName):
+		return unauthenticated(fmt.Sprintf("the run was triggered by %s (event_name), not by one of --oidc-events (%s): start the workflow yourself with %s", shown(c.EventName), strings.Join(v.events, ", "), strings.Join(v.events, " or ")), nil)
+	}
+	if a := string(c.RunAttempt); a != `"1"` && a != "1" {
+		return unauthenticated(fmt.Sprintf("the token comes from attempt %s of its run (run_attempt), and a re-run keeps the first run's actor: start a new run of the workflow instead of re-running one", rawShown(c.RunAttempt)), nil)
+	}
+	return nil
+}
+
+// workflowRefShape is an exact workflow ref as GitHub puts it in
+// workflow_ref and job_workflow_ref, on a branch.
+var workflowRefShape = regexp.MustCompile(`^[A-Za-z0-9-]+/[A-Za-z0-9._-]+/\.github/workflows/[^/@\s]+\.ya?ml@refs/heads/\S+$`)
+
+// CheckWorkflowRef checks that ref is a workflow as Config.Workflows lists
+// it: OWNER/NAME/.github/workflows/FILE.yml@refs/heads/BRANCH.
+func CheckWorkflowRef(ref string) error {
+	if !workflowRefShape.MatchString(ref) {
+		return fmt.Errorf("workflow %q: give it as OWNER/NAME/.github/workflows/FILE.yml@refs/heads/BRANCH, exactly as GitHub names it in workflow_ref", ref)
+	}
+	return nil
+}
+
+// isTrue reports whether a boolean claim is true, as GitHub sends it (the
+// string "true") or as a JSON true. Anything else is false.
+func isTrue(raw json.RawMessage) bool {
+	return string(raw) == "true" || string(raw) == `"true"`
+}
+
+// maxShown bounds a claim quoted in a refusal.
+const maxShown = 200
+
+// shown quotes a claim for a one-line refusal: Go-quoted (no control
+// character or newline survives) and bounded.
+func shown(s string) string {
+	if len(s) > maxShown {
+		s = s[:maxShown] + "…"
+	}
+	return strconv.Quote(s)
+}
+
+// rawShown is shown for a claim of any JSON type: a string quoted, any
+// other value as its JSON, a missing claim as "missing".
+func rawShown(raw json.RawMessage) string {
+	var s string
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+		return "missing"
+	case json.Unmarshal(raw, &s) == nil:
+		return shown(s)
+	}
+	var compact bytes.Buffer
+	if json.Compact(&compact, raw) != nil {
+		return "malformed"
+	}
+	s = compact.String()
+	if len(s) > maxShown {
+		s = s[:maxShown] + "…"
+	}
+	return s
 }
 
 // parseActorID accepts a positive integer given as a string of digits, as
@@ -165,17 +252,17 @@ func (is *issuer) refusal(err error) *UnauthenticatedError {
 	msg := err.Error()
 	switch {
 	case errors.As(err, &expired):
-		return unauthenticated("token expired at "+expired.Expiry.UTC().Format(time.RFC3339), err)
+		return unauthenticated("token expired at "+expired.Expiry.UTC().Format(time.RFC3339)+": request a new OIDC token in the workflow just before calling the broker", err)
 	case strings.Contains(msg, "different provider"):
-		return unauthenticated(fmt.Sprintf("token was not issued by %s", is.url), err)
+		return unauthenticated(fmt.Sprintf("token was not issued by %s: send a GitHub Actions OIDC token of that issuer", is.url), err)
 	case strings.Contains(msg, "audience"):
-		return unauthenticated(fmt.Sprintf("token audience is not %q", is.audience), err)
+		return unauthenticated(fmt.Sprintf("token audience is not %q: request the OIDC token for audience %q", is.audience, is.audience), err)
 	case strings.Contains(msg, "nbf"):
-		return unauthenticated("token is not valid yet", err)
+		return unauthenticated("token is not valid yet: try again in a minute", err)
 	case strings.Contains(msg, "signature"):
-		return unauthenticated("token signature does not verify with the issuer's keys", err)
+		return unauthenticated("token signature does not verify with the issuer's keys: send the OIDC token as GitHub Actions issued it", err)
 	default:
-		return unauthenticated("invalid token", err)
+		return unauthenticated("invalid token: send "+tokenKinds, err)
 	}
 }
 

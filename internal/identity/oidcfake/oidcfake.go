@@ -21,6 +21,7 @@
 package oidcfake
 
 import (
+	"cmp"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -51,6 +52,26 @@ const (
 
 // DefaultAudience is the audience of a token whose Claims leave it empty.
 const DefaultAudience = "elevate"
+
+// Defaults of the claims that say which code ran, for whom: a token whose
+// Claims leave them empty comes from the first attempt of a run its actor
+// started by hand (workflow_dispatch) of DefaultWorkflow on the protected
+// main branch of its repository.
+const (
+	DefaultRepository = "octo-org/octo-repo"
+	DefaultEvent      = "workflow_dispatch"
+	DefaultRef        = "refs/heads/main"
+	// DefaultWorkflow is the workflow file and ref of a token's
+	// workflow_ref and job_workflow_ref, after its repository.
+	DefaultWorkflow = ".github/workflows/elevate.yml@" + DefaultRef
+	// DefaultWorkflowRef is the workflow_ref (and job_workflow_ref) of a
+	// token of DefaultRepository: WorkflowRef(DefaultRepository).
+	DefaultWorkflowRef = DefaultRepository + "/" + DefaultWorkflow
+)
+
+// WorkflowRef is the workflow_ref (and job_workflow_ref) the issuer puts in
+// tokens of repository (OWNER/NAME) whose Claims leave them empty.
+func WorkflowRef(repository string) string { return repository + "/" + DefaultWorkflow }
 
 // defaultLifetime is how long a token lives when Claims gives no expiry.
 const defaultLifetime = 5 * time.Minute
@@ -254,10 +275,18 @@ type Claims struct {
 	Actor      string    // "actor"; empty: the claim is left out
 	ActorID    int64     // "actor_id", encoded as a string of digits as GitHub does; 0: left out
 	Audience   string    // "aud"; empty: DefaultAudience
-	Repository string    // "repository" (owner/name); empty: "octo-org/octo-repo"
-	Subject    string    // "sub"; empty: "repo:<repository>:ref:refs/heads/main"
+	Repository string    // "repository" (owner/name); empty: DefaultRepository
+	Subject    string    // "sub"; empty: "repo:<repository>:ref:<ref>"
 	IssuedAt   time.Time // "iat" and "nbf"; zero: now
 	ExpiresAt  time.Time // "exp"; zero: IssuedAt + 5m
+
+	// Which code ran, and why: each empty one takes the default above.
+	WorkflowRef    string // "workflow_ref", the run's workflow; empty: WorkflowRef(repository)
+	JobWorkflowRef string // "job_workflow_ref", the job's (a reusable workflow's); empty: the workflow_ref
+	EventName      string // "event_name"; empty: DefaultEvent
+	Ref            string // "ref"; empty: DefaultRef
+	RefProtected   string // "ref_protected", a string as GitHub sends it; empty: "true"
+	RunAttempt     string // "run_attempt", a string as GitHub sends it; empty: "1"
 
 	// Extra sets claims after the defaults, replacing any of the same
 	// name; a nil value removes the claim. Use it for odd shapes, such as
@@ -335,15 +364,11 @@ func (i *Issuer) PublicKeyPEM() []byte {
 
 // claims builds GitHub Actions' claim set for c, issued by iss.
 func (i *Issuer) claims(c Claims, iss string) map[string]any {
-	repo := c.Repository
-	if repo == "" {
-		repo = "octo-org/octo-repo"
-	}
+	repo := cmp.Or(c.Repository, DefaultRepository)
 	owner, _, _ := strings.Cut(repo, "/")
-	sub := c.Subject
-	if sub == "" {
-		sub = "repo:" + repo + ":ref:refs/heads/main"
-	}
+	ref := cmp.Or(c.Ref, DefaultRef)
+	sub := cmp.Or(c.Subject, "repo:"+repo+":ref:"+ref)
+	workflow := cmp.Or(c.WorkflowRef, WorkflowRef(repo))
 	aud := c.Audience
 	if aud == "" {
 		aud = DefaultAudience
@@ -365,9 +390,9 @@ func (i *Issuer) claims(c Claims, iss string) map[string]any {
 		"nbf":                   iat.Unix(),
 		"exp":                   exp.Unix(),
 		"jti":                   randomJTI(),
-		"ref":                   "refs/heads/main",
+		"ref":                   ref,
 		"ref_type":              "branch",
-		"ref_protected":         "true",
+		"ref_protected":         cmp.Or(c.RefProtected, "true"),
 		"sha":                   hex.EncodeToString(sha[:20]),
 		"repository":            repo,
 		"repository_id":         stableID(repo),
@@ -376,14 +401,14 @@ func (i *Issuer) claims(c Claims, iss string) map[string]any {
 		"repository_visibility": "private",
 		"run_id":                fmt.Sprint(iat.UnixNano() % 1e10),
 		"run_number":            "1",
-		"run_attempt":           "1",
+		"run_attempt":           cmp.Or(c.RunAttempt, "1"),
 		"runner_environment":    "github-hosted",
 		"workflow":              "elevate",
-		"workflow_ref":          repo + "/.github/workflows/elevate.yml@refs/heads/main",
+		"workflow_ref":          workflow,
 		"workflow_sha":          hex.EncodeToString(sha[:20]),
-		"job_workflow_ref":      repo + "/.github/workflows/elevate.yml@refs/heads/main",
+		"job_workflow_ref":      cmp.Or(c.JobWorkflowRef, workflow),
 		"job_workflow_sha":      hex.EncodeToString(sha[:20]),
-		"event_name":            "workflow_dispatch",
+		"event_name":            cmp.Or(c.EventName, DefaultEvent),
 		"head_ref":              "",
 		"base_ref":              "",
 	}
