@@ -14,7 +14,9 @@ func TestUserCacheIsBounded(t *testing.T) {
 	t.Parallel()
 	now := time.Unix(1_700_000_000, 0)
 	key := func(i int) [sha256.Size]byte { return sha256.Sum256([]byte{byte(i)}) }
-	id := func(i int) checked { return checked{id: Identity{UserID: int64(i + 1), Login: "u", Via: ViaGitHubToken}} }
+	id := func(i int) checked {
+		return checked{id: Identity{UserID: int64(i + 1), Login: "u", Via: ViaGitHubToken}}
+	}
 
 	t.Run("oldest evicted when full", func(t *testing.T) {
 		t.Parallel()

@@ -91,13 +91,13 @@ func TestVerifyUserTokenRefusedBeforeAnyCall(t *testing.T) {
 	gh := githubfake.New(t)
 	v := newVerifier(t, identity.Config{GitHubAPIURL: gh.URL})
 	for tok, want := range map[string]string{
-		"password":                                 "malformed",
-		"gho_":                                     "malformed",
-		"ghx_0123456789abcdefghijABCDEFGHIJ012345": "malformed",
-		"ghp_0123456789abcdefghijABCDEFGHIJ012345": "personal access token",
+		"password": "malformed",
+		"gho_":     "malformed",
+		"ghx_0123456789abcdefghijABCDEFGHIJ012345":                                          "malformed",
+		"ghp_0123456789abcdefghijABCDEFGHIJ012345":                                          "personal access token",
 		"github_pat_11AAAAAAA0abcdefghij_klmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456": "personal access token",
-		"ghs_0123456789abcdefghijABCDEFGHIJ012345": "installation token",
-		"ghr_0123456789abcdefghijABCDEFGHIJ012345": "refresh token",
+		"ghs_0123456789abcdefghijABCDEFGHIJ012345":                                          "installation token",
+		"ghr_0123456789abcdefghijABCDEFGHIJ012345":                                          "refresh token",
 	} {
 		id, err := v.Verify(context.Background(), "Bearer "+tok)
 		assertRefused(t, id, err, want)
