@@ -19,6 +19,13 @@
 // like GitHub does. Answers GitHub gives in normal operation (a missing file,
 // a user who is not a team member, a bad token) are not test failures.
 //
+// Tokens registered with Token are user tokens of the default app (ClientID,
+// ClientSecret), the one `elevate login` signs in with: GitHub's "check a
+// token" (POST /applications/{client_id}/token, HTTP Basic auth with the
+// app's client id and secret) answers them. OAuthApp and AppToken register
+// another app and a token it was given, valid for the API as its user but
+// unknown to the default app's check.
+//
 // All state sits behind one mutex; tests change it only through methods, and
 // read it back through accessors that return copies.
 package githubfake

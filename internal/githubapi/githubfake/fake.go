@@ -39,7 +39,9 @@ type Fake struct {
 	now    func() time.Time
 	nextID int64
 
-	tokens map[string]*github.User // empty: no authentication required
+	tokens    map[string]*github.User // empty: no authentication required
+	tokenApps map[string]string       // token -> client id of the app it was issued to
+	oauthApps map[string]*oauthApp    // by client id; ClientID's is always there
 
 	repo        *repoState
 	memberships map[membershipKey]string // state: active or pending
@@ -50,6 +52,7 @@ type Fake struct {
 type route struct {
 	pattern    string
 	appJWT     bool // authenticated by a GitHub App's JWT, not a token
+	basicAuth  bool // authenticated by an app's client id and secret (the handler checks them)
 	repoScoped bool // pattern starts with /repos/{owner}/{repo}
 	disabled   bool
 	fault      *Fault
@@ -101,6 +104,8 @@ func start(t reporter) *Fake {
 		now:         func() time.Time { return time.Now().UTC().Truncate(time.Second) },
 		nextID:      1000,
 		tokens:      map[string]*github.User{},
+		tokenApps:   map[string]string{},
+		oauthApps:   map[string]*oauthApp{ClientID: {clientID: ClientID, secret: ClientSecret, name: "elevate", id: 1}},
 		repo:        newRepoState(),
 		memberships: map[membershipKey]string{},
 	}
@@ -152,6 +157,10 @@ func (f *Fake) registerRoutes() {
 
 	// Teams.
 	f.handle("GET /orgs/{org}/teams/{team_slug}/memberships/{username}", f.getMembership)
+
+	// OAuth apps' user tokens (authenticated by the app's client id and secret).
+	f.handle("POST /applications/{client_id}/token", f.checkToken)
+	f.routes["POST /applications/{client_id}/token"].basicAuth = true
 }
 
 // handle registers h under pattern, counting calls and applying the checks
@@ -193,12 +202,14 @@ func (f *Fake) handle(pattern string, h func(*call)) {
 			c.notFound()
 			return
 		}
-		if rt.appJWT {
+		switch {
+		case rt.basicAuth:
+		case rt.appJWT:
 			if !f.authenticateApp(r) {
 				c.error(http.StatusUnauthorized, "A JSON web token could not be decoded")
 				return
 			}
-		} else {
+		default:
 			user, ok := f.authenticate(r)
 			if !ok {
 				c.error(http.StatusUnauthorized, "Bad credentials")
@@ -341,10 +352,17 @@ func (f *Fake) timestamp() *github.Timestamp {
 	return &github.Timestamp{Time: f.now()}
 }
 
-// Token registers tok as a valid token for user. Once any token is
-// registered, every request must carry "Authorization: Bearer <tok>" (or
-// "token <tok>") with a registered token, or it is answered 401.
+// Token registers tok as a valid token for user, issued to the default app
+// (ClientID). Once any token is registered, every request must carry
+// "Authorization: Bearer <tok>" (or "token <tok>") with a registered token,
+// or it is answered 401.
 func (f *Fake) Token(tok string, user *github.User) {
+	f.t.Helper()
+	f.register(tok, user, ClientID)
+}
+
+// register records tok as user's, issued to app clientID.
+func (f *Fake) register(tok string, user *github.User, clientID string) {
 	f.t.Helper()
 	if tok == "" || user == nil || user.Login == nil {
 		f.t.Fatalf("githubfake: Token: need a token and a user with a login")
@@ -360,6 +378,7 @@ func (f *Fake) Token(tok string, user *github.User) {
 		u.Type = github.String("User")
 	}
 	f.tokens[tok] = u
+	f.tokenApps[tok] = clientID
 }
 
 // authenticate returns the caller's user. ok is false when tokens are
