@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/go-github/v60/github"
 
@@ -94,14 +95,7 @@ func Gather(ctx context.Context, src Source, pr *github.PullRequest) (*Facts, er
 	if err != nil {
 		return nil, err
 	}
-	for _, rv := range reviews {
-		f.Reviews = append(f.Reviews, Review{
-			Reviewer:    userOf(rv.GetUser()),
-			State:       rv.GetState(),
-			CommitID:    rv.GetCommitID(),
-			SubmittedAt: rv.GetSubmittedAt().Time,
-		})
-	}
+	f.Reviews = reviewsOf(reviews)
 
 	var added []string
 	removed := 0
@@ -142,6 +136,44 @@ func Gather(ctx context.Context, src Source, pr *github.PullRequest) (*Facts, er
 		}
 	}
 	return f, nil
+}
+
+// ReviewedEmergency is EmergencyReviewed of the merged request PR pr that
+// added path, with its reviews, under the policy read from src at before
+// (where the branch was just before the merge): who of its owners approved
+// it by until.
+func ReviewedEmergency(ctx context.Context, src FileReader, members eligibility.Membership, pr *github.PullRequest, path, before string, reviews []*github.PullRequestReview, until time.Time) ([]string, error) {
+	f, err := emergencyFacts(ctx, src, pr, path, before, reviews)
+	if err != nil {
+		return nil, err
+	}
+	return EmergencyReviewed(ctx, f, members, until)
+}
+
+func emergencyFacts(ctx context.Context, src FileReader, pr *github.PullRequest, path, before string, reviews []*github.PullRequestReview) (*Facts, error) {
+	f := &Facts{
+		Number: pr.GetNumber(), Author: userOf(pr.GetUser()), HeadSHA: pr.GetHead().GetSHA(),
+		Files: []FileChange{{Path: path, Status: "added"}}, MergedAt: pr.GetMergedAt().Time,
+		Reviews: reviewsOf(reviews),
+	}
+	var err error
+	if f.Base, err = PolicyAt(ctx, src, before); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func reviewsOf(reviews []*github.PullRequestReview) []Review {
+	out := make([]Review, 0, len(reviews))
+	for _, rv := range reviews {
+		out = append(out, Review{
+			Reviewer:    userOf(rv.GetUser()),
+			State:       rv.GetState(),
+			CommitID:    rv.GetCommitID(),
+			SubmittedAt: rv.GetSubmittedAt().Time,
+		})
+	}
+	return out
 }
 
 func userOf(u *github.User) User {

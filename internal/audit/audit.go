@@ -14,6 +14,7 @@ import (
 
 	"github.com/elevate-gitops/elevate/internal/brokerapi"
 	"github.com/elevate-gitops/elevate/internal/custody"
+	"github.com/elevate-gitops/elevate/internal/eligibility"
 	"github.com/elevate-gitops/elevate/internal/gitlog"
 	"github.com/elevate-gitops/elevate/internal/prcomment"
 	"github.com/elevate-gitops/elevate/internal/request"
@@ -30,7 +31,9 @@ type PRSource interface {
 	custody.Activity
 	PullsWithCommit(ctx context.Context, sha string) ([]*github.PullRequest, error)
 	Reviews(ctx context.Context, number int) ([]*github.PullRequestReview, error)
-	Comments(ctx context.Context, number int) ([]*github.IssueComment, error)
+	// FirstComments lists a PR's first comments, saying whether there were
+	// more (a PR may carry any number; the audit reads a bounded share).
+	FirstComments(ctx context.Context, number int) ([]*github.IssueComment, bool, error)
 }
 
 // DefaultMaxEntries bounds the changes an audit reads when Options.MaxEntries is 0.
@@ -56,6 +59,13 @@ type Options struct {
 	// (the trust anchor; default the branch's first commit) over the report.
 	Verify Verifier
 	Anchor string
+	// Members answers team look-ups for the owner rule of emergency reviews
+	// (nil: only owners named by login count).
+	Members eligibility.Membership
+	// CommentKey verifies the state of the broker's comments (how grants
+	// were used, sessions ended); nil reads none of it, since anyone with
+	// write access can post or edit a comment.
+	CommentKey *prcomment.Key
 }
 
 // The states of an entry: the broker's (brokerapi), where a replaced file
@@ -155,6 +165,11 @@ type Report struct {
 	Anchor    string
 	Policy    []PolicyChange
 	Rewritten string
+	// CommentsRead is set when the broker's comments were read and verified
+	// (Options.CommentKey). Skipped lists the PRs with more comments than
+	// the audit reads: what they say past that is not in the report.
+	CommentsRead bool
+	Skipped      []int
 	// Totals of the grants merged since Since, by hours, most first: which
 	// systems need the most human access.
 	Totals []Total
@@ -213,9 +228,13 @@ func Build(ctx context.Context, o Options) (*Report, error) {
 		return nil, fmt.Errorf("audit %s at %.12s: %w", o.Branch, head, err)
 	}
 	if o.GitHub != nil {
-		if err := addPullRequests(ctx, o.GitHub, o.Branch, versions); err != nil {
+		if rep.Skipped, err = addPullRequests(ctx, o.GitHub, o.Branch, versions); err != nil {
 			return nil, fmt.Errorf("audit %s: %w", o.Branch, err)
 		}
+		if err := reviewEmergencies(ctx, g, o.Members, versions, o.Now); err != nil {
+			return nil, fmt.Errorf("audit %s: %w", o.Branch, err)
+		}
+		rep.CommentsRead = o.CommentKey != nil
 	}
 	if o.Verify != nil {
 		rep.Verified = true
@@ -226,7 +245,7 @@ func Build(ctx context.Context, o Options) (*Report, error) {
 	rep.Entries = make([]Entry, len(versions))
 	for i, v := range versions {
 		v.settle(o.Now, rep.Offline)
-		v.story()
+		v.story(o.CommentKey)
 		rep.Entries[i] = *v.Entry
 	}
 	linkExtensions(rep.Entries)
@@ -248,11 +267,16 @@ type version struct {
 	// irregular is the git mode of a path that is not a regular file (a
 	// symlink or submodule): never a request.
 	irregular string
-	// From GitHub: the pull request's author and its APPROVED reviews, and
-	// the comments of its PR and of the PR that revoked it.
+	before string // where the branch was just before the merge
+	// From GitHub: the pull request, its APPROVED reviews, and the comments
+	// of its PR and of the PR that revoked it; reviewed is set for an
+	// emergency an owner approved within ReviewWindow of its merge.
+	pr        *github.PullRequest
 	prAuthor  string
+	reviews   []*github.PullRequestReview
 	approvals []Approval
-	comments  []string
+	comments  []*github.IssueComment
+	reviewed  bool
 }
 
 // reader turns history into entries: online, the moves GitHub recorded
@@ -278,6 +302,7 @@ type reader struct {
 type change struct {
 	gitlog.Change
 	Commit string
+	Parent string // the branch just before: its policy judged the change
 	At     time.Time
 }
 
@@ -286,7 +311,7 @@ func flatten(commits []gitlog.Commit) []change {
 	var out []change
 	for _, c := range commits {
 		for _, ch := range c.Changes {
-			out = append(out, change{Change: ch, Commit: c.SHA, At: c.At})
+			out = append(out, change{Change: ch, Commit: c.SHA, Parent: c.Parent, At: c.At})
 		}
 	}
 	return out
@@ -362,7 +387,7 @@ func (r *reader) read(ctx context.Context) ([]*version, error) {
 		if c.Status == 'D' {
 			continue
 		}
-		v := &version{Entry: &Entry{ID: p.ID(), Path: c.Path, Account: p.Account, Commit: c.Commit, MergedAt: c.At}, spec: c.Blob}
+		v := &version{Entry: &Entry{ID: p.ID(), Path: c.Path, Account: p.Account, Commit: c.Commit, MergedAt: c.At}, spec: c.Blob, before: c.Parent}
 		if !c.Regular() {
 			v.irregular = c.Mode
 		}
@@ -436,7 +461,7 @@ func (r *reader) merges(ctx context.Context, orphans []change, read []change) ([
 		}
 		for _, c := range changes { // newest first: the latest merge before the period
 			if c.Path == d.Path && c.Status != 'D' && !c.At.After(d.At) && (r.since.IsZero() || c.At.Before(r.since)) {
-				v.Commit, v.MergedAt = c.Commit, c.At
+				v.Commit, v.MergedAt, v.before = c.Commit, c.At, c.Parent
 				if !c.Regular() {
 					v.irregular = c.Mode
 				}
@@ -511,22 +536,18 @@ func (v *version) settle(now time.Time, offline bool) {
 	default:
 		e.State = StateExpired
 	}
-	e.EmergencyUnreviewed = e.Emergency && (offline || !v.reviewedAfterMerge())
+	e.EmergencyUnreviewed = e.Emergency && (offline || !v.reviewed)
 }
 
-// story reads, from the broker's comments, how the grant was used and
-// whether its sessions were ended.
-func (v *version) story() {
+// story reads, from the broker's comments that key verifies, how the grant
+// was used and whether its sessions were ended.
+func (v *version) story(key *prcomment.Key) {
 	e := v.Entry
-	if b, ok := prcomment.Find(v.comments, prcomment.SessionsMarker(e.ID)); ok {
-		if st, ok := prcomment.ParseSessions(b); ok {
-			e.FirstUsed, e.FirstUsedBy, e.Sessions = st.First, st.FirstBy, st.Count
-		}
+	if st, ok := key.Sessions(v.comments, e.ID); ok {
+		e.FirstUsed, e.FirstUsedBy, e.Sessions = st.First, st.FirstBy, st.Count
 	}
-	if b, ok := prcomment.Find(v.comments, prcomment.EndedMarker(e.ID)); ok {
-		if ended, ok := prcomment.ParseEnded(b); ok {
-			e.SessionsEnded = ended.Before
-		}
+	if ended, ok := key.EndedOf(v.comments, e.ID); ok {
+		e.SessionsEnded = ended.Before
 	}
 }
 
@@ -556,12 +577,6 @@ func linkExtensions(entries []Entry) {
 	}
 }
 
-// reviewedAfterMerge reports whether someone other than the requester
-// approved the pull request within ReviewWindow after its merge.
-func (v *version) reviewedAfterMerge() bool {
-	return ReviewedInTime(v.approvals, v.Requester, v.prAuthor, v.MergedAt)
-}
-
 // Approval is one APPROVED review of a merged PR: who, and when.
 type Approval struct {
 	Login string
@@ -578,23 +593,6 @@ func Approvals(reviews []*github.PullRequestReview) []Approval {
 		}
 	}
 	return out
-}
-
-// ReviewedInTime is the rule for emergency grants (README, "The rules the
-// check enforces"): someone
-// other than the requester and the PR's author approved it within
-// ReviewWindow after its merge. The audit flags, and the broker announces,
-// the emergency grants it does not hold for.
-func ReviewedInTime(approvals []Approval, requester, author string, mergedAt time.Time) bool {
-	for _, a := range approvals {
-		if strings.EqualFold(a.Login, requester) || strings.EqualFold(a.Login, author) {
-			continue
-		}
-		if !a.At.Before(mergedAt) && !a.At.After(mergedAt.Add(ReviewWindow)) {
-			return true
-		}
-	}
-	return false
 }
 
 // totals sums the valid grants merged since since, most hours first.

@@ -74,7 +74,7 @@ func newHistory(t *testing.T) *history {
 			h.moves, h.at[h.sha[name]] = append(h.moves, h.sha[name]), at
 		}
 	}
-	commit("init", ago(70*day), map[string]string{"eligibility.yaml": "version: 1\n", "README.md": "# access\n"})
+	commit("init", ago(70*day), map[string]string{"eligibility.yaml": "version: 1\n", "README.md": "# access\n", ".github/CODEOWNERS": "/requests/ @dave @erin @bob\n"})
 	commit("old", ago(60*day), map[string]string{pathOld: reqOld})
 	commit("readme", ago(50*day), map[string]string{"requests/README.md": "# requests\n"})
 	commit("longrun", ago(35*day), map[string]string{pathLongrun: reqLongrun})
@@ -322,7 +322,8 @@ func gitHub(t *testing.T, h *history) (*githubfake.Fake, *githubapi.Repo) {
 	t.Helper()
 	f := githubfake.New(t)
 	f.Repo("acme", "access")
-	user := func(login string) *github.User { return &github.User{Login: github.String(login)} }
+	ids := map[string]int64{"alice": 1, "bob": 2, "carol": 3, "dave": 4, "erin": 5, "frank": 6, "grace": 7, "zed": 8}
+	user := func(login string) *github.User { return &github.User{ID: github.Int64(ids[login]), Login: github.String(login)} }
 	merged := func(number int, author, sha string, at time.Time) {
 		f.AddPull(&github.PullRequest{
 			Number: github.Int(number), State: github.String("closed"), Merged: github.Bool(true), User: user(author),
@@ -332,7 +333,7 @@ func gitHub(t *testing.T, h *history) (*githubfake.Fake, *githubapi.Repo) {
 		}, nil)
 	}
 	review := func(number int, login, state string, at time.Time) {
-		f.AddReview(number, &github.PullRequestReview{User: user(login), State: github.String(state), SubmittedAt: &github.Timestamp{Time: at}})
+		f.AddReview(number, &github.PullRequestReview{User: user(login), State: github.String(state), SubmittedAt: &github.Timestamp{Time: at}, CommitID: github.String(strings.Repeat("e", 40))})
 	}
 	// #11 merged the active request (GitHub's merged_at is 20s after the commit).
 	mergedAt := now.Add(-hour + 20*time.Second)
@@ -347,14 +348,17 @@ func gitHub(t *testing.T, h *history) (*githubfake.Fake, *githubapi.Repo) {
 	merged(12, "carol", h.sha["carol-em"], carolAt)
 	review(12, "carol", "APPROVED", carolAt.Add(hour)) // her own approval counts for nothing
 	review(12, "dave", "APPROVED", carolAt.Add(2*hour))
-	// #13: dave's emergency: his own approval, one before the merge and one
-	// after 24h; none counts as the after-review.
+	// #13: dave's emergency: his own approval, a non-owner's before the
+	// merge and another within the day, an owner's after 24h; none counts as
+	// the after-review.
 	daveAt := now.Add(-72 * hour)
 	merged(13, "dave", h.sha["dave-em"], daveAt)
 	review(13, "frank", "APPROVED", daveAt.Add(-hour))
 	review(13, "dave", "APPROVED", daveAt.Add(hour))
 	review(13, "erin", "APPROVED", daveAt.Add(30*hour))
 	review(13, "grace", "DISMISSED", daveAt.Add(2*hour))
+	review(13, "zed", "APPROVED", daveAt.Add(3*hour)) // within the day, but zed owns nothing
+
 	// #14 is open with the scheduled request's commit as its head: not a merge.
 	f.AddPull(&github.PullRequest{
 		Number: github.Int(14), State: github.String("open"), User: user("alice"),
@@ -388,7 +392,7 @@ func TestBuildGitHub(t *testing.T) {
 	mergedAt := now.Add(-hour + 20*time.Second)
 	want[0].PR, want[0].Approvers = 11, []string{"bob"}
 	want[0].MergedAt, want[0].Start, want[0].End = mergedAt, mergedAt, mergedAt.Add(2*hour)
-	want[4].PR, want[4].Approvers, want[4].EmergencyUnreviewed = 13, []string{"erin", "frank"}, true
+	want[4].PR, want[4].Approvers, want[4].EmergencyUnreviewed = 13, []string{"erin", "frank", "zed"}, true
 	want[6].PR, want[6].Approvers, want[6].EmergencyUnreviewed = 12, []string{"dave"}, false
 	if diff := cmp.Diff(want, rep.Entries); diff != "" {
 		t.Errorf("entries (-want +got):\n%s", diff)

@@ -26,6 +26,9 @@ func (r *Report) Table(w io.Writer) error {
 	if r.Offline {
 		b.WriteString("Offline: no pull request data; every emergency grant counts as unreviewed.\n")
 	}
+	if note := r.commentsNote(); note != "" {
+		b.WriteString(note + "\n")
+	}
 	if r.Verified {
 		fmt.Fprintf(&b, "Chain of custody verified from the trust anchor %s: %d failure(s).\n", short(r.Anchor), r.Failures())
 		if r.Rewritten != "" {
@@ -304,13 +307,17 @@ func defuse(s string) string {
 }
 
 type jsonReport struct {
-	Generated time.Time   `json:"generated"`
-	Since     time.Time   `json:"since,omitzero"`
-	Branch    string      `json:"branch"`
-	Head      string      `json:"head"`
-	Offline   bool        `json:"offline"`
-	Entries   []jsonEntry `json:"entries"`
-	Totals    []jsonTotal `json:"totals"`
+	Generated time.Time `json:"generated"`
+	Since     time.Time `json:"since,omitzero"`
+	Branch    string    `json:"branch"`
+	Head      string    `json:"head"`
+	Offline   bool      `json:"offline"`
+	// Online: whether the broker's comments were read (and verified), and
+	// the PRs with more comments than the audit reads.
+	CommentsRead bool        `json:"comments_read"`
+	SkippedPRs   []int       `json:"skipped_prs,omitempty"`
+	Entries      []jsonEntry `json:"entries"`
+	Totals       []jsonTotal `json:"totals"`
 	// With --verify.
 	Verified  bool         `json:"verified,omitempty"`
 	Anchor    string       `json:"trust_anchor,omitempty"`
@@ -370,10 +377,35 @@ type jsonTotal struct {
 	People    int     `json:"people"`
 }
 
+// commentsNote says what the report does not hold of the broker's
+// comments: none when they were not verified, and those of PRs with more
+// comments than are read.
+func (r *Report) commentsNote() string {
+	if r.Offline {
+		return ""
+	}
+	var notes []string
+	if !r.CommentsRead {
+		notes = append(notes, "how grants were used and whether sessions were ended is not shown: the broker's PR comments count only when their MAC verifies (set ELEVATE_STATE_KEY)")
+	}
+	if len(r.Skipped) > 0 {
+		prs := make([]string, len(r.Skipped))
+		for i, n := range r.Skipped {
+			prs[i] = "#" + strconv.Itoa(n)
+		}
+		notes = append(notes, "comments past the first 3,000 not read on "+strings.Join(prs, ", "))
+	}
+	if len(notes) == 0 {
+		return ""
+	}
+	return "Comments: " + strings.Join(notes, "; ") + "."
+}
+
 // JSON writes the report as indented JSON with snake_case fields; times are
 // RFC 3339 in UTC, absent times and optional fields are left out.
 func (r *Report) JSON(w io.Writer) error {
 	out := jsonReport{Generated: r.Generated.UTC(), Since: r.Since.UTC(), Branch: r.Branch, Head: r.Head, Offline: r.Offline,
+		CommentsRead: r.CommentsRead, SkippedPRs: r.Skipped,
 		Entries: make([]jsonEntry, len(r.Entries)), Totals: make([]jsonTotal, len(r.Totals))}
 	for i := range r.Entries {
 		e := &r.Entries[i]

@@ -40,6 +40,7 @@ type htmlPage struct {
 	Period    string
 	Generated string
 	Offline   bool
+	Comments  string // what the page does not hold of the broker's comments
 	Summary   summary
 	Hours     string
 	Chart     htmlChart
@@ -102,6 +103,7 @@ func (r *Report) HTML(w io.Writer) error {
 		Period:    "whole history",
 		Generated: r.Generated.UTC().Format(htmlTime) + " UTC",
 		Offline:   r.Offline,
+		Comments:  r.commentsNote(),
 		Summary:   r.summary(),
 		Chart:     r.chart(),
 	}

@@ -3,6 +3,8 @@ package audit_test
 import (
 	"bytes"
 	"context"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,8 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/elevate-gitops/elevate/internal/audit"
+	"github.com/elevate-gitops/elevate/internal/githubapi"
+	"github.com/elevate-gitops/elevate/internal/githubapi/githubfake"
 	"github.com/elevate-gitops/elevate/internal/ledger/ledgertest"
 	"github.com/elevate-gitops/elevate/internal/prcomment"
 )
@@ -20,7 +24,8 @@ import (
 func TestAuditTellsHowAGrantWasUsedAndEnded(t *testing.T) {
 	t.Parallel()
 	h := newHistory(t)
-	f, repo := gitHub(t, h)
+	f, _ := gitHub(t, h)
+	app := asElevate(t, f)
 	bob := &github.User{Login: github.String("bob")}
 	for number, sha := range map[int]string{15: h.sha["bob-admin"], 16: h.sha["bob-admin-rm"]} {
 		f.AddPull(&github.PullRequest{
@@ -38,18 +43,18 @@ func TestAuditTellsHowAGrantWasUsedAndEnded(t *testing.T) {
 		st.Add(prcomment.Session{Login: "bob", Via: "a GitHub user token", Account: "prod", Role: "Admin", At: first.Add(time.Duration(i) * 5 * time.Minute), Until: first.Add(hour)})
 	}
 	ctx := context.Background()
-	if _, err := repo.UpsertComment(ctx, 15, prcomment.SessionsMarker(id), prcomment.SessionsBody(id, st)); err != nil {
+	if _, err := app.UpsertComment(ctx, 15, prcomment.SessionsMarker(id), commentKey.SessionsBody(id, st)); err != nil {
 		t.Fatal(err)
 	}
 	ended := now.Add(-2*hour + 10*time.Second)
-	if _, err := repo.UpsertComment(ctx, 16, prcomment.EndedMarker(id), prcomment.EndedBody(id, prcomment.Ended{Login: "bob", AccountID: "111111111111", Role: "Admin", Before: ended, Reason: "revoked", Policy: "elevate-ended-sessions"})); err != nil {
+	if _, err := app.UpsertComment(ctx, 16, prcomment.EndedMarker(id), commentKey.EndedBody(id, prcomment.Ended{Login: "bob", AccountID: "111111111111", Role: "Admin", Before: ended, Reason: "revoked", Policy: "elevate-ended-sessions"})); err != nil {
 		t.Fatal(err)
 	}
 	// Another grant's comment on the same PR is not bob's story.
-	if _, err := repo.UpsertComment(ctx, 15, prcomment.SessionsMarker("prod/2026-11/other"), prcomment.SessionsBody("prod/2026-11/other", st)); err != nil {
+	if _, err := app.UpsertComment(ctx, 15, prcomment.SessionsMarker("prod/2026-11/other"), commentKey.SessionsBody("prod/2026-11/other", st)); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := audit.Build(ctx, audit.Options{Dir: h.dir, Since: 720 * hour, Now: now, GitHub: repo})
+	rep, err := audit.Build(ctx, audit.Options{Dir: h.dir, Since: 720 * hour, Now: now, GitHub: app, CommentKey: commentKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,6 +87,81 @@ func TestAuditTellsHowAGrantWasUsedAndEnded(t *testing.T) {
 	}
 	if !strings.Contains(page.String(), "first used 2026-11-25 09:10 UTC by bob, 3 session(s)") {
 		t.Error("the HTML page does not tell the first use")
+	}
+}
+
+var commentKey = prcomment.NewKey([]byte("audit-test-state-key-0123456789abcdef"))
+
+// asElevate is the repository as elevate's App writes to it.
+func asElevate(t *testing.T, f *githubfake.Fake) *githubapi.Repo {
+	t.Helper()
+	return as(t, f, "ghs_elevateAppInstallationToken1", &github.User{ID: github.Int64(99), Login: github.String("elevate-app[bot]"), Type: github.String("Bot")})
+}
+
+// as is the repository as user, with token, writes to it.
+func as(t *testing.T, f *githubfake.Fake, token string, user *github.User) *githubapi.Repo {
+	t.Helper()
+	f.Token(token, user)
+	gh, err := githubapi.NewClient(f.URL, token, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := githubapi.NewRepo(gh, "acme/access")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return repo
+}
+
+// Evidence anyone can write counts for nothing: a state comment a writer
+// forged and elevate's own comment edited by a writer (the workflows'
+// shared bot is prcomment's test); without the key no comment is read at all.
+func TestAuditReadsOnlyElevatesComments(t *testing.T) {
+	t.Parallel()
+	h := newHistory(t)
+	f, _ := gitHub(t, h)
+	bob := &github.User{Login: github.String("bob")}
+	f.AddPull(&github.PullRequest{
+		Number: github.Int(15), State: github.String("closed"), Merged: github.Bool(true), User: bob,
+		MergedAt: &github.Timestamp{Time: now.Add(-3 * hour)}, MergeCommitSHA: github.String(h.sha["bob-admin"]),
+		Head: &github.PullRequestBranch{Ref: github.String("r"), SHA: github.String(strings.Repeat("f", 40))},
+		Base: &github.PullRequestBranch{Ref: github.String("main")},
+	}, nil)
+	f.AddPull(&github.PullRequest{
+		Number: github.Int(16), State: github.String("closed"), Merged: github.Bool(true), User: bob,
+		MergedAt: &github.Timestamp{Time: now.Add(-2 * hour)}, MergeCommitSHA: github.String(h.sha["bob-admin-rm"]),
+		Head: &github.PullRequestBranch{Ref: github.String("r2"), SHA: github.String(strings.Repeat("d", 40))},
+		Base: &github.PullRequestBranch{Ref: github.String("main")},
+	}, nil)
+	id := "prod/2026-11/bob-admin"
+	ctx := context.Background()
+	app := asElevate(t, f)
+	mallory := as(t, f, "ghp_malloryWriterToken0000000000000001", &github.User{ID: github.Int64(66), Login: github.String("mallory"), Type: github.String("User")})
+	// A writer's hand-made state line, never sealed: "sessions ended".
+	forged := prcomment.EndedMarker(id) + "\n<!-- elevate:ended-state {\"before\":\"2026-11-25T08:00:00Z\"} mac=" + strings.Repeat("0", 64) + " -->\n"
+	if _, err := mallory.UpsertComment(ctx, 16, prcomment.EndedMarker(id), forged); err != nil {
+		t.Fatal(err)
+	}
+	// elevate's own sessions comment, then edited by a writer to claim more.
+	var st prcomment.Sessions
+	st.Add(prcomment.Session{Login: "bob", Via: "a GitHub user token", Account: "prod", Role: "Admin", At: now.Add(-3*hour + time.Minute), Until: now.Add(-2 * hour)})
+	edited := strings.Replace(commentKey.SessionsBody(id, st), `"count":1`, `"count":9`, 1)
+	if _, err := app.UpsertComment(ctx, 15, prcomment.SessionsMarker(id), edited); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []*prcomment.Key{commentKey, nil} {
+		rep, err := audit.Build(ctx, audit.Options{Dir: h.dir, Since: 720 * hour, Now: now, GitHub: app, CommentKey: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.CommentsRead != (key != nil) {
+			t.Errorf("CommentsRead = %v with key %v", rep.CommentsRead, key != nil)
+		}
+		for _, e := range rep.Entries {
+			if e.ID == id && (e.Sessions != 0 || !e.SessionsEnded.IsZero()) {
+				t.Errorf("key %v: forged or edited evidence counted: %d sessions, ended %v", key != nil, e.Sessions, e.SessionsEnded)
+			}
+		}
 	}
 }
 
@@ -130,5 +210,31 @@ func TestExtensionsAreOneLineOfTheTable(t *testing.T) {
 	}
 	if !strings.Contains(js.String(), `"extends": "prod/2026-11/alice-db-ext-1"`) {
 		t.Errorf("JSON lacks the chain:\n%s", js.String())
+	}
+}
+
+// A PR with more comments than the audit reads does not stop the audit: it
+// reads the first 3,000 and says which PR it did not read to the end.
+func TestAuditSurvivesAPRWithThousandsOfComments(t *testing.T) {
+	t.Parallel()
+	h := newHistory(t)
+	f, repo := gitHub(t, h)
+	spam := &github.User{ID: github.Int64(66), Login: github.String("mallory")}
+	for i := range 3001 {
+		f.AddComment(11, spam, "spam "+strconv.Itoa(i))
+	}
+	rep, err := audit.Build(context.Background(), audit.Options{Dir: h.dir, Since: 720 * hour, Now: now, GitHub: repo, CommentKey: commentKey})
+	if err != nil {
+		t.Fatalf("the audit failed as a whole: %v", err)
+	}
+	if !slices.Equal(rep.Skipped, []int{11}) {
+		t.Errorf("Skipped = %v, want [11]", rep.Skipped)
+	}
+	var table bytes.Buffer
+	if err := rep.Table(&table); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table.String(), "comments past the first 3,000 not read on #11") {
+		t.Errorf("the table does not say what it skipped:\n%s", table.String())
 	}
 }

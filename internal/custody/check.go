@@ -14,6 +14,7 @@ import (
 	"github.com/elevate-gitops/elevate/internal/approval"
 	"github.com/elevate-gitops/elevate/internal/eligibility"
 	"github.com/elevate-gitops/elevate/internal/fileerr"
+	"github.com/elevate-gitops/elevate/internal/prcomment"
 )
 
 // prefetch is how many policy changes are read from GitHub at once.
@@ -26,6 +27,11 @@ type GitHub interface {
 	Pulls
 }
 
+// CommentReader lists a PR's first comments (githubapi.Repo serves it).
+type CommentReader interface {
+	FirstComments(ctx context.Context, number int) ([]*github.IssueComment, bool, error)
+}
+
 // Checker verifies the branch's recorded moves against GitHub. Definitive
 // verdicts on policy changes are cached by step: what GitHub recorded does
 // not change, so each costs its GitHub calls once.
@@ -36,6 +42,11 @@ type Checker struct {
 	Branch  string
 	Anchor  string
 	Now     func() time.Time // default time.Now
+	// Comments and CommentKey read elevate's merge records: a merged
+	// request whose author was renamed since matches its file's requester
+	// only through one. Without them, a rename refuses the grant.
+	Comments   CommentReader
+	CommentKey *prcomment.Key
 
 	mu       sync.Mutex
 	verdicts map[string]Verdict // by Step.Key

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/go-github/v60/github"
+
 	"github.com/elevate-gitops/elevate/internal/approval"
 )
 
@@ -16,6 +18,16 @@ type Grant struct {
 	Path   string
 	Step   Move              // Before and After: the trees compared; Type and At: what GitHub recorded
 	Digest [sha256.Size]byte // of the file's bytes on the branch
+	// Earlier, for an emergency request, are the other emergency requests
+	// on the branch, each with the trust before it: one of the same author,
+	// merged before and unreviewed by its owners at this merge, refuses it.
+	Earlier []Earlier
+}
+
+// Earlier is another emergency request on the branch and the trust before it.
+type Earlier struct {
+	Grant
+	Trust State
 }
 
 // Verification is the chain's word on a grant.
@@ -76,6 +88,12 @@ func (c *Checker) grant(ctx context.Context, st State, g Grant) (*Verification, 
 		return nil, err
 	}
 	facts.Base.Ref = g.Step.Before
+	if facts.RecordedRequester, err = c.recordedRequester(ctx, pr, g.ID); err != nil {
+		return nil, err
+	}
+	if facts.UnreviewedEmergencies, err = c.unreviewed(ctx, g.Earlier, out.AuthorID, out.MergedAt); err != nil {
+		return nil, err
+	}
 	verdict, err := approval.Decide(ctx, facts, c.Members, out.MergedAt)
 	if err != nil {
 		return nil, err
@@ -91,4 +109,54 @@ func (c *Checker) grant(ctx context.Context, st State, g Grant) (*Verification, 
 		out.OK = true
 	}
 	return out, nil
+}
+
+// unreviewed lists the emergency requests among earlier that author's PRs
+// merged before mergedAt and that no owner had approved by then, by the
+// request decision's own rule (approval.EmergencyReviewed).
+func (c *Checker) unreviewed(ctx context.Context, earlier []Earlier, author int64, mergedAt time.Time) ([]string, error) {
+	var out []string
+	for _, e := range earlier {
+		if !e.Step.At.Before(mergedAt) {
+			continue
+		}
+		m := c.readMerge(ctx, e.Step)
+		if m.err != nil {
+			return nil, m.err
+		}
+		if m.reason != "" || m.pr.GetUser().GetID() != author || !m.pr.GetMergedAt().Before(mergedAt) {
+			continue
+		}
+		f := *m.facts
+		var err error
+		if f.Base, err = approval.PolicyAt(ctx, e.Trust.Reader(c), e.Step.Before); err != nil {
+			return nil, err
+		}
+		by, err := approval.EmergencyReviewed(ctx, &f, c.Members, mergedAt)
+		if err != nil {
+			return nil, err
+		}
+		if len(by) == 0 {
+			out = append(out, e.ID)
+		}
+	}
+	return out, nil
+}
+
+// recordedRequester is the requester elevate's merge record on pr names for
+// its author's id, when the checker has the key to verify it and the
+// record is there ("" otherwise).
+func (c *Checker) recordedRequester(ctx context.Context, pr *github.PullRequest, id string) (string, error) {
+	if c.CommentKey == nil || c.Comments == nil {
+		return "", nil
+	}
+	comments, _, err := c.Comments.FirstComments(ctx, pr.GetNumber())
+	if err != nil {
+		return "", err
+	}
+	r, ok := c.CommentKey.MergeRecordOf(comments, id)
+	if !ok || r.AuthorID != pr.GetUser().GetID() {
+		return "", nil
+	}
+	return r.Requester, nil
 }

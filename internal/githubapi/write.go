@@ -93,6 +93,24 @@ func (r *Repo) OpenPulls(ctx context.Context) ([]*github.PullRequest, error) {
 	return prs, nil
 }
 
+// RecentlyMerged lists the merged pull requests among the newest pages×100
+// closed into base, newest first.
+func (r *Repo) RecentlyMerged(ctx context.Context, base string, pages int) ([]*github.PullRequest, error) {
+	prs, _, err := listFirst(ctx, pages, func(opts *github.ListOptions) ([]*github.PullRequest, *github.Response, error) {
+		return r.GH.PullRequests.List(ctx, r.Owner, r.Name, &github.PullRequestListOptions{State: "closed", Base: base, Sort: "created", Direction: "desc", ListOptions: *opts})
+	})
+	if err != nil {
+		return nil, wrap(err, "list the pull requests closed into %s", base)
+	}
+	var out []*github.PullRequest
+	for _, pr := range prs {
+		if pr.MergedAt != nil {
+			out = append(out, pr)
+		}
+	}
+	return out, nil
+}
+
 // Status returns the state and description of context on ref, "" when absent.
 func (r *Repo) Status(ctx context.Context, ref, context string) (state, description string, err error) {
 	combined, _, err := r.GH.Repositories.GetCombinedStatus(ctx, r.Owner, r.Name, ref, &github.ListOptions{PerPage: 100})

@@ -343,6 +343,8 @@ func (l *Ledger) Live(now time.Time) []LiveGrant {
 // EmergencyGrant is a verified emergency grant and its merge.
 type EmergencyGrant struct {
 	ID, Login string
+	Path      string
+	Before    string // the branch just before its merge: its policy judged it
 	PR        int
 	MergedAt  time.Time
 }
@@ -360,7 +362,7 @@ func (l *Ledger) Emergencies() []EmergencyGrant {
 			continue
 		}
 		if v, ok := l.cached(g); ok && v.OK {
-			out = append(out, EmergencyGrant{ID: g.ID, Login: v.AuthorLogin, PR: v.PR, MergedAt: v.MergedAt})
+			out = append(out, EmergencyGrant{ID: g.ID, Login: v.AuthorLogin, Path: g.Path, Before: g.Step.Before, PR: v.PR, MergedAt: v.MergedAt})
 		}
 	}
 	return out

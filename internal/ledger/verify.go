@@ -22,7 +22,11 @@ func (l *Ledger) verify(ctx context.Context, x *Index, g *Grant) (*Verification,
 		return v, nil
 	}
 	l.verifyCall.Add(1)
-	v, err := l.cfg.Verifier.Grant(ctx, x.TrustBefore(g), g.ref())
+	ref := g.ref()
+	if g.Request != nil && g.Request.Emergency {
+		ref.Earlier = x.earlierEmergencies(g)
+	}
+	v, err := l.cfg.Verifier.Grant(ctx, x.TrustBefore(g), ref)
 	if err != nil {
 		return nil, err
 	}
@@ -35,6 +39,19 @@ func (l *Ledger) verify(ctx context.Context, x *Index, g *Grant) (*Verification,
 		l.cfg.Logger.Warn("grant refused by re-verification", "request", g.ID, "commit", g.Step.After, "reason", v.Reason)
 	}
 	return v, nil
+}
+
+// earlierEmergencies are the other emergency requests on the branch added
+// before g: the verifier refuses g while one of its author's waits for its
+// owners' review.
+func (x *Index) earlierEmergencies(g *Grant) []custody.Earlier {
+	var out []custody.Earlier
+	for _, o := range x.grants {
+		if o != g && o.Request != nil && o.Request.Emergency && o.Step.At.Before(g.Step.At) {
+			out = append(out, custody.Earlier{Grant: o.ref(), Trust: x.TrustBefore(o)})
+		}
+	}
+	return out
 }
 
 // cached returns the verdict on g if it is known.

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/elevate-gitops/elevate/internal/approval"
 	"github.com/elevate-gitops/elevate/internal/eligibility"
+	"github.com/elevate-gitops/elevate/internal/prcomment"
+	"github.com/elevate-gitops/elevate/internal/request"
 )
 
 // MaxEventSize bounds the event payload: GitHub caps webhook payloads at 25 MB.
@@ -42,6 +45,7 @@ type GitHub interface {
 	PullsForHead(ctx context.Context, owner, branch string) ([]*github.PullRequest, error)
 	SetStatus(ctx context.Context, sha, state, description, targetURL string) error
 	UpsertComment(ctx context.Context, number int, marker, body string) (string, error)
+	RecentlyMerged(ctx context.Context, base string, pages int) ([]*github.PullRequest, error)
 }
 
 // Input is what the workflow hands the Action.
@@ -50,6 +54,10 @@ type Input struct {
 	EventPath string
 	RunURL    string // link for the commit status; "" for none
 	Now       func() time.Time
+	// CommentKey seals the merge record of a merged request (the broker's
+	// state key, from the elevate environment); nil writes none, and a
+	// requester renamed after such a merge then loses the grant.
+	CommentKey *prcomment.Key
 }
 
 // RejectedError is returned when the verdict is rejected, so the job fails.
@@ -63,7 +71,8 @@ func InputFromAction(a *githubactions.Action) (Input, error) {
 	if err != nil {
 		return Input{}, fmt.Errorf("read the Actions environment: %w", err)
 	}
-	in := Input{EventName: ctx.EventName, EventPath: ctx.EventPath, Now: time.Now}
+	in := Input{EventName: ctx.EventName, EventPath: ctx.EventPath, Now: time.Now,
+		CommentKey: prcomment.NewKey([]byte(cmp.Or(a.GetInput("state-key"), a.Getenv("ELEVATE_STATE_KEY"))))}
 	if ctx.RunID != 0 && ctx.Repository != "" {
 		in.RunURL = fmt.Sprintf("%s/%s/actions/runs/%d", ctx.ServerURL, ctx.Repository, ctx.RunID)
 	}
@@ -143,7 +152,7 @@ func Run(ctx context.Context, a *githubactions.Action, gh GitHub, in Input) erro
 	if now == nil {
 		now = time.Now
 	}
-	return judge(ctx, a, gh, number, in.RunURL, now)
+	return judge(ctx, a, gh, number, in.RunURL, in.CommentKey, now)
 }
 
 // reviewedPull finds the PR a run of the review workflow was about: the one
@@ -196,14 +205,14 @@ func reviewedPull(ctx context.Context, a *githubactions.Action, gh GitHub, run *
 // whose files were judged: if the head moves while the PR is read
 // (*approval.HeadMovedError), the PR is read and judged again, at most
 // maxJudgeAttempts times.
-func judge(ctx context.Context, a *githubactions.Action, gh GitHub, number int, runURL string, now func() time.Time) error {
+func judge(ctx context.Context, a *githubactions.Action, gh GitHub, number int, runURL string, key *prcomment.Key, now func() time.Time) error {
 	for attempt := 1; ; attempt++ {
 		// The payload may be stale (a review event races a push): ask for the PR now.
 		pr, err := gh.PullRequest(ctx, number)
 		if err != nil {
 			return err
 		}
-		r := &reporter{a: a, gh: gh, pr: pr, runURL: runURL}
+		r := &reporter{a: a, gh: gh, pr: pr, runURL: runURL, key: key}
 		// Grants live on the default branch only: a PR into another branch is
 		// not judged, so no status it could share with a PR into the default
 		// branch (statuses belong to commits) is ever posted.
@@ -218,7 +227,7 @@ func judge(ctx context.Context, a *githubactions.Action, gh GitHub, number int, 
 			}
 			return r.merged(ctx)
 		}
-		facts, err := gather(ctx, gh, pr)
+		facts, err := gather(ctx, gh, pr, now())
 		var moved *approval.HeadMovedError
 		if errors.As(err, &moved) && attempt < maxJudgeAttempts {
 			a.Infof("elevate: %v (attempt %d of %d)", moved, attempt, maxJudgeAttempts)
@@ -239,7 +248,7 @@ func judge(ctx context.Context, a *githubactions.Action, gh GitHub, number int, 
 
 // gather reads the PR's facts and the policy at its base commit, never
 // at the head: a PR must not judge itself by the policy it brings.
-func gather(ctx context.Context, gh GitHub, pr *github.PullRequest) (*approval.Facts, error) {
+func gather(ctx context.Context, gh GitHub, pr *github.PullRequest, now time.Time) (*approval.Facts, error) {
 	facts, err := approval.Gather(ctx, gh, pr)
 	if err != nil {
 		return nil, err
@@ -247,12 +256,69 @@ func gather(ctx context.Context, gh GitHub, pr *github.PullRequest) (*approval.F
 	if facts.Base, err = approval.PolicyAt(ctx, gh, facts.BaseSHA); err != nil {
 		return nil, err
 	}
+	if len(facts.Files) != 1 || facts.Added == nil {
+		return facts, nil
+	}
+	if req, err := request.Parse(facts.Files[0].Path, facts.Added); err == nil && req.Emergency {
+		if facts.UnreviewedEmergencies, err = unreviewedEmergencies(ctx, gh, pr, now); err != nil {
+			return nil, err
+		}
+	}
 	return facts, nil
+}
+
+// mergedPages is how many pages of the newest closed PRs the judge reads
+// for the requester's earlier emergencies; the broker checks every one in
+// its issuing window.
+const mergedPages = 3
+
+// unreviewedEmergencies lists the emergency requests that pr's author
+// merged recently and that none of their owners has approved yet.
+func unreviewedEmergencies(ctx context.Context, gh GitHub, pr *github.PullRequest, now time.Time) ([]string, error) {
+	merged, err := gh.RecentlyMerged(ctx, pr.GetBase().GetRef(), mergedPages)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range merged {
+		if m.GetNumber() == pr.GetNumber() || m.GetUser().GetID() != pr.GetUser().GetID() || !m.GetMergedAt().Before(now) {
+			continue
+		}
+		files, err := gh.PullRequestFiles(ctx, m.GetNumber())
+		if err != nil {
+			return nil, err
+		}
+		if len(files) != 1 || files[0].GetStatus() != "added" || !request.IsRequestPath(files[0].GetFilename()) {
+			continue
+		}
+		path := files[0].GetFilename()
+		data, err := gh.FileAt(ctx, path, m.GetMergeCommitSHA(), request.MaxSize)
+		if err != nil {
+			continue // not on the branch as merged: no grant to review
+		}
+		req, err := request.Parse(path, data)
+		if err != nil || !req.Emergency {
+			continue
+		}
+		reviews, err := gh.Reviews(ctx, m.GetNumber())
+		if err != nil {
+			return nil, err
+		}
+		by, err := approval.ReviewedEmergency(ctx, gh, gh, m, path, m.GetBase().GetSHA(), reviews, now)
+		if err != nil {
+			return nil, err
+		}
+		if len(by) == 0 {
+			p, _ := request.ParsePath(path)
+			out = append(out, p.ID())
+		}
+	}
+	return out, nil
 }
 
 // merged re-judges a merged PR as the broker will and comments its window.
 func (r *reporter) merged(ctx context.Context) error {
-	facts, err := gather(ctx, r.gh, r.pr)
+	facts, err := gather(ctx, r.gh, r.pr, r.pr.GetMergedAt().Time)
 	if err != nil {
 		return err
 	}
@@ -263,10 +329,15 @@ func (r *reporter) merged(ctx context.Context) error {
 	}
 	r.outputs(v)
 	body := mergedComment(v, mergedAt)
+	r.a.AddStepSummary(body)
+	if v.State == approval.Approved && v.Kind == approval.KindRequest && r.key != nil {
+		// The requester matched the author's login now; the record names
+		// the author's id, so a rename later still matches the file.
+		body += r.key.MergeRecordLine(prcomment.MergeRecord{Request: v.ID, Requester: v.Request.Requester, AuthorID: r.pr.GetUser().GetID()}) + "\n"
+	}
 	if _, err := r.gh.UpsertComment(ctx, r.pr.GetNumber(), MergedMarker, body); err != nil {
 		return err
 	}
-	r.a.AddStepSummary(body)
 	if v.State != approval.Approved {
 		r.a.Errorf("#%d was merged without a passing elevate verdict; it grants nothing: %s", r.pr.GetNumber(), v.Summary())
 		return &RejectedError{Summary: "merged without approval: " + v.Summary()}
@@ -279,6 +350,7 @@ type reporter struct {
 	gh     GitHub
 	pr     *github.PullRequest
 	runURL string
+	key    *prcomment.Key
 }
 
 func (r *reporter) outputs(v *approval.Verdict) {

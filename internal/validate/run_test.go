@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/elevate-gitops/elevate/internal/githubapi"
 	"github.com/elevate-gitops/elevate/internal/golden"
+	"github.com/elevate-gitops/elevate/internal/prcomment"
 	vt "github.com/elevate-gitops/elevate/internal/validate/validatetest"
 )
 
@@ -38,8 +40,15 @@ func run(t *testing.T, s *vt.Scenario, eventName, event string) result {
 // the GitHub client the Action is given.
 func runWith(t *testing.T, s *vt.Scenario, eventName string, payload []byte, wrap func(*githubapi.Repo) GitHub) result {
 	t.Helper()
+	return runEnv(t, s, eventName, payload, wrap, nil)
+}
+
+// runEnv is runWith with extra environment variables.
+func runEnv(t *testing.T, s *vt.Scenario, eventName string, payload []byte, wrap func(*githubapi.Repo) GitHub, extra map[string]string) result {
+	t.Helper()
 	dir := t.TempDir()
 	env := s.EnvFor(t, eventName, payload, dir)
+	maps.Copy(env, extra)
 	var out bytes.Buffer
 	a := githubactions.New(githubactions.WithGetenv(func(k string) string { return env[k] }), githubactions.WithWriter(&out))
 	in, err := InputFromAction(a)
@@ -375,5 +384,65 @@ func TestMergedRevocationAndChangeComments(t *testing.T) {
 			}
 			golden.Assert(t, "merged-"+tt.name, comment(t, s, MergedMarker))
 		})
+	}
+}
+
+// With the state key in its environment, the Action seals into its merge
+// comment the record that lets the broker match a requester renamed after
+// the merge: the request, the requester and the author's numeric id.
+func TestMergeRecordIsSealed(t *testing.T) {
+	t.Parallel()
+	const secret = "validate-test-state-key-0123456789abcdef"
+	s := vt.New(t, 0)
+	// The judge runs with elevate's App token, never the workflows' shared one.
+	s.Fake.Token(vt.Token, &github.User{Login: github.String("elevate-app[bot]"), ID: github.Int64(99), Type: github.String("Bot")})
+	s.OpenPR(t, map[string][]byte{vt.RequestPath: []byte(vt.Request)}, nil)
+	s.Review(vt.Lead, "APPROVED", vt.HeadSHA, now)
+	s.Merge(t, now.Add(time.Hour))
+	r := runEnv(t, s, "pull_request_target", vt.Payload(t, "pull_request.closed.with-organization.json"), nil, map[string]string{"ELEVATE_STATE_KEY": secret})
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	rec, ok := prcomment.NewKey([]byte(secret)).MergeRecordOf(s.Fake.Comments(vt.Number), vt.RequestID)
+	if !ok {
+		t.Fatalf("no merge record verifies:\n%s", comment(t, s, MergedMarker))
+	}
+	if want := (prcomment.MergeRecord{Request: vt.RequestID, Requester: "Codertocat", AuthorID: vt.Author.GetID()}); rec != want {
+		t.Errorf("record = %+v, want %+v", rec, want)
+	}
+	if strings.Contains(r.summary, "elevate:merge-state") {
+		t.Error("the job summary carries the hidden record")
+	}
+}
+
+// A second emergency while the author's first one waits for its owners'
+// review is refused by the judge; once an owner approves the first, it is
+// not.
+func TestSecondEmergencyWaitsForTheFirstReview(t *testing.T) {
+	t.Parallel()
+	s := vt.New(t, 0)
+	const firstPath = "requests/prod/2026-11/codertocat-first.yaml"
+	emergency := strings.Replace(vt.Request, "2h", "1h", 1) + "emergency: true\n"
+	s.Fake.Commit("e000000000000000000000000000000000000001", map[string][]byte{"eligibility.yaml": []byte(vt.Policy), ".github/CODEOWNERS": []byte(vt.CodeOwners), firstPath: []byte(emergency)})
+	s.Fake.AddPull(&github.PullRequest{
+		Number: github.Int(1), State: github.String("open"), User: vt.Author,
+		Head: &github.PullRequestBranch{SHA: github.String("e000000000000000000000000000000000000002"), Ref: github.String("first")},
+		Base: &github.PullRequestBranch{SHA: github.String(vt.BaseSHA), Ref: github.String("main")},
+	}, []*github.CommitFile{{Filename: github.String(firstPath), Status: github.String("added")}})
+	s.MergeAs(t, 1, now.Add(-2*time.Hour), "e000000000000000000000000000000000000001")
+	s.OpenPR(t, map[string][]byte{vt.RequestPath: []byte(emergency)}, nil)
+	r := run(t, s, "pull_request_target", opened)
+	var rejected *RejectedError
+	if !errors.As(r.err, &rejected) || !strings.Contains(rejected.Summary, "already has an emergency grant its owners have not reviewed (prod/2026-11/codertocat-first)") {
+		t.Fatalf("second emergency: err = %v", r.err)
+	}
+	// A non-owner's approval changes nothing; an owner's does.
+	s.Fake.AddReview(1, &github.PullRequestReview{User: vt.Stranger, State: github.String("APPROVED"), CommitID: github.String("e000000000000000000000000000000000000002"), SubmittedAt: &github.Timestamp{Time: now.Add(-time.Hour)}})
+	if r := run(t, s, "pull_request_target", opened); !errors.As(r.err, &rejected) {
+		t.Fatalf("after a non-owner's approval: err = %v", r.err)
+	}
+	s.Fake.AddReview(1, &github.PullRequestReview{User: vt.Hubot, State: github.String("APPROVED"), CommitID: github.String("e000000000000000000000000000000000000002"), SubmittedAt: &github.Timestamp{Time: now.Add(-time.Hour)}})
+	if r := run(t, s, "pull_request_target", opened); r.err != nil {
+		t.Fatalf("after the owner's review: %v", r.err)
 	}
 }

@@ -31,6 +31,19 @@ func (f *Fake) Comments(number int) []*github.IssueComment {
 	return out
 }
 
+// AddComment puts a comment by user on issue (pull request) number, as if
+// they had posted it: for tests that need many.
+func (f *Fake) AddComment(number int, user *github.User, body string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id, now := f.id(), f.timestamp()
+	f.repo.comments = append(f.repo.comments, &comment{issue: number, c: &github.IssueComment{
+		ID: github.Int64(id), Body: github.String(body), User: clone(user), CreatedAt: now, UpdatedAt: now,
+		AuthorAssociation: github.String("NONE"),
+		HTMLURL:           github.String(f.htmlURL("/pull/%d#issuecomment-%d", number, id)),
+	}})
+}
+
 // commentBody decodes {"body": ...} and checks it as GitHub does.
 func commentBody(c *call) (string, bool) {
 	var body struct {
