@@ -55,7 +55,7 @@ func TestLambdaUnderTheRuntimeInterfaceEmulator(t *testing.T) {
 	cmd.Env = []string{"PATH=" + t.TempDir(), "SSL_CERT_FILE=" + srv.CAFile(t),
 		"ELEVATE_LEDGER=" + ledgerURL, "ELEVATE_REPO=" + cfg.Repo, "ELEVATE_TRUST_ANCHOR=" + cfg.TrustAnchor,
 		"ELEVATE_GITHUB_API_URL=" + cfg.GitHubAPIURL, "ELEVATE_GITHUB_TOKEN=" + vt.Token,
-		"ELEVATE_OIDC_ISSUER=" + cfg.OIDCIssuer, "ELEVATE_OIDC_REPOSITORIES=" + cfg.OIDCRepos,
+		"ELEVATE_OIDC_ISSUER=" + cfg.OIDCIssuer, "ELEVATE_OIDC_REPOSITORIES=" + cfg.OIDCRepos, "ELEVATE_OIDC_WORKFLOWS=" + cfg.OIDCWorkflows,
 		"ELEVATE_STS_ENDPOINT=" + cfg.STSEndpoint, "ELEVATE_SIGNIN_URL=" + cfg.SigninURL,
 		"ELEVATE_MAX_STALENESS=24h", "ELEVATE_STATE_DIR=" + filepath.Join(dir, "tmp"),
 		"AWS_ACCESS_KEY_ID=" + brokertest.BrokerKey, "AWS_SECRET_ACCESS_KEY=" + brokertest.BrokerSecret, "AWS_REGION=us-east-1",

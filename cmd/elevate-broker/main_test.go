@@ -19,6 +19,7 @@ import (
 
 	"github.com/elevate-gitops/elevate/internal/broker/brokertest"
 	"github.com/elevate-gitops/elevate/internal/brokerapi"
+	"github.com/elevate-gitops/elevate/internal/githubapi/githubfake"
 	"github.com/elevate-gitops/elevate/internal/ledger/ledgertest"
 	vt "github.com/elevate-gitops/elevate/internal/validate/validatetest"
 )
@@ -63,10 +64,12 @@ func start(t *testing.T, h *brokertest.Harness, ledger, gitToken, caFile string)
 	noGit := t.TempDir() // a PATH with no git in it
 	r.cmd = exec.Command(binary, "--listen", addr, "--ledger", ledger, "--branch", "main", "--repo", cfg.Repo,
 		"--trust-anchor", cfg.TrustAnchor, "--github-api-url", cfg.GitHubAPIURL, "--oidc-issuer", cfg.OIDCIssuer,
-		"--oidc-repositories", cfg.OIDCRepos, "--sts-endpoint", cfg.STSEndpoint, "--signin-url", cfg.SigninURL,
+		"--oidc-repositories", cfg.OIDCRepos, "--oidc-workflows", cfg.OIDCWorkflows, "--github-client-id", cfg.GitHubClientID,
+		"--sts-endpoint", cfg.STSEndpoint, "--signin-url", cfg.SigninURL,
 		"--state-dir", r.state, "--max-staleness", "24h")
 	r.cmd.Env = []string{"PATH=" + noGit, "HOME=" + t.TempDir(), "SSL_CERT_FILE=" + caFile,
-		"ELEVATE_GITHUB_TOKEN=" + gitToken, // the token travels in the environment, never in argv
+		"ELEVATE_GITHUB_TOKEN=" + gitToken,                       // the token travels in the environment, never in argv
+		"ELEVATE_GITHUB_CLIENT_SECRET=" + cfg.GitHubClientSecret, // so does the app's client secret
 		"AWS_ACCESS_KEY_ID=" + brokertest.BrokerKey, "AWS_SECRET_ACCESS_KEY=" + brokertest.BrokerSecret, "AWS_REGION=us-east-1",
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true"}
 	r.cmd.Stdout, r.cmd.Stderr = r.out, r.out
@@ -132,8 +135,13 @@ func TestNoGitBinaryClonesOverHTTPSAndIssues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bytes.Contains(cmdline, []byte(vt.Token)) || strings.Contains(r.out.String(), vt.Token) {
-		t.Error("the token is in the broker's argv or logs")
+	for _, secret := range []string{vt.Token, githubfake.ClientSecret, brokertest.UserToken} {
+		if bytes.Contains(cmdline, []byte(secret)) || strings.Contains(r.out.String(), secret) {
+			t.Errorf("%q is in the broker's argv or logs", secret)
+		}
+	}
+	if !strings.Contains(r.out.String(), `"github_client_secret":"REDACTED"`) {
+		t.Errorf("the logged configuration does not show the client secret redacted:\n%s", r.out)
 	}
 	files := 0
 	err = filepath.WalkDir(r.state, func(p string, d fs.DirEntry, err error) error {

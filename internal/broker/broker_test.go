@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -21,6 +23,7 @@ import (
 	"github.com/elevate-gitops/elevate/internal/broker"
 	"github.com/elevate-gitops/elevate/internal/broker/brokertest"
 	"github.com/elevate-gitops/elevate/internal/brokerapi"
+	"github.com/elevate-gitops/elevate/internal/githubapi/githubfake"
 	"github.com/elevate-gitops/elevate/internal/identity/oidcfake"
 	vt "github.com/elevate-gitops/elevate/internal/validate/validatetest"
 )
@@ -63,7 +66,7 @@ func TestIssueCredentials(t *testing.T) {
 			t.Errorf("AssumeRole %s = %q, want %q", k, p.Get(k), v)
 		}
 	}
-	if !strings.Contains(h.Logs.String(), `"msg":"issued"`) || strings.Contains(h.Logs.String(), brokertest.BrokerSecret) || strings.Contains(h.Logs.String(), brokertest.UserToken) {
+	if logs := h.Logs.String(); !strings.Contains(logs, `"msg":"issued"`) || strings.Contains(logs, brokertest.BrokerSecret) || strings.Contains(logs, brokertest.UserToken) || strings.Contains(logs, githubfake.ClientSecret) {
 		t.Errorf("issuance log wrong or leaks a secret:\n%s", h.Logs.String())
 	}
 }
@@ -134,7 +137,11 @@ func TestRefusals(t *testing.T) {
 		{"JWT alg none", h.OIDC.MintUnsigned(oidcfake.Claims{Actor: "Codertocat", ActorID: vt.Author.GetID(), Audience: "elevate"}), byID, 401, "unauthenticated"},
 		{"JWT signed by an unknown key", otherKey, byID, 401, "unauthenticated"},
 		{"JWT from another organisation's workflow", h.OIDC.Mint(oidcfake.Claims{Actor: "Codertocat", ActorID: vt.Author.GetID(), Audience: "elevate", Repository: "mallory/trap"}), byID, 401, "unauthenticated"},
-		{"user token rejected by /user", "gho_revoked", byID, 401, "unauthenticated"},
+		{"user token GitHub does not know", "gho_revoked", byID, 401, "unauthenticated"},
+		{"user token of another app", otherAppToken(h), byID, 401, "unauthenticated"},
+		{"personal access token", "ghp_0123456789abcdefghijABCDEFGHIJ012345", byID, 401, "unauthenticated"},
+		{"JWT from an unlisted workflow", h.OIDC.Mint(oidcfake.Claims{Actor: "Codertocat", ActorID: vt.Author.GetID(), WorkflowRef: "octo-org/octo-repo/.github/workflows/review.yml@refs/heads/main"}), byID, 401, "unauthenticated"},
+		{"JWT of a pull_request_review run", h.OIDC.Mint(oidcfake.Claims{Actor: "Codertocat", ActorID: vt.Author.GetID(), EventName: "pull_request_review"}), byID, 401, "unauthenticated"},
 		{"no grant for an eligible role", h.Codertocat(), map[string]string{"account": "prod", "role": "ReadOnly"}, 403, "no_active_grant"},
 		{"not eligible for the role", h.Codertocat(), map[string]string{"account": "prod", "role": "Billing"}, 403, "not_eligible"},
 		{"grant of another user", h.Token("hubot", vt.Hubot.GetID()), byID, 403, "no_active_grant"},
@@ -288,7 +295,7 @@ func TestIssuingAfterWarmUpMakesNoGitHubCall(t *testing.T) {
 	if err := h.Ledger.VerifyAll(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	h.Credentials(brokertest.UserToken, byID) // warms the /user cache
+	h.Credentials(brokertest.UserToken, byID) // warms the cache of GitHub's token check
 	before := issuanceCalls(h)
 	for range 5 {
 		if a := h.Credentials(h.Codertocat(), byID); a.Status != 200 {
@@ -534,5 +541,124 @@ func TestLambdaHandler(t *testing.T) {
 		if err != nil || resp.StatusCode != tt.status || !strings.Contains(resp.Body, tt.want) {
 			t.Errorf("%s: %v %d %s", tt.name, err, resp.StatusCode, resp.Body)
 		}
+	}
+}
+
+// otherAppToken is a token of Codertocat that another app (not elevate's)
+// was given: valid on GitHub, and nothing to the broker.
+func otherAppToken(h *brokertest.Harness) string {
+	const tok = "gho_codertocatOtherAppToken1"
+	h.GitHub.Fake.OAuthApp("Iv1.0therapp0000000", "other-app-secret")
+	h.GitHub.Fake.AppToken("Iv1.0therapp0000000", tok, vt.Author)
+	return tok
+}
+
+// refusal is the one-line message the identity package's golden file
+// holds for a refused token (internal/identity/testdata/refused).
+func refusal(t *testing.T, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "identity", "testdata", "refused", name+".golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSuffix(string(data), "\n")
+}
+
+// Every refused token is told, in one line, what did not match and what to
+// do: the Actions token of a run that does not speak for its actor (each
+// check), a user token elevate's app was not given, one not shaped like a
+// GitHub token, and a broker with no app; when GitHub rate-limits the
+// token check the answer is 503, never 401. Each message is the identity
+// package's golden one.
+func TestRefusedTokensSayWhatToDo(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	noApp := brokertest.New(t, func(c *broker.Config) { c.GitHubClientID, c.GitHubClientSecret = "", "" })
+	limited := brokertest.New(t)
+	limited.GitHub.Fake.Break("POST /applications/{client_id}/token", githubfake.Fault{Status: http.StatusForbidden, Message: "API rate limit exceeded",
+		Header: http.Header{"X-Ratelimit-Limit": {"5000"}, "X-Ratelimit-Remaining": {"0"}, "X-Ratelimit-Reset": {fmt.Sprint(time.Now().Add(30 * time.Minute).Unix())}}})
+	mint := func(f func(*oidcfake.Claims)) string {
+		c := oidcfake.Claims{Actor: vt.Author.GetLogin(), ActorID: vt.Author.GetID()}
+		f(&c)
+		return h.OIDC.Mint(c)
+	}
+	const review = "octo-org/octo-repo/.github/workflows/review.yml@refs/heads/main"
+	tests := []struct {
+		golden string
+		h      *brokertest.Harness
+		token  string
+		status int
+		code   string
+	}{
+		{"header-missing", h, "", 401, "unauthenticated"},
+		{"actions-other-repository", h, mint(func(c *oidcfake.Claims) { c.Repository = "mallory/trap" }), 401, "unauthenticated"},
+		{"actions-job-workflow-unlisted", h, mint(func(c *oidcfake.Claims) { c.WorkflowRef = review }), 401, "unauthenticated"},
+		{"actions-workflow-unlisted", h, mint(func(c *oidcfake.Claims) { c.WorkflowRef, c.JobWorkflowRef = review, brokertest.OIDCWorkflow }), 401, "unauthenticated"},
+		{"actions-ref-unprotected", h, mint(func(c *oidcfake.Claims) { c.RefProtected = "false" }), 401, "unauthenticated"},
+		{"actions-event", h, mint(func(c *oidcfake.Claims) { c.EventName = "pull_request_review" }), 401, "unauthenticated"},
+		{"actions-run-attempt", h, mint(func(c *oidcfake.Claims) { c.RunAttempt = "2" }), 401, "unauthenticated"},
+		{"user-other-app", h, otherAppToken(h), 401, "unauthenticated"},
+		{"user-malformed", h, "not-a-github-token", 401, "unauthenticated"},
+		{"user-personal-access-token", h, "ghp_0123456789abcdefghijABCDEFGHIJ012345", 401, "unauthenticated"},
+		{"user-no-app", noApp, brokertest.UserToken, 401, "unauthenticated"},
+		{"user-rate-limited", limited, brokertest.UserToken, 503, "upstream"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.golden, func(t *testing.T) {
+			a := tt.h.Credentials(tt.token, byID)
+			if a.Status != tt.status || a.Body["error"] != tt.code {
+				t.Fatalf("got %d %s, want %d %s", a.Status, a.Raw, tt.status, tt.code)
+			}
+			if want := refusal(t, tt.golden); a.Body["message"] != want {
+				t.Errorf("message = %q\nwant      %q", a.Body["message"], want)
+			}
+			if tt.status == 503 && a.Header.Get("Retry-After") == "" {
+				t.Error("503 without Retry-After")
+			}
+		})
+	}
+	for _, x := range []*brokertest.Harness{h, noApp, limited} {
+		if n := x.STS.Calls("AssumeRole"); n != 0 {
+			t.Errorf("STS was called %d times for refused tokens", n)
+		}
+	}
+}
+
+// GitHub's token check costs at most one call per token per minute: the
+// answer is cached, and so is a refusal. GET /user is never asked.
+func TestUserTokenCheckedOncePerToken(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	h.GitHub.Fake.Disable("GET /user")
+	other := otherAppToken(h)
+	for range 10 {
+		if a := h.Credentials(brokertest.UserToken, byID); a.Status != 200 {
+			t.Fatalf("%d %s", a.Status, a.Raw)
+		}
+		if a := h.Credentials(other, byID); a.Status != 401 {
+			t.Fatalf("another app's token: %d %s", a.Status, a.Raw)
+		}
+	}
+	if n := h.GitHub.Fake.Calls("POST /applications/{client_id}/token"); n != 2 {
+		t.Errorf("token checks for 10 requests with each of two tokens = %d, want 2", n)
+	}
+}
+
+// A broker whose client secret GitHub refuses answers 502 saying what its
+// operator must check, and logs it, without the secret.
+func TestWrongClientSecretIsAnUpstreamError(t *testing.T) {
+	t.Parallel()
+	const wrong = "not-the-client-secret-of-elevates-app"
+	h := brokertest.New(t, func(c *broker.Config) { c.GitHubClientSecret = wrong })
+	a := h.Credentials(brokertest.UserToken, byID)
+	if a.Status != 502 || a.Body["error"] != "upstream" || a.Body["message"] != refusal(t, "user-app-credentials-refused") {
+		t.Fatalf("%d %s", a.Status, a.Raw)
+	}
+	logs := h.Logs.String()
+	if !strings.Contains(logs, `"msg":"refused"`) || !strings.Contains(logs, "--github-client-secret") {
+		t.Errorf("no log line names the broker's app credentials:\n%s", logs)
+	}
+	if strings.Contains(logs, wrong) || strings.Contains(logs, brokertest.UserToken) {
+		t.Errorf("the log holds the client secret or the token:\n%s", logs)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/elevate-gitops/elevate/internal/identity"
 	"github.com/elevate-gitops/elevate/internal/outbound"
 )
 
@@ -54,6 +55,18 @@ type Config struct {
 	// directory holds is a cache, never evidence. Environment only in
 	// production (ELEVATE_STATE_KEY): argv is visible to every user.
 	StateKey string `flag:"state-key" secret:"true"`
+
+	// OIDCWorkflows are the workflows whose Actions tokens speak for their
+	// actor (comma-separated exact refs); OIDCEvents the events whose runs
+	// do (comma-separated; "": identity.DefaultEvents).
+	OIDCWorkflows string `flag:"oidc-workflows"`
+	OIDCEvents    string `flag:"oidc-events"`
+	// GitHubClientID and GitHubClientSecret are elevate's own GitHub app
+	// (the one `elevate login` uses): only user tokens GitHub says were
+	// issued to it are accepted. The secret belongs in the environment
+	// (ELEVATE_GITHUB_CLIENT_SECRET): argv is visible to every user.
+	GitHubClientID     string `flag:"github-client-id"`
+	GitHubClientSecret string `flag:"github-client-secret" secret:"true"`
 }
 
 // minStateKey is the shortest --state-key accepted, in bytes.
@@ -143,6 +156,14 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 			return c, errors.New("--notify-url must be an https URL without credentials, query or fragment (plain http only on loopback)")
 		}
 	}
+	if (c.GitHubClientID == "") != (c.GitHubClientSecret == "") {
+		return c, errors.New("--github-client-id and --github-client-secret (ELEVATE_GITHUB_CLIENT_SECRET) go together: the client id and a client secret of the app `elevate login` uses")
+	}
+	for _, w := range splitList(c.OIDCWorkflows) {
+		if err := identity.CheckWorkflowRef(w); err != nil {
+			return c, fmt.Errorf("--oidc-workflows: %w", err)
+		}
+	}
 	if c.StateKey != "" && len(c.StateKey) < minStateKey {
 		return c, fmt.Errorf("--state-key (ELEVATE_STATE_KEY) must be at least %d characters: use openssl rand -hex 32", minStateKey)
 	}
@@ -182,6 +203,10 @@ func flagSet(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.OIDCAudience, "oidc-audience", "elevate", "audience OIDC tokens must carry")
 	fs.StringVar(&c.OIDCOwners, "oidc-repository-owner", "", "organisations (comma-separated) whose Actions OIDC tokens are accepted (a coarser list beside --oidc-repositories)")
 	fs.StringVar(&c.OIDCRepos, "oidc-repositories", "", "repositories OWNER/NAME (comma-separated) whose workflows' Actions OIDC tokens are accepted, matched by id; none: Actions tokens are refused")
+	fs.StringVar(&c.OIDCWorkflows, "oidc-workflows", "", "workflows (comma-separated, exact: OWNER/NAME/.github/workflows/FILE.yml@refs/heads/BRANCH) whose Actions OIDC tokens speak for their actor: the token's job_workflow_ref and workflow_ref must both be listed; none: Actions tokens are refused")
+	fs.StringVar(&c.OIDCEvents, "oidc-events", "", "events (comma-separated) whose runs' Actions OIDC tokens speak for their actor (default workflow_dispatch: a run the person started)")
+	fs.StringVar(&c.GitHubClientID, "github-client-id", "", "client id of elevate's own GitHub app (the one elevate login uses): only user tokens GitHub says were issued to it are accepted; none: user tokens are refused")
+	fs.StringVar(&c.GitHubClientSecret, "github-client-secret", "", "client secret of that app, to ask GitHub about user tokens (set ELEVATE_GITHUB_CLIENT_SECRET, not the flag)")
 	fs.StringVar(&c.STSEndpoint, "sts-endpoint", "", "STS endpoint (default: the SDK's for the region)")
 	fs.StringVar(&c.Region, "region", "us-east-1", "AWS region of STS")
 	fs.StringVar(&c.SigninURL, "signin-url", "https://signin.aws.amazon.com/federation", "AWS federation sign-in endpoint")

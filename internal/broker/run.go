@@ -207,9 +207,17 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 		return nil, err
 	}
 	ids, err := identity.New(identity.Config{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, GitHubAPIURL: cfg.GitHubAPIURL, HTTPClient: outbound,
-		Repositories: repos, RepositoryOwners: splitList(cfg.OIDCOwners)})
+		Repositories: repos, RepositoryOwners: splitList(cfg.OIDCOwners),
+		Workflows: splitList(cfg.OIDCWorkflows), Events: splitList(cfg.OIDCEvents),
+		ClientID: cfg.GitHubClientID, ClientSecret: cfg.GitHubClientSecret})
 	if err != nil {
 		return nil, err
+	}
+	if len(repos) > 0 && cfg.OIDCWorkflows == "" {
+		logger.Warn("--oidc-repositories is set but --oidc-workflows is not: every Actions token is refused; list the workflows that may speak for their actor")
+	}
+	if cfg.GitHubClientID == "" {
+		logger.Warn("no --github-client-id: every GitHub user token is refused (the broker cannot tell which app a token was given to); set it and ELEVATE_GITHUB_CLIENT_SECRET to the app elevate login uses")
 	}
 	var awsOpts []func(*config.LoadOptions) error
 	if deps.AWS != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -107,10 +108,11 @@ func (s *Server) Handler() http.Handler {
 
 // apiError is an answer the client can act on; cause is logged, never sent.
 type apiError struct {
-	status  int
-	code    string
-	message string
-	cause   error
+	status     int
+	code       string
+	message    string
+	cause      error
+	retryAfter time.Duration // set: the Retry-After header
 }
 
 func (e *apiError) Error() string {
@@ -132,6 +134,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeError(w http.ResponseWriter, e *apiError) {
 	if e.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="elevate"`)
+	}
+	if e.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(e.retryAfter/time.Second)))
 	}
 	writeJSON(w, e.status, brokerapi.Error{Code: e.code, Message: e.message})
 }
@@ -165,12 +170,25 @@ func badRequest(format string, args ...any) *apiError {
 	return &apiError{status: http.StatusBadRequest, code: brokerapi.CodeBadRequest, message: fmt.Sprintf(format, args...)}
 }
 
+// authenticate says who is calling: a refused token is 401 with the
+// identity package's one-line reason (what did not match, what to do);
+// GitHub rate-limiting the check of user tokens is 503, never 401; any
+// other failure to verify is 502.
 func (s *Server) authenticate(r *http.Request) (*identity.Identity, *apiError) {
 	id, err := s.Identity.Verify(r.Context(), r.Header.Get("Authorization"))
-	var unauth *identity.UnauthenticatedError
+	var (
+		unauth  *identity.UnauthenticatedError
+		limited *identity.RateLimitedError
+		up      *identity.UpstreamError
+	)
 	switch {
 	case errors.As(err, &unauth):
-		return nil, &apiError{status: http.StatusUnauthorized, code: brokerapi.CodeUnauthenticated, message: unauth.Reason + " (elevate login, or set GH_TOKEN)", cause: err}
+		return nil, &apiError{status: http.StatusUnauthorized, code: brokerapi.CodeUnauthenticated, message: unauth.Reason, cause: err}
+	case errors.As(err, &limited):
+		return nil, &apiError{status: http.StatusServiceUnavailable, code: brokerapi.CodeUpstream, message: limited.Reason(), cause: err,
+			retryAfter: cmp.Or(limited.RetryAfter.Round(time.Second), time.Minute)}
+	case errors.As(err, &up) && up.Reason != "":
+		return nil, &apiError{status: http.StatusBadGateway, code: brokerapi.CodeUpstream, message: up.Reason, cause: err}
 	case err != nil:
 		return nil, &apiError{status: http.StatusBadGateway, code: brokerapi.CodeUpstream, message: "could not verify your identity with GitHub; try again", cause: err}
 	}

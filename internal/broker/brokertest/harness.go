@@ -24,6 +24,7 @@ import (
 	"github.com/elevate-gitops/elevate/internal/broker"
 	"github.com/elevate-gitops/elevate/internal/brokerapi"
 	"github.com/elevate-gitops/elevate/internal/custody"
+	"github.com/elevate-gitops/elevate/internal/githubapi/githubfake"
 	"github.com/elevate-gitops/elevate/internal/identity/oidcfake"
 	"github.com/elevate-gitops/elevate/internal/ledger"
 	"github.com/elevate-gitops/elevate/internal/ledger/ledgertest"
@@ -35,13 +36,17 @@ const (
 	StateKey      = "harness-state-key-0123456789abcdef"
 	BrokerKey     = "AKIAELEVATEBROKER01"
 	BrokerSecret  = "broker-secret-never-logged"
-	UserToken     = "gho_codertocatUserToken1"
+	UserToken     = "gho_codertocatUserToken1" // of the app elevate login uses (githubfake.ClientID)
 	WebhookSecret = "webhook-secret"
 )
 
 // OIDCRepository is the repository whose workflows' Actions tokens the
-// broker accepts (oidcfake's default).
-const OIDCRepository = "octo-org/octo-repo"
+// broker accepts (oidcfake's default), and OIDCWorkflow the one workflow of
+// it that speaks for its actor (oidcfake's default, dispatched by hand).
+const (
+	OIDCRepository = oidcfake.DefaultRepository
+	OIDCWorkflow   = oidcfake.DefaultWorkflowRef
+)
 
 // SecurityLead owns eligibility.yaml (team @acme/security in vt.CodeOwners).
 var SecurityLead = &github.User{Login: github.String("octosec"), ID: github.Int64(103), Type: github.String("User")}
@@ -158,6 +163,8 @@ func (h *Harness) Config() broker.Config {
 		Ledger: h.Repo.Dir, Branch: "main", Repo: vt.Owner + "/" + vt.Name,
 		GitHubAPIURL: h.GitHub.Fake.URL, GitHubToken: vt.Token,
 		OIDCIssuer: h.OIDC.URL, OIDCAudience: "elevate", OIDCRepos: OIDCRepository,
+		OIDCWorkflows: OIDCWorkflow, OIDCEvents: oidcfake.DefaultEvent,
+		GitHubClientID: githubfake.ClientID, GitHubClientSecret: githubfake.ClientSecret,
 		STSEndpoint: h.target.Endpoint, Region: "us-east-1", SigninURL: h.target.SigninURL,
 		WebhookSecret: WebhookSecret, SyncInterval: time.Minute,
 		TrustAnchor: h.Repo.Root(), MaxStaleness: 24 * time.Hour,
@@ -264,6 +271,7 @@ func (h *Harness) Codertocat() string { return h.Token(vt.Author.GetLogin(), vt.
 // Answer is a broker response.
 type Answer struct {
 	Status int
+	Header http.Header
 	Body   map[string]any
 	Raw    string
 }
@@ -292,7 +300,7 @@ func (h *Harness) Call(method, path, token string, body any) Answer {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	a := Answer{Status: resp.StatusCode, Raw: string(raw)}
+	a := Answer{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
 	_ = json.Unmarshal(raw, &a.Body)
 	return a
 }
