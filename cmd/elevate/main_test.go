@@ -7,11 +7,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/elevate-gitops/elevate/internal/broker/brokertest"
+	"github.com/elevate-gitops/elevate/internal/ghauth"
+	"github.com/elevate-gitops/elevate/internal/ghauth/ghauthtest"
 	"github.com/elevate-gitops/elevate/internal/testenv"
 	vt "github.com/elevate-gitops/elevate/internal/validate/validatetest"
 )
@@ -44,6 +48,7 @@ func awsProfileEnv(t testing.TB, h *brokertest.Harness) []string {
 	if err := os.WriteFile(config, []byte(profile), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	storeLogin(t, home, h.GitHub.Fake.URL, ghauth.Token{Access: brokertest.UserToken})
 	return []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + home,
@@ -52,10 +57,92 @@ func awsProfileEnv(t testing.TB, h *brokertest.Harness) []string {
 		"AWS_CONFIG_FILE=" + config,
 		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "credentials"),
 		"AWS_PROFILE=prod-admin",
-		"GH_TOKEN=" + brokertest.UserToken,
+		// A token GitHub does not know: the broker gets the login's, never this.
+		"GH_TOKEN=ghp_notTheLoginAndNotForTheBroker",
 		"ELEVATE_BROKER_URL=" + h.URL,
 		"GITHUB_API_URL=" + h.GitHub.Fake.URL,
 		"ELEVATE_REPO=" + vt.Owner + "/" + vt.Name,
+	}
+}
+
+// storeLogin stores tok as `elevate login` does, for the GitHub at apiURL,
+// in the config directory of home (as awsProfileEnv sets it up).
+func storeLogin(t testing.TB, home, apiURL string, tok ghauth.Token) {
+	t.Helper()
+	dir := filepath.Join(home, "xdg-config")
+	if runtime.GOOS == "darwin" {
+		dir = filepath.Join(home, "Library", "Application Support")
+	}
+	host, err := ghauth.HostFor(apiURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &ghauth.Store{Path: filepath.Join(dir, "elevate", "token.json")}
+	if err := store.Save(host, tok); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// replaceEnv sets name=value in env.
+func replaceEnv(env []string, name, value string) []string {
+	out := slices.DeleteFunc(slices.Clone(env), func(kv string) bool { return strings.HasPrefix(kv, name+"=") })
+	return append(out, name+"="+value)
+}
+
+// The binary as the AWS CLI runs it, unattended: an expired login is
+// renewed through GitHub without a prompt; one that cannot be renewed
+// fails at once, in one line.
+func TestCredentialProcessWithAnExpiredLogin(t *testing.T) {
+	const clientID, refresh, renewed = "Iv1.0123456789abcdef", "ghr_codertocatRefresh1", "ghu_codertocatRenewed2"
+	expired := time.Now().Add(-time.Hour)
+	tests := []struct {
+		name     string
+		login    ghauth.Token
+		wantCode int
+		renewals int
+	}{
+		{
+			name:     "renewable",
+			login:    ghauth.Token{Access: brokertest.UserToken, Expiry: expired, Refresh: refresh, ClientID: clientID},
+			renewals: 1,
+		},
+		{name: "not renewable", login: ghauth.Token{Access: brokertest.UserToken, Expiry: expired}, wantCode: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := brokertest.New(t)
+			h.GitHub.Fake.Token(renewed, vt.Author)
+			oauth := ghauthtest.New(t, clientID, nil)
+			oauth.Grant(refresh, ghauthtest.Grant{Access: renewed, Refresh: "ghr_codertocatRefresh2", ExpiresIn: ghauthtest.TokenLifetime})
+			env := awsProfileEnv(t, h)
+			home := strings.TrimPrefix(env[slices.IndexFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "HOME=") })], "HOME=")
+			env = replaceEnv(env, "GITHUB_API_URL", oauth.URL)
+			storeLogin(t, home, oauth.URL, tt.login)
+
+			cmd := exec.Command(binary, "credentials", "--account", "prod", "--role", "Admin")
+			cmd.Env = env // no stdin, no terminal
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			_ = cmd.Run()
+			code := cmd.ProcessState.ExitCode()
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d\nstdout %s\nstderr %s", code, tt.wantCode, stdout.String(), stderr.String())
+			}
+			if n := oauth.Renewals(); n != tt.renewals {
+				t.Errorf("%d renewals, want %d", n, tt.renewals)
+			}
+			if code == 0 {
+				var out struct{ Version int }
+				if err := json.Unmarshal([]byte(stdout.String()), &out); err != nil || out.Version != 1 || stderr.Len() != 0 {
+					t.Errorf("stdout %q stderr %q: want credential_process JSON and nothing else", stdout.String(), stderr.String())
+				}
+				return
+			}
+			msg := stderr.String()
+			if stdout.Len() != 0 || strings.Count(msg, "\n") != 1 || !strings.Contains(msg, "run `elevate login` again") {
+				t.Errorf("stdout %q stderr %q: want one line saying to run `elevate login` again", stdout.String(), msg)
+			}
+		})
 	}
 }
 

@@ -23,20 +23,26 @@ func (e *BrokerError) Error() string { return e.Code + ": " + e.Message }
 
 type brokerClient struct {
 	url   string
-	token string
+	token string // the `elevate login` token, sent with every call
+	user  string // tells people apart without the token (see userHint)
 	http  *http.Client
 }
 
-func (f *Factory) broker() (*brokerClient, error) {
+// broker is the client of every call to the broker. It authenticates with
+// the token `elevate login` stored, renewed when it expires (never with a
+// prompt: credential_process runs unattended), and never with GH_TOKEN or
+// GITHUB_TOKEN, which the broker refuses: a token a person gave any other
+// app would otherwise be enough to get their AWS credentials.
+func (f *Factory) broker(ctx context.Context) (*brokerClient, error) {
 	url, err := f.BrokerURL()
 	if err != nil {
 		return nil, err
 	}
-	token, err := f.Token()
+	login, err := f.login().Token(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &brokerClient{url: url, token: token, http: withNetworkErrors(f.HTTP, "the broker", "ELEVATE_BROKER_URL")}, nil
+	return &brokerClient{url: url, token: login.Access, user: userHint(login), http: withNetworkErrors(f.HTTP, "the broker", "ELEVATE_BROKER_URL")}, nil
 }
 
 func (b *brokerClient) do(ctx context.Context, method, path string, body, out any) error {

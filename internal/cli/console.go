@@ -13,7 +13,7 @@ import (
 // ConsoleOptions are the inputs of `elevate console`.
 type ConsoleOptions struct {
 	IO      IOStreams
-	Broker  func() (*brokerClient, error)
+	Broker  func(context.Context) (*brokerClient, error)
 	Browser func(url string) error
 	Repo    func(context.Context) (*githubapi.Repo, error) // to say what else may be requested
 	Request string
@@ -48,7 +48,7 @@ func NewCmdConsole(f *Factory, runF func(context.Context, *ConsoleOptions) error
 }
 
 func consoleRun(ctx context.Context, opts *ConsoleOptions) error {
-	b, err := opts.Broker()
+	b, err := opts.Broker(ctx)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,13 +16,14 @@ import (
 	"github.com/elevate-gitops/elevate/internal/awscreds"
 	"github.com/elevate-gitops/elevate/internal/brokerapi"
 	"github.com/elevate-gitops/elevate/internal/credcache"
+	"github.com/elevate-gitops/elevate/internal/ghauth"
 	"github.com/elevate-gitops/elevate/internal/githubapi"
 )
 
 // CredentialsOptions are the inputs of `elevate credentials`.
 type CredentialsOptions struct {
 	IO      IOStreams
-	Broker  func() (*brokerClient, error)
+	Broker  func(context.Context) (*brokerClient, error)
 	Cache   func() (*credcache.Cache, error)
 	Repo    func(context.Context) (*githubapi.Repo, error) // to say what else may be requested
 	Request string
@@ -77,11 +79,11 @@ func grantFlags(request, account, role string) error {
 }
 
 func credentialsRun(ctx context.Context, opts *CredentialsOptions) error {
-	b, err := opts.Broker()
+	b, err := opts.Broker(ctx)
 	if err != nil {
 		return err
 	}
-	key := credcache.Key{Broker: b.url, UserHint: userHint(b.token), Request: opts.Request, Account: opts.Account, Role: opts.Role}
+	key := credcache.Key{Broker: b.url, UserHint: b.user, Request: opts.Request, Account: opts.Account, Role: opts.Role}
 	var cache *credcache.Cache
 	// With --no-cache the cache is not read, but what the broker says still
 	// updates it: a grant it calls over is forgotten.
@@ -130,9 +132,15 @@ func forget(errOut io.Writer, cache *credcache.Cache, key credcache.Key, id stri
 	}
 }
 
-// userHint keeps two people's cache entries apart without storing their token.
-func userHint(token string) string {
-	sum := sha256.Sum256([]byte(token))
+// userHint keeps two people's cache entries apart without storing their
+// token: the GitHub user the login is for, which a renewal keeps (a login
+// stored before elevate recorded the user: the token itself).
+func userHint(login ghauth.Token) string {
+	who := login.Access
+	if login.UserID != 0 {
+		who = "github-user:" + strconv.FormatInt(login.UserID, 10)
+	}
+	sum := sha256.Sum256([]byte(who))
 	return hex.EncodeToString(sum[:8])
 }
 

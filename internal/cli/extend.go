@@ -19,7 +19,7 @@ type ExtendOptions struct {
 	IO       IOStreams
 	Now      func() time.Time
 	Repo     func(context.Context) (*githubapi.Repo, error)
-	Broker   func() (*brokerClient, error)
+	Broker   func(context.Context) (*brokerClient, error)
 	ID       string
 	Duration time.Duration
 	Reason   string
@@ -118,8 +118,8 @@ func extendRun(ctx context.Context, opts *ExtendOptions) error {
 }
 
 // grantOf is the caller's grant id as the broker sees it.
-func grantOf(ctx context.Context, broker func() (*brokerClient, error), id string) (*brokerapi.Grant, error) {
-	b, err := broker()
+func grantOf(ctx context.Context, broker func(context.Context) (*brokerClient, error), id string) (*brokerapi.Grant, error) {
+	b, err := broker(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -59,16 +59,22 @@ func openBrowser(url string) error {
 	return errors.New("no browser opener found (xdg-open, open): copy the URL instead")
 }
 
-// Token resolves the GitHub token: GH_TOKEN, GITHUB_TOKEN, then `elevate login`.
-func (f *Factory) Token() (string, error) {
+// login is the stored `elevate login` of the GitHub host in use, renewed
+// through GitHub when it expires: the only token the broker accepts.
+func (f *Factory) login() *ghauth.Session {
 	var store *ghauth.Store
 	if f.TokenStore != nil {
-		s, err := f.TokenStore()
-		if err == nil {
+		if s, err := f.TokenStore(); err == nil {
 			store = s
 		}
 	}
-	token, _, err := ghauth.ResolveToken(f.Getenv, store)
+	return &ghauth.Session{Store: store, APIURL: f.APIURL(), HTTPClient: f.githubHTTP(), Now: f.Now}
+}
+
+// githubToken is the token of the CLI's own GitHub calls: GH_TOKEN,
+// GITHUB_TOKEN, then `elevate login`.
+func (f *Factory) githubToken(ctx context.Context) (string, error) {
+	token, _, err := ghauth.GitHubToken(ctx, f.Getenv, f.login())
 	return token, err
 }
 
@@ -89,9 +95,9 @@ func (f *Factory) BrokerURL() (string, error) {
 	if u == "" {
 		return "", ErrNoBroker
 	}
-	// The GitHub token goes in every request: never in clear over a network.
+	// The login token goes in every request: never in clear over a network.
 	if _, _, err := outbound.ParseURL("ELEVATE_BROKER_URL", u); err != nil {
-		return "", fmt.Errorf("%w (your GitHub token is sent with every call; plain http only to this machine)", err)
+		return "", fmt.Errorf("%w (your GitHub login token is sent with every call; plain http only to this machine)", err)
 	}
 	return u, nil
 }
@@ -105,7 +111,7 @@ func (f *Factory) Repo(ctx context.Context) (*githubapi.Repo, error) {
 			return nil, err
 		}
 	}
-	token, err := f.Token()
+	token, err := f.githubToken(ctx)
 	if err != nil {
 		return nil, err
 	}

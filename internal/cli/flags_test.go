@@ -233,7 +233,7 @@ func TestPolicyLintFlags(t *testing.T) {
 func TestLoginFlags(t *testing.T) {
 	t.Parallel()
 	f := depsFactory(map[string]string{"ELEVATE_GITHUB_CLIENT_ID": "Iv1.abc", "GITHUB_API_URL": "https://ghe.example.com/api/v3"})
-	deps := LoginOptions{IO: f.IO, APIURL: "https://ghe.example.com/api/v3", HTTP: f.githubHTTP, TokenStore: f.TokenStore}
+	deps := LoginOptions{IO: f.IO, APIURL: "https://ghe.example.com/api/v3", HTTP: f.githubHTTP, TokenStore: f.TokenStore, Now: f.Now}
 	withID := func(id string) LoginOptions { o := deps; o.ClientID = id; return o }
 	checkParse(t, func(runF func(context.Context, *LoginOptions) error) *cobra.Command { return NewCmdLogin(f, runF) }, []parseCase[LoginOptions]{
 		{argv: []string{}, want: withID("Iv1.abc")},

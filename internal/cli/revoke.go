@@ -16,7 +16,7 @@ import (
 type RevokeOptions struct {
 	IO     IOStreams
 	Repo   func(context.Context) (*githubapi.Repo, error)
-	Broker func() (*brokerClient, error) // completes a suffix of an id
+	Broker func(context.Context) (*brokerClient, error) // completes a suffix of an id
 	ID     string
 	Reason string
 }
@@ -44,11 +44,11 @@ func NewCmdRevoke(f *Factory, runF func(context.Context, *RevokeOptions) error) 
 }
 
 // resolveID turns a suffix into a full id through the caller's grants.
-func resolveID(ctx context.Context, broker func() (*brokerClient, error), id string) (string, error) {
+func resolveID(ctx context.Context, broker func(context.Context) (*brokerClient, error), id string) (string, error) {
 	if strings.Count(id, "/") == 2 {
 		return id, nil
 	}
-	b, err := broker()
+	b, err := broker(ctx)
 	if err != nil {
 		return "", fmt.Errorf("%q is not a full request id (account/yyyy-mm/name), and the broker that could complete it is not configured: %w", id, err)
 	}

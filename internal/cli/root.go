@@ -19,8 +19,9 @@ func NewCmdRoot(f *Factory) *cobra.Command {
 		Long: "elevate opens access requests as pull requests, and fetches AWS credentials for the ones\n" +
 			"that were approved and merged.\n\n" +
 			"Configuration: ELEVATE_BROKER_URL (the broker), ELEVATE_REPO (owner/name; default: the origin\n" +
-			"of the checkout you are in), GITHUB_API_URL (GitHub Enterprise), GH_TOKEN or GITHUB_TOKEN\n" +
-			"(or `elevate login`).",
+			"of the checkout you are in), GITHUB_API_URL (GitHub Enterprise). The broker accepts only the\n" +
+			"token `elevate login` stores; GH_TOKEN or GITHUB_TOKEN, when set, serve elevate's own GitHub\n" +
+			"calls only.",
 		SilenceUsage:               true,
 		SilenceErrors:              true,
 		DisableSuggestions:         true, // Main suggests, on one line

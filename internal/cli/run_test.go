@@ -22,19 +22,28 @@ import (
 	vt "github.com/elevate-gitops/elevate/internal/validate/validatetest"
 )
 
-// world is a broker harness plus a CLI factory pointed at it as Codertocat.
+// personalToken is Codertocat's GH_TOKEN in the world: good for the CLI's
+// own GitHub calls, never sent to the broker.
+const personalToken = "ghp_codertocatPersonalToken1"
+
+// world is a broker harness plus a CLI factory pointed at it as Codertocat,
+// who ran `elevate login` (brokertest.UserToken, issued to elevate's app)
+// and also has GH_TOKEN set.
 type world struct {
+	t        *testing.T
 	h        *brokertest.Harness
 	f        *Factory
 	out, err *bytes.Buffer
 	env      map[string]string
+	store    *ghauth.Store // what `elevate login` stored
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	h := brokertest.New(t)
+	h.GitHub.Fake.Token(personalToken, vt.Author)
 	env := map[string]string{
-		"GH_TOKEN":           brokertest.UserToken,
+		"GH_TOKEN":           personalToken,
 		"ELEVATE_BROKER_URL": h.URL,
 		"GITHUB_API_URL":     h.GitHub.Fake.URL,
 		"ELEVATE_REPO":       vt.Owner + "/" + vt.Name,
@@ -44,11 +53,34 @@ func newWorld(t *testing.T) *world {
 	f.HTTP = h.GitHub.Fake.Client().Client()
 	cacheDir := t.TempDir()
 	f.Cache = func() (*credcache.Cache, error) { return &credcache.Cache{Dir: cacheDir, Now: h.Clock}, nil }
-	storePath := t.TempDir() + "/token.json"
-	f.TokenStore = func() (*ghauth.Store, error) { return &ghauth.Store{Path: storePath}, nil }
 	f.WorkDir = t.TempDir()
-	return &world{h: h, f: f, out: out, err: errOut, env: env}
+	w := &world{t: t, h: h, f: f, out: out, err: errOut, env: env}
+	w.useStore(&ghauth.Store{Path: t.TempDir() + "/token.json"})
+	w.login(ghauth.Token{Access: brokertest.UserToken, UserID: vt.Author.GetID()})
+	return w
 }
+
+// useStore makes s the token store of the CLI.
+func (w *world) useStore(s *ghauth.Store) {
+	w.store = s
+	w.f.TokenStore = func() (*ghauth.Store, error) { return s, nil }
+}
+
+// login stores tok as `elevate login` does, for the GitHub host in use.
+func (w *world) login(tok ghauth.Token) {
+	w.t.Helper()
+	host, err := ghauth.HostFor(w.env["GITHUB_API_URL"])
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if err := w.store.Save(host, tok); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// loggedOut leaves the CLI without a stored login (checkFailures puts the
+// store back).
+func loggedOut(w *world) { w.useStore(&ghauth.Store{Path: w.t.TempDir() + "/token.json"}) }
 
 // run runs the CLI as a person would and returns the exit code.
 func (w *world) run(args ...string) int {
@@ -125,7 +157,7 @@ func checkFailures(t *testing.T, w *world, name string, tests []failureCase) {
 	t.Helper()
 	var transcript strings.Builder
 	for _, tt := range tests {
-		saved := maps.Clone(w.env)
+		saved, savedStore := maps.Clone(w.env), w.store
 		if tt.setup != nil {
 			tt.setup(w)
 		}
@@ -148,6 +180,7 @@ func checkFailures(t *testing.T, w *world, name string, tests []failureCase) {
 		fmt.Fprintf(&transcript, "# %s\n$ elevate %s\n%s[exit %d]\n\n", tt.name, strings.Join(argv, " "), normalise(msg), code)
 		clear(w.env)
 		maps.Copy(w.env, saved)
+		w.useStore(savedStore)
 	}
 	golden.Assert(t, name, transcript.String())
 }
@@ -157,7 +190,7 @@ func TestFailuresSayWhatToDoNext(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	checkFailures(t, w, "failures", []failureCase{
-		{"no token", func(w *world) { delete(w.env, "GH_TOKEN") }, []string{"credentials", "--request", "x"}, ExitError},
+		{"no token", noToken, []string{"credentials", "--request", "x"}, ExitError},
 		{"broker unreachable", func(w *world) { w.env["ELEVATE_BROKER_URL"] = "http://127.0.0.1:1" }, []string{"credentials", "--request", "x", "--no-cache"}, ExitError},
 		{"no active grant", nil, []string{"credentials", "--account", "prod", "--role", "ReadOnly"}, ExitError},
 		{"not eligible", nil, []string{"credentials", "--account", "prod", "--role", "Billing"}, ExitError},
@@ -194,11 +227,22 @@ func TestFailuresSayWhatToDoNext(t *testing.T) {
 	})
 }
 
-// githubDown points the CLI at a GitHub that does not answer.
-func githubDown(w *world) { w.env["GITHUB_API_URL"] = "http://127.0.0.1:1" }
+// githubDown points the CLI at a GitHub that does not answer, where
+// Codertocat's login is the same.
+func githubDown(w *world) {
+	host, _ := ghauth.HostFor(w.env["GITHUB_API_URL"])
+	login, err := w.store.Load(host)
+	w.env["GITHUB_API_URL"] = "http://127.0.0.1:1"
+	if err == nil {
+		w.login(login)
+	}
+}
 
-// noToken leaves the CLI without a GitHub token.
-func noToken(w *world) { delete(w.env, "GH_TOKEN") }
+// noToken leaves the CLI without any GitHub token: no GH_TOKEN, no login.
+func noToken(w *world) {
+	delete(w.env, "GH_TOKEN")
+	loggedOut(w)
+}
 
 // ELEVATE_REPO is guessed only from an origin remote on the GitHub host in
 // use; a remote on another host says to set it.
@@ -367,7 +411,7 @@ func (c *countingTransport) RoundTrip(*http.Request) (*http.Response, error) {
 }
 
 // The CLI refuses a plain-http broker URL off this machine before it
-// connects: the GitHub token would cross the network in clear.
+// connects: the login token would cross the network in clear.
 func TestPlainHTTPBrokerURLRefusedBeforeConnecting(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
@@ -384,6 +428,11 @@ func TestPlainHTTPBrokerURLRefusedBeforeConnecting(t *testing.T) {
 	} {
 		env := map[string]string{"GH_TOKEN": "gho_never_sent", "ELEVATE_BROKER_URL": tt.url}
 		f, _, errOut := testFactory(env)
+		store := &ghauth.Store{Path: t.TempDir() + "/token.json"}
+		if err := store.Save("github.com", ghauth.Token{Access: "ghu_never_sent_either"}); err != nil {
+			t.Fatal(err)
+		}
+		f.TokenStore = func() (*ghauth.Store, error) { return store, nil }
 		rt := &countingTransport{}
 		f.HTTP = &http.Client{Transport: rt}
 		f.Cache = func() (*credcache.Cache, error) { return &credcache.Cache{Dir: t.TempDir()}, nil }

@@ -24,7 +24,7 @@ type StatusOptions struct {
 	IO     IOStreams
 	Now    func() time.Time
 	Repo   func(context.Context) (*githubapi.Repo, error)
-	Broker func() (*brokerClient, error)
+	Broker func(context.Context) (*brokerClient, error)
 	Cache  func() (*credcache.Cache, error)
 	All    bool
 }
@@ -87,7 +87,7 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 		}
 		rows = append(rows, RequestRow(pr.GetNumber(), p, state, desc))
 	}
-	b, err := opts.Broker()
+	b, err := opts.Broker(ctx)
 	switch {
 	case errors.Is(err, ErrNoBroker):
 		fmt.Fprintln(opts.IO.ErrOut, "elevate: ELEVATE_BROKER_URL is not set: showing open requests only")

@@ -18,7 +18,7 @@ import (
 
 // grantsBroker is a broker that answers GET /v1/grants with grants and
 // fails the test on anything else.
-func grantsBroker(t *testing.T, grants []brokerapi.Grant) func() (*brokerClient, error) {
+func grantsBroker(t *testing.T, grants []brokerapi.Grant) func(context.Context) (*brokerClient, error) {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != "GET" || r.URL.Path != brokerapi.PathGrants {
@@ -29,7 +29,9 @@ func grantsBroker(t *testing.T, grants []brokerapi.Grant) func() (*brokerClient,
 		_ = json.NewEncoder(w).Encode(brokerapi.Grants{Grants: grants})
 	}))
 	t.Cleanup(srv.Close)
-	return func() (*brokerClient, error) { return &brokerClient{url: srv.URL, token: "t", http: srv.Client()}, nil }
+	return func(context.Context) (*brokerClient, error) {
+		return &brokerClient{url: srv.URL, token: "t", http: srv.Client()}, nil
+	}
 }
 
 // `elevate status` lists open request PRs (pending, approved, rejected) and

@@ -1,6 +1,7 @@
 package ghauth
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -55,6 +56,9 @@ type DeviceOptions struct {
 	// Prompt shows the one-time code and where to enter it; nil means
 	// PromptTo(os.Stderr).
 	Prompt func(code, verificationURL string)
+	// Now is the clock the token's expiry is counted from; nil means
+	// time.Now.
+	Now func() time.Time
 }
 
 // PromptTo returns a Prompt that writes the one-time code and the
@@ -66,7 +70,9 @@ func PromptTo(w io.Writer) func(code, verificationURL string) {
 	}
 }
 
-// DeviceLogin runs GitHub's OAuth device flow and returns the user's token.
+// DeviceLogin runs GitHub's OAuth device flow and returns the user's token,
+// with its expiry and refresh token when GitHub gave them (a GitHub App
+// whose user tokens expire), for o.ClientID's app.
 //
 // It asks WebHost(o.APIURL)/login/device/code for a code, hands the user
 // code and verification URL to o.Prompt, and polls
@@ -75,14 +81,14 @@ func PromptTo(w io.Writer) func(code, verificationURL string) {
 // done. Off loopback hosts a missing or zero interval is taken as 5 s, so
 // a broken server cannot make it spin; tests serve interval 0 from an
 // httptest server to finish at once.
-func DeviceLogin(ctx context.Context, o DeviceOptions) (string, error) {
+func DeviceLogin(ctx context.Context, o DeviceOptions) (Token, error) {
 	clientID := strings.TrimSpace(o.ClientID)
 	if clientID == "" {
-		return "", errors.New("github login: no OAuth client id; set ELEVATE_GITHUB_CLIENT_ID")
+		return Token{}, errors.New("github login: no OAuth client id; set ELEVATE_GITHUB_CLIENT_ID")
 	}
 	web, err := githubapi.WebHost(o.APIURL)
 	if err != nil {
-		return "", fmt.Errorf("github login: %w", err)
+		return Token{}, fmt.Errorf("github login: %w", err)
 	}
 	scopes := o.Scopes
 	if scopes == nil {
@@ -92,23 +98,20 @@ func DeviceLogin(ctx context.Context, o DeviceOptions) (string, error) {
 	if prompt == nil {
 		prompt = PromptTo(os.Stderr)
 	}
-	hc := outbound.LimitBodies(o.HTTPClient, maxAnswer)
-	if o.HTTPClient == nil {
-		hc.Timeout = defaultLoginTimeout
+	now := o.Now
+	if now == nil {
+		now = time.Now
 	}
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error {
-		return errors.New("redirect refused")
-	}
-	poster := &formPoster{ctx: ctx, hc: hc}
+	poster := &recordingPoster{next: &formPoster{ctx: ctx, hc: oauthClient(o.HTTPClient)}}
 	codeURL := web.JoinPath("login", "device", "code").String()
 	tokenURL := web.JoinPath("login", "oauth", "access_token").String()
 
 	code, err := device.RequestCode(poster, codeURL, clientID, scopes)
 	if err != nil {
-		return "", loginError(ctx, web.Host, err)
+		return Token{}, loginError(ctx, web.Host, err)
 	}
 	if code.DeviceCode == "" || !printable(code.UserCode) || !printable(code.VerificationURI) {
-		return "", fmt.Errorf("github login: %s answered a device code without a usable code or verification URL", web.Host)
+		return Token{}, fmt.Errorf("github login: %s answered a device code without a usable code or verification URL", web.Host)
 	}
 	if code.Interval <= 0 && !githubapi.IsLoopback(web.Hostname()) {
 		code.Interval = defaultInterval
@@ -118,14 +121,30 @@ func DeviceLogin(ctx context.Context, o DeviceOptions) (string, error) {
 	}
 	prompt(code.UserCode, code.VerificationURI)
 
-	tok, err := device.Wait(ctx, poster, tokenURL, device.WaitOptions{ClientID: clientID, DeviceCode: code})
+	if _, err := device.Wait(ctx, poster, tokenURL, device.WaitOptions{ClientID: clientID, DeviceCode: code}); err != nil {
+		return Token{}, loginError(ctx, web.Host, err)
+	}
+	// cli/oauth keeps the token and refresh token but drops the expiries:
+	// read them from the answer that carried the token.
+	tok, err := tokenFrom(poster.last, clientID, now())
 	if err != nil {
-		return "", loginError(ctx, web.Host, err)
+		return Token{}, fmt.Errorf("github login: %s %w", web.Host, err)
 	}
-	if checkToken(tok.Token) != nil {
-		return "", fmt.Errorf("github login: %s answered a malformed token", web.Host)
+	return tok, nil
+}
+
+// oauthClient is the client of calls to GitHub's OAuth endpoints: a copy of
+// hc (nil: one with a 30 s timeout) that bounds answers and never follows
+// a redirect.
+func oauthClient(hc *http.Client) *http.Client {
+	c := outbound.LimitBodies(hc, maxAnswer)
+	if hc == nil {
+		c.Timeout = defaultLoginTimeout
 	}
-	return tok.Token, nil
+	c.CheckRedirect = func(*http.Request, []*http.Request) error {
+		return errors.New("redirect refused")
+	}
+	return c
 }
 
 // loginError explains err, from the device flow against host, and says what
@@ -193,3 +212,36 @@ func (p *formPoster) PostForm(u string, v url.Values) (*http.Response, error) {
 	}
 	return resp, nil
 }
+
+// recordingPoster posts through next and keeps the last answer, parsed as
+// cli/oauth parses it, so that fields cli/oauth drops can be read.
+type recordingPoster struct {
+	next *formPoster
+	last *api.FormResponse
+}
+
+func (p *recordingPoster) PostForm(u string, v url.Values) (*http.Response, error) {
+	resp, err := p.next.PostForm(u, v)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	replay := func() *http.Response {
+		r := *resp
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		return &r
+	}
+	if p.last, err = api.PostForm(answered{replay()}, u, v); err != nil {
+		return nil, err
+	}
+	return replay(), nil
+}
+
+// answered is a poster whose every post gets resp.
+type answered struct{ resp *http.Response }
+
+func (a answered) PostForm(string, url.Values) (*http.Response, error) { return a.resp, nil }

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/elevate-gitops/elevate/internal/ghauth"
 )
 
@@ -21,6 +23,7 @@ const (
 	fakeDeviceCode = "3584d83530557fdd1f46af8289938c8ef79f9dc5"
 	fakeUserCode   = "WDJB-MJHT"
 	fakeToken      = "gho_16C7e42F292c6912E7710c838347Ae178B4a"
+	fakeRefresh    = "ghr_1B4a2e77838347a7E420ce178F2E7c6912E169246c34E1ccbF66C46812d16D5B1A9Dc86A1498"
 	deviceGrant    = "urn:ietf:params:oauth:grant-type:device_code"
 	pendingDesc    = "The authorization request is still pending."
 )
@@ -156,7 +159,7 @@ func (f *fakeGitHub) answer(w http.ResponseWriter, r *http.Request, status int, 
 	m := map[string]any{}
 	for k := range v {
 		m[k] = v.Get(k)
-		if k == "expires_in" || k == "interval" {
+		if k == "expires_in" || k == "interval" || k == "refresh_token_expires_in" {
 			var n int
 			fmt.Sscan(v.Get(k), &n)
 			m[k] = n
@@ -179,7 +182,7 @@ func noSecrets(t *testing.T, err error) {
 	if err == nil {
 		return
 	}
-	for _, s := range []string{fakeToken, fakeDeviceCode} {
+	for _, s := range []string{fakeToken, fakeRefresh, fakeDeviceCode} {
 		if strings.Contains(err.Error(), s) {
 			t.Errorf("error %q shows a secret", err)
 		}
@@ -188,19 +191,35 @@ func noSecrets(t *testing.T, err error) {
 
 func TestDeviceLogin(t *testing.T) {
 	t.Parallel()
+	now := time.Date(2026, 11, 25, 9, 30, 0, 0, time.UTC)
+	// A GitHub App whose user tokens expire answers with their lifetimes
+	// and a refresh token (GitHub's documented answer).
+	expiring := url.Values{
+		"access_token": {fakeToken}, "token_type": {"bearer"}, "scope": {""},
+		"expires_in": {"28800"}, "refresh_token": {fakeRefresh}, "refresh_token_expires_in": {"15897600"},
+	}
+	noExpiry := ghauth.Token{Access: fakeToken, ClientID: fakeClientID}
+	withExpiry := ghauth.Token{
+		Access: fakeToken, Expiry: now.Add(8 * time.Hour), Refresh: fakeRefresh,
+		RefreshExpiry: now.Add(15897600 * time.Second), ClientID: fakeClientID,
+	}
 	tests := []struct {
 		name     string
 		formOnly bool
 		pending  int
+		final    url.Values
+		want     ghauth.Token
 	}{
-		{name: "json answers", pending: 2},
-		{name: "form-encoded answers", formOnly: true, pending: 2},
-		{name: "approved at once"},
+		{name: "json answers", pending: 2, want: noExpiry},
+		{name: "form-encoded answers", formOnly: true, pending: 2, want: noExpiry},
+		{name: "approved at once", want: noExpiry},
+		{name: "expiring token, json", pending: 1, final: expiring, want: withExpiry},
+		{name: "expiring token, form-encoded", formOnly: true, final: expiring, want: withExpiry},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f, srv := newFake(t, fakeConfig{wantScope: "read:org repo", formOnly: tt.formOnly, pending: tt.pending})
+			f, srv := newFake(t, fakeConfig{wantScope: "read:org repo", formOnly: tt.formOnly, pending: tt.pending, final: tt.final})
 			var prompted []string
 			start := time.Now()
 			tok, err := ghauth.DeviceLogin(t.Context(), ghauth.DeviceOptions{
@@ -208,6 +227,7 @@ func TestDeviceLogin(t *testing.T) {
 				ClientID:   fakeClientID,
 				HTTPClient: srv.Client(),
 				Prompt:     func(code, u string) { prompted = append(prompted, code, u) },
+				Now:        func() time.Time { return now },
 			})
 			if err != nil {
 				t.Fatalf("DeviceLogin: %v", err)
@@ -215,8 +235,8 @@ func TestDeviceLogin(t *testing.T) {
 			if elapsed := time.Since(start); elapsed > 2*time.Second {
 				t.Errorf("DeviceLogin took %v", elapsed)
 			}
-			if tok != fakeToken {
-				t.Errorf("token = %q, want the fake's token", tok)
+			if diff := cmp.Diff(tt.want, tok); diff != "" {
+				t.Errorf("token (-want +got):\n%s", diff)
 			}
 			if want := []string{fakeUserCode, "https://github.com/login/device"}; strings.Join(prompted, " ") != strings.Join(want, " ") {
 				t.Errorf("Prompt got %q, want %q", prompted, want)
@@ -288,6 +308,11 @@ func TestDeviceLoginFailures(t *testing.T) {
 			wantErr: "check ELEVATE_GITHUB_CLIENT_ID",
 		},
 		{
+			name:    "malformed refresh token",
+			fake:    fakeConfig{final: url.Values{"access_token": {fakeToken}, "refresh_token": {"ghr_ " + fakeRefresh}, "expires_in": {"28800"}}},
+			wantErr: "malformed token",
+		},
+		{
 			name:    "malformed token",
 			fake:    fakeConfig{final: url.Values{"access_token": {fakeToken + "\n" + fakeToken}, "token_type": {"bearer"}}},
 			wantErr: "malformed token",
@@ -305,7 +330,7 @@ func TestDeviceLoginFailures(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("DeviceLogin: token %q, err %v; want an error containing %q", tok, err, tt.wantErr)
 			}
-			if tok != "" {
+			if tok != (ghauth.Token{}) {
 				t.Errorf("DeviceLogin returned a token with an error")
 			}
 			noSecrets(t, err)

@@ -5,17 +5,19 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/elevate-gitops/elevate/internal/ghauth"
 )
 
-func TestResolveToken(t *testing.T) {
+func TestGitHubToken(t *testing.T) {
 	t.Parallel()
 	const ghToken, githubToken = "gho_fromGHTOKEN", "ghs_fromGITHUBTOKEN"
 	tests := []struct {
 		name       string
 		env        map[string]string
 		stored     map[string]string // host -> token; nil means no store
+		expired    bool              // the stored tokens expired and have no refresh token
 		corrupt    bool
 		wantToken  string
 		wantSource string
@@ -78,6 +80,19 @@ func TestResolveToken(t *testing.T) {
 			wantErr: "run `elevate login` again",
 		},
 		{
+			name:    "stored login expired past renewal",
+			stored:  map[string]string{"github.com": dotcomToken},
+			expired: true,
+			wantErr: "has expired and cannot be renewed: run `elevate login` again",
+		},
+		{
+			name:      "GH_TOKEN wins over an expired login",
+			env:       map[string]string{"GH_TOKEN": ghToken},
+			stored:    map[string]string{"github.com": dotcomToken},
+			expired:   true,
+			wantToken: ghToken, wantSource: "GH_TOKEN",
+		},
+		{
 			name:    "bad GITHUB_API_URL",
 			env:     map[string]string{"GITHUB_API_URL": "ftp://ghe.example.com"},
 			wantErr: "scheme must be https",
@@ -90,7 +105,11 @@ func TestResolveToken(t *testing.T) {
 			if tt.stored != nil {
 				store = newStore(t)
 				for h, tok := range tt.stored {
-					if err := store.Save(h, tok); err != nil {
+					saved := ghauth.Token{Access: tok}
+					if tt.expired {
+						saved.Expiry = time.Now().Add(-time.Hour)
+					}
+					if err := store.Save(h, saved); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -101,13 +120,13 @@ func TestResolveToken(t *testing.T) {
 				}
 			}
 			getenv := func(k string) string { return tt.env[k] }
-			tok, src, err := ghauth.ResolveToken(getenv, store)
+			tok, src, err := ghauth.GitHubToken(t.Context(), getenv, &ghauth.Session{Store: store, APIURL: tt.env["GITHUB_API_URL"]})
 			noTokens(t, err)
 			switch {
 			case tt.wantNoTok != "":
 				var nt *ghauth.NoTokenError
 				if !errors.As(err, &nt) || nt.Host != tt.wantNoTok {
-					t.Fatalf("ResolveToken: err = %v, want *NoTokenError for %s", err, tt.wantNoTok)
+					t.Fatalf("GitHubToken: err = %v, want *NoTokenError for %s", err, tt.wantNoTok)
 				}
 				for _, s := range []string{"elevate login", "GH_TOKEN"} {
 					if !strings.Contains(err.Error(), s) {
@@ -117,18 +136,18 @@ func TestResolveToken(t *testing.T) {
 			case tt.wantErr != "":
 				var nt *ghauth.NoTokenError
 				if err == nil || errors.As(err, &nt) || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("ResolveToken: err = %v, want an error containing %q", err, tt.wantErr)
+					t.Fatalf("GitHubToken: err = %v, want an error containing %q", err, tt.wantErr)
 				}
 			default:
 				if err != nil {
-					t.Fatalf("ResolveToken: %v", err)
+					t.Fatalf("GitHubToken: %v", err)
 				}
 				if tok != tt.wantToken || src != tt.wantSource {
-					t.Errorf("ResolveToken = %q from %q, want %q from %q", tok, src, tt.wantToken, tt.wantSource)
+					t.Errorf("GitHubToken = %q from %q, want %q from %q", tok, src, tt.wantToken, tt.wantSource)
 				}
 			}
 			if err != nil && (tok != "" || src != "") {
-				t.Errorf("ResolveToken returned %q from %q with an error", tok, src)
+				t.Errorf("GitHubToken returned %q from %q with an error", tok, src)
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package ghauth
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,25 +10,36 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // ErrNoToken is returned (wrapped) by Store.Load when no token is stored for
 // the host.
 var ErrNoToken = errors.New("no stored token")
 
-// maxStoreSize bounds what Load reads.
-const maxStoreSize = 1 << 20
+const (
+	// maxStoreSize bounds what Load reads.
+	maxStoreSize = 1 << 20
 
-// Store keeps one GitHub token per GitHub host (github.com, or the GitHub
+	// lockWait bounds the wait for another process's renewal: longer than
+	// one renewal's call to GitHub (defaultLoginTimeout).
+	lockWait = defaultLoginTimeout + 10*time.Second
+)
+
+// Store keeps one login per GitHub host (github.com, or the GitHub
 // Enterprise host) in the JSON file at Path:
 //
-//	{"hosts":{"github.com":{"token":"gho_…"}}}
+//	{"hosts":{"github.com":{"token":"ghu_…","expires_at":"2026-11-25T17:30:00Z",
+//	  "refresh_token":"ghr_…","refresh_token_expires_at":"2027-05-25T09:30:00Z",
+//	  "client_id":"Iv1.…","user_id":583231}}}
 //
-// The file is written 0600 through a temporary file and a rename, in a
-// directory of mode 0700; Load refuses a file other users can read or
-// write, or one that is not the user's. Two Saves racing each other may
-// lose one of them (the last rename wins); a login is a person at a
-// terminal, not a hot path.
+// Only "token" is required: a file written before elevate kept expiries
+// loads as a token that does not expire. The file is written 0600 through
+// a temporary file and a rename, in a directory of mode 0700; Load refuses
+// a file other users can read or write, or one that is not the user's.
+// Two Saves racing each other may lose one of them (the last rename wins);
+// renewals, which the AWS CLI may start several at once, take a lock first
+// (see Session).
 type Store struct {
 	Path string
 }
@@ -54,20 +66,16 @@ func HostFor(apiURL string) (string, error) {
 }
 
 type storeFile struct {
-	Hosts map[string]storedHost `json:"hosts"`
+	Hosts map[string]Token `json:"hosts"`
 }
 
-type storedHost struct {
-	Token string `json:"token"`
-}
-
-// Save stores token for host, keeping the tokens of other hosts.
-func (s *Store) Save(host, token string) error {
+// Save stores t for host, keeping the logins of other hosts.
+func (s *Store) Save(host string, t Token) error {
 	h, err := normaliseHost(host)
 	if err != nil {
 		return fmt.Errorf("save token: %w", err)
 	}
-	if err := checkToken(token); err != nil {
+	if err := t.check(); err != nil {
 		return fmt.Errorf("save token for %s: %w", h, err)
 	}
 	if s == nil || s.Path == "" {
@@ -83,9 +91,9 @@ func (s *Store) Save(host, token string) error {
 		f = storeFile{}
 	}
 	if f.Hosts == nil {
-		f.Hosts = map[string]storedHost{}
+		f.Hosts = map[string]Token{}
 	}
-	f.Hosts[h] = storedHost{Token: token}
+	f.Hosts[h] = t
 	b, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
 		return fmt.Errorf("save token: %w", err)
@@ -96,31 +104,52 @@ func (s *Store) Save(host, token string) error {
 	return nil
 }
 
-// Load returns the token stored for host. With no file, or no token for
-// host, the error wraps ErrNoToken.
-func (s *Store) Load(host string) (string, error) {
+// Load returns the login stored for host, as it is (see Session for one
+// that is renewed). With no file, or no token for host, the error wraps
+// ErrNoToken.
+func (s *Store) Load(host string) (Token, error) {
 	h, err := normaliseHost(host)
 	if err != nil {
-		return "", fmt.Errorf("load token: %w", err)
+		return Token{}, fmt.Errorf("load token: %w", err)
 	}
 	if s == nil || s.Path == "" {
-		return "", fmt.Errorf("load token for %s: %w", h, ErrNoToken)
+		return Token{}, fmt.Errorf("load token for %s: %w", h, ErrNoToken)
 	}
 	f, err := s.read()
 	if errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("load token for %s: %w", h, ErrNoToken)
+		return Token{}, fmt.Errorf("load token for %s: %w", h, ErrNoToken)
 	}
 	if err != nil {
-		return "", fmt.Errorf("load token for %s: %w; run `elevate login` again", h, err)
+		return Token{}, fmt.Errorf("load token for %s: %w; run `elevate login` again", h, err)
 	}
 	e, ok := f.Hosts[h]
-	if !ok || e.Token == "" {
-		return "", fmt.Errorf("load token for %s: %w", h, ErrNoToken)
+	if !ok || e.Access == "" {
+		return Token{}, fmt.Errorf("load token for %s: %w", h, ErrNoToken)
 	}
-	if checkToken(e.Token) != nil {
-		return "", fmt.Errorf("load token for %s: the stored token is malformed; run `elevate login` again", h)
+	if e.check() != nil {
+		return Token{}, fmt.Errorf("load token for %s: the stored token is malformed; run `elevate login` again", h)
 	}
-	return e.Token, nil
+	return e, nil
+}
+
+// lock takes the lock that one renewal at a time holds, waiting for
+// another process's renewal to end (at most lockWait, or until ctx is
+// done). The lock is a file beside Path, in the same 0700 directory.
+func (s *Store) lock(ctx context.Context) (unlock func(), err error) {
+	if s == nil || s.Path == "" {
+		return nil, errors.New("lock token file: no token file")
+	}
+	dir := filepath.Dir(s.Path)
+	if err := privfile.EnsureDir(dir); err != nil {
+		return nil, fmt.Errorf("lock token file: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, lockWait)
+	defer cancel()
+	unlock, err = lockFile(ctx, s.Path+".lock")
+	if err != nil {
+		return nil, fmt.Errorf("lock token file %s: %w", s.Path, err)
+	}
+	return unlock, nil
 }
 
 // read parses the token file if it is safe to trust.
