@@ -121,8 +121,10 @@ func (w *world) setUp() error {
 	cmd := exec.CommandContext(w.ctx, filepath.Join(w.bin, "elevate-broker"),
 		"--listen", addr, "--ledger", w.ledger, "--branch", "main", "--repo", owner+"/"+repoName, "--trust-anchor", anchor,
 		"--github-api-url", w.gh.URL, "--oidc-issuer", w.oidc.URL, "--sts-endpoint", w.sts.URL,
-		"--signin-url", w.sts.SigninURL(), "--webhook-secret", webhookSecret, "--sync-interval", "1m")
+		"--signin-url", w.sts.SigninURL(), "--webhook-secret", webhookSecret, "--sync-interval", "1m",
+		"--github-client-id", githubfake.ClientID) // the stand-in's app, whose tokens the people hold
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + w.dir, "ELEVATE_GITHUB_TOKEN=" + brokerToken,
+		"ELEVATE_GITHUB_CLIENT_SECRET=" + githubfake.ClientSecret,
 		"AWS_ACCESS_KEY_ID=" + brokerKeyID, "AWS_SECRET_ACCESS_KEY=" + brokerSecret, "AWS_REGION=us-east-1",
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true"}
 	logFile, err := os.Create(filepath.Join(w.dir, "broker.log"))
