@@ -20,6 +20,14 @@ import (
 
 var octocatUser = &github.User{Login: github.String("octocat"), ID: github.Int64(583231)}
 
+// assertCalls fails unless GitHub saw want token checks, and no other call.
+func assertCalls(t testing.TB, gh *githubfake.Fake, want int) {
+	t.Helper()
+	if checks, total := gh.Calls(checkRoute), gh.TotalCalls(); checks != want || total != want {
+		t.Errorf("GitHub calls = %d, of which token checks %d; want %d token checks and nothing else", total, checks, want)
+	}
+}
+
 // A token GitHub says was issued to elevate's app speaks for its user, by
 // the check's user.id and user.login; GET /user is never asked.
 func TestVerifyUserToken(t *testing.T) {
@@ -36,9 +44,7 @@ func TestVerifyUserToken(t *testing.T) {
 	if diff := cmp.Diff(&identity.Identity{UserID: 583231, Login: "octocat", Via: "github-token"}, id); diff != "" {
 		t.Errorf("identity (-want +got):\n%s", diff)
 	}
-	if got := gh.Calls(checkRoute); got != 1 {
-		t.Errorf("token checks = %d, want 1", got)
-	}
+	assertCalls(t, gh, 1)
 }
 
 // A token another app was given (an unrelated OAuth app, the GitHub CLI) is
@@ -54,9 +60,7 @@ func TestVerifyUserTokenOfAnotherAppIsRefused(t *testing.T) {
 		assertRefused(t, id, err, "not issued by elevate's GitHub app")
 		assertNoToken(t, err, userTok)
 	}
-	if got := gh.Calls(checkRoute); got != 1 {
-		t.Errorf("token checks = %d, want 1 (refusals are cached too)", got)
-	}
+	assertCalls(t, gh, 1) // refusals are cached too
 }
 
 // GitHub answering for another app's client id (it never should) is a
@@ -103,9 +107,7 @@ func TestVerifyUserTokenRefusedBeforeAnyCall(t *testing.T) {
 		assertRefused(t, id, err, want)
 		assertNoToken(t, err, tok)
 	}
-	if got := gh.TotalCalls(); got != 0 {
-		t.Errorf("GitHub calls = %d, want 0", got)
-	}
+	assertCalls(t, gh, 0)
 }
 
 // Without elevate's app configured no user token counts, and GitHub is not
@@ -120,9 +122,7 @@ func TestVerifyUserTokenWithoutAppIsRefused(t *testing.T) {
 	}
 	id, err := v.Verify(context.Background(), "Bearer "+userTok)
 	assertRefused(t, id, err, "--github-client-id")
-	if got := gh.TotalCalls(); got != 0 {
-		t.Errorf("GitHub calls = %d, want 0", got)
-	}
+	assertCalls(t, gh, 0)
 }
 
 // Answers and refusals are cached by the token's hash for at most a minute:
@@ -186,9 +186,7 @@ func TestVerifyUserTokenConcurrentRequestsShareOneCheck(t *testing.T) {
 	}
 	close(hold)
 	wg.Wait()
-	if got := gh.Calls(checkRoute); got != 1 {
-		t.Errorf("token checks for 20 concurrent requests = %d, want 1", got)
-	}
+	assertCalls(t, gh, 1)
 }
 
 // When GitHub rate-limits the check nobody can be told apart: the answer is
