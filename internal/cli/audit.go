@@ -12,6 +12,7 @@ import (
 	"github.com/elevate-gitops/elevate/internal/custody"
 	"github.com/elevate-gitops/elevate/internal/githubapi"
 	"github.com/elevate-gitops/elevate/internal/gitlog"
+	"github.com/elevate-gitops/elevate/internal/prcomment"
 )
 
 // AuditOptions are the inputs of `elevate audit`.
@@ -27,11 +28,14 @@ type AuditOptions struct {
 	Dir      string
 	Verify   bool
 	From     string // with Verify: the reviewed commit to verify from (--from)
+	// StateKey (ELEVATE_STATE_KEY) verifies the broker's PR comments: how
+	// grants were used and whether their sessions were ended.
+	StateKey string
 }
 
 // NewCmdAudit builds `elevate audit`.
 func NewCmdAudit(f *Factory, runF func(context.Context, *AuditOptions) error) *cobra.Command {
-	opts := &AuditOptions{IO: f.IO, Now: f.Now, Repo: f.Repo, Checkout: f.checkout}
+	opts := &AuditOptions{IO: f.IO, Now: f.Now, Repo: f.Repo, Checkout: f.checkout, StateKey: f.Getenv("ELEVATE_STATE_KEY")}
 	cmd := &cobra.Command{
 		Use:   "audit [--since 720h] [--format table|csv|json|html]",
 		Short: "Who had which access, when, for how long, approved by whom",
@@ -102,6 +106,8 @@ func writeAudit(ctx context.Context, opts *AuditOptions) error {
 			return err
 		}
 		o.GitHub = repo
+		members := &githubapi.MembershipCache{Inner: repo, TTL: time.Minute}
+		o.Members, o.CommentKey = members, prcomment.NewKey([]byte(opts.StateKey))
 		if opts.Verify {
 			git, err := gitlog.Open(dir)
 			if err != nil {
@@ -113,8 +119,8 @@ func writeAudit(ctx context.Context, opts *AuditOptions) error {
 					return err
 				}
 			}
-			members := &githubapi.MembershipCache{Inner: repo, TTL: time.Minute}
-			o.Verify = &custody.Checker{GitHub: repo, Git: git, Members: members, Branch: opts.Branch, Anchor: anchor, Now: opts.Now}
+			o.Verify = &custody.Checker{GitHub: repo, Git: git, Members: members, Branch: opts.Branch, Anchor: anchor, Now: opts.Now,
+				Comments: repo, CommentKey: o.CommentKey}
 			o.Anchor = anchor
 		}
 	}
