@@ -81,7 +81,11 @@ func (v *Verifier) verifyUserToken(ctx context.Context, token string) (*Identity
 	// The check outlives a caller who gives up (others may wait for it),
 	// bounded by the client's timeout.
 	res, err := v.users.do(ctx, key, func() (checked, error) { return v.check(context.WithoutCancel(ctx), token) }, v.now, v.cacheTTL)
+	var limited *RateLimitedError
+	var up *UpstreamError
 	switch {
+	case err != nil && !errors.As(err, &limited) && !errors.As(err, &up):
+		return nil, &UpstreamError{Op: checkOp, Err: err} // the caller gave up waiting
 	case err != nil:
 		return nil, err
 	case res.reason != "":

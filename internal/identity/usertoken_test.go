@@ -293,3 +293,23 @@ func TestVerifyUserTokenWrongClientSecret(t *testing.T) {
 		}
 	}
 }
+
+// A caller who gives up while the check is in flight gets an
+// *UpstreamError; the check goes on for the others.
+func TestVerifyUserTokenCallerGivesUp(t *testing.T) {
+	t.Parallel()
+	gh := githubfake.New(t)
+	gh.Token(userTok, octocatUser)
+	v := newVerifier(t, identity.Config{GitHubAPIURL: gh.URL})
+	hold := make(chan struct{})
+	gh.Break(checkRoute, githubfake.Fault{Until: hold})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	id, err := v.Verify(ctx, "Bearer "+userTok)
+	assertUpstream(t, id, err)
+	close(hold)
+	if _, err := v.Verify(context.Background(), "Bearer "+userTok); err != nil {
+		t.Fatalf("Verify after the check: %v", err)
+	}
+	assertCalls(t, gh, 1)
+}
