@@ -662,3 +662,32 @@ func TestWrongClientSecretIsAnUpstreamError(t *testing.T) {
 		t.Errorf("the log holds the client secret or the token:\n%s", logs)
 	}
 }
+
+// The identity flags read their ELEVATE_ variables, the client id and
+// secret go together, and a workflow must be an exact ref on a branch.
+func TestParseConfigIdentityFlags(t *testing.T) {
+	t.Parallel()
+	const workflow = "acme/deploy-tools/.github/workflows/aws.yml@refs/heads/main"
+	env := map[string]string{"ELEVATE_OIDC_WORKFLOWS": workflow, "ELEVATE_OIDC_EVENTS": "workflow_dispatch,repository_dispatch",
+		"ELEVATE_GITHUB_CLIENT_ID": "Iv1.0123456789abcdef", "ELEVATE_GITHUB_CLIENT_SECRET": "s3cret"}
+	cfg, err := broker.ParseConfig(nil, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.OIDCWorkflows != workflow || cfg.OIDCEvents != "workflow_dispatch,repository_dispatch" || cfg.GitHubClientID != "Iv1.0123456789abcdef" || cfg.GitHubClientSecret != "s3cret" {
+		t.Errorf("config = %+v", cfg)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--github-client-id", "Iv1.0123456789abcdef"}, "go together"},
+		{[]string{"--github-client-secret", "s3cret"}, "go together"},
+		{[]string{"--oidc-workflows", "acme/deploy-tools/.github/workflows/aws.yml"}, "--oidc-workflows"},
+		{[]string{"--oidc-workflows", workflow + ",acme/*/.github/workflows/aws.yml@refs/heads/main"}, "--oidc-workflows"},
+	} {
+		if _, err := broker.ParseConfig(tt.args, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: err = %v, want %q", tt.args, err, tt.want)
+		}
+	}
+}
