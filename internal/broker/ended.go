@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/elevate-gitops/elevate/internal/endsession"
 	"github.com/elevate-gitops/elevate/internal/githubapi"
 	"github.com/elevate-gitops/elevate/internal/ledger"
+	"github.com/elevate-gitops/elevate/internal/notify"
 	"github.com/elevate-gitops/elevate/internal/prcomment"
 )
 
@@ -34,8 +36,14 @@ type sessionEnder struct {
 	members eligibility.Membership
 	logger  *slog.Logger
 	// lag is added to each cut-off: a replica may still issue for a grant
-	// until it syncs, at most one head check after the merge.
+	// until it syncs (endLag).
 	lag time.Duration
+	// A Deny that could not be written is raised at once: counted in
+	// metrics, announced through notifier (with prLink), logged by the
+	// ender.
+	metrics  *Metrics
+	notifier noticeSender
+	prLink   func(pr int) string
 
 	// ctx is the broker's: the worker lives as long as it.
 	ctx context.Context
@@ -47,9 +55,23 @@ type sessionEnder struct {
 	once  sync.Once
 }
 
+// endLag is how long after a grant ended a replica may still issue for
+// it: one whose fetches fail serves its last good index for up to
+// --max-staleness, one that syncs learns of the end within a head check;
+// 5 s more for the clocks of GitHub and AWS.
+func endLag(cfg Config) time.Duration {
+	return cfg.MaxStaleness + cfg.HeadCheck + 5*time.Second
+}
+
+// noticeSender is what the ender needs of the notifier.
+type noticeSender interface{ Send(notify.Event) }
+
 func (e *sessionEnder) start() {
 	ctx := e.ctx
 	e.once.Do(func() {
+		if e.ender.Refused == nil {
+			e.ender.Refused = e.refused
+		}
 		e.queue = make(chan []endsession.Ended, endQueue)
 		go func() {
 			for {
@@ -101,11 +123,11 @@ func (e *sessionEnder) check(ctx context.Context, led *ledger.Ledger, now time.T
 		// them to be alive are ended again (the same statement, so
 		// rewriting one is harmless).
 		x.Revocations(func(r *ledger.Removal) {
-			if r.Request == nil || now.Sub(r.At) > maxSessionAge {
+			if r.Request == nil || now.Sub(r.At) > maxSessionAge+e.lag {
 				return
 			}
-			ended = append(ended, endsession.Ended{AccountID: accountOf(x, r.Request.Account), Role: r.Request.Role, Login: r.Request.Requester,
-				Grant: r.ID, Commit: r.Commit, Reason: "revoked", Before: r.At.Add(e.lag).Truncate(time.Second)})
+			ended = append(ended, endsession.Ended{AccountID: accountOf(x, r.Request.Account), Role: r.Request.Role, Scope: endsession.ScopeGrant,
+				Grant: r.ID, Login: r.Request.Requester, Commit: r.Commit, Reason: "revoked", Before: r.At.Add(e.lag).Truncate(time.Second)})
 		})
 	}
 	seenRole := map[string]bool{}
@@ -113,7 +135,10 @@ func (e *sessionEnder) check(ctx context.Context, led *ledger.Ledger, now time.T
 		if _, still := cur[id]; still || !now.Before(g.End) {
 			continue
 		}
-		end := endsession.Ended{AccountID: accountOf(x, g.Account), Role: g.Role, Login: g.Login, Grant: id, PR: g.PR, Before: x.SyncedAt}
+		// A Deny names the grant by its request id, or the person by
+		// numeric id: a login can change between issuance and now.
+		end := endsession.Ended{AccountID: accountOf(x, g.Account), Role: g.Role, Scope: endsession.ScopeGrant, Grant: id, UserID: g.UserID,
+			Login: g.Login, PR: g.PR, Before: x.SyncedAt}
 		switch {
 		case broken:
 			// The policy or the branch is not trusted: every elevate
@@ -122,9 +147,15 @@ func (e *sessionEnder) check(ctx context.Context, led *ledger.Ledger, now time.T
 				continue
 			}
 			seenRole[end.AccountID+"/"+end.Role] = true
-			end.Login, end.Reason = "", "untrusted"
+			end.Scope, end.Login, end.Reason = endsession.ScopeRole, "", "untrusted"
 		case notEligible[id]:
+			// The person is no longer eligible: all their sessions of the
+			// role end, whichever grant issued them. A verdict without the
+			// author's id ends the grant's.
 			end.Reason = "not_eligible"
+			if g.UserID > 0 {
+				end.Scope = endsession.ScopePerson
+			}
 		default:
 			r, ok := x.Removed(id)
 			if !ok {
@@ -145,6 +176,55 @@ func (e *sessionEnder) check(ctx context.Context, led *ledger.Ledger, now time.T
 	default:
 		e.logger.Error("the queue of sessions to end is full; these will not be ended", "grants", len(ended))
 	}
+}
+
+// refused raises, at once, a batch whose Deny could not be written: the
+// metric and the notice (the ender logs it and keeps retrying).
+func (e *sessionEnder) refused(ended []endsession.Ended, err error) {
+	if e.metrics != nil {
+		e.metrics.endRefused.WithLabelValues(endsession.Cause(err)).Inc()
+	}
+	if e.notifier != nil {
+		e.notifier.Send(notify.Event{Kind: notify.DenyNotWritten, Text: notWrittenText(ended, err, e.prLink)})
+	}
+}
+
+// notWrittenText is the notice of a Deny that could not be written: whose
+// sessions keep working, why, and what to do.
+func notWrittenText(ended []endsession.Ended, err error, prLink func(int) string) string {
+	var parts []string
+	for _, x := range ended {
+		var whose string
+		switch x.Scope {
+		case endsession.ScopePerson:
+			whose = fmt.Sprintf("every session of %s (GitHub id %d)", esc(x.Login), x.UserID)
+		case endsession.ScopeRole:
+			whose = "every elevate session"
+		default:
+			whose = "its sessions"
+		}
+		where := "its PR is not known"
+		switch {
+		case x.PR != 0 && prLink != nil:
+			where = prLink(x.PR)
+		case x.Commit != "":
+			where = fmt.Sprintf("revoked at commit %.12s", x.Commit)
+		}
+		parts = append(parts, fmt.Sprintf("`%s` (%s; %s, role %s in %s, issued before %s)", esc(x.Grant), where, whose, esc(x.Role), x.AccountID, x.Before.UTC().Format(time.RFC3339)))
+	}
+	next := ""
+	switch endsession.Cause(err) {
+	case "too_large":
+		next = fmt.Sprintf(" The role's inline policies are full (IAM allows %d characters for all of them together): make room in its other inline policies.", endsession.MaxPolicySize)
+	case "refused":
+		next = " Check that the end-sessions role may call iam:GetRole, iam:ListRolePolicies, iam:GetRolePolicy and iam:PutRolePolicy on this role."
+	}
+	reason := err.Error()
+	if r := []rune(reason); len(r) > 300 {
+		reason = string(r[:300]) + "…"
+	}
+	return "⚠️ *elevate could not end live AWS sessions:* no Deny could be written for " + strings.Join(parts, "; ") +
+		". They keep working until it is; the broker keeps trying." + next + " (" + esc(reason) + ")"
 }
 
 // maxSessionAge is the longest an STS role session lives (12 h).

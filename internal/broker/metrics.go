@@ -17,6 +17,9 @@ type Metrics struct {
 	// Sessions ended on revocation, ineligibility or untrusted history.
 	sessionsEnded prometheus.Counter
 	endErrors     prometheus.Counter
+	// Batches whose Deny could not be written, counted at the first
+	// refusal, by cause (endsession.Cause): alert on any increase.
+	endRefused *prometheus.CounterVec
 }
 
 // NewMetrics registers the series; ledger, when set, adds ledger gauges.
@@ -35,8 +38,10 @@ func NewMetrics(ledger Ledger) *Metrics {
 		}, []string{"endpoint"}),
 	}
 	m.sessionsEnded = prometheus.NewCounter(prometheus.CounterOpts{Name: "elevate_sessions_ended_total", Help: "Grants whose live sessions were ended by a Deny on the target role."})
-	m.endErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "elevate_end_sessions_errors_total", Help: "Batches of ended grants IAM did not take (after every retry, or over its size limit)."})
-	m.reg.MustRegister(m.issued, m.refused, m.latency, m.sessionsEnded, m.endErrors, prometheus.NewGoCollector())
+	m.endErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "elevate_end_sessions_errors_total", Help: "Batches of ended grants IAM did not take after every retry."})
+	m.endRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "elevate_end_sessions_refused_total", Help: "Batches of ended grants whose Deny could not be written on the target role, counted at once (before the retries), by cause: too_large (IAM's limit on a role's inline policies), refused (IAM or STS said no), failed."},
+		[]string{"cause"})
+	m.reg.MustRegister(m.issued, m.refused, m.latency, m.sessionsEnded, m.endErrors, m.endRefused, prometheus.NewGoCollector())
 	if ledger != nil {
 		m.reg.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "elevate_ledger_grants", Help: "Grants in the ledger index (windows that can still be open)."},

@@ -256,7 +256,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 		}
 	}
 	if cfg.EndSessions {
-		syncer.Ended = &sessionEnder{ctx: bg, members: members, logger: logger, lag: cfg.HeadCheck + 5*time.Second,
+		syncer.Ended = &sessionEnder{ctx: bg, members: members, logger: logger, lag: endLag(cfg), metrics: srv.Metrics, notifier: notifier, prLink: prLink,
 			ender: &endsession.Ender{IAMFor: IAMFor(stsClient, cfg.Region, cfg.IAMEndpoint, cmp.Or(cfg.EndRole, DefaultEndSessionsRole), now), Now: now, Logger: logger,
 				Done: func(ctx context.Context, ended []endsession.Ended) {
 					srv.Metrics.sessionsEnded.Add(float64(len(ended)))

@@ -13,11 +13,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/smithy-go"
 )
 
 // IAM is the part of IAM the ender calls, in the target account.
 type IAM interface {
 	GetRole(ctx context.Context, in *iam.GetRoleInput, optFns ...func(*iam.Options)) (*iam.GetRoleOutput, error)
+	ListRolePolicies(ctx context.Context, in *iam.ListRolePoliciesInput, optFns ...func(*iam.Options)) (*iam.ListRolePoliciesOutput, error)
 	GetRolePolicy(ctx context.Context, in *iam.GetRolePolicyInput, optFns ...func(*iam.Options)) (*iam.GetRolePolicyOutput, error)
 	PutRolePolicy(ctx context.Context, in *iam.PutRolePolicyInput, optFns ...func(*iam.Options)) (*iam.PutRolePolicyOutput, error)
 }
@@ -28,10 +30,13 @@ type Ender struct {
 	IAMFor func(ctx context.Context, accountID string) (IAM, error)
 	Now    func() time.Time
 	Logger *slog.Logger
-	// Done, when set, hears of each batch that took effect, and Failed of
-	// each that did not (for metrics and PR comments).
-	Done   func(ctx context.Context, ended []Ended)
-	Failed func(ended []Ended, err error)
+	// Done, when set, hears of each batch that took effect. Refused hears
+	// at once, and once, of each batch whose Deny could not be written
+	// (over IAM's size limit, refused by IAM, or failed), before the
+	// retries; Failed of each batch still not written after every retry.
+	Done    func(ctx context.Context, ended []Ended)
+	Refused func(ended []Ended, err error)
+	Failed  func(ended []Ended, err error)
 	// Attempts bounds the tries of one batch (default 8), Backoff the first
 	// wait between them (default 1 s, doubling, at most a minute).
 	Attempts int
@@ -45,12 +50,24 @@ type Ender struct {
 }
 
 // End makes the sessions of ended stop working, role by role, retrying with
-// backoff until IAM accepts. A policy that would pass IAM's size limit is
-// not retried: it is reported.
+// backoff until IAM accepts. A batch that cannot be written is raised at
+// once (an error log line and Refused), then tried again: expired
+// statements make room as time passes, and people may make room sooner.
 func (e *Ender) End(ctx context.Context, ended []Ended) error {
 	type key struct{ account, role string }
 	groups := map[key][]Ended{}
+	var all error
 	for _, x := range ended {
+		if _, err := StatementFor(x); err != nil {
+			// A bug, not IAM: no retry makes it writable.
+			err = fmt.Errorf("end the sessions of %s on %s: %w", x.Grant, x.Role, err)
+			all = errors.Join(all, err)
+			e.logger().Error("could not end sessions", "account", x.AccountID, "role", x.Role, "grants", []string{x.Grant}, "error", err)
+			if e.Failed != nil {
+				e.Failed([]Ended{x}, err)
+			}
+			continue
+		}
 		k := key{x.AccountID, x.Role}
 		groups[k] = append(groups[k], x)
 	}
@@ -59,13 +76,12 @@ func (e *Ender) End(ctx context.Context, ended []Ended) error {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i].account+keys[i].role < keys[j].account+keys[j].role })
-	var all error
 	for _, k := range keys {
 		batch := groups[k]
-		err := e.retry(ctx, func() error { return e.apply(ctx, k.account, k.role, batch) })
+		err := e.retry(ctx, batch, func() error { return e.apply(ctx, k.account, k.role, batch) })
 		if err != nil {
 			all = errors.Join(all, err)
-			e.logger().Error("could not end sessions", "account", k.account, "role", k.role, "grants", grants(batch), "error", err)
+			e.logger().Error("could not end sessions; giving up on this batch", "account", k.account, "role", k.role, "grants", grants(batch), "cause", Cause(err), "error", err)
 			if e.Failed != nil {
 				e.Failed(batch, err)
 			}
@@ -79,7 +95,7 @@ func (e *Ender) End(ctx context.Context, ended []Ended) error {
 	return all
 }
 
-func (e *Ender) retry(ctx context.Context, f func() error) error {
+func (e *Ender) retry(ctx context.Context, batch []Ended, f func() error) error {
 	attempts, wait := e.Attempts, e.Backoff
 	if attempts <= 0 {
 		attempts = 8
@@ -90,11 +106,23 @@ func (e *Ender) retry(ctx context.Context, f func() error) error {
 	var err error
 	for i := range attempts {
 		if err = f(); err == nil {
+			if i > 0 {
+				e.logger().Info("the Deny that ends sessions was written after a refusal", "account", batch[0].AccountID, "role", batch[0].Role, "grants", grants(batch), "attempts", i+1)
+			}
 			return nil
 		}
-		var tooLarge *TooLargeError
-		if errors.As(err, &tooLarge) || i == attempts-1 {
-			return err
+		if ctx.Err() != nil {
+			return errors.Join(err, ctx.Err())
+		}
+		if i == 0 {
+			e.logger().Error("could not write the Deny that ends sessions; retrying", "account", batch[0].AccountID, "role", batch[0].Role, "policy", PolicyName,
+				"grants", grants(batch), "cause", Cause(err), "error", err)
+			if e.Refused != nil {
+				e.Refused(batch, err)
+			}
+		}
+		if i == attempts-1 {
+			break
 		}
 		e.logger().Warn("IAM did not take the ended sessions yet; retrying", "attempt", i+1, "wait", wait.String(), "error", err)
 		select {
@@ -107,14 +135,31 @@ func (e *Ender) retry(ctx context.Context, f func() error) error {
 	return err
 }
 
+// Cause names why a Deny could not be written, for metrics: too_large
+// (IAM's size limit for a role's inline policies), refused (IAM or STS
+// answered with an error, such as a permission the end-sessions role
+// lacks) or failed (anything else: the network, other writers).
+func Cause(err error) string {
+	var tooLarge *TooLargeError
+	var limit *types.LimitExceededException
+	var api smithy.APIError
+	switch {
+	case errors.As(err, &tooLarge), errors.As(err, &limit):
+		return "too_large"
+	case errors.As(err, &api):
+		return "refused"
+	}
+	return "failed"
+}
+
 // conflictRetries bounds how often a write that another writer overwrote
 // is merged again.
 const conflictRetries = 5
 
-// apply merges batch into the role's policy: read, merge, write, and read
-// back; a statement another broker's write lost is merged again. IAM has no
-// conditional write, so the read-back is what keeps replicas from losing
-// each other's statements.
+// apply merges batch into the role's policy: read every inline policy of
+// the role, merge, write, and read back; a statement another broker's
+// write lost is merged again. IAM has no conditional write, so the
+// read-back is what keeps replicas from losing each other's statements.
 func (e *Ender) apply(ctx context.Context, account, role string, batch []Ended) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -130,30 +175,40 @@ func (e *Ender) apply(ctx context.Context, account, role string, batch []Ended) 
 	if s := aws.ToInt32(r.Role.MaxSessionDuration); s > 0 {
 		maxSession = time.Duration(s) * time.Second
 	}
-	want := make([]Statement, len(batch))
-	for i, x := range batch {
-		want[i] = StatementFor(x)
-	}
-	for range conflictRetries {
-		doc, err := e.read(ctx, client, role)
+	now := e.now()
+	var want []Statement
+	for _, x := range batch {
+		s, err := StatementFor(x)
 		if err != nil {
 			return err
 		}
-		merged, dropped, err := Merge(doc, want, e.now(), maxSession)
+		// A cut-off older than the role's maximum session ends nothing.
+		if !Expired(s, now.Add(-maxSession)) {
+			want = append(want, s)
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	for range conflictRetries {
+		in, err := e.read(ctx, client, role)
+		if err != nil {
+			return err
+		}
+		if Holds(in.Ours, want) {
+			return nil // written already (by another replica, or before)
+		}
+		merged, dropped, err := Merge(in, want, now, maxSession)
 		if err != nil {
 			return err
 		}
 		if dropped > 0 {
-			e.logger().Info("dropped ended-session statements older than the role's maximum session", "role", role, "dropped", dropped, "max_session", maxSession.String())
+			e.logger().Info("dropped expired or duplicate statements of the ended-sessions policy", "role", role, "dropped", dropped, "max_session", maxSession.String())
 		}
 		if _, err := client.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String(PolicyName), PolicyDocument: aws.String(JSON(merged))}); err != nil {
-			var limit *types.LimitExceededException
-			if errors.As(err, &limit) {
-				return &TooLargeError{Size: Size(merged), Limit: MaxPolicySize, Live: len(merged.Statement)}
-			}
 			return fmt.Errorf("put %s on %s: %w", PolicyName, role, err)
 		}
-		after, err := e.read(ctx, client, role)
+		after, err := e.readOurs(ctx, client, role)
 		if err != nil {
 			return err
 		}
@@ -165,7 +220,7 @@ func (e *Ender) apply(ctx context.Context, account, role string, batch []Ended) 
 			return ctx.Err()
 		case <-time.After(cmp.Or(e.Settle, 2*time.Second)):
 		}
-		if after, err = e.read(ctx, client, role); err != nil {
+		if after, err = e.readOurs(ctx, client, role); err != nil {
 			return err
 		}
 		if Holds(after, want) {
@@ -176,7 +231,39 @@ func (e *Ender) apply(ctx context.Context, account, role string, batch []Ended) 
 	return fmt.Errorf("put %s on %s: other writers kept overwriting it", PolicyName, role)
 }
 
-func (e *Ender) read(ctx context.Context, client IAM, role string) (*Document, error) {
+// read reads every inline policy of role: IAM's size limit covers them all.
+func (e *Ender) read(ctx context.Context, client IAM, role string) (Inline, error) {
+	in := Inline{Others: map[string]int{}}
+	pages := iam.NewListRolePoliciesPaginator(client, &iam.ListRolePoliciesInput{RoleName: aws.String(role)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return Inline{}, fmt.Errorf("list the inline policies of %s: %w", role, err)
+		}
+		for _, name := range page.PolicyNames {
+			if name == PolicyName {
+				continue
+			}
+			out, err := client.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String(name)})
+			var missing *types.NoSuchEntityException
+			if errors.As(err, &missing) {
+				continue // deleted since the listing
+			}
+			if err != nil {
+				return Inline{}, fmt.Errorf("get %s of %s: %w", name, role, err)
+			}
+			in.Others[name] = TextSize(aws.ToString(out.PolicyDocument))
+		}
+	}
+	ours, err := e.readOurs(ctx, client, role)
+	if err != nil {
+		return Inline{}, err
+	}
+	in.Ours = ours
+	return in, nil
+}
+
+func (e *Ender) readOurs(ctx context.Context, client IAM, role string) (*Document, error) {
 	out, err := client.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String(PolicyName)})
 	var missing *types.NoSuchEntityException
 	if errors.As(err, &missing) {
