@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -22,12 +23,19 @@ import (
 	vt "github.com/elevate-gitops/elevate/internal/validate/validatetest"
 )
 
-// rolePolicy reads the target role's elevate-ended-sessions policy through
-// the AWS CLI, as an auditor would.
-func rolePolicy(t *testing.T, target brokertest.AWS) *endsession.Document {
+// auditor is the AWS CLI environment of the test's own reads and writes.
+func auditor(target brokertest.AWS) []string {
+	return []string{"AWS_ACCESS_KEY_ID=" + target.AuditorKey, "AWS_SECRET_ACCESS_KEY=" + target.AuditorSecret}
+}
+
+// getPolicy reads the inline policy name of role Admin through the AWS
+// CLI, as an auditor would; nil when there is none.
+func getPolicy(t *testing.T, target brokertest.AWS, name string) *endsession.Document {
 	t.Helper()
-	out := brokertest.AWSCLI(t, target.Endpoint, []string{"AWS_ACCESS_KEY_ID=" + target.AuditorKey, "AWS_SECRET_ACCESS_KEY=" + target.AuditorSecret},
-		"iam", "get-role-policy", "--role-name", "Admin", "--policy-name", endsession.PolicyName)
+	out := brokertest.AWSCLIMayFail(target.Endpoint, auditor(target), "iam", "get-role-policy", "--role-name", "Admin", "--policy-name", name)
+	if out == nil {
+		return nil
+	}
 	var got struct{ PolicyDocument json.RawMessage }
 	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -47,14 +55,49 @@ func rolePolicy(t *testing.T, target brokertest.AWS) *endsession.Document {
 	return &doc
 }
 
-func statementFor(doc *endsession.Document, identity string) *endsession.Statement {
+// rolePolicy is the role's elevate-ended-sessions policy (nil: none).
+func rolePolicy(t *testing.T, target brokertest.AWS) *endsession.Document {
+	t.Helper()
+	return getPolicy(t, target, endsession.PolicyName)
+}
+
+// rolePolicies reads every inline policy of role Admin.
+func rolePolicies(t *testing.T, target brokertest.AWS) map[string]*endsession.Document {
+	t.Helper()
+	var list struct{ PolicyNames []string }
+	if err := json.Unmarshal(brokertest.AWSCLI(t, target.Endpoint, auditor(target), "iam", "list-role-policies", "--role-name", "Admin"), &list); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*endsession.Document{}
+	for _, name := range list.PolicyNames {
+		if doc := getPolicy(t, target, name); doc != nil {
+			out[name] = doc
+		}
+	}
+	return out
+}
+
+// putPolicy writes an inline policy of role Admin as someone else would.
+func putPolicy(t *testing.T, target brokertest.AWS, name, doc string) {
+	t.Helper()
+	brokertest.AWSCLI(t, target.Endpoint, auditor(target), "iam", "put-role-policy", "--role-name", "Admin", "--policy-name", name, "--policy-document", doc)
+}
+
+// grantDeny is the statement of doc that ends grant's sessions.
+func grantDeny(doc *endsession.Document, grant string) *endsession.Statement {
+	if doc == nil {
+		return nil
+	}
 	for i, s := range doc.Statement {
-		if s.Condition["StringEquals"]["aws:SourceIdentity"] == identity {
+		if s.Condition["StringEquals"]["aws:PrincipalTag/"+awscreds.TagRequest] == grant {
 			return &doc.Statement[i]
 		}
 	}
 	return nil
 }
+
+// ended reports whether doc holds a statement.
+func ended(doc *endsession.Document) bool { return doc != nil && len(doc.Statement) > 0 }
 
 // waitFor polls until cond holds or 15 s pass.
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -67,57 +110,89 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
-// Against moto's IAM, through the SDK: a merged revocation and a removal
-// from the policy each write a Deny for the person's SourceIdentity, dated
-// at the end, on the target role; the PR is told; the metric counts it.
-func TestEndSessionsAgainstMoto(t *testing.T) {
-	t.Parallel()
-	target := brokertest.StartMotoEndSessions(t)
-	h := brokertest.NewOn(t, target)
-	cfg := h.Config()
-	cfg.EndSessions, cfg.IAMEndpoint, cfg.STSEndpoint, cfg.HeadCheck = true, target.Endpoint, target.Endpoint, time.Second
-	b, err := broker.Build(context.Background(), cfg, h.Deps())
-	if err != nil {
-		t.Fatal(err)
+// endSessionsOn configures the harness's broker to end sessions in target.
+func endSessionsOn(target brokertest.AWS) brokertest.Option {
+	return func(c *broker.Config) {
+		c.EndSessions, c.IAMEndpoint, c.STSEndpoint, c.HeadCheck = true, target.Endpoint, target.Endpoint, time.Second
 	}
-	if err := b.Syncer.Sync(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	// The grant is live once verified; the check remembers it.
-	waitFor(t, "the grant to be live", func() bool { return len(b.Ledger.Live(h.Clock())) == 1 })
-	if err := b.Syncer.Sync(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(200 * time.Millisecond)
+}
 
-	revokedAt := h.Clock().Truncate(time.Second)
-	revocation := h.Repo.Commit(revokedAt, "Merge pull request #40", map[string]string{vt.RequestPath: ""})
-	h.GitHub.Fake.AddPull(&github.PullRequest{Number: github.Int(40), State: github.String("open"), User: vt.Author,
-		Head: &github.PullRequestBranch{SHA: github.String("4000000000000000000000000000000000000040"), Ref: github.String("revoke")},
-		Base: &github.PullRequestBranch{SHA: github.String(vt.BaseSHA), Ref: github.String("main")},
-	}, []*github.CommitFile{{Filename: github.String(vt.RequestPath), Status: github.String("removed")}})
-	h.GitHub.MergeAs(t, 40, revokedAt, revocation)
-	if err := b.Syncer.Sync(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	var st *endsession.Statement
-	defer func() {
+// ending is a harness whose broker ends sessions in target; its log is
+// printed when the test fails.
+func ending(t *testing.T, target brokertest.AWS, opts ...brokertest.Option) *brokertest.Harness {
+	t.Helper()
+	h := brokertest.NewOn(t, target, append([]brokertest.Option{endSessionsOn(target)}, opts...)...)
+	t.Cleanup(func() {
 		if t.Failed() {
 			t.Log(h.Logs.String())
 		}
-	}()
-	waitFor(t, "the Deny for gh-Codertocat on role Admin", func() bool {
-		out := brokertest.AWSCLIMayFail(target.Endpoint, []string{"AWS_ACCESS_KEY_ID=" + target.AuditorKey, "AWS_SECRET_ACCESS_KEY=" + target.AuditorSecret},
-			"iam", "get-role-policy", "--role-name", "Admin", "--policy-name", endsession.PolicyName)
-		if out == nil {
-			return false
-		}
-		st = statementFor(rolePolicy(t, target), "gh-Codertocat")
+	})
+	return h
+}
+
+// syncAndWait syncs b and waits for what the sync started: the grants
+// verified, then the ended-sessions check.
+func syncAndWait(t *testing.T, b *broker.Broker) {
+	t.Helper()
+	if err := b.Syncer.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b.Syncer.Wait()
+}
+
+// revoke merges PR number, which deletes vt.RequestPath, at at.
+func revoke(t *testing.T, h *brokertest.Harness, number int, at time.Time) {
+	t.Helper()
+	sha := h.Repo.Commit(at, fmt.Sprintf("Merge pull request #%d", number), map[string]string{vt.RequestPath: ""})
+	h.GitHub.Fake.AddPull(&github.PullRequest{Number: github.Int(number), State: github.String("open"), User: vt.Author,
+		Head: &github.PullRequestBranch{SHA: github.String(fmt.Sprintf("%040d", 4000+number)), Ref: github.String("revoke")},
+		Base: &github.PullRequestBranch{SHA: github.String(vt.BaseSHA), Ref: github.String("main")},
+	}, []*github.CommitFile{{Filename: github.String(vt.RequestPath), Status: github.String("removed")}})
+	h.GitHub.MergeAs(t, number, at, sha)
+}
+
+// cutoffAfter is the end time of the Deny for a grant that ended at at:
+// the longest a replica could still issue for it (--max-staleness, a head
+// check, 5 s of slack).
+func cutoffAfter(cfg broker.Config, at time.Time) string {
+	return at.Add(cfg.MaxStaleness + cfg.HeadCheck + 5*time.Second).UTC().Format(time.RFC3339)
+}
+
+// issue has the harness's broker issue a session and returns it as STS
+// received it.
+func issue(t *testing.T, h *brokertest.Harness, sessions *brokertest.Sessions, token, request string) brokertest.Session {
+	t.Helper()
+	a := h.Credentials(token, map[string]string{"request": request})
+	if a.Status != 200 {
+		t.Fatalf("issue %s: %d %s", request, a.Status, a.Raw)
+	}
+	return sessions.Issued(t, a.Body["AccessKeyId"].(string))
+}
+
+// Against moto's IAM, through the SDK: a merged revocation writes a Deny
+// for the grant's sessions (its elevate-request tag), dated at the
+// revocation plus the longest a replica may still issue for it, on the
+// target role; the PR is told; the metric counts it.
+func TestEndSessionsAgainstMoto(t *testing.T) {
+	t.Parallel()
+	target := brokertest.StartMotoEndSessions(t)
+	h := ending(t, target)
+	b := h.Broker
+	syncAndWait(t, b) // the check remembers the live grant
+	if live := b.Ledger.Live(h.Clock()); len(live) != 1 {
+		t.Fatalf("live grants %+v, want the harness's one", live)
+	}
+	revokedAt := h.Clock().Truncate(time.Second)
+	revoke(t, h, 40, revokedAt)
+	syncAndWait(t, b)
+	var st *endsession.Statement
+	waitFor(t, "the Deny for the grant on role Admin", func() bool {
+		st = grantDeny(rolePolicy(t, target), vt.RequestID)
 		return st != nil
 	})
-	wantCut := revokedAt.Add(cfg.HeadCheck + 5*time.Second).UTC().Format(time.RFC3339)
-	if got := st.Condition["DateLessThan"]["aws:TokenIssueTime"]; got != wantCut || st.Effect != "Deny" || st.Action != "*" || st.Resource != "*" {
-		t.Errorf("statement %+v: want Deny * on * for sessions issued before %s (the revocation, plus one head check)", st, wantCut)
+	wantCut := cutoffAfter(h.Config(), revokedAt)
+	if got := st.Condition["DateLessThan"]["aws:TokenIssueTime"]; got != wantCut || st.Effect != "Deny" || st.Action != "*" || st.Resource != "*" || len(st.Condition) != 2 {
+		t.Errorf("statement %+v: want Deny * on * for the grant's sessions issued before %s (the revocation, plus --max-staleness and a head check)", st, wantCut)
 	}
 	waitFor(t, "the comment on the PR", func() bool {
 		for _, c := range h.GitHub.Fake.Comments(40) {
@@ -132,64 +207,253 @@ func TestEndSessionsAgainstMoto(t *testing.T) {
 	}
 }
 
+// A person renamed between issuance and revocation: the Deny names the
+// grant, so every session it issued ends, under the old login and the new.
+// (Naming a SourceIdentity, the broker ended the sessions of the login it
+// had verified, and the one issued after the rename kept working.)
+func TestEndSessionsSurviveARename(t *testing.T) {
+	t.Parallel()
+	target, sessions := brokertest.StartMotoSessions(t)
+	h := ending(t, target)
+	b := h.Broker
+	syncAndWait(t, b)
+	before := issue(t, h, sessions, h.Codertocat(), vt.RequestID)
+
+	// GitHub now reports the same user id under a new login, still
+	// eligible (through @acme/sre).
+	const renamed = "Octocoder"
+	pr := h.GitHub.Fake.Pull(vt.Number)
+	pr.User = &github.User{Login: github.String(renamed), ID: vt.Author.ID, Type: github.String("User")}
+	h.GitHub.Fake.AddPull(pr, h.GitHub.Fake.PullFiles(vt.Number))
+	h.GitHub.Fake.TeamMember("acme", "sre", renamed, "active")
+	after := issue(t, h, sessions, h.Token(renamed, vt.Author.GetID()), vt.RequestID)
+	if before.SourceIdentity != "gh-Codertocat" || after.SourceIdentity != "gh-"+renamed || after.Tags[awscreds.TagGitHubID] != before.Tags[awscreds.TagGitHubID] {
+		t.Fatalf("sessions %+v and %+v: want one before and one after the rename, of the same GitHub id", before, after)
+	}
+
+	revoke(t, h, 40, h.Clock().Truncate(time.Second))
+	syncAndWait(t, b)
+	waitFor(t, "a Deny on the role", func() bool { return ended(rolePolicy(t, target)) })
+	policies := rolePolicies(t, target)
+	for _, s := range []brokertest.Session{before, after} {
+		if denied := s.DeniedBy(t, policies); len(denied) == 0 {
+			t.Errorf("the session of %s (tags %v) still works after the revocation: %s", s.SourceIdentity, s.Tags, endsession.JSON(policies[endsession.PolicyName]))
+		}
+	}
+}
+
+// A revocation ends the revoked grant's sessions only: the same person's
+// other grant on the same role keeps working.
+func TestEndSessionsOfOneGrantLeaveTheOthers(t *testing.T) {
+	t.Parallel()
+	target, sessions := brokertest.StartMotoSessions(t)
+	h := ending(t, target)
+	const otherPath, otherID = "requests/prod/2026-11/codertocat-admin-inc2.yaml", "prod/2026-11/codertocat-admin-inc2"
+	other := strings.Replace(vt.Request, "ticket: INC-1", "ticket: INC-2", 1)
+	at := h.Clock().Add(-10 * time.Minute)
+	h.MergePR(3, otherPath, other, h.Repo.Commit(at, "Merge pull request #3", map[string]string{otherPath: other}), at, true)
+	b := h.Broker
+	syncAndWait(t, b)
+	if live := b.Ledger.Live(h.Clock()); len(live) != 2 {
+		t.Fatalf("live grants %+v, want two of Codertocat on prod Admin", live)
+	}
+	revoked := issue(t, h, sessions, h.Codertocat(), vt.RequestID)
+	kept := issue(t, h, sessions, h.Codertocat(), otherID)
+
+	revoke(t, h, 40, h.Clock().Truncate(time.Second))
+	syncAndWait(t, b)
+	waitFor(t, "a Deny on the role", func() bool { return ended(rolePolicy(t, target)) })
+	policies := rolePolicies(t, target)
+	if denied := revoked.DeniedBy(t, policies); len(denied) == 0 {
+		t.Errorf("the revoked grant's session still works: %s", endsession.JSON(policies[endsession.PolicyName]))
+	}
+	if denied := kept.DeniedBy(t, policies); len(denied) != 0 {
+		t.Errorf("the other grant's session is denied by %v: %s", denied, endsession.JSON(policies[endsession.PolicyName]))
+	}
+}
+
+// filler is a policy of someone else's that takes about size characters
+// of the role's budget (never more).
+func filler(size int) string {
+	var resources []string
+	doc := func() string {
+		b, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{"Effect": "Allow", "Action": "s3:GetObject", "Resource": resources}}})
+		return string(b)
+	}
+	for i := 0; ; i++ {
+		resources = append(resources, fmt.Sprintf("arn:aws:s3:::app-data-%05d/*", i))
+		if endsession.TextSize(doc()) > size {
+			resources = resources[:len(resources)-1]
+			return doc()
+		}
+	}
+}
+
+// IAM's size limit covers all of a role's inline policies: when the others
+// leave no room for the Deny, it is not written, and that is raised at
+// once (the metric, an error log line, a notice), not after the retries.
+// When someone else's expired statements of the ended-sessions shape take
+// the room, they are dropped, the role's other policies untouched.
+func TestEndSessionsBudget(t *testing.T) {
+	t.Parallel()
+	t.Run("full", func(t *testing.T) {
+		t.Parallel()
+		rx := &slack{}
+		hook := httptest.NewServer(rx)
+		defer hook.Close()
+		target := brokertest.StartMotoEndSessions(t)
+		h := ending(t, target, func(c *broker.Config) { c.NotifyURL = hook.URL + "/services/T0/B0/secret" })
+		revokedAt := h.Clock().Truncate(time.Second)
+		ours, err := endsession.StatementFor(endsession.Ended{Scope: endsession.ScopeGrant, Grant: vt.RequestID, Before: revokedAt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		app := filler(endsession.MaxPolicySize - 150)
+		if endsession.TextSize(app)+endsession.Size(&endsession.Document{Version: "2012-10-17", Statement: []endsession.Statement{ours}}) <= endsession.MaxPolicySize {
+			t.Fatal("the other policy leaves room for the Deny")
+		}
+		putPolicy(t, target, "app-permissions", app)
+		b := h.Broker
+		syncAndWait(t, b)
+		revoke(t, h, 40, revokedAt)
+		syncAndWait(t, b)
+
+		text := rx.wait(t, "could not end live AWS sessions")
+		if !strings.Contains(text, vt.RequestID) || !strings.Contains(text, "make room") || !strings.Contains(text, "role Admin") {
+			t.Errorf("notice %q: want the grant, the role and what to do", text)
+		}
+		if got := metric(t, b, `elevate_end_sessions_refused_total{cause="too_large"}`); got != "1" {
+			t.Errorf(`elevate_end_sessions_refused_total{cause="too_large"} = %q, want 1 at the first refusal`, got)
+		}
+		if logs := h.Logs.String(); !strings.Contains(logs, `"level":"ERROR","msg":"could not write the Deny that ends sessions; retrying"`) || !strings.Contains(logs, "app-permissions") {
+			t.Errorf("no error log line naming the policy that fills the role:\n%s", logs)
+		}
+		if doc := rolePolicy(t, target); doc != nil {
+			t.Errorf("the role holds %s: the Deny should not fit", endsession.JSON(doc))
+		}
+		if got := endsession.JSON(getPolicy(t, target, "app-permissions")); got != endsession.JSON(mustParse(t, app)) {
+			t.Error("the other policy was changed")
+		}
+	})
+	t.Run("expired statements make room", func(t *testing.T) {
+		t.Parallel()
+		target := brokertest.StartMotoEndSessions(t)
+		h := ending(t, target)
+		// Someone else ended sessions by hand long ago, without elevate's
+		// Sid: 3 h ago is older than Admin's maximum session (1 h).
+		var theirs []endsession.Statement
+		for i := range 15 {
+			theirs = append(theirs, endsession.Statement{Sid: fmt.Sprintf("ByHand%d", i), Effect: "Deny", Action: "*", Resource: "*", Condition: map[string]map[string]any{
+				"StringEquals": {"aws:SourceIdentity": fmt.Sprintf("gh-someone-%d", i)},
+				"DateLessThan": {"aws:TokenIssueTime": h.Clock().Add(-3 * time.Hour).UTC().Format(time.RFC3339)},
+			}})
+		}
+		theirs[0].Sid = ""
+		seed := endsession.JSON(&endsession.Document{Version: "2012-10-17", Statement: theirs})
+		app := filler(endsession.MaxPolicySize - endsession.TextSize(seed) - 60)
+		putPolicy(t, target, endsession.PolicyName, seed)
+		putPolicy(t, target, "app-permissions", app)
+		b := h.Broker
+		syncAndWait(t, b)
+		revoke(t, h, 40, h.Clock().Truncate(time.Second))
+		syncAndWait(t, b)
+		waitFor(t, "the Deny for the grant", func() bool { return grantDeny(rolePolicy(t, target), vt.RequestID) != nil })
+		doc := rolePolicy(t, target)
+		if len(doc.Statement) != 1 {
+			t.Errorf("elevate's policy holds %s: want the expired statements dropped, whoever wrote them", endsession.JSON(doc))
+		}
+		if got := endsession.JSON(getPolicy(t, target, "app-permissions")); got != endsession.JSON(mustParse(t, app)) {
+			t.Error("the other policy was changed")
+		}
+		total := 0
+		for name, d := range rolePolicies(t, target) {
+			if name == endsession.PolicyName {
+				total += endsession.Size(d)
+			} else {
+				total += endsession.TextSize(endsession.JSON(d))
+			}
+		}
+		if total > endsession.MaxPolicySize {
+			t.Errorf("the role's inline policies hold %d characters, over IAM's %d", total, endsession.MaxPolicySize)
+		}
+		if got := metric(t, b, `elevate_end_sessions_refused_total{cause="too_large"}`); got != "" {
+			t.Errorf("refusals counted: %s", got)
+		}
+	})
+}
+
+func mustParse(t *testing.T, text string) *endsession.Document {
+	t.Helper()
+	d, err := endsession.ParseDocument(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 // Two brokers ending two grants on the same role at once lose neither
 // statement; a statement older than the role's maximum session is dropped;
-// a role whose policy would pass IAM's limit is reported, nothing dropped.
+// a role whose policies would pass IAM's limit is reported, nothing dropped.
 func TestEndSessionsConcurrentPruneAndLimit(t *testing.T) {
 	t.Parallel()
 	target := brokertest.StartMotoEndSessions(t)
-	auditor := []string{"AWS_ACCESS_KEY_ID=" + target.AuditorKey, "AWS_SECRET_ACCESS_KEY=" + target.AuditorSecret}
 	now := time.Now().UTC().Truncate(time.Second)
-	old := endsession.StatementFor(endsession.Ended{Login: "mallory", Before: now.Add(-2 * time.Hour)}) // Admin's MaxSessionDuration is 1h
-	seed := endsession.JSON(&endsession.Document{Version: "2012-10-17", Statement: []endsession.Statement{old}})
-	brokertest.AWSCLI(t, target.Endpoint, auditor, "iam", "put-role-policy", "--role-name", "Admin", "--policy-name", endsession.PolicyName, "--policy-document", seed)
+	grant := func(login string) string { return "prod/2026-11/" + login }
+	deny := func(login string, before time.Time) endsession.Statement {
+		s, err := endsession.StatementFor(endsession.Ended{Scope: endsession.ScopeGrant, Grant: grant(login), Before: before})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	old := deny("mallory", now.Add(-2*time.Hour)) // Admin's MaxSessionDuration is 1h
+	putPolicy(t, target, endsession.PolicyName, endsession.JSON(&endsession.Document{Version: "2012-10-17", Statement: []endsession.Statement{old}}))
 
-	newEnder := func(failed *int) *endsession.Ender {
+	newEnder := func(failed, refused *int) *endsession.Ender {
 		sts, err := awscreds.NewSTSClient(context.Background(), "us-east-1", target.Endpoint, nil,
 			config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(target.Key, target.Secret, "")))
 		if err != nil {
 			t.Fatal(err)
 		}
-		return &endsession.Ender{IAMFor: broker.IAMFor(sts, "us-east-1", target.Endpoint, "elevate-end-sessions", time.Now), Backoff: 10 * time.Millisecond, Attempts: 8, Settle: 300 * time.Millisecond,
-			Failed: func([]endsession.Ended, error) { *failed++ }}
+		return &endsession.Ender{IAMFor: broker.IAMFor(sts, "us-east-1", target.Endpoint, "elevate-end-sessions", time.Now), Backoff: 10 * time.Millisecond, Attempts: 3, Settle: 300 * time.Millisecond,
+			Failed: func([]endsession.Ended, error) { *failed++ }, Refused: func([]endsession.Ended, error) { *refused++ }}
 	}
-	var failed1, failed2 int
-	one, two := newEnder(&failed1), newEnder(&failed2)
+	var failed1, failed2, refused1, refused2 int
+	one, two := newEnder(&failed1, &refused1), newEnder(&failed2, &refused2)
 	var wg sync.WaitGroup
 	for i, e := range []*endsession.Ender{one, two} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			login := []string{"alice", "bob"}[i]
-			if err := e.End(context.Background(), []endsession.Ended{{AccountID: target.AccountID, Role: "Admin", Login: login, Before: now, Grant: "prod/2026-11/" + login}}); err != nil {
+			if err := e.End(context.Background(), []endsession.Ended{{AccountID: target.AccountID, Role: "Admin", Scope: endsession.ScopeGrant, Grant: grant(login), Login: login, Before: now}}); err != nil {
 				t.Errorf("%s: %v", login, err)
 			}
 		}()
 	}
 	wg.Wait()
 	doc := rolePolicy(t, target)
-	if statementFor(doc, "gh-alice") == nil || statementFor(doc, "gh-bob") == nil {
+	if grantDeny(doc, grant("alice")) == nil || grantDeny(doc, grant("bob")) == nil {
 		t.Errorf("two brokers at once lost a statement: %+v", doc.Statement)
 	}
-	if statementFor(doc, "gh-mallory") != nil {
+	if grantDeny(doc, grant("mallory")) != nil {
 		t.Error("the statement older than the role's maximum session was kept")
 	}
 
 	// Fill the policy with live statements up to IAM's limit.
 	var live []endsession.Statement
 	for i := 0; ; i++ {
-		s := endsession.StatementFor(endsession.Ended{Login: fmt.Sprintf("person-%03d", i), Before: now})
+		s := deny(fmt.Sprintf("person-%03d", i), now)
 		if endsession.Size(&endsession.Document{Version: "2012-10-17", Statement: append(live, s)}) > endsession.MaxPolicySize {
 			break
 		}
 		live = append(live, s)
 	}
-	full := endsession.JSON(&endsession.Document{Version: "2012-10-17", Statement: live})
-	brokertest.AWSCLI(t, target.Endpoint, auditor, "iam", "put-role-policy", "--role-name", "Admin", "--policy-name", endsession.PolicyName, "--policy-document", full)
-	err := one.End(context.Background(), []endsession.Ended{{AccountID: target.AccountID, Role: "Admin", Login: "carol", Before: now, Grant: "prod/2026-11/carol"}})
+	putPolicy(t, target, endsession.PolicyName, endsession.JSON(&endsession.Document{Version: "2012-10-17", Statement: live}))
+	err := one.End(context.Background(), []endsession.Ended{{AccountID: target.AccountID, Role: "Admin", Scope: endsession.ScopeGrant, Grant: grant("carol"), Before: now}})
 	var tooLarge *endsession.TooLargeError
-	if !errors.As(err, &tooLarge) || failed1 != 1 {
-		t.Errorf("over the limit: %v (failures %d), want *TooLargeError reported once", err, failed1)
+	if !errors.As(err, &tooLarge) || failed1 != 1 || refused1 != 1 {
+		t.Errorf("over the limit: %v (refused %d, failed %d), want *TooLargeError raised once at once, reported once at the end", err, refused1, failed1)
 	}
 	if after := rolePolicy(t, target); len(after.Statement) != len(live) {
 		t.Errorf("the policy holds %d statements after the refusal, want the %d live ones untouched", len(after.Statement), len(live))
@@ -210,37 +474,24 @@ func metric(t *testing.T, b *broker.Broker, name string) string {
 }
 
 // A requester removed from eligibility.yaml at the head (through an approved
-// change PR) has the sessions of their live grant ended.
+// change PR) has the sessions of their live grant ended: the Deny names
+// them by numeric GitHub id.
 func TestEndSessionsWhenNoLongerEligible(t *testing.T) {
 	t.Parallel()
 	target := brokertest.StartMotoEndSessions(t)
-	h := brokertest.NewOn(t, target)
-	cfg := h.Config()
-	cfg.EndSessions, cfg.IAMEndpoint, cfg.STSEndpoint = true, target.Endpoint, target.Endpoint
-	b, err := broker.Build(context.Background(), cfg, h.Deps())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Syncer.Sync(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the grant to be live", func() bool { return len(b.Ledger.Live(h.Clock())) == 1 })
-	if err := b.Syncer.Sync(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(200 * time.Millisecond)
+	h := ending(t, target)
+	b := h.Broker
+	syncAndWait(t, b)
 	policy := strings.Replace(brokertest.Policy, `"Codertocat", `, "", 1)
 	policy = strings.Replace(policy, "111111111111", target.AccountID, 1)
 	h.MergeChange(50, map[string]string{"eligibility.yaml": policy}, h.Clock().Add(-time.Minute), brokertest.SecurityLead)
-	if err := b.Syncer.Sync(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the Deny for gh-Codertocat", func() bool {
-		if brokertest.AWSCLIMayFail(target.Endpoint, []string{"AWS_ACCESS_KEY_ID=" + target.AuditorKey, "AWS_SECRET_ACCESS_KEY=" + target.AuditorSecret},
-			"iam", "get-role-policy", "--role-name", "Admin", "--policy-name", endsession.PolicyName) == nil {
-			return false
-		}
-		return statementFor(rolePolicy(t, target), "gh-Codertocat") != nil
+	syncAndWait(t, b)
+	id := fmt.Sprint(vt.Author.GetID())
+	waitFor(t, "the Deny for GitHub id "+id, func() bool {
+		doc := rolePolicy(t, target)
+		return doc != nil && slices.ContainsFunc(doc.Statement, func(s endsession.Statement) bool {
+			return s.Condition["StringEquals"]["aws:PrincipalTag/"+awscreds.TagGitHubID] == id
+		})
 	})
 	waitFor(t, "the comment on the grant's PR", func() bool {
 		for _, c := range h.GitHub.Fake.Comments(vt.Number) {
@@ -259,33 +510,21 @@ func TestEndSessionsAfterARestartPastTheRevocation(t *testing.T) {
 	target := brokertest.StartMotoEndSessions(t)
 	h := brokertest.NewOn(t, target)
 	revokedAt := h.Clock().Truncate(time.Second)
-	revocation := h.Repo.Commit(revokedAt, "Merge pull request #41", map[string]string{vt.RequestPath: ""})
-	h.GitHub.Fake.AddPull(&github.PullRequest{Number: github.Int(41), State: github.String("open"), User: vt.Author,
-		Head: &github.PullRequestBranch{SHA: github.String("4100000000000000000000000000000000000041"), Ref: github.String("revoke")},
-		Base: &github.PullRequestBranch{SHA: github.String(vt.BaseSHA), Ref: github.String("main")},
-	}, []*github.CommitFile{{Filename: github.String(vt.RequestPath), Status: github.String("removed")}})
-	h.GitHub.MergeAs(t, 41, revokedAt, revocation)
+	revoke(t, h, 41, revokedAt)
 	cfg := h.Config()
-	cfg.EndSessions, cfg.IAMEndpoint, cfg.STSEndpoint, cfg.HeadCheck = true, target.Endpoint, target.Endpoint, time.Second
+	endSessionsOn(target)(&cfg)
 	cfg.StateDir = t.TempDir() // a fresh process
 	b, err := broker.Build(context.Background(), cfg, h.Deps())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Syncer.Sync(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	syncAndWait(t, b)
 	var st *endsession.Statement
-	waitFor(t, "the Deny for gh-Codertocat after the restart", func() bool {
-		out := brokertest.AWSCLIMayFail(target.Endpoint, []string{"AWS_ACCESS_KEY_ID=" + target.AuditorKey, "AWS_SECRET_ACCESS_KEY=" + target.AuditorSecret},
-			"iam", "get-role-policy", "--role-name", "Admin", "--policy-name", endsession.PolicyName)
-		if out == nil {
-			return false
-		}
-		st = statementFor(rolePolicy(t, target), "gh-Codertocat")
+	waitFor(t, "the Deny for the grant after the restart", func() bool {
+		st = grantDeny(rolePolicy(t, target), vt.RequestID)
 		return st != nil
 	})
-	if got, want := st.Condition["DateLessThan"]["aws:TokenIssueTime"], revokedAt.Add(cfg.HeadCheck+5*time.Second).UTC().Format(time.RFC3339); got != want {
+	if got, want := st.Condition["DateLessThan"]["aws:TokenIssueTime"], cutoffAfter(cfg, revokedAt); got != want {
 		t.Errorf("sessions ended before %s, want %s", got, want)
 	}
 }

@@ -1,18 +1,31 @@
 package brokertest
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/elevate-gitops/elevate/internal/endsession"
 	"github.com/elevate-gitops/elevate/internal/testenv"
 )
 
@@ -28,11 +41,13 @@ const BrokerPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Ac
 const EndSessionsTrustPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/elevate-broker"},"Action":"sts:AssumeRole"}]}`
 
 // EndSessionsPolicy is that role's permission (README): read the elevated
-// roles and write their inline policy, nothing else.
-const EndSessionsPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GetRole","iam:GetRolePolicy","iam:PutRolePolicy"],"Resource":"arn:aws:iam::123456789012:role/Admin"}]}`
+// roles and their inline policies (IAM's size limit covers them all), and
+// write their inline policy, nothing else.
+const EndSessionsPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GetRole","iam:ListRolePolicies","iam:GetRolePolicy","iam:PutRolePolicy"],"Resource":"arn:aws:iam::123456789012:role/Admin"}]}`
 
-// auditorPolicy lets the test read what the broker wrote, through the AWS CLI.
-const auditorPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GetRolePolicy","iam:PutRolePolicy","iam:GetRole"],"Resource":"*"}]}`
+// auditorPolicy lets the test read what the broker wrote, and write the
+// role's other policies, through the AWS CLI.
+const auditorPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GetRolePolicy","iam:PutRolePolicy","iam:GetRole","iam:ListRolePolicies"],"Resource":"*"}]}`
 
 // motoSetupCalls is the number of unauthenticated set-up calls; after them,
 // moto verifies SigV4 signatures and the caller's IAM policies.
@@ -161,3 +176,186 @@ func startMoto(t testing.TB, endSessions bool) AWS {
 	}
 	return out
 }
+
+// StartMotoSessions is StartMotoEndSessions behind a loopback proxy that
+// records every session STS issues (its source identity, session tags and
+// issue time), so a test can evaluate a role's policies against the
+// sessions as STS received them. moto itself applies a Deny whatever its
+// condition, so it cannot tell one session of a role from another.
+func StartMotoSessions(t testing.TB) (AWS, *Sessions) {
+	t.Helper()
+	target := startMoto(t, true)
+	upstream, err := url.Parse(target.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Sessions{proxy: &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(upstream)
+		pr.Out.Host = pr.In.Host // signed by the caller: moto checks the signature
+	}}}
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	target.Endpoint = srv.URL
+	return target, s
+}
+
+// Session is one session STS issued, as IAM's conditions see it.
+type Session struct {
+	AccessKeyID    string
+	SourceIdentity string
+	Tags           map[string]string // session tags: aws:PrincipalTag/<key>
+	IssuedAt       time.Time         // aws:TokenIssueTime
+}
+
+// Sessions records the sessions STS issued through StartMotoSessions.
+type Sessions struct {
+	proxy *httputil.ReverseProxy
+	mu    sync.Mutex
+	list  []Session
+}
+
+func (s *Sessions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	form, _ := url.ParseQuery(string(body))
+	if form.Get("Action") != "AssumeRole" {
+		s.proxy.ServeHTTP(w, r)
+		return
+	}
+	rec := httptest.NewRecorder()
+	s.proxy.ServeHTTP(rec, r)
+	var out struct {
+		AccessKeyID string `xml:"AssumeRoleResult>Credentials>AccessKeyId"`
+	}
+	if rec.Code == http.StatusOK && xml.Unmarshal(rec.Body.Bytes(), &out) == nil && out.AccessKeyID != "" {
+		sess := Session{AccessKeyID: out.AccessKeyID, SourceIdentity: form.Get("SourceIdentity"), Tags: map[string]string{}, IssuedAt: time.Now().UTC()}
+		for i := 1; form.Has(fmt.Sprintf("Tags.member.%d.Key", i)); i++ {
+			sess.Tags[form.Get(fmt.Sprintf("Tags.member.%d.Key", i))] = form.Get(fmt.Sprintf("Tags.member.%d.Value", i))
+		}
+		s.mu.Lock()
+		s.list = append(s.list, sess)
+		s.mu.Unlock()
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
+}
+
+// Issued is the session of the access key id, as STS was asked for it.
+func (s *Sessions) Issued(t testing.TB, accessKeyID string) Session {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sess := range s.list {
+		if sess.AccessKeyID == accessKeyID {
+			return sess
+		}
+	}
+	t.Fatalf("STS issued no session with access key %s", accessKeyID)
+	return Session{}
+}
+
+// DeniedBy lists the Sids (or, without one, the positions) of the
+// statements of policies that deny every action on every resource to the
+// session, evaluated as IAM does for the condition operators elevate
+// writes (StringEquals, StringLike, DateLessThan, Null: values of one key
+// are alternatives, keys and operators must all hold, a missing key
+// matches only Null "true"). An operator it does not know fails the test.
+func (sess Session) DeniedBy(t testing.TB, policies map[string]*endsession.Document) []string {
+	t.Helper()
+	var out []string
+	for name, doc := range policies {
+		for i, st := range doc.Statement {
+			if st.Effect != "Deny" || !has(st.Action, "*") || !has(st.Resource, "*") || st.NotAction != nil || st.NotResource != nil {
+				continue
+			}
+			if sess.matches(t, st.Condition) {
+				out = append(out, cmp.Or(st.Sid, fmt.Sprintf("%s[%d]", name, i)))
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (sess Session) matches(t testing.TB, cond map[string]map[string]any) bool {
+	t.Helper()
+	for op, kv := range cond {
+		for key, v := range kv {
+			values := strs(v)
+			got, present := sess.value(key)
+			ok := false
+			switch op {
+			case "StringEquals":
+				ok = present && slices.Contains(values, got)
+			case "StringLike":
+				ok = present && slices.ContainsFunc(values, func(p string) bool { return like(p, got) })
+			case "DateLessThan":
+				ok = present && slices.ContainsFunc(values, func(v string) bool {
+					at, err := time.Parse(time.RFC3339, v)
+					if err != nil {
+						t.Fatalf("DateLessThan %s %q: %v", key, v, err)
+					}
+					issued, _ := time.Parse(time.RFC3339Nano, got)
+					return issued.Before(at)
+				})
+			case "Null":
+				ok = slices.Contains(values, strconv.FormatBool(!present))
+			default:
+				t.Fatalf("condition operator %s: the test's evaluator does not know it", op)
+			}
+			if !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// value is the session's value of a condition key (keys are not case
+// sensitive), and whether the session has one.
+func (sess Session) value(key string) (string, bool) {
+	switch {
+	case strings.EqualFold(key, "aws:SourceIdentity"):
+		return sess.SourceIdentity, sess.SourceIdentity != ""
+	case strings.EqualFold(key, "aws:TokenIssueTime"):
+		return sess.IssuedAt.Format(time.RFC3339Nano), true
+	case len(key) > len("aws:PrincipalTag/") && strings.EqualFold(key[:len("aws:PrincipalTag/")], "aws:PrincipalTag/"):
+		for k, v := range sess.Tags {
+			if strings.EqualFold(k, key[len("aws:PrincipalTag/"):]) {
+				return v, true
+			}
+		}
+	}
+	return "", false
+}
+
+func strs(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case bool:
+		return []string{strconv.FormatBool(v)}
+	case []any:
+		var out []string
+		for _, x := range v {
+			out = append(out, strs(x)...)
+		}
+		return out
+	}
+	return nil
+}
+
+// like is StringLike's match: * any run of characters, ? any one.
+func like(pattern, s string) bool {
+	re := "^" + strings.NewReplacer(`\*`, ".*", `\?`, ".").Replace(regexp.QuoteMeta(pattern)) + "$"
+	return regexp.MustCompile(re).MatchString(s)
+}
+
+func has(v any, want string) bool { return slices.Contains(strs(v), want) }
