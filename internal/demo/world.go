@@ -21,6 +21,7 @@ import (
 
 	"github.com/elevate-gitops/elevate/internal/awscreds/stsfake"
 	"github.com/elevate-gitops/elevate/internal/brokerapi"
+	"github.com/elevate-gitops/elevate/internal/ghauth"
 	"github.com/elevate-gitops/elevate/internal/githubapi/githubfake"
 	"github.com/elevate-gitops/elevate/internal/identity/oidcfake"
 	"github.com/elevate-gitops/elevate/internal/validate"
@@ -177,6 +178,11 @@ func (w *world) run(who *person, name string, args ...string) (string, string, i
 		"ELEVATE_BROKER_URL=" + w.broker, "ELEVATE_REPO=" + owner + "/" + repoName, "GITHUB_API_URL=" + w.gh.URL,
 	}
 	if who != nil {
+		// Each person has run `elevate login` (the only token the broker
+		// takes); GH_TOKEN serves the CLI's own GitHub calls.
+		if err := w.login(*who, home); err != nil {
+			return "", "", 0, err
+		}
 		cmd.Env = append(cmd.Env, "GH_TOKEN="+who.token)
 	}
 	var stdout, stderr bytes.Buffer
@@ -187,6 +193,16 @@ func (w *world) run(who *person, name string, args ...string) (string, string, i
 		code, err = ee.ExitCode(), nil
 	}
 	return stdout.String(), stderr.String(), code, err
+}
+
+// login stores who's token of elevate's app where `elevate login` would.
+func (w *world) login(who person, home string) error {
+	host, err := ghauth.HostFor(w.gh.URL)
+	if err != nil {
+		return err
+	}
+	store := &ghauth.Store{Path: filepath.Join(home, ".config", "elevate", "token.json")}
+	return store.Save(host, ghauth.Token{Access: who.token, UserID: who.user.GetID()})
 }
 
 // elevate runs the CLI as who and prints it as a terminal would show it.
