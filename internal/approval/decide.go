@@ -356,8 +356,14 @@ func (j *judge) request() (*Verdict, error) {
 		v.Reasons = append(v.Reasons, *reason)
 		return v, nil
 	}
+	// The policy at merge time names the login the author had then: the
+	// requester, where elevate's merge record vouches for the rename.
+	login := j.f.Author.Login
+	if !j.f.MergedAt.IsZero() && strings.EqualFold(req.Requester, j.f.RecordedRequester) {
+		login = req.Requester
+	}
 	decision, err := policy.Evaluate(j.ctx, eligibility.Ask{
-		Login: j.f.Author.Login, Account: req.Account, Role: req.Role,
+		Login: login, Account: req.Account, Role: req.Role,
 		Duration: req.Duration, Ticket: req.Ticket, Emergency: req.Emergency,
 	}, j.members)
 	var notEligible *eligibility.NotEligibleError

@@ -18,6 +18,7 @@ import (
 	"github.com/elevate-gitops/elevate/internal/awscreds"
 	"github.com/elevate-gitops/elevate/internal/broker"
 	"github.com/elevate-gitops/elevate/internal/broker/brokertest"
+	"github.com/elevate-gitops/elevate/internal/prcomment"
 	"github.com/elevate-gitops/elevate/internal/brokerapi"
 	vt "github.com/elevate-gitops/elevate/internal/validate/validatetest"
 )
@@ -179,7 +180,8 @@ func TestStaleLedgerIs503(t *testing.T) {
 }
 
 // A requester renamed after the merge keeps the grant on a fresh start
-// (nothing verified yet): it belongs to the PR author's numeric id.
+// (nothing verified yet): it belongs to the PR author's numeric id, which
+// elevate's merge record ties to the file's requester.
 func TestRenamedRequesterOnFreshStart(t *testing.T) {
 	t.Parallel()
 	h := brokertest.New(t)
@@ -187,6 +189,7 @@ func TestRenamedRequesterOnFreshStart(t *testing.T) {
 	pr := h.GitHub.Fake.Pull(vt.Number)
 	pr.User = renamed
 	h.GitHub.Fake.AddPull(pr, h.GitHub.Fake.PullFiles(vt.Number))
+	h.GitHub.Fake.AddComment(vt.Number, elevateApp, prcomment.NewKey([]byte(brokertest.StateKey)).MergeRecordLine(prcomment.MergeRecord{Request: vt.RequestID, Requester: "Codertocat", AuthorID: vt.Author.GetID()}))
 	h.GitHub.Fake.TeamMember("acme", "sre", "Codertocat-2", "active") // eligibility follows the policy: by team here
 	tok := h.Token("Codertocat-2", vt.Author.GetID())
 	for _, body := range []any{map[string]string{"account": "prod", "role": "Admin"}, byID} {

@@ -277,7 +277,7 @@ func IAMFor(stsClient *sts.Client, region, endpoint, roleName string, now func()
 // prCommenter is what comment needs from GitHub.
 type prCommenter interface {
 	PullsWithCommit(ctx context.Context, sha string) ([]*github.PullRequest, error)
-	UpsertComment(ctx context.Context, number int, marker, body string) (string, error)
+	UpdateCommentWhere(ctx context.Context, number int, mine func(*github.IssueComment) bool, update func(old string) string) (string, error)
 }
 
 // repoOf is the access repository's API, nil without --repo.
@@ -294,7 +294,7 @@ func repoOf(gh *github.Client, fullName string) *githubapi.Repo {
 
 // comment tells the PR that ended each grant (its revocation's, or its own)
 // whose sessions were ended and from when; failing to is only logged.
-func comment(ctx context.Context, gh prCommenter, ended []endsession.Ended, logger *slog.Logger) {
+func comment(ctx context.Context, gh prCommenter, key *prcomment.Key, ended []endsession.Ended, logger *slog.Logger) {
 	for _, e := range ended {
 		number := e.PR
 		if e.Commit != "" {
@@ -312,7 +312,8 @@ func comment(ctx context.Context, gh prCommenter, ended []endsession.Ended, logg
 		if number == 0 {
 			continue
 		}
-		if _, err := gh.UpsertComment(ctx, number, prcomment.EndedMarker(e.Grant), prcomment.EndedBody(e.Grant, endedNote(e))); err != nil {
+		body := key.EndedBody(e.Grant, endedNote(e))
+		if _, err := gh.UpdateCommentWhere(ctx, number, key.MineEnded(e.Grant), func(string) string { return body }); err != nil {
 			logger.Warn("could not tell the PR of ended sessions", "grant", e.Grant, "pr", number, "error", err)
 		}
 	}

@@ -10,7 +10,9 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/elevate-gitops/elevate/internal/approval"
 	"github.com/elevate-gitops/elevate/internal/audit"
+	"github.com/elevate-gitops/elevate/internal/eligibility"
 	"github.com/elevate-gitops/elevate/internal/endsession"
 	"github.com/elevate-gitops/elevate/internal/ledger"
 	"github.com/elevate-gitops/elevate/internal/notify"
@@ -19,6 +21,7 @@ import (
 
 // reviewReader is what the emergency check reads from GitHub.
 type reviewReader interface {
+	PullRequest(ctx context.Context, number int) (*github.PullRequest, error)
 	Reviews(ctx context.Context, number int) ([]*github.PullRequestReview, error)
 }
 
@@ -29,6 +32,8 @@ type reviewReader interface {
 type notices struct {
 	notifier *notify.Notifier
 	reviews  reviewReader
+	git      approval.FileReader    // the policy before each emergency's merge
+	members  eligibility.Membership // its owners' teams
 	prLink   func(pr int) string
 	logger   *slog.Logger
 
@@ -89,8 +94,9 @@ func (n *notices) link(led *ledger.Ledger, id string) string {
 	return "(its PR is not verified yet)"
 }
 
-// emergencies announces, once, each live emergency grant that nobody but
-// its requester approved within 24 hours of its merge (audit.ReviewedInTime).
+// emergencies announces, once, each live emergency grant that none of its
+// owners approved within 24 hours of its merge, by the request decision's
+// own rule (approval.ReviewedEmergency).
 func (n *notices) emergencies(ctx context.Context, led *ledger.Ledger, now time.Time) {
 	if n.reviews == nil {
 		return
@@ -102,17 +108,30 @@ func (n *notices) emergencies(ctx context.Context, led *ledger.Ledger, now time.
 		if n.unreviews[g.ID] || now.Before(g.MergedAt.Add(audit.ReviewWindow)) || !now.Before(g.MergedAt.Add(audit.ReviewWindow+48*time.Hour)) {
 			continue
 		}
-		reviews, err := n.reviews.Reviews(ctx, g.PR)
+		by, err := n.reviewed(ctx, g)
 		if err != nil {
-			n.logger.Warn("could not read the reviews of an emergency grant", "request", g.ID, "error", err)
+			n.logger.Warn("could not read the review of an emergency grant", "request", g.ID, "error", err)
 			continue
 		}
 		n.unreviews[g.ID] = true
-		if !audit.ReviewedInTime(audit.Approvals(reviews), g.Login, g.Login, g.MergedAt) {
+		if len(by) == 0 {
 			n.notifier.Send(notify.Event{Kind: notify.EmergencyUnreviewed, Text: fmt.Sprintf("⚠️ *elevate:* the EMERGENCY grant `%s` of %s was merged %s and no code owner has approved it since. Review it: %s",
 				g.ID, esc(g.Login), g.MergedAt.UTC().Format(time.RFC3339), n.prLink(g.PR))})
 		}
 	}
+}
+
+// reviewed lists the owners who approved g within ReviewWindow of its merge.
+func (n *notices) reviewed(ctx context.Context, g ledger.EmergencyGrant) ([]string, error) {
+	pr, err := n.reviews.PullRequest(ctx, g.PR)
+	if err != nil {
+		return nil, err
+	}
+	reviews, err := n.reviews.Reviews(ctx, g.PR)
+	if err != nil {
+		return nil, err
+	}
+	return approval.ReviewedEmergency(ctx, n.git, n.members, pr, g.Path, g.Before, reviews, g.MergedAt.Add(audit.ReviewWindow))
 }
 
 // esc is notify.Escape: every value a requester or a token wrote.

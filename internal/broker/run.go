@@ -29,6 +29,7 @@ import (
 	"github.com/elevate-gitops/elevate/internal/identity"
 	"github.com/elevate-gitops/elevate/internal/ledger"
 	"github.com/elevate-gitops/elevate/internal/notify"
+	"github.com/elevate-gitops/elevate/internal/prcomment"
 	"github.com/elevate-gitops/elevate/internal/privfile"
 )
 
@@ -178,7 +179,8 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 			return nil, err
 		}
 		members.Inner = repo
-		checker = &custody.Checker{GitHub: repo, Git: git, Members: members, Branch: cfg.Branch, Anchor: anchor, Now: now}
+		checker = &custody.Checker{GitHub: repo, Git: git, Members: members, Branch: cfg.Branch, Anchor: anchor, Now: now,
+			Comments: repo, CommentKey: prcomment.NewKey([]byte(cfg.StateKey))}
 		verifier = checker
 		if cfg.StateKey == "" {
 			logger.Warn("no --state-key (ELEVATE_STATE_KEY): nothing is saved, so every start reads GitHub's record of the branch from the trust anchor")
@@ -249,10 +251,11 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 	}
 	prLink := pullLinker(cfg)
 	repo := repoOf(gh, cfg.Repo)
+	key := commentKey(cfg.StateKey)
 	if repo != nil {
-		srv.Usage = newUsage(bg, repo, notifier, prLink, logger)
+		srv.Usage = newUsage(bg, repo, key, notifier, prLink, logger)
 		if notifier != nil {
-			syncer.Notices = &notices{notifier: notifier, reviews: repo, prLink: prLink, logger: logger}
+			syncer.Notices = &notices{notifier: notifier, reviews: repo, git: checker, members: members, prLink: prLink, logger: logger}
 		}
 	}
 	if cfg.EndSessions {
@@ -261,7 +264,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 				Done: func(ctx context.Context, ended []endsession.Ended) {
 					srv.Metrics.sessionsEnded.Add(float64(len(ended)))
 					if repo != nil {
-						comment(ctx, repo, ended, logger)
+						comment(ctx, repo, key, ended, logger)
 					}
 					notifier.Send(notify.Event{Kind: notify.SessionsEnded, Text: endedText(ended)})
 				},

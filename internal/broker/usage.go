@@ -2,9 +2,12 @@ package broker
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/google/go-github/v60/github"
 
 	"github.com/elevate-gitops/elevate/internal/identity"
 	"github.com/elevate-gitops/elevate/internal/notify"
@@ -23,7 +26,20 @@ type session struct {
 
 // commentUpdater is the GitHub call the usage worker makes.
 type commentUpdater interface {
-	UpdateComment(ctx context.Context, number int, marker string, update func(old string) string) (string, error)
+	UpdateCommentWhere(ctx context.Context, number int, mine func(*github.IssueComment) bool, update func(old string) string) (string, error)
+}
+
+// commentKey seals the state of the broker's comments with secret (the
+// state key), so every replica and restart reads the others' count. Without
+// one, a key of this process's own: its count starts again with each start,
+// and no comment someone else wrote is ever read or edited as its own.
+func commentKey(secret string) *prcomment.Key {
+	if secret != "" {
+		return prcomment.NewKey([]byte(secret))
+	}
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return prcomment.NewKey(b)
 }
 
 // usage tells each grant's PR when, by whom and how often it was used: the
@@ -32,6 +48,7 @@ type commentUpdater interface {
 // issuance path makes no GitHub call.
 type usage struct {
 	gh       commentUpdater
+	key      *prcomment.Key
 	notifier *notify.Notifier
 	prLink   func(pr int) string
 	logger   *slog.Logger
@@ -39,8 +56,8 @@ type usage struct {
 	backoff  time.Duration
 }
 
-func newUsage(ctx context.Context, gh commentUpdater, n *notify.Notifier, prLink func(int) string, logger *slog.Logger) *usage {
-	u := &usage{gh: gh, notifier: n, prLink: prLink, logger: logger, queue: make(chan session, usageQueue), backoff: time.Second}
+func newUsage(ctx context.Context, gh commentUpdater, key *prcomment.Key, n *notify.Notifier, prLink func(int) string, logger *slog.Logger) *usage {
+	u := &usage{gh: gh, key: key, notifier: n, prLink: prLink, logger: logger, queue: make(chan session, usageQueue), backoff: time.Second}
 	go u.run(ctx)
 	return u
 }
@@ -91,13 +108,13 @@ func (u *usage) tell(ctx context.Context, sessions []session) {
 	wait := u.backoff
 	for attempt := 1; attempt <= 5; attempt++ {
 		firstUse := false
-		_, err := u.gh.UpdateComment(ctx, s.PR, prcomment.SessionsMarker(s.Grant), func(old string) string {
-			st, _ := prcomment.ParseSessions(old)
+		_, err := u.gh.UpdateCommentWhere(ctx, s.PR, u.key.MineSessions(s.Grant), func(old string) string {
+			st, _ := u.key.ParseSessions(s.Grant, old)
 			firstUse = st.Count == 0
 			for _, x := range sessions {
 				st.Add(x.Session)
 			}
-			return prcomment.SessionsBody(s.Grant, st)
+			return u.key.SessionsBody(s.Grant, st)
 		})
 		if err == nil {
 			if firstUse {

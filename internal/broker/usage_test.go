@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-github/v60/github"
+
 	"github.com/elevate-gitops/elevate/internal/prcomment"
 )
 
@@ -20,10 +22,10 @@ type stickyComments struct {
 	fail    int
 	calls   int
 	created int
-	bodies  map[string]string // by marker
+	comments []*github.IssueComment
 }
 
-func (c *stickyComments) UpdateComment(_ context.Context, _ int, marker string, update func(string) string) (string, error) {
+func (c *stickyComments) UpdateCommentWhere(_ context.Context, _ int, mine func(*github.IssueComment) bool, update func(string) string) (string, error) {
 	<-c.gate
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -31,23 +33,38 @@ func (c *stickyComments) UpdateComment(_ context.Context, _ int, marker string, 
 	if c.calls <= c.fail {
 		return "", errors.New("502 Bad Gateway")
 	}
-	old, ok := c.bodies[marker]
-	if !ok {
-		c.created++
+	for _, cm := range c.comments {
+		if mine(cm) {
+			cm.Body = github.String(update(cm.GetBody()))
+			return "", nil
+		}
 	}
-	c.bodies[marker] = update(old)
+	c.created++
+	c.comments = append(c.comments, &github.IssueComment{Body: github.String(update("")), User: &github.User{Login: github.String("elevate-app[bot]")}})
 	return "", nil
 }
 
+// body is the last comment carrying marker.
 func (c *stickyComments) body(marker string) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.bodies[marker]
+	out := ""
+	for _, cm := range c.comments {
+		if strings.Contains(cm.GetBody(), marker) {
+			out = cm.GetBody()
+		}
+	}
+	return out
 }
 
 func TestUsageNeverWaitsAndKeepsOneComment(t *testing.T) {
-	gh := &stickyComments{gate: make(chan struct{}), fail: 1, bodies: map[string]string{}}
-	u := newUsage(t.Context(), gh, nil, func(pr int) string { return "" }, slog.New(slog.DiscardHandler))
+	gh := &stickyComments{gate: make(chan struct{}), fail: 1}
+	// A look-alike a writer posted first, claiming a hundred sessions: it
+	// is neither edited nor counted.
+	forged := prcomment.SessionsMarker("2026-12-02-alice-admin") + "\n<!-- elevate:sessions-state {\"count\":100} mac=" + strings.Repeat("a", 64) + " -->\n"
+	gh.comments = append(gh.comments, &github.IssueComment{Body: github.String(forged), User: &github.User{Login: github.String("mallory")}})
+	key := commentKey("usage-test-state-key-0123456789abcdef")
+	u := newUsage(t.Context(), gh, key, nil, func(pr int) string { return "" }, slog.New(slog.DiscardHandler))
 	u.backoff = time.Millisecond
 	at := time.Date(2026, 12, 2, 14, 2, 11, 0, time.UTC)
 	begin := time.Now()
@@ -71,7 +88,10 @@ func TestUsageNeverWaitsAndKeepsOneComment(t *testing.T) {
 	if gh.created != 1 {
 		t.Errorf("%d comments created, want 1", gh.created)
 	}
-	st, _ := prcomment.ParseSessions(gh.body(marker))
+	if gh.comments[0].GetBody() != forged {
+		t.Error("the broker edited a comment someone else wrote")
+	}
+	st, _ := key.ParseSessions("2026-12-02-alice-admin", gh.body(marker))
 	if st.Count != 10 || !st.First.Equal(at) || st.FirstBy != "alice" {
 		t.Errorf("state read back = %+v", st)
 	}

@@ -145,6 +145,9 @@ func NewOn(t testing.TB, target AWS, opts ...Option) *Harness {
 	h.GitHub.Review(vt.Hubot, "APPROVED", vt.HeadSHA, merged.Add(-time.Minute))
 	h.GitHub.MergeAs(t, vt.Number, merged, sha)
 	h.GitHub.Fake.Token(UserToken, vt.Author)
+	// The broker reads and writes GitHub as elevate's App, as in production:
+	// what the workflows' shared bot writes is nobody's evidence.
+	h.GitHub.Fake.Token(vt.Token, AppBot)
 	h.GitHub.Fake.TeamMember("acme", "security", SecurityLead.GetLogin(), "active")
 
 	h.OIDC = oidcfake.New(t)
@@ -155,6 +158,10 @@ func NewOn(t testing.TB, target AWS, opts ...Option) *Harness {
 	}
 	return h
 }
+
+// AppBot is the bot user of elevate's App, as whom the harness broker
+// reads and writes GitHub.
+var AppBot = &github.User{ID: github.Int64(99), Login: github.String("elevate-app[bot]"), Type: github.String("Bot")}
 
 // Config is the broker's configuration in the harness: every flag as an
 // operator would set it, pointed at the loopback stand-ins.
