@@ -204,6 +204,9 @@ func AssumeRoleInput(s Session) (*sts.AssumeRoleInput, error) {
 			tag(TagPR, strconv.Itoa(s.PR)),
 			tag(TagGitHubID, strconv.FormatInt(s.UserID, 10)),
 		},
+		// Ending sessions denies by these tags: carried into any role the
+		// session chains to, so a chained session cannot shed them.
+		TransitiveTagKeys: []string{TagRequest, TagGitHubID},
 	}, nil
 }
 

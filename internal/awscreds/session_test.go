@@ -202,6 +202,7 @@ func TestAssumeRoleInput(t *testing.T) {
 			{Key: aws.String("elevate-pr"), Value: aws.String("4821")},
 			{Key: aws.String("elevate-github-id"), Value: aws.String("583231")},
 		},
+		TransitiveTagKeys: []string{"elevate-request", "elevate-github-id"},
 	}
 	if diff := cmp.Diff(want, got, ignoreSDK); diff != "" {
 		t.Errorf("AssumeRoleInput mismatch (-want +got):\n%s", diff)

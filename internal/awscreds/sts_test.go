@@ -117,6 +117,9 @@ func TestAssumeRoleThenCallerIdentity(t *testing.T) {
 		"Tags.member.2.Value": {"4821"},
 		"Tags.member.3.Key":   {"elevate-github-id"},
 		"Tags.member.3.Value": {"583231"},
+		// The tags the end of sessions names, carried into chained roles.
+		"TransitiveTagKeys.member.1": {"elevate-request"},
+		"TransitiveTagKeys.member.2": {"elevate-github-id"},
 	}
 	if diff := cmp.Diff(wantSent, sent); diff != "" {
 		t.Errorf("AssumeRole parameters mismatch (-want +got):\n%s", diff)
