@@ -121,18 +121,14 @@ func TestAuditReadsOnlyElevatesComments(t *testing.T) {
 	h := newHistory(t)
 	f, _ := gitHub(t, h)
 	bob := &github.User{Login: github.String("bob")}
-	f.AddPull(&github.PullRequest{
-		Number: github.Int(15), State: github.String("closed"), Merged: github.Bool(true), User: bob,
-		MergedAt: &github.Timestamp{Time: now.Add(-3 * hour)}, MergeCommitSHA: github.String(h.sha["bob-admin"]),
-		Head: &github.PullRequestBranch{Ref: github.String("r"), SHA: github.String(strings.Repeat("f", 40))},
-		Base: &github.PullRequestBranch{Ref: github.String("main")},
-	}, nil)
-	f.AddPull(&github.PullRequest{
-		Number: github.Int(16), State: github.String("closed"), Merged: github.Bool(true), User: bob,
-		MergedAt: &github.Timestamp{Time: now.Add(-2 * hour)}, MergeCommitSHA: github.String(h.sha["bob-admin-rm"]),
-		Head: &github.PullRequestBranch{Ref: github.String("r2"), SHA: github.String(strings.Repeat("d", 40))},
-		Base: &github.PullRequestBranch{Ref: github.String("main")},
-	}, nil)
+	for number, sha := range map[int]string{15: h.sha["bob-admin"], 16: h.sha["bob-admin-rm"]} {
+		f.AddPull(&github.PullRequest{
+			Number: github.Int(number), State: github.String("closed"), Merged: github.Bool(true), User: bob,
+			MergedAt: &github.Timestamp{Time: h.at[sha]}, MergeCommitSHA: github.String(sha),
+			Head: &github.PullRequestBranch{Ref: github.String("r"), SHA: github.String(strings.Repeat("f", 40))},
+			Base: &github.PullRequestBranch{Ref: github.String("main")},
+		}, nil)
+	}
 	id := "prod/2026-11/bob-admin"
 	ctx := context.Background()
 	app := asElevate(t, f)
