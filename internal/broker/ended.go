@@ -53,6 +53,10 @@ type sessionEnder struct {
 	seen  bool                        // a check ran: live is what it saw
 	queue chan []endsession.Ended
 	once  sync.Once
+	// pending are the ends whose Deny is not written yet (IAM refused
+	// every retry, or the queue was full): queued again at every check
+	// until IAM takes them or no session they name can be alive.
+	pending []endsession.Ended
 }
 
 // endLag is how long after a grant ended a replica may still issue for
@@ -71,6 +75,13 @@ func (e *sessionEnder) start() {
 	e.once.Do(func() {
 		if e.ender.Refused == nil {
 			e.ender.Refused = e.refused
+		}
+		failed := e.ender.Failed
+		e.ender.Failed = func(batch []endsession.Ended, err error) {
+			e.keep(batch)
+			if failed != nil {
+				failed(batch, err)
+			}
 		}
 		e.queue = make(chan []endsession.Ended, endQueue)
 		go func() {
@@ -100,12 +111,14 @@ func (e *sessionEnder) check(ctx context.Context, led *ledger.Ledger, now time.T
 	broken := errors.As(trustErr, &untrusted) || errors.As(trustErr, &rewritten)
 	cur := map[string]ledger.LiveGrant{}
 	notEligible := map[string]bool{}
+	var ineligible []ledger.LiveGrant
 	if !broken {
 		for _, g := range led.Live(now) {
 			if x.Policy != nil {
 				ok, err := x.Policy.Eligible(ctx, g.Login, g.Account, g.Role, e.members)
 				if err == nil && !ok {
 					notEligible[g.ID] = true
+					ineligible = append(ineligible, g)
 					continue
 				}
 			}
@@ -117,11 +130,15 @@ func (e *sessionEnder) check(ctx context.Context, led *ledger.Ledger, now time.T
 	e.live, e.seen = cur, true
 	e.mu.Unlock()
 	var ended []endsession.Ended
+	if first {
+		// A process that starts after a grant ended never saw it live:
+		// what could still have live sessions is ended again (the same
+		// statement, so rewriting one is harmless).
+		ended = append(ended, e.atStart(x, broken, ineligible, now)...)
+	}
 	if first && !broken {
-		// A process that starts after a revocation never saw the grant
-		// live: the revocations recent enough for a session issued before
-		// them to be alive are ended again (the same statement, so
-		// rewriting one is harmless).
+		// The revocations recent enough for a session issued before them
+		// to be alive.
 		x.Revocations(func(r *ledger.Removal) {
 			if r.Request == nil || now.Sub(r.At) > maxSessionAge+e.lag {
 				return
@@ -132,7 +149,7 @@ func (e *sessionEnder) check(ctx context.Context, led *ledger.Ledger, now time.T
 	}
 	seenRole := map[string]bool{}
 	for id, g := range prev {
-		if _, still := cur[id]; still || !now.Before(g.End) {
+		if c, still := cur[id]; (still && c.Commit == g.Commit) || !now.Before(g.End) {
 			continue
 		}
 		// A Deny names the grant by its request id, or the person by
@@ -157,25 +174,91 @@ func (e *sessionEnder) check(ctx context.Context, led *ledger.Ledger, now time.T
 				end.Scope = endsession.ScopePerson
 			}
 		default:
-			r, ok := x.Removed(id)
-			if !ok {
+			if r, ok := x.Removed(id); ok {
+				// The revocation's own time, the same on every replica, so
+				// they all write one statement.
+				end.Reason, end.Before, end.Commit, end.PR = "revoked", r.At, r.Commit, 0
+				break
+			}
+			// Deleted and added again between two looks: the version
+			// that was live is revoked as of the step that brought the
+			// new one, whether or not that one verifies.
+			now, ok := x.Grant(id)
+			if !ok || now.Step.After == g.Commit {
 				continue // dropped from the index without a revocation
 			}
-			// The revocation's own time, the same on every replica, so
-			// they all write one statement.
-			end.Reason, end.Before, end.Commit, end.PR = "revoked", r.At, r.Commit, 0
+			end.Reason, end.Before, end.Commit, end.PR = "revoked", now.Step.At, now.Step.After, 0
 		}
 		end.Before = end.Before.Add(e.lag).Truncate(time.Second)
 		ended = append(ended, end)
 	}
+	e.mu.Lock()
+	ended = append(ended, e.retryable(now)...)
+	e.mu.Unlock()
 	if len(ended) == 0 {
 		return
 	}
 	select {
 	case e.queue <- ended:
 	default:
-		e.logger.Error("the queue of sessions to end is full; these will not be ended", "grants", len(ended))
+		e.logger.Error("the queue of sessions to end is full; they are queued again at the next check", "grants", len(ended))
+		e.keep(ended)
 	}
+}
+
+// keep holds ends whose Deny is not written yet for the next check.
+func (e *sessionEnder) keep(batch []endsession.Ended) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.pending = append(e.pending, batch...)
+}
+
+// retryable takes the pending ends that can still matter at now: a session
+// issued before the cut-off lives at most maxSessionAge. Called with mu.
+func (e *sessionEnder) retryable(now time.Time) []endsession.Ended {
+	var out []endsession.Ended
+	for _, x := range e.pending {
+		if now.Sub(x.Before) <= maxSessionAge {
+			out = append(out, x)
+		}
+	}
+	e.pending = nil
+	return out
+}
+
+// atStart is what a process that never saw the grants live must end at its
+// first check: with the history broken, every elevate session of each role
+// with a grant whose sessions may still live; the live grants whose person
+// is no longer eligible, by person.
+func (e *sessionEnder) atStart(x *ledger.Index, broken bool, ineligible []ledger.LiveGrant, now time.Time) []endsession.Ended {
+	var out []endsession.Ended
+	cut := x.SyncedAt.Add(e.lag).Truncate(time.Second)
+	if broken {
+		seenRole := map[string]bool{}
+		x.Grants(func(g *ledger.Grant) {
+			if g.Request == nil {
+				return
+			}
+			if _, end := g.Request.Window(g.Step.At); !now.Before(end.Add(maxSessionAge)) {
+				return
+			}
+			account := accountOf(x, g.Request.Account)
+			if k := account + "/" + g.Request.Role; !seenRole[k] {
+				seenRole[k] = true
+				out = append(out, endsession.Ended{AccountID: account, Role: g.Request.Role, Scope: endsession.ScopeRole, Grant: g.ID, Reason: "untrusted", Before: cut})
+			}
+		})
+		return out
+	}
+	for _, g := range ineligible {
+		end := endsession.Ended{AccountID: accountOf(x, g.Account), Role: g.Role, Scope: endsession.ScopeGrant, Grant: g.ID, UserID: g.UserID,
+			Login: g.Login, PR: g.PR, Reason: "not_eligible", Before: cut}
+		if g.UserID > 0 {
+			end.Scope = endsession.ScopePerson
+		}
+		out = append(out, end)
+	}
+	return out
 }
 
 // refused raises, at once, a batch whose Deny could not be written: the

@@ -528,3 +528,73 @@ func TestEndSessionsAfterARestartPastTheRevocation(t *testing.T) {
 		t.Errorf("sessions ended before %s, want %s", got, want)
 	}
 }
+
+// personDeny reports whether doc denies the sessions of GitHub user id.
+func personDeny(doc *endsession.Document, id int64) bool {
+	return doc != nil && slices.ContainsFunc(doc.Statement, func(s endsession.Statement) bool {
+		return s.Condition["StringEquals"]["aws:PrincipalTag/"+awscreds.TagGitHubID] == fmt.Sprint(id)
+	})
+}
+
+// A person who stops being eligible while no broker runs (a deploy, a
+// Lambda cold start) still has their sessions ended: the new process ends
+// what the live grants of people no longer eligible could have issued.
+func TestEndSessionsWhenEligibilityEndsAcrossARestart(t *testing.T) {
+	t.Parallel()
+	target := brokertest.StartMotoEndSessions(t)
+	h := ending(t, target)
+	syncAndWait(t, h.Broker)
+	policy := strings.Replace(brokertest.Policy, `"Codertocat", `, "", 1)
+	policy = strings.Replace(policy, "111111111111", target.AccountID, 1)
+	h.MergeChange(50, map[string]string{"eligibility.yaml": policy}, h.Clock().Add(-time.Minute), brokertest.SecurityLead)
+	cfg := h.Config()
+	endSessionsOn(target)(&cfg)
+	cfg.StateDir = t.TempDir() // a fresh process, which never saw the grant live
+	b, err := broker.Build(context.Background(), cfg, h.Deps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncAndWait(t, b)
+	waitFor(t, "the Deny for the person no longer eligible", func() bool { return personDeny(rolePolicy(t, target), vt.Author.GetID()) })
+}
+
+// A grant deleted and added again at the same path between two looks of
+// the broker is revoked all the same: the sessions of the version that was
+// live are ended, whether or not the new one verifies.
+func TestEndSessionsWhenTheSamePathIsAddedAgain(t *testing.T) {
+	t.Parallel()
+	target := brokertest.StartMotoEndSessions(t)
+	h := ending(t, target)
+	b := h.Broker
+	syncAndWait(t, b)
+	revoke(t, h, 40, h.Clock().Add(-2*time.Second).Truncate(time.Second))
+	// An emergency at the same path, merged before the broker looks again.
+	mergeBy(t, h, 41, vt.Author, vt.RequestPath, strings.Replace(vt.Request, "INC-1", "INC-41", 1)+"emergency: true\n", h.Clock().Truncate(time.Second), false)
+	syncAndWait(t, b)
+	waitFor(t, "the Deny for the version that was live", func() bool { return grantDeny(rolePolicy(t, target), vt.RequestID) != nil })
+}
+
+// A Deny IAM keeps refusing is never given up: once every retry of its
+// batch failed, the broker asks again at each check, and writes it as soon
+// as the role has room.
+func TestEndSessionsNeverGiveUp(t *testing.T) {
+	t.Parallel()
+	target := brokertest.StartMotoEndSessions(t)
+	h := brokertest.NewOn(t, target)
+	putPolicy(t, target, "app-permissions", filler(endsession.MaxPolicySize-150))
+	cfg := h.Config()
+	endSessionsOn(target)(&cfg)
+	deps := h.Deps()
+	deps.EndAttempts, deps.EndBackoff = 2, 10*time.Millisecond
+	b, err := broker.Build(context.Background(), cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncAndWait(t, b)
+	revoke(t, h, 40, h.Clock().Truncate(time.Second))
+	syncAndWait(t, b)
+	waitFor(t, "every retry of the batch to fail", func() bool { return metric(t, b, "elevate_end_sessions_errors_total") == "1" })
+	putPolicy(t, target, "app-permissions", filler(300))
+	syncAndWait(t, b)
+	waitFor(t, "the Deny once the role has room", func() bool { return grantDeny(rolePolicy(t, target), vt.RequestID) != nil })
+}

@@ -115,6 +115,11 @@ type Deps struct {
 	Now    func() time.Time // default time.Now
 	// AWS overrides the SDK's default credential chain for STS (tests).
 	AWS aws.CredentialsProvider
+	// EndAttempts and EndBackoff, when set, replace how often and how
+	// fast one batch of ended sessions is retried before it waits for the
+	// next check (tests).
+	EndAttempts int
+	EndBackoff  time.Duration
 }
 
 // Broker is the wired broker: its HTTP server and what keeps it current.
@@ -261,6 +266,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 	if cfg.EndSessions {
 		syncer.Ended = &sessionEnder{ctx: bg, members: members, logger: logger, lag: endLag(cfg), metrics: srv.Metrics, notifier: notifier, prLink: prLink,
 			ender: &endsession.Ender{IAMFor: IAMFor(stsClient, cfg.Region, cfg.IAMEndpoint, cmp.Or(cfg.EndRole, DefaultEndSessionsRole), now), Now: now, Logger: logger,
+				Attempts: deps.EndAttempts, Backoff: deps.EndBackoff,
 				Done: func(ctx context.Context, ended []endsession.Ended) {
 					srv.Metrics.sessionsEnded.Add(float64(len(ended)))
 					if repo != nil {

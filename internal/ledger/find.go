@@ -309,6 +309,7 @@ func (l *Ledger) GrantsOf(ctx context.Context, userID int64, login string) ([]br
 // is for its caller to check.
 type LiveGrant struct {
 	ID, Account, Role string
+	Commit            string // where the step that added it left the branch: which version of the file
 	Login             string // the PR author's login at verification: the sessions' SourceIdentity
 	UserID            int64
 	End               time.Time
@@ -335,7 +336,7 @@ func (l *Ledger) Live(now time.Time) []LiveGrant {
 		if now.Before(start) || !now.Before(end) {
 			continue
 		}
-		out = append(out, LiveGrant{ID: g.ID, Account: g.Request.Account, Role: g.Request.Role, Login: v.AuthorLogin, UserID: v.AuthorID, End: end, PR: v.PR})
+		out = append(out, LiveGrant{ID: g.ID, Commit: g.Step.After, Account: g.Request.Account, Role: g.Request.Role, Login: v.AuthorLogin, UserID: v.AuthorID, End: end, PR: v.PR})
 	}
 	return out
 }
