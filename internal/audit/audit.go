@@ -267,7 +267,7 @@ type version struct {
 	// irregular is the git mode of a path that is not a regular file (a
 	// symlink or submodule): never a request.
 	irregular string
-	before string // where the branch was just before the merge
+	before    string // where the branch was just before the merge
 	// From GitHub: the pull request, its APPROVED reviews, and the comments
 	// of its PR and of the PR that revoked it; reviewed is set for an
 	// emergency an owner approved within ReviewWindow of its merge.

@@ -323,7 +323,9 @@ func gitHub(t *testing.T, h *history) (*githubfake.Fake, *githubapi.Repo) {
 	f := githubfake.New(t)
 	f.Repo("acme", "access")
 	ids := map[string]int64{"alice": 1, "bob": 2, "carol": 3, "dave": 4, "erin": 5, "frank": 6, "grace": 7, "zed": 8}
-	user := func(login string) *github.User { return &github.User{ID: github.Int64(ids[login]), Login: github.String(login)} }
+	user := func(login string) *github.User {
+		return &github.User{ID: github.Int64(ids[login]), Login: github.String(login)}
+	}
 	merged := func(number int, author, sha string, at time.Time) {
 		f.AddPull(&github.PullRequest{
 			Number: github.Int(number), State: github.String("closed"), Merged: github.Bool(true), User: user(author),

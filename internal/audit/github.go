@@ -183,4 +183,6 @@ func reviewEmergencies(ctx context.Context, git approval.FileReader, members eli
 // noTeams is membership with no teams: only owners named by login count.
 type noTeams struct{}
 
-func (noTeams) ActiveTeamMember(context.Context, string, string, string) (bool, error) { return false, nil }
+func (noTeams) ActiveTeamMember(context.Context, string, string, string) (bool, error) {
+	return false, nil
+}

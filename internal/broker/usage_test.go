@@ -17,11 +17,11 @@ import (
 // stickyComments is a PR's comments as UpdateComment keeps them, with a
 // gate that holds every call until opened and a number of failures first.
 type stickyComments struct {
-	mu      sync.Mutex
-	gate    chan struct{}
-	fail    int
-	calls   int
-	created int
+	mu       sync.Mutex
+	gate     chan struct{}
+	fail     int
+	calls    int
+	created  int
 	comments []*github.IssueComment
 }
 

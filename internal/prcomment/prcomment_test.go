@@ -100,7 +100,7 @@ func TestOnlyElevatesStateCounts(t *testing.T) {
 		want     bool
 	}{
 		{"elevate's own", []*github.IssueComment{comment("elevate[bot]", real)}, key, true},
-		{"forged by a writer, unsigned", []*github.IssueComment{comment("mallory", EndedMarker("prod/2026-12/carol") + "\n<!-- elevate:ended-state {\"before\":\"2026-12-09T00:00:00Z\"} -->")}, key, false},
+		{"forged by a writer, unsigned", []*github.IssueComment{comment("mallory", EndedMarker("prod/2026-12/carol")+"\n<!-- elevate:ended-state {\"before\":\"2026-12-09T00:00:00Z\"} -->")}, key, false},
 		{"forged under another key", []*github.IssueComment{comment("mallory", other.EndedBody("prod/2026-12/carol", e))}, key, false},
 		{"elevate's, edited by a writer", []*github.IssueComment{comment("elevate[bot]", edited)}, key, false},
 		{"moved from another grant", []*github.IssueComment{comment("elevate[bot]", key.EndedBody("prod/2026-12/dave", e))}, key, false},
