@@ -137,3 +137,17 @@ func TestSecondEmergencyWhileTheFirstIsUnreviewed(t *testing.T) {
 		})
 	}
 }
+
+// Revoking one's own unreviewed emergency does not open the way to the
+// next: the revoked one still waits for its owners' review.
+func TestSecondEmergencyAfterRevokingTheFirst(t *testing.T) {
+	t.Parallel()
+	emergency := strings.Replace(vt.Request, "2h", "1h", 1) + "emergency: true\n"
+	h := brokertest.New(t)
+	mergeBy(t, h, 6, vt.Author, "requests/prod/2026-11/first.yaml", strings.Replace(emergency, "INC-1", "INC-6", 1), h.Clock().Add(-20*time.Minute), false)
+	h.MergeChange(7, map[string]string{"requests/prod/2026-11/first.yaml": ""}, h.Clock().Add(-10*time.Minute), nil)
+	mergeBy(t, h, 8, vt.Author, "requests/prod/2026-11/second.yaml", strings.Replace(emergency, "INC-1", "INC-8", 1), h.Clock().Add(-time.Minute), false)
+	bothBrokers(t, h, func(t *testing.T, h *brokertest.Harness) {
+		wantRefusal(t, h.Credentials(h.Codertocat(), map[string]string{"request": "second"}), 403, "no_active_grant", "already has an emergency grant its owners have not reviewed (prod/2026-11/first)")
+	})
+}

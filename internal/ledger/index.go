@@ -47,6 +47,11 @@ type Removal struct {
 	At      time.Time        // GitHub's time of that step
 	Request *request.Request // the deleted request, when it was in the index
 	Blob    string           // the deleted file's blob SHA
+	// Added is the step that had added it, with its Path and Seq, when it
+	// was in the index: a revoked emergency still waits for its review.
+	Added custody.Move
+	Path  string
+	Seq   int64
 }
 
 // setContent parses the file's bytes into g.
@@ -208,8 +213,13 @@ func (x *Index) clone() *Index {
 
 // remove records the deletion of id, dropping its grant.
 func (x *Index) remove(id string, r *Removal) {
-	if g, ok := x.grants[id]; ok && r.Request == nil {
-		r.Request = g.Request
+	if g, ok := x.grants[id]; ok {
+		if r.Request == nil {
+			r.Request = g.Request
+		}
+		if r.Added.After == "" {
+			r.Added, r.Path, r.Seq = g.Step, g.Path, g.Seq
+		}
 	}
 	x.drop(id)
 	x.removed[id] = r

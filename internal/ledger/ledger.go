@@ -397,8 +397,14 @@ func (l *Ledger) replay(ctx context.Context, next *Index, changes []applied) err
 		p, _ := request.ParsePath(a.change.Path) // only request paths are applied
 		id := p.ID()
 		if a.change.Status == 'D' {
+			r := &Removal{ID: id, Commit: a.step.After, At: a.step.At, Blob: a.change.OldBlob}
+			if added, ok := touched[id]; ok {
+				// Added and deleted between two looks: the step that added
+				// it is kept (a revoked emergency still waits for review).
+				r.Added, r.Path, r.Seq = added.step, added.change.Path, added.seq
+			}
 			delete(touched, id)
-			removals[id] = &Removal{ID: id, Commit: a.step.After, At: a.step.At, Blob: a.change.OldBlob}
+			removals[id] = r
 			continue
 		}
 		if _, seen := touched[id]; !seen {

@@ -18,7 +18,7 @@ import (
 
 // stateVersion changes when the saved state's meaning does: an older file
 // is ignored (a cold start), never misread.
-const stateVersion = 2
+const stateVersion = 3
 
 // maxStateSize bounds the saved state read back.
 const maxStateSize = 256 << 20
@@ -55,6 +55,9 @@ type savedGrant struct {
 type savedRemoval struct {
 	ID, Commit, Blob string
 	At               time.Time
+	Added            custody.Move `json:",omitzero"`
+	Path             string       `json:",omitempty"`
+	Seq              int64        `json:",omitempty"`
 }
 
 // sealed is the file: the state and its MAC.
@@ -81,7 +84,7 @@ func (l *Ledger) save(x *Index) {
 		st.Grants = append(st.Grants, savedGrant{ID: g.ID, Path: g.Path, Step: g.Step, Blob: g.Blob, Invalid: g.Invalid, Seq: g.Seq, Digest: g.Digest})
 	}
 	for _, r := range x.removed {
-		st.Removed = append(st.Removed, savedRemoval{ID: r.ID, Commit: r.Commit, Blob: r.Blob, At: r.At})
+		st.Removed = append(st.Removed, savedRemoval{ID: r.ID, Commit: r.Commit, Blob: r.Blob, At: r.At, Added: r.Added, Path: r.Path, Seq: r.Seq})
 	}
 	st.Chain = x.Chain.Settled()
 	l.stateMu.Lock()
@@ -171,7 +174,7 @@ func (l *Ledger) rebuild(ctx context.Context, st *savedState) (*Index, error) {
 		return nil, fmt.Errorf("read the saved grants: %w", err)
 	}
 	for i, r := range st.Removed {
-		rm := &Removal{ID: r.ID, Commit: r.Commit, At: r.At, Blob: r.Blob}
+		rm := &Removal{ID: r.ID, Commit: r.Commit, At: r.At, Blob: r.Blob, Added: r.Added, Path: r.Path, Seq: r.Seq}
 		if data := blobs[len(st.Grants)+i].Data; data != nil {
 			rm.Request, _ = request.Parse("requests/"+r.ID+".yaml", data)
 		}

@@ -51,6 +51,14 @@ func (x *Index) earlierEmergencies(g *Grant) []custody.Earlier {
 			out = append(out, custody.Earlier{Grant: o.ref(), Trust: x.TrustBefore(o)})
 		}
 	}
+	// A revoked emergency still waits for its owners' review: revoking
+	// one's own does not open the way to the next.
+	for _, r := range x.removed {
+		if r.Request != nil && r.Request.Emergency && r.Added.After != "" && r.Added.At.Before(g.Step.At) {
+			o := &Grant{ID: r.ID, Path: r.Path, Step: r.Added, Seq: r.Seq}
+			out = append(out, custody.Earlier{Grant: o.ref(), Trust: x.TrustBefore(o)})
+		}
+	}
 	return out
 }
 
