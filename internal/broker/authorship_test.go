@@ -61,6 +61,7 @@ func TestRenamedRequesterNeedsElevatesMergeRecord(t *testing.T) {
 		{"no record", nil, "", false, "no merge record of elevate's names Codertocat"},
 		{"elevate's record", elevateApp, brokertest.StateKey, true, ""},
 		{"a record under another key", elevateApp, "another-state-key-0123456789abcdef-0000", false, "no merge record"},
+		{"elevate's record posted by a person who holds the key", &github.User{ID: github.Int64(66), Login: github.String("mallory"), Type: github.String("User")}, brokertest.StateKey, false, "no merge record"},
 		{"elevate's record posted by the workflows' shared bot", &github.User{ID: github.Int64(41898282), Login: github.String(prcomment.SharedBot), Type: github.String("Bot")}, brokertest.StateKey, false, "no merge record"},
 	}
 	for _, tt := range tests {
@@ -82,6 +83,21 @@ func TestRenamedRequesterNeedsElevatesMergeRecord(t *testing.T) {
 			wantRefusal(t, a, 403, "no_active_grant", tt.mention)
 		})
 	}
+}
+
+// Even elevate's own sealed record cannot make a file name someone else: a
+// requester login another account holds now (hubot, a reviewer here) was
+// never the author's.
+func TestMergeRecordForALoginSomeoneElseHolds(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	const id, path = "prod/2026-11/other", "requests/prod/2026-11/other.yaml"
+	content := strings.Replace(vt.Request, "requester: Codertocat", "requester: hubot", 1)
+	mergeBy(t, h, 6, vt.Author, path, content, h.Clock().Add(-time.Minute), true)
+	record := prcomment.MergeRecord{Request: id, Requester: "hubot", AuthorID: vt.Author.GetID()}
+	h.GitHub.Fake.AddComment(6, elevateApp, prcomment.NewKey([]byte(brokertest.StateKey)).MergeRecordLine(record))
+	h.Sync()
+	wantRefusal(t, h.Credentials(h.Codertocat(), map[string]string{"request": "other"}), 403, "no_active_grant", "requester is hubot but the PR's author is Codertocat")
 }
 
 // An emergency cannot carry not_before: the broker refuses it as invalid,

@@ -27,9 +27,11 @@ type GitHub interface {
 	Pulls
 }
 
-// CommentReader lists a PR's first comments (githubapi.Repo serves it).
+// CommentReader lists a PR's first comments and looks up who holds a
+// login now (githubapi.Repo serves it).
 type CommentReader interface {
 	FirstComments(ctx context.Context, number int) ([]*github.IssueComment, bool, error)
+	UserID(ctx context.Context, login string) (int64, error)
 }
 
 // Checker verifies the branch's recorded moves against GitHub. Definitive

@@ -158,5 +158,15 @@ func (c *Checker) recordedRequester(ctx context.Context, pr *github.PullRequest,
 	if !ok || r.AuthorID != pr.GetUser().GetID() {
 		return "", nil
 	}
+	// A rename leaves the old login to nobody (or to whoever claims it
+	// later): a requester someone else holds now was never this author,
+	// whatever a record says.
+	holder, err := c.Comments.UserID(ctx, r.Requester)
+	if err != nil {
+		return "", err
+	}
+	if holder != 0 && holder != r.AuthorID {
+		return "", nil
+	}
 	return r.Requester, nil
 }

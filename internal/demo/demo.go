@@ -81,8 +81,10 @@ func (w *world) setUp() error {
 	for _, p := range []person{alice, bob, carol} {
 		w.gh.Token(p.token, p.user)
 	}
-	w.gh.Token(actionsToken, newPerson("github-actions[bot]", 41898282).user)
-	w.gh.Token(brokerToken, newPerson("elevate-broker[bot]", 41898283).user)
+	// The judge and the broker act as elevate's GitHub App, as in
+	// production: its comments are the only ones elevate reads back.
+	w.gh.Token(actionsToken, appBot)
+	w.gh.Token(brokerToken, appBot)
 	w.gh.TeamMember("acme", "sre", "alice", "active")
 	w.oidc, stop = oidcfake.NewServer()
 	w.stop = append(w.stop, stop)

@@ -46,6 +46,9 @@ func newPerson(login string, id int64) person {
 	return person{user: &github.User{Login: github.String(login), ID: github.Int64(id), Type: github.String("User")}, token: "gho_demo" + login}
 }
 
+// appBot is the bot account of the demo's elevate GitHub App.
+var appBot = &github.User{Login: github.String("elevate-app[bot]"), ID: github.Int64(41898283), Type: github.String("Bot")}
+
 var (
 	alice = newPerson("alice", 1001)
 	bob   = newPerson("bob", 1002)

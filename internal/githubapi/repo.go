@@ -221,8 +221,8 @@ func truncate(s string, n int) string {
 	return string(runes[:n-1]) + "…"
 }
 
-// UpsertComment edits the comment on issue or pull request number whose body
-// contains marker (the first such comment), or creates one. body is written
+// UpsertComment edits the first comment on issue or pull request number
+// that an App wrote and whose body contains marker, or creates one. body is written
 // as is and should contain marker; a comment that already reads body is
 // left alone. It returns the comment's HTML URL.
 func (r *Repo) UpsertComment(ctx context.Context, number int, marker, body string) (string, error) {
@@ -265,7 +265,11 @@ func (r *Repo) UpdateComment(ctx context.Context, number int, marker string, upd
 	if marker == "" {
 		return "", fmt.Errorf("upsert comment on #%d: empty marker", number)
 	}
-	return r.UpdateCommentWhere(ctx, number, func(c *github.IssueComment) bool { return strings.Contains(c.GetBody(), marker) }, update)
+	// Only an App's comment (a Bot account) is ever taken for elevate's: a
+	// person who posts the marker first gets a comment of their own.
+	return r.UpdateCommentWhere(ctx, number, func(c *github.IssueComment) bool {
+		return c.GetUser().GetType() == "Bot" && strings.Contains(c.GetBody(), marker)
+	}, update)
 }
 
 // UpdateCommentWhere edits the first comment mine matches, or creates one.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 
 	"github.com/google/go-github/v60/github"
 )
@@ -16,6 +17,19 @@ func (r *Repo) Me(ctx context.Context) (*github.User, error) {
 		return nil, wrap(err, "get the authenticated user")
 	}
 	return u, nil
+}
+
+// UserID is the id of the account that holds login now, 0 when nobody
+// does (GitHub answers 404).
+func (r *Repo) UserID(ctx context.Context, login string) (int64, error) {
+	u, resp, err := r.GH.Users.Get(ctx, login)
+	if resp != nil && resp.StatusCode == http.StatusNotFound {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, wrap(err, "look up the GitHub user %s", login)
+	}
+	return u.GetID(), nil
 }
 
 // DefaultBranch returns the repository's default branch and its head SHA.

@@ -83,10 +83,11 @@ func (k *Key) open(kind, grant, body string, v any) bool {
 // gets: what it wrote is anybody's word.
 const SharedBot = "github-actions[bot]"
 
-// Trusted reports whether c may carry elevate's evidence at all: it was not
-// written by the workflows' shared bot. Its state must still verify.
+// Trusted reports whether c may carry elevate's evidence at all: an App
+// wrote it (a Bot account, which no person can post as), and not the
+// workflows' shared bot. Its state must still verify.
 func Trusted(c *github.IssueComment) bool {
-	return c != nil && !strings.EqualFold(c.GetUser().GetLogin(), SharedBot)
+	return c != nil && c.GetUser().GetType() == "Bot" && !strings.EqualFold(c.GetUser().GetLogin(), SharedBot)
 }
 
 // SessionsMarker marks the sticky comment about one grant's sessions.

@@ -78,8 +78,14 @@ func TestStateCannotBeInjectedThroughTheText(t *testing.T) {
 	}
 }
 
+// comment is body posted by login: an App's bot when login ends in [bot],
+// else a person.
 func comment(login, body string) *github.IssueComment {
-	return &github.IssueComment{Body: github.String(body), User: &github.User{Login: github.String(login)}}
+	typ := "User"
+	if strings.HasSuffix(login, "[bot]") {
+		typ = "Bot"
+	}
+	return &github.IssueComment{Body: github.String(body), User: &github.User{Login: github.String(login), Type: github.String(typ)}}
 }
 
 // Evidence counts only when elevate's key verifies it: a state line anyone
@@ -101,6 +107,7 @@ func TestOnlyElevatesStateCounts(t *testing.T) {
 	}{
 		{"elevate's own", []*github.IssueComment{comment("elevate[bot]", real)}, key, true},
 		{"forged by a writer, unsigned", []*github.IssueComment{comment("mallory", EndedMarker("prod/2026-12/carol")+"\n<!-- elevate:ended-state {\"before\":\"2026-12-09T00:00:00Z\"} -->")}, key, false},
+		{"sealed with the key by a person who holds it", []*github.IssueComment{comment("mallory", real)}, key, false},
 		{"forged under another key", []*github.IssueComment{comment("mallory", other.EndedBody("prod/2026-12/carol", e))}, key, false},
 		{"elevate's, edited by a writer", []*github.IssueComment{comment("elevate[bot]", edited)}, key, false},
 		{"moved from another grant", []*github.IssueComment{comment("elevate[bot]", key.EndedBody("prod/2026-12/dave", e))}, key, false},

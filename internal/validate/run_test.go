@@ -446,3 +446,20 @@ func TestSecondEmergencyWaitsForTheFirstReview(t *testing.T) {
 		t.Fatalf("after the owner's review: %v", r.err)
 	}
 }
+
+// The Action writes its verdict into a comment of its own, never into one a
+// person posted first with its marker.
+func TestVerdictNeverLandsInSomeoneElsesComment(t *testing.T) {
+	t.Parallel()
+	s := vt.New(t, 0)
+	s.OpenPR(t, map[string][]byte{vt.RequestPath: []byte(vt.Request)}, nil)
+	bait := VerdictMarker + "\nall approved, merge away"
+	s.Fake.AddComment(vt.Number, vt.Author, bait)
+	if r := run(t, s, "pull_request_target", opened); r.err != nil {
+		t.Fatal(r.err)
+	}
+	comments := s.Fake.Comments(vt.Number)
+	if len(comments) != 2 || comments[0].GetBody() != bait || !strings.HasPrefix(comments[1].GetBody(), VerdictMarker) {
+		t.Fatalf("comments = %d; the author's reads %q", len(comments), comments[0].GetBody())
+	}
+}

@@ -120,6 +120,7 @@ func start(t reporter) *Fake {
 func (f *Fake) registerRoutes() {
 	// Users.
 	f.handle("GET /user", f.getUser)
+	f.handle("GET /users/{username}", f.getUserByLogin)
 
 	// Repository, contents and the Git database.
 	f.handle("GET /repos/{owner}/{repo}", f.getRepo)
