@@ -167,3 +167,48 @@ func TestSecondEmergencyAfterRevokingTheFirst(t *testing.T) {
 		wantRefusal(t, h.Credentials(h.Codertocat(), map[string]string{"request": "second"}), 403, "no_active_grant", "already has an emergency grant its owners have not reviewed (prod/2026-11/first)")
 	})
 }
+
+// Nor does using the revoked emergency's path again: each emergency added
+// waits for its review, whatever became of its file, whether the broker
+// looked between the steps or not.
+func TestSecondEmergencyAtTheRevokedOnesPath(t *testing.T) {
+	t.Parallel()
+	emergency := strings.Replace(vt.Request, "2h", "1h", 1) + "emergency: true\n"
+	const path = "requests/prod/2026-11/again.yaml"
+	for _, synced := range []bool{false, true} {
+		t.Run(fmt.Sprintf("synced between: %v", synced), func(t *testing.T) {
+			t.Parallel()
+			h := brokertest.New(t)
+			step := func() {
+				if synced {
+					h.Sync()
+				}
+			}
+			mergeBy(t, h, 6, vt.Author, path, strings.Replace(emergency, "INC-1", "INC-6", 1), h.Clock().Add(-20*time.Minute), false)
+			step()
+			h.MergeChange(7, map[string]string{path: ""}, h.Clock().Add(-10*time.Minute), nil)
+			step()
+			mergeBy(t, h, 8, vt.Author, path, strings.Replace(emergency, "INC-1", "INC-8", 1), h.Clock().Add(-time.Minute), false)
+			refused := func(t *testing.T, h *brokertest.Harness) {
+				wantRefusal(t, h.Credentials(h.Codertocat(), map[string]string{"request": "again"}), 403, "no_active_grant", "already has an emergency grant its owners have not reviewed (prod/2026-11/again)")
+			}
+			bothBrokers(t, h, refused)
+			t.Run("restarted from its saved state", func(t *testing.T) { refused(t, h.RestartSameMachine()) })
+		})
+	}
+}
+
+// Two emergencies merged in the same second: neither came first, so
+// neither issues until the other is reviewed.
+func TestTwoEmergenciesInTheSameSecond(t *testing.T) {
+	t.Parallel()
+	emergency := strings.Replace(vt.Request, "2h", "1h", 1) + "emergency: true\n"
+	h := brokertest.New(t)
+	at := h.Clock().Add(-time.Minute).Truncate(time.Second)
+	mergeBy(t, h, 6, vt.Author, "requests/prod/2026-11/one.yaml", strings.Replace(emergency, "INC-1", "INC-6", 1), at, false)
+	mergeBy(t, h, 7, vt.Author, "requests/prod/2026-11/two.yaml", strings.Replace(emergency, "INC-1", "INC-7", 1), at, false)
+	h.Sync()
+	for _, id := range []string{"one", "two"} {
+		wantRefusal(t, h.Credentials(h.Codertocat(), map[string]string{"request": id}), 403, "no_active_grant", "already has an emergency grant its owners have not reviewed")
+	}
+}

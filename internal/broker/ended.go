@@ -154,8 +154,10 @@ func (e *sessionEnder) check(ctx context.Context, led *ledger.Ledger, now time.T
 		}
 		// A Deny names the grant by its request id, or the person by
 		// numeric id: a login can change between issuance and now.
+		// Seen now: a replica may have issued until now, and until its
+		// cached team memberships expire.
 		end := endsession.Ended{AccountID: accountOf(x, g.Account), Role: g.Role, Scope: endsession.ScopeGrant, Grant: id, UserID: g.UserID,
-			Login: g.Login, PR: g.PR, Before: x.SyncedAt}
+			Login: g.Login, PR: g.PR, Before: now.Add(membershipTTL)}
 		switch {
 		case broken:
 			// The policy or the branch is not trusted: every elevate
@@ -232,7 +234,7 @@ func (e *sessionEnder) retryable(now time.Time) []endsession.Ended {
 // is no longer eligible, by person.
 func (e *sessionEnder) atStart(x *ledger.Index, broken bool, ineligible []ledger.LiveGrant, now time.Time) []endsession.Ended {
 	var out []endsession.Ended
-	cut := x.SyncedAt.Add(e.lag).Truncate(time.Second)
+	cut := now.Add(membershipTTL + e.lag).Truncate(time.Second)
 	if broken {
 		seenRole := map[string]bool{}
 		x.Grants(func(g *ledger.Grant) {
@@ -309,6 +311,10 @@ func notWrittenText(ended []endsession.Ended, err error, prLink func(int) string
 	return "⚠️ *elevate could not end live AWS sessions:* no Deny could be written for " + strings.Join(parts, "; ") +
 		". They keep working until it is; the broker keeps trying." + next + " (" + esc(reason) + ")"
 }
+
+// membershipTTL is how long a team membership the broker read stays
+// cached: a person removed from a team may still be issued to that long.
+const membershipTTL = time.Minute
 
 // maxSessionAge is the longest an STS role session lives (12 h).
 const maxSessionAge = 12 * time.Hour

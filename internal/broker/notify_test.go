@@ -137,3 +137,34 @@ func TestNotices(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// An emergency revoked by its requester is still announced when no owner
+// reviewed it within a day: a revocation is not a review.
+func TestRevokedEmergencyIsStillAnnouncedUnreviewed(t *testing.T) {
+	t.Parallel()
+	rx := &slack{}
+	srv := httptest.NewServer(rx)
+	defer srv.Close()
+	h := brokertest.New(t, func(c *broker.Config) { c.NotifyURL = srv.URL + "/services/T0/B0/secret" })
+	sync := func() {
+		t.Helper()
+		if err := h.Broker.Syncer.Sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		h.Broker.Syncer.Wait()
+	}
+	sync()
+	const path = "requests/prod/2026-11/emergency.yaml"
+	emergency := "requester: Codertocat\naccount: prod\nrole: Admin\nduration: 1h\nreason: Payments are down\nticket: INC-4\nemergency: true\n"
+	sha := h.Repo.Commit(h.Clock().Add(-4*time.Minute), "Merge pull request #4", map[string]string{path: emergency})
+	h.MergePR(4, path, emergency, sha, h.Clock().Add(-4*time.Minute), false)
+	sync()
+	rx.wait(t, "EMERGENCY elevate grant merged")
+	h.MergeChange(5, map[string]string{path: ""}, h.Clock().Add(-time.Minute), nil)
+	sync()
+	h.SetNow(h.Clock().Add(25 * time.Hour))
+	sync()
+	if got := rx.wait(t, "no code owner has approved it"); !strings.Contains(got, "prod/2026-11/emergency") {
+		t.Errorf("unreviewed notice = %q", got)
+	}
+}

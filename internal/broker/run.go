@@ -176,7 +176,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 	var verifier ledger.Verifier = unverifiable{}
 	// Team answers are kept a minute: issuing needs no GitHub call, and a
 	// removal from a team takes effect within that minute.
-	members := &githubapi.MembershipCache{Inner: unverifiable{}, TTL: time.Minute, Now: now}
+	members := &githubapi.MembershipCache{Inner: unverifiable{}, TTL: membershipTTL, Now: now}
 	var checker *custody.Checker
 	if cfg.Repo != "" {
 		repo, err := githubapi.NewRepo(gh, cfg.Repo)

@@ -112,19 +112,20 @@ func (c *Checker) grant(ctx context.Context, st State, g Grant) (*Verification, 
 }
 
 // unreviewed lists the emergency requests among earlier that author's PRs
-// merged before mergedAt and that no owner had approved by then, by the
+// merged before mergedAt (or in the same second: neither counts as
+// first) and that no owner had approved by then, by the
 // request decision's own rule (approval.EmergencyReviewed).
 func (c *Checker) unreviewed(ctx context.Context, earlier []Earlier, author int64, mergedAt time.Time) ([]string, error) {
 	var out []string
 	for _, e := range earlier {
-		if !e.Step.At.Before(mergedAt) {
+		if e.Step.At.After(mergedAt) {
 			continue
 		}
 		m := c.readMerge(ctx, e.Step)
 		if m.err != nil {
 			return nil, m.err
 		}
-		if m.reason != "" || m.pr.GetUser().GetID() != author || !m.pr.GetMergedAt().Before(mergedAt) {
+		if m.reason != "" || m.pr.GetUser().GetID() != author || m.pr.GetMergedAt().After(mergedAt) {
 			continue
 		}
 		f := *m.facts

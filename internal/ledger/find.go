@@ -350,18 +350,17 @@ type EmergencyGrant struct {
 	MergedAt  time.Time
 }
 
-// Emergencies lists the verified emergency grants of the current index,
-// from cached verdicts only.
+// Emergencies lists the verified emergency grants added in the current
+// index's window, revoked or not, from cached verdicts only.
 func (l *Ledger) Emergencies() []EmergencyGrant {
 	x := l.Index()
 	if x == nil {
 		return nil
 	}
 	var out []EmergencyGrant
-	for _, g := range x.grants {
-		if g.Request == nil || !g.Request.Emergency {
-			continue
-		}
+	// Every emergency added in the window, revoked ones too: a revocation
+	// does not stand for its owners' review.
+	for _, g := range x.emergencies {
 		if v, ok := l.cached(g); ok && v.OK {
 			out = append(out, EmergencyGrant{ID: g.ID, Login: v.AuthorLogin, Path: g.Path, Before: g.Step.Before, PR: v.PR, MergedAt: v.MergedAt})
 		}

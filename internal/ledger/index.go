@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"maps"
 	"crypto/sha256"
 	"slices"
 	"sort"
@@ -91,6 +92,10 @@ type Index struct {
 	byRole       map[roleKey][]*Grant
 	removed      map[string]*Removal // by id
 	removedByAsk map[askKey]*Removal
+	// emergencies are the emergency requests added in the window, by path
+	// and step, whatever became of them since (revoked, or the path used
+	// again): each waits for its owners' review before its author's next.
+	emergencies map[string]*Grant
 }
 
 type (
@@ -99,7 +104,8 @@ type (
 )
 
 func newIndex() *Index {
-	return &Index{grants: map[string]*Grant{}, byName: map[string][]string{}, byRole: map[roleKey][]*Grant{}, removed: map[string]*Removal{}, removedByAsk: map[askKey]*Removal{}}
+	return &Index{grants: map[string]*Grant{}, byName: map[string][]string{}, byRole: map[roleKey][]*Grant{}, removed: map[string]*Removal{}, removedByAsk: map[askKey]*Removal{},
+		emergencies: map[string]*Grant{}}
 }
 
 // Unrecorded reports whether the branch head is ahead of what GitHub's
@@ -208,7 +214,15 @@ func (x *Index) clone() *Index {
 	for id, r := range x.removed {
 		n.remove(id, r)
 	}
+	maps.Copy(n.emergencies, x.emergencies)
 	return n
+}
+
+// noteEmergency remembers g when it is an emergency request.
+func (x *Index) noteEmergency(g *Grant) {
+	if g.Request != nil && g.Request.Emergency && g.Step.After != "" {
+		x.emergencies[g.Path+"@"+g.Step.After] = g
+	}
 }
 
 // remove records the deletion of id, dropping its grant.
@@ -220,6 +234,9 @@ func (x *Index) remove(id string, r *Removal) {
 		if r.Added.After == "" {
 			r.Added, r.Path, r.Seq = g.Step, g.Path, g.Seq
 		}
+	}
+	if r.Added.After != "" {
+		x.noteEmergency(&Grant{ID: id, Path: r.Path, Request: r.Request, Step: r.Added, Seq: r.Seq, Blob: r.Blob})
 	}
 	x.drop(id)
 	x.removed[id] = r
@@ -237,6 +254,7 @@ func (x *Index) RemovedByAsk(login, account, role string) (*Removal, bool) {
 }
 
 func (x *Index) add(id string, g *Grant) {
+	x.noteEmergency(g)
 	x.drop(id)
 	x.grants[id] = g
 	name := id[strings.LastIndexByte(id, '/')+1:]

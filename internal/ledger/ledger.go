@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"maps"
 	"context"
 	"errors"
 	"fmt"
@@ -363,6 +364,7 @@ func (l *Ledger) build(ctx context.Context, base *Index, steps []custody.Step, h
 			next.drop(id)
 		}
 	}
+	maps.DeleteFunc(next.emergencies, func(_ string, g *Grant) bool { return g.Step.At.Before(horizon) })
 	next.SyncedAt = l.cfg.Now()
 	return next, nil
 }
@@ -393,6 +395,7 @@ func (l *Ledger) replay(ctx context.Context, next *Index, changes []applied) err
 	touched := map[string]applied{}
 	var order []string
 	removals := map[string]*Removal{}
+	var shadowed []*Removal
 	for _, a := range changes {
 		p, _ := request.ParsePath(a.change.Path) // only request paths are applied
 		id := p.ID()
@@ -409,6 +412,9 @@ func (l *Ledger) replay(ctx context.Context, next *Index, changes []applied) err
 		}
 		if _, seen := touched[id]; !seen {
 			order = append(order, id)
+		}
+		if r, ok := removals[id]; ok && r.Added.After != "" {
+			shadowed = append(shadowed, r) // added, deleted and added again between two looks
 		}
 		delete(removals, id)
 		touched[id] = a
@@ -433,9 +439,18 @@ func (l *Ledger) replay(ctx context.Context, next *Index, changes []applied) err
 		specs = append(specs, r.Blob)
 		removedIDs = append(removedIDs, id)
 	}
+	for _, r := range shadowed {
+		specs = append(specs, r.Blob)
+	}
 	blobs, err := l.git.Blobs(ctx, specs, request.MaxSize)
 	if err != nil {
 		return err
+	}
+	for i, r := range shadowed {
+		if data := blobs[len(specs)-len(shadowed)+i].Data; data != nil {
+			r.Request, _ = request.Parse("requests/"+r.ID+".yaml", data)
+			next.noteEmergency(&Grant{ID: r.ID, Path: r.Path, Request: r.Request, Step: r.Added, Seq: r.Seq, Blob: r.Blob})
+		}
 	}
 	for i, b := range blobs {
 		if b.Missing {

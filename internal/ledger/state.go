@@ -39,6 +39,9 @@ type savedState struct {
 	TopSeq    int64
 	Grants    []savedGrant
 	Removed   []savedRemoval
+	// Emergencies are the emergency requests added in the window that
+	// neither Grants nor Removed hold any more.
+	Emergencies []savedGrant `json:",omitempty"`
 	Policy    []custody.Step
 	PolicySeq []int64
 	Chain     []custody.Verdict
@@ -85,6 +88,15 @@ func (l *Ledger) save(x *Index) {
 	}
 	for _, r := range x.removed {
 		st.Removed = append(st.Removed, savedRemoval{ID: r.ID, Commit: r.Commit, Blob: r.Blob, At: r.At, Added: r.Added, Path: r.Path, Seq: r.Seq})
+	}
+	for _, g := range x.emergencies {
+		if cur, ok := x.grants[g.ID]; ok && cur.Step.After == g.Step.After {
+			continue
+		}
+		if r, ok := x.removed[g.ID]; ok && r.Added.After == g.Step.After {
+			continue
+		}
+		st.Emergencies = append(st.Emergencies, savedGrant{ID: g.ID, Path: g.Path, Step: g.Step, Blob: g.Blob, Seq: g.Seq})
 	}
 	st.Chain = x.Chain.Settled()
 	l.stateMu.Lock()
@@ -169,9 +181,19 @@ func (l *Ledger) rebuild(ctx context.Context, st *savedState) (*Index, error) {
 	for _, r := range st.Removed {
 		shas = append(shas, r.Blob)
 	}
+	for _, e := range st.Emergencies {
+		shas = append(shas, e.Blob)
+	}
 	blobs, err := l.git.Blobs(ctx, shas, request.MaxSize)
 	if err != nil {
 		return nil, fmt.Errorf("read the saved grants: %w", err)
+	}
+	for i, e := range st.Emergencies {
+		if data := blobs[len(st.Grants)+len(st.Removed)+i].Data; data != nil {
+			g := &Grant{ID: e.ID, Path: e.Path, Step: e.Step, Seq: e.Seq, Blob: e.Blob}
+			g.Request, _ = request.Parse(e.Path, data)
+			x.noteEmergency(g)
+		}
 	}
 	for i, r := range st.Removed {
 		rm := &Removal{ID: r.ID, Commit: r.Commit, At: r.At, Blob: r.Blob, Added: r.Added, Path: r.Path, Seq: r.Seq}

@@ -41,23 +41,17 @@ func (l *Ledger) verify(ctx context.Context, x *Index, g *Grant) (*Verification,
 	return v, nil
 }
 
-// earlierEmergencies are the other emergency requests on the branch added
-// before g: the verifier refuses g while one of its author's waits for its
-// owners' review.
+// earlierEmergencies are the other emergency requests added to the branch
+// at or before g (a tie counts both ways), whatever became of them: the
+// verifier refuses g while one of its author's waits for its owners'
+// review. Revoking one's own, or using its path again, changes nothing.
 func (x *Index) earlierEmergencies(g *Grant) []custody.Earlier {
 	var out []custody.Earlier
-	for _, o := range x.grants {
-		if o != g && o.Request != nil && o.Request.Emergency && o.Step.At.Before(g.Step.At) {
-			out = append(out, custody.Earlier{Grant: o.ref(), Trust: x.TrustBefore(o)})
+	for _, o := range x.emergencies {
+		if (o.Path == g.Path && o.Step.After == g.Step.After) || o.Step.At.After(g.Step.At) {
+			continue
 		}
-	}
-	// A revoked emergency still waits for its owners' review: revoking
-	// one's own does not open the way to the next.
-	for _, r := range x.removed {
-		if r.Request != nil && r.Request.Emergency && r.Added.After != "" && r.Added.At.Before(g.Step.At) {
-			o := &Grant{ID: r.ID, Path: r.Path, Step: r.Added, Seq: r.Seq}
-			out = append(out, custody.Earlier{Grant: o.ref(), Trust: x.TrustBefore(o)})
-		}
+		out = append(out, custody.Earlier{Grant: o.ref(), Trust: x.TrustBefore(o)})
 	}
 	return out
 }
