@@ -598,3 +598,44 @@ func TestEndSessionsNeverGiveUp(t *testing.T) {
 	syncAndWait(t, b)
 	waitFor(t, "the Deny once the role has room", func() bool { return grantDeny(rolePolicy(t, target), vt.RequestID) != nil })
 }
+
+// A person who loses eligibility through a team, with no move of the
+// branch for a while, has every session ended, those issued since the last
+// move too: the Deny cuts at the moment the loss is seen (plus how long a
+// replica may still hold the old membership), not at the last sync.
+func TestEndSessionsCutWhenTheTeamLossIsSeen(t *testing.T) {
+	t.Parallel()
+	target := brokertest.StartMotoEndSessions(t)
+	h := ending(t, target, func(c *broker.Config) { c.MaxStaleness = 5 * time.Minute })
+	b := h.Broker
+	policy := strings.Replace(brokertest.Policy, `"Codertocat", `, "", 1)
+	policy = strings.Replace(policy, "111111111111", target.AccountID, 1)
+	h.GitHub.Fake.TeamMember("acme", "sre", vt.Author.GetLogin(), "active")
+	h.MergeChange(50, map[string]string{"eligibility.yaml": policy}, h.Clock().Add(-time.Minute), brokertest.SecurityLead)
+	syncAndWait(t, b)
+	h.SetNow(h.Clock().Add(40 * time.Minute)) // no move of the branch since
+	syncAndWait(t, b)
+	if a := h.Credentials(h.Codertocat(), byID); a.Status != 200 {
+		t.Fatalf("issue through the team: %d %s", a.Status, a.Raw)
+	}
+	issued := h.Clock()
+	h.GitHub.Fake.TeamMember("acme", "sre", vt.Author.GetLogin(), "")
+	h.SetNow(h.Clock().Add(2 * time.Minute)) // past the broker's team cache
+	syncAndWait(t, b)
+	var cut string
+	waitFor(t, "the Deny for the person", func() bool {
+		doc := rolePolicy(t, target)
+		if !personDeny(doc, vt.Author.GetID()) {
+			return false
+		}
+		for _, s := range doc.Statement {
+			if s.Condition["StringEquals"]["aws:PrincipalTag/"+awscreds.TagGitHubID] == fmt.Sprint(vt.Author.GetID()) {
+				cut = fmt.Sprint(s.Condition["DateLessThan"]["aws:TokenIssueTime"])
+			}
+		}
+		return true
+	})
+	if cut <= issued.UTC().Format(time.RFC3339) {
+		t.Errorf("sessions ended before %s; the one issued at %s escapes", cut, issued.UTC().Format(time.RFC3339))
+	}
+}
