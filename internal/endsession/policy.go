@@ -300,6 +300,7 @@ func Merge(in Inline, add []Statement, now time.Time, maxSession time.Duration) 
 	for _, s := range add {
 		keep(s, true)
 	}
+	dropped += subsume(out)
 	slices.SortStableFunc(out.Statement, func(a, b Statement) int { return strings.Compare(a.Sid, b.Sid) })
 	ours := Size(out)
 	if total := ours + in.othersSize(); total > MaxPolicySize {
@@ -384,6 +385,58 @@ func parseTime(s string) (time.Time, error) {
 
 // contentKey is what a statement does: everything but its Sid, as JSON
 // (maps in key order).
+// subsume keeps, of the ended-sessions statements that name the same
+// sessions (all but the time alike), the one with the latest cut-off: it
+// denies every session the others do. Each process that starts writes the
+// ends it cannot tell apart from its own again, at its own time; without
+// this they would fill the role's budget. It returns how many it dropped.
+func subsume(d *Document) int {
+	latest := map[string]int{} // subject -> index of the latest
+	for i, s := range d.Statement {
+		k, ok := subject(s)
+		if !ok {
+			continue
+		}
+		j, seen := latest[k]
+		if !seen {
+			latest[k] = i
+			continue
+		}
+		a, _ := cutoff(d.Statement[j])
+		b, _ := cutoff(s)
+		if b.After(a) {
+			latest[k] = i
+		}
+	}
+	kept := d.Statement[:0]
+	dropped := 0
+	for i, s := range d.Statement {
+		if k, ok := subject(s); ok && latest[k] != i {
+			dropped++
+			continue
+		}
+		kept = append(kept, s)
+	}
+	d.Statement = kept
+	return dropped
+}
+
+// subject is what an ended-sessions statement with one cut-off denies,
+// without its time.
+func subject(s Statement) (string, bool) {
+	if _, ok := cutoff(s); !ok || len(s.Condition["DateLessThan"]) != 1 || len(values(s.Condition["DateLessThan"]["aws:TokenIssueTime"])) != 1 {
+		return "", false
+	}
+	cond := map[string]map[string]any{}
+	for op, m := range s.Condition {
+		if op != "DateLessThan" {
+			cond[op] = m
+		}
+	}
+	s.Condition = cond
+	return contentKey(s), true
+}
+
 func contentKey(s Statement) string {
 	s.Sid = ""
 	b, err := marshal(s)

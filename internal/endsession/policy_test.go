@@ -202,6 +202,11 @@ func denyBefore(sid string, before time.Time, extra map[string]map[string]any) S
 	return Statement{Sid: sid, Effect: "Deny", Action: "*", Resource: "*", Condition: cond}
 }
 
+// personAt is the Deny for GitHub user 42's sessions issued before at.
+func personAt(t *testing.T, at time.Time) Statement {
+	return statement(t, Ended{Scope: ScopePerson, UserID: 42, Grant: "prod/2026-11/dave", Before: at})
+}
+
 func TestMerge(t *testing.T) {
 	t.Parallel()
 	const maxSession = 2 * time.Hour
@@ -251,6 +256,10 @@ func TestMerge(t *testing.T) {
 		{name: "the same Deny under another Sid is not written twice",
 			in:  Inline{Ours: &Document{Statement: []Statement{sameAsAdded}}},
 			add: []Statement{added}, wantHold: []Statement{added}, wantLen: 1},
+		{name: "of the Denies for the same sessions, the latest cut-off alone stays (a process that starts writes its own again)",
+			in:  Inline{Ours: &Document{Statement: []Statement{personAt(t, t0.Add(-30*time.Minute)), personAt(t, t0.Add(-20*time.Minute)), live}}},
+			add: []Statement{personAt(t, t0)}, wantHold: []Statement{personAt(t, t0), live}, wantGone: []Statement{personAt(t, t0.Add(-30*time.Minute)), personAt(t, t0.Add(-20*time.Minute))},
+			wantDropped: 2, wantLen: 2},
 		{name: "the budget counts the role's other inline policies",
 			in:  Inline{Others: map[string]int{"app-permissions": MaxPolicySize - 100}},
 			add: []Statement{added}, tooLarge: true},
