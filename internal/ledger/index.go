@@ -1,8 +1,8 @@
 package ledger
 
 import (
-	"maps"
 	"crypto/sha256"
+	"maps"
 	"slices"
 	"sort"
 	"strings"

@@ -30,22 +30,22 @@ const maxStateSize = 256 << 20
 // never evidence: it is read back only when its MAC, under a key that is
 // not in the state directory, holds.
 type savedState struct {
-	Version   int
-	Anchor    string
-	Branch    string
-	Head      string
-	Judged    custody.Mark
-	Horizon   time.Time
-	TopSeq    int64
-	Grants    []savedGrant
-	Removed   []savedRemoval
+	Version int
+	Anchor  string
+	Branch  string
+	Head    string
+	Judged  custody.Mark
+	Horizon time.Time
+	TopSeq  int64
+	Grants  []savedGrant
+	Removed []savedRemoval
 	// Emergencies are the emergency requests added in the window that
 	// neither Grants nor Removed hold any more.
 	Emergencies []savedGrant `json:",omitempty"`
-	Policy    []custody.Step
-	PolicySeq []int64
-	Chain     []custody.Verdict
-	Verified  map[string]*custody.Verification
+	Policy      []custody.Step
+	PolicySeq   []int64
+	Chain       []custody.Verdict
+	Verified    map[string]*custody.Verification
 }
 
 type savedGrant struct {
