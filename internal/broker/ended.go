@@ -45,6 +45,11 @@ type sessionEnder struct {
 	notifier noticeSender
 	prLink   func(pr int) string
 
+	// logins finds the login a person holds now, by numeric id (nil
+	// without --repo): the policy names logins, and one renamed since
+	// the grant was verified is still the same person.
+	logins loginLookup
+
 	// ctx is the broker's: the worker lives as long as it.
 	ctx context.Context
 
@@ -65,6 +70,28 @@ type sessionEnder struct {
 // 5 s more for the clocks of GitHub and AWS.
 func endLag(cfg Config) time.Duration {
 	return cfg.MaxStaleness + cfg.HeadCheck + 5*time.Second
+}
+
+// loginLookup finds the login of a GitHub account by id (githubapi.Repo).
+type loginLookup interface {
+	LoginOf(ctx context.Context, id int64) (string, error)
+}
+
+// eligible reports whether g's person may still hold it under the policy
+// at the head: by the login verified with the grant, else by the login
+// their account holds now (a rename, with the policy naming the new one).
+// A look-up that fails answers with the verified login: ending is the safe
+// side.
+func (e *sessionEnder) eligible(ctx context.Context, x *ledger.Index, g ledger.LiveGrant) (bool, error) {
+	ok, err := x.Policy.Eligible(ctx, g.Login, g.Account, g.Role, e.members)
+	if err != nil || ok || e.logins == nil || g.UserID <= 0 {
+		return ok, err
+	}
+	login, lerr := e.logins.LoginOf(ctx, g.UserID)
+	if lerr != nil || login == "" || strings.EqualFold(login, g.Login) {
+		return false, nil
+	}
+	return x.Policy.Eligible(ctx, login, g.Account, g.Role, e.members)
 }
 
 // noticeSender is what the ender needs of the notifier.
@@ -115,7 +142,7 @@ func (e *sessionEnder) check(ctx context.Context, led *ledger.Ledger, now time.T
 	if !broken {
 		for _, g := range led.Live(now) {
 			if x.Policy != nil {
-				ok, err := x.Policy.Eligible(ctx, g.Login, g.Account, g.Role, e.members)
+				ok, err := e.eligible(ctx, x, g)
 				if err == nil && !ok {
 					notEligible[g.ID] = true
 					ineligible = append(ineligible, g)

@@ -639,3 +639,29 @@ func TestEndSessionsCutWhenTheTeamLossIsSeen(t *testing.T) {
 		t.Errorf("sessions ended before %s; the one issued at %s escapes", cut, issued.UTC().Format(time.RFC3339))
 	}
 }
+
+// A person renamed since their grant was verified, whom the policy now names
+// by the new login, is still eligible: their sessions are not ended, at a
+// check or at a start.
+func TestEndSessionsLeaveARenamedPersonAlone(t *testing.T) {
+	t.Parallel()
+	target := brokertest.StartMotoEndSessions(t)
+	h := ending(t, target)
+	syncAndWait(t, h.Broker) // the grant verified under the login Codertocat
+	h.GitHub.Fake.Rename(vt.Author.GetID(), "Octocoder")
+	policy := strings.Replace(brokertest.Policy, `"Codertocat"`, `"Octocoder"`, 1)
+	policy = strings.Replace(policy, "111111111111", target.AccountID, 1)
+	h.MergeChange(50, map[string]string{"eligibility.yaml": policy}, h.Clock().Add(-time.Minute), brokertest.SecurityLead)
+	syncAndWait(t, h.Broker)
+	cfg := h.Config()
+	endSessionsOn(target)(&cfg)
+	cfg.StateDir = t.TempDir() // and a process that starts now
+	b, err := broker.Build(context.Background(), cfg, h.Deps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncAndWait(t, b)
+	if personDeny(rolePolicy(t, target), vt.Author.GetID()) {
+		t.Fatal("the renamed person's sessions were ended though the policy names their new login")
+	}
+}

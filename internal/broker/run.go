@@ -264,7 +264,11 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 		}
 	}
 	if cfg.EndSessions {
-		syncer.Ended = &sessionEnder{ctx: bg, members: members, logger: logger, lag: endLag(cfg), metrics: srv.Metrics, notifier: notifier, prLink: prLink,
+		var logins loginLookup
+		if repo != nil {
+			logins = repo
+		}
+		syncer.Ended = &sessionEnder{ctx: bg, members: members, logger: logger, lag: endLag(cfg), metrics: srv.Metrics, notifier: notifier, prLink: prLink, logins: logins,
 			ender: &endsession.Ender{IAMFor: IAMFor(stsClient, cfg.Region, cfg.IAMEndpoint, cmp.Or(cfg.EndRole, DefaultEndSessionsRole), now), Now: now, Logger: logger,
 				Attempts: deps.EndAttempts, Backoff: deps.EndBackoff,
 				Done: func(ctx context.Context, ended []endsession.Ended) {

@@ -32,6 +32,15 @@ func (r *Repo) UserID(ctx context.Context, login string) (int64, error) {
 	return u.GetID(), nil
 }
 
+// LoginOf is the login the account with numeric id holds now.
+func (r *Repo) LoginOf(ctx context.Context, id int64) (string, error) {
+	u, _, err := r.GH.Users.GetByID(ctx, id)
+	if err != nil {
+		return "", wrap(err, "look up GitHub user %d", id)
+	}
+	return u.GetLogin(), nil
+}
+
 // DefaultBranch returns the repository's default branch and its head SHA.
 func (r *Repo) DefaultBranch(ctx context.Context) (name, sha string, err error) {
 	repo, _, err := r.GH.Repositories.Get(ctx, r.Owner, r.Name)

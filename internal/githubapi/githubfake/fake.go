@@ -41,6 +41,7 @@ type Fake struct {
 
 	tokens    map[string]*github.User // empty: no authentication required
 	tokenApps map[string]string       // token -> client id of the app it was issued to
+	renamed   map[int64]string        // account id -> its login since a rename
 	oauthApps map[string]*oauthApp    // by client id; ClientID's is always there
 
 	repo        *repoState
@@ -121,6 +122,7 @@ func (f *Fake) registerRoutes() {
 	// Users.
 	f.handle("GET /user", f.getUser)
 	f.handle("GET /users/{username}", f.getUserByLogin)
+	f.handle("GET /user/{account_id}", f.getUserByID)
 
 	// Repository, contents and the Git database.
 	f.handle("GET /repos/{owner}/{repo}", f.getRepo)

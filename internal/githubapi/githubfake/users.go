@@ -7,6 +7,29 @@ import (
 	"github.com/google/go-github/v60/github"
 )
 
+// Rename gives the account id the login now, as GitHub does when its
+// owner renames it: the old login is then nobody's.
+func (f *Fake) Rename(id int64, login string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.renamed == nil {
+		f.renamed = map[int64]string{}
+	}
+	f.renamed[id] = login
+}
+
+// current is u under the login its account holds now.
+func (f *Fake) current(u *github.User) *github.User {
+	if u == nil {
+		return nil
+	}
+	if login, ok := f.renamed[u.GetID()]; ok {
+		u = clone(u)
+		u.Login = github.String(login)
+	}
+	return u
+}
+
 // getUserByLogin serves GET /users/{username}: the users the fake knows (a
 // token's, a pull request's author, a reviewer's), by login, the latest
 // one named so; 404 for any other login, as GitHub answers for a login
@@ -15,7 +38,36 @@ func (f *Fake) getUserByLogin(c *call) {
 	login := strings.ToLower(c.r.PathValue("username"))
 	var found *github.User
 	see := func(u *github.User) {
-		if u != nil && strings.ToLower(u.GetLogin()) == login {
+		if u = f.current(u); u != nil && strings.ToLower(u.GetLogin()) == login {
+			found = u
+		}
+	}
+	for _, u := range f.tokens {
+		see(u)
+	}
+	for _, p := range f.repo.pulls {
+		see(p.pr.User)
+		for _, r := range p.reviews {
+			see(r.User)
+		}
+	}
+	if found == nil {
+		c.notFound()
+		return
+	}
+	c.json(http.StatusOK, clone(found))
+}
+
+// getUserByID serves GET /user/{account_id}: the user the fake knows by
+// that id, under the login it was last seen with.
+func (f *Fake) getUserByID(c *call) {
+	id, ok := c.pathInt("account_id")
+	if !ok {
+		return
+	}
+	var found *github.User
+	see := func(u *github.User) {
+		if u = f.current(u); u != nil && u.GetID() == id {
 			found = u
 		}
 	}
