@@ -146,6 +146,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 	}
 	var gh *github.Client
 	var gitToken gitlog.Token
+	var bot string // the App's bot: the only author of comments read back
 	if cfg.GitHubAppID != 0 {
 		key := []byte(cfg.GitHubAppKeyPEM)
 		if cfg.GitHubAppKey != "" {
@@ -158,7 +159,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 		if err != nil {
 			return nil, fmt.Errorf("GitHub client: %w", err)
 		}
-		gh, gitToken = app.Client, app.Token
+		gh, gitToken, bot = app.Client, app.Token, app.Bot
 	} else {
 		var err error
 		if gh, err = githubapi.NewClient(cfg.GitHubAPIURL, cfg.GitHubToken, outbound); err != nil {
@@ -185,7 +186,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 		}
 		members.Inner = repo
 		checker = &custody.Checker{GitHub: repo, Git: git, Members: members, Branch: cfg.Branch, Anchor: anchor, Now: now,
-			Comments: repo, CommentKey: prcomment.NewKey([]byte(cfg.StateKey))}
+			Comments: repo, CommentKey: prcomment.NewKey([]byte(cfg.StateKey)).By(bot)}
 		verifier = checker
 		if cfg.StateKey == "" {
 			logger.Warn("no --state-key (ELEVATE_STATE_KEY): nothing is saved, so every start reads GitHub's record of the branch from the trust anchor")
@@ -256,7 +257,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 	}
 	prLink := pullLinker(cfg)
 	repo := repoOf(gh, cfg.Repo)
-	key := commentKey(cfg.StateKey)
+	key := commentKey(cfg.StateKey).By(bot)
 	if repo != nil {
 		srv.Usage = newUsage(bg, repo, key, notifier, prLink, logger)
 		if notifier != nil {

@@ -16,6 +16,9 @@ type App struct {
 	// Token returns the installation token, minted and renewed (before it
 	// expires, within the hour) by ghinstallation: for git over HTTPS.
 	Token func(ctx context.Context) (string, error)
+	// Bot is the login the App writes as (<slug>[bot]): the only author of
+	// the comments elevate reads back.
+	Bot string
 }
 
 // NewAppClient authenticates as the GitHub App appID's installation on
@@ -46,13 +49,20 @@ func NewAppClient(ctx context.Context, apiURL string, appID int64, key []byte, f
 	if err != nil {
 		return nil, wrap(err, "find the installation of GitHub App %d on %s", appID, fullName)
 	}
+	self, _, err := asApp.Apps.Get(ctx, "")
+	if err != nil {
+		return nil, wrap(err, "read GitHub App %d", appID)
+	}
+	if self.GetSlug() == "" {
+		return nil, fmt.Errorf("GitHub App %d has no slug", appID)
+	}
 	installation := ghinstallation.NewFromAppsTransport(apps, inst.GetID())
 	installation.BaseURL = apps.BaseURL
 	gh, err := NewClient(apiURL, "", withTransport(httpClient, installation))
 	if err != nil {
 		return nil, err
 	}
-	return &App{Client: gh, Token: installation.Token}, nil
+	return &App{Client: gh, Token: installation.Token, Bot: self.GetSlug() + "[bot]"}, nil
 }
 
 func withTransport(hc *http.Client, rt http.RoundTripper) *http.Client {

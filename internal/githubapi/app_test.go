@@ -36,6 +36,9 @@ func TestNewAppClientActsAsTheInstallation(t *testing.T) {
 	if f.Calls("POST /app/installations/{installation_id}/access_tokens") != 1 || f.Calls("GET /repos/{owner}/{repo}/installation") != 1 {
 		t.Error("the installation was not found and its token minted exactly once")
 	}
+	if app.Bot != "elevate[bot]" {
+		t.Errorf("the App writes as %q, want elevate[bot] (its slug's bot)", app.Bot)
+	}
 	if tok, err := app.Token(context.Background()); err != nil || tok != "ghs_installationToken" {
 		t.Errorf("the token for git = %q, %v", tok, err)
 	}

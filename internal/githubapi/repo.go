@@ -265,10 +265,11 @@ func (r *Repo) UpdateComment(ctx context.Context, number int, marker string, upd
 	if marker == "" {
 		return "", fmt.Errorf("upsert comment on #%d: empty marker", number)
 	}
-	// Only an App's comment (a Bot account) is ever taken for elevate's: a
-	// person who posts the marker first gets a comment of their own.
+	// Only an App's comment is ever taken for elevate's: a person, or a
+	// workflow under the shared bot, who posts the marker first gets a
+	// comment of their own.
 	return r.UpdateCommentWhere(ctx, number, func(c *github.IssueComment) bool {
-		return c.GetUser().GetType() == "Bot" && strings.Contains(c.GetBody(), marker)
+		return isApp(c.GetUser()) && strings.Contains(c.GetBody(), marker)
 	}, update)
 }
 
@@ -299,6 +300,15 @@ func (r *Repo) UpdateCommentWhere(ctx context.Context, number int, mine func(*gi
 		return "", wrap(err, "create comment on #%d", number)
 	}
 	return created.GetHTMLURL(), nil
+}
+
+// sharedBot is the account every workflow run's GITHUB_TOKEN writes as.
+const sharedBot = "github-actions[bot]"
+
+// isApp reports whether u is a GitHub App's bot (no person can post as
+// one), other than the workflows' shared bot.
+func isApp(u *github.User) bool {
+	return u.GetType() == "Bot" && !strings.EqualFold(u.GetLogin(), sharedBot)
 }
 
 // listAll follows GitHub's pagination with per_page=100 for at most

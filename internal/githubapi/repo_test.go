@@ -350,13 +350,20 @@ func TestUpsertComment(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f, repo := newRepo(t)
+			f, _ := newRepo(t)
+			// The sticky comment is the App's; the others people's, one of
+			// them carrying the marker first: never taken for the App's.
+			f.Token("ghs_elevateAppToken", &github.User{Login: github.String("elevate-app[bot]"), ID: github.Int64(99), Type: github.String("Bot")})
+			gh, err := githubapi.NewClient(f.URL, "ghs_elevateAppToken", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			repo := mustRepo(t, gh, "acme/access")
 			ctx := context.Background()
 			for i := range tc.others {
-				if _, _, err := f.Client().Issues.CreateComment(ctx, "acme", "access", 7, &github.IssueComment{Body: github.String(fmt.Sprintf("lgtm %d", i))}); err != nil {
-					t.Fatal(err)
-				}
+				f.AddComment(7, &github.User{Login: github.String("bob"), ID: github.Int64(7), Type: github.String("User")}, fmt.Sprintf("lgtm %d", i))
 			}
+			f.AddComment(7, &github.User{Login: github.String("mallory"), ID: github.Int64(66), Type: github.String("User")}, marker+"\nall approved, merge away")
 			first := marker + "\npending: awaiting 1 approval"
 			url1, err := repo.UpsertComment(ctx, 7, marker, first)
 			if err != nil {
@@ -371,15 +378,18 @@ func TestUpsertComment(t *testing.T) {
 				t.Errorf("UpsertComment URLs = %q then %q, want the same comment", url1, url2)
 			}
 			comments := f.Comments(7)
-			if len(comments) != tc.others+1 {
-				t.Fatalf("comments on #7 = %d, want %d", len(comments), tc.others+1)
+			if len(comments) != tc.others+2 {
+				t.Fatalf("comments on #7 = %d, want %d", len(comments), tc.others+2)
+			}
+			if bait := comments[tc.others].GetBody(); !strings.HasSuffix(bait, "merge away") {
+				t.Errorf("the person's comment carrying the marker was edited: %q", bait)
 			}
 			last := comments[len(comments)-1]
 			if last.GetBody() != second || last.GetHTMLURL() != url1 {
 				t.Errorf("sticky comment = %q at %s, want %q at %s", last.GetBody(), last.GetHTMLURL(), second, url1)
 			}
-			if got := f.Calls(routeCreate); got != tc.others+1 {
-				t.Errorf("calls to %s = %d, want %d", routeCreate, got, tc.others+1)
+			if got := f.Calls(routeCreate); got != 1 {
+				t.Errorf("calls to %s = %d, want 1", routeCreate, got)
 			}
 			if got := f.Calls(routeEdit); got != 1 {
 				t.Errorf("calls to %s = %d, want 1", routeEdit, got)

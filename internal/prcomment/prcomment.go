@@ -25,7 +25,19 @@ import (
 
 // Key authenticates the hidden state of elevate's comments. A nil Key seals
 // nothing and verifies nothing: without it no comment counts as evidence.
-type Key struct{ mac []byte }
+type Key struct {
+	mac    []byte
+	author string // when set, the only login whose comments count
+}
+
+// By is k counting only the comments of the App whose bot is login
+// (<slug>[bot]); "" leaves k as it is.
+func (k *Key) By(login string) *Key {
+	if k == nil || login == "" {
+		return k
+	}
+	return &Key{mac: k.mac, author: login}
+}
 
 // NewKey derives the comments' key from secret (the broker's state key), so
 // a comment's MAC can never stand for a saved state's or the other way
@@ -88,6 +100,11 @@ const SharedBot = "github-actions[bot]"
 // workflows' shared bot. Its state must still verify.
 func Trusted(c *github.IssueComment) bool {
 	return c != nil && c.GetUser().GetType() == "Bot" && !strings.EqualFold(c.GetUser().GetLogin(), SharedBot)
+}
+
+// trusted is Trusted, and by k's App when k names one.
+func (k *Key) trusted(c *github.IssueComment) bool {
+	return Trusted(c) && (k.author == "" || strings.EqualFold(c.GetUser().GetLogin(), k.author))
 }
 
 // SessionsMarker marks the sticky comment about one grant's sessions.
@@ -211,17 +228,17 @@ func (k *Key) MergeRecordLine(r MergeRecord) string { return k.seal(kindMerge, r
 
 // Sessions is the verified state of grant's sessions among comments.
 func (k *Key) Sessions(comments []*github.IssueComment, grant string) (Sessions, bool) {
-	return first(comments, func(body string) (Sessions, bool) { return k.ParseSessions(grant, body) })
+	return first(k, comments, func(body string) (Sessions, bool) { return k.ParseSessions(grant, body) })
 }
 
 // EndedOf is the verified state of grant's ended-sessions comment.
 func (k *Key) EndedOf(comments []*github.IssueComment, grant string) (Ended, bool) {
-	return first(comments, func(body string) (Ended, bool) { return k.ParseEnded(grant, body) })
+	return first(k, comments, func(body string) (Ended, bool) { return k.ParseEnded(grant, body) })
 }
 
 // MergeRecordOf is the verified merge record of request among comments.
 func (k *Key) MergeRecordOf(comments []*github.IssueComment, request string) (MergeRecord, bool) {
-	return first(comments, func(body string) (MergeRecord, bool) {
+	return first(k, comments, func(body string) (MergeRecord, bool) {
 		var r MergeRecord
 		ok := k.open(kindMerge, request, body, &r) && r.Request == request
 		return r, ok
@@ -242,14 +259,14 @@ func (k *Key) MineEnded(grant string) func(*github.IssueComment) bool {
 func (k *Key) mine(kind, grant, marker string) func(*github.IssueComment) bool {
 	return func(c *github.IssueComment) bool {
 		var v json.RawMessage
-		return Trusted(c) && strings.Contains(c.GetBody(), marker) && k.open(kind, grant, c.GetBody(), &v)
+		return k != nil && k.trusted(c) && strings.Contains(c.GetBody(), marker) && k.open(kind, grant, c.GetBody(), &v)
 	}
 }
 
 // first is parse's answer for the first trusted comment it accepts.
-func first[T any](comments []*github.IssueComment, parse func(body string) (T, bool)) (T, bool) {
+func first[T any](k *Key, comments []*github.IssueComment, parse func(body string) (T, bool)) (T, bool) {
 	for _, c := range comments {
-		if !Trusted(c) {
+		if k == nil || !k.trusted(c) {
 			continue
 		}
 		if v, ok := parse(c.GetBody()); ok {

@@ -113,6 +113,8 @@ func TestOnlyElevatesStateCounts(t *testing.T) {
 		{"moved from another grant", []*github.IssueComment{comment("elevate[bot]", key.EndedBody("prod/2026-12/dave", e))}, key, false},
 		{"by the workflows' shared bot", []*github.IssueComment{comment(SharedBot, real)}, key, false},
 		{"no key", []*github.IssueComment{comment("elevate[bot]", real)}, nil, false},
+		{"elevate's App named: its own", []*github.IssueComment{comment("elevate[bot]", real)}, key.By("elevate[bot]"), true},
+		{"elevate's App named: another App holding the key", []*github.IssueComment{comment("other-app[bot]", real)}, key.By("elevate[bot]"), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

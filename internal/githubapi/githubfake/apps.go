@@ -4,6 +4,7 @@ import (
 	"crypto/rsa"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -48,6 +49,12 @@ func (f *Fake) authenticateApp(r *http.Request) bool {
 	// GitHub accepts App JWTs valid for at most 10 minutes.
 	return claims.ValidateWithLeeway(jwt.Expected{Time: time.Now()}, time.Minute) == nil &&
 		claims.Expiry != nil && claims.IssuedAt != nil && claims.Expiry.Time().Sub(claims.IssuedAt.Time()) <= 11*time.Minute
+}
+
+// getApp serves GET /app: the App the JWT is for, its slug its bot's
+// login without [bot].
+func (f *Fake) getApp(c *call) {
+	c.json(http.StatusOK, &github.App{ID: github.Int64(f.app.id), Slug: github.String(strings.TrimSuffix(f.app.bot.GetLogin(), "[bot]"))})
 }
 
 func (f *Fake) getInstallation(c *call) {

@@ -156,6 +156,8 @@ func (f *Fake) registerRoutes() {
 	f.handle("GET /repos/{owner}/{repo}/installation", f.getInstallation)
 	f.handle("POST /app/installations/{installation_id}/access_tokens", f.createInstallationToken)
 	f.routes["GET /repos/{owner}/{repo}/installation"].appJWT = true
+	f.handle("GET /app", f.getApp)
+	f.routes["GET /app"].appJWT = true
 	f.routes["POST /app/installations/{installation_id}/access_tokens"].appJWT = true
 
 	// Teams.

@@ -44,6 +44,10 @@ const (
 	ForkOwner = "octocat"
 )
 
+// AppBot is the bot account of elevate's GitHub App, as which the judge
+// (and the broker) read and write GitHub.
+var AppBot = &github.User{Login: github.String("elevate-app[bot]"), ID: github.Int64(99), Type: github.String("Bot")}
+
 // Author is the fixture PR's author.
 var Author = &github.User{Login: github.String("Codertocat"), ID: github.Int64(21031067), Type: github.String("User")}
 
@@ -105,7 +109,7 @@ func New(t testing.TB, existingRequests int) *Scenario {
 	t.Helper()
 	f := githubfake.New(t)
 	f.Repo(Owner, Name)
-	f.Token(Token, &github.User{Login: github.String("github-actions[bot]"), ID: github.Int64(41898282), Type: github.String("Bot")})
+	f.Token(Token, AppBot) // the judge acts as elevate's App, never as the workflows' shared bot
 	base := map[string][]byte{
 		"eligibility.yaml":   []byte(Policy),
 		".github/CODEOWNERS": []byte(CodeOwners),
