@@ -35,39 +35,26 @@ func (f *Fake) current(u *github.User) *github.User {
 // one named so; 404 for any other login, as GitHub answers for a login
 // nobody holds.
 func (f *Fake) getUserByLogin(c *call) {
-	login := strings.ToLower(c.r.PathValue("username"))
-	var found *github.User
-	see := func(u *github.User) {
-		if u = f.current(u); u != nil && strings.ToLower(u.GetLogin()) == login {
-			found = u
-		}
-	}
-	for _, u := range f.tokens {
-		see(u)
-	}
-	for _, p := range f.repo.pulls {
-		see(p.pr.User)
-		for _, r := range p.reviews {
-			see(r.User)
-		}
-	}
-	if found == nil {
-		c.notFound()
-		return
-	}
-	c.json(http.StatusOK, clone(found))
+	login := c.r.PathValue("username")
+	f.answerUser(c, func(u *github.User) bool { return strings.EqualFold(u.GetLogin(), login) })
 }
 
 // getUserByID serves GET /user/{account_id}: the user the fake knows by
-// that id, under the login it was last seen with.
+// that id, under the login it holds now.
 func (f *Fake) getUserByID(c *call) {
 	id, ok := c.pathInt("account_id")
 	if !ok {
 		return
 	}
+	f.answerUser(c, func(u *github.User) bool { return u.GetID() == id })
+}
+
+// answerUser answers with the last user the fake knows, under its current
+// login, that match accepts; 404 when there is none.
+func (f *Fake) answerUser(c *call, match func(*github.User) bool) {
 	var found *github.User
 	see := func(u *github.User) {
-		if u = f.current(u); u != nil && u.GetID() == id {
+		if u = f.current(u); u != nil && match(u) {
 			found = u
 		}
 	}
