@@ -482,8 +482,7 @@ func TestEndSessionsWhenNoLongerEligible(t *testing.T) {
 	h := ending(t, target)
 	b := h.Broker
 	syncAndWait(t, b)
-	policy := strings.Replace(brokertest.Policy, `"Codertocat", `, "", 1)
-	policy = strings.Replace(policy, "111111111111", target.AccountID, 1)
+	policy := policyIn(target, `"Codertocat", `, "")
 	h.MergeChange(50, map[string]string{"eligibility.yaml": policy}, h.Clock().Add(-time.Minute), brokertest.SecurityLead)
 	syncAndWait(t, b)
 	id := fmt.Sprint(vt.Author.GetID())
@@ -529,6 +528,12 @@ func TestEndSessionsAfterARestartPastTheRevocation(t *testing.T) {
 	}
 }
 
+// policyIn is the harness's eligibility.yaml for target's account, with
+// old replaced by new once (a person dropped, or renamed).
+func policyIn(target brokertest.AWS, old, new string) string {
+	return strings.Replace(strings.Replace(brokertest.Policy, old, new, 1), "111111111111", target.AccountID, 1)
+}
+
 // personDeny reports whether doc denies the sessions of GitHub user id.
 func personDeny(doc *endsession.Document, id int64) bool {
 	return doc != nil && slices.ContainsFunc(doc.Statement, func(s endsession.Statement) bool {
@@ -544,8 +549,7 @@ func TestEndSessionsWhenEligibilityEndsAcrossARestart(t *testing.T) {
 	target := brokertest.StartMotoEndSessions(t)
 	h := ending(t, target)
 	syncAndWait(t, h.Broker)
-	policy := strings.Replace(brokertest.Policy, `"Codertocat", `, "", 1)
-	policy = strings.Replace(policy, "111111111111", target.AccountID, 1)
+	policy := policyIn(target, `"Codertocat", `, "")
 	h.MergeChange(50, map[string]string{"eligibility.yaml": policy}, h.Clock().Add(-time.Minute), brokertest.SecurityLead)
 	cfg := h.Config()
 	endSessionsOn(target)(&cfg)
@@ -608,8 +612,7 @@ func TestEndSessionsCutWhenTheTeamLossIsSeen(t *testing.T) {
 	target := brokertest.StartMotoEndSessions(t)
 	h := ending(t, target, func(c *broker.Config) { c.MaxStaleness = 5 * time.Minute })
 	b := h.Broker
-	policy := strings.Replace(brokertest.Policy, `"Codertocat", `, "", 1)
-	policy = strings.Replace(policy, "111111111111", target.AccountID, 1)
+	policy := policyIn(target, `"Codertocat", `, "")
 	h.GitHub.Fake.TeamMember("acme", "sre", vt.Author.GetLogin(), "active")
 	h.MergeChange(50, map[string]string{"eligibility.yaml": policy}, h.Clock().Add(-time.Minute), brokertest.SecurityLead)
 	syncAndWait(t, b)
@@ -649,8 +652,7 @@ func TestEndSessionsLeaveARenamedPersonAlone(t *testing.T) {
 	h := ending(t, target)
 	syncAndWait(t, h.Broker) // the grant verified under the login Codertocat
 	h.GitHub.Fake.Rename(vt.Author.GetID(), "Octocoder")
-	policy := strings.Replace(brokertest.Policy, `"Codertocat"`, `"Octocoder"`, 1)
-	policy = strings.Replace(policy, "111111111111", target.AccountID, 1)
+	policy := policyIn(target, `"Codertocat"`, `"Octocoder"`)
 	h.MergeChange(50, map[string]string{"eligibility.yaml": policy}, h.Clock().Add(-time.Minute), brokertest.SecurityLead)
 	syncAndWait(t, h.Broker)
 	cfg := h.Config()
