@@ -180,9 +180,9 @@ func (e *sessionEnder) check(ctx context.Context, led *ledger.Ledger, now time.T
 			continue
 		}
 		// A Deny names the grant by its request id, or the person by
-		// numeric id: a login can change between issuance and now.
-		// Seen now: a replica may have issued until now, and until its
-		// cached team memberships expire.
+		// numeric id: a login can change between issuance and now. An end
+		// seen now cuts now: a replica may have issued until now, and
+		// until its cached team memberships expire.
 		end := endsession.Ended{AccountID: accountOf(x, g.Account), Role: g.Role, Scope: endsession.ScopeGrant, Grant: id, UserID: g.UserID,
 			Login: g.Login, PR: g.PR, Before: now.Add(membershipTTL)}
 		switch {
@@ -195,13 +195,7 @@ func (e *sessionEnder) check(ctx context.Context, led *ledger.Ledger, now time.T
 			seenRole[end.AccountID+"/"+end.Role] = true
 			end.Scope, end.Login, end.Reason = endsession.ScopeRole, "", "untrusted"
 		case notEligible[id]:
-			// The person is no longer eligible: all their sessions of the
-			// role end, whichever grant issued them. A verdict without the
-			// author's id ends the grant's.
-			end.Reason = "not_eligible"
-			if g.UserID > 0 {
-				end.Scope = endsession.ScopePerson
-			}
+			end = notEligibleEnd(x, g, end.Before)
 		default:
 			if r, ok := x.Removed(id); ok {
 				// The revocation's own time, the same on every replica, so
@@ -212,11 +206,11 @@ func (e *sessionEnder) check(ctx context.Context, led *ledger.Ledger, now time.T
 			// Deleted and added again between two looks: the version
 			// that was live is revoked as of the step that brought the
 			// new one, whether or not that one verifies.
-			now, ok := x.Grant(id)
-			if !ok || now.Step.After == g.Commit {
+			readded, ok := x.Grant(id)
+			if !ok || readded.Step.After == g.Commit {
 				continue // dropped from the index without a revocation
 			}
-			end.Reason, end.Before, end.Commit, end.PR = "revoked", now.Step.At, now.Step.After, 0
+			end.Reason, end.Before, end.Commit, end.PR = "revoked", readded.Step.At, readded.Step.After, 0
 		}
 		end.Before = end.Before.Add(e.lag).Truncate(time.Second)
 		ended = append(ended, end)
@@ -280,14 +274,21 @@ func (e *sessionEnder) atStart(x *ledger.Index, broken bool, ineligible []ledger
 		return out
 	}
 	for _, g := range ineligible {
-		end := endsession.Ended{AccountID: accountOf(x, g.Account), Role: g.Role, Scope: endsession.ScopeGrant, Grant: g.ID, UserID: g.UserID,
-			Login: g.Login, PR: g.PR, Reason: "not_eligible", Before: cut}
-		if g.UserID > 0 {
-			end.Scope = endsession.ScopePerson
-		}
-		out = append(out, end)
+		out = append(out, notEligibleEnd(x, g, cut))
 	}
 	return out
+}
+
+// notEligibleEnd ends the sessions of g's person, who is no longer
+// eligible: all their sessions of the role, whichever grant issued them
+// (a verdict without the author's id ends the grant's).
+func notEligibleEnd(x *ledger.Index, g ledger.LiveGrant, before time.Time) endsession.Ended {
+	end := endsession.Ended{AccountID: accountOf(x, g.Account), Role: g.Role, Scope: endsession.ScopeGrant, Grant: g.ID, UserID: g.UserID,
+		Login: g.Login, PR: g.PR, Reason: "not_eligible", Before: before}
+	if g.UserID > 0 {
+		end.Scope = endsession.ScopePerson
+	}
+	return end
 }
 
 // refused raises, at once, a batch whose Deny could not be written: the
