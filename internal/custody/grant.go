@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/go-github/v60/github"
 
 	"github.com/elevate-gitops/elevate/internal/approval"
+	"github.com/elevate-gitops/elevate/internal/request"
 )
 
 // Grant is a request file on the branch, with the recorded step that last
@@ -88,7 +90,7 @@ func (c *Checker) grant(ctx context.Context, st State, g Grant) (*Verification, 
 		return nil, err
 	}
 	facts.Base.Ref = g.Step.Before
-	if facts.RecordedRequester, err = c.recordedRequester(ctx, pr, g.ID); err != nil {
+	if facts.RecordedRequester, err = c.recordedRequester(ctx, pr, g.ID, facts.Added); err != nil {
 		return nil, err
 	}
 	if facts.UnreviewedEmergencies, err = c.unreviewed(ctx, g.Earlier, out.AuthorID, out.MergedAt); err != nil {
@@ -146,10 +148,14 @@ func (c *Checker) unreviewed(ctx context.Context, earlier []Earlier, author int6
 
 // recordedRequester is the requester elevate's merge record on pr names for
 // its author's id, when the checker has the key to verify it and the
-// record is there ("" otherwise).
-func (c *Checker) recordedRequester(ctx context.Context, pr *github.PullRequest, id string) (string, error) {
+// record is there ("" otherwise). Only a file whose requester is not the
+// author's login now needs one: the PR's comments are read for it alone.
+func (c *Checker) recordedRequester(ctx context.Context, pr *github.PullRequest, id string, added []byte) (string, error) {
 	if c.CommentKey == nil || c.Comments == nil {
 		return "", nil
+	}
+	if req, err := request.Parse("requests/"+id+".yaml", added); err != nil || strings.EqualFold(req.Requester, pr.GetUser().GetLogin()) {
+		return "", nil // invalid (Decide says why), or no rename to explain
 	}
 	comments, _, err := c.Comments.FirstComments(ctx, pr.GetNumber())
 	if err != nil {
