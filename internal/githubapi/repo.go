@@ -269,7 +269,7 @@ func (r *Repo) UpdateComment(ctx context.Context, number int, marker string, upd
 	// workflow under the shared bot, who posts the marker first gets a
 	// comment of their own.
 	return r.UpdateCommentWhere(ctx, number, func(c *github.IssueComment) bool {
-		return isApp(c.GetUser()) && strings.Contains(c.GetBody(), marker)
+		return IsApp(c.GetUser()) && strings.Contains(c.GetBody(), marker)
 	}, update)
 }
 
@@ -302,13 +302,14 @@ func (r *Repo) UpdateCommentWhere(ctx context.Context, number int, mine func(*gi
 	return created.GetHTMLURL(), nil
 }
 
-// sharedBot is the account every workflow run's GITHUB_TOKEN writes as.
-const sharedBot = "github-actions[bot]"
+// SharedBot is the account every workflow run's GITHUB_TOKEN writes as:
+// what it wrote is anybody's word.
+const SharedBot = "github-actions[bot]"
 
-// isApp reports whether u is a GitHub App's bot (no person can post as
+// IsApp reports whether u is a GitHub App's bot (no person can post as
 // one), other than the workflows' shared bot.
-func isApp(u *github.User) bool {
-	return u.GetType() == "Bot" && !strings.EqualFold(u.GetLogin(), sharedBot)
+func IsApp(u *github.User) bool {
+	return u.GetType() == "Bot" && !strings.EqualFold(u.GetLogin(), SharedBot)
 }
 
 // listAll follows GitHub's pagination with per_page=100 for at most

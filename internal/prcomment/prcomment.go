@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/google/go-github/v60/github"
+
+	"github.com/elevate-gitops/elevate/internal/githubapi"
 )
 
 // Key authenticates the hidden state of elevate's comments. A nil Key seals
@@ -93,14 +95,12 @@ func (k *Key) open(kind, grant, body string, v any) bool {
 
 // SharedBot is the login of the token every workflow run of a repository
 // gets: what it wrote is anybody's word.
-const SharedBot = "github-actions[bot]"
+const SharedBot = githubapi.SharedBot
 
 // Trusted reports whether c may carry elevate's evidence at all: an App
 // wrote it (a Bot account, which no person can post as), and not the
 // workflows' shared bot. Its state must still verify.
-func Trusted(c *github.IssueComment) bool {
-	return c != nil && c.GetUser().GetType() == "Bot" && !strings.EqualFold(c.GetUser().GetLogin(), SharedBot)
-}
+func Trusted(c *github.IssueComment) bool { return c != nil && githubapi.IsApp(c.GetUser()) }
 
 // trusted is Trusted, and by k's App when k names one.
 func (k *Key) trusted(c *github.IssueComment) bool {
