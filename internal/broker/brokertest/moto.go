@@ -8,14 +8,12 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -55,16 +53,6 @@ const motoSetupCalls = 4
 
 // motoEndSessionsCalls are the set-up calls StartMotoEndSessions adds.
 const motoEndSessionsCalls = 5
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // AWSCLI runs the AWS CLI against endpoint with the given credentials.
 func AWSCLI(t testing.TB, endpoint string, env []string, args ...string) []byte {
@@ -120,36 +108,11 @@ func StartMotoEndSessions(t testing.TB) AWS {
 func startMoto(t testing.TB, endSessions bool) AWS {
 	t.Helper()
 	RequireTool(t, "aws")
-	moto := RequireTool(t, "moto_server")
-	port := freePort(t)
-	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
-	cmd := exec.Command(moto, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
 	calls := motoSetupCalls
 	if endSessions {
 		calls += motoEndSessionsCalls
 	}
-	cmd.Env = append(os.Environ(), fmt.Sprintf("INITIAL_NO_AUTH_ACTION_COUNT=%d", calls))
-	logf, err := os.Create(filepath.Join(cmp.Or(os.Getenv("ELEVATE_MOTO_LOG_DIR"), t.TempDir()), "moto.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(endpoint + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server did not start: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	endpoint := testenv.StartMoto(t, calls)
 	setup := []string{"AWS_ACCESS_KEY_ID=setup", "AWS_SECRET_ACCESS_KEY=setup"}
 	AWSCLI(t, endpoint, setup, "iam", "create-user", "--user-name", "elevate-broker")
 	var key struct {
