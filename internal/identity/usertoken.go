@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -162,31 +161,12 @@ func isHex(s string) bool {
 	return true
 }
 
-// isRateLimit reports whether GitHub's error says it is rate-limiting:
-// the primary limit (403 or 429 with X-RateLimit-Remaining 0), a secondary
-// limit (403 or 429 naming it, or with Retry-After), or any 429.
-func isRateLimit(err error) bool {
-	var rl *github.RateLimitError
-	var arl *github.AbuseRateLimitError
-	var er *github.ErrorResponse
-	switch {
-	case errors.As(err, &rl), errors.As(err, &arl):
-		return true
-	case errors.As(err, &er) && er.Response != nil:
-		r := er.Response
-		return r.StatusCode == http.StatusTooManyRequests ||
-			r.StatusCode == http.StatusForbidden && (r.Header.Get("Retry-After") != "" || r.Header.Get("X-Ratelimit-Remaining") == "0" ||
-				strings.Contains(strings.ToLower(er.Message), "rate limit"))
-	}
-	return false
-}
-
 // checkError classifies a failed check: rate limiting is *RateLimitedError
 // (the broker answers 503, never 401); GitHub refusing the app's own
 // credentials, or failing, is *UpstreamError.
 func checkError(err error) error {
-	if isRateLimit(err) {
-		return &RateLimitedError{Err: err, RetryAfter: retryAfter(err)}
+	if wait, limited := githubapi.RateLimited(err, time.Now()); limited {
+		return &RateLimitedError{Err: err, RetryAfter: wait}
 	}
 	var er *github.ErrorResponse
 	if errors.As(err, &er) && er.Response != nil {
@@ -197,24 +177,6 @@ func checkError(err error) error {
 		}
 	}
 	return &UpstreamError{Op: checkOp, Err: err}
-}
-
-// retryAfter is how long GitHub asked to wait, or 0 when it did not say.
-func retryAfter(err error) time.Duration {
-	var rl *github.RateLimitError
-	var arl *github.AbuseRateLimitError
-	var er *github.ErrorResponse
-	switch {
-	case errors.As(err, &rl):
-		return max(0, time.Until(rl.Rate.Reset.Time))
-	case errors.As(err, &arl):
-		return arl.GetRetryAfter()
-	case errors.As(err, &er) && er.Response != nil:
-		if s, err := strconv.Atoi(er.Response.Header.Get("Retry-After")); err == nil && s > 0 {
-			return time.Duration(s) * time.Second
-		}
-	}
-	return 0
 }
 
 // userCache maps the SHA-256 of a token to GitHub's answer about it until
