@@ -5,25 +5,51 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v60/github"
 )
 
-// App is a GitHub App installation on one repository.
+// App is a GitHub App installation on one repository. It reaches GitHub
+// only when first used: a broker starts whatever GitHub's state, and finds
+// its installation (and its bot) with the first call that needs them.
 type App struct {
 	Client *github.Client // acts as the installation
-	// Token returns the installation token, minted and renewed (before it
-	// expires, within the hour) by ghinstallation: for git over HTTPS.
-	Token func(ctx context.Context) (string, error)
-	// Bot is the login the App writes as (<slug>[bot]): the only author of
-	// the comments elevate reads back.
-	Bot string
+	lazy   *installation
+}
+
+// Token returns the installation token, minted and renewed (before it
+// expires, within the hour) by ghinstallation: for git over HTTPS.
+func (a *App) Token(ctx context.Context) (string, error) {
+	t, err := a.lazy.get(ctx)
+	if err != nil {
+		return "", err
+	}
+	return t.Token(ctx)
+}
+
+// Bot is the login the App writes as (<slug>[bot]), the only author of the
+// comments elevate reads back; "" until the installation was found.
+func (a *App) Bot() string {
+	if b := a.lazy.bot.Load(); b != nil {
+		return *b
+	}
+	return ""
+}
+
+// Resolve finds the installation and the App's bot now, if not yet done.
+func (a *App) Resolve(ctx context.Context) error {
+	_, err := a.lazy.get(ctx)
+	return err
 }
 
 // NewAppClient authenticates as the GitHub App appID's installation on
-// repository fullName ("owner/name"), with the App's private key (PEM).
-func NewAppClient(ctx context.Context, apiURL string, appID int64, key []byte, fullName string, httpClient *http.Client) (*App, error) {
+// repository fullName ("owner/name"), with the App's private key (PEM). It
+// makes no call: the installation is looked up on first use, and again on
+// each use until that succeeds.
+func NewAppClient(apiURL string, appID int64, key []byte, fullName string, httpClient *http.Client) (*App, error) {
 	owner, name, ok := strings.Cut(fullName, "/")
 	if !ok {
 		return nil, fmt.Errorf("repository %q: want owner/name", fullName)
@@ -45,24 +71,62 @@ func NewAppClient(ctx context.Context, apiURL string, appID int64, key []byte, f
 	if err != nil {
 		return nil, err
 	}
-	inst, _, err := asApp.Apps.FindRepositoryInstallation(ctx, owner, name)
-	if err != nil {
-		return nil, wrap(err, "find the installation of GitHub App %d on %s", appID, fullName)
-	}
-	self, _, err := asApp.Apps.Get(ctx, "")
-	if err != nil {
-		return nil, wrap(err, "read GitHub App %d", appID)
-	}
-	if self.GetSlug() == "" {
-		return nil, fmt.Errorf("GitHub App %d has no slug", appID)
-	}
-	installation := ghinstallation.NewFromAppsTransport(apps, inst.GetID())
-	installation.BaseURL = apps.BaseURL
-	gh, err := NewClient(apiURL, "", withTransport(httpClient, installation))
+	lazy := &installation{apps: apps, asApp: asApp, appID: appID, owner: owner, name: name}
+	gh, err := NewClient(apiURL, "", withTransport(httpClient, lazy))
 	if err != nil {
 		return nil, err
 	}
-	return &App{Client: gh, Token: installation.Token, Bot: self.GetSlug() + "[bot]"}, nil
+	return &App{Client: gh, lazy: lazy}, nil
+}
+
+// installation is a RoundTripper acting as the App's installation, found
+// on first use. A failed look-up is returned to the caller (wrapped in
+// *url.Error, so a rate limit still reads as one) and tried again next time.
+type installation struct {
+	apps        *ghinstallation.AppsTransport
+	asApp       *github.Client
+	appID       int64
+	owner, name string
+	mu          sync.Mutex // one look-up at a time
+	found       *ghinstallation.Transport
+	bot         atomic.Pointer[string]
+}
+
+func (l *installation) RoundTrip(req *http.Request) (*http.Response, error) {
+	t, err := l.get(req.Context())
+	if err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
+	return t.RoundTrip(req)
+}
+
+func (l *installation) get(ctx context.Context) (*ghinstallation.Transport, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.found != nil {
+		return l.found, nil
+	}
+	full := l.owner + "/" + l.name
+	inst, _, err := l.asApp.Apps.FindRepositoryInstallation(ctx, l.owner, l.name)
+	if err != nil {
+		return nil, wrap(err, "find the installation of GitHub App %d on %s", l.appID, full)
+	}
+	self, _, err := l.asApp.Apps.Get(ctx, "")
+	if err != nil {
+		return nil, wrap(err, "read GitHub App %d", l.appID)
+	}
+	if self.GetSlug() == "" {
+		return nil, fmt.Errorf("GitHub App %d has no slug", l.appID)
+	}
+	t := ghinstallation.NewFromAppsTransport(l.apps, inst.GetID())
+	t.BaseURL = l.apps.BaseURL
+	bot := self.GetSlug() + "[bot]"
+	l.found = t
+	l.bot.Store(&bot)
+	return t, nil
 }
 
 func withTransport(hc *http.Client, rt http.RoundTripper) *http.Client {

@@ -25,9 +25,12 @@ func TestNewAppClientActsAsTheInstallation(t *testing.T) {
 	bot := &github.User{Login: github.String("elevate[bot]"), ID: github.Int64(9), Type: github.String("Bot")}
 	f.App(12345, &key.PublicKey, 777, "ghs_installationToken", bot)
 
-	app, err := NewAppClient(context.Background(), f.URL, 12345, pemBytes, "acme/access", nil)
+	app, err := NewAppClient(f.URL, 12345, pemBytes, "acme/access", nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if f.TotalCalls() != 0 || app.Bot() != "" {
+		t.Fatalf("NewAppClient called GitHub (%d calls) or knows a bot (%q) before first use", f.TotalCalls(), app.Bot())
 	}
 	me, _, err := app.Client.Users.Get(context.Background(), "")
 	if err != nil || me.GetLogin() != "elevate[bot]" {
@@ -36,8 +39,8 @@ func TestNewAppClientActsAsTheInstallation(t *testing.T) {
 	if f.Calls("POST /app/installations/{installation_id}/access_tokens") != 1 || f.Calls("GET /repos/{owner}/{repo}/installation") != 1 {
 		t.Error("the installation was not found and its token minted exactly once")
 	}
-	if app.Bot != "elevate[bot]" {
-		t.Errorf("the App writes as %q, want elevate[bot] (its slug's bot)", app.Bot)
+	if app.Bot() != "elevate[bot]" {
+		t.Errorf("the App writes as %q, want elevate[bot] (its slug's bot)", app.Bot())
 	}
 	if tok, err := app.Token(context.Background()); err != nil || tok != "ghs_installationToken" {
 		t.Errorf("the token for git = %q, %v", tok, err)
@@ -48,7 +51,11 @@ func TestNewAppClientActsAsTheInstallation(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(other)})
-	if _, err := NewAppClient(context.Background(), f.URL, 12345, bad, "acme/access", nil); err == nil {
+	wrong, err := NewAppClient(f.URL, 12345, bad, "acme/access", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wrong.Resolve(context.Background()); err == nil {
 		t.Error("a JWT signed by another key was accepted")
 	}
 }

@@ -28,8 +28,10 @@ import (
 // Key authenticates the hidden state of elevate's comments. A nil Key seals
 // nothing and verifies nothing: without it no comment counts as evidence.
 type Key struct {
-	mac    []byte
-	author string // when set, the only login whose comments count
+	mac []byte
+	// author, when set, names the only login whose comments count; while it
+	// names none (an App not found yet), no comment counts.
+	author func() string
 }
 
 // By is k counting only the comments of the App whose bot is login
@@ -38,7 +40,16 @@ func (k *Key) By(login string) *Key {
 	if k == nil || login == "" {
 		return k
 	}
-	return &Key{mac: k.mac, author: login}
+	return &Key{mac: k.mac, author: func() string { return login }}
+}
+
+// ByApp is k counting only the comments of the App whose bot bot names
+// when asked, and none while it names none (the App not found yet).
+func (k *Key) ByApp(bot func() string) *Key {
+	if k == nil {
+		return k
+	}
+	return &Key{mac: k.mac, author: bot}
 }
 
 // NewKey derives the comments' key from secret (the broker's state key), so
@@ -104,7 +115,14 @@ func Trusted(c *github.IssueComment) bool { return c != nil && githubapi.IsApp(c
 
 // trusted is Trusted, and by k's App when k names one.
 func (k *Key) trusted(c *github.IssueComment) bool {
-	return Trusted(c) && (k.author == "" || strings.EqualFold(c.GetUser().GetLogin(), k.author))
+	if !Trusted(c) {
+		return false
+	}
+	if k.author == nil {
+		return true
+	}
+	author := k.author()
+	return author != "" && strings.EqualFold(c.GetUser().GetLogin(), author)
 }
 
 // SessionsMarker marks the sticky comment about one grant's sessions.

@@ -115,6 +115,9 @@ func TestOnlyElevatesStateCounts(t *testing.T) {
 		{"no key", []*github.IssueComment{comment("elevate[bot]", real)}, nil, false},
 		{"elevate's App named: its own", []*github.IssueComment{comment("elevate[bot]", real)}, key.By("elevate[bot]"), true},
 		{"elevate's App named: another App holding the key", []*github.IssueComment{comment("other-app[bot]", real)}, key.By("elevate[bot]"), false},
+		{"elevate's App not found yet: nothing counts", []*github.IssueComment{comment("elevate[bot]", real)}, key.ByApp(func() string { return "" }), false},
+		{"elevate's App found: its own", []*github.IssueComment{comment("elevate[bot]", real)}, key.ByApp(func() string { return "elevate[bot]" }), true},
+		{"elevate's App found: another App's", []*github.IssueComment{comment("other-app[bot]", real)}, key.ByApp(func() string { return "elevate[bot]" }), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
