@@ -160,11 +160,14 @@ func (l *Ledger) Find(ctx context.Context, ask Ask) (*Found, error) {
 }
 
 // orNotSynced turns "no grant" into "not synced" when the ledger cannot
-// say so for certain: the last sync failed, or the branch holds a move
-// GitHub has not recorded yet. A 403 is only ever the truth.
+// say so for certain: the branch moved to a head no sync has read yet, it
+// holds a move GitHub has not recorded yet, or the last sync failed. A 403
+// is only ever the truth.
 func (l *Ledger) orNotSynced(x *Index, noGrant error) error {
 	_, lastErr := l.Health()
-	switch {
+	switch head := l.awaiting(); {
+	case head != "":
+		return &NotSyncedError{Reason: fmt.Sprintf("the branch moved to %.12s, which the broker is still reading (%v)", head, noGrant)}
 	case x.Unrecorded():
 		return &NotSyncedError{Reason: fmt.Sprintf("the branch moved to %.12s, which GitHub's activity does not list yet (%v)", x.Head, noGrant)}
 	case lastErr != nil:

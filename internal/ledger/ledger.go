@@ -93,6 +93,11 @@ type Ledger struct {
 	hold       *NotSyncedError                  // set while a rewrite is suspected but GitHub's activity lags: nothing issues
 	rewritten  *custody.RewrittenError          // sticky: only a restart with a new anchor clears it
 	verified   map[string]*custody.Verification // by step:path, definitive verdicts only
+	// awaited is a head the remote is known to have moved to (a push
+	// webhook, a head check) that no sync has read yet; awaitSeq counts
+	// Expect calls, so a sync started after the last one clears it.
+	awaited  string
+	awaitSeq uint64
 	verifyCall atomic.Int64
 }
 
@@ -145,6 +150,26 @@ func (e *StaleError) Error() string {
 	return fmt.Sprintf("the ledger has not synced since %s (over %s ago)", e.LastGood.UTC().Format(time.RFC3339), e.Max)
 }
 
+// Expect says the remote's branch moved to head (a push webhook said so,
+// or a head check saw it): until a sync reads it, "no grant" is "not
+// synced", never a 403 that may not be true.
+func (l *Ledger) Expect(head string) {
+	l.stateMu.Lock()
+	defer l.stateMu.Unlock()
+	if x := l.cur.Load(); x != nil && x.Head == head {
+		return
+	}
+	l.awaited = head
+	l.awaitSeq++
+}
+
+// awaiting is the head announced and not read yet, or "".
+func (l *Ledger) awaiting() string {
+	l.stateMu.Lock()
+	defer l.stateMu.Unlock()
+	return l.awaited
+}
+
 // Trust reports why nothing can be issued now, or nil: the branch was
 // rewritten, a rewrite is suspected while GitHub's activity lags, the
 // ledger is stale, or the policy at the head is not trusted
@@ -177,9 +202,15 @@ func (l *Ledger) Sync(ctx context.Context) error {
 	defer l.syncMu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.GitTimeout)
 	defer cancel()
+	l.stateMu.Lock()
+	seq := l.awaitSeq
+	l.stateMu.Unlock()
 	err := l.sync(ctx)
 	l.stateMu.Lock()
 	defer l.stateMu.Unlock()
+	if x := l.cur.Load(); err == nil && l.awaited != "" && (x != nil && x.Head == l.awaited || l.awaitSeq == seq) {
+		l.awaited = "" // read, or read past: this sync began after it was announced
+	}
 	var rw *custody.RewrittenError
 	if errors.As(err, &rw) && l.rewritten == nil {
 		l.rewritten = rw

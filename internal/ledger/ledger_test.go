@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -369,5 +370,48 @@ func TestNotSynced(t *testing.T) {
 	}
 	if _, err := l.Find(context.Background(), Ask{RequestID: "x"}); !errors.As(err, new(*NotSyncedError)) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A head the remote announced (a push webhook) that no sync has read yet
+// makes "no grant" a 503 "not synced": the grant may be in it. A sync that
+// began after the announcement clears it, whatever it found.
+func TestAnnouncedHeadIsNotSyncedUntilRead(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	now := t0
+	l := newLedger(t, r, &verifier{by: map[string]*Verification{}}, &now)
+	sha := r.Commit(t0, "a", map[string]string{"requests/prod/2026-11/a.yaml": requestYAML("alice", "prod", "2h", "")})
+	ask := Ask{RequestID: "b", UserID: 1, Login: "alice"}
+	if _, err := l.Find(context.Background(), ask); !errors.As(err, new(*NoActiveGrantError)) {
+		t.Fatalf("before any announcement: %v, want no active grant", err)
+	}
+	l.Expect(sha)
+	var ns *NotSyncedError
+	if _, err := l.Find(context.Background(), ask); !errors.As(err, &ns) || !strings.Contains(ns.Error(), sha[:12]) {
+		t.Fatalf("announced, not read: %v, want not synced naming %.12s", err, sha)
+	}
+	if err := l.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Find(context.Background(), ask); !errors.As(err, new(*NoActiveGrantError)) {
+		t.Fatalf("read: %v, want no active grant", err)
+	}
+	// An announcement of a head the sync never finds (pushed over at once)
+	// is cleared by the next sync that began after it.
+	l.Expect(strings.Repeat("ab", 20))
+	if _, err := l.Find(context.Background(), ask); !errors.As(err, new(*NotSyncedError)) {
+		t.Fatalf("announced again: %v", err)
+	}
+	if err := l.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Find(context.Background(), ask); !errors.As(err, new(*NoActiveGrantError)) {
+		t.Fatalf("after a later sync: %v, want no active grant", err)
+	}
+	// The head already read is no news.
+	l.Expect(sha)
+	if _, err := l.Find(context.Background(), ask); !errors.As(err, new(*NoActiveGrantError)) {
+		t.Fatalf("the current head announced: %v, want no active grant", err)
 	}
 }
