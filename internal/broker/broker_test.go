@@ -232,6 +232,7 @@ func TestPRMergedWithoutApproval(t *testing.T) {
 func TestGitHubDownOnFirstVerification(t *testing.T) {
 	t.Parallel()
 	h := brokertest.New(t)
+	h.Credentials(h.Codertocat(), map[string]string{"account": "prod", "role": "ReadOnly"}) // resolves --oidc-repositories
 	h.GitHub.Fake.Close()
 	a := h.Credentials(h.Codertocat(), byID)
 	if a.Status != 502 || a.Body["error"] != "upstream" {
@@ -295,7 +296,8 @@ func TestIssuingAfterWarmUpMakesNoGitHubCall(t *testing.T) {
 	if err := h.Ledger.VerifyAll(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	h.Credentials(brokertest.UserToken, byID) // warms the cache of GitHub's token check
+	h.Credentials(brokertest.UserToken, byID)                                               // warms the cache of GitHub's token check
+	h.Credentials(h.Codertocat(), map[string]string{"account": "prod", "role": "ReadOnly"}) // and resolves --oidc-repositories
 	before := issuanceCalls(h)
 	for range 5 {
 		if a := h.Credentials(h.Codertocat(), byID); a.Status != 200 {

@@ -65,7 +65,7 @@ func TestReplicasAgreeOnARevocation(t *testing.T) {
 	h.Repo.Commit(h.Clock(), "Merge pull request #9: revoke", map[string]string{vt.RequestPath: ""})
 	git.Push(t, h.Repo, "acme", "access", false)
 	start := time.Now()
-	if err := replicas[0].Server.Webhook.Sync(context.Background()); err != nil { // the one webhook GitHub delivered
+	if err := <-replicas[0].Server.Webhook.Kick(context.Background()); err != nil { // the one webhook GitHub delivered
 		t.Fatal(err)
 	}
 	refused := make([]time.Duration, 3)

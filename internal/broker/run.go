@@ -45,15 +45,17 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(strin
 	if err != nil {
 		return err
 	}
-	if cfg.ledgerIsURL() {
-		// The broker's own clone: a wrong token or URL must stop it now,
-		// not leave it answering not_synced forever.
-		if err := b.Syncer.Sync(ctx); err != nil {
-			return fmt.Errorf("first sync of %s: %w", cfg.Ledger, err)
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	fatal := b.Start(ctx)
+	go func() {
+		select {
+		case err := <-fatal:
+			logger.Error("stopping", "error", err)
+			stop(err)
+		case <-ctx.Done():
 		}
-	}
-	go b.Syncer.loop(ctx, cfg.SyncInterval)
-	go b.Syncer.Watch(ctx, cfg.HeadCheck)
+	}()
 	if getenv("AWS_LAMBDA_RUNTIME_API") != "" {
 		lambda.StartWithOptions(LambdaHandler(b.Server.Handler(), b.Syncer.Fresh), lambda.WithContext(ctx))
 		return nil
@@ -63,7 +65,33 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(strin
 		return err
 	}
 	logger.Info("serving", "address", ln.Addr().String())
-	return b.Serve(ctx, ln, DrainTimeout)
+	err = b.Serve(ctx, ln, DrainTimeout)
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	return err
+}
+
+// Start starts, behind the caller, what keeps the broker current until ctx
+// ends: the first sync, then the sync loop and the head check, and the
+// resolution of --oidc-repositories. GitHub failing, slow or rate-limiting
+// stops none of it: the broker answers 503 with the reason and tries again
+// by itself. Only the remote refusing the broker's own clone outright (a
+// wrong token or URL) is sent on the channel: a mistake to fix.
+func (b *Broker) Start(ctx context.Context) <-chan error {
+	fatal := make(chan error, 1)
+	go func() {
+		if err := b.Syncer.Sync(ctx); err != nil && b.cfg.ledgerIsURL() && gitlog.Refused(err) {
+			fatal <- fmt.Errorf("first sync of %s: %w", b.cfg.Ledger, err)
+			return
+		}
+		go b.Syncer.loop(ctx, b.cfg.SyncInterval)
+		b.Syncer.Watch(ctx, b.cfg.HeadCheck)
+	}()
+	if b.repos != nil {
+		go b.repos.run(ctx)
+	}
+	return fatal
 }
 
 // Serve answers on ln until ctx ends, then drains: it stops accepting
@@ -120,6 +148,9 @@ type Deps struct {
 	// next check (tests).
 	EndAttempts int
 	EndBackoff  time.Duration
+	// Backoff, when set, replaces the first wait before GitHub is asked
+	// again after a failure (default 5 s; tests).
+	Backoff time.Duration
 }
 
 // Broker is the wired broker: its HTTP server and what keeps it current.
@@ -128,10 +159,13 @@ type Broker struct {
 	Syncer  *Syncer
 	Ledger  *ledger.Ledger
 	Checker *custody.Checker // nil without --repo
+	repos   *oidcRepos       // nil without --oidc-repositories
+	cfg     Config
 }
 
-// Build assembles the broker from cfg. It resolves --oidc-repositories
-// through GitHub, and reaches nothing else.
+// Build assembles the broker from cfg. It reaches nothing: GitHub's
+// answers (the App's installation, --oidc-repositories) are asked for
+// when first needed, so GitHub trouble never stops a broker.
 func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 	logger, outbound := deps.Logger, deps.HTTP
 	if logger == nil {
@@ -140,13 +174,20 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 	if outbound == nil {
 		outbound = &http.Client{Timeout: 15 * time.Second}
 	}
+	// GitHub's calls run behind the requests (syncs, verification,
+	// comments): a slow GitHub gets 30 s a call before the broker gives up.
+	ghHTTP := *outbound
+	if ghHTTP.Timeout != 0 {
+		ghHTTP.Timeout = max(ghHTTP.Timeout, githubCallTimeout)
+	}
+	backoff := retryBackoff{first: cmp.Or(deps.Backoff, 5*time.Second), most: max(cmp.Or(deps.Backoff, 5*time.Second), cmp.Or(cfg.SyncInterval, time.Minute))}
 	now := deps.Now
 	if now == nil {
 		now = time.Now
 	}
 	var gh *github.Client
 	var gitToken gitlog.Token
-	var bot string // the App's bot: the only author of comments read back
+	var bot func() string // the App's bot: the only author of comments read back
 	if cfg.GitHubAppID != 0 {
 		key := []byte(cfg.GitHubAppKeyPEM)
 		if cfg.GitHubAppKey != "" {
@@ -155,14 +196,14 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 				return nil, fmt.Errorf("GitHub App key: %w", err)
 			}
 		}
-		app, err := githubapi.NewAppClient(ctx, cfg.GitHubAPIURL, cfg.GitHubAppID, key, cfg.Repo, outbound)
+		app, err := githubapi.NewAppClient(cfg.GitHubAPIURL, cfg.GitHubAppID, key, cfg.Repo, &ghHTTP)
 		if err != nil {
 			return nil, fmt.Errorf("GitHub client: %w", err)
 		}
 		gh, gitToken, bot = app.Client, app.Token, app.Bot
 	} else {
 		var err error
-		if gh, err = githubapi.NewClient(cfg.GitHubAPIURL, cfg.GitHubToken, outbound); err != nil {
+		if gh, err = githubapi.NewClient(cfg.GitHubAPIURL, cfg.GitHubToken, &ghHTTP); err != nil {
 			return nil, fmt.Errorf("GitHub client: %w", err)
 		}
 		if tok := cfg.GitHubToken; tok != "" {
@@ -186,7 +227,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 		}
 		members.Inner = repo
 		checker = &custody.Checker{GitHub: repo, Git: git, Members: members, Branch: cfg.Branch, Anchor: anchor, Now: now,
-			Comments: repo, CommentKey: prcomment.NewKey([]byte(cfg.StateKey)).By(bot)}
+			Comments: repo, CommentKey: byApp(prcomment.NewKey([]byte(cfg.StateKey)), bot)}
 		verifier = checker
 		if cfg.StateKey == "" {
 			logger.Warn("no --state-key (ELEVATE_STATE_KEY): nothing is saved, so every start reads GitHub's record of the branch from the trust anchor")
@@ -210,18 +251,20 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	repos, err := oidcRepositories(ctx, gh, cfg.OIDCRepos)
-	if err != nil {
-		return nil, err
+	var repos *oidcRepos
+	var source identity.RepositorySource
+	if names := splitList(cfg.OIDCRepos); len(names) > 0 {
+		repos = newOIDCRepos(gh, names, backoff, logger)
+		source = repos
 	}
 	ids, err := identity.New(identity.Config{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, GitHubAPIURL: cfg.GitHubAPIURL, HTTPClient: outbound,
-		Repositories: repos, RepositoryOwners: splitList(cfg.OIDCOwners),
+		RepositorySource: source, RepositoryOwners: splitList(cfg.OIDCOwners),
 		Workflows: splitList(cfg.OIDCWorkflows), Events: splitList(cfg.OIDCEvents),
 		ClientID: cfg.GitHubClientID, ClientSecret: cfg.GitHubClientSecret})
 	if err != nil {
 		return nil, err
 	}
-	if len(repos) > 0 && cfg.OIDCWorkflows == "" {
+	if repos != nil && cfg.OIDCWorkflows == "" {
 		logger.Warn("--oidc-repositories is set but --oidc-workflows is not: every Actions token is refused; list the workflows that may speak for their actor")
 	}
 	if cfg.GitHubClientID == "" {
@@ -237,17 +280,17 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 		return nil, err
 	}
 	chained := roleChained(ctx, stsClient, logger)
-	syncer := &Syncer{Ledger: led, Logger: logger, RemoteHead: func(ctx context.Context) (string, error) { return git.RemoteHead(ctx, cfg.Branch) }}
+	syncer := &Syncer{Ledger: led, Logger: logger, RemoteHead: func(ctx context.Context) (string, error) { return git.RemoteHead(ctx, cfg.Branch) }, Backoff: backoff}
 	srv := &Server{
 		Identity: ids, Ledger: led, STS: stsClient,
 		Console: awscreds.Console{SigninURL: cfg.SigninURL, HTTP: outbound},
-		Members: members, Metrics: NewMetrics(led), Logger: logger, Now: now, Chained: chained,
+		Members: members, Metrics: NewMetrics(led), Logger: logger, Now: now, Chained: chained, Warnings: repos.warnings,
 	}
 	if cfg.Repo == "" {
 		srv.Degraded = "no --repo: the broker cannot verify grants with GitHub, so it issues nothing"
 	}
 	if cfg.WebhookSecret != "" {
-		srv.Webhook = &Webhook{Secret: []byte(cfg.WebhookSecret), Branch: cfg.Branch, Sync: syncer.Sync}
+		srv.Webhook = &Webhook{Secret: []byte(cfg.WebhookSecret), Branch: cfg.Branch, Kick: syncer.Kick, Expect: led.Expect}
 	}
 	syncer.Now, syncer.SyncEvery, syncer.HeadEvery = now, cfg.SyncInterval, cfg.HeadCheck
 	bg := context.WithoutCancel(ctx)
@@ -257,7 +300,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 	}
 	prLink := pullLinker(cfg)
 	repo := repoOf(gh, cfg.Repo)
-	key := commentKey(cfg.StateKey).By(bot)
+	key := byApp(commentKey(cfg.StateKey), bot)
 	if repo != nil {
 		srv.Usage = newUsage(bg, repo, key, notifier, prLink, logger)
 		if notifier != nil {
@@ -281,7 +324,19 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 				},
 				Failed: func([]endsession.Ended, error) { srv.Metrics.endErrors.Inc() }}}
 	}
-	return &Broker{Server: srv, Syncer: syncer, Ledger: led, Checker: checker}, nil
+	return &Broker{Server: srv, Syncer: syncer, Ledger: led, Checker: checker, repos: repos, cfg: cfg}, nil
+}
+
+// githubCallTimeout bounds one call to GitHub behind the requests.
+const githubCallTimeout = 30 * time.Second
+
+// byApp counts only the comments of the broker's App once it is found (none
+// before); with a token instead of an App, those of any App.
+func byApp(k *prcomment.Key, bot func() string) *prcomment.Key {
+	if bot == nil {
+		return k
+	}
+	return k.ByApp(bot)
 }
 
 // pullLinker links a PR number to its page on GitHub.
@@ -333,20 +388,6 @@ func rootOf(ctx context.Context, git *gitlog.Repo, branch string) (string, error
 		return "", fmt.Errorf("branch %s: %w", branch, cmp.Or(err, errors.New("not found")))
 	}
 	return git.Root(ctx, head)
-}
-
-// oidcRepositories resolves --oidc-repositories to ids through GitHub, once
-// at start: names can be reclaimed by someone else, ids cannot.
-func oidcRepositories(ctx context.Context, gh *github.Client, list string) ([]identity.Repository, error) {
-	var out []identity.Repository
-	for _, name := range splitList(list) {
-		id, owner, err := githubapi.RepositoryIDs(ctx, gh, name)
-		if err != nil {
-			return nil, fmt.Errorf("--oidc-repositories: %w", err)
-		}
-		out = append(out, identity.Repository{Name: name, ID: id, OwnerID: owner})
-	}
-	return out, nil
 }
 
 func splitList(s string) []string {
@@ -402,19 +443,50 @@ type Syncer struct {
 	Now     func() time.Time
 	// SyncEvery and HeadEvery are the loops' intervals, for Fresh.
 	SyncEvery, HeadEvery time.Duration
-	verifying            atomic.Bool
-	pending              sync.WaitGroup
-	freshMu              sync.Mutex
-	lastHeadCheck        atomic.Int64 // unix nanoseconds
-	checkMu              sync.Mutex
+	// Backoff paces the syncs after a failed one.
+	Backoff retryBackoff
+
+	gateMu   sync.Mutex
+	failures int       // syncs failed in a row
+	retryAt  time.Time // no sync before then (backoff), unless kicked
+	limitTo  time.Time // no sync before then: GitHub said so
+	kickMu   sync.Mutex
+	kicking  bool
+	kicked   []chan error // waiting for the next sync behind a kick
+
+	verifying     atomic.Bool
+	pending       sync.WaitGroup
+	freshMu       sync.Mutex
+	lastHeadCheck atomic.Int64 // unix nanoseconds
+	checkMu       sync.Mutex
 }
 
-// Sync brings the ledger to the branch head and starts verifying new grants.
-func (s *Syncer) Sync(ctx context.Context) error {
+// BackingOffError says a sync was not tried: an earlier one failed and
+// the broker waits before asking GitHub again.
+type BackingOffError struct{ Until time.Time }
+
+func (e *BackingOffError) Error() string {
+	return "the last sync failed; the next is tried at " + e.Until.UTC().Format(time.RFC3339)
+}
+
+// Sync brings the ledger to the branch head and starts verifying new
+// grants. After a failure it waits (doubling, and as long as GitHub asked)
+// before it tries again.
+func (s *Syncer) Sync(ctx context.Context) error { return s.sync(ctx, false) }
+
+// sync is Sync; kicked (a push webhook: news, not a retry) skips the
+// doubling wait but never GitHub's own.
+func (s *Syncer) sync(ctx context.Context, kicked bool) error {
+	if until, ok := s.gate(kicked); !ok {
+		return &BackingOffError{Until: until}
+	}
 	if err := s.Ledger.Sync(ctx); err != nil {
-		s.Logger.Error("ledger sync failed; serving the last good index", "error", err)
+		s.failed(err)
 		return err
 	}
+	s.gateMu.Lock()
+	s.failures, s.retryAt, s.limitTo = 0, time.Time{}, time.Time{}
+	s.gateMu.Unlock()
 	s.pending.Add(1)
 	if s.verifying.CompareAndSwap(false, true) {
 		go func() {
@@ -434,6 +506,67 @@ func (s *Syncer) Sync(ctx context.Context) error {
 		}()
 	}
 	return nil
+}
+
+// gate reports whether a sync may run now, and if not, until when not.
+func (s *Syncer) gate(kicked bool) (time.Time, bool) {
+	s.gateMu.Lock()
+	defer s.gateMu.Unlock()
+	now := time.Now()
+	if now.Before(s.limitTo) {
+		return s.limitTo, false
+	}
+	if !kicked && now.Before(s.retryAt) {
+		return s.retryAt, false
+	}
+	return time.Time{}, true
+}
+
+// failed paces the next sync after err.
+func (s *Syncer) failed(err error) {
+	s.gateMu.Lock()
+	s.failures++
+	now := time.Now()
+	s.retryAt = now.Add(s.Backoff.wait(s.failures, err, now))
+	if asked, limited := githubapi.RateLimited(err, now); limited {
+		s.limitTo = now.Add(asked)
+	}
+	retry := s.retryAt
+	s.gateMu.Unlock()
+	s.Logger.Error("ledger sync failed; serving the last good index", "error", err, "retry_at", retry.UTC().Format(time.RFC3339Nano))
+}
+
+// Kick asks for a sync behind the caller (a push webhook) and returns at
+// once; the channel gets the result of the first sync that starts after
+// the call. Kicks that come while a sync runs share the next one.
+func (s *Syncer) Kick(ctx context.Context) <-chan error {
+	done := make(chan error, 1)
+	s.kickMu.Lock()
+	defer s.kickMu.Unlock()
+	s.kicked = append(s.kicked, done)
+	if !s.kicking {
+		s.kicking = true
+		go s.kicks(context.WithoutCancel(ctx))
+	}
+	return done
+}
+
+func (s *Syncer) kicks(ctx context.Context) {
+	for {
+		s.kickMu.Lock()
+		batch := s.kicked
+		s.kicked = nil
+		if len(batch) == 0 {
+			s.kicking = false
+			s.kickMu.Unlock()
+			return
+		}
+		s.kickMu.Unlock()
+		err := s.sync(ctx, true)
+		for _, done := range batch {
+			done <- err
+		}
+	}
 }
 
 // Wait waits for the verification and the checks that the syncs so far
@@ -482,7 +615,8 @@ func tick(ctx context.Context, d time.Duration, fn func()) {
 	}
 }
 
-// checkHead asks the remote for the branch head and syncs when it moved.
+// checkHead asks the remote for the branch head and syncs when it moved,
+// or when the last sync failed (as its backoff allows).
 func (s *Syncer) checkHead(ctx context.Context) {
 	s.lastHeadCheck.Store(s.now().UnixNano())
 	remote, err := s.RemoteHead(ctx)
@@ -490,8 +624,12 @@ func (s *Syncer) checkHead(ctx context.Context) {
 		s.Logger.Warn("could not ask the remote for the branch head", "error", err)
 		return
 	}
+	x := s.Ledger.Index()
+	if remote != "" && x != nil && x.Head != remote {
+		s.Ledger.Expect(remote)
+	}
 	// A head GitHub's activity has not listed yet is asked again too.
-	if x := s.Ledger.Index(); remote == "" || x == nil || x.Head != remote || x.Unrecorded() {
+	if _, lastErr := s.Ledger.Health(); remote == "" || x == nil || x.Head != remote || x.Unrecorded() || lastErr != nil {
 		_ = s.Sync(ctx)
 	}
 }
@@ -502,7 +640,26 @@ func (s *Syncer) checkHead(ctx context.Context) {
 // a revocation. It syncs when the last good sync is older than SyncEvery,
 // else checks the head when the last check is older than HeadEvery; a
 // process whose loops run finds both recent and does nothing.
+//
+// It waits at most freshWait: a slow GitHub must not hold a request past
+// its function's timeout; the catch-up goes on behind the answer.
 func (s *Syncer) Fresh(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.fresh(context.WithoutCancel(ctx))
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	case <-time.After(freshWait):
+	}
+}
+
+// freshWait bounds how long a request waits for Fresh.
+const freshWait = 10 * time.Second
+
+func (s *Syncer) fresh(ctx context.Context) {
 	s.freshMu.Lock()
 	defer s.freshMu.Unlock()
 	now := s.now()
@@ -516,7 +673,7 @@ func (s *Syncer) Fresh(ctx context.Context) {
 	}
 }
 
+// loop syncs every interval; Run made the first.
 func (s *Syncer) loop(ctx context.Context, every time.Duration) {
-	_ = s.Sync(ctx)
 	tick(ctx, every, func() { _ = s.Sync(ctx) })
 }

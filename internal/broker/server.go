@@ -70,6 +70,9 @@ type Server struct {
 	// Degraded, when set, says why the broker can verify nothing (no
 	// --repo): /healthz reports it.
 	Degraded string
+	// Warnings, when set, lists what works only in part (a repository of
+	// --oidc-repositories not resolved): /healthz reports them, still 200.
+	Warnings func() []string
 
 	// Chained is set when the broker's own AWS credentials are a role's
 	// temporary ones: sessions are capped at 1 h and console sign-ins carry
@@ -179,6 +182,7 @@ func (s *Server) authenticate(r *http.Request) (*identity.Identity, *apiError) {
 	var (
 		unauth  *identity.UnauthenticatedError
 		limited *identity.RateLimitedError
+		unavail *identity.UnavailableError
 		up      *identity.UpstreamError
 	)
 	switch {
@@ -187,6 +191,9 @@ func (s *Server) authenticate(r *http.Request) (*identity.Identity, *apiError) {
 	case errors.As(err, &limited):
 		return nil, &apiError{status: http.StatusServiceUnavailable, code: brokerapi.CodeUpstream, message: limited.Reason(), cause: err,
 			retryAfter: cmp.Or(limited.RetryAfter.Round(time.Second), time.Minute)}
+	case errors.As(err, &unavail):
+		return nil, &apiError{status: http.StatusServiceUnavailable, code: brokerapi.CodeUpstream, message: unavail.Reason, cause: err,
+			retryAfter: max(unavail.RetryAfter.Round(time.Second), time.Second)}
 	case errors.As(err, &up) && up.Reason != "":
 		return nil, &apiError{status: http.StatusBadGateway, code: brokerapi.CodeUpstream, message: up.Reason, cause: err}
 	case err != nil:
@@ -425,6 +432,10 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 		body.Status, status = brokerapi.HealthDegraded, http.StatusServiceUnavailable
 	case x == nil:
 		body.Status, status = brokerapi.HealthNotSynced, http.StatusServiceUnavailable
+		body.Reason = "the ledger has not been read yet"
+		if err != nil {
+			body.Reason = "the first sync has not succeeded yet; the broker retries by itself: " + strings.SplitN(err.Error(), "\n", 2)[0]
+		}
 	}
 	if x != nil {
 		age := int(s.Now().Sub(last).Seconds())
@@ -432,6 +443,9 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	}
 	if err != nil {
 		body.LastSyncError = strings.SplitN(err.Error(), "\n", 2)[0]
+	}
+	if s.Warnings != nil {
+		body.Warnings = s.Warnings()
 	}
 	writeJSON(w, status, body)
 }

@@ -22,11 +22,19 @@ import (
 // with 413 before any of it is kept.
 const MaxWebhookBody = 5 << 20
 
+// webhookWait is how long a push webhook waits for its sync before it
+// answers "syncing": GitHub gives a delivery 10 s, and a slow GitHub must
+// never turn a delivery into a failure.
+const webhookWait = 800 * time.Millisecond
+
 // Webhook turns GitHub push events on the ledger's branch into syncs.
 type Webhook struct {
 	Secret []byte // HMAC key of X-Hub-Signature-256; required
 	Branch string
-	Sync   func(ctx context.Context) error
+	// Kick starts a sync behind the answer; its channel gets the result.
+	Kick func(ctx context.Context) <-chan error
+	// Expect, when set, is told the head the push moved the branch to.
+	Expect func(head string)
 }
 
 func (s *Server) webhook(w http.ResponseWriter, r *http.Request) (string, *apiError) {
@@ -52,6 +60,7 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) (string, *apiEr
 	if err != nil {
 		return "", badRequest("unreadable webhook payload: %v", err)
 	}
+	var push *github.PushEvent
 	switch e := event.(type) {
 	case *github.PingEvent:
 		writeJSON(w, http.StatusOK, brokerapi.WebhookAnswer{Status: "pong"})
@@ -61,17 +70,37 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) (string, *apiEr
 			writeJSON(w, http.StatusAccepted, brokerapi.WebhookAnswer{Status: "ignored", Reason: "not the ledger branch"})
 			return "", nil
 		}
+		push = e
 	default:
 		writeJSON(w, http.StatusAccepted, brokerapi.WebhookAnswer{Status: "ignored", Reason: "not a push"})
 		return "", nil
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 8*time.Second) // GitHub waits 10 s
-	defer cancel()
-	if err := s.Webhook.Sync(ctx); err != nil {
-		return "", &apiError{status: http.StatusBadGateway, code: brokerapi.CodeUpstream, message: "the ledger sync failed; the last good index is still served", cause: err}
+	if after := push.GetAfter(); s.Webhook.Expect != nil && isCommitID(after) {
+		s.Webhook.Expect(after)
 	}
-	writeJSON(w, http.StatusOK, brokerapi.WebhookAnswer{Status: "synced"})
+	done := s.Webhook.Kick(r.Context())
+	select {
+	case err := <-done:
+		if err == nil {
+			writeJSON(w, http.StatusOK, brokerapi.WebhookAnswer{Status: "synced"})
+			return "", nil
+		}
+		s.Logger.Warn("the sync a push webhook started failed; the broker retries by itself", "error", err)
+		writeJSON(w, http.StatusAccepted, brokerapi.WebhookAnswer{Status: "syncing", Reason: "the sync failed; the broker retries by itself and serves 503 not_synced until it reads the push"})
+	case <-time.After(webhookWait):
+		writeJSON(w, http.StatusAccepted, brokerapi.WebhookAnswer{Status: "syncing", Reason: "the sync continues behind this answer"})
+	}
 	return "", nil
+}
+
+// isCommitID reports whether s is a full commit id other than the zero id
+// (a push that deleted the branch).
+func isCommitID(s string) bool {
+	if len(s) != 40 || strings.Trim(s, "0") == "" {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
 }
 
 func tooLarge() *apiError {

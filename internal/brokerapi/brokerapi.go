@@ -107,11 +107,14 @@ type Health struct {
 	Grants             int    `json:"grants"`
 	LastSyncAgeSeconds *int   `json:"last_sync_age_seconds,omitempty"`
 	LastSyncError      string `json:"last_sync_error,omitempty"`
+	// Warnings name what works only in part, such as a repository of
+	// --oidc-repositories GitHub has not resolved (its tokens are refused).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // WebhookAnswer is the answer of POST /v1/webhook.
 type WebhookAnswer struct {
-	Status string `json:"status"` // synced, pong or ignored
+	Status string `json:"status"` // synced, syncing, pong or ignored
 	Reason string `json:"reason,omitempty"`
 }
 

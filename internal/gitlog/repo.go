@@ -115,6 +115,12 @@ func Clone(ctx context.Context, url, dir string, token Token) (*Repo, error) {
 	return &Repo{repo: repo, url: url, token: token}, nil
 }
 
+// Refused reports whether the remote refused the clone outright (a wrong
+// token, or no such repository): a mistake to fix, unlike a remote failing.
+func Refused(err error) bool {
+	return errors.Is(err, transport.ErrAuthenticationRequired) || errors.Is(err, transport.ErrRepositoryNotFound)
+}
+
 func (g *Repo) auth(ctx context.Context) (transport.AuthMethod, error) {
 	if g.token == nil {
 		return nil, nil

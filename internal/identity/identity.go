@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -100,6 +101,10 @@ type Config struct {
 	// the actor of whoever triggered it, so tokens from other repositories
 	// are refused; with none configured, every Actions token is refused.
 	Repositories []Repository
+	// RepositorySource, when set, replaces Repositories: the list as
+	// resolved so far, asked at each Actions token, so an entry GitHub
+	// could not resolve at start is refused until it can, not fatal.
+	RepositorySource RepositorySource
 	// RepositoryOwners, when set, is a coarser list a token must also pass:
 	// the organisations (by the repository_owner claim) allowed.
 	RepositoryOwners []string
@@ -125,6 +130,40 @@ type Repository struct {
 	ID      int64
 	OwnerID int64
 }
+
+// RepositorySource says what the allowed repositories resolved to so far.
+type RepositorySource interface {
+	// Repositories lists those resolved to ids, and those not (yet) with
+	// why. It may try again the entries whose retry is due, within ctx.
+	Repositories(ctx context.Context) (resolved []Repository, unresolved []Unresolved)
+}
+
+// Unresolved is an allowed repository whose ids are not known.
+type Unresolved struct {
+	Name string // OWNER/NAME
+	// Reason says why, safe to show a caller (no token, no secret).
+	Reason string
+	// Definitive is set when GitHub answered that it cannot see the
+	// repository (not found), rather than failing or rate-limiting.
+	Definitive bool
+	// RetryAfter, when set, is how long until the next attempt.
+	RetryAfter time.Duration
+}
+
+// staticRepositories is a fixed list.
+type staticRepositories []Repository
+
+func (s staticRepositories) Repositories(context.Context) ([]Repository, []Unresolved) { return s, nil }
+
+// UnavailableError means the broker cannot tell now whether the token
+// counts (a repository it accepts tokens from is not resolved because
+// GitHub failed): 503, never a 401 that may not be true.
+type UnavailableError struct {
+	Reason     string
+	RetryAfter time.Duration
+}
+
+func (e *UnavailableError) Error() string { return "identity: unavailable: " + e.Reason }
 
 // UnauthenticatedError is a refusal: the header is missing or malformed, or
 // the token is not valid. Reason is safe to show the caller and never holds
@@ -183,7 +222,7 @@ type Verifier struct {
 
 	oidc      *issuer
 	owners    []string
-	repos     []Repository
+	repos     RepositorySource
 	workflows []string
 	events    []string
 
@@ -235,7 +274,7 @@ func New(cfg Config) (*Verifier, error) {
 		cacheTTL:  ttl,
 		oidc:      newIssuer(iss, aud, client, now),
 		owners:    cfg.RepositoryOwners,
-		repos:     cfg.Repositories,
+		repos:     cmp.Or[RepositorySource](cfg.RepositorySource, staticRepositories(cfg.Repositories)),
 		workflows: slices.Clone(cfg.Workflows),
 		events:    slices.Clone(events),
 		app:       app,

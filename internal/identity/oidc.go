@@ -109,7 +109,7 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*Identity, erro
 	if c.Actor == "" {
 		return nil, unauthenticated("token has no actor claim: send the OIDC token as GitHub Actions issued it", nil)
 	}
-	if err := v.allowedSource(c); err != nil {
+	if err := v.allowedSource(ctx, c); err != nil {
 		return nil, err
 	}
 	if err := v.trustedRun(c); err != nil {
@@ -120,8 +120,9 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*Identity, erro
 
 // allowedSource checks that the token comes from a workflow of an allowed
 // repository, by id, and of an allowed owner when that list is set.
-func (v *Verifier) allowedSource(c actorClaims) error {
-	if len(v.repos) == 0 {
+func (v *Verifier) allowedSource(ctx context.Context, c actorClaims) error {
+	repos, unresolved := v.repos.Repositories(ctx)
+	if len(repos) == 0 && len(unresolved) == 0 {
 		return unauthenticated("this broker accepts no GitHub Actions tokens (--oidc-repositories is not set): run `elevate login` and send the token it stores", nil)
 	}
 	repoID, err1 := parseID(c.RepositoryID)
@@ -129,7 +130,18 @@ func (v *Verifier) allowedSource(c actorClaims) error {
 	if err1 != nil || err2 != nil {
 		return unauthenticated("token has no numeric repository_id and repository_owner_id claims: send the OIDC token as GitHub Actions issued it", nil)
 	}
-	if !slices.ContainsFunc(v.repos, func(r Repository) bool { return r.ID == repoID && r.OwnerID == ownerID }) {
+	if !slices.ContainsFunc(repos, func(r Repository) bool { return r.ID == repoID && r.OwnerID == ownerID }) {
+		// A token of a listed repository the broker has not resolved: only
+		// its name says so, which proves nothing, so it is refused either
+		// way; when GitHub is failing, the answer is "not now".
+		if i := slices.IndexFunc(unresolved, func(u Unresolved) bool { return strings.EqualFold(u.Name, c.Repository) }); i >= 0 {
+			u := unresolved[i]
+			msg := fmt.Sprintf("the broker could not resolve %s of --oidc-repositories to its id (%s), so its Actions tokens are refused until it can", shown(u.Name), u.Reason)
+			if u.Definitive {
+				return unauthenticated(msg+": install elevate's GitHub App on that repository, or use `elevate login`", nil)
+			}
+			return &UnavailableError{Reason: msg + "; try again in a minute", RetryAfter: u.RetryAfter}
+		}
 		return unauthenticated(fmt.Sprintf("the token comes from a workflow of %s, outside --oidc-repositories (matched by repository and owner id): ask for the repository to be listed in --oidc-repositories", shown(c.Repository)), nil)
 	}
 	if len(v.owners) > 0 && !slices.ContainsFunc(v.owners, func(o string) bool { return strings.EqualFold(o, c.RepositoryOwner) }) {

@@ -6,12 +6,20 @@ package brokertest
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -189,6 +197,9 @@ func (h *Harness) Deps() broker.Deps {
 	return broker.Deps{
 		Logger: slog.New(slog.NewJSONHandler(h.Logs, nil)), Now: h.Clock,
 		AWS: credentials.NewStaticCredentialsProvider(h.target.Key, h.target.Secret, ""),
+		// GitHub is asked again 10 ms after a failure, not 5 s: tests wait
+		// for the recovery, never for a fixed time.
+		Backoff: 10 * time.Millisecond,
 	}
 }
 
@@ -225,9 +236,48 @@ func (h *Harness) Restart() *Harness {
 // test syncs it when it means to.
 func (h *Harness) Unsynced() *Harness {
 	h.t.Helper()
-	n := &Harness{t: h.t, Repo: h.Repo, GitHub: h.GitHub, OIDC: h.OIDC, STS: h.STS, Logs: &SyncBuffer{}, now: h.Clock(), target: h.target, stateDir: h.t.TempDir(), configure: h.configure}
+	return h.UnsyncedWith()
+}
+
+// UnsyncedWith is Unsynced with opts added to the configuration.
+func (h *Harness) UnsyncedWith(opts ...Option) *Harness {
+	h.t.Helper()
+	n := &Harness{t: h.t, Repo: h.Repo, GitHub: h.GitHub, OIDC: h.OIDC, STS: h.STS, Logs: &SyncBuffer{}, now: h.Clock(), target: h.target, stateDir: h.t.TempDir(),
+		configure: append(slices.Clone(h.configure), opts...)}
 	n.serve()
 	return n
+}
+
+// Start starts the broker's own loops (the first sync, the sync loop, the
+// head check, the resolution of --oidc-repositories) until the test ends,
+// as Run does; the channel is Broker.Start's.
+func (h *Harness) Start() <-chan error {
+	ctx, cancel := context.WithCancel(context.Background())
+	h.t.Cleanup(cancel)
+	return h.Broker.Start(ctx)
+}
+
+// AppID is the GitHub App the harness broker acts as with AsApp.
+const AppID = 4242
+
+// appKey is the App's private key, made once per test binary.
+var appKey = sync.OnceValue(func() *rsa.PrivateKey {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return key
+})
+
+// AsApp installs elevate's GitHub App on the access repository in the
+// GitHub fake (its installation token is the harness's, its bot AppBot) and
+// returns the option that makes a broker act as it (--github-app-id and
+// the key) instead of a token. Other repositories the installation covers
+// are added with Fake.Install.
+func (h *Harness) AsApp() Option {
+	h.GitHub.Fake.App(AppID, &appKey().PublicKey, 777, vt.Token, AppBot)
+	key := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(appKey())}))
+	return func(c *broker.Config) { c.GitHubAppID, c.GitHubAppKeyPEM, c.GitHubToken = AppID, key, "" }
 }
 
 // RestartSameMachine starts a second broker with this one's state
@@ -285,6 +335,26 @@ type Answer struct {
 
 func (h *Harness) Call(method, path, token string, body any) Answer {
 	h.t.Helper()
+	header := http.Header{}
+	if token != "" {
+		header.Set("Authorization", "Bearer "+token)
+	}
+	return h.call(method, path, header, body)
+}
+
+// Webhook sends the push event GitHub sends when main moves to after,
+// signed with the webhook secret.
+func (h *Harness) Webhook(after string) Answer {
+	h.t.Helper()
+	body, _ := json.Marshal(map[string]any{"ref": "refs/heads/main", "after": after, "repository": map[string]any{"full_name": vt.Owner + "/" + vt.Name}})
+	mac := hmac.New(sha256.New, []byte(WebhookSecret))
+	mac.Write(body)
+	header := http.Header{"X-Github-Event": {"push"}, "Content-Type": {"application/json"}, "X-Hub-Signature-256": {"sha256=" + hex.EncodeToString(mac.Sum(nil))}}
+	return h.call("POST", brokerapi.PathWebhook, header, string(body))
+}
+
+func (h *Harness) call(method, path string, header http.Header, body any) Answer {
+	h.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -298,9 +368,7 @@ func (h *Harness) Call(method, path, token string, body any) Answer {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
+	req.Header = header
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		h.t.Fatal(err)

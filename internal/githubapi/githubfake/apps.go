@@ -19,6 +19,27 @@ type app struct {
 	installationID int64
 	token          string
 	bot            *github.User
+	installed      map[string]bool // other repositories of the installation, by lower-case full name
+}
+
+// Install adds another repository (OtherRepository) to the App's
+// installation: its token sees only the repository and those.
+func (f *Fake) Install(fullName string) {
+	f.t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.app == nil {
+		f.t.Fatalf("githubfake: Install(%q) before App", fullName)
+		return
+	}
+	f.app.installed[strings.ToLower(fullName)] = true
+}
+
+// seenByInstallation reports whether the caller may see the other
+// repository fullName: any caller but the App's installation, which sees
+// those it was installed on.
+func (f *Fake) seenByInstallation(r *http.Request, fullName string) bool {
+	return f.app == nil || bearer(r.Header.Get("Authorization")) != f.app.token || f.app.installed[strings.ToLower(fullName)]
 }
 
 // App installs a GitHub App on the repository: its JWTs must be RS256-signed
@@ -27,7 +48,7 @@ func (f *Fake) App(id int64, key *rsa.PublicKey, installationID int64, token str
 	f.t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.app = &app{id: id, key: key, installationID: installationID, token: token, bot: bot}
+	f.app = &app{id: id, key: key, installationID: installationID, token: token, bot: bot, installed: map[string]bool{}}
 }
 
 // authenticateApp verifies "Authorization: Bearer <JWT>" as GitHub does for Apps.

@@ -47,6 +47,7 @@ type Fake struct {
 	repo        *repoState
 	memberships map[membershipKey]string // state: active or pending
 	app         *app
+	down        *Fault // BreakAll: every route answers so
 }
 
 // route is one registered pattern.
@@ -180,7 +181,7 @@ func (f *Fake) handle(pattern string, h func(*call)) {
 		rt.calls++
 		f.total++
 		c := &call{f: f, w: w, r: r}
-		if ft := rt.fault; ft != nil {
+		if ft := cmp.Or(f.down, rt.fault); ft != nil {
 			if ft.Delay > 0 || ft.Until != nil {
 				f.mu.Unlock()
 				var delay <-chan time.Time
@@ -318,6 +319,21 @@ func (f *Fake) Break(route string, ft Fault) {
 		return
 	}
 	rt.fault = &ft
+}
+
+// BreakAll makes every route answer as ft says until HealAll: GitHub down,
+// slow or rate-limiting as a whole.
+func (f *Fake) BreakAll(ft Fault) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.down = &ft
+}
+
+// HealAll ends BreakAll.
+func (f *Fake) HealAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.down = nil
 }
 
 // Heal makes route answer normally again.

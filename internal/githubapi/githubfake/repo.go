@@ -538,7 +538,8 @@ func (f *Fake) OtherRepository(fullName string, id, ownerID int64) {
 // getRepo serves GET /repos/{owner}/{repo}.
 func (f *Fake) getRepo(c *call) {
 	if !f.isRepo(c.r.PathValue("owner"), c.r.PathValue("repo")) {
-		if r, ok := f.repo.others[strings.ToLower(c.r.PathValue("owner")+"/"+c.r.PathValue("repo"))]; ok {
+		full := c.r.PathValue("owner") + "/" + c.r.PathValue("repo")
+		if r, ok := f.repo.others[strings.ToLower(full)]; ok && f.seenByInstallation(c.r, full) {
 			c.json(http.StatusOK, r)
 			return
 		}
