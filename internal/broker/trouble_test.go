@@ -168,7 +168,9 @@ func TestSlowGitHubWebhookAnswersAtOnce(t *testing.T) {
 	}
 	wantRefusal(t, run.Credentials(run.Codertocat(), map[string]string{"request": "new"}), 503, "not_synced", sha[:12])
 	h.GitHub.Fake.Heal(route) // later calls are fast; the one in flight still takes 15 s
-	eventually(t, func() bool { return run.Credentials(run.Codertocat(), map[string]string{"request": "new"}).Status == 200 })
+	eventually(t, func() bool {
+		return run.Credentials(run.Codertocat(), map[string]string{"request": "new"}).Status == 200
+	})
 	t.Logf("the grant issued %s after its webhook", time.Since(start).Round(time.Millisecond))
 }
 

@@ -87,17 +87,17 @@ type Ledger struct {
 	seenHead string
 	seenAt   time.Time
 
-	stateMu    sync.Mutex
-	lastGood   time.Time
-	lastErr    error
-	hold       *NotSyncedError                  // set while a rewrite is suspected but GitHub's activity lags: nothing issues
-	rewritten  *custody.RewrittenError          // sticky: only a restart with a new anchor clears it
-	verified   map[string]*custody.Verification // by step:path, definitive verdicts only
+	stateMu   sync.Mutex
+	lastGood  time.Time
+	lastErr   error
+	hold      *NotSyncedError                  // set while a rewrite is suspected but GitHub's activity lags: nothing issues
+	rewritten *custody.RewrittenError          // sticky: only a restart with a new anchor clears it
+	verified  map[string]*custody.Verification // by step:path, definitive verdicts only
 	// awaited is a head the remote is known to have moved to (a push
 	// webhook, a head check) that no sync has read yet; awaitSeq counts
 	// Expect calls, so a sync started after the last one clears it.
-	awaited  string
-	awaitSeq uint64
+	awaited    string
+	awaitSeq   uint64
 	verifyCall atomic.Int64
 }
 
