@@ -51,6 +51,9 @@ type Config struct {
 	EndRole         string        `flag:"end-sessions-role"` // the role assumed in each account for IAM
 	IAMEndpoint     string        `flag:"iam-endpoint"`
 	NotifyURL       string        `flag:"notify-url" secret:"true"` // a Slack incoming webhook URL is a secret
+	// NotifyTable is the DynamoDB table every replica claims notices and
+	// once-per-grant comments in; "": this process's memory (one replica).
+	NotifyTable string `flag:"notify-table"`
 	// StateKey authenticates the saved state (a MAC): what the state
 	// directory holds is a cache, never evidence. Environment only in
 	// production (ELEVATE_STATE_KEY): argv is visible to every user.
@@ -220,6 +223,7 @@ func flagSet(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.EndRole, "end-sessions-role", DefaultEndSessionsRole, "the role the broker assumes in each target account to write that policy")
 	fs.StringVar(&c.IAMEndpoint, "iam-endpoint", "", "IAM endpoint (default: the SDK's)")
 	fs.StringVar(&c.NotifyURL, "notify-url", "", "Slack-compatible incoming webhook URL for grant, first-use, revocation and ended-session notices")
+	fs.StringVar(&c.NotifyTable, "notify-table", "", "DynamoDB table (partition key id, expiry attribute ttl) in which replicas claim each notice and once-per-grant comment, so it is sent once however many run; default: in memory, for one replica")
 	fs.StringVar(&c.StateKey, "state-key", "", "key (at least 32 characters) of the MAC that authenticates the saved state, so a restart starts from it; without it every start reads GitHub's record from the anchor (set ELEVATE_STATE_KEY, not the flag)")
 	return fs
 }

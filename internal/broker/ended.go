@@ -298,8 +298,20 @@ func (e *sessionEnder) refused(ended []endsession.Ended, err error) {
 		e.metrics.endRefused.WithLabelValues(endsession.Cause(err)).Inc()
 	}
 	if e.notifier != nil {
-		e.notifier.Send(notify.Event{Kind: notify.DenyNotWritten, Text: notWrittenText(ended, err, e.prLink)})
+		// Each replica that fails alerts at each check: once an hour is
+		// enough to be heard.
+		hour := time.Now().UTC().Format("2006-01-02T15")
+		for _, x := range ended {
+			one := []endsession.Ended{x}
+			e.notifier.Send(notify.Event{Kind: notify.DenyNotWritten, ID: endedID(x) + "/" + hour, Text: notWrittenText(one, err, e.prLink)})
+		}
 	}
+}
+
+// endedID names an end the same way on every replica: what ended and why,
+// not the cut-off (a replica counts it from when it saw the end).
+func endedID(x endsession.Ended) string {
+	return fmt.Sprintf("%s/%s/%s/%s/%d/%s/%d", x.Reason, x.Grant, x.AccountID, x.Role, x.UserID, x.Commit, x.PR)
 }
 
 // notWrittenText is the notice of a Deny that could not be written: whose
@@ -394,7 +406,7 @@ func IAMFor(stsClient *sts.Client, region, endpoint, roleName string, now func()
 // prCommenter is what comment needs from GitHub.
 type prCommenter interface {
 	PullsWithCommit(ctx context.Context, sha string) ([]*github.PullRequest, error)
-	UpdateCommentWhere(ctx context.Context, number int, mine func(*github.IssueComment) bool, update func(old string) string) (string, error)
+	UpdateCommentWhere(ctx context.Context, number int, mine func(*github.IssueComment) bool, update func(old string) string, create func(context.Context) (bool, error)) (string, error)
 }
 
 // repoOf is the access repository's API, nil without --repo.
@@ -411,7 +423,7 @@ func repoOf(gh *github.Client, fullName string) *githubapi.Repo {
 
 // comment tells the PR that ended each grant (its revocation's, or its own)
 // whose sessions were ended and from when; failing to is only logged.
-func comment(ctx context.Context, gh prCommenter, key *prcomment.Key, ended []endsession.Ended, logger *slog.Logger) {
+func comment(ctx context.Context, gh prCommenter, once *onceAcross, key *prcomment.Key, ended []endsession.Ended, logger *slog.Logger) {
 	for _, e := range ended {
 		number := e.PR
 		if e.Commit != "" {
@@ -430,7 +442,7 @@ func comment(ctx context.Context, gh prCommenter, key *prcomment.Key, ended []en
 			continue
 		}
 		body := key.EndedBody(e.Grant, endedNote(e))
-		if _, err := gh.UpdateCommentWhere(ctx, number, key.MineEnded(e.Grant), func(string) string { return body }); err != nil {
+		if _, err := gh.UpdateCommentWhere(ctx, number, key.MineEnded(e.Grant), func(string) string { return body }, once.create("ended", e.Grant, number)); err != nil {
 			logger.Warn("could not tell the PR of ended sessions", "grant", e.Grant, "pr", number, "error", err)
 		}
 	}

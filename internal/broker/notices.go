@@ -27,8 +27,12 @@ type reviewReader interface {
 
 // notices compares each sync with the one before and announces what
 // changed: grants merged (emergency ones loudly) and revocations, and
-// emergency grants still unreviewed a day after their merge. The first sync
-// of a process only remembers: it announces nothing it did not see happen.
+// emergency grants still unreviewed a day after their merge. Each notice
+// names its event (the grant and the commit), so the notifier sends it once
+// however many replicas see it. The first sync of a process only
+// remembers, unless lookBack is set (claims shared by every replica): then
+// it also announces what happened within lookBack, which no live replica
+// may have seen (a Lambda cold start after a quiet hour).
 type notices struct {
 	notifier *notify.Notifier
 	reviews  reviewReader
@@ -36,13 +40,19 @@ type notices struct {
 	members  eligibility.Membership // its owners' teams
 	prLink   func(pr int) string
 	logger   *slog.Logger
+	lookBack time.Duration
 
 	mu        sync.Mutex
 	primed    bool
-	grants    map[string]bool
-	removed   map[string]bool
+	grants    map[string]bool // by id@commit
+	removed   map[string]bool // by id@commit
 	unreviews map[string]bool // emergency grants already announced as unreviewed
 }
+
+// noticeLookBack is how far back a replica's first sync announces, with
+// shared claims: what a replica may have missed, not a day of old news at
+// a fleet's first start.
+const noticeLookBack = time.Hour
 
 func (n *notices) check(ctx context.Context, led *ledger.Ledger, now time.Time) {
 	x := led.Index()
@@ -52,36 +62,44 @@ func (n *notices) check(ctx context.Context, led *ledger.Ledger, now time.Time) 
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	grants, removed := map[string]bool{}, map[string]bool{}
-	x.Grants(func(g *ledger.Grant) { grants[g.ID] = true })
-	x.Revocations(func(r *ledger.Removal) { removed[r.ID] = true })
-	if n.primed {
-		x.Grants(func(g *ledger.Grant) {
-			if n.grants[g.ID] || g.Request == nil {
-				return
-			}
-			r := g.Request
-			if r.Emergency {
-				n.notifier.Send(notify.Event{Kind: notify.EmergencyMerged, Text: fmt.Sprintf("🚨 *EMERGENCY elevate grant merged:* `%s` by %s, role %s in %s for %s, ticket %s, without approval. Its code owners must review it within 24 hours: %s",
-					g.ID, esc(r.Requester), esc(r.Role), esc(r.Account), request.FormatDuration(r.Duration), esc(r.Ticket), n.link(led, g.ID))})
-				return
-			}
-			state := "active"
-			if r.NotBefore.After(now) {
-				state = "scheduled from " + r.NotBefore.UTC().Format(time.RFC3339)
-			}
-			n.notifier.Send(notify.Event{Kind: notify.GrantMerged, Text: fmt.Sprintf("🔓 *elevate grant merged* (%s): `%s` by %s, role %s in %s for %s. %s", state, g.ID, esc(r.Requester), esc(r.Role), esc(r.Account), request.FormatDuration(r.Duration), n.link(led, g.ID))})
-		})
-		x.Revocations(func(r *ledger.Removal) {
-			if n.removed[r.ID] {
-				return
-			}
-			who := ""
-			if r.Request != nil {
-				who = fmt.Sprintf(" (%s, role %s in %s)", esc(r.Request.Requester), esc(r.Request.Role), esc(r.Request.Account))
-			}
-			n.notifier.Send(notify.Event{Kind: notify.Revoked, Text: fmt.Sprintf("🔒 *elevate grant revoked:* `%s`%s at %s (commit %.12s).", r.ID, who, r.At.UTC().Format(time.RFC3339), r.Commit)})
-		})
+	x.Grants(func(g *ledger.Grant) { grants[g.ID+"@"+g.Step.After] = true })
+	x.Revocations(func(r *ledger.Removal) { removed[r.ID+"@"+r.Commit] = true })
+	// news is what the last check did not see, or with nothing seen yet,
+	// what happened within the look-back.
+	news := func(seen map[string]bool, id string, at time.Time) bool {
+		if n.primed {
+			return !seen[id]
+		}
+		return n.lookBack > 0 && now.Sub(at) <= n.lookBack
 	}
+	x.Grants(func(g *ledger.Grant) {
+		id := g.ID + "@" + g.Step.After
+		if g.Request == nil || !news(n.grants, id, g.Step.At) {
+			return
+		}
+		r := g.Request
+		if r.Emergency {
+			n.notifier.Send(notify.Event{Kind: notify.EmergencyMerged, ID: id, Text: fmt.Sprintf("🚨 *EMERGENCY elevate grant merged:* `%s` by %s, role %s in %s for %s, ticket %s, without approval. Its code owners must review it within 24 hours: %s",
+				g.ID, esc(r.Requester), esc(r.Role), esc(r.Account), request.FormatDuration(r.Duration), esc(r.Ticket), n.link(led, g.ID))})
+			return
+		}
+		state := "active"
+		if r.NotBefore.After(now) {
+			state = "scheduled from " + r.NotBefore.UTC().Format(time.RFC3339)
+		}
+		n.notifier.Send(notify.Event{Kind: notify.GrantMerged, ID: id, Text: fmt.Sprintf("🔓 *elevate grant merged* (%s): `%s` by %s, role %s in %s for %s. %s", state, g.ID, esc(r.Requester), esc(r.Role), esc(r.Account), request.FormatDuration(r.Duration), n.link(led, g.ID))})
+	})
+	x.Revocations(func(r *ledger.Removal) {
+		id := r.ID + "@" + r.Commit
+		if !news(n.removed, id, r.At) {
+			return
+		}
+		who := ""
+		if r.Request != nil {
+			who = fmt.Sprintf(" (%s, role %s in %s)", esc(r.Request.Requester), esc(r.Request.Role), esc(r.Request.Account))
+		}
+		n.notifier.Send(notify.Event{Kind: notify.Revoked, ID: id, Text: fmt.Sprintf("🔒 *elevate grant revoked:* `%s`%s at %s (commit %.12s).", r.ID, who, r.At.UTC().Format(time.RFC3339), r.Commit)})
+	})
 	n.primed, n.grants, n.removed = true, grants, removed
 	n.emergencies(ctx, led, now)
 }
@@ -115,7 +133,7 @@ func (n *notices) emergencies(ctx context.Context, led *ledger.Ledger, now time.
 		}
 		n.unreviews[g.ID] = true
 		if len(by) == 0 {
-			n.notifier.Send(notify.Event{Kind: notify.EmergencyUnreviewed, Text: fmt.Sprintf("⚠️ *elevate:* the EMERGENCY grant `%s` of %s was merged %s and no code owner has approved it since. Review it: %s",
+			n.notifier.Send(notify.Event{Kind: notify.EmergencyUnreviewed, ID: fmt.Sprintf("%s@%d", g.ID, g.PR), Text: fmt.Sprintf("⚠️ *elevate:* the EMERGENCY grant `%s` of %s was merged %s and no code owner has approved it since. Review it: %s",
 				g.ID, esc(g.Login), g.MergedAt.UTC().Format(time.RFC3339), n.prLink(g.PR))})
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/elevate-gitops/elevate/internal/awscreds"
+	"github.com/elevate-gitops/elevate/internal/claim"
 	"github.com/elevate-gitops/elevate/internal/custody"
 	"github.com/elevate-gitops/elevate/internal/endsession"
 	"github.com/elevate-gitops/elevate/internal/githubapi"
@@ -294,17 +296,28 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 	}
 	syncer.Now, syncer.SyncEvery, syncer.HeadEvery = now, cfg.SyncInterval, cfg.HeadCheck
 	bg := context.WithoutCancel(ctx)
+	claims, err := openClaims(ctx, cfg, awsOpts)
+	if err != nil {
+		return nil, err
+	}
+	once := &onceAcross{claims: claims}
 	var notifier *notify.Notifier
 	if cfg.NotifyURL != "" {
-		notifier = notify.New(bg, cfg.NotifyURL, outbound, logger)
+		notifier = notify.New(bg, cfg.NotifyURL, outbound, logger, claims)
 	}
 	prLink := pullLinker(cfg)
 	repo := repoOf(gh, cfg.Repo)
 	key := byApp(commentKey(cfg.StateKey), bot)
 	if repo != nil {
-		srv.Usage = newUsage(bg, repo, key, notifier, prLink, logger)
+		srv.Usage = newUsage(bg, repo, once, key, notifier, prLink, logger)
 		if notifier != nil {
 			syncer.Notices = &notices{notifier: notifier, reviews: repo, git: checker, members: members, prLink: prLink, logger: logger}
+			if cfg.NotifyTable != "" {
+				// Claims outlive every process: a replica that starts
+				// after an event (a Lambda cold start) announces it if no
+				// other did.
+				syncer.Notices.lookBack = noticeLookBack
+			}
 		}
 	}
 	if cfg.EndSessions {
@@ -318,13 +331,30 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 				Done: func(ctx context.Context, ended []endsession.Ended) {
 					srv.Metrics.sessionsEnded.Add(float64(len(ended)))
 					if repo != nil {
-						comment(ctx, repo, key, ended, logger)
+						comment(ctx, repo, once, key, ended, logger)
 					}
-					notifier.Send(notify.Event{Kind: notify.SessionsEnded, Text: endedText(ended)})
+					for _, x := range ended {
+						one := []endsession.Ended{x}
+						notifier.Send(notify.Event{Kind: notify.SessionsEnded, ID: endedID(x), Text: endedText(one)})
+					}
 				},
 				Failed: func([]endsession.Ended, error) { srv.Metrics.endErrors.Inc() }}}
 	}
 	return &Broker{Server: srv, Syncer: syncer, Ledger: led, Checker: checker, repos: repos, cfg: cfg}, nil
+}
+
+// openClaims is where replicas claim notices and once-per-grant comments:
+// the DynamoDB table of --notify-table (in the SDK's region, else
+// --region), else this process's memory.
+func openClaims(ctx context.Context, cfg Config, awsOpts []func(*config.LoadOptions) error) (claim.Claimer, error) {
+	if cfg.NotifyTable == "" {
+		return claim.NewMemory(nil), nil
+	}
+	t, err := claim.OpenTable(ctx, cfg.NotifyTable, append(slices.Clone(awsOpts), config.WithDefaultRegion(cfg.Region))...)
+	if err != nil {
+		return nil, fmt.Errorf("--notify-table %s: %w", cfg.NotifyTable, err)
+	}
+	return t, nil
 }
 
 // githubCallTimeout bounds one call to GitHub behind the requests.

@@ -3,12 +3,15 @@ package broker
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/elevate-gitops/elevate/internal/claim"
+	"github.com/elevate-gitops/elevate/internal/githubapi"
 	"github.com/elevate-gitops/elevate/internal/identity"
 	"github.com/elevate-gitops/elevate/internal/notify"
 	"github.com/elevate-gitops/elevate/internal/prcomment"
@@ -26,7 +29,7 @@ type session struct {
 
 // commentUpdater is the GitHub call the usage worker makes.
 type commentUpdater interface {
-	UpdateCommentWhere(ctx context.Context, number int, mine func(*github.IssueComment) bool, update func(old string) string) (string, error)
+	UpdateCommentWhere(ctx context.Context, number int, mine func(*github.IssueComment) bool, update func(old string) string, create func(context.Context) (bool, error)) (string, error)
 }
 
 // commentKey seals the state of the broker's comments with secret (the
@@ -48,6 +51,7 @@ func commentKey(secret string) *prcomment.Key {
 // issuance path makes no GitHub call.
 type usage struct {
 	gh       commentUpdater
+	once     *onceAcross // who creates the comment, and sends the notice
 	key      *prcomment.Key
 	notifier *notify.Notifier
 	prLink   func(pr int) string
@@ -56,8 +60,8 @@ type usage struct {
 	backoff  time.Duration
 }
 
-func newUsage(ctx context.Context, gh commentUpdater, key *prcomment.Key, n *notify.Notifier, prLink func(int) string, logger *slog.Logger) *usage {
-	u := &usage{gh: gh, key: key, notifier: n, prLink: prLink, logger: logger, queue: make(chan session, usageQueue), backoff: time.Second}
+func newUsage(ctx context.Context, gh commentUpdater, once *onceAcross, key *prcomment.Key, n *notify.Notifier, prLink func(int) string, logger *slog.Logger) *usage {
+	u := &usage{gh: gh, once: once, key: key, notifier: n, prLink: prLink, logger: logger, queue: make(chan session, usageQueue), backoff: time.Second}
 	go u.run(ctx)
 	return u
 }
@@ -115,15 +119,19 @@ func (u *usage) tell(ctx context.Context, sessions []session) {
 				st.Add(x.Session)
 			}
 			return u.key.SessionsBody(s.Grant, st)
-		})
+		}, u.once.create("sessions", s.Grant, s.PR))
 		if err == nil {
 			if firstUse {
-				u.notifier.Send(notify.Event{Kind: notify.FirstSession, Text: fmt.Sprintf("🔑 *elevate:* `%s` was used for the first time by %s (%s) as role %s in %s, session until %s. %s",
+				u.notifier.Send(notify.Event{Kind: notify.FirstSession, ID: fmt.Sprintf("%s@%d", s.Grant, s.PR), Text: fmt.Sprintf("🔑 *elevate:* `%s` was used for the first time by %s (%s) as role %s in %s, session until %s. %s",
 					s.Grant, esc(s.Login), esc(s.Via), esc(s.Role), esc(s.Account), s.Until.UTC().Format(time.RFC3339), u.prLink(s.PR))})
 			}
 			return
 		}
-		u.logger.Warn("could not tell the PR of a session; retrying", "request", s.Grant, "pr", s.PR, "attempt", attempt, "error", err)
+		if errors.Is(err, githubapi.ErrNotCreated) {
+			u.logger.Info("another replica creates the PR's comment of sessions; updating it next", "request", s.Grant, "pr", s.PR, "attempt", attempt)
+		} else {
+			u.logger.Warn("could not tell the PR of a session; retrying", "request", s.Grant, "pr", s.PR, "attempt", attempt, "error", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -131,6 +139,27 @@ func (u *usage) tell(ctx context.Context, sessions []session) {
 		}
 		wait *= 2
 	}
+}
+
+// onceAcross makes what elevate writes once per grant (a PR comment, a
+// notice) written by one replica however many run, through claims shared
+// by all of them (--notify-table) or held by this process alone.
+type onceAcross struct{ claims claim.Claimer }
+
+// commentClaimTTL is how long a replica holds the creation of a comment:
+// long enough to create it, short enough that a replica that died first
+// leaves it to another.
+const commentClaimTTL = 10 * time.Minute
+
+// create is UpdateCommentWhere's gate for the comment of kind about grant
+// on PR pr: only the replica that claims it creates it; the others edit
+// what it created.
+func (o *onceAcross) create(kind, grant string, pr int) func(context.Context) (bool, error) {
+	if o == nil {
+		return nil
+	}
+	id := fmt.Sprintf("comment/%s/%s@%d", kind, grant, pr)
+	return func(ctx context.Context) (bool, error) { return o.claims.Claim(ctx, id, commentClaimTTL) }
 }
 
 // via says how the caller proved who they were.

@@ -25,7 +25,7 @@ type stickyComments struct {
 	comments []*github.IssueComment
 }
 
-func (c *stickyComments) UpdateCommentWhere(_ context.Context, _ int, mine func(*github.IssueComment) bool, update func(string) string) (string, error) {
+func (c *stickyComments) UpdateCommentWhere(_ context.Context, _ int, mine func(*github.IssueComment) bool, update func(string) string, _ func(context.Context) (bool, error)) (string, error) {
 	<-c.gate
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -64,7 +64,7 @@ func TestUsageNeverWaitsAndKeepsOneComment(t *testing.T) {
 	forged := prcomment.SessionsMarker("2026-12-02-alice-admin") + "\n<!-- elevate:sessions-state {\"count\":100} mac=" + strings.Repeat("a", 64) + " -->\n"
 	gh.comments = append(gh.comments, &github.IssueComment{Body: github.String(forged), User: &github.User{Login: github.String("mallory")}})
 	key := commentKey("usage-test-state-key-0123456789abcdef")
-	u := newUsage(t.Context(), gh, key, nil, func(pr int) string { return "" }, slog.New(slog.DiscardHandler))
+	u := newUsage(t.Context(), gh, nil, key, nil, func(pr int) string { return "" }, slog.New(slog.DiscardHandler))
 	u.backoff = time.Millisecond
 	at := time.Date(2026, 12, 2, 14, 2, 11, 0, time.UTC)
 	begin := time.Now()

@@ -270,13 +270,20 @@ func (r *Repo) UpdateComment(ctx context.Context, number int, marker string, upd
 	// comment of their own.
 	return r.UpdateCommentWhere(ctx, number, func(c *github.IssueComment) bool {
 		return IsApp(c.GetUser()) && strings.Contains(c.GetBody(), marker)
-	}, update)
+	}, update, nil)
 }
 
-// UpdateCommentWhere edits the first comment mine matches, or creates one.
-// Evidence comments match only what elevate itself wrote (prcomment's
-// Mine*), so a look-alike someone else posted is never edited or counted.
-func (r *Repo) UpdateCommentWhere(ctx context.Context, number int, mine func(*github.IssueComment) bool, update func(old string) string) (string, error) {
+// ErrNotCreated says UpdateCommentWhere found no comment to edit and was
+// not to create one: another replica claimed its creation. Try again
+// later, to edit the one it creates.
+var ErrNotCreated = errors.New("no comment to edit yet, and another replica creates it")
+
+// UpdateCommentWhere edits the first comment mine matches, or creates one
+// when create (nil: always) says this caller may: a comment written once
+// per grant is created by one replica however many run. Evidence comments
+// match only what elevate itself wrote (prcomment's Mine*), so a
+// look-alike someone else posted is never edited or counted.
+func (r *Repo) UpdateCommentWhere(ctx context.Context, number int, mine func(*github.IssueComment) bool, update func(old string) string, create func(context.Context) (bool, error)) (string, error) {
 	comments, err := r.Comments(ctx, number)
 	if err != nil {
 		return "", err
@@ -294,6 +301,15 @@ func (r *Repo) UpdateCommentWhere(ctx context.Context, number int, mine func(*gi
 			return "", wrap(err, "edit comment %d on #%d", c.GetID(), number)
 		}
 		return edited.GetHTMLURL(), nil
+	}
+	if create != nil {
+		ok, err := create(ctx)
+		if err != nil {
+			return "", fmt.Errorf("claim the creation of a comment on #%d: %w", number, err)
+		}
+		if !ok {
+			return "", ErrNotCreated
+		}
 	}
 	created, _, err := r.GH.Issues.CreateComment(ctx, r.Owner, r.Name, number, &github.IssueComment{Body: github.String(update(""))})
 	if err != nil {

@@ -5,11 +5,18 @@
 // its caller: events wait in a bounded queue, a worker posts them with
 // retries and backoff, and a full queue drops the event and says so in the
 // log. Texts carry grant facts and links, never a credential or a token.
+//
+// Each event is sent once however many replicas see it: the worker claims
+// the event's id (package claim) before it posts, and posts only what it
+// won. A claim that cannot be made is asked again with backoff: the notice
+// is late, never sent twice.
 package notify
 
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +25,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/elevate-gitops/elevate/internal/claim"
 )
 
 // Kinds of events.
@@ -34,7 +43,24 @@ const (
 // Event is one notice.
 type Event struct {
 	Kind string
+	// ID names the event the same way on every replica that sees it (a
+	// grant and the commit that merged it, say); with Kind it is what is
+	// claimed. "" claims the text itself.
+	ID   string
 	Text string // Slack mrkdwn; links as <url|text>
+}
+
+// ClaimTTL is how long a claimed event stays claimed: longer than any
+// replica may see it again (a notice looks back at most a few days).
+const ClaimTTL = 7 * 24 * time.Hour
+
+// claimID is what e is claimed under.
+func (e Event) claimID() string {
+	if e.ID == "" {
+		sum := sha256.Sum256([]byte(e.Text))
+		return "notice/" + e.Kind + "/text:" + hex.EncodeToString(sum[:])
+	}
+	return "notice/" + e.Kind + "/" + e.ID
 }
 
 // Escape makes a value from a request or an identity plain text in Slack's
@@ -54,27 +80,33 @@ type Notifier struct {
 	url     string
 	client  *http.Client
 	logger  *slog.Logger
+	claims  claim.Claimer
 	backoff time.Duration
 	queue   chan Event
 	sent    atomic.Int64
 	dropped atomic.Int64
 	failed  atomic.Int64
+	others  atomic.Int64 // claimed by another replica: not ours to send
 }
 
-// New starts a notifier posting to url until ctx ends. client may be nil
-// (10 s timeout).
-func New(ctx context.Context, url string, client *http.Client, logger *slog.Logger) *Notifier {
-	return start(ctx, url, client, logger, time.Second)
+// New starts a notifier posting to url until ctx ends, sending only the
+// events it claims in claims (nil: this process's memory, for one
+// replica). client may be nil (10 s timeout).
+func New(ctx context.Context, url string, client *http.Client, logger *slog.Logger, claims claim.Claimer) *Notifier {
+	return start(ctx, url, client, logger, claims, time.Second)
 }
 
-func start(ctx context.Context, url string, client *http.Client, logger *slog.Logger, backoff time.Duration) *Notifier {
+func start(ctx context.Context, url string, client *http.Client, logger *slog.Logger, claims claim.Claimer, backoff time.Duration) *Notifier {
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	n := &Notifier{url: url, client: client, logger: logger, backoff: backoff, queue: make(chan Event, queueSize)}
+	if claims == nil {
+		claims = claim.NewMemory(nil)
+	}
+	n := &Notifier{url: url, client: client, logger: logger, claims: claims, backoff: backoff, queue: make(chan Event, queueSize)}
 	go n.run(ctx)
 	return n
 }
@@ -97,6 +129,9 @@ func (n *Notifier) Counts() (sent, dropped, failed int64) {
 	return n.sent.Load(), n.dropped.Load(), n.failed.Load()
 }
 
+// SentElsewhere counts the events another replica claimed first.
+func (n *Notifier) SentElsewhere() int64 { return n.others.Load() }
+
 func (n *Notifier) run(ctx context.Context) {
 	for {
 		select {
@@ -109,6 +144,9 @@ func (n *Notifier) run(ctx context.Context) {
 }
 
 func (n *Notifier) deliver(ctx context.Context, e Event) {
+	if !n.claim(ctx, e) {
+		return
+	}
 	body, _ := json.Marshal(map[string]string{"text": e.Text})
 	wait := n.backoff
 	for attempt := 1; ; attempt++ {
@@ -127,6 +165,31 @@ func (n *Notifier) deliver(ctx context.Context, e Event) {
 		case <-ctx.Done():
 			n.failed.Add(1)
 			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
+}
+
+// claim reports whether this replica won e, asking again with backoff
+// while the claim cannot be made (the table is unreachable): the notice
+// waits, it is never sent on a claim not won.
+func (n *Notifier) claim(ctx context.Context, e Event) bool {
+	wait := n.backoff
+	for attempt := 1; ; attempt++ {
+		won, err := n.claims.Claim(ctx, e.claimID(), ClaimTTL)
+		if err == nil {
+			if !won {
+				n.others.Add(1)
+				n.logger.Debug("notification claimed by another replica", "kind", e.Kind)
+			}
+			return won
+		}
+		n.logger.Warn("could not claim a notification; it waits until the claim can be made", "kind", e.Kind, "attempt", attempt, "error", err)
+		select {
+		case <-ctx.Done():
+			n.failed.Add(1)
+			return false
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 30*time.Second)

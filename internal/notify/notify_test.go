@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/elevate-gitops/elevate/internal/claim"
 )
 
 // receiver is a Slack-compatible incoming webhook on loopback: it keeps the
@@ -70,7 +74,7 @@ func TestEveryKindIsDeliveredOnceInOrder(t *testing.T) {
 	rc := &receiver{}
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
-	n := start(t.Context(), srv.URL, nil, nil, time.Millisecond)
+	n := start(t.Context(), srv.URL, nil, nil, nil, time.Millisecond)
 	kinds := []string{GrantMerged, EmergencyMerged, FirstSession, Revoked, SessionsEnded, EmergencyUnreviewed}
 	for _, k := range kinds {
 		n.Send(Event{Kind: k, Text: "text of " + k})
@@ -92,7 +96,7 @@ func TestAFailingReceiverIsRetried(t *testing.T) {
 	rc := &receiver{fail: 3}
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
-	n := start(t.Context(), srv.URL, nil, nil, time.Millisecond)
+	n := start(t.Context(), srv.URL, nil, nil, nil, time.Millisecond)
 	n.Send(Event{Kind: Revoked, Text: "revoked"})
 	waitFor(t, func() bool { return len(rc.got()) == 1 })
 	if n := rc.attempts(); n != 4 {
@@ -106,7 +110,7 @@ func TestAReceiverThatNeverAcceptsGivesUpAndLogsNoURL(t *testing.T) {
 	defer srv.Close()
 	var logs bytes.Buffer
 	url := srv.URL + "/services/T000/B000/SECRETPART"
-	n := start(t.Context(), url, nil, slog.New(slog.NewTextHandler(&logs, nil)), time.Millisecond)
+	n := start(t.Context(), url, nil, slog.New(slog.NewTextHandler(&logs, nil)), nil, time.Millisecond)
 	n.Send(Event{Kind: Revoked, Text: "revoked"})
 	waitFor(t, func() bool { _, _, failed := n.Counts(); return failed == 1 })
 	if n := rc.attempts(); n != maxAttempts {
@@ -128,7 +132,7 @@ func TestSendNeverBlocks(t *testing.T) {
 	defer close(rc.block)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	n := start(ctx, srv.URL, nil, nil, time.Millisecond)
+	n := start(ctx, srv.URL, nil, nil, nil, time.Millisecond)
 	begin := time.Now()
 	for range queueSize + 100 {
 		n.Send(Event{Kind: FirstSession, Text: "used"})
@@ -154,5 +158,62 @@ func TestEscapeDefusesSlackControlSequences(t *testing.T) {
 		if got := Escape(in); got != want {
 			t.Errorf("Escape(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// flaky is a claim store that can be down: every claim then fails.
+type flaky struct {
+	claim.Claimer
+	down  atomic.Bool
+	tries atomic.Int64
+}
+
+func (f *flaky) Claim(ctx context.Context, id string, ttl time.Duration) (bool, error) {
+	f.tries.Add(1)
+	if f.down.Load() {
+		return false, errors.New("the table is unreachable")
+	}
+	return f.Claimer.Claim(ctx, id, ttl)
+}
+
+// Two replicas that see one event (and one replica that sees it twice)
+// send it once: whoever claims it first.
+func TestAnEventIsSentOnceAcrossReplicas(t *testing.T) {
+	rc := &receiver{}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	shared := claim.NewMemory(nil)
+	a := start(t.Context(), srv.URL, nil, nil, shared, time.Millisecond)
+	b := start(t.Context(), srv.URL, nil, nil, shared, time.Millisecond)
+	for _, n := range []*Notifier{a, b, a} {
+		n.Send(Event{Kind: Revoked, ID: "prod/2026-12/alice@abc", Text: "revoked (as this replica words it)"})
+	}
+	a.Send(Event{Kind: Revoked, ID: "prod/2026-12/bob@def", Text: "another revocation"})
+	waitFor(t, func() bool { return a.SentElsewhere()+b.SentElsewhere() == 2 && len(rc.got()) == 2 })
+	if got := rc.got(); len(got) != 2 {
+		t.Errorf("the receiver got %q, want each event once", got)
+	}
+}
+
+// A claim store that is down holds the notice back: none is sent while it
+// is down (not even after many tries), and it is sent once when it is back.
+func TestAnUnclaimableEventWaitsAndIsSentOnce(t *testing.T) {
+	rc := &receiver{}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	store := &flaky{Claimer: claim.NewMemory(nil)}
+	store.down.Store(true)
+	n := start(t.Context(), srv.URL, nil, nil, store, time.Millisecond)
+	n.Send(Event{Kind: SessionsEnded, ID: "x", Text: "sessions ended"})
+	waitFor(t, func() bool { return store.tries.Load() >= 5 })
+	if got := rc.got(); len(got) != 0 {
+		t.Fatalf("sent without a claim: %q", got)
+	}
+	store.down.Store(false)
+	waitFor(t, func() bool { return len(rc.got()) == 1 })
+	n.Send(Event{Kind: SessionsEnded, ID: "x", Text: "sessions ended"})
+	waitFor(t, func() bool { return n.SentElsewhere() == 1 })
+	if got := rc.got(); len(got) != 1 {
+		t.Errorf("the receiver got %q, want the notice once", got)
 	}
 }
