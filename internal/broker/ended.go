@@ -422,30 +422,55 @@ func repoOf(gh *github.Client, fullName string) *githubapi.Repo {
 }
 
 // comment tells the PR that ended each grant (its revocation's, or its own)
-// whose sessions were ended and from when; failing to is only logged.
+// whose sessions were ended and from when, retrying a few times (GitHub or
+// the claims failing); failing to is only logged. It runs behind the ender.
 func comment(ctx context.Context, gh prCommenter, once *onceAcross, key *prcomment.Key, ended []endsession.Ended, logger *slog.Logger) {
 	for _, e := range ended {
-		number := e.PR
-		if e.Commit != "" {
-			prs, err := gh.PullsWithCommit(ctx, e.Commit)
-			if err != nil {
-				logger.Warn("could not find the PR to tell of ended sessions", "grant", e.Grant, "error", err)
-				continue
+		wait := commentBackoff
+		for attempt := 1; ; attempt++ {
+			err := commentOne(ctx, gh, once, key, e)
+			if err == nil {
+				break
 			}
-			for _, pr := range prs {
-				if pr.MergedAt != nil && pr.GetMergeCommitSHA() == e.Commit {
-					number = pr.GetNumber()
-				}
+			if attempt == commentAttempts || ctx.Err() != nil {
+				logger.Warn("could not tell the PR of ended sessions", "grant", e.Grant, "attempts", attempt, "error", err)
+				break
 			}
-		}
-		if number == 0 {
-			continue
-		}
-		body := key.EndedBody(e.Grant, endedNote(e))
-		if _, err := gh.UpdateCommentWhere(ctx, number, key.MineEnded(e.Grant), func(string) string { return body }, once.create("ended", e.Grant, number)); err != nil {
-			logger.Warn("could not tell the PR of ended sessions", "grant", e.Grant, "pr", number, "error", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
+			}
+			wait *= 2
 		}
 	}
+}
+
+// commentAttempts and commentBackoff pace the retries of a PR comment.
+const (
+	commentAttempts = 6
+	commentBackoff  = time.Second
+)
+
+// commentOne tells e to its PR.
+func commentOne(ctx context.Context, gh prCommenter, once *onceAcross, key *prcomment.Key, e endsession.Ended) error {
+	number := e.PR
+	if e.Commit != "" {
+		prs, err := gh.PullsWithCommit(ctx, e.Commit)
+		if err != nil {
+			return fmt.Errorf("find the PR of commit %.12s: %w", e.Commit, err)
+		}
+		for _, pr := range prs {
+			if pr.MergedAt != nil && pr.GetMergeCommitSHA() == e.Commit {
+				number = pr.GetNumber()
+			}
+		}
+	}
+	if number == 0 {
+		return nil
+	}
+	body := key.EndedBody(e.Grant, endedNote(e))
+	_, err := gh.UpdateCommentWhere(ctx, number, key.MineEnded(e.Grant), func(string) string { return body }, once.create("ended", e.Grant, number))
+	return err
 }
 
 // endedNote is what the PR is told of e.

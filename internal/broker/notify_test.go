@@ -54,6 +54,24 @@ func (s *slack) wait(t *testing.T, want string) string {
 	return ""
 }
 
+// all is every text so far.
+func (s *slack) all() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.texts...)
+}
+
+// counting counts the texts that contain want.
+func (s *slack) counting(want string) int {
+	n := 0
+	for _, txt := range s.all() {
+		if strings.Contains(txt, want) {
+			n++
+		}
+	}
+	return n
+}
+
 func (s *slack) count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -161,8 +161,10 @@ type Broker struct {
 	Syncer  *Syncer
 	Ledger  *ledger.Ledger
 	Checker *custody.Checker // nil without --repo
-	repos   *oidcRepos       // nil without --oidc-repositories
-	cfg     Config
+	// Notifier posts the notices (nil without --notify-url).
+	Notifier *notify.Notifier
+	repos    *oidcRepos // nil without --oidc-repositories
+	cfg      Config
 }
 
 // Build assembles the broker from cfg. It reaches nothing: GitHub's
@@ -331,7 +333,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 				Done: func(ctx context.Context, ended []endsession.Ended) {
 					srv.Metrics.sessionsEnded.Add(float64(len(ended)))
 					if repo != nil {
-						comment(ctx, repo, once, key, ended, logger)
+						go comment(ctx, repo, once, key, ended, logger)
 					}
 					for _, x := range ended {
 						one := []endsession.Ended{x}
@@ -340,7 +342,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 				},
 				Failed: func([]endsession.Ended, error) { srv.Metrics.endErrors.Inc() }}}
 	}
-	return &Broker{Server: srv, Syncer: syncer, Ledger: led, Checker: checker, repos: repos, cfg: cfg}, nil
+	return &Broker{Server: srv, Syncer: syncer, Ledger: led, Checker: checker, Notifier: notifier, repos: repos, cfg: cfg}, nil
 }
 
 // openClaims is where replicas claim notices and once-per-grant comments:

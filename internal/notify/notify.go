@@ -87,6 +87,7 @@ type Notifier struct {
 	dropped atomic.Int64
 	failed  atomic.Int64
 	others  atomic.Int64 // claimed by another replica: not ours to send
+	queued  atomic.Int64 // accepted by Send
 }
 
 // New starts a notifier posting to url until ctx ends, sending only the
@@ -118,6 +119,7 @@ func (n *Notifier) Send(e Event) {
 	}
 	select {
 	case n.queue <- e:
+		n.queued.Add(1)
 	default:
 		n.dropped.Add(1)
 		n.logger.Warn("notification queue full: dropped", "kind", e.Kind)
@@ -131,6 +133,12 @@ func (n *Notifier) Counts() (sent, dropped, failed int64) {
 
 // SentElsewhere counts the events another replica claimed first.
 func (n *Notifier) SentElsewhere() int64 { return n.others.Load() }
+
+// Idle reports whether every event Send accepted is done with: sent,
+// claimed elsewhere, or failed.
+func (n *Notifier) Idle() bool {
+	return n.sent.Load()+n.others.Load()+n.failed.Load() == n.queued.Load()
+}
 
 func (n *Notifier) run(ctx context.Context) {
 	for {
