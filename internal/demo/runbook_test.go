@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"maps"
 	"os"
@@ -21,7 +22,7 @@ import (
 	"github.com/elevate-gitops/elevate/internal/cli"
 )
 
-// The runbook docs/production.md is a claim about the code (SPEC §11): the
+// The runbook docs/production.md is a claim about the code: the
 // commands it tells an operator to run must parse with today's flags, its
 // environment files must be a configuration the broker accepts, and the
 // policies it shows must be the ones the moto end-to-end tests create.
@@ -410,15 +411,29 @@ func TestRunbookCommandsParse(t *testing.T) {
 // of the Lambda function, is a configuration ParseConfig accepts.
 func TestRunbookBrokerEnvironmentsParse(t *testing.T) {
 	t.Parallel()
+	if found := len(runbookBrokers(t)); found < 2 {
+		t.Errorf("found %d broker environments; the runbook has the systemd environment file and the Lambda function's", found)
+	}
+}
+
+// runbookBroker is a broker configuration the runbook shows.
+type runbookBroker struct {
+	where string
+	cfg   broker.Config
+}
+
+// runbookBrokers are the runbook's broker environment files and Lambda
+// environments, as ParseConfig reads them; what it refuses is an error.
+func runbookBrokers(t *testing.T) []runbookBroker {
+	t.Helper()
 	names := brokerEnvNames()
-	found := 0
+	var out []runbookBroker
 	for _, b := range fencedBlocks(t, runbookPath) {
 		if !isShell(b.lang) {
 			continue
 		}
 		lines, at := shellLines(b)
 		if strings.TrimSpace(lines[0]) == "# /etc/elevate/broker.env" {
-			found++
 			env := map[string]string{
 				// systemd: LoadCredential=app-key:… and StateDirectory=.
 				"CREDENTIALS_DIRECTORY": "/run/credentials/elevate-broker.service",
@@ -436,9 +451,11 @@ func TestRunbookBrokerEnvironmentsParse(t *testing.T) {
 				}
 				env[k] = v
 			}
-			if _, err := broker.ParseConfig(nil, func(k string) string { return env[k] }); err != nil {
+			cfg, err := broker.ParseConfig(nil, func(k string) string { return env[k] })
+			if err != nil {
 				t.Errorf("production.md:%d: the broker refuses this environment file: %v", b.line, err)
 			}
+			out = append(out, runbookBroker{fmt.Sprintf("production.md:%d (environment file)", b.line), cfg})
 			continue
 		}
 		// Variables a later step of the block adds with jq (the App's
@@ -465,7 +482,6 @@ func TestRunbookBrokerEnvironmentsParse(t *testing.T) {
 					t.Errorf("production.md:%d: aws lambda create-function without --environment", at[i])
 					continue
 				}
-				found++
 				vars, ok := strings.CutPrefix(words[k+1], "Variables={")
 				vars, ok2 := strings.CutSuffix(vars, "}")
 				if !ok || !ok2 {
@@ -486,15 +502,24 @@ func TestRunbookBrokerEnvironmentsParse(t *testing.T) {
 					}
 					env[k] = v
 				}
-				if _, err := broker.ParseConfig(nil, func(k string) string { return env[k] }); err != nil {
+				cfg, err := broker.ParseConfig(nil, func(k string) string { return env[k] })
+				if err != nil {
 					t.Errorf("production.md:%d: the broker refuses the Lambda environment: %v", at[i], err)
 				}
+				out = append(out, runbookBroker{fmt.Sprintf("production.md:%d (Lambda)", at[i]), cfg})
 			}
 		}
 	}
-	if found < 2 {
-		t.Errorf("found %d broker environments; the runbook has the systemd environment file and the Lambda function's", found)
+	for _, c := range docCommands(t, runbookPath, fencedBlocks(t, runbookPath)) {
+		if c.name != "elevate-broker" || slices.Contains(c.args, "--version") {
+			continue
+		}
+		cfg, err := broker.ParseConfig(c.args, func(k string) string { return c.env[k] })
+		if err == nil {
+			out = append(out, runbookBroker{c.where + " (flags)", cfg})
+		}
 	}
+	return out
 }
 
 // Every ELEVATE_* name the runbook mentions is read by the code: a broker

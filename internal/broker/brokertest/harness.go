@@ -260,8 +260,8 @@ func (h *Harness) Start() <-chan error {
 // AppID is the GitHub App the harness broker acts as with AsApp.
 const AppID = 4242
 
-// appKey is the App's private key, made once per test binary.
-var appKey = sync.OnceValue(func() *rsa.PrivateKey {
+// AppKey is the App's private key, made once per test binary.
+var AppKey = sync.OnceValue(func() *rsa.PrivateKey {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		panic(err)
@@ -269,14 +269,19 @@ var appKey = sync.OnceValue(func() *rsa.PrivateKey {
 	return key
 })
 
+// AppKeyPEM is AppKey as the PEM GitHub hands out.
+func AppKeyPEM() string {
+	return string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(AppKey())}))
+}
+
 // AsApp installs elevate's GitHub App on the access repository in the
 // GitHub fake (its installation token is the harness's, its bot AppBot) and
 // returns the option that makes a broker act as it (--github-app-id and
 // the key) instead of a token. Other repositories the installation covers
 // are added with Fake.Install.
 func (h *Harness) AsApp() Option {
-	h.GitHub.Fake.App(AppID, &appKey().PublicKey, 777, vt.Token, AppBot)
-	key := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(appKey())}))
+	h.GitHub.Fake.App(AppID, &AppKey().PublicKey, 777, vt.Token, AppBot)
+	key := AppKeyPEM()
 	return func(c *broker.Config) { c.GitHubAppID, c.GitHubAppKeyPEM, c.GitHubToken = AppID, key, "" }
 }
 
