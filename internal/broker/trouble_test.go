@@ -115,13 +115,8 @@ func TestGitHubTroubleDuringASync(t *testing.T) {
 	for _, tt := range gitHubFaults() {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h := brokertest.New(t)
-			run := h.UnsyncedWith(fastLoops)
-			run.Start()
-			eventually(t, func() bool { return run.Credentials(run.Codertocat(), byID).Status == 200 })
-
-			const route = "GET /repos/{owner}/{repo}/activity"
-			h.GitHub.Fake.Break(route, tt.apply())
+			h, run := running(t)
+			h.GitHub.Fake.Break(activityRoute, tt.apply())
 			sha := mergeNew(t, h)
 			start := time.Now()
 			a := run.Webhook(sha)
@@ -134,7 +129,7 @@ func TestGitHubTroubleDuringASync(t *testing.T) {
 			if a := run.Credentials(run.Codertocat(), byID); a.Status != 200 {
 				t.Errorf("a grant read before the fault: %d %s", a.Status, a.Raw)
 			}
-			h.GitHub.Fake.Heal(route)
+			h.GitHub.Fake.Heal(activityRoute)
 			if tt.release != nil {
 				close(tt.release)
 			}
@@ -154,12 +149,8 @@ func TestGitHubTroubleDuringASync(t *testing.T) {
 // the sync runs (not 403 no_active_grant), and usable once it is read.
 func TestSlowGitHubWebhookAnswersAtOnce(t *testing.T) {
 	t.Parallel()
-	h := brokertest.New(t)
-	run := h.UnsyncedWith(fastLoops)
-	run.Start()
-	eventually(t, func() bool { return run.Credentials(run.Codertocat(), byID).Status == 200 })
-	const route = "GET /repos/{owner}/{repo}/activity"
-	h.GitHub.Fake.Break(route, githubfake.Fault{Delay: 15 * time.Second})
+	h, run := running(t)
+	h.GitHub.Fake.Break(activityRoute, githubfake.Fault{Delay: 15 * time.Second})
 	sha := mergeNew(t, h)
 	start := time.Now()
 	a := run.Webhook(sha)
@@ -167,7 +158,7 @@ func TestSlowGitHubWebhookAnswersAtOnce(t *testing.T) {
 		t.Fatalf("webhook under a 15 s GitHub: %d %s after %s, want 202 syncing within a second", a.Status, a.Raw, took)
 	}
 	wantRefusal(t, run.Credentials(run.Codertocat(), map[string]string{"request": "new"}), 503, "not_synced", sha[:12])
-	h.GitHub.Fake.Heal(route) // later calls are fast; the one in flight still takes 15 s
+	h.GitHub.Fake.Heal(activityRoute) // later calls are fast; the one in flight still takes 15 s
 	eventually(t, func() bool {
 		return run.Credentials(run.Codertocat(), map[string]string{"request": "new"}).Status == 200
 	})
@@ -198,6 +189,20 @@ func TestUnresolvableOIDCRepositoryIsReportedNotFatal(t *testing.T) {
 	if a := health(t, fresh); strings.Contains(a.Raw, "warnings") {
 		t.Errorf("healthz still warns once resolved: %s", a.Raw)
 	}
+}
+
+// activityRoute is the call each sync makes: GitHub's record of the branch.
+const activityRoute = "GET /repos/{owner}/{repo}/activity"
+
+// running is a harness world and a broker on it whose own loops run (the
+// head check every 20 ms), issuing already.
+func running(t *testing.T) (h, run *brokertest.Harness) {
+	t.Helper()
+	h = brokertest.New(t)
+	run = h.UnsyncedWith(fastLoops)
+	run.Start()
+	eventually(t, func() bool { return run.Credentials(run.Codertocat(), byID).Status == 200 })
+	return h, run
 }
 
 // mergeNew merges request "new" through an approved PR and returns its

@@ -115,14 +115,22 @@ func TestMemoryRejectsBadInput(t *testing.T) {
 // 50 goroutines claim one id at once: exactly one wins.
 func TestMemoryConcurrentClaimsOfOneID(t *testing.T) {
 	t.Parallel()
-	m := NewMemory(nil)
+	if n := race(t, 50, NewMemory(nil)); n != 1 {
+		t.Fatalf("%d claims won, want exactly 1", n)
+	}
+}
+
+// race has racers goroutines claim one id at once, in turn through each of
+// claimers, and counts the claims won.
+func race(t *testing.T, racers int, claimers ...Claimer) int32 {
+	t.Helper()
 	var won atomic.Int32
 	var wg sync.WaitGroup
 	start := make(chan struct{})
-	for range 50 {
+	for i := range racers {
 		wg.Go(func() {
 			<-start
-			got, err := m.Claim(t.Context(), "event-1", time.Hour)
+			got, err := claimers[i%len(claimers)].Claim(t.Context(), "event-1", time.Hour)
 			if err != nil {
 				t.Error(err)
 			}
@@ -133,9 +141,7 @@ func TestMemoryConcurrentClaimsOfOneID(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
-	if n := won.Load(); n != 1 {
-		t.Fatalf("%d claims won, want exactly 1", n)
-	}
+	return won.Load()
 }
 
 // Expired claims are forgotten, and past the limit the claim that expires

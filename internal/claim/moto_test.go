@@ -6,8 +6,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -181,25 +179,7 @@ func TestTableAgainstMoto(t *testing.T) {
 		t.Run("20 racers over two replicas, one winner", func(t *testing.T) {
 			t.Parallel()
 			createTable(t, admin, "race")
-			replicas := []*Table{NewTable(dynamoClient(endpoint), "race", nil), NewTable(dynamoClient(endpoint), "race", nil)}
-			var won atomic.Int32
-			var wg sync.WaitGroup
-			start := make(chan struct{})
-			for i := range 20 {
-				wg.Go(func() {
-					<-start
-					got, err := replicas[i%2].Claim(t.Context(), "event-1", time.Hour)
-					if err != nil {
-						t.Error(err)
-					}
-					if got {
-						won.Add(1)
-					}
-				})
-			}
-			close(start)
-			wg.Wait()
-			if n := won.Load(); n != 1 {
+			if n := race(t, 20, NewTable(dynamoClient(endpoint), "race", nil), NewTable(dynamoClient(endpoint), "race", nil)); n != 1 {
 				t.Fatalf("%d claims won, want exactly 1", n)
 			}
 		})

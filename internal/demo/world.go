@@ -341,10 +341,35 @@ func (w *world) webhook(sha string) error {
 		return fmt.Errorf("webhook: %w", err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("webhook: the broker answered %s", resp.Status)
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return nil
+	case http.StatusAccepted:
+		// The broker answered before its sync ended (a slow machine): the
+		// demo goes on once the broker has read sha.
+		return w.waitHead(sha)
 	}
-	return nil
+	return fmt.Errorf("webhook: the broker answered %s", resp.Status)
+}
+
+// waitHead waits until the broker's /healthz reports sha as its head.
+func (w *world) waitHead(sha string) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var h brokerapi.Health
+		resp, err := http.Get(w.broker + brokerapi.PathHealth)
+		if err == nil {
+			err = json.NewDecoder(resp.Body).Decode(&h)
+			resp.Body.Close()
+		}
+		if err == nil && h.Head == sha {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("webhook: the broker did not read %.12s within 20 s (head %.12s, %v)", sha, h.Head, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func freeAddr() (string, error) {
