@@ -57,6 +57,10 @@ func TestRefusalMessages(t *testing.T) {
 		{"actions-ref-unprotected", v, "Bearer " + mint(func(c *oidcfake.Claims) { c.RefProtected = "false" })},
 		{"actions-event", v, "Bearer " + mint(func(c *oidcfake.Claims) { c.EventName = "pull_request_review" })},
 		{"actions-run-attempt", v, "Bearer " + mint(func(c *oidcfake.Claims) { c.RunAttempt = "2" })},
+		{"actions-repository-not-found", verifier(identity.Config{RepositorySource: pending{Name: "octo-org/octo-repo", Definitive: true,
+			Reason: "GitHub answered not found: the broker's App or token cannot see it"}}), "Bearer " + mint(func(*oidcfake.Claims) {})},
+		{"actions-repository-unresolved", verifier(identity.Config{RepositorySource: pending{Name: "octo-org/octo-repo", Reason: "GitHub answered 500 Internal Server Error"}}),
+			"Bearer " + mint(func(*oidcfake.Claims) {})},
 		{"user-other-app", v, "Bearer " + otherTok},
 		{"user-malformed", v, "Bearer not-a-github-token"},
 		{"user-personal-access-token", v, "Bearer ghp_0123456789abcdefghijABCDEFGHIJ012345"},
@@ -82,6 +86,7 @@ func message(err error) string {
 	var unauth *identity.UnauthenticatedError
 	var limited *identity.RateLimitedError
 	var up *identity.UpstreamError
+	var unavail *identity.UnavailableError
 	switch {
 	case errors.As(err, &unauth):
 		return unauth.Reason
@@ -89,8 +94,17 @@ func message(err error) string {
 		return limited.Reason()
 	case errors.As(err, &up):
 		return up.Reason
+	case errors.As(err, &unavail):
+		return unavail.Reason
 	}
 	return ""
+}
+
+// pending is a RepositorySource with one repository not resolved.
+type pending identity.Unresolved
+
+func (p pending) Repositories(context.Context) ([]identity.Repository, []identity.Unresolved) {
+	return nil, []identity.Unresolved{identity.Unresolved(p)}
 }
 
 func mustNew(t *testing.T, cfg identity.Config) *identity.Verifier {
