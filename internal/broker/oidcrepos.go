@@ -48,13 +48,40 @@ func newOIDCRepos(gh *github.Client, names []string, backoff retryBackoff, logge
 	return o
 }
 
-// Repositories is identity.RepositorySource: it first tries again, within
-// resolveWait, the entries whose retry is due.
+// Repositories is identity.RepositorySource. Before the first look-up of
+// an entry ended, a caller waits for it (at most resolveWait); later
+// retries that are due run behind the caller: a token never waits for
+// GitHub to fail again.
 func (o *oidcRepos) Repositories(ctx context.Context) ([]identity.Repository, []identity.Unresolved) {
-	ctx, cancel := context.WithTimeout(ctx, resolveWait)
-	defer cancel()
-	o.resolveDue(ctx)
+	o.mu.Lock()
+	due, first := o.due()
+	o.mu.Unlock()
+	switch {
+	case first:
+		ctx, cancel := context.WithTimeout(ctx, resolveWait)
+		defer cancel()
+		o.resolveDue(ctx, true)
+	case due:
+		go func() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), githubCallTimeout)
+			defer cancel()
+			o.resolveDue(ctx, false)
+		}()
+	}
 	return o.snapshot()
+}
+
+// due reports whether an entry's retry is due, and whether one was never
+// looked up. Called with mu.
+func (o *oidcRepos) due() (due, first bool) {
+	now := time.Now()
+	for _, e := range o.entries {
+		if e.repo == nil && !now.Before(e.next) {
+			due = true
+			first = first || e.failures == 0
+		}
+	}
+	return due, first
 }
 
 func (o *oidcRepos) snapshot() (resolved []identity.Repository, unresolved []identity.Unresolved) {
@@ -73,13 +100,21 @@ func (o *oidcRepos) snapshot() (resolved []identity.Repository, unresolved []ide
 	return resolved, unresolved
 }
 
-// resolveDue looks up the unresolved entries whose retry is due; a caller
-// finding a round in flight waits for it until ctx ends.
-func (o *oidcRepos) resolveDue(ctx context.Context) {
+// resolveDue looks up the unresolved entries whose retry is due, one round
+// at a time: with wait, a caller finding a round in flight waits for it
+// until ctx ends; without, it leaves it to that round.
+func (o *oidcRepos) resolveDue(ctx context.Context, wait bool) {
 	select {
 	case o.sem <- struct{}{}:
-	case <-ctx.Done():
-		return
+	default:
+		if !wait {
+			return
+		}
+		select {
+		case o.sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
 	}
 	defer func() { <-o.sem }()
 	o.mu.Lock()
@@ -111,7 +146,7 @@ func (o *oidcRepos) resolveDue(ctx context.Context) {
 // the first token see GitHub's answer without waiting for a caller.
 func (o *oidcRepos) run(ctx context.Context) {
 	for {
-		o.resolveDue(ctx)
+		o.resolveDue(ctx, true)
 		o.mu.Lock()
 		var next time.Time
 		for _, e := range o.entries {

@@ -215,3 +215,28 @@ func mergeNew(t *testing.T, h *brokertest.Harness) string {
 	h.MergePR(9, "requests/prod/2026-11/new.yaml", content, sha, at, true)
 	return sha
 }
+
+// A repository of --oidc-repositories GitHub cannot resolve is asked again
+// behind the requests: with GitHub hanging on that look-up, the tokens of
+// the repositories already resolved are answered at once.
+func TestResolvedRepositoriesNeverWaitForGitHub(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	fresh := h.UnsyncedWith(func(c *broker.Config) { c.OIDCRepos = brokertest.OIDCRepository + ",octo-org/not-installed" })
+	if err := fresh.Ledger.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if a := fresh.Credentials(fresh.Codertocat(), byID); a.Status != 200 {
+		t.Fatalf("first token: %d %s", a.Status, a.Raw)
+	}
+	hold := make(chan struct{})
+	defer close(hold)
+	h.GitHub.Fake.Break("GET /repos/{owner}/{repo}", githubfake.Fault{Until: hold})
+	for range 20 { // well past the 10 ms backoff: the retry of the other is due, and hangs
+		start := time.Now()
+		if a := fresh.Credentials(fresh.Codertocat(), byID); a.Status != 200 || time.Since(start) > 2*time.Second {
+			t.Fatalf("a token of a resolved repository while GitHub hangs: %d %s after %s", a.Status, a.Raw, time.Since(start))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
