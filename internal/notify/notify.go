@@ -86,9 +86,19 @@ type Notifier struct {
 	sent    atomic.Int64
 	dropped atomic.Int64
 	failed  atomic.Int64
-	others  atomic.Int64 // claimed by another replica: not ours to send
+	others  atomic.Int64 // claimed by another replica, or already waiting here: not to send
 	queued  atomic.Int64 // accepted by Send
+
+	// unclaimed are the events whose claim could not be made (the claim
+	// store is unreachable), by claim id, tried again from the worker
+	// until it answers; the worker goes on meanwhile.
+	unclaimed map[string]Event
+	retryAt   time.Time
+	retryWait time.Duration
 }
+
+// maxUnclaimed bounds the events waiting for the claim store.
+const maxUnclaimed = 4096
 
 // New starts a notifier posting to url until ctx ends, sending only the
 // events it claims in claims (nil: this process's memory, for one
@@ -141,20 +151,63 @@ func (n *Notifier) Idle() bool {
 }
 
 func (n *Notifier) run(ctx context.Context) {
+	n.unclaimed = map[string]Event{}
 	for {
+		var retry <-chan time.Time
+		if len(n.unclaimed) > 0 {
+			retry = time.After(time.Until(n.retryAt))
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case e := <-n.queue:
-			n.deliver(ctx, e)
+			if _, waiting := n.unclaimed[e.claimID()]; waiting {
+				n.others.Add(1) // the same event, already waiting for its claim
+				continue
+			}
+			n.claimAndDeliver(ctx, e)
+		case <-retry:
+			held := n.unclaimed
+			n.unclaimed = map[string]Event{}
+			for _, e := range held {
+				n.claimAndDeliver(ctx, e)
+			}
+			if len(n.unclaimed) > 0 {
+				n.retryWait = min(2*n.retryWait, 30*time.Second)
+				n.retryAt = time.Now().Add(n.retryWait)
+			}
 		}
 	}
 }
 
-func (n *Notifier) deliver(ctx context.Context, e Event) {
-	if !n.claim(ctx, e) {
-		return
+// claimAndDeliver posts e if this replica wins its claim. A claim that
+// cannot be made holds e back (unclaimed), to be tried again with backoff:
+// the notice is late, never sent on a claim not won.
+func (n *Notifier) claimAndDeliver(ctx context.Context, e Event) {
+	won, err := n.claims.Claim(ctx, e.claimID(), ClaimTTL)
+	switch {
+	case err != nil:
+		if len(n.unclaimed) >= maxUnclaimed {
+			n.failed.Add(1)
+			n.logger.Error("too many notifications wait for the claim store: dropped", "kind", e.Kind)
+			return
+		}
+		if len(n.unclaimed) == 0 {
+			n.retryWait = n.backoff
+			n.retryAt = time.Now().Add(n.retryWait)
+		}
+		n.unclaimed[e.claimID()] = e
+		n.logger.Warn("could not claim a notification; it waits until the claim can be made", "kind", e.Kind, "error", err)
+	case !won:
+		n.others.Add(1)
+		n.logger.Debug("notification claimed by another replica", "kind", e.Kind)
+	default:
+		n.deliver(ctx, e)
 	}
+}
+
+// deliver posts e, with retries.
+func (n *Notifier) deliver(ctx context.Context, e Event) {
 	body, _ := json.Marshal(map[string]string{"text": e.Text})
 	wait := n.backoff
 	for attempt := 1; ; attempt++ {
@@ -173,31 +226,6 @@ func (n *Notifier) deliver(ctx context.Context, e Event) {
 		case <-ctx.Done():
 			n.failed.Add(1)
 			return
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 30*time.Second)
-	}
-}
-
-// claim reports whether this replica won e, asking again with backoff
-// while the claim cannot be made (the table is unreachable): the notice
-// waits, it is never sent on a claim not won.
-func (n *Notifier) claim(ctx context.Context, e Event) bool {
-	wait := n.backoff
-	for attempt := 1; ; attempt++ {
-		won, err := n.claims.Claim(ctx, e.claimID(), ClaimTTL)
-		if err == nil {
-			if !won {
-				n.others.Add(1)
-				n.logger.Debug("notification claimed by another replica", "kind", e.Kind)
-			}
-			return won
-		}
-		n.logger.Warn("could not claim a notification; it waits until the claim can be made", "kind", e.Kind, "attempt", attempt, "error", err)
-		select {
-		case <-ctx.Done():
-			n.failed.Add(1)
-			return false
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 30*time.Second)

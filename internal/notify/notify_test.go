@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -215,5 +216,36 @@ func TestAnUnclaimableEventWaitsAndIsSentOnce(t *testing.T) {
 	waitFor(t, func() bool { return n.SentElsewhere() == 1 })
 	if got := rc.got(); len(got) != 1 {
 		t.Errorf("the receiver got %q, want the notice once", got)
+	}
+}
+
+// While the claim store is down, later notices are not stuck behind the
+// first: none is dropped, the same one sent again waits once, and each is
+// sent once when the store is back.
+func TestAClaimStoreOutageHoldsEveryNoticeAndDropsNone(t *testing.T) {
+	rc := &receiver{}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	store := &flaky{Claimer: claim.NewMemory(nil)}
+	store.down.Store(true)
+	n := start(t.Context(), srv.URL, nil, nil, store, time.Millisecond)
+	const events = queueSize + 500 // more than the queue holds, sent while the store is down
+	for i := range events {
+		n.Send(Event{Kind: Revoked, ID: strconv.Itoa(i % 1200), Text: "revoked " + strconv.Itoa(i%1200)})
+		if i%100 == 0 {
+			waitFor(t, func() bool { return len(n.queue) == 0 }) // the worker keeps up
+		}
+	}
+	waitFor(t, func() bool { return len(n.queue) == 0 && store.tries.Load() > 1300 })
+	if got := rc.got(); len(got) != 0 {
+		t.Fatalf("sent without a claim: %d", len(got))
+	}
+	store.down.Store(false)
+	waitFor(t, func() bool { return n.Idle() })
+	if got := rc.got(); len(got) != 1200 {
+		t.Errorf("%d notices sent, want each of the 1200 once", len(got))
+	}
+	if _, dropped, failed := n.Counts(); dropped != 0 || failed != 0 {
+		t.Errorf("%d dropped, %d failed, want none", dropped, failed)
 	}
 }
