@@ -423,24 +423,28 @@ func repoOf(gh *github.Client, fullName string) *githubapi.Repo {
 
 // comment tells the PR that ended each grant (its revocation's, or its own)
 // whose sessions were ended and from when, retrying a few times (GitHub or
-// the claims failing); failing to is only logged. It runs behind the ender.
+// the claims failing, for as long as the claim store does); failing to is
+// only logged. It runs behind the ender.
 func comment(ctx context.Context, gh prCommenter, once *onceAcross, key *prcomment.Key, ended []endsession.Ended, logger *slog.Logger) {
 	for _, e := range ended {
 		wait := commentBackoff
-		for attempt := 1; ; attempt++ {
+		for attempt := 1; ; {
 			err := commentOne(ctx, gh, once, key, e)
 			if err == nil {
 				break
 			}
-			if attempt == commentAttempts || ctx.Err() != nil {
-				logger.Warn("could not tell the PR of ended sessions", "grant", e.Grant, "attempts", attempt, "error", err)
+			if !errors.Is(err, githubapi.ErrCreateUnclaimed) {
+				attempt++ // the claim store failing only delays the comment
+			}
+			if attempt > commentAttempts || ctx.Err() != nil {
+				logger.Warn("could not tell the PR of ended sessions", "grant", e.Grant, "attempts", attempt-1, "error", err)
 				break
 			}
 			select {
 			case <-ctx.Done():
 			case <-time.After(wait):
 			}
-			wait *= 2
+			wait = min(2*wait, 30*time.Second)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/google/go-github/v60/github"
@@ -103,14 +104,18 @@ func (u *usage) run(ctx context.Context) {
 	}
 }
 
-// tell updates the grant's sticky comment, retrying a few times.
+// tell updates the grant's sticky comment, retrying a few times when
+// GitHub fails, and for as long as it takes when the claim store does.
+// Its first session is announced once the comment says it was the first,
+// or, when the comment cannot be written, anyway: the notice's own claim
+// keeps it to one.
 func (u *usage) tell(ctx context.Context, sessions []session) {
 	s := sessions[0]
 	if s.PR == 0 {
 		return
 	}
 	wait := u.backoff
-	for attempt := 1; attempt <= 5; attempt++ {
+	for attempt := 1; ; {
 		firstUse := false
 		_, err := u.gh.UpdateCommentWhere(ctx, s.PR, u.key.MineSessions(s.Grant), func(old string) string {
 			st, _ := u.key.ParseSessions(s.Grant, old)
@@ -120,31 +125,53 @@ func (u *usage) tell(ctx context.Context, sessions []session) {
 			}
 			return u.key.SessionsBody(s.Grant, st)
 		}, u.once.create("sessions", s.Grant, s.PR))
-		if err == nil {
+		switch {
+		case err == nil:
 			if firstUse {
-				u.notifier.Send(notify.Event{Kind: notify.FirstSession, ID: fmt.Sprintf("%s@%d", s.Grant, s.PR), Text: fmt.Sprintf("🔑 *elevate:* `%s` was used for the first time by %s (%s) as role %s in %s, session until %s. %s",
-					s.Grant, esc(s.Login), esc(s.Via), esc(s.Role), esc(s.Account), s.Until.UTC().Format(time.RFC3339), u.prLink(s.PR))})
+				u.firstUse(s)
 			}
 			return
-		}
-		if errors.Is(err, githubapi.ErrNotCreated) {
+		case errors.Is(err, githubapi.ErrNotCreated):
 			u.logger.Info("another replica creates the PR's comment of sessions; updating it next", "request", s.Grant, "pr", s.PR, "attempt", attempt)
-		} else {
+			attempt++
+		case errors.Is(err, githubapi.ErrCreateUnclaimed):
+			u.logger.Warn("could not claim the PR's comment of sessions; waiting for the claim store", "request", s.Grant, "pr", s.PR, "error", err)
+		default:
 			u.logger.Warn("could not tell the PR of a session; retrying", "request", s.Grant, "pr", s.PR, "attempt", attempt, "error", err)
+			attempt++
+		}
+		if attempt > usageAttempts {
+			u.logger.Error("could not tell the PR of a session; its first use is announced without the comment", "request", s.Grant, "pr", s.PR)
+			u.firstUse(s)
+			return
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(wait):
 		}
-		wait *= 2
+		wait = min(2*wait, 30*time.Second)
 	}
+}
+
+// usageAttempts bounds the tries of a session's comment while GitHub fails.
+const usageAttempts = 5
+
+// firstUse announces s as its grant's first session.
+func (u *usage) firstUse(s session) {
+	u.notifier.Send(notify.Event{Kind: notify.FirstSession, ID: fmt.Sprintf("%s@%d", s.Grant, s.PR), Text: fmt.Sprintf("🔑 *elevate:* `%s` was used for the first time by %s (%s) as role %s in %s, session until %s. %s",
+		s.Grant, esc(s.Login), esc(s.Via), esc(s.Role), esc(s.Account), s.Until.UTC().Format(time.RFC3339), u.prLink(s.PR))})
 }
 
 // onceAcross makes what elevate writes once per grant (a PR comment, a
 // notice) written by one replica however many run, through claims shared
-// by all of them (--notify-table) or held by this process alone.
-type onceAcross struct{ claims claim.Claimer }
+// by all of them (--notify-table) or held by this process alone. A claim
+// this process won stays its own: its create may fail and be tried again.
+type onceAcross struct {
+	claims claim.Claimer
+	mu     sync.Mutex
+	mine   map[string]time.Time // claims won, until they expire
+}
 
 // commentClaimTTL is how long a replica holds the creation of a comment:
 // long enough to create it, short enough that a replica that died first
@@ -159,7 +186,30 @@ func (o *onceAcross) create(kind, grant string, pr int) func(context.Context) (b
 		return nil
 	}
 	id := fmt.Sprintf("comment/%s/%s@%d", kind, grant, pr)
-	return func(ctx context.Context) (bool, error) { return o.claims.Claim(ctx, id, commentClaimTTL) }
+	return func(ctx context.Context) (bool, error) {
+		o.mu.Lock()
+		held := time.Now().Before(o.mine[id])
+		o.mu.Unlock()
+		if held {
+			return true, nil
+		}
+		until := time.Now().Add(commentClaimTTL)
+		won, err := o.claims.Claim(ctx, id, commentClaimTTL)
+		if won {
+			o.mu.Lock()
+			if o.mine == nil {
+				o.mine = map[string]time.Time{}
+			}
+			for k, t := range o.mine {
+				if time.Now().After(t) {
+					delete(o.mine, k)
+				}
+			}
+			o.mine[id] = until
+			o.mu.Unlock()
+		}
+		return won, err
+	}
 }
 
 // via says how the caller proved who they were.

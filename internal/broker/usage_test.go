@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -11,21 +12,24 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/elevate-gitops/elevate/internal/claim"
+	"github.com/elevate-gitops/elevate/internal/githubapi"
 	"github.com/elevate-gitops/elevate/internal/prcomment"
 )
 
 // stickyComments is a PR's comments as UpdateComment keeps them, with a
 // gate that holds every call until opened and a number of failures first.
 type stickyComments struct {
-	mu       sync.Mutex
-	gate     chan struct{}
-	fail     int
-	calls    int
-	created  int
-	comments []*github.IssueComment
+	mu         sync.Mutex
+	gate       chan struct{}
+	fail       int
+	failCreate int // creations that fail (after their claim), first
+	calls      int
+	created    int
+	comments   []*github.IssueComment
 }
 
-func (c *stickyComments) UpdateCommentWhere(_ context.Context, _ int, mine func(*github.IssueComment) bool, update func(string) string, _ func(context.Context) (bool, error)) (string, error) {
+func (c *stickyComments) UpdateCommentWhere(ctx context.Context, _ int, mine func(*github.IssueComment) bool, update func(string) string, create func(context.Context) (bool, error)) (string, error) {
 	<-c.gate
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -38,6 +42,15 @@ func (c *stickyComments) UpdateCommentWhere(_ context.Context, _ int, mine func(
 			cm.Body = github.String(update(cm.GetBody()))
 			return "", nil
 		}
+	}
+	if create != nil {
+		if ok, err := create(ctx); err != nil || !ok {
+			return "", cmp.Or(err, githubapi.ErrNotCreated)
+		}
+	}
+	if c.failCreate > 0 {
+		c.failCreate--
+		return "", errors.New("502 Bad Gateway")
 	}
 	c.created++
 	c.comments = append(c.comments, &github.IssueComment{Body: github.String(update("")), User: &github.User{Login: github.String("elevate-app[bot]")}})
@@ -94,5 +107,22 @@ func TestUsageNeverWaitsAndKeepsOneComment(t *testing.T) {
 	st, _ := key.ParseSessions("2026-12-02-alice-admin", gh.body(marker))
 	if st.Count != 10 || !st.First.Equal(at) || st.FirstBy != "alice" {
 		t.Errorf("state read back = %+v", st)
+	}
+}
+
+// The replica that claimed a comment's creation and failed to create it
+// (GitHub's 502) creates it on its next try: its claim is its own.
+func TestUsageCreatesAfterAFailedCreateItClaimed(t *testing.T) {
+	gh := &stickyComments{gate: make(chan struct{}), failCreate: 1}
+	close(gh.gate)
+	u := newUsage(t.Context(), gh, &onceAcross{claims: claim.NewMemory(nil)}, commentKey("usage-test-state-key-0123456789abcdef"), nil,
+		func(int) string { return "" }, slog.New(slog.DiscardHandler))
+	u.backoff = time.Millisecond
+	u.Record(session{Grant: "g", PR: 7, Session: prcomment.Session{Account: "prod", Role: "Admin", Login: "alice", At: time.Now(), Until: time.Now().Add(time.Hour)}})
+	for deadline := time.Now().Add(5 * time.Second); gh.body(prcomment.SessionsMarker("g")) == "" && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if gh.created != 1 {
+		t.Fatalf("%d comments created after one failed create, want 1", gh.created)
 	}
 }

@@ -278,6 +278,10 @@ func (r *Repo) UpdateComment(ctx context.Context, number int, marker string, upd
 // later, to edit the one it creates.
 var ErrNotCreated = errors.New("no comment to edit yet, and another replica creates it")
 
+// ErrCreateUnclaimed says the creation of a comment could not be claimed
+// (the claim store failed): nothing was written; try again later.
+var ErrCreateUnclaimed = errors.New("could not claim the creation of the comment")
+
 // UpdateCommentWhere edits the first comment mine matches, or creates one
 // when create (nil: always) says this caller may: a comment written once
 // per grant is created by one replica however many run. Evidence comments
@@ -305,7 +309,7 @@ func (r *Repo) UpdateCommentWhere(ctx context.Context, number int, mine func(*gi
 	if create != nil {
 		ok, err := create(ctx)
 		if err != nil {
-			return "", fmt.Errorf("claim the creation of a comment on #%d: %w", number, err)
+			return "", fmt.Errorf("comment on #%d: %w: %w", number, ErrCreateUnclaimed, err)
 		}
 		if !ok {
 			return "", ErrNotCreated
