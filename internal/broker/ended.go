@@ -308,10 +308,21 @@ func (e *sessionEnder) refused(ended []endsession.Ended, err error) {
 	}
 }
 
-// endedID names an end the same way on every replica: what ended and why,
-// not the cut-off (a replica counts it from when it saw the end).
+// endedID names an end the same way on every replica. A revocation is its
+// grant and commit. A loss of eligibility or of trust has no commit of its
+// own and a cut-off each replica counts from when it saw it: the hour of
+// the cut-off tells one incident from the next (two replicas on either
+// side of an hour's turn each send theirs). A role's end for untrusted
+// history names no grant: which one a replica picks is chance.
 func endedID(x endsession.Ended) string {
-	return fmt.Sprintf("%s/%s/%s/%s/%d/%s/%d", x.Reason, x.Grant, x.AccountID, x.Role, x.UserID, x.Commit, x.PR)
+	hour := x.Before.UTC().Format("2006-01-02T15")
+	switch {
+	case x.Reason == "revoked":
+		return fmt.Sprintf("revoked/%s/%s/%s/%s", x.Grant, x.AccountID, x.Role, x.Commit)
+	case x.Scope == endsession.ScopeRole:
+		return fmt.Sprintf("%s/%s/%s/%s", x.Reason, x.AccountID, x.Role, hour)
+	}
+	return fmt.Sprintf("%s/%s/%d/%s/%s/%s", x.Reason, x.Grant, x.UserID, x.AccountID, x.Role, hour)
 }
 
 // notWrittenText is the notice of a Deny that could not be written: whose

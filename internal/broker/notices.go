@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -59,11 +60,15 @@ func (n *notices) check(ctx context.Context, led *ledger.Ledger, now time.Time) 
 	if x == nil {
 		return
 	}
+	// Grants are announced once GitHub recorded their merge (a move not
+	// listed yet may still split into several merges, each its own
+	// commit); revocations at once, named by the version they revoke.
+	recorded := x.Recorded()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	grants, removed := map[string]bool{}, map[string]bool{}
-	x.Grants(func(g *ledger.Grant) { grants[g.ID+"@"+g.Step.After] = true })
-	x.Revocations(func(r *ledger.Removal) { removed[r.ID+"@"+r.Commit] = true })
+	recorded.Grants(func(g *ledger.Grant) { grants[g.ID+"@"+g.Step.After] = true })
+	x.Revocations(func(r *ledger.Removal) { removed[revocationID(r)] = true })
 	// news is what the last check did not see, or with nothing seen yet,
 	// what happened within the look-back.
 	news := func(seen map[string]bool, id string, at time.Time) bool {
@@ -72,7 +77,7 @@ func (n *notices) check(ctx context.Context, led *ledger.Ledger, now time.Time) 
 		}
 		return n.lookBack > 0 && now.Sub(at) <= n.lookBack
 	}
-	x.Grants(func(g *ledger.Grant) {
+	recorded.Grants(func(g *ledger.Grant) {
 		id := g.ID + "@" + g.Step.After
 		if g.Request == nil || !news(n.grants, id, g.Step.At) {
 			return
@@ -90,7 +95,7 @@ func (n *notices) check(ctx context.Context, led *ledger.Ledger, now time.Time) 
 		n.notifier.Send(notify.Event{Kind: notify.GrantMerged, ID: id, Text: fmt.Sprintf("🔓 *elevate grant merged* (%s): `%s` by %s, role %s in %s for %s. %s", state, g.ID, esc(r.Requester), esc(r.Role), esc(r.Account), request.FormatDuration(r.Duration), n.link(led, g.ID))})
 	})
 	x.Revocations(func(r *ledger.Removal) {
-		id := r.ID + "@" + r.Commit
+		id := revocationID(r)
 		if !news(n.removed, id, r.At) {
 			return
 		}
@@ -102,6 +107,13 @@ func (n *notices) check(ctx context.Context, led *ledger.Ledger, now time.Time) 
 	})
 	n.primed, n.grants, n.removed = true, grants, removed
 	n.emergencies(ctx, led, now)
+}
+
+// revocationID names a revocation by the version of the grant it revoked
+// (its id and the commit that added it), the same whether or not GitHub
+// has recorded the revoking merge yet.
+func revocationID(r *ledger.Removal) string {
+	return r.ID + "@" + cmp.Or(r.Added.After, r.Commit)
 }
 
 // link is the grant's PR as a link, or its id when no verdict names it.

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/elevate-gitops/elevate/internal/claim"
+	"github.com/elevate-gitops/elevate/internal/endsession"
 	"github.com/elevate-gitops/elevate/internal/githubapi"
 	"github.com/elevate-gitops/elevate/internal/prcomment"
 )
@@ -124,5 +125,34 @@ func TestUsageCreatesAfterAFailedCreateItClaimed(t *testing.T) {
 	}
 	if gh.created != 1 {
 		t.Fatalf("%d comments created after one failed create, want 1", gh.created)
+	}
+}
+
+// An end is named the same on every replica: a revocation seen live and
+// one found at a cold start (no person's id), a role's end for untrusted
+// history whichever grant names it; distinct incidents differ.
+func TestEndedIDIsTheSameOnEveryReplica(t *testing.T) {
+	at := time.Date(2026, 12, 6, 10, 20, 0, 0, time.UTC)
+	live := endsession.Ended{AccountID: "111", Role: "Admin", Scope: endsession.ScopeGrant, Grant: "g", UserID: 42, Login: "alice", PR: 2, Reason: "revoked", Commit: "c1", Before: at}
+	cold := live
+	cold.UserID, cold.PR, cold.Before = 0, 0, at.Add(time.Second)
+	if endedID(live) != endedID(cold) {
+		t.Errorf("one revocation, two ids: %s and %s", endedID(live), endedID(cold))
+	}
+	roleA := endsession.Ended{AccountID: "111", Role: "Admin", Scope: endsession.ScopeRole, Grant: "g1", Reason: "untrusted", Before: at}
+	roleB := roleA
+	roleB.Grant, roleB.Before = "g2", at.Add(30*time.Second)
+	if endedID(roleA) != endedID(roleB) {
+		t.Errorf("one untrusted role, two ids: %s and %s", endedID(roleA), endedID(roleB))
+	}
+	again := roleA
+	again.Before = at.Add(3 * time.Hour)
+	if endedID(roleA) == endedID(again) {
+		t.Error("two incidents hours apart share an id: the second would never be announced")
+	}
+	other := live
+	other.Commit = "c2"
+	if endedID(live) == endedID(other) {
+		t.Error("two revocations share an id")
 	}
 }

@@ -112,6 +112,12 @@ func newIndex() *Index {
 // activity lists: a grant or policy change there is "not yet".
 func (x *Index) Unrecorded() bool { return x.settled != nil }
 
+// Recorded is the index as GitHub recorded the branch: x itself, or, while
+// x holds a move GitHub has not listed yet, the index before it. What is
+// announced is what GitHub recorded: a move not listed yet may still be
+// split into several merges, each with its own commit.
+func (x *Index) Recorded() *Index { return x.settledIndex() }
+
 // settledIndex is the index at the last recorded move.
 func (x *Index) settledIndex() *Index {
 	if x.settled != nil {
