@@ -389,7 +389,7 @@ func TestWebhookSyncsANewMerge(t *testing.T) {
 	content := strings.Replace(vt.Request, "INC-1", "INC-5", 1)
 	sha := h.Repo.Commit(h.Clock().Add(-time.Minute), "new", map[string]string{"requests/prod/2026-11/new.yaml": content})
 	h.MergePR(5, "requests/prod/2026-11/new.yaml", content, sha, h.Clock().Add(-time.Minute), true)
-	push := `{"ref":"refs/heads/main","after":"` + sha + `"}`
+	push := `{"ref":"refs/heads/main","after":"` + sha + `","repository":{"full_name":"` + vt.Owner + `/` + vt.Name + `"}}`
 	post := func(sig string) int {
 		req, _ := http.NewRequest("POST", h.URL+brokerapi.PathWebhook, strings.NewReader(push))
 		req.Header.Set("Content-Type", "application/json")
@@ -510,6 +510,19 @@ func TestLambdaCatchesUpAfterAFreeze(t *testing.T) {
 	if resp, _ := handle(context.Background(), ev()); resp.StatusCode != 403 || !strings.Contains(resp.Body, `"error":"revoked"`) {
 		t.Errorf("after the freeze: %d %s, want 403 revoked", resp.StatusCode, resp.Body)
 	}
+	// Thawed while GitHub hangs: the catch-up cannot finish in time, and
+	// the old index may predate a revocation: 503, not an issuance.
+	hold := make(chan struct{})
+	h.GitHub.Fake.Break("GET /repos/{owner}/{repo}/activity", githubfake.Fault{Until: hold})
+	h.Broker.Syncer.FreshWait = 50 * time.Millisecond
+	h.SetNow(h.Clock().Add(2 * time.Minute))
+	if resp, _ := handle(context.Background(), ev()); resp.StatusCode != 503 || !strings.Contains(resp.Body, `"error":"not_synced"`) {
+		t.Errorf("thawed while GitHub hangs: %d %s, want 503 not_synced", resp.StatusCode, resp.Body)
+	}
+	close(hold)
+	h.GitHub.Fake.Heal("GET /repos/{owner}/{repo}/activity")
+	h.Broker.Syncer.Wait()
+	h.Broker.Syncer.FreshWait = 0
 	// Idle past the sync interval and the staleness bound: a full sync
 	// first, so it answers rather than refusing as stale.
 	h.SetNow(h.Clock().Add(25 * time.Hour))

@@ -16,12 +16,15 @@ import (
 // aws-lambda-go-api-proxy. A body that is not the base64 it claims to be is
 // answered 400 here: the adapter would report it as a function error.
 // fresh, when set, runs before each event: Lambda froze the background
-// loops while the function was idle (Syncer.Fresh).
-func LambdaHandler(h http.Handler, fresh func(context.Context)) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+// loops while the function was idle (Syncer.Fresh). When it could not
+// catch up in time, a request for credentials is answered 503 not_synced:
+// the index may be older than a revocation.
+func LambdaHandler(h http.Handler, fresh func(context.Context) bool) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	adapter := httpadapter.NewV2(h)
 	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-		if fresh != nil {
-			fresh(ctx)
+		if fresh != nil && !fresh(ctx) && (ev.RawPath == brokerapi.PathCredentials || ev.RawPath == brokerapi.PathConsole) {
+			return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusServiceUnavailable, Headers: map[string]string{"Content-Type": "application/json", "Retry-After": "5"},
+				Body: `{"error":"` + brokerapi.CodeNotSynced + `","message":"the broker is catching up with the branch after a pause and GitHub is slow to answer; try again in a few seconds"}`}, nil
 		}
 		if ev.IsBase64Encoded {
 			if _, err := base64.StdEncoding.DecodeString(ev.Body); err != nil {

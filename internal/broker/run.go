@@ -294,7 +294,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 		srv.Degraded = "no --repo: the broker cannot verify grants with GitHub, so it issues nothing"
 	}
 	if cfg.WebhookSecret != "" {
-		srv.Webhook = &Webhook{Secret: []byte(cfg.WebhookSecret), Branch: cfg.Branch, Kick: syncer.Kick, Expect: led.Expect}
+		srv.Webhook = &Webhook{Secret: []byte(cfg.WebhookSecret), Branch: cfg.Branch, Repo: cfg.Repo, Kick: syncer.Kick, Expect: led.Expect}
 	}
 	syncer.Now, syncer.SyncEvery, syncer.HeadEvery = now, cfg.SyncInterval, cfg.HeadCheck
 	bg := context.WithoutCancel(ctx)
@@ -477,6 +477,8 @@ type Syncer struct {
 	SyncEvery, HeadEvery time.Duration
 	// Backoff paces the syncs after a failed one.
 	Backoff retryBackoff
+	// FreshWait bounds how long Fresh holds a request (default freshWait).
+	FreshWait time.Duration
 
 	gateMu   sync.Mutex
 	failures int       // syncs failed in a row
@@ -651,6 +653,9 @@ func tick(ctx context.Context, d time.Duration, fn func()) {
 // or when the last sync failed (as its backoff allows).
 func (s *Syncer) checkHead(ctx context.Context) {
 	s.lastHeadCheck.Store(s.now().UnixNano())
+	if _, ok := s.gate(true); !ok {
+		return // GitHub asked to wait: not even the head
+	}
 	remote, err := s.RemoteHead(ctx)
 	if err != nil {
 		s.Logger.Warn("could not ask the remote for the branch head", "error", err)
@@ -675,7 +680,10 @@ func (s *Syncer) checkHead(ctx context.Context) {
 //
 // It waits at most freshWait: a slow GitHub must not hold a request past
 // its function's timeout; the catch-up goes on behind the answer.
-func (s *Syncer) Fresh(ctx context.Context) {
+// It reports whether the catch-up finished: a request that could not wait
+// for it must not be answered from an index that may be older than a
+// revocation.
+func (s *Syncer) Fresh(ctx context.Context) bool {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -683,9 +691,11 @@ func (s *Syncer) Fresh(ctx context.Context) {
 	}()
 	select {
 	case <-done:
+		return true
 	case <-ctx.Done():
-	case <-time.After(freshWait):
+	case <-time.After(cmp.Or(s.FreshWait, freshWait)):
 	}
+	return false
 }
 
 // freshWait bounds how long a request waits for Fresh.

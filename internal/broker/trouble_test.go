@@ -240,3 +240,24 @@ func TestResolvedRepositoriesNeverWaitForGitHub(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A signed push of another repository (an organisation's hook, a secret
+// used twice) is ignored: it announces no head, so "no grant" stays the
+// truth, a 403, not a 503 waiting for a commit that is not the ledger's.
+func TestWebhookOfAnotherRepositoryIsIgnored(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	push := `{"ref":"refs/heads/main","after":"` + strings.Repeat("ab", 20) + `","repository":{"full_name":"acme/unrelated"}}`
+	req, _ := http.NewRequest("POST", h.URL+"/v1/webhook", strings.NewReader(push))
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-Hub-Signature-256", sign(push))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("push of another repository: %d, want 202 ignored", resp.StatusCode)
+	}
+	wantRefusal(t, h.Credentials(h.Codertocat(), map[string]string{"request": "nothing-like-it"}), 403, "no_active_grant", "")
+}

@@ -31,6 +31,10 @@ const webhookWait = 800 * time.Millisecond
 type Webhook struct {
 	Secret []byte // HMAC key of X-Hub-Signature-256; required
 	Branch string
+	// Repo, when set, is the only repository whose pushes count
+	// (OWNER/NAME): an organisation's hook, or a secret used twice, must
+	// not make every push anywhere a sync.
+	Repo string
 	// Kick starts a sync behind the answer; its channel gets the result.
 	Kick func(ctx context.Context) <-chan error
 	// Expect, when set, is told the head the push moved the branch to.
@@ -66,6 +70,10 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) (string, *apiEr
 		writeJSON(w, http.StatusOK, brokerapi.WebhookAnswer{Status: "pong"})
 		return "", nil
 	case *github.PushEvent:
+		if s.Webhook.Repo != "" && !strings.EqualFold(e.GetRepo().GetFullName(), s.Webhook.Repo) {
+			writeJSON(w, http.StatusAccepted, brokerapi.WebhookAnswer{Status: "ignored", Reason: "not the ledger's repository"})
+			return "", nil
+		}
 		if e.GetRef() != "refs/heads/"+s.Webhook.Branch {
 			writeJSON(w, http.StatusAccepted, brokerapi.WebhookAnswer{Status: "ignored", Reason: "not the ledger branch"})
 			return "", nil

@@ -97,6 +97,7 @@ type Ledger struct {
 	// webhook, a head check) that no sync has read yet; awaitSeq counts
 	// Expect calls, so a sync started after the last one clears it.
 	awaited    string
+	awaitAt    time.Time
 	awaitSeq   uint64
 	verifyCall atomic.Int64
 }
@@ -159,14 +160,22 @@ func (l *Ledger) Expect(head string) {
 	if x := l.cur.Load(); x != nil && x.Head == head {
 		return
 	}
-	l.awaited = head
+	l.awaited, l.awaitAt = head, l.cfg.Now()
 	l.awaitSeq++
 }
+
+// maxAwait bounds how long an announced head is waited for: one that never
+// comes (pushed over at once, or from a lagging remote) must not make every
+// "no grant" a 503 for good.
+const maxAwait = 2 * time.Minute
 
 // awaiting is the head announced and not read yet, or "".
 func (l *Ledger) awaiting() string {
 	l.stateMu.Lock()
 	defer l.stateMu.Unlock()
+	if l.cfg.Now().Sub(l.awaitAt) > maxAwait {
+		return ""
+	}
 	return l.awaited
 }
 
