@@ -166,17 +166,22 @@ func (o *oidcRepos) run(ctx context.Context) {
 	}
 }
 
-// warnings names each entry not resolved, for /healthz.
+// warnings says how many entries are not resolved, for /healthz, which
+// anyone may read: it names none (a private repository's name is not for
+// everyone); the log does.
 func (o *oidcRepos) warnings() []string {
 	if o == nil {
 		return nil
 	}
 	_, unresolved := o.snapshot()
-	var out []string
-	for _, u := range unresolved {
-		out = append(out, fmt.Sprintf("--oidc-repositories %s is not resolved (%s): its Actions tokens are refused", u.Name, u.Reason))
+	switch n := len(unresolved); n {
+	case 0:
+		return nil
+	case 1:
+		return []string{"1 repository of --oidc-repositories is not resolved, so its Actions tokens are refused: the broker's log names it and says why"}
+	default:
+		return []string{fmt.Sprintf("%d repositories of --oidc-repositories are not resolved, so their Actions tokens are refused: the broker's log names them and says why", n)}
 	}
-	return out
 }
 
 // unresolvedWhy says, safe to show a caller, why GitHub did not resolve name.

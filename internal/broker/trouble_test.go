@@ -178,8 +178,11 @@ func TestUnresolvableOIDCRepositoryIsReportedNotFatal(t *testing.T) {
 	}
 	wantRefusal(t, fresh.Credentials(fresh.Codertocat(), byID), 401, "unauthenticated", "install elevate's GitHub App")
 	a := health(t, fresh)
-	if a.Status != 200 || !strings.Contains(a.Raw, brokertest.OIDCRepository) {
-		t.Errorf("healthz = %d %s, want 200 naming %s", a.Status, a.Raw, brokertest.OIDCRepository)
+	if a.Status != 200 || !strings.Contains(a.Raw, "1 repository of --oidc-repositories is not resolved") || strings.Contains(a.Raw, brokertest.OIDCRepository) {
+		t.Errorf("healthz = %d %s, want 200 counting, not naming, the repository not resolved", a.Status, a.Raw)
+	}
+	if !strings.Contains(fresh.Logs.String(), brokertest.OIDCRepository) {
+		t.Errorf("the log does not name the repository not resolved:\n%s", fresh.Logs)
 	}
 	if a := fresh.Credentials(brokertest.UserToken, byID); a.Status != 200 {
 		t.Errorf("a user token while the repository is unresolved: %d %s", a.Status, a.Raw)

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v60/github"
@@ -71,7 +71,7 @@ func NewAppClient(apiURL string, appID int64, key []byte, fullName string, httpC
 	if err != nil {
 		return nil, err
 	}
-	lazy := &installation{apps: apps, asApp: asApp, appID: appID, owner: owner, name: name}
+	lazy := &installation{apps: apps, asApp: asApp, appID: appID, owner: owner, name: name, sem: make(chan struct{}, 1)}
 	gh, err := NewClient(apiURL, "", withTransport(httpClient, lazy))
 	if err != nil {
 		return nil, err
@@ -81,16 +81,24 @@ func NewAppClient(apiURL string, appID int64, key []byte, fullName string, httpC
 
 // installation is a RoundTripper acting as the App's installation, found
 // on first use. A failed look-up is returned to the caller (wrapped in
-// *url.Error, so a rate limit still reads as one) and tried again next time.
+// *url.Error, so a rate limit still reads as one), and to every caller
+// until GitHub's wait (or lookUpBackoff) has passed.
 type installation struct {
 	apps        *ghinstallation.AppsTransport
 	asApp       *github.Client
 	appID       int64
 	owner, name string
-	mu          sync.Mutex // one look-up at a time
+	sem         chan struct{} // one look-up at a time; waiting for it ends with the caller's context
 	found       *ghinstallation.Transport
 	bot         atomic.Pointer[string]
+	failed      error     // the last look-up's error, answered again until retryAt
+	retryAt     time.Time // no look-up before then: GitHub's wait, or lookUpBackoff
 }
+
+// lookUpBackoff is the least wait after a failed look-up: every call the
+// broker makes goes through it, and GitHub failing must not be asked again
+// for each of them.
+const lookUpBackoff = 2 * time.Second
 
 func (l *installation) RoundTrip(req *http.Request) (*http.Response, error) {
 	t, err := l.get(req.Context())
@@ -104,11 +112,30 @@ func (l *installation) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 func (l *installation) get(ctx context.Context) (*ghinstallation.Transport, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	select {
+	case l.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("find the installation of GitHub App %d: %w", l.appID, ctx.Err())
+	}
+	defer func() { <-l.sem }()
 	if l.found != nil {
 		return l.found, nil
 	}
+	if time.Now().Before(l.retryAt) {
+		return nil, l.failed
+	}
+	t, err := l.lookUp(ctx)
+	if err != nil {
+		wait, _ := RateLimited(err, time.Now())
+		l.failed, l.retryAt = err, time.Now().Add(max(wait, lookUpBackoff))
+		return nil, err
+	}
+	l.found = t
+	return t, nil
+}
+
+// lookUp finds the installation on the repository and the App's bot.
+func (l *installation) lookUp(ctx context.Context) (*ghinstallation.Transport, error) {
 	full := l.owner + "/" + l.name
 	inst, _, err := l.asApp.Apps.FindRepositoryInstallation(ctx, l.owner, l.name)
 	if err != nil {
@@ -124,7 +151,6 @@ func (l *installation) get(ctx context.Context) (*ghinstallation.Transport, erro
 	t := ghinstallation.NewFromAppsTransport(l.apps, inst.GetID())
 	t.BaseURL = l.apps.BaseURL
 	bot := self.GetSlug() + "[bot]"
-	l.found = t
 	l.bot.Store(&bot)
 	return t, nil
 }

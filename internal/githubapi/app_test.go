@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"net/http"
 	"testing"
 
 	"github.com/google/go-github/v60/github"
@@ -57,5 +58,32 @@ func TestNewAppClientActsAsTheInstallation(t *testing.T) {
 	}
 	if err := wrong.Resolve(context.Background()); err == nil {
 		t.Error("a JWT signed by another key was accepted")
+	}
+}
+
+// A failed look-up of the installation is answered again, without asking
+// GitHub, until its backoff has passed: every call goes through it.
+func TestAppLookUpFailureIsNotAskedAgainAtOnce(t *testing.T) {
+	t.Parallel()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	f := githubfake.New(t)
+	f.Repo("acme", "access")
+	f.App(12345, &key.PublicKey, 777, "ghs_installationToken", &github.User{Login: github.String("elevate[bot]"), ID: github.Int64(9), Type: github.String("Bot")})
+	f.Break("GET /repos/{owner}/{repo}/installation", githubfake.Fault{Status: http.StatusInternalServerError})
+	app, err := NewAppClient(f.URL, 12345, pemBytes, "acme/access", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, _, err := app.Client.Users.Get(context.Background(), ""); err == nil {
+			t.Fatal("a call succeeded while the installation cannot be found")
+		}
+	}
+	if n := f.Calls("GET /repos/{owner}/{repo}/installation"); n != 1 {
+		t.Errorf("GitHub was asked %d times for the installation within the backoff, want 1", n)
 	}
 }
