@@ -3,6 +3,8 @@ package broker
 import (
 	"cmp"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -356,7 +358,14 @@ func openClaims(ctx context.Context, cfg Config, awsOpts []func(*config.LoadOpti
 	if err != nil {
 		return nil, fmt.Errorf("--notify-table %s: %w", cfg.NotifyTable, err)
 	}
-	return t, nil
+	if cfg.StateKey == "" {
+		return t, nil
+	}
+	// Items are sealed with a key of their own, derived from the state
+	// key: whoever can write the table cannot claim a notice away.
+	m := hmac.New(sha256.New, []byte(cfg.StateKey))
+	m.Write([]byte("elevate/notice-claims"))
+	return t.WithMAC(m.Sum(nil)), nil
 }
 
 // githubCallTimeout bounds one call to GitHub behind the requests.

@@ -158,6 +158,34 @@ func TestTableAgainstMoto(t *testing.T) {
 			}
 		})
 
+		t.Run("with a MAC, an item no replica sealed holds nothing", func(t *testing.T) {
+			t.Parallel()
+			createTable(t, admin, "forged")
+			forever := strconv.FormatInt(time.Now().Add(100*365*24*time.Hour).Unix(), 10)
+			for _, forged := range []map[string]types.AttributeValue{
+				{"id": &types.AttributeValueMemberS{Value: "event-1"}, "ttl": &types.AttributeValueMemberN{Value: forever}},
+				{"id": &types.AttributeValueMemberS{Value: "event-2"}, "ttl": &types.AttributeValueMemberN{Value: forever}, "mac": &types.AttributeValueMemberS{Value: strings.Repeat("0", 64)}},
+			} {
+				if _, err := admin.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String("forged"), Item: forged}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			key := []byte("a state key of at least thirty-two bytes")
+			one := NewTable(dynamoClient(endpoint), "forged", nil).WithMAC(key)
+			two := NewTable(dynamoClient(endpoint), "forged", nil).WithMAC(key)
+			for _, id := range []string{"event-1", "event-2", "event-3"} {
+				if !claim(t, one, id, time.Hour) {
+					t.Errorf("%s: an item written without the key held the claim", id)
+				}
+				if claim(t, two, id, time.Hour) {
+					t.Errorf("%s: claimed twice under one key", id)
+				}
+			}
+			if claim(t, NewTable(dynamoClient(endpoint), "forged", nil), "event-1", time.Hour) {
+				t.Error("without a MAC, a sealed unexpired item was claimable")
+			}
+		})
+
 		t.Run("an injected clock past the ttl claims again", func(t *testing.T) {
 			t.Parallel()
 			createTable(t, admin, "clock")

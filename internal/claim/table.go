@@ -2,6 +2,9 @@ package claim
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -31,6 +34,26 @@ type Table struct {
 	client PutItemAPI
 	name   string
 	now    func() time.Time
+	macKey []byte // when set, items carry a MAC of their id and ttl
+}
+
+// WithMAC makes t seal each item with an HMAC-SHA256 under key over its id,
+// and take an item whose MAC does not verify for no claim at all: whoever
+// can write the table but does not hold the key cannot suppress a notice by
+// claiming its id first. (Such a writer can still delete items, so that a
+// notice comes twice, or keep an item a replica wrote past its ttl, which
+// only holds back what was sent already: the table's IAM policy guards it.)
+func (t *Table) WithMAC(key []byte) *Table {
+	out := *t
+	out.macKey = key
+	return &out
+}
+
+// mac seals id.
+func (t *Table) mac(id string) string {
+	m := hmac.New(sha256.New, t.macKey)
+	m.Write([]byte(id))
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 var _ Claimer = (*Table)(nil)
@@ -71,17 +94,28 @@ func (t *Table) Claim(ctx context.Context, id string, ttl time.Duration) (bool, 
 	ctx, cancel := context.WithTimeout(ctx, claimTimeout)
 	defer cancel()
 	now := t.now()
-	_, err = t.client.PutItem(ctx, &dynamodb.PutItemInput{
+	until := strconv.FormatInt(ceilUnix(now.Add(ttl)), 10)
+	in := &dynamodb.PutItemInput{
 		TableName: aws.String(t.name),
 		Item: map[string]types.AttributeValue{
 			"id":         &types.AttributeValueMemberS{Value: k},
-			"ttl":        &types.AttributeValueMemberN{Value: strconv.FormatInt(ceilUnix(now.Add(ttl)), 10)},
+			"ttl":        &types.AttributeValueMemberN{Value: until},
 			"claimed_at": &types.AttributeValueMemberS{Value: now.UTC().Format(time.RFC3339)},
 		},
 		ConditionExpression:       aws.String("attribute_not_exists(id) OR #ttl < :now"),
 		ExpressionAttributeNames:  map[string]string{"#ttl": "ttl"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Unix(), 10)}},
-	})
+	}
+	if t.macKey != nil {
+		// An item without the MAC the key seals for its id was not
+		// written by a replica: it holds nothing.
+		mac := t.mac(k)
+		in.Item["mac"] = &types.AttributeValueMemberS{Value: mac}
+		in.ConditionExpression = aws.String("attribute_not_exists(id) OR #ttl < :now OR attribute_not_exists(#mac) OR #mac <> :mac")
+		in.ExpressionAttributeNames["#mac"] = "mac"
+		in.ExpressionAttributeValues[":mac"] = &types.AttributeValueMemberS{Value: mac}
+	}
+	_, err = t.client.PutItem(ctx, in)
 	var held *types.ConditionalCheckFailedException
 	switch {
 	case err == nil:
