@@ -16,16 +16,7 @@ import (
 
 func TestNewAppClientActsAsTheInstallation(t *testing.T) {
 	t.Parallel()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
-	f := githubfake.New(t)
-	f.Repo("acme", "access")
-	bot := &github.User{Login: github.String("elevate[bot]"), ID: github.Int64(9), Type: github.String("Bot")}
-	f.App(12345, &key.PublicKey, 777, "ghs_installationToken", bot)
-
+	f, pemBytes := installedApp(t)
 	app, err := NewAppClient(f.URL, 12345, pemBytes, "acme/access", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -65,14 +56,7 @@ func TestNewAppClientActsAsTheInstallation(t *testing.T) {
 // GitHub, until its backoff has passed: every call goes through it.
 func TestAppLookUpFailureIsNotAskedAgainAtOnce(t *testing.T) {
 	t.Parallel()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
-	f := githubfake.New(t)
-	f.Repo("acme", "access")
-	f.App(12345, &key.PublicKey, 777, "ghs_installationToken", &github.User{Login: github.String("elevate[bot]"), ID: github.Int64(9), Type: github.String("Bot")})
+	f, pemBytes := installedApp(t)
 	f.Break("GET /repos/{owner}/{repo}/installation", githubfake.Fault{Status: http.StatusInternalServerError})
 	app, err := NewAppClient(f.URL, 12345, pemBytes, "acme/access", nil)
 	if err != nil {
@@ -86,4 +70,18 @@ func TestAppLookUpFailureIsNotAskedAgainAtOnce(t *testing.T) {
 	if n := f.Calls("GET /repos/{owner}/{repo}/installation"); n != 1 {
 		t.Errorf("GitHub was asked %d times for the installation within the backoff, want 1", n)
 	}
+}
+
+// installedApp is the GitHub fake with App 12345 (bot elevate[bot])
+// installed on acme/access (installation 777), and the App's key as PEM.
+func installedApp(t *testing.T) (*githubfake.Fake, []byte) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := githubfake.New(t)
+	f.Repo("acme", "access")
+	f.App(12345, &key.PublicKey, 777, "ghs_installationToken", &github.User{Login: github.String("elevate[bot]"), ID: github.Int64(9), Type: github.String("Bot")})
+	return f, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
 }

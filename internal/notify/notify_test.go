@@ -162,6 +162,18 @@ func TestEscapeDefusesSlackControlSequences(t *testing.T) {
 	}
 }
 
+// claimStoreDown is a receiver, a claim store that is down, and a notifier
+// posting to the one and claiming in the other.
+func claimStoreDown(t *testing.T) (*receiver, *flaky, *Notifier) {
+	t.Helper()
+	rc := &receiver{}
+	srv := httptest.NewServer(rc)
+	t.Cleanup(srv.Close)
+	store := &flaky{Claimer: claim.NewMemory(nil)}
+	store.down.Store(true)
+	return rc, store, start(t.Context(), srv.URL, nil, nil, store, time.Millisecond)
+}
+
 // flaky is a claim store that can be down: every claim then fails.
 type flaky struct {
 	claim.Claimer
@@ -199,12 +211,7 @@ func TestAnEventIsSentOnceAcrossReplicas(t *testing.T) {
 // A claim store that is down holds the notice back: none is sent while it
 // is down (not even after many tries), and it is sent once when it is back.
 func TestAnUnclaimableEventWaitsAndIsSentOnce(t *testing.T) {
-	rc := &receiver{}
-	srv := httptest.NewServer(rc)
-	defer srv.Close()
-	store := &flaky{Claimer: claim.NewMemory(nil)}
-	store.down.Store(true)
-	n := start(t.Context(), srv.URL, nil, nil, store, time.Millisecond)
+	rc, store, n := claimStoreDown(t)
 	n.Send(Event{Kind: SessionsEnded, ID: "x", Text: "sessions ended"})
 	waitFor(t, func() bool { return store.tries.Load() >= 5 })
 	if got := rc.got(); len(got) != 0 {
@@ -223,12 +230,7 @@ func TestAnUnclaimableEventWaitsAndIsSentOnce(t *testing.T) {
 // first: none is dropped, the same one sent again waits once, and each is
 // sent once when the store is back.
 func TestAClaimStoreOutageHoldsEveryNoticeAndDropsNone(t *testing.T) {
-	rc := &receiver{}
-	srv := httptest.NewServer(rc)
-	defer srv.Close()
-	store := &flaky{Claimer: claim.NewMemory(nil)}
-	store.down.Store(true)
-	n := start(t.Context(), srv.URL, nil, nil, store, time.Millisecond)
+	rc, store, n := claimStoreDown(t)
 	const events = queueSize + 500 // more than the queue holds, sent while the store is down
 	for i := range events {
 		n.Send(Event{Kind: Revoked, ID: strconv.Itoa(i % 1200), Text: "revoked " + strconv.Itoa(i%1200)})
