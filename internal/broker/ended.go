@@ -438,24 +438,8 @@ func repoOf(gh *github.Client, fullName string) *githubapi.Repo {
 // only logged. It runs behind the ender.
 func comment(ctx context.Context, gh prCommenter, once *onceAcross, key *prcomment.Key, ended []endsession.Ended, logger *slog.Logger) {
 	for _, e := range ended {
-		wait := commentBackoff
-		for attempt := 1; ; {
-			err := commentOne(ctx, gh, once, key, e)
-			if err == nil {
-				break
-			}
-			if !errors.Is(err, githubapi.ErrCreateUnclaimed) {
-				attempt++ // the claim store failing only delays the comment
-			}
-			if attempt > commentAttempts || ctx.Err() != nil {
-				logger.Warn("could not tell the PR of ended sessions", "grant", e.Grant, "attempts", attempt-1, "error", err)
-				break
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(wait):
-			}
-			wait = min(2*wait, 30*time.Second)
+		if err := retryComment(ctx, commentBackoff, commentAttempts, func() error { return commentOne(ctx, gh, once, key, e) }); err != nil {
+			logger.Warn("could not tell the PR of ended sessions", "grant", e.Grant, "error", err)
 		}
 	}
 }

@@ -21,7 +21,7 @@ const resolveWait = 3 * time.Second
 // be reclaimed by someone else, ids cannot), at start and then again, with
 // backoff, for each entry GitHub could not resolve: a repository the App
 // cannot see, or GitHub failing, never stops the broker. Until an entry is
-// resolved its tokens are refused and /healthz names it.
+// resolved its tokens are refused, /healthz counts it and the log names it.
 type oidcRepos struct {
 	gh      *github.Client
 	backoff retryBackoff
@@ -61,7 +61,7 @@ func (o *oidcRepos) Repositories(ctx context.Context) ([]identity.Repository, []
 		ctx, cancel := context.WithTimeout(ctx, resolveWait)
 		defer cancel()
 		o.resolveDue(ctx, true)
-	case due:
+	case len(due) > 0:
 		go func() {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), githubCallTimeout)
 			defer cancel()
@@ -71,13 +71,13 @@ func (o *oidcRepos) Repositories(ctx context.Context) ([]identity.Repository, []
 	return o.snapshot()
 }
 
-// due reports whether an entry's retry is due, and whether one was never
-// looked up. Called with mu.
-func (o *oidcRepos) due() (due, first bool) {
+// due lists the entries whose retry is due, and reports whether one was
+// never looked up. Called with mu.
+func (o *oidcRepos) due() (due []*repoEntry, first bool) {
 	now := time.Now()
 	for _, e := range o.entries {
 		if e.repo == nil && !now.Before(e.next) {
-			due = true
+			due = append(due, e)
 			first = first || e.failures == 0
 		}
 	}
@@ -118,12 +118,7 @@ func (o *oidcRepos) resolveDue(ctx context.Context, wait bool) {
 	}
 	defer func() { <-o.sem }()
 	o.mu.Lock()
-	var due []*repoEntry
-	for _, e := range o.entries {
-		if e.repo == nil && !time.Now().Before(e.next) {
-			due = append(due, e)
-		}
-	}
+	due, _ := o.due()
 	o.mu.Unlock()
 	for _, e := range due {
 		id, owner, err := githubapi.RepositoryIDs(ctx, o.gh, e.name)

@@ -114,9 +114,8 @@ func (u *usage) tell(ctx context.Context, sessions []session) {
 	if s.PR == 0 {
 		return
 	}
-	wait := u.backoff
-	for attempt := 1; ; {
-		firstUse := false
+	firstUse := false
+	err := retryComment(ctx, u.backoff, usageAttempts, func() error {
 		_, err := u.gh.UpdateCommentWhere(ctx, s.PR, u.key.MineSessions(s.Grant), func(old string) string {
 			st, _ := u.key.ParseSessions(s.Grant, old)
 			firstUse = st.Count == 0
@@ -126,28 +125,42 @@ func (u *usage) tell(ctx context.Context, sessions []session) {
 			return u.key.SessionsBody(s.Grant, st)
 		}, u.once.create("sessions", s.Grant, s.PR))
 		switch {
-		case err == nil:
-			if firstUse {
-				u.firstUse(s)
-			}
-			return
 		case errors.Is(err, githubapi.ErrNotCreated):
-			u.logger.Info("another replica creates the PR's comment of sessions; updating it next", "request", s.Grant, "pr", s.PR, "attempt", attempt)
-			attempt++
-		case errors.Is(err, githubapi.ErrCreateUnclaimed):
-			u.logger.Warn("could not claim the PR's comment of sessions; waiting for the claim store", "request", s.Grant, "pr", s.PR, "error", err)
-		default:
-			u.logger.Warn("could not tell the PR of a session; retrying", "request", s.Grant, "pr", s.PR, "attempt", attempt, "error", err)
+			u.logger.Info("another replica creates the PR's comment of sessions; updating it next", "request", s.Grant, "pr", s.PR)
+		case err != nil:
+			u.logger.Warn("could not tell the PR of a session; retrying", "request", s.Grant, "pr", s.PR, "error", err)
+		}
+		return err
+	})
+	switch {
+	case err == nil && firstUse:
+		u.firstUse(s)
+	case err != nil && ctx.Err() == nil:
+		u.logger.Error("could not tell the PR of a session; its first use is announced without the comment", "request", s.Grant, "pr", s.PR)
+		u.firstUse(s)
+	}
+}
+
+// retryComment calls write until it succeeds: at most attempts times while
+// GitHub fails, and for as long as the claim store does (a comment is
+// late, never written twice), waiting first, doubling up to 30 s. It
+// returns write's last error, or ctx's.
+func retryComment(ctx context.Context, first time.Duration, attempts int, write func() error) error {
+	wait := first
+	for attempt := 0; ; {
+		err := write()
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, githubapi.ErrCreateUnclaimed) {
 			attempt++
 		}
-		if attempt > usageAttempts {
-			u.logger.Error("could not tell the PR of a session; its first use is announced without the comment", "request", s.Grant, "pr", s.PR)
-			u.firstUse(s)
-			return
+		if attempt >= attempts {
+			return err
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return ctx.Err()
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 30*time.Second)
