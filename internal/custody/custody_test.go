@@ -23,6 +23,17 @@ import (
 
 var t0 = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 
+// The people, owners and policy of these tests are the benchmarks' world's.
+var (
+	alice, hubot, octosec = ledgertest.Alice, ledgertest.Hubot, ledgertest.Octosec
+	blobSHA               = ledgertest.BlobSHA
+)
+
+const (
+	benchOwners = ledgertest.WorldOwners
+	benchPolicy = "version: 1\naccounts:\n  prod: \"111111111111\"\nrules:\n  - name: sre\n    who: [alice]\n    accounts: [prod]\n    roles: [Admin]\n    max_duration: 4h\n    approvals: 1\n"
+)
+
 // history is a git repository, the GitHub fake that knows its PRs, and
 // GitHub's record of the branch's moves.
 type history struct {

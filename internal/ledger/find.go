@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -122,7 +123,16 @@ func (l *Ledger) Find(ctx context.Context, ask Ask) (*Found, error) {
 	}
 	var refusal, upstream error
 	var best *Found
+	// Only grants whose window can still be open are verified; of the
+	// others, the caller's latest says when their access ended.
+	var closed []*Grant
 	for _, g := range x.ByRole(ask.Account, ask.Role) {
+		if !g.mayBeOpen(now) {
+			if strings.EqualFold(g.Request.Requester, ask.Login) {
+				closed = append(closed, g)
+			}
+			continue
+		}
 		f, err := l.usable(ctx, x, g, ask, now)
 		mine := strings.EqualFold(g.Request.Requester, ask.Login)
 		var verr *VerifyError
@@ -150,6 +160,9 @@ func (l *Ledger) Find(ctx context.Context, ask Ask) (*Found, error) {
 	case refusal != nil && rank(refusal) > 1:
 		return nil, refusal
 	}
+	if err := l.lastExpired(ctx, x, closed, ask, now); err != nil {
+		return nil, err
+	}
 	if r, ok := x.RemovedByAsk(ask.Login, ask.Account, ask.Role); ok {
 		return nil, revokedError(r)
 	}
@@ -158,6 +171,27 @@ func (l *Ledger) Find(ctx context.Context, ask Ask) (*Found, error) {
 	}
 	return nil, l.orNotSynced(x, &NoActiveGrantError{Ask: ask})
 }
+
+// lastExpired verifies the caller's closed grants, the latest end first,
+// until one says their grant expired (nil when none does).
+func (l *Ledger) lastExpired(ctx context.Context, x *Index, closed []*Grant, ask Ask, now time.Time) error {
+	slices.SortFunc(closed, func(a, b *Grant) int {
+		_, ea := a.Request.Window(a.Step.At)
+		_, eb := b.Request.Window(b.Step.At)
+		return eb.Compare(ea)
+	})
+	for _, g := range closed[:min(len(closed), maxExpiredLooks)] {
+		var expired *ExpiredError
+		if _, err := l.usable(ctx, x, g, ask, now); errors.As(err, &expired) {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxExpiredLooks bounds the closed grants verified to say when the
+// caller's access ended.
+const maxExpiredLooks = 3
 
 // orNotSynced turns "no grant" into "not synced" when the ledger cannot
 // say so for certain: the branch moved to a head no sync has read yet, it
@@ -260,7 +294,8 @@ func preferRefusal(have, next error) error {
 
 // GrantsOf lists the caller's grants of the current index with their
 // windows, for GET /v1/grants. Grants not verified yet whose file names the
-// caller are verified here; one that cannot be is left out, not fatal.
+// caller and whose window is open, ahead, or closed within a day are verified here; one that
+// cannot be is left out, not fatal.
 func (l *Ledger) GrantsOf(ctx context.Context, userID int64, login string) ([]brokerapi.Grant, error) {
 	x := l.Index()
 	if x == nil {
@@ -274,7 +309,9 @@ func (l *Ledger) GrantsOf(ctx context.Context, userID int64, login string) ([]br
 		}
 		v, verified := l.cached(g)
 		if !verified {
-			if !strings.EqualFold(g.Request.Requester, login) {
+			// A window closed for over a day, never verified, is not
+			// worth GitHub's calls: on a busy ledger most are.
+			if !strings.EqualFold(g.Request.Requester, login) || !g.mayBeOpen(now.Add(-listClosedFor)) {
 				continue
 			}
 			var err error
@@ -306,6 +343,10 @@ func (l *Ledger) GrantsOf(ctx context.Context, userID int64, login string) ([]br
 	}
 	return out, nil
 }
+
+// listClosedFor is how long after its window a grant not verified before
+// is still listed (verified for it): "expired" helps the day after.
+const listClosedFor = 24 * time.Hour
 
 // LiveGrant is a grant that can issue now as far as the ledger knows:
 // verified, the caller's by id, inside its window. Eligibility at the head

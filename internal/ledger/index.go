@@ -41,6 +41,22 @@ func (g *Grant) ref() custody.Grant {
 // key names g's verdict: the step and the file.
 func (g *Grant) key() string { return g.Step.Before + ".." + g.Step.After + ":" + g.Path }
 
+// mergeSlack bounds how much later than its recorded move GitHub may time
+// a grant's merge (merged_at, the verified start of its window): both are
+// GitHub's record of one merge.
+const mergeSlack = time.Hour
+
+// mayBeOpen reports whether g's window can be open at now or later, from
+// its recorded move alone: a grant that cannot is never worth a GitHub
+// call to verify.
+func (g *Grant) mayBeOpen(now time.Time) bool {
+	if g.Request == nil {
+		return false
+	}
+	_, end := g.Request.Window(g.Step.At.Add(mergeSlack))
+	return now.Before(end)
+}
+
 // Removal records a request file deleted on the branch: a revocation.
 type Removal struct {
 	ID      string

@@ -65,16 +65,20 @@ func (l *Ledger) cached(g *Grant) (*Verification, bool) {
 }
 
 // VerifyAll verifies, a few at a time, every valid grant of the current
-// index that has no verdict yet, so that issuing later needs no GitHub
-// call. It returns every error met; those grants are asked again on use.
+// index that has no verdict yet and whose window can still be open, and
+// every emergency request of the window (whose review later ones wait
+// for), so that issuing later needs no GitHub call. A closed window is
+// never asked about: on a busy ledger most of the window's grants are. It
+// returns every error met; those grants are asked again on use.
 func (l *Ledger) VerifyAll(ctx context.Context) error {
 	x := l.Index()
 	if x == nil {
 		return nil
 	}
+	now := l.cfg.Now()
 	var todo []*Grant
 	for _, g := range x.grants {
-		if _, ok := l.cached(g); !ok && g.Request != nil {
+		if _, ok := l.cached(g); !ok && g.Request != nil && (g.mayBeOpen(now) || g.Request.Emergency) {
 			todo = append(todo, g)
 		}
 	}

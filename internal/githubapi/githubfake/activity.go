@@ -100,43 +100,53 @@ func (f *Fake) ActivityHead(branch string) string {
 
 // listActivity serves GET /repos/{owner}/{repo}/activity, newest first
 // (direction=asc: oldest first), filtered by ref and activity_type, paged by
-// an opaque "after" cursor in the Link header as GitHub does.
+// an opaque "after" cursor in the Link header as GitHub does. The cursor is
+// where the page ended in the whole record, so a page costs its own
+// entries, however long the record.
 func (f *Fake) listActivity(c *call) {
 	q := c.r.URL.Query()
-	var out []activity
-	for i := len(f.repo.activity) - 1; i >= 0; i-- {
-		a := f.repo.activity[i]
+	all := f.repo.activity
+	at := func(i int) activity {
 		if q.Get("direction") == "asc" {
-			a = f.repo.activity[len(f.repo.activity)-1-i]
+			return all[i]
 		}
+		return all[len(all)-1-i]
+	}
+	match := func(a activity) bool {
 		if ref := q.Get("ref"); ref != "" && a.Ref != ref && a.Ref != "refs/heads/"+ref {
-			continue
+			return false
 		}
-		if t := q.Get("activity_type"); t != "" && a.ActivityType != t {
-			continue
-		}
-		out = append(out, a)
+		t := q.Get("activity_type")
+		return t == "" || a.ActivityType == t
 	}
 	per, err := strconv.Atoi(q.Get("per_page"))
 	if err != nil || per <= 0 {
 		per = defaultPerPage
 	}
 	per = min(per, maxPerPage)
-	start := 0
+	i := 0
 	if cur := q.Get("after"); cur != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(cur)
 		n, err2 := strconv.Atoi(strings.TrimPrefix(string(raw), "cursor:"))
-		if err != nil || err2 != nil || n < 0 || n > len(out) {
+		if err != nil || err2 != nil || n < 0 || n > len(all) {
 			c.error(http.StatusUnprocessableEntity, "Invalid cursor")
 			return
 		}
-		start = n
+		i = n
 	}
-	end := min(start+per, len(out))
-	if end < len(out) {
-		q.Set("after", base64.RawURLEncoding.EncodeToString([]byte("cursor:"+strconv.Itoa(end))))
+	page := []activity{}
+	for ; i < len(all) && len(page) < per; i++ {
+		if a := at(i); match(a) {
+			page = append(page, a)
+		}
+	}
+	more := false
+	for j := i; j < len(all) && !more; j++ {
+		more = match(at(j))
+	}
+	if more {
+		q.Set("after", base64.RawURLEncoding.EncodeToString([]byte("cursor:"+strconv.Itoa(i))))
 		c.w.Header().Set("Link", fmt.Sprintf(`<%s%s?%s>; rel="next"`, c.f.URL, c.r.URL.EscapedPath(), q.Encode()))
 	}
-	page := make([]activity, 0, end-start)
-	c.json(http.StatusOK, append(page, out[start:end]...))
+	c.json(http.StatusOK, page)
 }

@@ -548,3 +548,13 @@ func cloneAll[T any](vs []T) []T {
 
 // Close stops the server now: later calls fail to connect, as when GitHub is down.
 func (f *Fake) Close() { f.srv.Close() }
+
+// Latency makes every call answer after d, as a GitHub that far away does
+// (0: at once). It is BreakAll with a delay only.
+func (f *Fake) Latency(d time.Duration) {
+	if d == 0 {
+		f.HealAll()
+		return
+	}
+	f.BreakAll(Fault{Delay: d})
+}
