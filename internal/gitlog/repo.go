@@ -1,6 +1,7 @@
 package gitlog
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -44,7 +45,9 @@ type Token func(ctx context.Context) (string, error)
 // not).
 type Repo struct {
 	mu    sync.Mutex
-	trees map[plumbing.Hash]*object.Tree // decoded, by hash (under mu)
+	trees map[plumbing.Hash]tree   // read, by hash (under mu)
+	spare [][]byte                 // buffers of trees let go, for the next (under mu)
+	cache cache.Object             // go-git's object cache, which also verifies (see object)
 	roots map[string]plumbing.Hash       // commit -> its tree (under mu)
 	repo  *git.Repository
 	// url is origin's URL as it was checked when the repository was
@@ -64,21 +67,23 @@ func Open(dir string) (*Repo, error) {
 	if _, err := os.Stat(filepath.Join(gitDir, "HEAD")); err != nil {
 		return nil, fmt.Errorf("open the git repository %s: %w", dir, err)
 	}
-	repo, err := git.Open(storage(gitDir), nil)
+	st, objects := storage(gitDir)
+	repo, err := git.Open(st, nil)
 	if err != nil {
 		return nil, fmt.Errorf("open the git repository %s: %w", dir, err)
 	}
-	g := &Repo{repo: repo}
+	g := &Repo{repo: repo, cache: objects}
 	if remote, err := repo.Remote("origin"); err == nil && len(remote.Config().URLs) > 0 {
 		g.url = remote.Config().URLs[0]
 	}
 	return g, nil
 }
 
-func storage(gitDir string) *filesystem.Storage {
+func storage(gitDir string) (*filesystem.Storage, cache.Object) {
 	// Alternates (git clone --shared) name object directories by absolute
 	// path: they are read from the root of the file system.
-	return filesystem.NewStorageWithOptions(osfs.New(gitDir), cache.NewObjectLRU(objectCache), filesystem.Options{KeepDescriptors: true, AlternatesFS: osfs.New("/")})
+	objects := cache.NewObjectLRU(objectCache)
+	return filesystem.NewStorageWithOptions(osfs.New(gitDir), objects, filesystem.Options{KeepDescriptors: true, AlternatesFS: osfs.New("/")}), objects
 }
 
 // Clone opens the bare clone of url in dir, creating it (with origin
@@ -94,8 +99,9 @@ func Clone(ctx context.Context, url, dir string, token Token) (*Repo, error) {
 	}
 	var repo *git.Repository
 	var err error
+	st, objects := storage(dir)
 	if _, statErr := os.Stat(filepath.Join(dir, "HEAD")); statErr == nil {
-		repo, err = git.Open(storage(dir), nil)
+		repo, err = git.Open(st, nil)
 		if err != nil {
 			return nil, fmt.Errorf("open the clone in %s: %w", dir, err)
 		}
@@ -104,7 +110,7 @@ func Clone(ctx context.Context, url, dir string, token Token) (*Repo, error) {
 			return nil, fmt.Errorf("%s holds a clone of another repository than %s: give another --state-dir or remove it", dir, url)
 		}
 	} else {
-		repo, err = git.Init(storage(dir), nil)
+		repo, err = git.Init(st, nil)
 		if err != nil {
 			return nil, fmt.Errorf("create the clone in %s: %w", dir, err)
 		}
@@ -112,7 +118,7 @@ func Clone(ctx context.Context, url, dir string, token Token) (*Repo, error) {
 			return nil, fmt.Errorf("set the clone's origin: %w", err)
 		}
 	}
-	return &Repo{repo: repo, url: url, token: token}, nil
+	return &Repo{repo: repo, cache: objects, url: url, token: token}, nil
 }
 
 // Refused reports whether the remote refused the clone outright (a wrong
@@ -250,27 +256,50 @@ var ErrCorrupt = errors.New("the clone holds an object whose content does not ma
 
 // object reads object h of type typ and checks that its content hashes to
 // h: git's names are only as good as that check, and a clone in a
-// directory someone else can write may hold anything under any name. It
-// is read from the object cache after the first time, so the check costs
-// one hash per object read.
+// directory someone else can write may hold anything under any name.
+// go-git hashes what it resolves from a delta to key its cache by, and a
+// MemoryObject's hash is always computed from its content, so an object
+// found there under h needs no second hash; anything else is hashed here.
 func (g *Repo) object(typ plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
 	obj, err := g.repo.Storer.EncodedObject(typ, h)
 	if err != nil {
 		return nil, err
+	}
+	if verified(obj, h) {
+		return obj, nil
 	}
 	r, err := obj.Reader()
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	hasher := plumbing.NewHasher(typ, obj.Size())
-	if _, err := io.Copy(hasher, r); err != nil {
+	if g.cache != nil {
+		// Reading a packed object resolved it into the cache.
+		if c, ok := g.cache.Get(h); ok && c.Type() == typ && verified(c, h) {
+			return c, nil
+		}
+	}
+	data, err := io.ReadAll(io.LimitReader(r, obj.Size()+1))
+	if err != nil {
 		return nil, err
 	}
-	if hasher.Sum() != h {
+	if int64(len(data)) != obj.Size() || plumbing.ComputeHash(typ, data) != h {
 		return nil, fmt.Errorf("%s %s: %w", typ, h, ErrCorrupt)
 	}
-	return obj, nil
+	mo := &plumbing.MemoryObject{}
+	mo.SetType(typ)
+	mo.SetSize(int64(len(data)))
+	if _, err := mo.Write(data); err != nil {
+		return nil, err
+	}
+	return mo, nil
+}
+
+// verified reports whether obj is a MemoryObject whose content hashes to
+// h (its Hash is computed from its content, once).
+func verified(obj plumbing.EncodedObject, h plumbing.Hash) bool {
+	mo, ok := obj.(*plumbing.MemoryObject)
+	return ok && mo.Hash() == h
 }
 
 // FirstParents walks head's first-parent chain down to (not into) a commit
@@ -313,6 +342,7 @@ func (g *Repo) walk(ctx context.Context, head string, exclude []string, fn func(
 func (g *Repo) Diff(ctx context.Context, from, to string, paths []string, max int) ([]Change, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.trim()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -324,7 +354,7 @@ func (g *Repo) Diff(ctx context.Context, from, to string, paths []string, max in
 	if err != nil {
 		return nil, err
 	}
-	if a != nil && b != nil && a.Hash == b.Hash {
+	if a.hash == b.hash {
 		return nil, nil
 	}
 	var out []Change
@@ -338,17 +368,17 @@ func (g *Repo) Diff(ctx context.Context, from, to string, paths []string, max in
 	return out, nil
 }
 
-// treeOf is the tree of commit sha, nil for no commit.
-func (g *Repo) treeOf(sha string) (*object.Tree, error) {
+// treeOf is the tree of commit sha, empty for no commit.
+func (g *Repo) treeOf(sha string) (tree, error) {
 	if sha == "" || sha == NoCommit {
-		return nil, nil
+		return tree{}, nil
 	}
 	if h, ok := g.roots[sha]; ok {
 		return g.tree(h)
 	}
 	c, err := g.commit(sha)
 	if err != nil {
-		return nil, err
+		return tree{}, err
 	}
 	if len(g.roots) >= maxTrees {
 		clear(g.roots)
@@ -369,11 +399,12 @@ func (g *Repo) Log(ctx context.Context, q Query) ([]Commit, error) {
 	var out []Commit
 	changes := 0
 	err := g.walk(ctx, q.Head, q.Exclude, func(c *object.Commit) (bool, error) {
-		tree, err := g.tree(c.TreeHash)
+		g.trim()
+		cur, err := g.tree(c.TreeHash)
 		if err != nil {
 			return false, err
 		}
-		var parentTree *object.Tree
+		var parentTree tree
 		parent := ""
 		if c.NumParents() > 0 {
 			p, err := g.commitObject(c.ParentHashes[0])
@@ -386,7 +417,7 @@ func (g *Repo) Log(ctx context.Context, q Query) ([]Commit, error) {
 			parent = p.Hash.String()
 		}
 		var found []Change
-		if err := g.diffTrees(parentTree, tree, "", m, &found); err != nil {
+		if err := g.diffTrees(parentTree, cur, "", m, &found); err != nil {
 			return false, err
 		}
 		if len(found) == 0 {
@@ -431,65 +462,76 @@ func (m matcher) descends(dir string) bool {
 	return false
 }
 
-// diffTrees appends the changes from a to b (either nil: empty) under dir.
+// diffTrees appends the changes from a to b (either empty) under dir.
 // Both trees' entries are in git's order, so they are walked side by side;
 // entries with equal hashes and modes are skipped without reading them, so
 // a move costs the trees on the paths that matter and changed.
-func (g *Repo) diffTrees(a, b *object.Tree, dir string, m matcher, out *[]Change) error {
-	var old, cur []object.TreeEntry
-	if a != nil {
-		old = a.Entries
-	}
-	if b != nil {
-		cur = b.Entries
-	}
-	for i, j := 0, 0; i < len(old) || j < len(cur); {
-		var o, c *object.TreeEntry
+func (g *Repo) diffTrees(a, b tree, dir string, m matcher, out *[]Change) error {
+	var o, c treeEntry
+	var err error
+	i, j := 0, 0
+	haveO, haveC := false, false
+	for {
+		if !haveO && i < len(a.data) {
+			if o, i, err = a.next(i); err != nil {
+				return err
+			}
+			haveO = true
+		}
+		if !haveC && j < len(b.data) {
+			if c, j, err = b.next(j); err != nil {
+				return err
+			}
+			haveC = true
+		}
+		if !haveO && !haveC {
+			return nil
+		}
+		var po, pc *treeEntry
 		switch {
-		case j == len(cur):
-			o = &old[i]
-		case i == len(old):
-			c = &cur[j]
+		case !haveC:
+			po = &o
+		case !haveO:
+			pc = &c
 		default:
-			switch order := compareEntries(&old[i], &cur[j]); {
+			switch order := compareEntries(&o, &c); {
 			case order < 0:
-				o = &old[i]
+				po = &o
 			case order > 0:
-				c = &cur[j]
+				pc = &c
 			default:
-				o, c = &old[i], &cur[j]
+				po, pc = &o, &c
 			}
 		}
-		if o != nil {
-			i++
+		if po != nil {
+			haveO = false
 		}
-		if c != nil {
-			j++
+		if pc != nil {
+			haveC = false
 		}
-		if o != nil && c != nil && o.Hash == c.Hash && o.Mode == c.Mode {
+		if po != nil && pc != nil && po.hash == pc.hash && po.mode == pc.mode {
 			continue
 		}
-		name := ""
-		if o != nil {
-			name = o.Name
+		var name []byte
+		if po != nil {
+			name = po.name
 		} else {
-			name = c.Name
+			name = pc.name
 		}
-		p := name
+		p := string(name)
 		if dir != "" {
-			p = dir + "/" + name
+			p = dir + "/" + p
 		}
-		oTree, cTree := o != nil && o.Mode == filemode.Dir, c != nil && c.Mode == filemode.Dir
+		oTree, cTree := po != nil && po.mode == filemode.Dir, pc != nil && pc.mode == filemode.Dir
 		if (oTree || cTree) && m.descends(p) {
-			var ot, ct *object.Tree
-			var err error
+			var ot, ct tree
 			if oTree {
-				if ot, err = g.tree(o.Hash); err != nil {
+				if ot, err = g.tree(po.hash); err != nil {
 					return err
 				}
 			}
 			if cTree {
-				if ct, err = g.tree(c.Hash); err != nil {
+				if ct, err = g.tree(pc.hash); err != nil {
 					return err
 				}
 			}
@@ -501,68 +543,68 @@ func (g *Repo) diffTrees(a, b *object.Tree, dir string, m matcher, out *[]Change
 			continue
 		}
 		switch {
-		case o != nil && c != nil:
+		case po != nil && pc != nil:
 			status := byte('M')
-			if kind(o.Mode) != kind(c.Mode) {
+			if kind(po.mode) != kind(pc.mode) {
 				status = 'T'
 			}
-			*out = append(*out, Change{Path: p, Status: status, Mode: modeString(c.Mode), Blob: c.Hash.String(), OldBlob: o.Hash.String()})
-		case c != nil:
-			*out = append(*out, Change{Path: p, Status: 'A', Mode: modeString(c.Mode), Blob: c.Hash.String()})
+			*out = append(*out, Change{Path: p, Status: status, Mode: modeString(pc.mode), Blob: pc.hash.String(), OldBlob: po.hash.String()})
+		case pc != nil:
+			*out = append(*out, Change{Path: p, Status: 'A', Mode: modeString(pc.mode), Blob: pc.hash.String()})
 		default:
-			*out = append(*out, Change{Path: p, Status: 'D', OldBlob: o.Hash.String()})
+			*out = append(*out, Change{Path: p, Status: 'D', OldBlob: po.hash.String()})
 		}
 	}
-	return nil
 }
 
-// compareEntries orders tree entries as git sorts them: by name, a tree's
-// name as if it ended in "/".
-func compareEntries(a, b *object.TreeEntry) int {
-	an, bn := a.Name, b.Name
-	n := min(len(an), len(bn))
-	if c := strings.Compare(an[:n], bn[:n]); c != 0 {
-		return c
-	}
-	ac, bc := byte(0), byte(0)
-	if len(an) > n {
-		ac = an[n]
-	} else if a.Mode == filemode.Dir {
-		ac = '/'
-	}
-	if len(bn) > n {
-		bc = bn[n]
-	} else if b.Mode == filemode.Dir {
-		bc = '/'
-	}
-	return int(ac) - int(bc)
-}
+// maxTrees bounds the trees kept: a move's trees are the next move's, so
+// each is read once.
+const maxTrees = 64
 
-// maxTrees bounds the decoded trees kept: a move's trees are the next
-// move's, so each is decoded once.
-const maxTrees = 256
-
-// tree decodes the tree h, remembering the last few.
-func (g *Repo) tree(h plumbing.Hash) (*object.Tree, error) {
+// tree reads the tree h, remembering it until the next trim.
+func (g *Repo) tree(h plumbing.Hash) (tree, error) {
 	if t, ok := g.trees[h]; ok {
 		return t, nil
 	}
 	obj, err := g.object(plumbing.TreeObject, h)
 	if err != nil {
-		return nil, err
+		return tree{}, err
 	}
-	t, err := object.DecodeTree(g.repo.Storer, obj)
+	r, err := obj.Reader()
 	if err != nil {
-		return nil, err
+		return tree{}, err
 	}
-	if len(g.trees) >= maxTrees {
-		clear(g.trees)
+	defer r.Close()
+	var buf []byte
+	if i, _ := slices.BinarySearchFunc(g.spare, obj.Size(), func(b []byte, n int64) int { return cmp.Compare(int64(cap(b)), n) }); i < len(g.spare) {
+		buf, g.spare = g.spare[i][:obj.Size()], slices.Delete(g.spare, i, i+1)
+	} else {
+		buf = make([]byte, obj.Size())
 	}
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return tree{}, err
+	}
+	t := tree{hash: h, data: buf}
 	if g.trees == nil {
-		g.trees = map[plumbing.Hash]*object.Tree{}
+		g.trees = map[plumbing.Hash]tree{}
 	}
 	g.trees[h] = t
 	return t, nil
+}
+
+// trim lets the trees read go once there are maxTrees, keeping their
+// buffers for the next: a month folder's tree is read at every merge into
+// it. It is called between reads, never while a tree is in use.
+func (g *Repo) trim() {
+	if len(g.trees) < maxTrees {
+		return
+	}
+	g.spare = g.spare[:0]
+	for _, t := range g.trees {
+		g.spare = append(g.spare, t.data)
+	}
+	slices.SortFunc(g.spare, func(a, b []byte) int { return cap(a) - cap(b) })
+	clear(g.trees)
 }
 
 // kind groups modes as git's type changes do: a regular file (either mode),
@@ -580,6 +622,7 @@ func modeString(m filemode.FileMode) string { return fmt.Sprintf("%06o", uint32(
 func (g *Repo) FileAt(_ context.Context, path, commit string, maxBytes int64) ([]byte, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.trim()
 	tree, err := g.treeOf(commit)
 	if err != nil {
 		return nil, err
@@ -591,10 +634,10 @@ func (g *Repo) FileAt(_ context.Context, path, commit string, maxBytes int64) ([
 	if err != nil {
 		return nil, fmt.Errorf("%s at %.12s: %w", path, commit, err)
 	}
-	if e.Mode != filemode.Regular && e.Mode != filemode.Executable {
-		return nil, fmt.Errorf("%s at %.12s (mode %s) %w", path, commit, modeString(e.Mode), fileerr.ErrNotRegular)
+	if e.mode != filemode.Regular && e.mode != filemode.Executable {
+		return nil, fmt.Errorf("%s at %.12s (mode %s) %w", path, commit, modeString(e.mode), fileerr.ErrNotRegular)
 	}
-	b, err := g.blob(e.Hash, maxBytes)
+	b, err := g.blob(e.hash, maxBytes)
 	switch {
 	case err != nil:
 		return nil, err
@@ -606,26 +649,24 @@ func (g *Repo) FileAt(_ context.Context, path, commit string, maxBytes int64) ([
 
 // entry finds path in tree, reading each tree on the way through tree (so
 // each is checked against its hash).
-func (g *Repo) entry(t *object.Tree, path string) (*object.TreeEntry, error) {
+func (g *Repo) entry(t tree, path string) (treeEntry, error) {
 	dir, rest, more := strings.Cut(path, "/")
-	for i := range t.Entries {
-		e := &t.Entries[i]
-		if e.Name != dir {
-			continue
-		}
-		if !more {
-			return e, nil
-		}
-		if e.Mode != filemode.Dir {
-			break
-		}
-		sub, err := g.tree(e.Hash)
-		if err != nil {
-			return nil, err
-		}
-		return g.entry(sub, rest)
+	e, ok, err := t.find(dir)
+	switch {
+	case err != nil:
+		return treeEntry{}, err
+	case !ok:
+		return treeEntry{}, fileerr.ErrNotExist
+	case !more:
+		return e, nil
+	case e.mode != filemode.Dir:
+		return treeEntry{}, fileerr.ErrNotExist
 	}
-	return nil, fileerr.ErrNotExist
+	sub, err := g.tree(e.hash)
+	if err != nil {
+		return treeEntry{}, err
+	}
+	return g.entry(sub, rest)
 }
 
 // Blobs reads blobs by SHA; one over maxBytes has nil Data.
