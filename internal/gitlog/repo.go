@@ -48,7 +48,7 @@ type Repo struct {
 	trees map[plumbing.Hash]tree   // read, by hash (under mu)
 	spare [][]byte                 // buffers of trees let go, for the next (under mu)
 	cache cache.Object             // go-git's object cache, which also verifies (see object)
-	roots map[string]plumbing.Hash       // commit -> its tree (under mu)
+	roots map[string]plumbing.Hash // commit -> its tree (under mu)
 	repo  *git.Repository
 	// url is origin's URL as it was checked when the repository was
 	// opened, kept in memory: the clone's config file is not read again,
