@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/elevate-gitops/elevate/internal/checkpoint"
 	"github.com/elevate-gitops/elevate/internal/identity"
 	"github.com/elevate-gitops/elevate/internal/outbound"
 )
@@ -54,6 +55,9 @@ type Config struct {
 	// NotifyTable is the DynamoDB table every replica claims notices and
 	// once-per-grant comments in; "": this process's memory (one replica).
 	NotifyTable string `flag:"notify-table"`
+	// CheckpointURL (s3://BUCKET/KEY) is where every replica reads and
+	// writes the ledger's verified checkpoint; "": the state directory.
+	CheckpointURL string `flag:"checkpoint-url"`
 	// StateKey authenticates the saved state (a MAC): what the state
 	// directory holds is a cache, never evidence. Environment only in
 	// production (ELEVATE_STATE_KEY): argv is visible to every user.
@@ -170,6 +174,14 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	if c.StateKey != "" && len(c.StateKey) < minStateKey {
 		return c, fmt.Errorf("--state-key (ELEVATE_STATE_KEY) must be at least %d characters: use openssl rand -hex 32", minStateKey)
 	}
+	if c.CheckpointURL != "" {
+		if _, _, err := checkpoint.ParseURL(c.CheckpointURL); err != nil {
+			return c, err
+		}
+		if c.StateKey == "" {
+			return c, errors.New("--checkpoint-url needs --state-key (ELEVATE_STATE_KEY): a checkpoint is read back only under its MAC")
+		}
+	}
 	if c.MaxStaleness < c.SyncInterval {
 		return c, fmt.Errorf("--max-staleness %s is shorter than --sync-interval %s: every broker would be stale between syncs", c.MaxStaleness, c.SyncInterval)
 	}
@@ -224,6 +236,7 @@ func flagSet(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.IAMEndpoint, "iam-endpoint", "", "IAM endpoint (default: the SDK's)")
 	fs.StringVar(&c.NotifyURL, "notify-url", "", "Slack-compatible incoming webhook URL for grant, first-use, revocation and ended-session notices")
 	fs.StringVar(&c.NotifyTable, "notify-table", "", "DynamoDB table (partition key id, expiry attribute ttl) in which replicas claim each notice and once-per-grant comment, so it is sent once however many run; default: in memory, for one replica")
-	fs.StringVar(&c.StateKey, "state-key", "", "key (at least 32 characters) of the MAC that authenticates the saved state, so a restart starts from it; without it every start reads GitHub's record from the anchor (set ELEVATE_STATE_KEY, not the flag)")
+	fs.StringVar(&c.StateKey, "state-key", "", "key (at least 32 characters) of the MAC that authenticates the saved state and checkpoints, so a start begins from the newest verified checkpoint; without it every start reads GitHub's record from the anchor (set ELEVATE_STATE_KEY, not the flag)")
+	fs.StringVar(&c.CheckpointURL, "checkpoint-url", "", "s3://BUCKET/KEY where every replica writes the ledger's verified checkpoint after each verified sync and a new instance starts from it (needs --state-key); default: the state directory")
 	return fs
 }

@@ -8,9 +8,12 @@ package broker_test
 // start). README: "Who can do what: the trust model".
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -168,7 +171,7 @@ func TestAttackEditedSavedState(t *testing.T) {
 	wantRefusal(t, h.Credentials(h.Codertocat(), map[string]string{"request": "pushed"}), 403, "no_active_grant", "pushed")
 	// The admin writes the verdict they want into the saved state: the
 	// pushed request's verification copied from the real grant's.
-	state := h.StateDir() + "/ledger-state.json"
+	state := h.StateDir() + "/ledger-checkpoint"
 	forgeState(t, state, pushed)
 	restarted := h.RestartSameMachine()
 	wantRefusal(t, restarted.Credentials(restarted.Codertocat(), map[string]string{"request": "pushed"}), 403, "no_active_grant", "pushed")
@@ -333,7 +336,15 @@ func eventually(t *testing.T, cond func() bool) {
 // would want: the pushed grant's step verified like the real grant's.
 func forgeState(t *testing.T, path, pushed string) {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	packed, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(packed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(zr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,7 +379,11 @@ func forgeState(t *testing.T, path, pushed string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, out, 0o600); err != nil {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(out)
+	zw.Close()
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }

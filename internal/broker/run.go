@@ -25,6 +25,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/elevate-gitops/elevate/internal/awscreds"
+	"github.com/elevate-gitops/elevate/internal/checkpoint"
 	"github.com/elevate-gitops/elevate/internal/claim"
 	"github.com/elevate-gitops/elevate/internal/custody"
 	"github.com/elevate-gitops/elevate/internal/endsession"
@@ -247,13 +248,19 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 			}
 		}
 	}
-	statePath := ""
-	if cfg.StateDir != "" && checker != nil {
-		// Only a broker that verifies saves (and restores) what it verified.
-		statePath = filepath.Join(cfg.StateDir, "ledger-state.json")
+	var awsOpts []func(*config.LoadOptions) error
+	if deps.AWS != nil {
+		awsOpts = append(awsOpts, config.WithCredentialsProvider(deps.AWS))
+	}
+	var checkpoints []ledger.Checkpoints
+	if checker != nil {
+		// Only a broker that verifies writes (and starts from) what it verified.
+		if checkpoints, err = openCheckpoints(ctx, cfg, awsOpts); err != nil {
+			return nil, err
+		}
 	}
 	led, err := ledger.New(ledger.Config{History: git, Branch: cfg.Branch, Anchor: anchor, Verifier: verifier, Logger: logger, Now: now, MaxStaleness: cfg.MaxStaleness,
-		StatePath: statePath, StateKey: []byte(cfg.StateKey)})
+		Checkpoints: checkpoints, StateKey: []byte(cfg.StateKey)})
 	if err != nil {
 		return nil, err
 	}
@@ -276,10 +283,6 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 	if cfg.GitHubClientID == "" {
 		logger.Warn("no --github-client-id: every GitHub user token is refused (the broker cannot tell which app a token was given to); set it and ELEVATE_GITHUB_CLIENT_SECRET to the app elevate login uses")
 	}
-	var awsOpts []func(*config.LoadOptions) error
-	if deps.AWS != nil {
-		awsOpts = append(awsOpts, config.WithCredentialsProvider(deps.AWS))
-	}
 	// nil: the SDK's own client, which honours AWS_CA_BUNDLE.
 	stsClient, err := awscreds.NewSTSClient(ctx, cfg.Region, cfg.STSEndpoint, nil, awsOpts...)
 	if err != nil {
@@ -290,7 +293,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 	srv := &Server{
 		Identity: ids, Ledger: led, STS: stsClient,
 		Console: awscreds.Console{SigninURL: cfg.SigninURL, HTTP: outbound},
-		Members: members, Metrics: NewMetrics(led), Logger: logger, Now: now, Chained: chained, Warnings: repos.warnings,
+		Members: members, Metrics: NewMetrics(led), Logger: logger, Now: now, Chained: chained, Warnings: func() []string { return append(repos.warnings(), checkpointWarnings(led)...) },
 	}
 	if cfg.Repo == "" {
 		srv.Degraded = "no --repo: the broker cannot verify grants with GitHub, so it issues nothing"
@@ -345,6 +348,32 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 				Failed: func([]endsession.Ended, error) { srv.Metrics.endErrors.Inc() }}}
 	}
 	return &Broker{Server: srv, Syncer: syncer, Ledger: led, Checker: checker, Notifier: notifier, repos: repos, cfg: cfg}, nil
+}
+
+// checkpointWarnings says, for /healthz, that checkpoints were ignored,
+// without saying where they are kept; the log does, and why.
+func checkpointWarnings(led *ledger.Ledger) []string {
+	if n := len(led.CheckpointProblems()); n > 0 {
+		return []string{fmt.Sprintf("%d checkpoint(s) of the ledger did not verify and were ignored, so this start read more of GitHub's record: the broker's log says where and why", n)}
+	}
+	return nil
+}
+
+// openCheckpoints is where the ledger's verified checkpoints are kept: the
+// state directory (a restart), and --checkpoint-url (every new instance).
+func openCheckpoints(ctx context.Context, cfg Config, awsOpts []func(*config.LoadOptions) error) ([]ledger.Checkpoints, error) {
+	var out []ledger.Checkpoints
+	if cfg.StateDir != "" {
+		out = append(out, checkpoint.File{Path: filepath.Join(cfg.StateDir, "ledger-checkpoint")})
+	}
+	if cfg.CheckpointURL != "" {
+		c, err := checkpoint.OpenS3(ctx, cfg.CheckpointURL, append(slices.Clone(awsOpts), config.WithDefaultRegion(cfg.Region))...)
+		if err != nil {
+			return nil, fmt.Errorf("--checkpoint-url: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 // openClaims is where replicas claim notices and once-per-grant comments:

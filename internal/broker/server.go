@@ -52,6 +52,8 @@ type Ledger interface {
 	// Trust says why nothing can be issued now (rewritten, stale,
 	// untrusted policy at the head), or nil.
 	Trust() error
+	// Progress says what a sync in progress is doing ("" when none is).
+	Progress() string
 }
 
 // Server serves the broker API.
@@ -436,6 +438,7 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 		if err != nil {
 			body.Reason = "the first sync has not succeeded yet; the broker retries by itself: " + strings.SplitN(err.Error(), "\n", 2)[0]
 		}
+		body.Progress = s.Ledger.Progress()
 	}
 	if x != nil {
 		age := int(s.Now().Sub(last).Seconds())

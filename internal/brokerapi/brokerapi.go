@@ -107,6 +107,9 @@ type Health struct {
 	Grants             int    `json:"grants"`
 	LastSyncAgeSeconds *int   `json:"last_sync_age_seconds,omitempty"`
 	LastSyncError      string `json:"last_sync_error,omitempty"`
+	// Progress says what the first sync is doing while it runs (fetching,
+	// reading GitHub's record, comparing trees).
+	Progress string `json:"progress,omitempty"`
 	// Warnings name what works only in part, such as a repository of
 	// --oidc-repositories GitHub has not resolved (its tokens are refused).
 	Warnings []string `json:"warnings,omitempty"`

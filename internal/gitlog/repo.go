@@ -54,8 +54,33 @@ type Repo struct {
 	// opened, kept in memory: the clone's config file is not read again,
 	// so whoever can write the state directory cannot send the token, or
 	// take the branch from, anywhere else.
-	url   string
-	token Token
+	url      string
+	token    Token
+	progress progressLine // the remote's last word during a fetch
+}
+
+// progressLine keeps the last line of a fetch's progress messages.
+type progressLine struct {
+	mu   sync.Mutex
+	last string
+}
+
+func (p *progressLine) Write(b []byte) (int, error) {
+	lines := strings.FieldsFunc(string(b), func(r rune) bool { return r == '\r' || r == '\n' })
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(lines) > 0 {
+		p.last = strings.TrimSpace(lines[len(lines)-1])
+	}
+	return len(b), nil
+}
+
+// Progress is the remote's last progress message during a fetch ("" when
+// no fetch is running).
+func (g *Repo) Progress() string {
+	g.progress.mu.Lock()
+	defer g.progress.mu.Unlock()
+	return g.progress.last
 }
 
 // Open opens the repository at dir (a checkout or a bare clone).
@@ -162,7 +187,12 @@ func (g *Repo) Head(ctx context.Context, branch string) (string, error) {
 		return "", err
 	}
 	spec := config.RefSpec("+refs/heads/" + branch + ":refs/remotes/origin/" + branch)
-	err = g.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: "origin", RemoteURL: g.url, RefSpecs: []config.RefSpec{spec}, Auth: auth, Tags: git.NoTags})
+	defer func() {
+		g.progress.mu.Lock()
+		g.progress.last = ""
+		g.progress.mu.Unlock()
+	}()
+	err = g.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: "origin", RemoteURL: g.url, RefSpecs: []config.RefSpec{spec}, Auth: auth, Tags: git.NoTags, Progress: &g.progress})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return "", fmt.Errorf("fetch %s: %w", branch, fetchError(err))
 	}

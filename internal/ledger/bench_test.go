@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/elevate-gitops/elevate/internal/checkpoint"
 	"github.com/elevate-gitops/elevate/internal/custody"
 	"github.com/elevate-gitops/elevate/internal/eligibility"
 	"github.com/elevate-gitops/elevate/internal/gitlog"
@@ -210,7 +211,7 @@ func BenchmarkIndexColdStart100k(b *testing.B) {
 		state := filepath.Join(b.TempDir(), "state.json")
 		open := func() *Ledger {
 			l, err := New(Config{History: git, Branch: "main", Anchor: atHorizon, Verifier: &verifier{moves: ch.moves}, Now: func() time.Time { return now },
-				StatePath: state, StateKey: []byte("0123456789abcdef0123456789abcdef")})
+				Checkpoints: []Checkpoints{checkpoint.File{Path: state}}, StateKey: []byte("0123456789abcdef0123456789abcdef")})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -1,14 +1,18 @@
 package ledger
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/elevate-gitops/elevate/internal/checkpoint"
 	"github.com/elevate-gitops/elevate/internal/custody"
 )
 
@@ -251,7 +255,7 @@ func TestRestartFromSavedState(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state", "ledger.json")
 	key := []byte("0123456789abcdef0123456789abcdef")
 	open := func(key []byte) *Ledger {
-		l, err := New(Config{History: history(t, r), Branch: "main", Anchor: r.Root(), Verifier: v, Now: func() time.Time { return now }, StatePath: state, StateKey: key})
+		l, err := New(Config{History: history(t, r), Branch: "main", Anchor: r.Root(), Verifier: v, Now: func() time.Time { return now }, Checkpoints: []Checkpoints{checkpoint.File{Path: state}}, StateKey: key})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -285,22 +289,15 @@ func TestRestartFromSavedState(t *testing.T) {
 	}
 
 	// An edit of the saved state (a verdict turned to OK) is refused.
-	data, err := os.ReadFile(state)
-	if err != nil {
-		t.Fatal(err)
-	}
-	forged := strings.Replace(string(data), `"AuthorID":1`, `"AuthorID":2`, 1)
-	if forged == string(data) {
-		t.Fatal("the test did not find a verdict to forge in the saved state")
-	}
-	if err := os.WriteFile(state, []byte(forged), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	editCheckpoint(t, state, func(s string) string { return strings.Replace(s, `"AuthorID":1`, `"AuthorID":2`, 1) })
 	for name, k := range map[string][]byte{"edited": key, "another key": []byte("another key of thirty-two bytes!")} {
 		calls := v.calls
 		l := open(k)
 		if err := l.Sync(context.Background()); err != nil {
 			t.Fatal(err)
+		}
+		if p := l.CheckpointProblems(); len(p) != 1 || !strings.Contains(p[0], "MAC does not hold") {
+			t.Errorf("%s state: the ignored checkpoint is reported as %q", name, p)
 		}
 		if _, err := l.Find(context.Background(), Ask{UserID: bob, Login: "bob", RequestID: "a"}); err == nil {
 			t.Fatalf("%s state: a forged verdict issued", name)
@@ -308,5 +305,34 @@ func TestRestartFromSavedState(t *testing.T) {
 		if v.calls == calls {
 			t.Errorf("%s state: the grant was not verified again", name)
 		}
+	}
+}
+
+// editCheckpoint rewrites the state inside a checkpoint file, leaving its
+// MAC as it was.
+func editCheckpoint(t *testing.T, path string, edit func(string) string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := edit(string(plain))
+	if forged == string(plain) {
+		t.Fatal("the edit changed nothing in the checkpoint")
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write([]byte(forged))
+	zw.Close()
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,16 +62,17 @@ type Config struct {
 	Verifier   Verifier
 	Now        func() time.Time
 	Logger     *slog.Logger
-	GitTimeout time.Duration // per sync; default 2m
+	GitTimeout time.Duration // per sync but the first; default 2m
 	// MaxStaleness: when no sync has succeeded for this long, look-ups
 	// refuse with *StaleError. Default 5m.
 	MaxStaleness time.Duration
-	// StatePath, when set with StateKey, is where the index and the
-	// verdicts are saved after each sync, authenticated with StateKey, so a
-	// restart starts from them. Without StateKey nothing is saved: saved
-	// state is a cache, never evidence.
-	StatePath string
-	StateKey  []byte
+	// Checkpoints, with StateKey, are where a verified checkpoint is
+	// written after each verified sync, authenticated with StateKey, and
+	// where a start looks for the newest one that verifies. Without
+	// StateKey nothing is written or read: a checkpoint is a cache, never
+	// evidence.
+	Checkpoints []Checkpoints
+	StateKey    []byte
 }
 
 // Ledger serves snapshots of the index and keeps them in sync with what
@@ -100,6 +102,13 @@ type Ledger struct {
 	awaitAt    time.Time
 	awaitSeq   uint64
 	verifyCall atomic.Int64
+	ignored    []string // checkpoints found and ignored, and why (under stateMu)
+	progress   atomic.Pointer[string]
+
+	saveMu        sync.Mutex // one checkpoint written at a time
+	savedMark     custody.Mark
+	savedHead     string
+	savedVerified int
 }
 
 // New returns a ledger over cfg.History; call Sync before use.
@@ -136,6 +145,28 @@ func (l *Ledger) Health() (lastGood time.Time, lastErr error) {
 	l.stateMu.Lock()
 	defer l.stateMu.Unlock()
 	return l.lastGood, l.lastErr
+}
+
+// Progress says what the sync in progress is doing ("" when none is), for
+// /healthz while the first one runs.
+func (l *Ledger) Progress() string {
+	p := l.progress.Load()
+	if p == nil || *p == "" {
+		return ""
+	}
+	if g, ok := l.git.(interface{ Progress() string }); ok && strings.HasPrefix(*p, "fetching") {
+		if gp := g.Progress(); gp != "" {
+			return *p + ": " + gp
+		}
+	}
+	return *p
+}
+
+func (l *Ledger) setProgress(p string) {
+	if p != "" && l.cur.Load() == nil {
+		l.cfg.Logger.Info("first sync of the ledger", "progress", p)
+	}
+	l.progress.Store(&p)
 }
 
 // StaleError says no sync has succeeded for longer than the allowed staleness.
@@ -209,8 +240,17 @@ func (l *Ledger) Trust() error {
 func (l *Ledger) Sync(ctx context.Context) error {
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
-	ctx, cancel := context.WithTimeout(ctx, l.cfg.GitTimeout)
+	var cancel context.CancelFunc
+	if l.cur.Load() == nil {
+		// The first sync has no fixed deadline: cloning a large ledger
+		// over HTTPS takes what it takes, and until it is done every
+		// answer is 503 not_synced with its progress in /healthz.
+		ctx, cancel = context.WithCancel(ctx)
+	} else {
+		ctx, cancel = context.WithTimeout(ctx, l.cfg.GitTimeout)
+	}
 	defer cancel()
+	defer l.setProgress("")
 	l.stateMu.Lock()
 	seq := l.awaitSeq
 	l.stateMu.Unlock()
@@ -245,6 +285,7 @@ func (l *Ledger) sync(ctx context.Context) error {
 	if rw != nil {
 		return rw
 	}
+	l.setProgress("fetching " + l.cfg.Branch)
 	head, err := l.git.Head(ctx, l.cfg.Branch)
 	if err != nil {
 		return fmt.Errorf("bring %s up to date: %w", l.cfg.Branch, err)
@@ -254,6 +295,7 @@ func (l *Ledger) sync(ctx context.Context) error {
 	}
 	cur := l.cur.Load()
 	if cur == nil {
+		l.setProgress("reading the checkpoints")
 		if cur = l.restore(ctx); cur != nil {
 			l.cur.Store(cur)
 		}
@@ -275,10 +317,12 @@ func (l *Ledger) sync(ctx context.Context) error {
 	if base != nil {
 		from = base.Judged
 	}
+	l.setProgress(fmt.Sprintf("reading what GitHub recorded of %s since %.12s", l.cfg.Branch, from.Head))
 	moves, caught, err := l.moves(ctx, from, head)
 	if err != nil {
 		return err
 	}
+	l.setProgress(fmt.Sprintf("comparing the trees of %d recorded moves", len(moves)))
 	steps, err := custody.Steps(ctx, l.git, l.cfg.Verifier, moves, horizon, now)
 	if err != nil {
 		return err

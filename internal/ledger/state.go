@@ -1,34 +1,49 @@
 package ledger
 
 import (
+	"bytes"
+	"cmp"
+	"compress/gzip"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/elevate-gitops/elevate/internal/custody"
-	"github.com/elevate-gitops/elevate/internal/privfile"
 	"github.com/elevate-gitops/elevate/internal/request"
 )
 
 // stateVersion changes when the saved state's meaning does: an older file
 // is ignored (a cold start), never misread.
-const stateVersion = 3
+const stateVersion = 4
 
-// maxStateSize bounds the saved state read back.
-const maxStateSize = 256 << 20
+// maxStateSize bounds a checkpoint once decompressed.
+const maxStateSize = 512 << 20
 
-// savedState is what a restart on the same machine starts from: the index
-// at the last recorded move (without file contents, which git holds by
-// blob) and every definitive verdict, so it answers without reading
-// GitHub's activity from the anchor or asking GitHub again. It is a cache,
-// never evidence: it is read back only when its MAC, under a key that is
-// not in the state directory, holds.
+// Checkpoints is one place verified checkpoints are kept
+// (checkpoint.File, checkpoint.S3).
+type Checkpoints interface {
+	Load(ctx context.Context) ([]byte, error) // nil, nil when there is none
+	Save(ctx context.Context, data []byte) error
+	String() string
+}
+
+// checkpointTimeout bounds reading or writing one checkpoint.
+const checkpointTimeout = 30 * time.Second
+
+// savedState is a verified checkpoint: the index at the last recorded move
+// (its grants parsed, so nothing is read from git again), the policy
+// chain's verdicts and every definitive grant verdict. A start begins
+// there and reads only what GitHub recorded after it, so its cost does not
+// grow with history. It is a cache, never evidence: it is read back only
+// when its MAC, under a key that is not where it is kept, holds, and only
+// for the same anchor and branch.
 type savedState struct {
 	Version int
 	Anchor  string
@@ -49,21 +64,23 @@ type savedState struct {
 }
 
 type savedGrant struct {
-	ID, Path, Blob, Invalid string
+	ID, Path, Blob, Invalid string           `json:",omitempty"`
+	Request                 *request.Request `json:",omitempty"`
 	Step                    custody.Move
 	Seq                     int64
-	Digest                  [32]byte // of the bytes verified: the clone must still hold them
+	Digest                  [32]byte // of the bytes verified
 }
 
 type savedRemoval struct {
 	ID, Commit, Blob string
 	At               time.Time
-	Added            custody.Move `json:",omitzero"`
-	Path             string       `json:",omitempty"`
-	Seq              int64        `json:",omitempty"`
+	Request          *request.Request `json:",omitempty"`
+	Added            custody.Move     `json:",omitzero"`
+	Path             string           `json:",omitempty"`
+	Seq              int64            `json:",omitempty"`
 }
 
-// sealed is the file: the state and its MAC.
+// sealed is the checkpoint, gzipped: the state and its MAC.
 type sealed struct {
 	MAC   []byte
 	State json.RawMessage
@@ -76,18 +93,46 @@ func (l *Ledger) mac(state []byte) []byte {
 	return m.Sum(nil)
 }
 
-// save writes the state of x atomically; failing to is only logged.
+// save writes the checkpoint of x (a verified sync's index) to every place
+// it is kept, when it says more than the last one written; failing to is
+// only logged: a later start reads more history, nothing else.
 func (l *Ledger) save(x *Index) {
-	if l.cfg.StatePath == "" || len(l.cfg.StateKey) == 0 || x == nil {
+	if len(l.cfg.Checkpoints) == 0 || len(l.cfg.StateKey) == 0 || x == nil {
 		return
 	}
+	l.saveMu.Lock()
+	defer l.saveMu.Unlock()
+	l.stateMu.Lock()
+	verified := len(l.verified)
+	l.stateMu.Unlock()
+	if l.savedMark == x.Judged && l.savedHead == x.Head && l.savedVerified == verified {
+		return
+	}
+	data, err := l.seal(x)
+	if err != nil {
+		l.cfg.Logger.Warn("could not write the ledger's checkpoint; a new start will read more history", "error", err)
+		return
+	}
+	for _, c := range l.cfg.Checkpoints {
+		ctx, cancel := context.WithTimeout(context.Background(), checkpointTimeout)
+		err := c.Save(ctx, data)
+		cancel()
+		if err != nil {
+			l.cfg.Logger.Warn("could not write the ledger's checkpoint; a new start will read more history", "where", c.String(), "error", err)
+		}
+	}
+	l.savedMark, l.savedHead, l.savedVerified = x.Judged, x.Head, verified
+}
+
+// seal encodes, authenticates and compresses the checkpoint of x.
+func (l *Ledger) seal(x *Index) ([]byte, error) {
 	st := savedState{Version: stateVersion, Anchor: l.cfg.Anchor, Branch: l.cfg.Branch, Head: x.Head, Judged: x.Judged, Horizon: x.Horizon, TopSeq: x.topSeq,
 		Policy: x.policy, PolicySeq: x.policySeq, Verified: map[string]*custody.Verification{}}
 	for _, g := range x.grants {
-		st.Grants = append(st.Grants, savedGrant{ID: g.ID, Path: g.Path, Step: g.Step, Blob: g.Blob, Invalid: g.Invalid, Seq: g.Seq, Digest: g.Digest})
+		st.Grants = append(st.Grants, savedGrant{ID: g.ID, Path: g.Path, Request: g.Request, Step: g.Step, Blob: g.Blob, Invalid: g.Invalid, Seq: g.Seq, Digest: g.Digest})
 	}
 	for _, r := range x.removed {
-		st.Removed = append(st.Removed, savedRemoval{ID: r.ID, Commit: r.Commit, Blob: r.Blob, At: r.At, Added: r.Added, Path: r.Path, Seq: r.Seq})
+		st.Removed = append(st.Removed, savedRemoval{ID: r.ID, Commit: r.Commit, Blob: r.Blob, At: r.At, Request: r.Request, Added: r.Added, Path: r.Path, Seq: r.Seq})
 	}
 	for _, g := range x.emergencies {
 		if cur, ok := x.grants[g.ID]; ok && cur.Step.After == g.Step.After {
@@ -96,65 +141,121 @@ func (l *Ledger) save(x *Index) {
 		if r, ok := x.removed[g.ID]; ok && r.Added.After == g.Step.After {
 			continue
 		}
-		st.Emergencies = append(st.Emergencies, savedGrant{ID: g.ID, Path: g.Path, Step: g.Step, Blob: g.Blob, Seq: g.Seq})
+		st.Emergencies = append(st.Emergencies, savedGrant{ID: g.ID, Path: g.Path, Request: g.Request, Step: g.Step, Blob: g.Blob, Seq: g.Seq})
 	}
 	st.Chain = x.Chain.Settled()
 	l.stateMu.Lock()
-	for k, v := range l.verified {
-		st.Verified[k] = v
-	}
+	maps.Copy(st.Verified, l.verified)
 	l.stateMu.Unlock()
 	state, err := json.Marshal(st)
-	var data []byte
-	if err == nil {
-		data, err = json.Marshal(sealed{MAC: l.mac(state), State: state})
-	}
-	if err == nil {
-		dir := filepath.Dir(l.cfg.StatePath)
-		if err = privfile.EnsureDir(dir); err == nil {
-			err = privfile.WriteAtomic(dir, l.cfg.StatePath, data)
-		}
-	}
 	if err != nil {
-		l.cfg.Logger.Warn("could not save the ledger's state; a restart will start cold", "error", err)
+		return nil, err
 	}
+	data, err := json.Marshal(sealed{MAC: l.mac(state), State: state})
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if _, err := zw.Write(data); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
-// restore rebuilds the index saved by an earlier run, if there is one for
-// the same anchor and branch whose MAC holds. Anything amiss means a cold
-// start, never an error.
-func (l *Ledger) restore(ctx context.Context) *Index {
-	if l.cfg.StatePath == "" || len(l.cfg.StateKey) == 0 {
-		return nil
-	}
-	data, err := privfile.ReadPrivate(l.cfg.StatePath, maxStateSize)
+// open reads back a checkpoint: its MAC must hold, for this anchor and
+// branch. The error says why it is ignored.
+func (l *Ledger) open(data []byte) (*savedState, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(data))
 	if err != nil {
-		if !errors.Is(err, os.ErrNotExist) {
-			l.cfg.Logger.Warn("ignoring the saved ledger state", "error", err)
-		}
-		return nil
+		return nil, errors.New("it is not a checkpoint (not gzip)")
+	}
+	raw, err := io.ReadAll(io.LimitReader(zr, maxStateSize+1))
+	if err != nil || len(raw) > maxStateSize {
+		return nil, fmt.Errorf("it does not decompress within %d bytes", maxStateSize)
 	}
 	var env sealed
-	if err := json.Unmarshal(data, &env); err != nil || !hmac.Equal(env.MAC, l.mac(env.State)) {
-		l.cfg.Logger.Warn("ignoring the saved ledger state: its MAC does not hold (written with another --state-key, or edited): starting cold")
-		return nil
+	if err := json.Unmarshal(raw, &env); err != nil || !hmac.Equal(env.MAC, l.mac(env.State)) {
+		return nil, errors.New("its MAC does not hold (written with another --state-key, or edited)")
 	}
 	var st savedState
-	if err := json.Unmarshal(env.State, &st); err != nil || st.Version != stateVersion || st.Anchor != l.cfg.Anchor || st.Branch != l.cfg.Branch {
-		l.cfg.Logger.Info("the saved ledger state is for another anchor, branch or version: starting cold")
+	switch err := json.Unmarshal(env.State, &st); {
+	case err != nil:
+		return nil, fmt.Errorf("it does not decode: %w", err)
+	case st.Version != stateVersion:
+		return nil, fmt.Errorf("it is of version %d, not %d", st.Version, stateVersion)
+	case st.Anchor != l.cfg.Anchor || st.Branch != l.cfg.Branch:
+		return nil, fmt.Errorf("it is for --trust-anchor %.12s on %s, not %.12s on %s", st.Anchor, st.Branch, l.cfg.Anchor, l.cfg.Branch)
+	}
+	return &st, nil
+}
+
+// CheckpointProblems lists the checkpoints this ledger found and ignored,
+// and why (for /healthz and the log).
+func (l *Ledger) CheckpointProblems() []string {
+	l.stateMu.Lock()
+	defer l.stateMu.Unlock()
+	return slices.Clone(l.ignored)
+}
+
+// restore rebuilds the index from the newest checkpoint that verifies (by
+// the recorded move it was judged to), if any. A checkpoint that does not
+// verify is ignored and reported, never an error: the start reads more
+// history instead.
+func (l *Ledger) restore(ctx context.Context) *Index {
+	if len(l.cfg.Checkpoints) == 0 || len(l.cfg.StateKey) == 0 {
 		return nil
 	}
-	x, err := l.rebuild(ctx, &st)
-	if err != nil {
-		l.cfg.Logger.Warn("ignoring the saved ledger state", "error", err)
-		return nil
+	var found []*savedState
+	var problems []string
+	for _, c := range l.cfg.Checkpoints {
+		lctx, cancel := context.WithTimeout(ctx, checkpointTimeout)
+		data, err := c.Load(lctx)
+		cancel()
+		var st *savedState
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("%s: %v", c, err))
+		case data == nil:
+		default:
+			if st, err = l.open(data); err != nil {
+				problems = append(problems, fmt.Sprintf("%s: %v", c, err))
+			} else {
+				found = append(found, st)
+			}
+		}
+	}
+	// The newest first: activity ids only grow.
+	slices.SortStableFunc(found, func(a, b *savedState) int { return cmp.Compare(b.Judged.ID, a.Judged.ID) })
+	var x *Index
+	var from *savedState
+	for _, st := range found {
+		var err error
+		if x, err = l.rebuild(ctx, st); err == nil {
+			from = st
+			break
+		}
+		problems = append(problems, fmt.Sprintf("the checkpoint at %.12s: %v", st.Head, err))
+	}
+	for _, p := range problems {
+		l.cfg.Logger.Warn("ignoring a checkpoint of the ledger: it does not verify", "problem", p)
 	}
 	l.stateMu.Lock()
-	for k, v := range st.Verified {
-		l.verified[k] = v
+	l.ignored = problems
+	if from != nil {
+		maps.Copy(l.verified, from.Verified)
 	}
 	l.stateMu.Unlock()
-	l.cfg.Logger.Info("ledger restored from its saved state", "head", x.Head, "grants", x.Len(), "verified", len(st.Verified))
+	if from == nil {
+		return nil
+	}
+	l.saveMu.Lock()
+	l.savedMark, l.savedHead, l.savedVerified = from.Judged, from.Head, len(from.Verified)
+	l.saveMu.Unlock()
+	l.cfg.Logger.Info("ledger restored from a checkpoint", "head", x.Head, "recorded_head", x.Judged.Head, "grants", x.Len(), "verified", len(from.Verified))
 	return x
 }
 
@@ -167,54 +268,24 @@ func (l *Ledger) rebuild(ctx context.Context, st *savedState) (*Index, error) {
 	x.Policy, x.PolicyErr = l.policyAt(ctx, st.Head)
 	if x.PolicyErr != nil && x.Policy == nil {
 		if _, err := l.git.Diff(ctx, st.Head, st.Head, nil, 0); err != nil {
-			return nil, fmt.Errorf("the saved head %.12s is not in this repository: %w", st.Head, err)
+			return nil, fmt.Errorf("its head %.12s is not in this repository: %w", st.Head, err)
 		}
 	}
 	if r, ok := l.cfg.Verifier.(interface{ Remember([]custody.Verdict) }); ok {
 		r.Remember(st.Chain)
 	}
 	x.Chain = l.cfg.Verifier.Chain(ctx, x.policy)
-	var shas []string
-	for _, g := range st.Grants {
-		shas = append(shas, g.Blob)
+	for _, e := range st.Emergencies {
+		x.noteEmergency(&Grant{ID: e.ID, Path: e.Path, Request: e.Request, Step: e.Step, Seq: e.Seq, Blob: e.Blob})
 	}
 	for _, r := range st.Removed {
-		shas = append(shas, r.Blob)
+		x.remove(r.ID, &Removal{ID: r.ID, Commit: r.Commit, At: r.At, Blob: r.Blob, Request: r.Request, Added: r.Added, Path: r.Path, Seq: r.Seq})
 	}
-	for _, e := range st.Emergencies {
-		shas = append(shas, e.Blob)
-	}
-	blobs, err := l.git.Blobs(ctx, shas, request.MaxSize)
-	if err != nil {
-		return nil, fmt.Errorf("read the saved grants: %w", err)
-	}
-	for i, e := range st.Emergencies {
-		if data := blobs[len(st.Grants)+len(st.Removed)+i].Data; data != nil {
-			g := &Grant{ID: e.ID, Path: e.Path, Step: e.Step, Seq: e.Seq, Blob: e.Blob}
-			g.Request, _ = request.Parse(e.Path, data)
-			x.noteEmergency(g)
+	for _, s := range st.Grants {
+		if (s.Request == nil) == (s.Invalid == "") {
+			return nil, fmt.Errorf("grant %s is neither a request nor invalid", s.ID)
 		}
-	}
-	for i, r := range st.Removed {
-		rm := &Removal{ID: r.ID, Commit: r.Commit, At: r.At, Blob: r.Blob, Added: r.Added, Path: r.Path, Seq: r.Seq}
-		if data := blobs[len(st.Grants)+i].Data; data != nil {
-			rm.Request, _ = request.Parse("requests/"+r.ID+".yaml", data)
-		}
-		x.remove(r.ID, rm)
-	}
-	for i, s := range st.Grants {
-		g := &Grant{ID: s.ID, Path: s.Path, Step: s.Step, Blob: s.Blob, Invalid: s.Invalid, Seq: s.Seq}
-		if g.Invalid == "" {
-			b := blobs[i]
-			if b.Data == nil {
-				return nil, fmt.Errorf("grant %s: blob %.12s is gone", s.ID, s.Blob)
-			}
-			g.setContent(b.Data)
-			if g.Digest != s.Digest {
-				return nil, fmt.Errorf("grant %s: blob %.12s no longer holds the bytes that were verified", s.ID, s.Blob)
-			}
-		}
-		x.add(g.ID, g)
+		x.add(s.ID, &Grant{ID: s.ID, Path: s.Path, Request: s.Request, Step: s.Step, Blob: s.Blob, Invalid: s.Invalid, Seq: s.Seq, Digest: s.Digest})
 	}
 	x.SyncedAt = l.cfg.Now()
 	return x, nil
