@@ -8,12 +8,9 @@ package broker_test
 // start). README: "Who can do what: the trust model".
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -32,12 +29,25 @@ import (
 )
 
 // bothBrokers runs check against the broker that saw the attack happen
-// (synced after it) and against a fresh one started after it.
+// (synced after it), a fresh one started after it, and a new instance
+// started from the checkpoint the running broker wrote before the attack
+// (which reads only what GitHub recorded since).
 func bothBrokers(t *testing.T, h *brokertest.Harness, check func(t *testing.T, h *brokertest.Harness)) {
 	t.Helper()
+	before := h.Checkpoint() // what the running broker verified before it looked again
+	if before == nil {
+		t.Fatal("the running broker wrote no checkpoint")
+	}
 	_ = h.Ledger.Sync(context.Background())
 	t.Run("running broker", func(t *testing.T) { check(t, h) })
 	t.Run("broker started afterwards", func(t *testing.T) { check(t, h.Restart()) })
+	t.Run("broker started from the checkpoint before", func(t *testing.T) {
+		n := h.FromCheckpoint(before)
+		if !strings.Contains(n.Logs.String(), "ledger restored from a checkpoint") {
+			t.Fatalf("the new instance did not start from the checkpoint:\n%s", n.Logs)
+		}
+		check(t, n)
+	})
 }
 
 // reroute pushes, as an admin, a merge commit whose first parent is old and
@@ -340,14 +350,7 @@ func forgeState(t *testing.T, path, pushed string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(packed))
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := gunzip(t, packed)
 	var sealed struct {
 		MAC   []byte
 		State map[string]any
@@ -379,11 +382,7 @@ func forgeState(t *testing.T, path, pushed string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	zw.Write(out)
-	zw.Close()
-	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+	if err := os.WriteFile(path, gzipped(out), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }

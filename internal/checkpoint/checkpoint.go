@@ -81,7 +81,7 @@ func OpenS3(ctx context.Context, raw string, optFns ...func(*config.LoadOptions)
 	}
 	// Path-style addressing works with every endpoint, S3's own and an
 	// emulator's on loopback alike.
-	return NewS3(s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }), bucket, key), nil
+	return NewS3(s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle, o.DisableLogOutputChecksumValidationSkipped = true, true }), bucket, key), nil
 }
 
 // NewS3 is the checkpoint in bucket under key.

@@ -415,3 +415,42 @@ func TestAnnouncedHeadIsNotSyncedUntilRead(t *testing.T) {
 		t.Fatalf("the current head announced: %v, want no active grant", err)
 	}
 }
+
+// Only grants whose window can still be open are verified: a busy
+// ledger's closed grants cost GitHub nothing, on use or in the
+// background. Of the caller's closed grants, the latest says when their
+// access ended.
+func TestOnlyOpenWindowsAreVerified(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	v := &verifier{by: map[string]*Verification{}}
+	for i := range 20 {
+		at := t0.Add(-time.Duration(48-i) * time.Hour)
+		c := r.Commit(at, "old", map[string]string{fmt.Sprintf("requests/prod/2026-11/old%d.yaml", i): requestYAML("alice", "prod", "2h", "")})
+		v.set(c, &Verification{OK: true, AuthorID: alice, MergedAt: at})
+	}
+	now := t0
+	l := newLedger(t, r, v, &now)
+	ask := Ask{UserID: alice, Login: "alice", Account: "prod", Role: "Admin"}
+	var expired *ExpiredError
+	if _, err := l.Find(context.Background(), ask); !errors.As(err, &expired) || expired.ID != "prod/2026-11/old19" {
+		t.Fatalf("no open grant: err = %v, want the latest expiry (old19)", err)
+	}
+	if v.calls != 1 {
+		t.Errorf("verified %d closed grants to say when access ended, want 1", v.calls)
+	}
+	open := r.Commit(t0.Add(-time.Minute), "open", map[string]string{"requests/prod/2026-11/open.yaml": requestYAML("alice", "prod", "2h", "")})
+	v.set(open, &Verification{OK: true, AuthorID: alice, MergedAt: t0.Add(-time.Minute)})
+	if err := l.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.VerifyAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := l.Find(context.Background(), ask); err != nil || f.Grant.ID != "open" {
+		t.Fatalf("Find = %v, %v; want the open grant", f, err)
+	}
+	if v.calls != 2 {
+		t.Errorf("%d verifications, want 2: the background verified the open grant only, and the answer asked nothing more", v.calls)
+	}
+}

@@ -14,11 +14,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -290,6 +293,37 @@ func (h *Harness) AsApp() Option {
 func (h *Harness) RestartSameMachine() *Harness {
 	h.t.Helper()
 	n := &Harness{t: h.t, Repo: h.Repo, GitHub: h.GitHub, OIDC: h.OIDC, STS: h.STS, Logs: &SyncBuffer{}, now: h.Clock(), target: h.target, stateDir: h.stateDir, configure: h.configure}
+	_ = n.start()
+	return n
+}
+
+// CheckpointFile is where a broker keeps its checkpoint in its state directory.
+const CheckpointFile = "ledger-checkpoint"
+
+// Checkpoint is the checkpoint the broker last wrote in its state
+// directory (nil when there is none).
+func (h *Harness) Checkpoint() []byte {
+	h.t.Helper()
+	data, err := os.ReadFile(filepath.Join(h.stateDir, CheckpointFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return data
+}
+
+// FromCheckpoint starts (and syncs) a new instance whose state directory
+// holds only checkpoint, as a new replica handed the fleet's checkpoint
+// would be.
+func (h *Harness) FromCheckpoint(checkpoint []byte) *Harness {
+	h.t.Helper()
+	dir := h.t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, CheckpointFile), checkpoint, 0o600); err != nil {
+		h.t.Fatal(err)
+	}
+	n := &Harness{t: h.t, Repo: h.Repo, GitHub: h.GitHub, OIDC: h.OIDC, STS: h.STS, Logs: &SyncBuffer{}, now: h.Clock(), target: h.target, stateDir: dir, configure: h.configure}
 	_ = n.start()
 	return n
 }
