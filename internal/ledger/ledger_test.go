@@ -447,7 +447,7 @@ func TestOnlyOpenWindowsAreVerified(t *testing.T) {
 	if err := l.VerifyAll(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if f, err := l.Find(context.Background(), ask); err != nil || f.Grant.ID != "open" {
+	if f, err := l.Find(context.Background(), ask); err != nil || f.Grant.ID != "prod/2026-11/open" {
 		t.Fatalf("Find = %v, %v; want the open grant", f, err)
 	}
 	if v.calls != 2 {
