@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"time"
 
 	"github.com/google/go-github/v60/github"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/elevate-gitops/elevate/internal/approval"
 	"github.com/elevate-gitops/elevate/internal/githubapi"
+	"github.com/elevate-gitops/elevate/internal/gitlog"
 	"github.com/elevate-gitops/elevate/internal/request"
 )
 
@@ -219,16 +222,14 @@ var LedgerPaths = append([]string{"requests/"}, PolicyPaths...)
 // ListingDelay after GitHub recorded it (now is the broker's clock). Moves
 // are oldest first.
 func Steps(ctx context.Context, git Git, merges Merges, moves []Move, horizon, now time.Time) ([]Step, error) {
+	diffs, err := diffAll(ctx, git, moves, horizon)
+	if err != nil {
+		return nil, err
+	}
 	steps := make([]Step, 0, len(moves))
-	for _, m := range moves {
-		paths := PolicyPaths
-		if !m.At.Before(horizon) {
-			paths = LedgerPaths
-		}
-		changes, err := git.Diff(ctx, m.Before, m.After, paths, maxStepChanges)
-		if err != nil {
-			return nil, fmt.Errorf("compare the trees of the move %.12s -> %.12s: %w", m.Before, m.After, err)
-		}
+	for i, m := range moves {
+		paths := pathsOf(m, horizon)
+		changes := diffs[i]
 		if m.Type == MoveMergeQueue && len(changes) > 0 {
 			split, err := splitBatch(ctx, git, merges, m, paths, now)
 			if err != nil {
@@ -242,6 +243,66 @@ func Steps(ctx context.Context, git Git, merges Merges, moves []Move, horizon, n
 		steps = append(steps, Step{Move: m, Changes: changes})
 	}
 	return steps, nil
+}
+
+// pathsOf is what a move's trees are compared for: the policy files
+// always, the request files of moves at or after horizon.
+func pathsOf(m Move, horizon time.Time) []string {
+	if m.At.Before(horizon) {
+		return PolicyPaths
+	}
+	return LedgerPaths
+}
+
+// forker is a Git that opens more readers of the same repository, to
+// compare many moves' trees on every core (gitlog.Repo).
+type forker interface {
+	Fork() (*gitlog.Repo, error)
+}
+
+// parallelMoves is how many moves make comparing them on every core
+// worth opening more readers: a cold start's, not a webhook's.
+const parallelMoves = 2000
+
+// diffAll compares the trees of every move, in contiguous runs (a move's
+// after is the next one's before, read once) on as many readers as there
+// are cores when there are many moves.
+func diffAll(ctx context.Context, git Git, moves []Move, horizon time.Time) ([][]Change, error) {
+	out := make([][]Change, len(moves))
+	run := func(g Git, from, to int) error {
+		for i := from; i < to; i++ {
+			m := moves[i]
+			changes, err := g.Diff(ctx, m.Before, m.After, pathsOf(m, horizon), maxStepChanges)
+			if err != nil {
+				return fmt.Errorf("compare the trees of the move %.12s -> %.12s: %w", m.Before, m.After, err)
+			}
+			out[i] = changes
+		}
+		return nil
+	}
+	f, ok := git.(forker)
+	workers := min(runtime.GOMAXPROCS(0), 8)
+	if !ok || len(moves) < parallelMoves || workers < 2 {
+		return out, run(git, 0, len(moves))
+	}
+	var eg errgroup.Group
+	per := (len(moves) + workers - 1) / workers
+	for w := range workers {
+		from, to := w*per, min((w+1)*per, len(moves))
+		if w == 0 {
+			eg.Go(func() error { return run(git, from, to) })
+			continue
+		}
+		eg.Go(func() error {
+			fork, err := f.Fork()
+			if err != nil {
+				return err
+			}
+			defer fork.Close()
+			return run(fork, from, to)
+		})
+	}
+	return out, eg.Wait()
 }
 
 // Merges says whether GitHub lists a pull request merged into the branch

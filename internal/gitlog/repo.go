@@ -57,6 +57,8 @@ type Repo struct {
 	url      string
 	token    Token
 	progress progressLine // the remote's last word during a fetch
+	gitDir   string       // where the repository is, for Fork
+	storage  *filesystem.Storage
 }
 
 // progressLine keeps the last line of a fetch's progress messages.
@@ -97,7 +99,7 @@ func Open(dir string) (*Repo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open the git repository %s: %w", dir, err)
 	}
-	g := &Repo{repo: repo, cache: objects}
+	g := &Repo{repo: repo, cache: objects, gitDir: gitDir, storage: st}
 	if remote, err := repo.Remote("origin"); err == nil && len(remote.Config().URLs) > 0 {
 		g.url = remote.Config().URLs[0]
 	}
@@ -143,7 +145,26 @@ func Clone(ctx context.Context, url, dir string, token Token) (*Repo, error) {
 			return nil, fmt.Errorf("set the clone's origin: %w", err)
 		}
 	}
-	return &Repo{repo: repo, cache: objects, url: url, token: token}, nil
+	return &Repo{repo: repo, cache: objects, url: url, token: token, gitDir: dir, storage: st}, nil
+}
+
+// Fork opens another reader of the same repository, with its own caches,
+// to read in parallel with g (go-git's storage is not safe for concurrent
+// use): it sees what g has fetched so far. It reads only; Close it.
+func (g *Repo) Fork() (*Repo, error) {
+	st, objects := storage(g.gitDir)
+	repo, err := git.Open(st, nil)
+	if err != nil {
+		return nil, fmt.Errorf("open the git repository %s again: %w", g.gitDir, err)
+	}
+	return &Repo{repo: repo, cache: objects, gitDir: g.gitDir, storage: st}, nil
+}
+
+// Close lets go of the files g holds open.
+func (g *Repo) Close() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.storage.Close()
 }
 
 // Refused reports whether the remote refused the clone outright (a wrong
