@@ -2,7 +2,6 @@ package broker_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"io"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/elevate-gitops/elevate/internal/broker"
 	"github.com/elevate-gitops/elevate/internal/broker/brokertest"
 	"github.com/elevate-gitops/elevate/internal/githubapi/githubfake"
+	"github.com/elevate-gitops/elevate/internal/ledger/ledgertest"
 	"github.com/elevate-gitops/elevate/internal/testenv"
 	vt "github.com/elevate-gitops/elevate/internal/validate/validatetest"
 )
@@ -80,7 +80,9 @@ func TestNewInstanceStartsFromTheFleetCheckpoint(t *testing.T) {
 		data []byte
 		opt  brokertest.Option
 	}{
-		"edited":      {editGzip(t, checkpoint, `"Duration":7200000000000`, `"Duration":2592000000000000`), fleet},
+		"edited": {ledgertest.EditCheckpoint(t, checkpoint, func(s []byte) []byte {
+			return bytes.Replace(s, []byte(`"Duration":7200000000000`), []byte(`"Duration":2592000000000000`), 1)
+		}), fleet},
 		"another key": {checkpoint, func(c *broker.Config) { fleet(c); c.StateKey = "another-state-key-0123456789abcdef" }},
 	} {
 		if _, err := admin.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(tc.data)}); err != nil {
@@ -114,38 +116,6 @@ func object(t *testing.T, c *s3.Client, bucket, key string) []byte {
 	return data
 }
 
-// gunzip and gzipped read and write a checkpoint's compression.
-func gunzip(t *testing.T, data []byte) []byte {
-	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return plain
-}
-
-func gzipped(data []byte) []byte {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	zw.Write(data)
-	zw.Close()
-	return buf.Bytes()
-}
-
-// editGzip replaces old with new inside a checkpoint, leaving its MAC.
-func editGzip(t *testing.T, data []byte, old, new string) []byte {
-	t.Helper()
-	plain := string(gunzip(t, data))
-	if !strings.Contains(plain, old) {
-		t.Fatalf("the checkpoint holds no %s to edit", old)
-	}
-	return gzipped([]byte(strings.Replace(plain, old, new, 1)))
-}
-
 // The first sync has no fixed deadline: while it waits on GitHub, the
 // broker answers 503 not_synced and /healthz says what it is doing; when
 // GitHub answers, it is synced.
@@ -171,5 +141,43 @@ func TestFirstSyncReportsItsProgress(t *testing.T) {
 	waitFor(t, "the first sync", func() bool { return n.Call("GET", "/healthz", "", nil).Status == 200 })
 	if a := n.Call("GET", "/healthz", "", nil); strings.Contains(a.Raw, "progress") {
 		t.Errorf("a synced broker still reports progress: %s", a.Raw)
+	}
+}
+
+// An older checkpoint handed back to a new instance (by whoever can write
+// where it is kept), with the branch force-pushed back to that
+// checkpoint's head, does not bring a revoked grant back: a start from a
+// checkpoint always reads what GitHub recorded since, and sees the force
+// push. A restart after a force push away and back sees it too.
+func TestAttackOldCheckpointAndForcePushBack(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	old, oldHead := h.Checkpoint(), head(h)
+	if old == nil {
+		t.Fatal("no checkpoint")
+	}
+	revoked := h.MergeChange(40, map[string]string{vt.RequestPath: ""}, h.Clock().Add(-10*time.Minute), nil)
+	h.Sync()
+	h.Repo.Git(time.Time{}, "reset", "-q", "--hard", oldHead)
+	h.GitHub.Fake.ForcePush("main", revoked, oldHead, h.Clock().Add(-time.Minute), brokertest.Admin)
+	n := h.FromCheckpoint(old)
+	if !strings.Contains(n.Logs.String(), "ledger restored from a checkpoint") {
+		t.Fatalf("the new instance did not start from the old checkpoint:\n%s", n.Logs)
+	}
+	wantRefusal(t, n.Credentials(n.Codertocat(), byID), 503, "history_rewritten", "force push")
+
+	// Away and back again before the broker looked: the head it knows,
+	// yet GitHub recorded a rewrite.
+	g := brokertest.New(t)
+	start := head(g)
+	away := g.Repo.Commit(g.Clock().Add(-5*time.Minute), "elsewhere", map[string]string{"README.md": "x"})
+	g.GitHub.Fake.ForcePush("main", start, away, g.Clock().Add(-4*time.Minute), brokertest.Admin)
+	g.Repo.Git(time.Time{}, "reset", "-q", "--hard", start)
+	g.GitHub.Fake.ForcePush("main", away, start, g.Clock().Add(-3*time.Minute), brokertest.Admin)
+	for name, b := range map[string]*brokertest.Harness{"running": g, "restarted": g.RestartSameMachine()} {
+		_ = b.Ledger.Sync(t.Context())
+		if a := b.Credentials(b.Codertocat(), byID); a.Status != 503 || a.Body["error"] != "history_rewritten" {
+			t.Errorf("%s broker after a force push away and back: %d %s", name, a.Status, a.Raw)
+		}
 	}
 }

@@ -346,43 +346,42 @@ func eventually(t *testing.T, cond func() bool) {
 // would want: the pushed grant's step verified like the real grant's.
 func forgeState(t *testing.T, path, pushed string) {
 	t.Helper()
-	packed, err := os.ReadFile(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := gunzip(t, packed)
-	var sealed struct {
-		MAC   []byte
-		State map[string]any
-	}
-	if err := json.Unmarshal(data, &sealed); err != nil {
-		t.Fatal(err)
-	}
-	verified, _ := sealed.State["Verified"].(map[string]any)
-	var ok any
-	for _, v := range verified {
-		ok = v
-	}
-	if ok == nil {
-		t.Fatal("no verdict in the saved state to copy")
-	}
-	forged := 0
-	for _, g := range sealed.State["Grants"].([]any) {
-		g := g.(map[string]any)
-		step := g["Step"].(map[string]any)
-		if step["After"] == pushed {
-			verified[step["Before"].(string)+".."+pushed+":"+g["Path"].(string)] = ok
-			forged++
+	forged := ledgertest.EditCheckpoint(t, data, func(state []byte) []byte {
+		var st map[string]any
+		if err := json.Unmarshal(state, &st); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if forged != 1 {
-		t.Fatalf("the pushed grant is not in the saved state (%d)", forged)
-	}
-	out, err := json.Marshal(sealed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, gzipped(out), 0o600); err != nil {
+		verified, _ := st["Verified"].(map[string]any)
+		var ok any
+		for _, v := range verified {
+			ok = v
+		}
+		if ok == nil {
+			t.Fatal("no verdict in the saved state to copy")
+		}
+		n := 0
+		for _, g := range st["Grants"].([]any) {
+			g := g.(map[string]any)
+			step := g["Step"].(map[string]any)
+			if step["After"] == pushed {
+				verified[step["Before"].(string)+".."+pushed+":"+g["Path"].(string)] = ok
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("the pushed grant is not in the saved state (%d)", n)
+		}
+		out, err := json.Marshal(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	})
+	if err := os.WriteFile(path, forged, 0o600); err != nil {
 		t.Fatal(err)
 	}
 }

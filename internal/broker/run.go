@@ -259,7 +259,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 			return nil, err
 		}
 	}
-	led, err := ledger.New(ledger.Config{History: git, Branch: cfg.Branch, Anchor: anchor, Verifier: verifier, Logger: logger, Now: now, MaxStaleness: cfg.MaxStaleness,
+	led, err := ledger.New(ledger.Config{History: git, Branch: cfg.Branch, Repository: cfg.Repo, Anchor: anchor, Verifier: verifier, Logger: logger, Now: now, MaxStaleness: cfg.MaxStaleness,
 		Checkpoints: checkpoints, StateKey: []byte(cfg.StateKey)})
 	if err != nil {
 		return nil, err

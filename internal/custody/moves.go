@@ -140,7 +140,9 @@ func Recorded(ctx context.Context, gh Activity, branch string, from Mark) ([]Mov
 			return false
 		}
 		rewrite := a.ActivityType == MoveForcePush || a.ActivityType == MoveBranchCreation
-		if (from.ID != 0 && a.ID == from.ID) || (from.ID == 0 && a.After == from.Head && !rewrite) {
+		// A mark is its entry and where that left the branch: an entry of
+		// that id elsewhere is not it.
+		if (from.ID != 0 && a.ID == from.ID && a.After == from.Head) || (from.ID == 0 && a.After == from.Head && !rewrite) {
 			found = true
 		}
 		return found

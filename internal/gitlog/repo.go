@@ -121,6 +121,7 @@ func Clone(ctx context.Context, url, dir string, token Token) (*Repo, error) {
 	if _, _, err := outbound.ParseURL("ledger URL", url); err != nil {
 		return nil, err
 	}
+	installTransport()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create the clone's directory: %w", err)
 	}

@@ -3,6 +3,7 @@ package gitlog_test
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -216,5 +217,40 @@ func TestTamperedObjectIsCorrupt(t *testing.T) {
 				t.Fatalf("a tampered %s was read: %v, want ErrCorrupt", name, err)
 			}
 		})
+	}
+}
+
+// A remote that accepts the connection and then says nothing fails the
+// fetch once it has been silent for the stall timeout: a first clone has
+// no deadline, so a silent remote must not hold it for ever.
+func TestSilentRemoteFailsTheFetch(t *testing.T) {
+	defer gitlog.SetStallTimeout(300 * time.Millisecond)()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, silent, until the test ends
+		}
+	}()
+	repo, err := gitlog.Clone(context.Background(), "http://"+ln.Addr().String()+"/acme/access.git", t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := repo.Head(context.Background(), "main"); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("a silent remote gave a head")
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the fetch from a silent remote is still waiting after a minute")
 	}
 }

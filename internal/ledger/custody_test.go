@@ -2,10 +2,8 @@ package ledger
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/elevate-gitops/elevate/internal/checkpoint"
 	"github.com/elevate-gitops/elevate/internal/custody"
+	"github.com/elevate-gitops/elevate/internal/ledger/ledgertest"
 )
 
 var adminAsk = Ask{UserID: alice, Login: "alice", Account: "prod", Role: "Admin"}
@@ -289,7 +288,14 @@ func TestRestartFromSavedState(t *testing.T) {
 	}
 
 	// An edit of the saved state (a verdict turned to OK) is refused.
-	editCheckpoint(t, state, func(s string) string { return strings.Replace(s, `"AuthorID":1`, `"AuthorID":2`, 1) })
+	data, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := ledgertest.EditCheckpoint(t, data, func(s []byte) []byte { return bytes.Replace(s, []byte(`"AuthorID":1`), []byte(`"AuthorID":2`), 1) })
+	if err := os.WriteFile(state, forged, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for name, k := range map[string][]byte{"edited": key, "another key": []byte("another key of thirty-two bytes!")} {
 		calls := v.calls
 		l := open(k)
@@ -305,34 +311,5 @@ func TestRestartFromSavedState(t *testing.T) {
 		if v.calls == calls {
 			t.Errorf("%s state: the grant was not verified again", name)
 		}
-	}
-}
-
-// editCheckpoint rewrites the state inside a checkpoint file, leaving its
-// MAC as it was.
-func editCheckpoint(t *testing.T, path string, edit func(string) string) {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	forged := edit(string(plain))
-	if forged == string(plain) {
-		t.Fatal("the edit changed nothing in the checkpoint")
-	}
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	zw.Write([]byte(forged))
-	zw.Close()
-	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
 	}
 }

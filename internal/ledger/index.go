@@ -324,6 +324,19 @@ func appendUnique(list []string, s string) []string {
 	return append(list, s)
 }
 
+// verdictKeys names the verdicts the index can still use: those of its
+// grants and of the window's emergencies. Any other is history.
+func (x *Index) verdictKeys() []string {
+	keys := make([]string, 0, len(x.grants)+len(x.emergencies))
+	for _, g := range x.grants {
+		keys = append(keys, g.key())
+	}
+	for _, g := range x.emergencies {
+		keys = append(keys, g.key())
+	}
+	return keys
+}
+
 // Revocations calls fn for every revocation the index holds.
 func (x *Index) Revocations(fn func(*Removal)) {
 	for _, r := range x.removed {

@@ -56,6 +56,9 @@ type History interface {
 type Config struct {
 	History History // the repository to read
 	Branch  string  // the default branch that holds grants
+	// Repository names the access repository (OWNER/NAME) in what the
+	// ledger saves: a checkpoint of another one is never read back.
+	Repository string
 	// Anchor is the commit whose tree is trusted as given (--trust-anchor).
 	// Only grants and policy changes after it count.
 	Anchor     string
@@ -301,7 +304,19 @@ func (l *Ledger) sync(ctx context.Context) error {
 		}
 	}
 	if cur != nil && cur.Head == head && cur.settled == nil && !cur.unsettled() {
-		return nil
+		// The head has not moved: one look at GitHub's activity says
+		// whether the branch went away and came back meanwhile (a force
+		// push to elsewhere and back, or a checkpoint older than a
+		// rewrite), which only the record shows.
+		l.setProgress(fmt.Sprintf("reading what GitHub recorded of %s since %.12s", l.cfg.Branch, cur.Judged.Head))
+		moves, err := l.cfg.Verifier.Moves(ctx, cur.Judged)
+		var nr *custody.NotReachedError
+		switch {
+		case err != nil && !errors.As(err, &nr):
+			return fmt.Errorf("read what GitHub recorded of %s: %w", l.cfg.Branch, err)
+		case err == nil && len(moves) == 0:
+			return nil
+		}
 	}
 	policy, policyErr := l.policyAt(ctx, head)
 	now := l.cfg.Now()
@@ -310,7 +325,11 @@ func (l *Ledger) sync(ctx context.Context) error {
 	if cur != nil {
 		base = cur.settledIndex()
 		if horizon.Before(base.Horizon) {
-			base = nil // the look-back grew: read again from the anchor
+			// The look-back grew. The moves before the base's horizon
+			// are not read again for requests: what GitHub's activity
+			// lists may no longer reach back to them, and a grant
+			// forgotten there only fails closed.
+			horizon = base.Horizon
 		}
 	}
 	from := custody.Mark{Head: l.cfg.Anchor}
@@ -349,12 +368,27 @@ func (l *Ledger) sync(ctx context.Context) error {
 		next.settled = settled
 	}
 	l.cur.Store(next)
+	l.forget(next)
 	if next.settled == nil {
 		l.save(next)
 	}
 	l.cfg.Logger.Info("ledger synced", "head", head, "recorded_head", next.Judged.Head, "moves", len(moves), "grants", next.Len(), "policy_changes", next.Chain.Len(),
 		"untrusted", errString(next.Chain.Head().Err()), "policy_error", errString(next.PolicyErr))
 	return nil
+}
+
+// forget drops the verdicts of grants x no longer holds: the cache must
+// not grow with history.
+func (l *Ledger) forget(x *Index) {
+	keep := map[string]bool{}
+	for _, idx := range []*Index{x, x.settledIndex()} {
+		for _, k := range idx.verdictKeys() {
+			keep[k] = true
+		}
+	}
+	l.stateMu.Lock()
+	defer l.stateMu.Unlock()
+	maps.DeleteFunc(l.verified, func(k string, _ *custody.Verification) bool { return !keep[k] })
 }
 
 // moves reads the moves GitHub recorded after from, up to the one that
@@ -449,6 +483,8 @@ func (l *Ledger) build(ctx context.Context, base *Index, steps []custody.Step, h
 		}
 	}
 	maps.DeleteFunc(next.emergencies, func(_ string, g *Grant) bool { return g.Step.At.Before(horizon) })
+	maps.DeleteFunc(next.removed, func(_ string, r *Removal) bool { return r.At.Before(horizon) })
+	maps.DeleteFunc(next.removedByAsk, func(_ askKey, r *Removal) bool { return r.At.Before(horizon) })
 	next.SyncedAt = l.cfg.Now()
 	return next, nil
 }

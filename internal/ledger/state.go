@@ -45,15 +45,16 @@ const checkpointTimeout = 30 * time.Second
 // when its MAC, under a key that is not where it is kept, holds, and only
 // for the same anchor and branch.
 type savedState struct {
-	Version int
-	Anchor  string
-	Branch  string
-	Head    string
-	Judged  custody.Mark
-	Horizon time.Time
-	TopSeq  int64
-	Grants  []savedGrant
-	Removed []savedRemoval
+	Version    int
+	Repository string
+	Anchor     string
+	Branch     string
+	Head       string
+	Judged     custody.Mark
+	Horizon    time.Time
+	TopSeq     int64
+	Grants     []savedGrant
+	Removed    []savedRemoval
 	// Emergencies are the emergency requests added in the window that
 	// neither Grants nor Removed hold any more.
 	Emergencies []savedGrant `json:",omitempty"`
@@ -80,16 +81,15 @@ type savedRemoval struct {
 	Seq              int64            `json:",omitempty"`
 }
 
-// sealed is the checkpoint, gzipped: the state and its MAC.
-type sealed struct {
-	MAC   []byte
-	State json.RawMessage
-}
+// checkpointMagic opens a checkpoint: then its MAC, then the gzipped state.
+// The MAC covers the compressed bytes, so nothing is decompressed before
+// it holds.
+const checkpointMagic = "elevate-checkpoint-v4\n"
 
-func (l *Ledger) mac(state []byte) []byte {
+func (l *Ledger) mac(packed []byte) []byte {
 	m := hmac.New(sha256.New, l.cfg.StateKey)
-	m.Write([]byte("elevate ledger state\x00"))
-	m.Write(state)
+	m.Write([]byte("elevate ledger checkpoint\x00"))
+	m.Write(packed)
 	return m.Sum(nil)
 }
 
@@ -98,6 +98,11 @@ func (l *Ledger) mac(state []byte) []byte {
 // only logged: a later start reads more history, nothing else.
 func (l *Ledger) save(x *Index) {
 	if len(l.cfg.Checkpoints) == 0 || len(l.cfg.StateKey) == 0 || x == nil {
+		return
+	}
+	if x.settled != nil {
+		// Only what GitHub recorded is a checkpoint: a head its activity
+		// does not list yet may still turn out to be a rewrite.
 		return
 	}
 	l.saveMu.Lock()
@@ -126,7 +131,7 @@ func (l *Ledger) save(x *Index) {
 
 // seal encodes, authenticates and compresses the checkpoint of x.
 func (l *Ledger) seal(x *Index) ([]byte, error) {
-	st := savedState{Version: stateVersion, Anchor: l.cfg.Anchor, Branch: l.cfg.Branch, Head: x.Head, Judged: x.Judged, Horizon: x.Horizon, TopSeq: x.topSeq,
+	st := savedState{Version: stateVersion, Repository: l.cfg.Repository, Anchor: l.cfg.Anchor, Branch: l.cfg.Branch, Head: x.Head, Judged: x.Judged, Horizon: x.Horizon, TopSeq: x.topSeq,
 		Policy: x.policy, PolicySeq: x.policySeq, Verified: map[string]*custody.Verification{}}
 	for _, g := range x.grants {
 		st.Grants = append(st.Grants, savedGrant{ID: g.ID, Path: g.Path, Request: g.Request, Step: g.Step, Blob: g.Blob, Invalid: g.Invalid, Seq: g.Seq, Digest: g.Digest})
@@ -145,50 +150,57 @@ func (l *Ledger) seal(x *Index) ([]byte, error) {
 	}
 	st.Chain = x.Chain.Settled()
 	l.stateMu.Lock()
-	maps.Copy(st.Verified, l.verified)
+	for _, k := range x.verdictKeys() {
+		if v, ok := l.verified[k]; ok {
+			st.Verified[k] = v
+		}
+	}
 	l.stateMu.Unlock()
 	state, err := json.Marshal(st)
 	if err != nil {
 		return nil, err
 	}
-	data, err := json.Marshal(sealed{MAC: l.mac(state), State: state})
-	if err != nil {
-		return nil, err
-	}
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	if _, err := zw.Write(data); err != nil {
+	if _, err := zw.Write(state); err != nil {
 		return nil, err
 	}
 	if err := zw.Close(); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	packed := buf.Bytes()
+	return slices.Concat([]byte(checkpointMagic), l.mac(packed), packed), nil
 }
 
 // open reads back a checkpoint: its MAC must hold, for this anchor and
 // branch. The error says why it is ignored.
 func (l *Ledger) open(data []byte) (*savedState, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(data))
-	if err != nil {
-		return nil, errors.New("it is not a checkpoint (not gzip)")
+	rest, ok := bytes.CutPrefix(data, []byte(checkpointMagic))
+	if !ok || len(rest) < sha256.Size {
+		return nil, errors.New("it is not a checkpoint of this version")
 	}
-	raw, err := io.ReadAll(io.LimitReader(zr, maxStateSize+1))
-	if err != nil || len(raw) > maxStateSize {
-		return nil, fmt.Errorf("it does not decompress within %d bytes", maxStateSize)
-	}
-	var env sealed
-	if err := json.Unmarshal(raw, &env); err != nil || !hmac.Equal(env.MAC, l.mac(env.State)) {
+	sum, packed := rest[:sha256.Size], rest[sha256.Size:]
+	if !hmac.Equal(sum, l.mac(packed)) {
 		return nil, errors.New("its MAC does not hold (written with another --state-key, or edited)")
 	}
+	zr, err := gzip.NewReader(bytes.NewReader(packed))
+	if err != nil {
+		return nil, fmt.Errorf("it does not decompress: %w", err)
+	}
+	state, err := io.ReadAll(io.LimitReader(zr, maxStateSize+1))
+	if err != nil || len(state) > maxStateSize {
+		return nil, fmt.Errorf("it does not decompress within %d bytes", maxStateSize)
+	}
 	var st savedState
-	switch err := json.Unmarshal(env.State, &st); {
+	switch err := json.Unmarshal(state, &st); {
 	case err != nil:
 		return nil, fmt.Errorf("it does not decode: %w", err)
 	case st.Version != stateVersion:
 		return nil, fmt.Errorf("it is of version %d, not %d", st.Version, stateVersion)
-	case st.Anchor != l.cfg.Anchor || st.Branch != l.cfg.Branch:
-		return nil, fmt.Errorf("it is for --trust-anchor %.12s on %s, not %.12s on %s", st.Anchor, st.Branch, l.cfg.Anchor, l.cfg.Branch)
+	case st.Repository != l.cfg.Repository || st.Anchor != l.cfg.Anchor || st.Branch != l.cfg.Branch:
+		return nil, fmt.Errorf("it is for %s at --trust-anchor %.12s on %s, not %s at %.12s on %s", st.Repository, st.Anchor, st.Branch, l.cfg.Repository, l.cfg.Anchor, l.cfg.Branch)
+	case st.Head != st.Judged.Head:
+		return nil, fmt.Errorf("its head %.12s is not where GitHub's record left the branch (%.12s)", st.Head, st.Judged.Head)
 	}
 	return &st, nil
 }
