@@ -253,3 +253,21 @@ func TestBuildRestoresTrust(t *testing.T) {
 		}
 	}
 }
+
+// Comparing many moves' trees is split into contiguous runs of equal
+// cost: the window's moves cost more than older ones.
+func TestBalance(t *testing.T) {
+	horizon := t0
+	var moves []custody.Move
+	for i := range 1000 {
+		moves = append(moves, custody.Move{At: t0.Add(time.Duration(i-800) * time.Minute)}) // 800 before the horizon, 200 in the window
+	}
+	got := custody.Balance(moves, horizon, 2)
+	// 800 + 200*16 = 4000: the first run ends half way, at 800 + 75.
+	if want := []int{0, 875, 1000}; !slices.Equal(got, want) {
+		t.Errorf("bounds = %v, want %v", got, want)
+	}
+	if got := custody.Balance(moves[:1], horizon, 4); !slices.Equal(got, []int{0, 1, 1, 1, 1}) {
+		t.Errorf("one move on four workers: %v", got)
+	}
+}

@@ -288,9 +288,9 @@ func diffAll(ctx context.Context, git Git, moves []Move, horizon time.Time) ([][
 		return out, run(git, 0, len(moves))
 	}
 	var eg errgroup.Group
-	per := (len(moves) + workers - 1) / workers
+	bounds := balance(moves, horizon, workers)
 	for w := range workers {
-		from, to := w*per, min((w+1)*per, len(moves))
+		from, to := bounds[w], bounds[w+1]
 		if w == 0 {
 			eg.Go(func() error { return run(git, from, to) })
 			continue
@@ -305,6 +305,37 @@ func diffAll(ctx context.Context, git Git, moves []Move, horizon time.Time) ([][
 		})
 	}
 	return out, eg.Wait()
+}
+
+// windowCost is how much more comparing a move in the window costs than
+// one before it: its request folders are read, not only the root.
+const windowCost = 16
+
+// balance splits moves into workers contiguous runs of about equal cost,
+// returning their workers+1 bounds.
+func balance(moves []Move, horizon time.Time, workers int) []int {
+	cost := func(m Move) int {
+		if m.At.Before(horizon) {
+			return 1
+		}
+		return windowCost
+	}
+	total := 0
+	for _, m := range moves {
+		total += cost(m)
+	}
+	bounds := []int{0}
+	sum := 0
+	for i, m := range moves {
+		sum += cost(m)
+		if len(bounds) < workers && sum*workers >= total*len(bounds) {
+			bounds = append(bounds, i+1)
+		}
+	}
+	for len(bounds) <= workers {
+		bounds = append(bounds, len(moves))
+	}
+	return bounds
 }
 
 // Merges says whether GitHub lists a pull request merged into the branch

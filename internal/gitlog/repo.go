@@ -523,7 +523,23 @@ func (g *Repo) diffTrees(a, b tree, dir string, m matcher, out *[]Change) error 
 	var err error
 	i, j := 0, 0
 	haveO, haveC := false, false
+	// Two versions of a tree mostly share a prefix and a suffix of their
+	// bytes: entries in the shared prefix are equal and skipped by their
+	// length alone, and once both sides have the same shared suffix left,
+	// nothing more differs.
+	prefix, suffix := sharedPrefix(a.data, b.data), sharedSuffix(a.data, b.data)
 	for {
+		if !haveO && !haveC {
+			if len(a.data)-i == len(b.data)-j && len(a.data)-i <= suffix {
+				return nil
+			}
+			if i == j && i < prefix {
+				if end, ok := entryEnd(a.data, i); ok && end <= prefix {
+					i, j = end, end
+					continue
+				}
+			}
+		}
 		if !haveO && i < len(a.data) {
 			if o, i, err = a.next(i); err != nil {
 				return err

@@ -3,6 +3,8 @@ package gitlog_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -252,5 +254,51 @@ func TestSilentRemoteFailsTheFetch(t *testing.T) {
 		}
 	case <-time.After(time.Minute):
 		t.Fatal("the fetch from a silent remote is still waiting after a minute")
+	}
+}
+
+// Comparing versions of a large folder (the prefix and suffix they share
+// skipped) gives what git diff-tree gives, for adds, edits and deletions
+// at its start, middle and end, and between versions far apart.
+func TestDiffOfLargeFoldersMatchesGit(t *testing.T) {
+	t.Parallel()
+	r := ledgertest.New(t)
+	o := oracle{t: t, dir: r.Dir}
+	files := map[string]string{}
+	for i := range 300 {
+		files[fmt.Sprintf("requests/prod/2026-11/r%03d.yaml", i)] = fmt.Sprint(i)
+	}
+	commits := []string{r.Commit(t0, "many", files)}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for step := range 30 {
+		change := map[string]string{}
+		for range 1 + rng.IntN(4) {
+			i := rng.IntN(320) // some beyond the first 300: new files at the end
+			p := fmt.Sprintf("requests/prod/2026-11/r%03d.yaml", i)
+			switch _, ok := files[p]; {
+			case ok && rng.IntN(2) == 0:
+				change[p] = "" // deleted
+				delete(files, p)
+			default:
+				change[p] = fmt.Sprintf("%d-%d", i, step)
+				files[p] = change[p]
+			}
+		}
+		commits = append(commits, r.Commit(t0.Add(time.Duration(step+1)*time.Minute), "step", change))
+	}
+	g, err := gitlog.Open(r.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(commits); i++ {
+		for _, from := range []string{commits[i-1], commits[0]} {
+			got, err := g.Diff(context.Background(), from, commits[i], []string{"requests/"}, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := o.diff(from, commits[i], "requests/"); !cmp.Equal(got, want, cmpopts.EquateEmpty()) {
+				t.Fatalf("%.8s..%.8s: %s", from, commits[i], cmp.Diff(want, got, cmpopts.EquateEmpty()))
+			}
+		}
 	}
 }

@@ -87,3 +87,35 @@ func compareEntries(a, b *treeEntry) int {
 	}
 	return int(ac) - int(bc)
 }
+
+// entryEnd is the offset just past the entry at off, from its name's NUL
+// alone (the 20-byte hash follows it).
+func entryEnd(data []byte, off int) (int, bool) {
+	nul := bytes.IndexByte(data[off:], 0)
+	if nul < 0 || off+nul+1+20 > len(data) {
+		return 0, false
+	}
+	return off + nul + 1 + 20, true
+}
+
+// sharedPrefix is how many leading bytes a and b share.
+func sharedPrefix(a, b []byte) int {
+	n := min(len(a), len(b))
+	i := 0
+	for ; i+64 <= n && bytes.Equal(a[i:i+64], b[i:i+64]); i += 64 {
+	}
+	for ; i < n && a[i] == b[i]; i++ {
+	}
+	return i
+}
+
+// sharedSuffix is how many trailing bytes a and b share.
+func sharedSuffix(a, b []byte) int {
+	n := min(len(a), len(b))
+	i := 0
+	for ; i+64 <= n && bytes.Equal(a[len(a)-i-64:len(a)-i], b[len(b)-i-64:len(b)-i]); i += 64 {
+	}
+	for ; i < n && a[len(a)-1-i] == b[len(b)-1-i]; i++ {
+	}
+	return i
+}

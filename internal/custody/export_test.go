@@ -1,0 +1,4 @@
+package custody
+
+// Balance is balance, for tests.
+var Balance = balance
