@@ -18,7 +18,7 @@ import (
 // not reach back is kept for the report; reading goes on from the last
 // point the record vouches for.
 func (r *reader) recorded(ctx context.Context, rep *Report, src PRSource, branch, anchor string) error {
-	moves, err := custody.Recorded(ctx, src, branch, custody.Mark{Head: anchor})
+	moves, err := custody.Recorded(ctx, src, branch, custody.Mark{Head: anchor}, nil)
 	if !errors.As(err, &r.reachErr) && err != nil {
 		return fmt.Errorf("read what GitHub recorded of %s: %w", branch, err)
 	}

@@ -476,7 +476,7 @@ type unverifiable struct{}
 
 var errNoRepo = errors.New("the broker has no --repo: it cannot verify grants with GitHub")
 
-func (unverifiable) Moves(context.Context, custody.Mark) ([]custody.Move, error) {
+func (unverifiable) Moves(context.Context, custody.Mark, func(custody.Move)) ([]custody.Move, error) {
 	return nil, errNoRepo
 }
 

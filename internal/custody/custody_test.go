@@ -106,7 +106,7 @@ func (h *history) merge(files map[string]string, approver *github.User, at time.
 func (h *history) chain() *custody.Chain {
 	h.t.Helper()
 	ctx := context.Background()
-	moves, err := h.checker.Moves(ctx, custody.Mark{Head: h.anchor})
+	moves, err := h.checker.Moves(ctx, custody.Mark{Head: h.anchor}, nil)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -120,8 +120,8 @@ type Activity interface {
 
 // Moves lists the moves of the branch GitHub recorded after from (see
 // Recorded).
-func (c *Checker) Moves(ctx context.Context, from Mark) ([]Move, error) {
-	return Recorded(ctx, c.GitHub, c.Branch, from)
+func (c *Checker) Moves(ctx context.Context, from Mark, seen func(Move)) ([]Move, error) {
+	return Recorded(ctx, c.GitHub, c.Branch, from, seen)
 }
 
 // Recorded lists the moves of branch GitHub recorded after from, oldest
@@ -131,8 +131,9 @@ func (c *Checker) Moves(ctx context.Context, from Mark) ([]Move, error) {
 // its times an operator reviewed, so the listing goes on to the first time
 // the branch was there, and Follow sees the rewrite. When the activity does
 // not reach back to from, it returns every move listed and a
-// *NotReachedError.
-func Recorded(ctx context.Context, gh Activity, branch string, from Mark) ([]Move, error) {
+// *NotReachedError. seen, when set, is told of each move as its page
+// arrives, newest first, before the listing ends.
+func Recorded(ctx context.Context, gh Activity, branch string, from Mark, seen func(Move)) ([]Move, error) {
 	ref := "refs/heads/" + branch
 	found := false
 	list, err := gh.Activity(ctx, branch, func(a githubapi.Activity) bool {
@@ -145,6 +146,9 @@ func Recorded(ctx context.Context, gh Activity, branch string, from Mark) ([]Mov
 		if (from.ID != 0 && a.ID == from.ID && a.After == from.Head) || (from.ID == 0 && a.After == from.Head && !rewrite) {
 			found = true
 		}
+		if !found && seen != nil {
+			seen(moveOf(a))
+		}
 		return found
 	})
 	if err != nil {
@@ -153,7 +157,7 @@ func Recorded(ctx context.Context, gh Activity, branch string, from Mark) ([]Mov
 	moves := make([]Move, 0, len(list))
 	for _, a := range slices.Backward(list) {
 		if a.Ref == ref {
-			moves = append(moves, Move{ID: a.ID, Type: a.ActivityType, Before: a.Before, After: a.After, At: a.Timestamp.UTC(), Actor: a.Actor.GetLogin()})
+			moves = append(moves, moveOf(a))
 		}
 	}
 	if found {
@@ -175,6 +179,10 @@ func Recorded(ctx context.Context, gh Activity, branch string, from Mark) ([]Mov
 		nr.Oldest = moves[0].Before
 	}
 	return moves, nr
+}
+
+func moveOf(a githubapi.Activity) Move {
+	return Move{ID: a.ID, Type: a.ActivityType, Before: a.Before, After: a.After, At: a.Timestamp.UTC(), Actor: a.Actor.GetLogin()}
 }
 
 // Follow checks that moves (oldest first) carry the branch on from from,
@@ -224,7 +232,12 @@ var LedgerPaths = append([]string{"requests/"}, PolicyPaths...)
 // ListingDelay after GitHub recorded it (now is the broker's clock). Moves
 // are oldest first.
 func Steps(ctx context.Context, git Git, merges Merges, moves []Move, horizon, now time.Time) ([]Step, error) {
-	diffs, err := diffAll(ctx, git, moves, horizon)
+	return StepsAhead(ctx, git, merges, moves, horizon, now, nil)
+}
+
+// StepsAhead is Steps using what ahead compared already (nil: nothing).
+func StepsAhead(ctx context.Context, git Git, merges Merges, moves []Move, horizon, now time.Time, ahead *Ahead) ([]Step, error) {
+	diffs, err := diffAll(ctx, git, moves, horizon, ahead)
 	if err != nil {
 		return nil, err
 	}
@@ -269,11 +282,15 @@ const parallelMoves = 2000
 // diffAll compares the trees of every move, in contiguous runs (a move's
 // after is the next one's before, read once) on as many readers as there
 // are cores when there are many moves.
-func diffAll(ctx context.Context, git Git, moves []Move, horizon time.Time) ([][]Change, error) {
+func diffAll(ctx context.Context, git Git, moves []Move, horizon time.Time, ahead *Ahead) ([][]Change, error) {
 	out := make([][]Change, len(moves))
 	run := func(g Git, from, to int) error {
 		for i := from; i < to; i++ {
 			m := moves[i]
+			if changes, ok := ahead.known(m, horizon); ok {
+				out[i] = changes
+				continue
+			}
 			changes, err := g.Diff(ctx, m.Before, m.After, pathsOf(m, horizon), maxStepChanges)
 			if err != nil {
 				return fmt.Errorf("compare the trees of the move %.12s -> %.12s: %w", m.Before, m.After, err)

@@ -428,7 +428,7 @@ func (g *Repo) treeOf(sha string) (tree, error) {
 	if h, ok := g.roots[sha]; ok {
 		return g.tree(h)
 	}
-	c, err := g.commit(sha)
+	h, err := g.commitTree(sha)
 	if err != nil {
 		return tree{}, err
 	}
@@ -438,8 +438,34 @@ func (g *Repo) treeOf(sha string) (tree, error) {
 	if g.roots == nil {
 		g.roots = map[string]plumbing.Hash{}
 	}
-	g.roots[sha] = c.TreeHash
-	return g.tree(c.TreeHash)
+	g.roots[sha] = h
+	return g.tree(h)
+}
+
+// commitTree is the tree of commit sha, read from the commit's first line
+// (a commit object starts "tree <hex>\n"): nothing else of it is needed
+// to compare two commits' trees.
+func (g *Repo) commitTree(sha string) (plumbing.Hash, error) {
+	if !plumbing.IsHash(sha) {
+		return plumbing.ZeroHash, fmt.Errorf("%q is not a commit SHA: %w", sha, fileerr.ErrNotExist)
+	}
+	obj, err := g.object(plumbing.CommitObject, plumbing.NewHash(sha))
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		return plumbing.ZeroHash, fmt.Errorf("commit %.12s: %w", sha, fileerr.ErrNotExist)
+	}
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	r, err := obj.Reader()
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	defer r.Close()
+	var line [len("tree ") + 40 + 1]byte
+	if _, err := io.ReadFull(r, line[:]); err != nil || string(line[:5]) != "tree " || line[45] != '\n' || !plumbing.IsHash(string(line[5:45])) {
+		return plumbing.ZeroHash, fmt.Errorf("commit %.12s does not start with its tree: %w", sha, ErrCorrupt)
+	}
+	return plumbing.NewHash(string(line[5:45])), nil
 }
 
 // Log lists the first-parent commits of q.Head that change q.Paths, newest

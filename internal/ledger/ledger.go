@@ -27,7 +27,8 @@ const maxPolicyChanges = 100_000
 // Verifier is what the ledger asks about trust (custody.Checker serves it).
 type Verifier interface {
 	// Moves lists the moves of the branch GitHub recorded after from.
-	Moves(ctx context.Context, from custody.Mark) ([]custody.Move, error)
+	// seen, when set, is told of each move as it is listed, newest first.
+	Moves(ctx context.Context, from custody.Mark, seen func(custody.Move)) ([]custody.Move, error)
 	// MergedAs reports whether a PR was merged into the branch exactly as sha.
 	custody.Merges
 	// Chain verifies the steps that changed policy files (oldest first).
@@ -309,7 +310,7 @@ func (l *Ledger) sync(ctx context.Context) error {
 		// push to elsewhere and back, or a checkpoint older than a
 		// rewrite), which only the record shows.
 		l.setProgress(fmt.Sprintf("reading what GitHub recorded of %s since %.12s", l.cfg.Branch, cur.Judged.Head))
-		moves, err := l.cfg.Verifier.Moves(ctx, cur.Judged)
+		moves, err := l.cfg.Verifier.Moves(ctx, cur.Judged, nil)
 		var nr *custody.NotReachedError
 		switch {
 		case err != nil && !errors.As(err, &nr):
@@ -337,12 +338,19 @@ func (l *Ledger) sync(ctx context.Context) error {
 		from = base.Judged
 	}
 	l.setProgress(fmt.Sprintf("reading what GitHub recorded of %s since %.12s", l.cfg.Branch, from.Head))
-	moves, caught, err := l.moves(ctx, from, head)
+	var ahead *custody.Ahead
+	if base == nil {
+		// A start without a checkpoint reads a long record: its trees
+		// are compared while the listing goes on.
+		ahead = custody.NewAhead(ctx, l.git, horizon)
+	}
+	moves, caught, err := l.moves(ctx, from, head, ahead.See)
+	ahead.Stop()
 	if err != nil {
 		return err
 	}
 	l.setProgress(fmt.Sprintf("comparing the trees of %d recorded moves", len(moves)))
-	steps, err := custody.Steps(ctx, l.git, l.cfg.Verifier, moves, horizon, now)
+	steps, err := custody.StepsAhead(ctx, l.git, l.cfg.Verifier, moves, horizon, now, ahead)
 	if err != nil {
 		return err
 	}
@@ -395,8 +403,8 @@ func (l *Ledger) forget(x *Index) {
 // left the branch at head; caught says the activity has reached head. A
 // reshaped history is *custody.RewrittenError once the activity has caught
 // up with head, and "not yet" (*NotSyncedError) until then.
-func (l *Ledger) moves(ctx context.Context, from custody.Mark, head string) (moves []custody.Move, caught bool, err error) {
-	moves, err = l.cfg.Verifier.Moves(ctx, from)
+func (l *Ledger) moves(ctx context.Context, from custody.Mark, head string, seen func(custody.Move)) (moves []custody.Move, caught bool, err error) {
+	moves, err = l.cfg.Verifier.Moves(ctx, from, seen)
 	var nr *custody.NotReachedError
 	if err != nil && !errors.As(err, &nr) {
 		return nil, false, fmt.Errorf("read what GitHub recorded of %s: %w", l.cfg.Branch, err)

@@ -63,7 +63,7 @@ type verifier struct {
 	movesErr error
 }
 
-func (v *verifier) Moves(ctx context.Context, from custody.Mark) ([]custody.Move, error) {
+func (v *verifier) Moves(ctx context.Context, from custody.Mark, seen func(custody.Move)) ([]custody.Move, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.movesErr != nil {
@@ -93,7 +93,7 @@ func (v *verifier) Moves(ctx context.Context, from custody.Mark) ([]custody.Move
 		}
 		all = chain
 	}
-	return custody.Recorded(ctx, activity(all), "main", from)
+	return custody.Recorded(ctx, activity(all), "main", from, seen)
 }
 
 // activity serves moves (oldest first) as GitHub's activity lists them.
