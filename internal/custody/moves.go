@@ -156,9 +156,26 @@ func Recorded(ctx context.Context, gh Activity, branch string, from Mark, seen f
 	}
 	moves := make([]Move, 0, len(list))
 	for _, a := range slices.Backward(list) {
-		if a.Ref == ref {
-			moves = append(moves, moveOf(a))
+		if a.Ref != ref {
+			continue
 		}
+		m := moveOf(a)
+		if n := len(moves); n > 0 {
+			// Kept for every grant of the window: a move's before is
+			// the last one's after, held once, and its type and actor
+			// are a few names.
+			prev := moves[n-1]
+			if m.Before == prev.After {
+				m.Before = prev.After
+			}
+			if m.Type == prev.Type {
+				m.Type = prev.Type
+			}
+			if m.Actor == prev.Actor {
+				m.Actor = prev.Actor
+			}
+		}
+		moves = append(moves, m)
 	}
 	if found {
 		return moves, nil

@@ -263,19 +263,29 @@ func newOn(b *testing.B, w *ledgertest.World, repo *gitlog.Repo, cfg ledger.Conf
 // with grants (caches, the policy) cancels out.
 func BenchmarkScaleMemory(b *testing.B) {
 	type point struct {
-		heap   uint64
-		grants int
+		cold, restored uint64
+		grants         int
 	}
 	var points []point
 	for _, merges := range []int{20_000, 100_000} {
 		w := scaleWorld(b, merges)
 		w.Fake.Latency(0)
-		heap, kept := heapAfter(func() any { l, _, _ := coldStart(b, w, ledger.Config{}); return l })
-		points = append(points, point{heap, kept.(*ledger.Ledger).Index().Len()})
-		b.Logf("%d merges: %d grants, %d MiB held", merges, points[len(points)-1].grants, heap>>20)
+		saved := ledger.Config{Checkpoints: []ledger.Checkpoints{checkpoint.File{Path: filepath.Join(b.TempDir(), "checkpoint")}}, StateKey: scaleKey}
+		cold, kept := heapAfter(func() any { l, _, _ := coldStart(b, w, saved); return l })
+		restored, _ := heapAfter(func() any {
+			l := scaleLedger(b, w, saved)
+			if err := l.Sync(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			answer(b, l)
+			return l
+		})
+		points = append(points, point{cold, restored, kept.(*ledger.Ledger).Index().Len()})
+		b.Logf("%d merges: %d grants, %d MiB held after a cold start, %d MiB after a start from the checkpoint", merges, points[len(points)-1].grants, cold>>20, restored>>20)
 	}
 	for b.Loop() {
 	}
-	slope := float64(int64(points[1].heap)-int64(points[0].heap)) / float64(points[1].grants-points[0].grants)
-	b.ReportMetric(slope, "B/windowed-grant")
+	grants := float64(points[1].grants - points[0].grants)
+	b.ReportMetric(float64(int64(points[1].cold)-int64(points[0].cold))/grants, "B/windowed-grant-cold")
+	b.ReportMetric(float64(int64(points[1].restored)-int64(points[0].restored))/grants, "B/windowed-grant-from-checkpoint")
 }
