@@ -42,6 +42,13 @@ func TestRunbookBrokersStart(t *testing.T) {
 	if len(brokers) < 3 {
 		t.Fatalf("found %d broker configurations in the runbook, want the environment file, the flags and the Lambda function's", len(brokers))
 	}
+	fleet := false
+	for _, rb := range brokers {
+		fleet = fleet || rb.cfg.CheckpointURL != "" && rb.cfg.StateKey != ""
+	}
+	if !fleet {
+		t.Error("no broker of the runbook keeps its checkpoint where every instance reads it (ELEVATE_CHECKPOINT_URL)")
+	}
 	for _, installed := range []bool{true, false} {
 		for _, rb := range brokers {
 			name := rb.where + ", App on the access repository only"
@@ -57,6 +64,9 @@ func TestRunbookBrokersStart(t *testing.T) {
 }
 
 func startRunbookBroker(t *testing.T, cfg broker.Config, installed bool) {
+	// Its S3 is AWS's own, which a test never reaches: the fleet's
+	// checkpoint in S3 is TestNewInstanceStartsFromTheFleetCheckpoint's.
+	cfg.CheckpointURL = ""
 	owner, name, _ := strings.Cut(cfg.Repo, "/")
 	repo := ledgertest.New(t)
 	at := time.Now().Add(-time.Hour)
