@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/elevate-gitops/elevate/internal/checkpoint"
+	"github.com/elevate-gitops/elevate/internal/custody"
+	"github.com/elevate-gitops/elevate/internal/gitlog"
+	"github.com/elevate-gitops/elevate/internal/ledger/ledgertest"
 )
 
 var checkpointKey = []byte("0123456789abcdef0123456789abcdef")
@@ -124,5 +127,40 @@ func TestLongerLookBackKeepsTheCheckpoint(t *testing.T) {
 	cold := checkpointed(t, r, v, filepath.Join(t.TempDir(), "none"), &now)
 	if err := cold.Sync(context.Background()); err == nil {
 		t.Fatal("without the checkpoint, an activity that does not reach the anchor is no rewrite")
+	}
+}
+
+// A cold start over thousands of recorded moves compares them on every
+// core and while the activity is listed: the index is the same as one
+// read move by move.
+func TestColdStartOnEveryCore(t *testing.T) {
+	t.Parallel()
+	w := ledgertest.NewWorld(t, ledgertest.Shape{Merges: 2500, Accounts: 3, End: t0, NoGitHub: true})
+	var moves []custody.Move
+	for i := 1; i < len(w.SHAs); i++ {
+		moves = append(moves, custody.Move{ID: int64(i), Type: custody.MovePRMerge, Before: w.SHAs[i-1], After: w.SHAs[i], At: w.At[i]})
+	}
+	git, err := gitlog.Open(w.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := t0
+	l, err := New(Config{History: git, Branch: "main", Anchor: w.Anchor(), Verifier: &verifier{by: map[string]*Verification{}, moves: moves}, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	x := l.Index()
+	if x.Len() != 2500 {
+		t.Fatalf("%d grants, want 2500", x.Len())
+	}
+	for _, i := range []int{1, 1234, 2500} {
+		id := strings.TrimSuffix(strings.TrimPrefix(w.Paths[i-1], "requests/"), ".yaml")
+		g, ok := x.Grant(id)
+		if !ok || g.Step.After != w.SHAs[i] || g.Step.Before != w.SHAs[i-1] {
+			t.Errorf("grant %s: %+v", id, g)
+		}
 	}
 }
