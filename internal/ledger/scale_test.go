@@ -41,21 +41,14 @@ func scaleWorld(b *testing.B, merges int) *ledgertest.World {
 	return w
 }
 
-// scaleLedger is a broker's ledger over w's repository, with nothing saved.
+// scaleLedger is a broker's ledger over w's repository.
 func scaleLedger(b *testing.B, w *ledgertest.World, cfg ledger.Config) *ledger.Ledger {
 	b.Helper()
 	git, err := gitlog.Open(w.Dir)
 	if err != nil {
 		b.Fatal(err)
 	}
-	now := func() time.Time { return scaleNow }
-	cfg.History, cfg.Branch, cfg.Anchor, cfg.Now = git, "main", w.Anchor(), now
-	cfg.Verifier = &custody.Checker{GitHub: w.GitHub, Git: git, Members: w.GitHub, Branch: "main", Anchor: w.Anchor(), Now: now}
-	l, err := ledger.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return l
+	return newOn(b, w, git, cfg)
 }
 
 // answer asks for the newest grant, as the broker's first answer does: it
