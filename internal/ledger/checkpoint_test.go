@@ -164,3 +164,33 @@ func TestColdStartOnEveryCore(t *testing.T) {
 		}
 	}
 }
+
+// What is past the look-back is forgotten, verdicts and revocations
+// alike: neither memory nor checkpoints grow with history.
+func TestForgetsWhatIsPastTheHorizon(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	g := r.Commit(t0.Add(-time.Hour), "a", map[string]string{"requests/prod/2026-11/a.yaml": requestYAML("alice", "prod", "2h", "")})
+	r.Commit(t0.Add(-30*time.Minute), "revoke b", map[string]string{"requests/prod/2026-11/b.yaml": requestYAML("bob", "prod", "2h", "")})
+	r.Commit(t0.Add(-20*time.Minute), "revoke b", map[string]string{"requests/prod/2026-11/b.yaml": ""})
+	v := &verifier{by: map[string]*Verification{g: {OK: true, AuthorID: alice, MergedAt: t0.Add(-time.Hour)}}, repo: r}
+	now := t0
+	l := newLedger(t, r, v, &now)
+	if err := l.VerifyAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := l.Index().Removed("b"); !ok || len(l.verified) != 1 {
+		t.Fatalf("the test needs a verdict and a revocation: %d verdicts", len(l.verified))
+	}
+	now = t0.Add(40 * 24 * time.Hour)
+	r.Commit(now.Add(-time.Minute), "later", map[string]string{"requests/staging/2027-01/c.yaml": requestYAML("alice", "staging", "2h", "")})
+	if err := l.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := l.Index().Removed("b"); ok {
+		t.Error("a revocation from before the look-back is still held")
+	}
+	if n := len(l.verified); n != 0 {
+		t.Errorf("%d verdicts of grants past the look-back are still held", n)
+	}
+}
