@@ -301,13 +301,20 @@ const parallelMoves = 2000
 // are cores when there are many moves.
 func diffAll(ctx context.Context, git Git, moves []Move, horizon time.Time, ahead *Ahead) ([][]Change, error) {
 	out := make([][]Change, len(moves))
-	run := func(g Git, from, to int) error {
-		for i := from; i < to; i++ {
+	// What ahead compared already is taken as it is; only the rest is
+	// shared among the workers, so none is left with all of it.
+	var todo []int
+	var rest []Move
+	for i, m := range moves {
+		if changes, ok := ahead.known(m, horizon); ok {
+			out[i] = changes
+			continue
+		}
+		todo, rest = append(todo, i), append(rest, m)
+	}
+	run := func(g Git, idx []int) error {
+		for _, i := range idx {
 			m := moves[i]
-			if changes, ok := ahead.known(m, horizon); ok {
-				out[i] = changes
-				continue
-			}
 			changes, err := g.Diff(ctx, m.Before, m.After, pathsOf(m, horizon), maxStepChanges)
 			if err != nil {
 				return fmt.Errorf("compare the trees of the move %.12s -> %.12s: %w", m.Before, m.After, err)
@@ -318,15 +325,15 @@ func diffAll(ctx context.Context, git Git, moves []Move, horizon time.Time, ahea
 	}
 	f, ok := git.(forker)
 	workers := min(runtime.GOMAXPROCS(0), 8)
-	if !ok || len(moves) < parallelMoves || workers < 2 {
-		return out, run(git, 0, len(moves))
+	if !ok || len(todo) < parallelMoves || workers < 2 {
+		return out, run(git, todo)
 	}
 	var eg errgroup.Group
-	bounds := balance(moves, horizon, workers)
+	bounds := balance(rest, horizon, workers)
 	for w := range workers {
-		from, to := bounds[w], bounds[w+1]
+		idx := todo[bounds[w]:bounds[w+1]]
 		if w == 0 {
-			eg.Go(func() error { return run(git, from, to) })
+			eg.Go(func() error { return run(git, idx) })
 			continue
 		}
 		eg.Go(func() error {
@@ -335,7 +342,7 @@ func diffAll(ctx context.Context, git Git, moves []Move, horizon time.Time, ahea
 				return err
 			}
 			defer fork.Close()
-			return run(fork, from, to)
+			return run(fork, idx)
 		})
 	}
 	return out, eg.Wait()
