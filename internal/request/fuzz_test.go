@@ -72,8 +72,12 @@ func checkInvariants(t *testing.T, r *Request) {
 		t.Fatalf("accepted requester %q", r.Requester)
 	case !accountRE.MatchString(r.Account):
 		t.Fatalf("accepted account %q", r.Account)
-	case !roleRE.MatchString(r.Role):
-		t.Fatalf("accepted role %q", r.Role)
+	case len(r.AllTargets()) < 1 || len(r.AllTargets()) > MaxTargets:
+		t.Fatalf("accepted %d targets", len(r.AllTargets()))
+	case r.AllTargets()[0].Account != r.Account:
+		t.Fatalf("account %q is not the first target's", r.Account)
+	case !validTargets(r.AllTargets()):
+		t.Fatalf("accepted targets %v", r.AllTargets())
 	case r.Duration <= 0 || r.Duration > maxDuration:
 		t.Fatalf("accepted duration %v", r.Duration)
 	case utf8.RuneCountInString(r.Reason) < 10 || utf8.RuneCountInString(r.Reason) > 1000:
@@ -89,8 +93,30 @@ func checkInvariants(t *testing.T, r *Request) {
 		}
 	}
 	for key := range r.Lines {
-		if !slices.Contains(allKeys, key) {
+		if !slices.Contains(allKeys, key) && !isTargetField(r, key) {
 			t.Fatalf("Lines has unknown key %q", key)
 		}
 	}
+}
+
+// validTargets reports whether every target names a valid account and
+// exactly one valid role or permission set, each target once.
+func validTargets(targets []Target) bool {
+	seen := map[Target]bool{}
+	for _, t := range targets {
+		if seen[t] || !accountRE.MatchString(t.Account) || (t.Role == "") == (t.PermissionSet == "") || !roleRE.MatchString(t.Name()) {
+			return false
+		}
+		seen[t] = true
+	}
+	return true
+}
+
+func isTargetField(r *Request, key string) bool {
+	for i := range r.Targets {
+		if key == TargetField(i) {
+			return true
+		}
+	}
+	return false
 }

@@ -24,20 +24,106 @@ const MaxNotBeforeAhead = 30 * 24 * time.Hour
 // maxDuration bounds the duration field.
 const maxDuration = 720 * time.Hour
 
+// MaxTargets bounds the targets of one request.
+const MaxTargets = 20
+
 // Request is a parsed request file.
 type Request struct {
 	Requester string // GitHub login
-	Account   string
-	Role      string // IAM role name, not an ARN
+	// Account is the account whose folder holds the file: the account of
+	// a one-target request, the first target's in a list.
+	Account string
+	// Role or PermissionSet is the one target's in Account; both are ""
+	// when the file lists Targets.
+	Role          string // IAM role name, not an ARN
+	PermissionSet string // IAM Identity Center permission set name
+	// Targets is the file's targets: list, nil when it names one target
+	// with account and role or permission_set. AllTargets reads both forms.
+	Targets   []Target
 	Duration  time.Duration
 	Reason    string    // trimmed of surrounding white space
 	Ticket    string    // "" when absent
 	NotBefore time.Time // zero when absent; in UTC
 	Emergency bool
 	// Lines maps each YAML key present in the file ("requester", "account",
-	// ...) to its 1-based line, for annotations.
+	// ...) to its 1-based line, for annotations; a listed target's line is
+	// under TargetField(i).
 	Lines map[string]int
 }
+
+// Target is one account and IAM role, or account and Identity Center
+// permission set, that a request asks for.
+type Target struct {
+	Account       string
+	Role          string // "" for a permission set
+	PermissionSet string // "" for a role
+}
+
+// IsPermissionSet reports whether t is an Identity Center target.
+func (t Target) IsPermissionSet() bool { return t.PermissionSet != "" }
+
+// Name is the role's or the permission set's name.
+func (t Target) Name() string {
+	if t.IsPermissionSet() {
+		return t.PermissionSet
+	}
+	return t.Role
+}
+
+// String writes t the way the CLI reads it: "prod:Admin" for a role,
+// "payments:ps/PaymentsAdmin" for a permission set.
+func (t Target) String() string {
+	if t.IsPermissionSet() {
+		return t.Account + ":" + permissionSetPrefix + t.PermissionSet
+	}
+	return t.Account + ":" + t.Role
+}
+
+// permissionSetPrefix marks a permission set in a target written as text.
+const permissionSetPrefix = "ps/"
+
+// ParseTarget reads "ACCOUNT:ROLE" or "ACCOUNT:ps/PERMISSION_SET".
+func ParseTarget(s string) (Target, error) {
+	account, name, ok := strings.Cut(s, ":")
+	if !ok || account == "" || name == "" {
+		return Target{}, fmt.Errorf("target %s: write ACCOUNT:ROLE or ACCOUNT:ps/PERMISSION_SET, like prod:Admin", quote(s))
+	}
+	if !accountRE.MatchString(account) {
+		return Target{}, fmt.Errorf("target %s: %s is not an account name", quote(s), quote(account))
+	}
+	t := Target{Account: account, Role: name}
+	if ps, ok := strings.CutPrefix(name, permissionSetPrefix); ok {
+		t = Target{Account: account, PermissionSet: ps}
+	}
+	if !roleRE.MatchString(t.Name()) {
+		return Target{}, fmt.Errorf("target %s: %s is not a role or permission set name: 1-64 letters, digits and + = , . @ _ -", quote(s), quote(t.Name()))
+	}
+	return t, nil
+}
+
+// AllTargets is every target of r, in file order: one for a file that
+// names account and role or permission_set, the list otherwise.
+func (r *Request) AllTargets() []Target {
+	if len(r.Targets) > 0 {
+		return r.Targets
+	}
+	return []Target{{Account: r.Account, Role: r.Role, PermissionSet: r.PermissionSet}}
+}
+
+// Target returns r's target in account named name (a role or a
+// permission set), if it has one.
+func (r *Request) Target(account, name string) (Target, bool) {
+	for _, t := range r.AllTargets() {
+		if t.Account == account && t.Name() == name {
+			return t, true
+		}
+	}
+	return Target{}, false
+}
+
+// TargetField is the field name of the i-th listed target (0-based), as
+// errors and Lines name it.
+func TargetField(i int) string { return fmt.Sprintf("%s[%d]", keyTargets, i) }
 
 // Error is a problem in a file. It is strictyaml's type, so errors.As finds
 // it as either.
@@ -48,6 +134,8 @@ const (
 	keyRequester = "requester"
 	keyAccount   = "account"
 	keyRole      = "role"
+	keyPermSet   = "permission_set"
+	keyTargets   = "targets"
 	keyDuration  = "duration"
 	keyReason    = "reason"
 	keyTicket    = "ticket"
@@ -56,8 +144,8 @@ const (
 )
 
 var (
-	allKeys      = []string{keyRequester, keyAccount, keyRole, keyDuration, keyReason, keyTicket, keyNotBefore, keyEmergency}
-	requiredKeys = []string{keyRequester, keyAccount, keyRole, keyDuration, keyReason}
+	allKeys      = []string{keyRequester, keyAccount, keyRole, keyPermSet, keyTargets, keyDuration, keyReason, keyTicket, keyNotBefore, keyEmergency}
+	requiredKeys = []string{keyRequester, keyDuration, keyReason}
 )
 
 var (
@@ -88,7 +176,7 @@ func Parse(file string, data []byte) (*Request, error) {
 	for _, key := range root.Keys() {
 		r.Lines[key] = root.KeyLine(key)
 	}
-	for _, parse := range []func(*strictyaml.Map) error{r.parseRequester, r.parseAccount, r.parseRole,
+	for _, parse := range []func(*strictyaml.Map) error{r.parseRequester, r.parseTargets,
 		r.parseDuration, r.parseReason, r.parseTicket, r.parseNotBefore, r.parseEmergency} {
 		if err := parse(root); err != nil {
 			return nil, err
@@ -108,28 +196,105 @@ func (r *Request) parseRequester(m *strictyaml.Map) (err error) {
 	return m.Errorf(keyRequester, "%s is not a GitHub login%s: letters, digits and single hyphens, at most 39 characters, not starting or ending with a hyphen", quote(r.Requester), hint)
 }
 
-func (r *Request) parseAccount(m *strictyaml.Map) (err error) {
-	if r.Account, _, err = m.String(keyAccount); err != nil || accountRE.MatchString(r.Account) {
+// parseTargets reads account with role or permission_set, or the targets
+// list: exactly one form, and in a list 1 to MaxTargets distinct targets.
+func (r *Request) parseTargets(m *strictyaml.Map) error {
+	if m.Has(keyTargets) {
+		for _, key := range []string{keyAccount, keyRole, keyPermSet} {
+			if m.Has(key) {
+				return m.Errorf(key, "a request lists its targets or names one account with role or permission_set, not both: move %s into targets", key)
+			}
+		}
+		return r.parseTargetList(m)
+	}
+	t, err := parseTarget(m, "a request names its account and role (or permission_set), or lists targets")
+	if err != nil {
 		return err
 	}
-	return m.Errorf(keyAccount, "%s is not an account name: lowercase letters, digits and hyphens, at most 63 characters, starting with a letter or digit", quote(r.Account))
+	r.Account, r.Role, r.PermissionSet = t.Account, t.Role, t.PermissionSet
+	return nil
 }
 
-func (r *Request) parseRole(m *strictyaml.Map) (err error) {
+func (r *Request) parseTargetList(m *strictyaml.Map) error {
+	list, _, err := m.Maps(keyTargets)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(list) == 0:
+		return m.Errorf(keyTargets, "lists no target: name at least one {account: …, role: …}")
+	case len(list) > MaxTargets:
+		return m.Errorf(keyTargets, "lists %d targets; at most %d are allowed in one request", len(list), MaxTargets)
+	}
+	seen := map[Target]int{}
+	for i, item := range list {
+		if err := item.Only([]string{keyAccount, keyRole, keyPermSet}); err != nil {
+			return err
+		}
+		if err := item.PlainKeys(); err != nil {
+			return err
+		}
+		t, err := parseTarget(item, "each target names its account and role or permission_set")
+		if err != nil {
+			return err
+		}
+		if first, dup := seen[t]; dup {
+			return item.Problemf("%s is listed twice (first as %s): name each target once", t, TargetField(first))
+		}
+		seen[t] = i
+		r.Lines[TargetField(i)] = item.Line()
+		r.Targets = append(r.Targets, t)
+	}
+	r.Account = r.Targets[0].Account
+	return nil
+}
+
+// parseTarget reads account and exactly one of role and permission_set
+// from m, a request file or one item of its targets list.
+func parseTarget(m *strictyaml.Map, form string) (Target, error) {
+	var t Target
+	switch {
+	case !m.Has(keyAccount):
+		return t, m.Errorf(keyAccount, "required key is missing: %s", form)
+	case m.Has(keyRole) && m.Has(keyPermSet):
+		return t, m.Errorf(keyPermSet, "a target is a role or a permission set, not both: keep one of role and permission_set")
+	case !m.Has(keyRole) && !m.Has(keyPermSet):
+		return t, m.Errorf(keyRole, "required key is missing: %s", form)
+	}
+	var err error
+	if t.Account, _, err = m.String(keyAccount); err != nil {
+		return t, err
+	}
+	if !accountRE.MatchString(t.Account) {
+		return t, m.Errorf(keyAccount, "%s is not an account name: lowercase letters, digits and hyphens, at most 63 characters, starting with a letter or digit", quote(t.Account))
+	}
+	if m.Has(keyPermSet) {
+		s, _, err := m.String(keyPermSet)
+		switch {
+		case err != nil:
+			return t, err
+		case strings.HasPrefix(s, "arn:"):
+			return t, m.Errorf(keyPermSet, "must be the permission set's name as eligibility.yaml lists it, not an ARN")
+		case !roleRE.MatchString(s):
+			return t, m.Errorf(keyPermSet, "%s is not a permission set name: 1-64 letters, digits and + = , . @ _ -", quote(s))
+		}
+		t.PermissionSet = s
+		return t, nil
+	}
 	s, _, err := m.String(keyRole)
 	switch {
 	case err != nil:
-		return err
+		return t, err
 	case roleRE.MatchString(s):
-		r.Role = s
-		return nil
+		t.Role = s
+		return t, nil
 	case !strings.HasPrefix(s, "arn:"):
-		return m.Errorf(keyRole, "%s is not an IAM role name: 1-64 letters, digits and + = , . @ _ -", quote(s))
+		return t, m.Errorf(keyRole, "%s is not an IAM role name: 1-64 letters, digits and + = , . @ _ -", quote(s))
 	}
 	if name := s[strings.LastIndex(s, "/")+1:]; strings.Contains(s, ":role/") && roleRE.MatchString(name) {
-		return m.Errorf(keyRole, "must be a role name, not an ARN: write %s", quote(name))
+		return t, m.Errorf(keyRole, "must be a role name, not an ARN: write %s", quote(name))
 	}
-	return m.Errorf(keyRole, "must be a role name, not an ARN")
+	return t, m.Errorf(keyRole, "must be a role name, not an ARN")
 }
 
 func (r *Request) parseDuration(m *strictyaml.Map) (err error) {
@@ -240,8 +405,30 @@ func Marshal(r *Request) []byte {
 			&yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: strings.ToValidUTF8(value, "\uFFFD")})
 	}
 	add(keyRequester, "!!str", r.Requester)
-	add(keyAccount, "!!str", r.Account)
-	add(keyRole, "!!str", r.Role)
+	if len(r.Targets) > 0 {
+		list := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+		for _, t := range r.Targets {
+			item := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Style: yaml.FlowStyle}
+			kind, name := keyRole, t.Role
+			if t.IsPermissionSet() {
+				kind, name = keyPermSet, t.PermissionSet
+			}
+			for _, kv := range [][2]string{{keyAccount, t.Account}, {kind, name}} {
+				item.Content = append(item.Content,
+					&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: kv[0]},
+					&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: kv[1]})
+			}
+			list.Content = append(list.Content, item)
+		}
+		root.Content = append(root.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: keyTargets}, list)
+	} else {
+		add(keyAccount, "!!str", r.Account)
+		if r.PermissionSet != "" {
+			add(keyPermSet, "!!str", r.PermissionSet)
+		} else {
+			add(keyRole, "!!str", r.Role)
+		}
+	}
 	add(keyDuration, "!!str", FormatDuration(r.Duration))
 	add(keyReason, "!!str", r.Reason)
 	if r.Ticket != "" {

@@ -3,6 +3,7 @@ package request
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -172,6 +173,24 @@ func TestParseValid(t *testing.T) {
 				Reason: strings.Repeat("é", 1000), Lines: minimalLines},
 		},
 		{
+			name: "targets",
+			data: string(readTestdata(t, "valid_targets.yaml")),
+			want: &Request{
+				Requester: "alice", Account: "prod", Duration: 2 * time.Hour,
+				Targets: []Target{{Account: "prod", Role: "Admin"}, {Account: "payments", PermissionSet: "PaymentsAdmin"}},
+				Reason:  "Fail over the payments database during INC-4821", Ticket: "INC-4821",
+				Lines: map[string]int{"requester": 1, "targets": 2, "targets[0]": 3, "targets[1]": 4,
+					"duration": 6, "reason": 7, "ticket": 8},
+			},
+		},
+		{
+			name: "permission set",
+			data: with("role", "permission_set: PaymentsAdmin"),
+			want: &Request{Requester: "alice", Account: "prod", PermissionSet: "PaymentsAdmin", Duration: 2 * time.Hour,
+				Reason: "Rotate the TLS certificate",
+				Lines:  map[string]int{"requester": 1, "account": 2, "permission_set": 3, "duration": 4, "reason": 5}},
+		},
+		{
 			name: "explicit document markers",
 			data: "---\n" + minimal + "...\n",
 			want: &Request{Requester: "alice", Account: "prod", Role: "Admin", Duration: 2 * time.Hour,
@@ -191,6 +210,15 @@ func TestParseValid(t *testing.T) {
 			}
 		})
 	}
+}
+
+// targets is a request listing n targets, acct-0:Admin … on lines 5 on.
+func targets(n int) string {
+	s := "requester: alice\nduration: 2h\nreason: Rotate the TLS certificate\ntargets:\n"
+	for i := range n {
+		s += fmt.Sprintf("  - {account: acct-%d, role: Admin}\n", i)
+	}
+	return s
 }
 
 // aliasBomb is a billion-laughs document: expanded, it would hold 10^9
@@ -273,7 +301,7 @@ func TestParseErrors(t *testing.T) {
 		{"merge key", "requester: alice\n<<: {role: Admin}\n", wantErr{2, "", `key "<<" must be a string, not a merge key`}},
 
 		// Keys.
-		{"unknown key", with("role", "rolee: Admin"), wantErr{3, "rolee", "unknown key (allowed: requester, account, role, duration, reason, ticket, not_before, emergency)"}},
+		{"unknown key", with("role", "rolee: Admin"), wantErr{3, "rolee", "unknown key (allowed: requester, account, role, permission_set, targets, duration, reason, ticket, not_before, emergency)"}},
 		{"unknown key comes first", "requester: alice\nfoo: bar\nrole: 1\n", wantErr{2, "foo", "unknown key"}},
 		{"unknown odd key", "requester: alice\n? a b\n: c\n", wantErr{2, "", `unknown key "a b" (allowed: requester,`}},
 		{"unknown long key is shortened", "requester: alice\n" + strings.Repeat("k", 100) + ": x\n", wantErr{2, "", `unknown key "` + strings.Repeat("k", 40) + `…"`}},
@@ -290,6 +318,18 @@ func TestParseErrors(t *testing.T) {
 		{"missing requester", with("requester", ""), wantErr{1, "requester", "required key is missing"}},
 		{"missing account", with("account", ""), wantErr{1, "account", "required key is missing"}},
 		{"missing role", with("role", ""), wantErr{1, "role", "required key is missing"}},
+		{"both role and permission_set", with("role", "role: Admin\npermission_set: PaymentsAdmin"), wantErr{4, "permission_set", "a role or a permission set, not both"}},
+		{"both role and targets", minimal + "targets:\n  - {account: prod, role: Admin}\n", wantErr{2, "account", "not both: move account into targets"}},
+		{"targets with a top-level permission_set", targets(1) + "permission_set: X\n", wantErr{6, "permission_set", "not both"}},
+		{"21 targets", targets(21), wantErr{4, "targets", "lists 21 targets; at most 20"}},
+		{"no target", "requester: alice\nduration: 2h\nreason: Rotate the TLS certificate\ntargets: []\n", wantErr{4, "targets", "lists no target"}},
+		{"a duplicate target", targets(2) + "  - {account: acct-0, role: Admin}\n", wantErr{7, "targets[2]", "acct-0:Admin is listed twice (first as targets[0])"}},
+		{"a target without its role", targets(1) + "  - {account: prod}\n", wantErr{6, "targets[1].role", "required key is missing"}},
+		{"a target with both", targets(1) + "  - {account: prod, role: A, permission_set: B}\n", wantErr{6, "targets[1].permission_set", "not both"}},
+		{"a target with an unknown key", targets(1) + "  - {account: prod, role: A, duration: 1h}\n", wantErr{6, "targets[1].duration", "unknown key"}},
+		{"a target's bad account", targets(1) + "  - {account: Prod, role: A}\n", wantErr{6, "targets[1].account", "not an account name"}},
+		{"a permission set ARN", with("role", "permission_set: arn:aws:sso:::permissionSet/ssoins-1/ps-1"), wantErr{3, "permission_set", "not an ARN"}},
+		{"targets not a list", "requester: alice\ntargets: prod\nduration: 2h\nreason: Rotate the TLS certificate\n", wantErr{2, "targets", "must be a list"}},
 		{"missing duration", with("duration", ""), wantErr{1, "duration", "required key is missing"}},
 		{"missing reason", with("reason", ""), wantErr{1, "reason", "required key is missing"}},
 		{"missing several: the first in key order", "reason: Rotate the TLS certificate\nrole: Admin\n", wantErr{1, "requester", "required key is missing"}},
@@ -471,6 +511,11 @@ func TestMarshalRoundTrip(t *testing.T) {
 		{"sub-second duration", func(r *Request) { r.Duration = 1500 * time.Millisecond }},
 		{"nanosecond not_before", func(r *Request) { r.NotBefore = time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC) }},
 		{"role with every allowed symbol", func(r *Request) { r.Role = "a+b=c,d.e@f_g-h" }},
+		{"permission set", func(r *Request) { r.Role, r.PermissionSet = "", "PaymentsAdmin" }},
+		{"targets", func(r *Request) {
+			r.Role = ""
+			r.Targets = []Target{{Account: "prod", Role: "Admin"}, {Account: "2026", PermissionSet: "true"}, {Account: "prod", PermissionSet: "Admin"}}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

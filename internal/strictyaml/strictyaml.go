@@ -255,6 +255,11 @@ func (m *Map) Errorf(key, format string, args ...any) *Error {
 	return &Error{File: m.file, Line: m.KeyLine(key), Field: m.field(key), Message: fmt.Sprintf(format, args...)}
 }
 
+// Problemf builds an error located at the mapping itself.
+func (m *Map) Problemf(format string, args ...any) *Error {
+	return &Error{File: m.file, Line: m.node.Line, Field: m.prefix, Message: fmt.Sprintf(format, args...)}
+}
+
 // Only rejects keys outside allowed and requires the required ones, in file order.
 func (m *Map) Only(allowed []string, required ...string) error {
 	for _, k := range m.keys {
