@@ -60,21 +60,45 @@ type Verdict struct {
 	Policy   *eligibility.Decision
 	Required int // approvals needed
 
-	// Approvers are the owners whose approval counts, by login.
+	// Approvers are the owners whose approval counts, by login (for a
+	// request, of any target).
 	Approvers []string
-	// Waiting lists, per file still lacking approval, who could give it.
+	// Targets is the decision on each target of a request, in file order.
+	Targets []TargetVerdict
+	// Waiting lists, per file (or request target) still lacking approval,
+	// who could give it.
 	Waiting []Waiting
+	// AskReviews are the approvers GitHub does not ask on its own (a
+	// rule's approvers, another account folder's owners) of the targets
+	// still waiting, as CODEOWNERS writes them: the Action requests their
+	// reviews.
+	AskReviews []string
 	// Revoked lists the request ids a revocation PR removes.
 	Revoked []string
 	// Reasons say why the PR is rejected, every one of them.
 	Reasons []Reason
 }
 
-// Waiting is a file that still needs approvals and the owners who may give them.
+// Waiting is a file, or a target of a request, that still needs approvals
+// and the owners who may give them.
 type Waiting struct {
 	Path    string
+	Target  string // "prod:Admin", for a request
 	Missing int
 	Owners  []string
+}
+
+// TargetVerdict is the decision on one target of a request: who approves
+// it, how many must, and who has.
+type TargetVerdict struct {
+	Target    request.Target
+	Rules     []string // the rules that matched
+	Required  int
+	Approvers []string // whose approval of the head counts for it
+	// Owners are who may approve it: the rule's approvers, or the
+	// CODEOWNERS of the target's account folder (ByRule false).
+	Owners []string
+	ByRule bool
 }
 
 // Summary is the one-line outcome, fit for a commit status.
@@ -84,6 +108,9 @@ func (v *Verdict) Summary() string {
 		return v.Reasons[0].String()
 	case Pending:
 		w := v.Waiting[0]
+		if w.Target != "" && len(v.Targets) > 1 {
+			return fmt.Sprintf("awaiting %d approval(s) for %s from %s (%d of %d targets waiting)", w.Missing, w.Target, strings.Join(w.Owners, ", "), len(v.Waiting), len(v.Targets))
+		}
 		return fmt.Sprintf("awaiting %d approval(s) on %s from %s", w.Missing, w.Path, strings.Join(w.Owners, ", "))
 	}
 	switch v.Kind {
@@ -362,36 +389,116 @@ func (j *judge) request() (*Verdict, error) {
 	if !j.f.MergedAt.IsZero() && strings.EqualFold(req.Requester, j.f.RecordedRequester) {
 		login = req.Requester
 	}
-	decision, err := policy.Evaluate(j.ctx, eligibility.Ask{
-		Login: login, Account: req.Account, Role: req.Role,
-		Duration: req.Duration, Ticket: req.Ticket, Emergency: req.Emergency,
-	}, j.members)
-	var notEligible *eligibility.NotEligibleError
-	switch {
-	case errors.As(err, &notEligible):
-		for _, pr := range notEligible.Problems {
-			reject(req.Lines[pr.Field], pr.Field, "%s", pr.Message)
-		}
-	case err != nil:
+	month, name := j.now.UTC().Format("2006-01"), "request"
+	if pathErr == nil {
+		month, name = p.Month, p.Name
+	}
+	if err := j.targets(v, req, policy, login, month, name); err != nil {
 		return nil, err
-	default:
-		v.Policy = decision
-		v.Required = decision.Approvals
-	}
-	owners, reason := j.ownersOf(path)
-	if reason != nil {
-		v.Reasons = append(v.Reasons, *reason)
-	}
-	if len(v.Reasons) > 0 {
-		return v, nil
-	}
-	if v.Approvers, err = j.approvers(owners); err != nil {
-		return nil, err
-	}
-	if missing := v.Required - len(v.Approvers); missing > 0 {
-		v.Waiting = append(v.Waiting, j.waiting(path, missing, owners))
 	}
 	return v, nil
+}
+
+// targets judges each target of req on its own: eligible under the policy,
+// approved by its own approvers (the rule's, else the CODEOWNERS of its
+// account's folder). One review may count for several targets.
+func (j *judge) targets(v *Verdict, req *request.Request, policy *eligibility.Policy, login, month, name string) error {
+	listed := len(req.Targets) > 0
+	approvedBy := map[string]bool{}
+	var judged []TargetVerdict
+	var ownerSets [][]codeowners.Owner // each judged target's
+	for i, t := range req.AllTargets() {
+		// Where a problem of this target is reported: its own item in a
+		// list, the file's fields otherwise.
+		line := func(f string) (int, string) {
+			if listed && (f == "account" || f == "role" || f == "permission_set") {
+				return req.Lines[request.TargetField(i)], request.TargetField(i) + "." + f
+			}
+			return req.Lines[f], f
+		}
+		decision, err := policy.Evaluate(j.ctx, eligibility.Ask{
+			Login: login, Account: t.Account, Role: t.Role, PermissionSet: t.PermissionSet,
+			Duration: req.Duration, Ticket: req.Ticket, Emergency: req.Emergency,
+		}, j.members)
+		var notEligible *eligibility.NotEligibleError
+		switch {
+		case errors.As(err, &notEligible):
+			for _, pr := range notEligible.Problems {
+				l, f := line(pr.Field)
+				msg := pr.Message
+				if listed {
+					msg = t.String() + ": " + msg
+				}
+				v.Reasons = append(v.Reasons, Reason{File: v.Path, Line: l, Field: f, Message: msg})
+			}
+			continue
+		case err != nil:
+			return err
+		}
+		if t.IsPermissionSet() {
+			if _, ok := policy.IdentityCenter.Users[j.f.Author.ID]; !ok {
+				l, f := line("permission_set")
+				v.Reasons = append(v.Reasons, Reason{File: v.Path, Line: l, Field: f, Message: fmt.Sprintf(
+					"%s (GitHub user id %d) has no Identity Center user in identity_center.users of %s: ask its owners to add \"%d\": <your Identity Center UserName>", j.f.Author.Login, j.f.Author.ID, eligibility.File, j.f.Author.ID)})
+				continue
+			}
+		}
+		tv := TargetVerdict{Target: t, Rules: decision.Rules, Required: decision.Approvals}
+		var owners []codeowners.Owner
+		if len(decision.Approvers) > 0 {
+			tv.ByRule = true
+			for _, a := range decision.Approvers {
+				owners = append(owners, codeowners.Owner{Login: a.Login, Org: a.Org, Team: a.Team})
+			}
+		} else {
+			var reason *Reason
+			path := request.Path{Account: t.Account, Month: month, Name: name}.String()
+			if owners, reason = j.ownersOf(path); reason != nil {
+				v.Reasons = append(v.Reasons, *reason)
+				continue
+			}
+		}
+		for _, o := range owners {
+			tv.Owners = append(tv.Owners, o.String())
+		}
+		if tv.Approvers, err = j.approvers(owners); err != nil {
+			return err
+		}
+		for _, a := range tv.Approvers {
+			approvedBy[a] = true
+		}
+		judged = append(judged, tv)
+		ownerSets = append(ownerSets, owners)
+		if i == 0 || decision.Approvals > v.Required {
+			v.Policy, v.Required = decision, max(v.Required, decision.Approvals)
+		}
+	}
+	if len(v.Reasons) > 0 {
+		return nil
+	}
+	v.Targets = judged
+	for k, tv := range judged {
+		missing := tv.Required - len(tv.Approvers)
+		if missing <= 0 {
+			continue
+		}
+		w := j.waiting(v.Path, missing, ownerSets[k])
+		w.Target = tv.Target.String()
+		v.Waiting = append(v.Waiting, w)
+		// GitHub asks the CODEOWNERS of the file it changes, and only them.
+		if tv.ByRule || tv.Target.Account != req.Account {
+			for _, o := range w.Owners {
+				if !slices.Contains(v.AskReviews, o) {
+					v.AskReviews = append(v.AskReviews, o)
+				}
+			}
+		}
+	}
+	for a := range approvedBy {
+		v.Approvers = append(v.Approvers, a)
+	}
+	slices.SortFunc(v.Approvers, func(a, b string) int { return cmp.Compare(strings.ToLower(a), strings.ToLower(b)) })
+	return nil
 }
 
 // EmergencyReviewed returns the owners who have approved a merged emergency

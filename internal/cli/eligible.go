@@ -10,6 +10,7 @@ import (
 
 	"github.com/elevate-gitops/elevate/internal/brokerapi"
 	"github.com/elevate-gitops/elevate/internal/eligibility"
+	"github.com/elevate-gitops/elevate/internal/request"
 	"github.com/elevate-gitops/elevate/internal/githubapi"
 )
 
@@ -84,26 +85,35 @@ func mayRequest(ctx context.Context, repoFn func(context.Context) (*githubapi.Re
 		login, strings.Join(roles, ", "), account, not, account, roles[0]), nil
 }
 
-// eligibleRoles lists, sorted, the roles of account that login may request:
-// each role some rule names for the account, kept when the policy's own
-// Eligible says yes.
+// eligibleRoles lists, sorted, the roles of account that login may request
+// (permission sets as ps/NAME): each some rule names for the account, kept
+// when the policy's own Eligible says yes.
 func eligibleRoles(ctx context.Context, p *eligibility.Policy, login, account string, members eligibility.Membership) ([]string, error) {
-	var named []string
+	var named []request.Target
 	for _, r := range p.Rules {
-		if slices.Contains(r.Accounts, account) {
-			named = append(named, r.Roles...)
+		if !slices.Contains(r.Accounts, account) {
+			continue
+		}
+		for _, role := range r.Roles {
+			named = append(named, request.Target{Account: account, Role: role})
+		}
+		for _, ps := range r.PermissionSets {
+			named = append(named, request.Target{Account: account, PermissionSet: ps})
 		}
 	}
-	slices.Sort(named)
 	var roles []string
-	for _, role := range slices.Compact(named) {
-		ok, err := p.Eligible(ctx, login, account, role, members)
+	for _, t := range named {
+		if slices.Contains(roles, t.Qualified()) {
+			continue
+		}
+		ok, err := p.Eligible(ctx, login, t, members)
 		if err != nil {
 			return nil, err
 		}
 		if ok {
-			roles = append(roles, role)
+			roles = append(roles, t.Qualified())
 		}
 	}
+	slices.Sort(roles)
 	return roles, nil
 }

@@ -82,6 +82,9 @@ func policyLintRun(ctx context.Context, opts *PolicyLintOptions) error {
 			dirs = append(dirs, e.Name())
 		}
 	}
+	for _, w := range eligibility.Warnings(policy) {
+		fmt.Fprintln(opts.IO.ErrOut, "warning:", w)
+	}
 	problems := eligibility.Lint(policy, owners, dirs)
 	for _, p := range problems {
 		fmt.Fprintln(opts.IO.Out, p)

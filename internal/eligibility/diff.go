@@ -5,13 +5,15 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/elevate-gitops/elevate/internal/request"
 )
 
 // Access is one principal's right to request one role in one account.
 type Access struct {
 	Who     string // login (lower case) or @org/team
 	Account string
-	Role    string
+	Role    string // a role, or ps/NAME for a permission set
 }
 
 func (a Access) String() string { return fmt.Sprintf("%s: %s/%s", a.Who, a.Account, a.Role) }
@@ -73,6 +75,9 @@ func (p *Policy) accessSet() map[Access]bool {
 				}
 				for _, role := range r.Roles {
 					set[Access{Who: who, Account: a, Role: role}] = true
+				}
+				for _, ps := range r.PermissionSets {
+					set[Access{Who: who, Account: a, Role: request.PermissionSetPrefix + ps}] = true
 				}
 			}
 		}

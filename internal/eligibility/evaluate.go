@@ -21,7 +21,9 @@ type Ask struct {
 	Login     string // the requester's GitHub login
 	Account   string
 	Role      string
-	Duration  time.Duration
+	// PermissionSet, instead of Role, asks for an Identity Center set.
+	PermissionSet string
+	Duration      time.Duration
 	Ticket    string
 	Emergency bool
 }
@@ -32,6 +34,35 @@ type Decision struct {
 	MaxDuration time.Duration // the most permissive duration among them
 	Approvals   int           // the largest approval count among them (0 for emergency)
 	Emergency   bool
+	// Approvers are who may approve, where a deciding rule names them: the
+	// rules naming approvers win over those that leave approval to the
+	// CODEOWNERS of the account's folder (nil), so a rule that routes a
+	// target to a security team cannot be sidestepped by a broader rule.
+	Approvers []Principal
+}
+
+// allows reports whether r covers the role or permission set in account.
+func (r *Rule) allows(account, role, permissionSet string) bool {
+	if !slices.Contains(r.Accounts, account) {
+		return false
+	}
+	if permissionSet != "" {
+		return slices.Contains(r.PermissionSets, permissionSet)
+	}
+	return slices.Contains(r.Roles, role)
+}
+
+// approversOf is the union of the approvers the rules name, in order.
+func approversOf(rules []*Rule) []Principal {
+	var out []Principal
+	for _, r := range rules {
+		for _, a := range r.Approvers {
+			if !slices.Contains(out, a) {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
 }
 
 // Problem is one reason an ask is not eligible, tied to the request field it concerns.
@@ -79,8 +110,15 @@ func (p *Policy) Evaluate(ctx context.Context, ask Ask, members Membership) (*De
 			continue
 		}
 		inAccount = append(inAccount, r)
-		if slices.Contains(r.Roles, ask.Role) {
+		if r.allows(ask.Account, ask.Role, ask.PermissionSet) {
 			matched = append(matched, r)
+		}
+	}
+	field, name := "role", ask.Role
+	if ask.PermissionSet != "" {
+		field, name = "permission_set", ask.PermissionSet
+		if _, ok := p.PermissionSets[name]; !ok {
+			return nil, notEligible(field, "permission set %q is not in the permission_sets of %s", name, File)
 		}
 	}
 	if len(matched) == 0 {
@@ -90,9 +128,12 @@ func (p *Policy) Evaluate(ctx context.Context, ask Ask, members Membership) (*De
 		var roles []string
 		for _, r := range inAccount {
 			roles = append(roles, r.Roles...)
+			for _, ps := range r.PermissionSets {
+				roles = append(roles, "permission set "+ps)
+			}
 		}
 		slices.Sort(roles)
-		return nil, notEligible("role", "%s may request %s in %s, not %s", ask.Login, strings.Join(slices.Compact(roles), ", "), ask.Account, ask.Role)
+		return nil, notEligible(field, "%s may request %s in %s, not %s", ask.Login, strings.Join(slices.Compact(roles), ", "), ask.Account, name)
 	}
 
 	d := &Decision{Emergency: ask.Emergency}
@@ -106,8 +147,9 @@ func (p *Policy) Evaluate(ctx context.Context, ask Ask, members Membership) (*De
 			}
 		}
 		if len(allowing) == 0 {
-			return nil, notEligible("emergency", "no rule allows emergency (break-glass) requests for %s in %s: remove emergency and ask for approval", ask.Role, ask.Account)
+			return nil, notEligible("emergency", "no rule allows emergency (break-glass) requests for %s in %s: remove emergency and ask for approval", name, ask.Account)
 		}
+		d.Approvers = approversOf(allowing)
 		for _, r := range allowing {
 			d.Rules = append(d.Rules, r.Name)
 			d.MaxDuration = max(d.MaxDuration, r.Emergency.MaxDuration)
@@ -119,6 +161,7 @@ func (p *Policy) Evaluate(ctx context.Context, ask Ask, members Membership) (*De
 			problems = append(problems, Problem{"ticket", "emergency requests must carry a ticket"})
 		}
 	} else {
+		d.Approvers = approversOf(matched)
 		for _, r := range matched {
 			d.Rules = append(d.Rules, r.Name)
 			d.MaxDuration = max(d.MaxDuration, r.MaxDuration)
@@ -152,15 +195,19 @@ func (p *Policy) Evaluate(ctx context.Context, ask Ask, members Membership) (*De
 	return d, nil
 }
 
-// Eligible reports whether login may hold role in account under some rule,
+// Eligible reports whether login may hold target under some rule,
 // whatever the duration: the broker's check at issuance.
-func (p *Policy) Eligible(ctx context.Context, login, account, role string, members Membership) (bool, error) {
-	if _, ok := p.Accounts[account]; !ok {
+func (p *Policy) Eligible(ctx context.Context, login string, target request.Target, members Membership) (bool, error) {
+	if _, ok := p.Accounts[target.Account]; !ok {
+		return false, nil
+	}
+	if _, ok := p.PermissionSets[target.PermissionSet]; target.IsPermissionSet() && !ok {
 		return false, nil
 	}
 	who := newWhoMatcher(ctx, login, members)
-	for _, r := range p.Rules {
-		if !slices.Contains(r.Accounts, account) || !slices.Contains(r.Roles, role) {
+	for i := range p.Rules {
+		r := &p.Rules[i]
+		if !r.allows(target.Account, target.Role, target.PermissionSet) {
 			continue
 		}
 		ok, err := who.matches(r.Who)

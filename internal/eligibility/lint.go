@@ -38,11 +38,18 @@ func Lint(p *Policy, owners *codeowners.File, requestDirs []string) []*strictyam
 				at(r.Line, "accounts", "rule %s names unknown account %q (known: %s)", r.Name, a, strings.Join(p.AccountNames(), ", "))
 				continue
 			}
+			if len(r.Approvers) > 0 {
+				continue // the rule's approvers decide, checked below
+			}
 			if msg := unapprovable(r, a, owners); msg != "" {
 				at(r.Line, "approvals", "rule %s can never be approved in %s: %s", r.Name, a, msg)
 			}
 		}
+		if msg := approversShort(r); msg != "" {
+			at(r.Line, "approvers", "rule %s can never be approved: %s", r.Name, msg)
+		}
 	}
+
 	dirs := slices.Clone(requestDirs)
 	dirs = append(dirs, p.AccountNames()...)
 	slices.Sort(dirs)
@@ -88,4 +95,51 @@ func unapprovable(r Rule, account string, owners *codeowners.File) string {
 		}
 	}
 	return ""
+}
+
+// Warnings are what lint tells but does not fail on: the managed
+// permission sets are elevate's alone.
+func Warnings(p *Policy) []*strictyaml.Error {
+	var out []*strictyaml.Error
+	for _, name := range sortedKeys(p.PermissionSets) {
+		out = append(out, &strictyaml.Error{File: File, Line: p.PermissionSetLines[name], Field: "permission_sets." + name,
+			Message: fmt.Sprintf("permission set %s is elevate's alone: the broker removes every assignment of it that no open grant explains, including ones made by hand or by other tools", name)})
+	}
+	return out
+}
+
+// approversShort explains why a rule's own approvers can never give its
+// approvals, or returns "": too few of them, once the requester (who never
+// approves their own request) is left out. A team may hold enough members;
+// only GitHub knows.
+func approversShort(r Rule) string {
+	if len(r.Approvers) == 0 || r.Approvals == 0 {
+		return ""
+	}
+	var users []string
+	for _, a := range r.Approvers {
+		if a.Team != "" {
+			return ""
+		}
+		users = append(users, strings.ToLower(a.Login))
+	}
+	for _, w := range r.Who {
+		others := len(users)
+		if w.Login != "" && slices.Contains(users, strings.ToLower(w.Login)) {
+			others--
+		}
+		if others < r.Approvals {
+			return fmt.Sprintf("it needs %d approval(s) but names %d approver(s) other than the requester %s", r.Approvals, others, w)
+		}
+	}
+	return ""
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }

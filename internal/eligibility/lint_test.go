@@ -1,6 +1,8 @@
 package eligibility
 
 import (
+	"github.com/google/go-cmp/cmp"
+
 	"strings"
 	"testing"
 
@@ -56,6 +58,39 @@ rules:
 	}
 	if len(got) != 7 {
 		t.Errorf("got %d problems, want 7:\n%s", len(got), all)
+	}
+}
+
+func TestLintApprovers(t *testing.T) {
+	t.Parallel()
+	policy := `version: 1
+accounts:
+  prod: "111111111111"
+rules:
+  - {name: own, who: [alice], accounts: [prod], roles: [Admin], approvers: [alice], max_duration: 1h, approvals: 1}
+  - {name: few, who: [alice], accounts: [prod], roles: [Admin], approvers: [alice, carol], max_duration: 1h, approvals: 2}
+  - {name: team, who: [alice], accounts: [prod], roles: [Admin], approvers: ["@acme/security"], max_duration: 1h, approvals: 2}
+  - {name: fine, who: [alice], accounts: [prod], roles: [Admin], approvers: [carol, dave], max_duration: 1h, approvals: 2}
+`
+	p, err := Parse(File, []byte(policy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No CODEOWNERS owner at all: rules with approvers do not need one.
+	owners, err := codeowners.Parse(".github/CODEOWNERS", []byte("/requests/prod/ @alice\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []string
+	for _, e := range Lint(p, owners, nil) {
+		msgs = append(msgs, e.Error())
+	}
+	want := []string{
+		"eligibility.yaml:5: approvers: rule own can never be approved: it needs 1 approval(s) but names 0 approver(s) other than the requester alice",
+		"eligibility.yaml:6: approvers: rule few can never be approved: it needs 2 approval(s) but names 1 approver(s) other than the requester alice",
+	}
+	if diff := cmp.Diff(want, msgs); diff != "" {
+		t.Errorf("lint (-want +got):\n%s", diff)
 	}
 }
 

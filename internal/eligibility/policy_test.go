@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/elevate-gitops/elevate/internal/request"
 	"github.com/elevate-gitops/elevate/internal/strictyaml"
 	"github.com/google/go-cmp/cmp"
 )
@@ -77,6 +78,15 @@ func TestParseErrorsNameLineAndField(t *testing.T) {
 		{"role arn", head + strings.Replace(rule, "[Admin]", "[\"arn:aws:iam::1:role/A\"]", 1), 8, "rules[0].roles", "not an IAM role name"},
 		{"bad ticket regexp", head + rule + "    ticket: '('\n", 11, "rules[0].ticket", "regular expression"},
 		{"emergency unknown key", head + rule + "    emergency:\n      approvals: 0\n", 12, "rules[0].emergency.approvals", "unknown key"},
+		{"permission set not listed", head + strings.Replace(rule, "roles: [Admin]", "permission_sets: [Ghost]", 1), 8, "rules[0].permission_sets", `"Ghost" is not in permission_sets`},
+		{"neither roles nor permission sets", head + strings.Replace(rule, "    roles: [Admin]\n", "", 1), 5, "rules[0].roles", "at least one role"},
+		{"empty approvers", head + rule + "    approvers: []\n", 11, "rules[0].approvers", "is empty"},
+		{"bad approver", head + rule + "    approvers: [\"@acme\"]\n", 11, "rules[0].approvers", "neither a GitHub login"},
+		{"permission sets without identity center", strings.Replace(head, "rules:", "permission_sets:\n  A: arn:aws:sso:::permissionSet/ssoins-1234567890abcdef/ps-1234567890abcdef\nrules:", 1) + rule, 4, "permission_sets", "need an identity_center"},
+		{"permission set ARN", strings.Replace(head, "rules:", "permission_sets:\n  A: arn:aws:iam::111111111111:role/A\nrules:", 1) + rule, 5, "permission_sets.A", "not a permission set ARN"},
+		{"user keyed by login", strings.Replace(head, "rules:", identityCenter("alice: alice@example.com")+"rules:", 1) + rule, 10, "identity_center.users.alice", "numeric GitHub user id"},
+		{"portal not https", strings.Replace(head, "rules:", strings.Replace(identityCenter(`"1001": a`), "https://", "http://", 1)+"rules:", 1) + rule, 8, "identity_center.portal_url", "https URL"},
+		{"bad sensitive pattern", strings.Replace(head, "rules:", "activity:\n  sensitive: [\"iam Delete\"]\nrules:", 1) + rule, 5, "activity.sensitive", "not an action pattern"},
 		{"alias", "version: 1\naccounts: &a\n  prod: \"111111111111\"\nrules: []\n", 2, "", "anchors"},
 		{"tab indentation", "version: 1\naccounts:\n\tprod: \"111111111111\"\nrules: []\n", 3, "", "tab"},
 	}
@@ -186,9 +196,67 @@ func TestEligible(t *testing.T) {
 		{"carol", "prod", "Admin", false},
 		{"alice", "nowhere", "Admin", false},
 	} {
-		got, err := p.Eligible(context.Background(), tt.login, tt.account, tt.role, teams{"acme/sre": {"dave"}})
+		got, err := p.Eligible(context.Background(), tt.login, request.Target{Account: tt.account, Role: tt.role}, teams{"acme/sre": {"dave"}})
 		if err != nil || got != tt.want {
 			t.Errorf("Eligible(%s,%s,%s) = %v, %v; want %v", tt.login, tt.account, tt.role, got, err, tt.want)
 		}
+	}
+}
+
+// identityCenter is an identity_center section (lines 4-9 after a
+// three-line head) whose users are the one line given.
+func identityCenter(user string) string {
+	return "identity_center:\n  instance_arn: arn:aws:sso:::instance/ssoins-1234567890abcdef\n  identity_store_id: d-1234567890\n" +
+		"  region: eu-west-1\n  portal_url: https://d-1234567890.awsapps.com/start\n  users:\n    " + user + "\n"
+}
+
+func TestIdentityCenterTargets(t *testing.T) {
+	t.Parallel()
+	data := "version: 1\naccounts:\n  prod: \"111111111111\"\n  payments: \"222222222222\"\n" + identityCenter(`"1001": alice@example.com`) +
+		"permission_sets:\n  PaymentsAdmin: arn:aws:sso:::permissionSet/ssoins-1234567890abcdef/ps-1234567890abcdef\n" +
+		"rules:\n" +
+		"  - {name: ps, who: [alice], accounts: [payments], permission_sets: [PaymentsAdmin], approvers: [\"@acme/security\", carol], max_duration: 4h, approvals: 1}\n" +
+		"  - {name: roles, who: [alice], accounts: [prod, payments], roles: [Admin], max_duration: 2h, approvals: 1}\n"
+	p, err := Parse(File, []byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.IdentityCenter.Users[1001]; got != "alice@example.com" {
+		t.Errorf("users[1001] = %q", got)
+	}
+	ctx := context.Background()
+	d, err := p.Evaluate(ctx, Ask{Login: "alice", Account: "payments", PermissionSet: "PaymentsAdmin", Duration: time.Hour}, teams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Principal{{Org: "acme", Team: "security"}, {Login: "carol"}}
+	if diff := cmp.Diff(want, d.Approvers); diff != "" {
+		t.Errorf("approvers (-want +got):\n%s", diff)
+	}
+	if d, err := p.Evaluate(ctx, Ask{Login: "alice", Account: "payments", Role: "Admin", Duration: time.Hour}, teams{}); err != nil || d.Approvers != nil {
+		t.Errorf("a role under a rule without approvers: %v, %v; want the CODEOWNERS (nil)", d, err)
+	}
+	// A permission set is not a role of the same name, and back.
+	if _, err := p.Evaluate(ctx, Ask{Login: "alice", Account: "payments", Role: "PaymentsAdmin", Duration: time.Hour}, teams{}); err == nil {
+		t.Error("a role named like a permission set was eligible")
+	}
+	if _, err := p.Evaluate(ctx, Ask{Login: "alice", Account: "prod", PermissionSet: "Ghost", Duration: time.Hour}, teams{}); err == nil || !strings.Contains(err.Error(), "not in the permission_sets") {
+		t.Errorf("unknown permission set: %v", err)
+	}
+	for _, tt := range []struct {
+		target request.Target
+		want   bool
+	}{
+		{request.Target{Account: "payments", PermissionSet: "PaymentsAdmin"}, true},
+		{request.Target{Account: "prod", PermissionSet: "PaymentsAdmin"}, false},
+		{request.Target{Account: "payments", Role: "PaymentsAdmin"}, false},
+		{request.Target{Account: "payments", Role: "Admin"}, true},
+	} {
+		if got, err := p.Eligible(ctx, "alice", tt.target, teams{}); err != nil || got != tt.want {
+			t.Errorf("Eligible(%s) = %v, %v; want %v", tt.target, got, err, tt.want)
+		}
+	}
+	if w := Warnings(p); len(w) != 1 || !strings.Contains(w[0].Error(), "PaymentsAdmin is elevate's alone") {
+		t.Errorf("warnings = %v", w)
 	}
 }

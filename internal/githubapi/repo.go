@@ -229,6 +229,15 @@ func (r *Repo) UpsertComment(ctx context.Context, number int, marker, body strin
 	return r.UpdateComment(ctx, number, marker, func(string) string { return body })
 }
 
+// RequestReviewers asks for the reviews of users (logins) and teams (slugs
+// of the repository's organisation) on pull request number.
+func (r *Repo) RequestReviewers(ctx context.Context, number int, users, teams []string) error {
+	if _, _, err := r.GH.PullRequests.RequestReviewers(ctx, r.Owner, r.Name, number, github.ReviewersRequest{Reviewers: users, TeamReviewers: teams}); err != nil {
+		return wrap(err, "request reviews on #%d", number)
+	}
+	return nil
+}
+
 // Comments lists the comments of issue or PR number (at most
 // maxCommentPages pages; more is an error).
 func (r *Repo) Comments(ctx context.Context, number int) ([]*github.IssueComment, error) {

@@ -87,7 +87,14 @@ func checkInvariants(t *testing.T, r *Request) {
 	case !r.NotBefore.IsZero() && r.NotBefore.Location() != time.UTC:
 		t.Fatalf("not_before %v is not in UTC", r.NotBefore)
 	}
-	for _, key := range requiredKeys {
+	required := []string{keyRequester, keyDuration, keyReason, keyTargets}
+	if len(r.Targets) == 0 {
+		required = []string{keyRequester, keyAccount, keyDuration, keyReason, keyRole}
+		if r.PermissionSet != "" {
+			required[4] = keyPermSet
+		}
+	}
+	for _, key := range required {
 		if r.Lines[key] < 1 {
 			t.Fatalf("Lines[%q] = %d", key, r.Lines[key])
 		}

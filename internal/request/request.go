@@ -70,17 +70,22 @@ func (t Target) Name() string {
 	return t.Role
 }
 
-// String writes t the way the CLI reads it: "prod:Admin" for a role,
-// "payments:ps/PaymentsAdmin" for a permission set.
-func (t Target) String() string {
+// Qualified is the role's name, or the permission set's after "ps/": what
+// follows the account in String, and what an ask by account and role
+// names for a permission set.
+func (t Target) Qualified() string {
 	if t.IsPermissionSet() {
-		return t.Account + ":" + permissionSetPrefix + t.PermissionSet
+		return PermissionSetPrefix + t.PermissionSet
 	}
-	return t.Account + ":" + t.Role
+	return t.Role
 }
 
-// permissionSetPrefix marks a permission set in a target written as text.
-const permissionSetPrefix = "ps/"
+// String writes t the way the CLI reads it: "prod:Admin" for a role,
+// "payments:ps/PaymentsAdmin" for a permission set.
+func (t Target) String() string { return t.Account + ":" + t.Qualified() }
+
+// PermissionSetPrefix marks a permission set in a target written as text.
+const PermissionSetPrefix = "ps/"
 
 // ParseTarget reads "ACCOUNT:ROLE" or "ACCOUNT:ps/PERMISSION_SET".
 func ParseTarget(s string) (Target, error) {
@@ -92,7 +97,7 @@ func ParseTarget(s string) (Target, error) {
 		return Target{}, fmt.Errorf("target %s: %s is not an account name", quote(s), quote(account))
 	}
 	t := Target{Account: account, Role: name}
-	if ps, ok := strings.CutPrefix(name, permissionSetPrefix); ok {
+	if ps, ok := strings.CutPrefix(name, PermissionSetPrefix); ok {
 		t = Target{Account: account, PermissionSet: ps}
 	}
 	if !roleRE.MatchString(t.Name()) {
@@ -110,11 +115,17 @@ func (r *Request) AllTargets() []Target {
 	return []Target{{Account: r.Account, Role: r.Role, PermissionSet: r.PermissionSet}}
 }
 
-// Target returns r's target in account named name (a role or a
-// permission set), if it has one.
-func (r *Request) Target(account, name string) (Target, bool) {
+// Target returns r's target in account whose Qualified name is role (a
+// role, or ps/NAME), or whose permission set is named role when no role
+// is: people ask for a permission set by its name too.
+func (r *Request) Target(account, role string) (Target, bool) {
 	for _, t := range r.AllTargets() {
-		if t.Account == account && t.Name() == name {
+		if t.Account == account && t.Qualified() == role {
+			return t, true
+		}
+	}
+	for _, t := range r.AllTargets() {
+		if t.Account == account && t.PermissionSet == role {
 			return t, true
 		}
 	}
@@ -145,7 +156,6 @@ const (
 
 var (
 	allKeys      = []string{keyRequester, keyAccount, keyRole, keyPermSet, keyTargets, keyDuration, keyReason, keyTicket, keyNotBefore, keyEmergency}
-	requiredKeys = []string{keyRequester, keyDuration, keyReason}
 )
 
 var (
@@ -166,7 +176,10 @@ func Parse(file string, data []byte) (*Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := root.Only(allKeys, requiredKeys...); err != nil {
+	if err := root.Only(allKeys); err != nil {
+		return nil, err
+	}
+	if err := missing(root); err != nil {
 		return nil, err
 	}
 	if err := root.PlainKeys(); err != nil {
@@ -194,6 +207,22 @@ func (r *Request) parseRequester(m *strictyaml.Map) (err error) {
 		hint = " (without the @)"
 	}
 	return m.Errorf(keyRequester, "%s is not a GitHub login%s: letters, digits and single hyphens, at most 39 characters, not starting or ending with a hyphen", quote(r.Requester), hint)
+}
+
+// missing reports the first required key a file lacks, in canonical
+// order: a file without targets needs account and role (or
+// permission_set).
+func missing(root *strictyaml.Map) error {
+	required := []string{keyRequester, keyAccount, keyRole, keyDuration, keyReason}
+	for _, key := range required {
+		switch {
+		case root.Has(key):
+		case (key == keyAccount || key == keyRole) && (root.Has(keyTargets) || key == keyRole && root.Has(keyPermSet)):
+		default:
+			return root.Only(allKeys, key)
+		}
+	}
+	return nil
 }
 
 // parseTargets reads account with role or permission_set, or the targets

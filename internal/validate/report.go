@@ -26,8 +26,19 @@ func verdictComment(v *approval.Verdict, change *eligibility.Change, number int)
 		if req.Emergency {
 			b.WriteString("> [!CAUTION]\n> **EMERGENCY break-glass request.** It needs no approval to merge; its code owners must review it within 24 hours, and `elevate audit` flags it until they do.\n\n")
 		}
-		fmt.Fprintf(&b, "| request | requester | account | role | duration | ticket |\n|---|---|---|---|---|---|\n| `%s` | @%s | %s | %s | %s | %s |\n\n",
-			v.ID, req.Requester, req.Account, req.Role, request.FormatDuration(req.Duration), orDash(req.Ticket))
+		if len(req.Targets) == 0 {
+			t := req.AllTargets()[0]
+			kind := "role"
+			if t.IsPermissionSet() {
+				kind = "permission set"
+			}
+			fmt.Fprintf(&b, "| request | requester | account | %s | duration | ticket |\n|---|---|---|---|---|---|\n| `%s` | @%s | %s | %s | %s | %s |\n\n",
+				kind, v.ID, req.Requester, t.Account, t.Name(), request.FormatDuration(req.Duration), orDash(req.Ticket))
+		} else {
+			fmt.Fprintf(&b, "| request | requester | duration | ticket |\n|---|---|---|---|\n| `%s` | @%s | %s | %s |\n\n",
+				v.ID, req.Requester, request.FormatDuration(req.Duration), orDash(req.Ticket))
+			targetTable(&b, v)
+		}
 	}
 	switch v.State {
 	case approval.Rejected:
@@ -38,6 +49,10 @@ func verdictComment(v *approval.Verdict, change *eligibility.Change, number int)
 		b.WriteString("\nFix the PR (a request file is never edited after review: close this PR and open a new one), or ask the owners of `eligibility.yaml` if the policy should change.\n")
 	case approval.Pending:
 		for _, w := range v.Waiting {
+			if w.Target != "" && v.Request != nil && len(v.Request.Targets) > 0 {
+				fmt.Fprintf(&b, "- `%s` needs %d more approval(s) from %s\n", w.Target, w.Missing, strings.Join(w.Owners, ", "))
+				continue
+			}
 			fmt.Fprintf(&b, "- `%s` needs %d more approval(s) from %s\n", w.Path, w.Missing, strings.Join(w.Owners, ", "))
 		}
 		if len(v.Approvers) > 0 {
@@ -91,12 +106,45 @@ func mergedComment(v *approval.Verdict, mergedAt time.Time) string {
 	}
 	start, end := v.Request.Window(mergedAt)
 	fmt.Fprintf(&b, "🔓 **elevate: granted** `%s`: active from %s until %s.\n\n", v.ID, start.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339))
-	fmt.Fprintf(&b, "Fetch credentials:\n\n```sh\nelevate credentials --request %s --format env\n```\n\nor use the profile `credential_process = elevate credentials --account %s --role %s`, or open the console with `elevate console --request %s --open`.\n",
-		v.ID, v.Request.Account, v.Request.Role, v.ID)
+	targets := v.Request.AllTargets()
+	if len(targets) == 1 && !targets[0].IsPermissionSet() {
+		fmt.Fprintf(&b, "Fetch credentials:\n\n```sh\nelevate credentials --request %s --format env\n```\n\nor use the profile `credential_process = elevate credentials --account %s --role %s`, or open the console with `elevate console --request %s --open`.\n",
+			v.ID, targets[0].Account, targets[0].Role, v.ID)
+	} else {
+		b.WriteString("Use each target:\n\n")
+		for _, t := range targets {
+			if t.IsPermissionSet() {
+				fmt.Fprintf(&b, "- `%s`: sign in with your AWS SSO profile for permission set %s in %s once its assignment is active (`elevate status` shows it; `elevate configure` writes the profile)\n", t, t.PermissionSet, t.Account)
+				continue
+			}
+			fmt.Fprintf(&b, "- `%s`: `elevate credentials --request %s --account %s --role %s --format env`\n", t, v.ID, t.Account, t.Role)
+		}
+	}
 	if v.Request.Emergency {
 		b.WriteString("\n> [!CAUTION]\n> Emergency grant: its code owners must review this PR within 24 hours.\n")
 	}
 	return b.String()
+}
+
+// targetTable lists a request's targets: who approves each, how many
+// must, and who has.
+func targetTable(b *strings.Builder, v *approval.Verdict) {
+	b.WriteString("| target | approved by | needs | approvals |\n|---|---|---|---|\n")
+	if len(v.Targets) == 0 {
+		for _, t := range v.Request.AllTargets() {
+			fmt.Fprintf(b, "| `%s` | – | – | – |\n", t)
+		}
+		b.WriteString("\n")
+		return
+	}
+	for _, tv := range v.Targets {
+		who := "CODEOWNERS of `requests/" + tv.Target.Account + "/`"
+		if tv.ByRule {
+			who = "rule " + strings.Join(tv.Rules, ", ") + ": " + strings.Join(tv.Owners, ", ")
+		}
+		fmt.Fprintf(b, "| `%s` | %s | %d | %s |\n", tv.Target, who, tv.Required, orDash(strings.Join(tv.Approvers, ", ")))
+	}
+	b.WriteString("\n")
 }
 
 func orDash(s string) string {

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"strings"
 	"cmp"
 	"context"
 	"errors"
@@ -45,6 +46,7 @@ type GitHub interface {
 	PullsForHead(ctx context.Context, owner, branch string) ([]*github.PullRequest, error)
 	SetStatus(ctx context.Context, sha, state, description, targetURL string) error
 	UpsertComment(ctx context.Context, number int, marker, body string) (string, error)
+	RequestReviewers(ctx context.Context, number int, users, teams []string) error
 	RecentlyMerged(ctx context.Context, base string, pages int) ([]*github.PullRequest, error)
 }
 
@@ -366,6 +368,9 @@ func (r *reporter) verdict(ctx context.Context, facts *approval.Facts, v *approv
 	if err := r.gh.SetStatus(ctx, facts.HeadSHA, state, v.Summary(), r.runURL); err != nil {
 		return err
 	}
+	if v.State == approval.Pending && len(v.AskReviews) > 0 {
+		r.askReviews(ctx, v.AskReviews)
+	}
 	var change *eligibility.Change
 	if facts.PolicyAtHead != nil && facts.Policy != nil {
 		before, errB := eligibility.Parse(eligibility.File, facts.Policy)
@@ -385,6 +390,31 @@ func (r *reporter) verdict(ctx context.Context, facts *approval.Facts, v *approv
 		return &RejectedError{Summary: v.Summary()}
 	}
 	return nil
+}
+
+// askReviews asks GitHub for the reviews of approvers it does not ask on
+// its own: a rule's approvers, the owners of another account's folder.
+// GitHub can ask only teams of the repository's organisation; a refusal
+// is a warning, never a verdict.
+func (r *reporter) askReviews(ctx context.Context, owners []string) {
+	var users, teams []string
+	org := r.pr.GetBase().GetRepo().GetOwner().GetLogin()
+	for _, o := range owners {
+		o = strings.TrimPrefix(o, "@")
+		if teamOrg, slug, ok := strings.Cut(o, "/"); ok {
+			if strings.EqualFold(teamOrg, org) {
+				teams = append(teams, slug)
+			}
+			continue
+		}
+		users = append(users, o)
+	}
+	if len(users)+len(teams) == 0 {
+		return
+	}
+	if err := r.gh.RequestReviewers(ctx, r.pr.GetNumber(), users, teams); err != nil {
+		r.a.Warningf("could not ask %s for a review: %v", strings.Join(owners, ", "), err)
+	}
 }
 
 // internalError marks the head as errored so the PR cannot merge on a stale

@@ -142,6 +142,7 @@ func (f *Fake) registerRoutes() {
 	f.handle("GET /repos/{owner}/{repo}/pulls/{number}", f.getPull)
 	f.handle("GET /repos/{owner}/{repo}/pulls/{number}/files", f.listPullFiles)
 	f.handle("GET /repos/{owner}/{repo}/pulls/{number}/reviews", f.listReviews)
+	f.handle("POST /repos/{owner}/{repo}/pulls/{number}/requested_reviewers", f.requestReviewers)
 	f.handle("GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls", f.listCommitPulls)
 
 	// Commit statuses.

@@ -162,6 +162,53 @@ func (f *Fake) getPull(c *call) {
 	}
 }
 
+// requestReviewers serves POST /repos/{owner}/{repo}/pulls/{number}/requested_reviewers:
+// users by login and teams by slug, never the PR's author (422, as GitHub).
+func (f *Fake) requestReviewers(c *call) {
+	var body struct {
+		Reviewers     []string `json:"reviewers"`
+		TeamReviewers []string `json:"team_reviewers"`
+	}
+	if !c.decode(&body) {
+		return
+	}
+	p, ok := f.lookupPull(c)
+	if !ok {
+		return
+	}
+	for _, login := range body.Reviewers {
+		if strings.EqualFold(login, p.pr.GetUser().GetLogin()) {
+			c.invalid("PullRequest", "reviewers", "custom", "Review cannot be requested from pull request author.")
+			return
+		}
+	}
+	for _, login := range body.Reviewers {
+		p.pr.RequestedReviewers = append(p.pr.RequestedReviewers, &github.User{Login: github.String(login), ID: github.Int64(f.id()), Type: github.String("User")})
+	}
+	for _, slug := range body.TeamReviewers {
+		p.pr.RequestedTeams = append(p.pr.RequestedTeams, &github.Team{Slug: github.String(slug), Name: github.String(slug), ID: github.Int64(f.id())})
+	}
+	c.json(http.StatusCreated, f.pullJSON(p))
+}
+
+// RequestedReviewers lists the logins and team slugs whose reviews pull
+// request number asked for.
+func (f *Fake) RequestedReviewers(number int) (users, teams []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, ok := f.repo.pulls[number]
+	if !ok {
+		return nil, nil
+	}
+	for _, u := range p.pr.RequestedReviewers {
+		users = append(users, u.GetLogin())
+	}
+	for _, t := range p.pr.RequestedTeams {
+		teams = append(teams, t.GetSlug())
+	}
+	return users, teams
+}
+
 // listPullFiles serves GET /repos/{owner}/{repo}/pulls/{number}/files,
 // listing at most 3000 files like GitHub.
 func (f *Fake) listPullFiles(c *call) {
