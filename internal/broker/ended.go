@@ -83,7 +83,7 @@ type loginLookup interface {
 // A look-up that fails answers with the verified login: ending is the safe
 // side.
 func (e *sessionEnder) eligible(ctx context.Context, x *ledger.Index, g ledger.LiveGrant) (bool, error) {
-	ok, err := x.Policy.Eligible(ctx, g.Login, g.Account, g.Role, e.members)
+	ok, err := x.Policy.Eligible(ctx, g.Login, g.Target(), e.members)
 	if err != nil || ok || e.logins == nil || g.UserID <= 0 {
 		return ok, err
 	}
@@ -91,7 +91,7 @@ func (e *sessionEnder) eligible(ctx context.Context, x *ledger.Index, g ledger.L
 	if lerr != nil || login == "" || strings.EqualFold(login, g.Login) {
 		return false, nil
 	}
-	return x.Policy.Eligible(ctx, login, g.Account, g.Role, e.members)
+	return x.Policy.Eligible(ctx, login, g.Target(), e.members)
 }
 
 // noticeSender is what the ender needs of the notifier.
@@ -141,15 +141,18 @@ func (e *sessionEnder) check(ctx context.Context, led *ledger.Ledger, now time.T
 	var ineligible []ledger.LiveGrant
 	if !broken {
 		for _, g := range led.Live(now) {
+			if g.PermissionSet != "" {
+				continue // Identity Center ends these: its own Deny and assignment
+			}
 			if x.Policy != nil {
 				ok, err := e.eligible(ctx, x, g)
 				if err == nil && !ok {
-					notEligible[g.ID] = true
+					notEligible[g.Key()] = true
 					ineligible = append(ineligible, g)
 					continue
 				}
 			}
-			cur[g.ID] = g
+			cur[g.Key()] = g
 		}
 	}
 	e.mu.Lock()
@@ -170,15 +173,21 @@ func (e *sessionEnder) check(ctx context.Context, led *ledger.Ledger, now time.T
 			if r.Request == nil || now.Sub(r.At) > maxSessionAge+e.lag {
 				return
 			}
-			ended = append(ended, endsession.Ended{AccountID: accountOf(x, r.Request.Account), Role: r.Request.Role, Scope: endsession.ScopeGrant,
-				Grant: r.ID, Login: r.Request.Requester, Commit: r.Commit, Reason: "revoked", Before: r.At.Add(e.lag).Truncate(time.Second)})
+			for _, t := range r.Request.AllTargets() {
+				if t.IsPermissionSet() {
+					continue
+				}
+				ended = append(ended, endsession.Ended{AccountID: accountOf(x, t.Account), Role: t.Role, Scope: endsession.ScopeGrant,
+					Grant: r.ID, Login: r.Request.Requester, Commit: r.Commit, Reason: "revoked", Before: r.At.Add(e.lag).Truncate(time.Second)})
+			}
 		})
 	}
 	seenRole := map[string]bool{}
-	for id, g := range prev {
-		if c, still := cur[id]; (still && c.Commit == g.Commit) || !now.Before(g.End) {
+	for key, g := range prev {
+		if c, still := cur[key]; (still && c.Commit == g.Commit) || !now.Before(g.End) {
 			continue
 		}
+		id := g.ID
 		// A Deny names the grant by its request id, or the person by
 		// numeric id: a login can change between issuance and now. An end
 		// seen now cuts now: a replica may have issued until now, and
@@ -194,7 +203,7 @@ func (e *sessionEnder) check(ctx context.Context, led *ledger.Ledger, now time.T
 			}
 			seenRole[end.AccountID+"/"+end.Role] = true
 			end.Scope, end.Login, end.Reason = endsession.ScopeRole, "", "untrusted"
-		case notEligible[id]:
+		case notEligible[key]:
 			end = notEligibleEnd(x, g, end.Before)
 		default:
 			if r, ok := x.Removed(id); ok {
@@ -265,10 +274,12 @@ func (e *sessionEnder) atStart(x *ledger.Index, broken bool, ineligible []ledger
 			if _, end := g.Request.Window(g.Step.At); !now.Before(end.Add(maxSessionAge)) {
 				return
 			}
-			account := accountOf(x, g.Request.Account)
-			if k := account + "/" + g.Request.Role; !seenRole[k] {
-				seenRole[k] = true
-				out = append(out, endsession.Ended{AccountID: account, Role: g.Request.Role, Scope: endsession.ScopeRole, Grant: g.ID, Reason: "untrusted", Before: cut})
+			for _, t := range g.Request.AllTargets() {
+				account := accountOf(x, t.Account)
+				if k := account + "/" + t.Role; !t.IsPermissionSet() && !seenRole[k] {
+					seenRole[k] = true
+					out = append(out, endsession.Ended{AccountID: account, Role: t.Role, Scope: endsession.ScopeRole, Grant: g.ID, Reason: "untrusted", Before: cut})
+				}
 			}
 		})
 		return out

@@ -23,6 +23,7 @@ import (
 	"github.com/elevate-gitops/elevate/internal/identity"
 	"github.com/elevate-gitops/elevate/internal/ledger"
 	"github.com/elevate-gitops/elevate/internal/prcomment"
+	"github.com/elevate-gitops/elevate/internal/request"
 )
 
 // MaxBody bounds every request body.
@@ -161,9 +162,9 @@ func readBody(w http.ResponseWriter, r *http.Request) (brokerapi.GrantRequest, *
 		return b, badRequest("the body must hold one JSON object")
 	}
 	switch {
-	case b.Request != "" && (b.Account != "" || b.Role != ""):
-		return b, badRequest("give either request, or account and role, not both")
-	case b.Request == "" && (b.Account == "" || b.Role == ""):
+	case (b.Account == "") != (b.Role == ""):
+		return b, badRequest("give account and role together (with request, they choose one target of a grant of several)")
+	case b.Request == "" && b.Account == "":
 		return b, badRequest("give request, or both account and role")
 	case len(b.Request) > 200 || len(b.Account) > 64 || len(b.Role) > 64:
 		return b, badRequest("request, account or role is too long")
@@ -220,7 +221,7 @@ func (s *Server) issue(r *http.Request, body brokerapi.GrantRequest, id *identit
 	}
 	ask := ledger.Ask{UserID: id.UserID, Login: id.Login, RequestID: body.Request, Account: body.Account, Role: body.Role}
 	if ask.RequestID == "" {
-		if err := s.eligible(ctx, x.Policy, id, ask.Account, ask.Role); err != nil {
+		if err := s.eligibleAsked(ctx, x.Policy, id, ask.Account, ask.Role); err != nil {
 			return nil, err
 		}
 	}
@@ -228,15 +229,25 @@ func (s *Server) issue(r *http.Request, body brokerapi.GrantRequest, id *identit
 	if err != nil {
 		return nil, refusal(err, ask)
 	}
-	req := found.Grant.Request
+	target := found.Target
 	if ask.RequestID != "" {
-		if err := s.eligible(ctx, x.Policy, id, req.Account, req.Role); err != nil {
+		if err := s.eligible(ctx, x.Policy, id, target); err != nil {
 			return nil, err
 		}
 	}
-	accountID, _ := x.Policy.AccountID(req.Account)
+	if target.IsPermissionSet() {
+		// The broker holds no permission-set credentials: Identity Center
+		// signs the person in through its portal.
+		portal := "the AWS access portal"
+		if ic := x.Policy.IdentityCenter; ic != nil {
+			portal = ic.PortalURL
+		}
+		return nil, &apiError{status: http.StatusConflict, code: brokerapi.CodeUseSSO, message: fmt.Sprintf(
+			"%s is an IAM Identity Center permission set: sign in with your AWS SSO profile (aws sso login) at %s and choose %s in account %s", target, portal, target.PermissionSet, target.Account)}
+	}
+	accountID, _ := x.Policy.AccountID(target.Account)
 	session := awscreds.Session{
-		AccountID: accountID, Role: req.Role, Login: id.Login, UserID: id.UserID,
+		AccountID: accountID, Role: target.Role, Login: id.Login, UserID: id.UserID,
 		RequestID: found.Grant.ID, PR: found.Verification.PR, WindowEnd: found.End,
 		SessionDuration: x.Policy.SessionDuration, Chained: s.Chained, Now: s.Now(),
 	}
@@ -285,15 +296,30 @@ func stsReason(err error) string {
 	return "unreachable"
 }
 
-func (s *Server) eligible(ctx context.Context, p *eligibility.Policy, id *identity.Identity, account, role string) *apiError {
-	ok, err := p.Eligible(ctx, id.Login, account, role, s.Members)
+func (s *Server) eligible(ctx context.Context, p *eligibility.Policy, id *identity.Identity, target request.Target) *apiError {
+	ok, err := p.Eligible(ctx, id.Login, target, s.Members)
 	if err != nil {
 		return &apiError{status: http.StatusBadGateway, code: brokerapi.CodeUpstream, message: "could not read team membership from GitHub; try again", cause: err}
 	}
 	if !ok {
-		return &apiError{status: http.StatusForbidden, code: brokerapi.CodeNotEligible, message: fmt.Sprintf("%s is not eligible for %s in %s under eligibility.yaml at the branch head", id.Login, role, account)}
+		return &apiError{status: http.StatusForbidden, code: brokerapi.CodeNotEligible, message: fmt.Sprintf("%s is not eligible for %s in %s under eligibility.yaml at the branch head", id.Login, target.Qualified(), target.Account)}
 	}
 	return nil
+}
+
+// eligibleAsked checks an ask by account and role, where role is a role,
+// ps/NAME, or a permission set's bare name.
+func (s *Server) eligibleAsked(ctx context.Context, p *eligibility.Policy, id *identity.Identity, account, role string) *apiError {
+	if ps, ok := strings.CutPrefix(role, request.PermissionSetPrefix); ok {
+		return s.eligible(ctx, p, id, request.Target{Account: account, PermissionSet: ps})
+	}
+	err := s.eligible(ctx, p, id, request.Target{Account: account, Role: role})
+	if err != nil && err.code == brokerapi.CodeNotEligible {
+		if s.eligible(ctx, p, id, request.Target{Account: account, PermissionSet: role}) == nil {
+			return nil
+		}
+	}
+	return err
 }
 
 // refusal maps a ledger error to the API's codes and next steps.
@@ -309,6 +335,7 @@ func refusal(err error, ask ledger.Ask) *apiError {
 		revoked   *ledger.RevokedError
 		ambiguous *ledger.AmbiguousError
 		verify    *ledger.VerifyError
+		target    *ledger.TargetRequiredError
 	)
 	suggest := func(account, role string) string {
 		return "open one with: elevate request --account " + cmp.Or(ask.Account, account, "ACCOUNT") + " --role " + cmp.Or(ask.Role, role, "ROLE") + " --duration 1h --reason \"...\""
@@ -339,6 +366,8 @@ func refusal(err error, ask ledger.Ask) *apiError {
 		return &apiError{status: http.StatusForbidden, code: brokerapi.CodeRevoked, message: revoked.Error() + "; " + suggest(revoked.Account, revoked.Role)}
 	case errors.As(err, &ambiguous):
 		return &apiError{status: http.StatusBadRequest, code: brokerapi.CodeBadRequest, message: ambiguous.Error() + ": give the full id"}
+	case errors.As(err, &target):
+		return &apiError{status: http.StatusBadRequest, code: brokerapi.CodeTargetRequired, message: target.Error() + ", like elevate credentials --request " + target.ID + " --account " + target.Targets[0].Account + " --role " + target.Targets[0].Qualified()}
 	case errors.As(err, &verify):
 		return &apiError{status: http.StatusBadGateway, code: brokerapi.CodeUpstream, message: "could not verify the grant with GitHub yet; try again", cause: err}
 	}
@@ -389,7 +418,7 @@ func (s *Server) withGrant(w http.ResponseWriter, r *http.Request, kind string, 
 	}
 	s.Metrics.issued.WithLabelValues(kind).Inc()
 	s.Usage.Record(session{Grant: is.found.Grant.ID, PR: is.found.Verification.PR, Session: prcomment.Session{
-		Account: is.found.Grant.Request.Account, Role: is.session.Role, Login: id.Login, Via: via(id), At: s.Now(), Until: is.creds.Expiration}})
+		Account: is.found.Target.Account, Role: is.session.Role, Login: id.Login, Via: via(id), At: s.Now(), Until: is.creds.Expiration}})
 	s.Logger.Info("issued",
 		"kind", kind, "github_login", id.Login, "github_id", id.UserID, "via", id.Via,
 		"request", is.found.Grant.ID, "pr", is.found.Verification.PR,

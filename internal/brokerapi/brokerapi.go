@@ -17,7 +17,8 @@ const (
 )
 
 // GrantRequest is the body of POST /v1/credentials and /v1/console: a
-// request id (or its unambiguous suffix), or an account and role.
+// request id (or its unambiguous suffix), or an account and role, or both
+// to choose one target of a grant of several.
 type GrantRequest struct {
 	Request string `json:"request,omitempty"`
 	Account string `json:"account,omitempty"`
@@ -59,6 +60,20 @@ type Grant struct {
 	End       time.Time `json:"end"`
 	PR        int       `json:"pr,omitempty"`
 	Emergency bool      `json:"emergency,omitempty"`
+	// Targets are every target of the grant; account and role above are
+	// its first (a permission set as ps/NAME).
+	Targets []Target `json:"targets,omitempty"`
+}
+
+// Target is one account and role, or account and Identity Center
+// permission set, of a grant.
+type Target struct {
+	Account       string `json:"account"`
+	Role          string `json:"role,omitempty"`
+	PermissionSet string `json:"permission_set,omitempty"`
+	// Assignment is an Identity Center target's account assignment:
+	// pending, active (created and SUCCEEDED), failed, refused or ended.
+	Assignment string `json:"assignment,omitempty"`
 }
 
 // State is where a grant is in its life.
@@ -97,6 +112,8 @@ const (
 	CodeLedgerStale      = "ledger_stale"      // 503
 	CodeUntrustedHistory = "untrusted_history" // 503
 	CodeHistoryRewritten = "history_rewritten" // 503
+	CodeTargetRequired   = "target_required"   // 400: a grant of several targets asked by id alone
+	CodeUseSSO           = "use_sso"           // 409: an Identity Center target: sign in with AWS SSO
 )
 
 // Health is the answer of GET /healthz.

@@ -10,20 +10,25 @@ import (
 
 	"github.com/elevate-gitops/elevate/internal/brokerapi"
 	"github.com/elevate-gitops/elevate/internal/custody"
+	"github.com/elevate-gitops/elevate/internal/request"
 )
 
-// Ask is what a caller wants credentials for: a request id, or an account and role.
+// Ask is what a caller wants credentials for: a request id, or an account
+// and role, or both to choose one target of a grant of several. Role names
+// a permission set as ps/NAME (or by its name where no role is granted).
 type Ask struct {
 	UserID    int64
 	Login     string
-	RequestID string // or Account and Role
+	RequestID string
 	Account   string
 	Role      string
 }
 
-// Found is a usable grant: verified, the caller's, and in its window.
+// Found is a usable grant and the target asked for: verified, the
+// caller's, and in its window.
 type Found struct {
 	Grant        *Grant
+	Target       request.Target
 	Verification *Verification
 	Start, End   time.Time
 }
@@ -56,7 +61,26 @@ type (
 		Account, Role string // "" when the revoked file was not in the index
 	}
 	AmbiguousError struct{ IDs []string }
+	// TargetRequiredError says a grant of several targets was asked for
+	// by its id alone: the caller must name the account and role.
+	TargetRequiredError struct {
+		ID      string
+		Targets []request.Target
+	}
 )
+
+func (e *TargetRequiredError) Error() string {
+	return fmt.Sprintf("%s grants %d targets (%s): name the account and role too", e.ID, len(e.Targets), e.list())
+}
+
+// list names the targets: "prod:Admin, payments:ps/PaymentsAdmin".
+func (e *TargetRequiredError) list() string {
+	names := make([]string, len(e.Targets))
+	for i, t := range e.Targets {
+		names[i] = t.String()
+	}
+	return strings.Join(names, ", ")
+}
 
 func (e *NotSyncedError) Error() string {
 	if e.Reason == "" {
@@ -126,7 +150,7 @@ func (l *Ledger) Find(ctx context.Context, ask Ask) (*Found, error) {
 	// Only grants whose window can still be open are verified; of the
 	// others, the caller's latest says when their access ended.
 	var closed []*Grant
-	for _, g := range x.ByRole(ask.Account, ask.Role) {
+	for _, g := range l.byAsk(x, ask) {
 		if !g.mayBeOpen(now) {
 			if strings.EqualFold(g.Request.Requester, ask.Login) {
 				closed = append(closed, g)
@@ -150,6 +174,7 @@ func (l *Ledger) Find(ctx context.Context, ask Ask) (*Found, error) {
 			refusal = preferRefusal(refusal, err)
 		case best == nil || f.End.After(best.End):
 			best = f
+			best.Target, _ = g.Request.Target(ask.Account, ask.Role)
 		}
 	}
 	switch {
@@ -166,10 +191,27 @@ func (l *Ledger) Find(ctx context.Context, ask Ask) (*Found, error) {
 	if r, ok := x.RemovedByAsk(ask.Login, ask.Account, ask.Role); ok {
 		return nil, revokedError(r)
 	}
+	if r, ok := x.RemovedByAsk(ask.Login, ask.Account, request.PermissionSetPrefix+ask.Role); ok {
+		return nil, revokedError(r)
+	}
 	if refusal != nil {
 		return nil, refusal
 	}
 	return nil, l.orNotSynced(x, &NoActiveGrantError{Ask: ask})
+}
+
+// byAsk lists the grants with a target of ask's account and role: the
+// role by its name, a permission set as ps/NAME, or by its bare name.
+func (l *Ledger) byAsk(x *Index, ask Ask) []*Grant {
+	list := x.ByRole(ask.Account, ask.Role)
+	if strings.HasPrefix(ask.Role, request.PermissionSetPrefix) {
+		return list
+	}
+	sets := x.ByRole(ask.Account, request.PermissionSetPrefix+ask.Role)
+	if len(sets) == 0 {
+		return list
+	}
+	return append(slices.Clip(list), sets...)
 }
 
 // lastExpired verifies the caller's closed grants, the latest end first,
@@ -224,7 +266,23 @@ func (l *Ledger) findByID(ctx context.Context, x *Index, ask Ask, now time.Time)
 	if g.Request == nil {
 		return nil, &NoActiveGrantError{Ask: ask, Why: "the request file is invalid: " + g.Invalid}
 	}
-	return l.usable(ctx, x, g, ask, now)
+	targets := g.Request.AllTargets()
+	target := targets[0]
+	switch {
+	case ask.Account != "" || ask.Role != "":
+		t, ok := g.Request.Target(ask.Account, ask.Role)
+		if !ok {
+			return nil, &NoActiveGrantError{Ask: ask, Why: fmt.Sprintf("%s has no target %s:%s (%s)", g.ID, ask.Account, ask.Role, (&TargetRequiredError{ID: g.ID, Targets: targets}).list())}
+		}
+		target = t
+	case len(targets) > 1:
+		return nil, &TargetRequiredError{ID: g.ID, Targets: targets}
+	}
+	f, err := l.usable(ctx, x, g, ask, now)
+	if f != nil {
+		f.Target = target
+	}
+	return f, err
 }
 
 // VerifyError wraps a failure to verify a grant with GitHub.
@@ -255,7 +313,11 @@ func (l *Ledger) usable(ctx context.Context, x *Index, g *Grant, ask Ask, now ti
 	case now.Before(start):
 		return nil, &NotYetError{ID: g.ID, Start: start}
 	case !now.Before(end):
-		return nil, &ExpiredError{ID: g.ID, End: end, Account: g.Request.Account, Role: g.Request.Role}
+		t, ok := g.Request.Target(ask.Account, ask.Role)
+		if !ok {
+			t = g.Request.AllTargets()[0]
+		}
+		return nil, &ExpiredError{ID: g.ID, End: end, Account: t.Account, Role: t.Qualified()}
 	}
 	return &Found{Grant: g, Verification: v, Start: start, End: end}, nil
 }
@@ -320,7 +382,7 @@ func (l *Ledger) GrantsOf(ctx context.Context, userID int64, login string) ([]br
 			}
 		}
 		if v.Untrusted != nil && strings.EqualFold(g.Request.Requester, login) {
-			out = append(out, brokerapi.Grant{ID: g.ID, Account: g.Request.Account, Role: g.Request.Role, State: brokerapi.StateUntrusted, Emergency: g.Request.Emergency})
+			out = append(out, withTargets(brokerapi.Grant{ID: g.ID, State: brokerapi.StateUntrusted, Emergency: g.Request.Emergency}, g.Request))
 			continue
 		}
 		if !v.OK || v.AuthorID != userID {
@@ -334,14 +396,25 @@ func (l *Ledger) GrantsOf(ctx context.Context, userID int64, login string) ([]br
 		case !now.Before(end):
 			state = brokerapi.StateExpired
 		}
-		out = append(out, brokerapi.Grant{ID: g.ID, Account: g.Request.Account, Role: g.Request.Role, State: state, Start: start, End: end, PR: v.PR, Emergency: g.Request.Emergency})
+		out = append(out, withTargets(brokerapi.Grant{ID: g.ID, State: state, Start: start, End: end, PR: v.PR, Emergency: g.Request.Emergency}, g.Request))
 	}
 	for _, r := range x.removed {
 		if r.Request != nil && strings.EqualFold(r.Request.Requester, login) {
-			out = append(out, brokerapi.Grant{ID: r.ID, Account: r.Request.Account, Role: r.Request.Role, State: brokerapi.StateRevoked, End: r.At})
+			out = append(out, withTargets(brokerapi.Grant{ID: r.ID, State: brokerapi.StateRevoked, End: r.At}, r.Request))
 		}
 	}
 	return out, nil
+}
+
+// withTargets fills in g's targets from r: the first in Account and Role
+// (a permission set as ps/NAME), all of them in Targets.
+func withTargets(g brokerapi.Grant, r *request.Request) brokerapi.Grant {
+	all := r.AllTargets()
+	g.Account, g.Role = all[0].Account, all[0].Qualified()
+	for _, t := range all {
+		g.Targets = append(g.Targets, brokerapi.Target{Account: t.Account, Role: t.Role, PermissionSet: t.PermissionSet})
+	}
+	return g
 }
 
 // listClosedFor is how long after its window a grant not verified before
@@ -353,6 +426,7 @@ const listClosedFor = 24 * time.Hour
 // is for its caller to check.
 type LiveGrant struct {
 	ID, Account, Role string
+	PermissionSet     string // instead of Role, for an Identity Center target
 	Commit            string // where the step that added it left the branch: which version of the file
 	Login             string // the PR author's login at verification: the sessions' SourceIdentity
 	UserID            int64
@@ -360,8 +434,8 @@ type LiveGrant struct {
 	PR                int
 }
 
-// Live lists the live grants of the current index from cached verdicts
-// only: it asks GitHub nothing.
+// Live lists the live grants of the current index, once per target, from
+// cached verdicts only: it asks GitHub nothing.
 func (l *Ledger) Live(now time.Time) []LiveGrant {
 	x := l.Index()
 	if x == nil {
@@ -380,10 +454,22 @@ func (l *Ledger) Live(now time.Time) []LiveGrant {
 		if now.Before(start) || !now.Before(end) {
 			continue
 		}
-		out = append(out, LiveGrant{ID: g.ID, Commit: g.Step.After, Account: g.Request.Account, Role: g.Request.Role, Login: v.AuthorLogin, UserID: v.AuthorID, End: end, PR: v.PR})
+		for _, t := range g.Request.AllTargets() {
+			out = append(out, LiveGrant{ID: g.ID, Commit: g.Step.After, Account: t.Account, Role: t.Role, PermissionSet: t.PermissionSet,
+				Login: v.AuthorLogin, UserID: v.AuthorID, End: end, PR: v.PR})
+		}
 	}
 	return out
 }
+
+// Target is the target of g.
+func (g LiveGrant) Target() request.Target {
+	return request.Target{Account: g.Account, Role: g.Role, PermissionSet: g.PermissionSet}
+}
+
+// Key names g's grant and target: a grant of several targets is live once
+// per target.
+func (g LiveGrant) Key() string { return g.ID + " " + g.Target().String() }
 
 // EmergencyGrant is a verified emergency grant and its merge.
 type EmergencyGrant struct {
@@ -428,7 +514,8 @@ func (l *Ledger) PullOf(id string) int {
 func revokedError(r *Removal) *RevokedError {
 	e := &RevokedError{ID: r.ID, At: r.At, Commit: r.Commit}
 	if r.Request != nil {
-		e.Account, e.Role = r.Request.Account, r.Request.Role
+		t := r.Request.AllTargets()[0]
+		e.Account, e.Role = t.Account, t.Qualified()
 	}
 	return e
 }

@@ -213,7 +213,8 @@ func (x *Index) resolveSuffix(suffix string, keep func(string) bool) []string {
 	return out
 }
 
-// ByRole returns the grants for account and role, whoever they name.
+// ByRole returns the grants with a target of account and role (a role,
+// or ps/NAME for a permission set), whoever they name.
 func (x *Index) ByRole(account, role string) []*Grant {
 	return x.byRole[roleKey{account, role}]
 }
@@ -265,11 +266,14 @@ func (x *Index) remove(id string, r *Removal) {
 	name := id[strings.LastIndexByte(id, '/')+1:]
 	x.byName[name] = appendUnique(x.byName[name], id)
 	if r.Request != nil {
-		x.removedByAsk[askKey{strings.ToLower(r.Request.Requester), r.Request.Account, r.Request.Role}] = r
+		for _, t := range r.Request.AllTargets() {
+			x.removedByAsk[askKey{strings.ToLower(r.Request.Requester), t.Account, t.Qualified()}] = r
+		}
 	}
 }
 
-// RemovedByAsk returns the latest revocation of a grant login held for account and role.
+// RemovedByAsk returns the latest revocation of a grant login held for
+// account and role (a role, or ps/NAME for a permission set).
 func (x *Index) RemovedByAsk(login, account, role string) (*Removal, bool) {
 	r, ok := x.removedByAsk[askKey{strings.ToLower(login), account, role}]
 	return r, ok
@@ -282,11 +286,13 @@ func (x *Index) add(id string, g *Grant) {
 	name := id[strings.LastIndexByte(id, '/')+1:]
 	x.byName[name] = appendUnique(x.byName[name], id)
 	if g.Request != nil {
-		k := askKey{strings.ToLower(g.Request.Requester), g.Request.Account, g.Request.Role}
-		rk := roleKey{g.Request.Account, g.Request.Role}
-		x.byRole[rk] = append(x.byRole[rk], g)
-		if r, ok := x.removedByAsk[k]; ok && r.ID == id {
-			delete(x.removedByAsk, k)
+		for _, t := range g.Request.AllTargets() {
+			k := askKey{strings.ToLower(g.Request.Requester), t.Account, t.Qualified()}
+			rk := roleKey{t.Account, t.Qualified()}
+			x.byRole[rk] = append(x.byRole[rk], g)
+			if r, ok := x.removedByAsk[k]; ok && r.ID == id {
+				delete(x.removedByAsk, k)
+			}
 		}
 	}
 	delete(x.removed, id)
@@ -298,8 +304,11 @@ func (x *Index) drop(id string) {
 		return
 	}
 	delete(x.grants, id)
-	if g.Request != nil {
-		k := roleKey{g.Request.Account, g.Request.Role}
+	if g.Request == nil {
+		return
+	}
+	for _, t := range g.Request.AllTargets() {
+		k := roleKey{t.Account, t.Qualified()}
 		list := x.byRole[k]
 		for i, other := range list {
 			if other == g {
