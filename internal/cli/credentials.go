@@ -70,10 +70,10 @@ func NewCmdCredentials(f *Factory, runF func(context.Context, *CredentialsOption
 // grantFlags checks --request versus --account/--role.
 func grantFlags(request, account, role string) error {
 	switch {
-	case request != "" && (account != "" || role != ""):
-		return flagErrorf("give --request, or --account and --role, not both")
-	case request == "" && (account == "" || role == ""):
-		return flagErrorf("give --request ID, or both --account and --role")
+	case (account == "") != (role == ""):
+		return flagErrorf("give --account and --role together (with --request, they choose one target of a grant of several)")
+	case request == "" && account == "":
+		return flagErrorf("give --request ID, or both --account and --role, or all three")
 	}
 	return nil
 }

@@ -10,8 +10,8 @@ import (
 
 	"github.com/elevate-gitops/elevate/internal/brokerapi"
 	"github.com/elevate-gitops/elevate/internal/eligibility"
-	"github.com/elevate-gitops/elevate/internal/request"
 	"github.com/elevate-gitops/elevate/internal/githubapi"
+	"github.com/elevate-gitops/elevate/internal/request"
 )
 
 // lookupTimeout bounds the look-up of what else may be requested: past it,
@@ -24,6 +24,15 @@ const lookupTimeout = 10 * time.Second
 // whose look-up fails, come back as they are.
 func whatMayBeRequested(ctx context.Context, repo func(context.Context) (*githubapi.Repo, error), err error, account, role, id string) error {
 	var be *BrokerError
+	if errors.As(err, &be) && be.Code == brokerapi.CodeUseSSO {
+		// The broker holds no permission-set credentials: the person's own
+		// AWS SSO profile signs in.
+		hint := "sign in with your AWS SSO profile for it: aws sso login --profile <profile>, then use that profile"
+		if account != "" && role != "" {
+			hint = fmt.Sprintf("sign in with your AWS SSO profile for it: aws sso login --profile elevate-%s-%s (elevate configure writes it), then AWS_PROFILE=elevate-%[1]s-%[2]s", account, strings.TrimPrefix(role, request.PermissionSetPrefix))
+		}
+		return &BrokerError{Status: be.Status, Code: be.Code, Message: be.Message + "; " + hint}
+	}
 	if !errors.As(err, &be) || be.Code != brokerapi.CodeNotEligible || repo == nil {
 		return err
 	}

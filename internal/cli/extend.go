@@ -77,7 +77,15 @@ func extendRun(ctx context.Context, opts *ExtendOptions) error {
 	switch g.State {
 	case brokerapi.StateActive, brokerapi.StateScheduled:
 	default:
-		return fmt.Errorf("%s is %s: there is no window to extend; ask anew with elevate request --account %s --role %s", id, g.State, g.Account, g.Role)
+		ask := "--account " + g.Account + " --role " + g.Role
+		if strings.HasPrefix(g.Role, request.PermissionSetPrefix) || len(g.Targets) > 1 {
+			ask = ""
+			for _, t := range g.Targets {
+				ask += " --target " + request.Target{Account: t.Account, Role: t.Role, PermissionSet: t.PermissionSet}.String()
+			}
+			ask = strings.TrimSpace(ask)
+		}
+		return fmt.Errorf("%s is %s: there is no window to extend; ask anew with elevate request %s", id, g.State, ask)
 	}
 	repo, err := opts.Repo(ctx)
 	if err != nil {
@@ -105,7 +113,8 @@ func extendRun(ctx context.Context, opts *ExtendOptions) error {
 		name = extensionName(p.Name, g.End)
 	}
 	ro := &RequestOptions{
-		IO: opts.IO, Now: opts.Now, Repo: opts.Repo, Account: orig.Account, Role: orig.Role, Duration: opts.Duration,
+		IO: opts.IO, Now: opts.Now, Repo: opts.Repo, Account: orig.Account, Role: orig.Role, PermissionSet: orig.PermissionSet,
+		Targets: orig.Targets, Duration: opts.Duration,
 		Reason: cmp.Or(opts.Reason, orig.Reason), Ticket: cmp.Or(opts.Ticket, orig.Ticket),
 		NotBefore: g.End.UTC(), Name: name, DryRun: opts.DryRun,
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/elevate-gitops/elevate/internal/credcache"
 	"github.com/elevate-gitops/elevate/internal/ghauth"
 	"github.com/elevate-gitops/elevate/internal/githubapi"
+	"github.com/elevate-gitops/elevate/internal/request"
 )
 
 func testFactory(env map[string]string) (*Factory, *bytes.Buffer, *bytes.Buffer) {
@@ -125,7 +127,8 @@ func TestCredentialsFlags(t *testing.T) {
 		{argv: []string{"--request", "alice-admin", "--format", "env"}, want: with(CredentialsOptions{Request: "alice-admin", Format: "env"})},
 		{argv: []string{"--request", "x", "--format", "json", "--no-cache"}, want: with(CredentialsOptions{Request: "x", Format: "json", NoCache: true})},
 		{argv: []string{"--account", "prod"}, wantErr: true},
-		{argv: []string{"--request", "x", "--account", "prod", "--role", "Admin"}, wantErr: true},
+		{argv: []string{"--request", "x", "--account", "prod", "--role", "Admin"}, want: with(CredentialsOptions{Request: "x", Account: "prod", Role: "Admin", Format: "process"})},
+		{argv: []string{"--request", "x", "--account", "prod"}, wantErr: true},
 		{argv: []string{"--request", "x", "--format", "yaml"}, wantErr: true},
 		{argv: []string{}, wantErr: true},
 	})
@@ -153,6 +156,15 @@ func TestRequestFlags(t *testing.T) {
 			want: with(RequestOptions{Account: "prod", Role: "Admin", Duration: 2 * time.Hour, Reason: "Rotate the TLS certificate", Ticket: "INC-1"})},
 		{argv: []string{"--account", "prod", "--role", "Admin", "--duration", "1h", "--reason", "Break glass now", "--emergency", "--ticket", "INC-2", "--not-before", "2026-11-25T10:00:00Z", "--dry-run", "--name", "x-1"},
 			want: with(RequestOptions{Account: "prod", Role: "Admin", Duration: time.Hour, Reason: "Break glass now", Emergency: true, Ticket: "INC-2", NotBefore: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), DryRun: true, Name: "x-1"})},
+		{argv: []string{"--target", "prod:Admin", "--target", "payments:ps/PaymentsAdmin", "--duration", "2h", "--reason", "Fail over the database"},
+			want: with(RequestOptions{Targets: []request.Target{{Account: "prod", Role: "Admin"}, {Account: "payments", PermissionSet: "PaymentsAdmin"}}, Duration: 2 * time.Hour, Reason: "Fail over the database"})},
+		{argv: []string{"--account", "payments", "--permission-set", "PaymentsAdmin", "--duration", "2h", "--reason", "Fail over the database"},
+			want: with(RequestOptions{Account: "payments", PermissionSet: "PaymentsAdmin", Duration: 2 * time.Hour, Reason: "Fail over the database"})},
+		{argv: []string{"--target", "prod:Admin", "--account", "prod", "--duration", "2h", "--reason", "Fail over the database"}, wantErr: true},
+		{argv: []string{"--target", "prod:Admin", "--target", "prod:Admin", "--duration", "2h", "--reason", "Fail over the database"}, wantErr: true},
+		{argv: []string{"--target", "prod", "--duration", "2h", "--reason", "Fail over the database"}, wantErr: true},
+		{argv: []string{"--account", "prod", "--role", "Admin", "--permission-set", "P", "--duration", "2h", "--reason", "Fail over the database"}, wantErr: true},
+		{argv: targetsArgv(21), wantErr: true},
 		{argv: []string{"--account", "prod", "--role", "Admin", "--duration", "2h"}, wantErr: true},
 		{argv: []string{"--account", "prod", "--role", "Admin", "--duration", "2x", "--reason", "r"}, wantErr: true},
 		{argv: []string{"--account", "prod", "--role", "Admin", "--duration", "1h", "--reason", "reason here", "--not-before", "tomorrow"}, wantErr: true},
@@ -294,4 +306,13 @@ func TestOwnerNameFromRemote(t *testing.T) {
 			t.Errorf("ownerName(%q, %q) = %q, want %q", tt.remote, tt.host, got, tt.want)
 		}
 	}
+}
+
+// targetsArgv is n distinct --target flags and a valid rest.
+func targetsArgv(n int) []string {
+	argv := []string{"--duration", "1h", "--reason", "Fail over the database"}
+	for i := range n {
+		argv = append(argv, "--target", fmt.Sprintf("a%d:R", i))
+	}
+	return argv
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,11 +19,15 @@ import (
 
 // RequestOptions are the inputs of `elevate request`.
 type RequestOptions struct {
-	IO        IOStreams
-	Now       func() time.Time
-	Repo      func(context.Context) (*githubapi.Repo, error)
-	Account   string
-	Role      string
+	IO      IOStreams
+	Now     func() time.Time
+	Repo    func(context.Context) (*githubapi.Repo, error)
+	Account string
+	Role    string
+	// PermissionSet, instead of Role, asks for an Identity Center set.
+	PermissionSet string
+	// Targets, instead of Account and Role, lists several targets.
+	Targets   []request.Target
 	Duration  time.Duration
 	Reason    string
 	Ticket    string
@@ -36,19 +41,25 @@ type RequestOptions struct {
 func NewCmdRequest(f *Factory, runF func(context.Context, *RequestOptions) error) *cobra.Command {
 	opts := &RequestOptions{IO: f.IO, Now: f.Now, Repo: f.Repo}
 	var notBefore string
+	var targets []string
 	cmd := &cobra.Command{
-		Use:   "request --account A --role R --duration D --reason \"…\" [--ticket T] [--not-before T] [--emergency] [--dry-run]",
+		Use:   "request (--account A (--role R | --permission-set P) | --target A:R …) --duration D --reason \"…\" [--ticket T] [--not-before T] [--emergency] [--dry-run]",
 		Short: "Ask for temporary access: opens the pull request that adds your request file",
 		Long: "Writes requests/<account>/<yyyy-mm>/<name>.yaml on a new branch and opens the pull request.\n" +
 			"The request is first checked against eligibility.yaml with the same decision the elevate check\n" +
 			"runs, so a request it would reject is refused before any PR exists.",
 		Example: "  elevate request --account prod --role Admin --duration 2h --ticket INC-4821 \\\n" +
-			"    --reason \"Rotate the TLS certificate on the payments load balancer\"",
+			"    --reason \"Rotate the TLS certificate on the payments load balancer\"\n" +
+			"  elevate request --target prod:Admin --target payments:ps/PaymentsAdmin --duration 2h \\\n" +
+			"    --ticket INC-4821 --reason \"Fail over the payments database\"",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := opts.readTargets(targets); err != nil {
+				return err
+			}
 			switch {
-			case opts.Account == "" || opts.Role == "" || opts.Duration == 0 || opts.Reason == "":
-				return flagErrorf("--account, --role, --duration and --reason are required")
+			case opts.Duration == 0 || opts.Reason == "":
+				return flagErrorf("--duration and --reason are required")
 			case opts.Duration < 0:
 				return flagErrorf("--duration must be positive")
 			case opts.Name != "" && !request.ValidName(opts.Name):
@@ -70,6 +81,8 @@ func NewCmdRequest(f *Factory, runF func(context.Context, *RequestOptions) error
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Account, "account", "", "account name from eligibility.yaml")
 	fl.StringVar(&opts.Role, "role", "", "IAM role name in that account")
+	fl.StringVar(&opts.PermissionSet, "permission-set", "", "IAM Identity Center permission set, instead of --role")
+	fl.StringArrayVar(&targets, "target", nil, "ACCOUNT:ROLE or ACCOUNT:ps/PERMISSION_SET; repeat for several targets of one window (instead of --account)")
 	fl.DurationVar(&opts.Duration, "duration", 0, "how long sessions may be started, e.g. 2h")
 	fl.StringVar(&opts.Reason, "reason", "", "why (10-1000 characters)")
 	fl.StringVar(&opts.Ticket, "ticket", "", "ticket id, where the rule requires one")
@@ -78,6 +91,64 @@ func NewCmdRequest(f *Factory, runF func(context.Context, *RequestOptions) error
 	fl.StringVar(&opts.Name, "name", "", "file name (default: <login>-<role>-<ticket or time>)")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "check and print the path and YAML; open nothing")
 	return cmd
+}
+
+// readTargets checks the target flags: --account with one of --role and
+// --permission-set, or --target (1 to request.MaxTargets of them, each once).
+func (opts *RequestOptions) readTargets(flags []string) error {
+	if len(flags) > 0 {
+		if opts.Account != "" || opts.Role != "" || opts.PermissionSet != "" {
+			return flagErrorf("give --target, or --account with --role or --permission-set, not both")
+		}
+		if len(flags) > request.MaxTargets {
+			return flagErrorf("at most %d --target in one request", request.MaxTargets)
+		}
+		opts.Targets = nil
+		for _, f := range flags {
+			t, err := request.ParseTarget(f)
+			if err != nil {
+				return flagErrorf("--target: %v", err)
+			}
+			if slices.Contains(opts.Targets, t) {
+				return flagErrorf("--target %s is given twice", t)
+			}
+			opts.Targets = append(opts.Targets, t)
+		}
+		return nil
+	}
+	switch {
+	case opts.Account == "" || (opts.Role == "" && opts.PermissionSet == ""):
+		return flagErrorf("give --account with --role (or --permission-set), or --target ACCOUNT:ROLE")
+	case opts.Role != "" && opts.PermissionSet != "":
+		return flagErrorf("give --role or --permission-set, not both")
+	}
+	return nil
+}
+
+// request is the request file opts describe, for requester. One --target
+// is written as account and role (or permission_set), several as a list.
+func (opts *RequestOptions) request(requester string) *request.Request {
+	req := &request.Request{
+		Requester: requester, Account: opts.Account, Role: opts.Role, PermissionSet: opts.PermissionSet, Duration: opts.Duration,
+		Reason: strings.TrimSpace(opts.Reason), Ticket: opts.Ticket, NotBefore: opts.NotBefore, Emergency: opts.Emergency,
+	}
+	switch {
+	case len(opts.Targets) == 1:
+		t := opts.Targets[0]
+		req.Account, req.Role, req.PermissionSet = t.Account, t.Role, t.PermissionSet
+	case len(opts.Targets) > 1:
+		req.Account, req.Targets = opts.Targets[0].Account, slices.Clone(opts.Targets)
+	}
+	return req
+}
+
+// what names the targets for a title: "Admin in prod", or a count.
+func what(req *request.Request) string {
+	targets := req.AllTargets()
+	if len(targets) > 1 {
+		return fmt.Sprintf("%d targets (%s, …)", len(targets), targets[0])
+	}
+	return targets[0].Name() + " in " + targets[0].Account
 }
 
 var nameJunk = regexp.MustCompile(`[^a-z0-9]+`)
@@ -107,15 +178,12 @@ type PlannedRequest struct {
 // planRequest writes the file and judges it as the Action would at the base.
 func planRequest(ctx context.Context, repo *githubapi.Repo, me approval.User, opts *RequestOptions) (*PlannedRequest, error) {
 	now := opts.Now()
-	req := &request.Request{
-		Requester: me.Login, Account: opts.Account, Role: opts.Role, Duration: opts.Duration,
-		Reason: strings.TrimSpace(opts.Reason), Ticket: opts.Ticket, NotBefore: opts.NotBefore, Emergency: opts.Emergency,
-	}
+	req := opts.request(me.Login)
 	name := opts.Name
 	if name == "" {
-		name = RequestName(me.Login, opts.Role, opts.Ticket, now)
+		name = RequestName(me.Login, req.AllTargets()[0].Name(), opts.Ticket, now)
 	}
-	p := request.PathFor(opts.Account, now, name)
+	p := request.PathFor(req.Account, now, name)
 	data := request.Marshal(req)
 	base, baseSHA, err := repo.DefaultBranch(ctx)
 	if err != nil {
@@ -203,7 +271,7 @@ func openRequest(ctx context.Context, opts *RequestOptions, note string) error {
 	if err := repo.CreateBranch(ctx, branch, plan.BaseSHA); err != nil {
 		return err
 	}
-	title := fmt.Sprintf("elevate: %s requests %s in %s for %s", me.Login, opts.Role, opts.Account, opts.Duration)
+	title := fmt.Sprintf("elevate: %s requests %s for %s", me.Login, what(plan.Verdict.Request), opts.Duration)
 	if opts.Emergency {
 		title = "EMERGENCY " + title
 	}
@@ -226,8 +294,15 @@ func openRequest(ctx context.Context, opts *RequestOptions, note string) error {
 
 func nextStep(v *approval.Verdict) string {
 	if len(v.Waiting) > 0 {
-		w := v.Waiting[0]
-		return fmt.Sprintf("needs %d approval(s) from %s", w.Missing, strings.Join(w.Owners, ", "))
+		var parts []string
+		for _, w := range v.Waiting {
+			part := fmt.Sprintf("needs %d approval(s) from %s", w.Missing, strings.Join(w.Owners, ", "))
+			if len(v.Waiting) > 1 || len(v.Targets) > 1 {
+				part = w.Target + " " + part
+			}
+			parts = append(parts, part)
+		}
+		return strings.Join(parts, "; ")
 	}
 	if v.Request != nil && v.Request.Emergency {
 		return "EMERGENCY: no approval needed; merge it, and its owners must review it within 24h"

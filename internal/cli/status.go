@@ -53,6 +53,9 @@ func NewCmdStatus(f *Factory, runF func(context.Context, *StatusOptions) error) 
 type StatusRow struct {
 	ID, State, Account, Role, Detail string
 	PR                               int
+	// Targets name each target of a grant of several, or of a permission
+	// set, with its assignment's state.
+	Targets []string
 }
 
 func statusRun(ctx context.Context, opts *StatusOptions) error {
@@ -139,6 +142,11 @@ func GrantRows(grants []brokerapi.Grant, all bool, now time.Time) []StatusRow {
 			continue
 		}
 		row := StatusRow{ID: g.ID, State: string(g.State), Account: g.Account, Role: g.Role, PR: g.PR}
+		if len(g.Targets) > 1 || (len(g.Targets) == 1 && g.Targets[0].PermissionSet != "") {
+			for _, t := range g.Targets {
+				row.Targets = append(row.Targets, targetText(t))
+			}
+		}
 		switch g.State {
 		case brokerapi.StateActive:
 			row.Detail = fmt.Sprintf("until %s (%s left)", g.End.UTC().Format(time.RFC3339), request.FormatDuration(g.End.Sub(now).Round(time.Minute)))
@@ -209,7 +217,23 @@ func writeStatus(ios IOStreams, rows []StatusRow) error {
 		if r.Role != "" {
 			what += "/" + r.Role
 		}
+		if len(r.Targets) > 0 {
+			what = strings.Join(r.Targets, ", ")
+		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.ID, strings.ToUpper(r.State[:1])+r.State[1:], what, pr, r.Detail)
 	}
 	return w.Flush()
+}
+
+// targetText is one target in a status row: account/role, or
+// account/ps/NAME with its assignment's state.
+func targetText(t brokerapi.Target) string {
+	if t.PermissionSet == "" {
+		return t.Account + "/" + t.Role
+	}
+	text := t.Account + "/" + request.PermissionSetPrefix + t.PermissionSet
+	if t.Assignment != "" {
+		text += " (" + t.Assignment + ")"
+	}
+	return text
 }

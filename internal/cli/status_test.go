@@ -35,7 +35,8 @@ func grantsBroker(t *testing.T, grants []brokerapi.Grant) func(context.Context) 
 }
 
 // `elevate status` lists open request PRs (pending, approved, rejected) and
-// grants in every state, an extension with the grant it extends.
+// grants in every state, an extension with the grant it extends, a grant
+// of several targets and a permission set with their assignments' states.
 func TestStatusOutput(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
@@ -76,6 +77,10 @@ func TestStatusOutput(t *testing.T) {
 		{ID: "prod/2026-12/codertocat-admin-inc-1-ext-20261202-1100", Account: "prod", Role: "Admin", State: brokerapi.StateScheduled, Start: now.Add(time.Hour), End: now.Add(3 * time.Hour), PR: 3},
 		{ID: "prod/2026-12/codertocat-admin-inc-1-ext-20261202-1300", Account: "prod", Role: "Admin", State: brokerapi.StateScheduled, Start: now.Add(3 * time.Hour), End: now.Add(4 * time.Hour), PR: 4},
 		{ID: "dev/2026-12/codertocat-admin-inc-5", Account: "dev", Role: "Admin", State: brokerapi.StateActive, Start: now.Add(-10 * time.Minute), End: now.Add(50 * time.Minute), PR: 5, Emergency: true},
+		{ID: "prod/2026-12/codertocat-admin-inc-8", Account: "prod", Role: "Admin", State: brokerapi.StateActive, Start: now.Add(-5 * time.Minute), End: now.Add(115 * time.Minute), PR: 8,
+			Targets: []brokerapi.Target{{Account: "prod", Role: "Admin"}, {Account: "payments", PermissionSet: "PaymentsAdmin", Assignment: "active"}, {Account: "billing", PermissionSet: "BillingAdmin", Assignment: "failed"}}},
+		{ID: "payments/2026-12/codertocat-paymentsadmin-inc-9", Account: "payments", Role: "ps/PaymentsAdmin", State: brokerapi.StateScheduled, Start: now.Add(time.Hour), End: now.Add(2 * time.Hour), PR: 9,
+			Targets: []brokerapi.Target{{Account: "payments", PermissionSet: "PaymentsAdmin", Assignment: "pending"}}},
 		{ID: "prod/2026-11/codertocat-readonly-inc-6", Account: "prod", Role: "ReadOnly", State: brokerapi.StateExpired, Start: now.Add(-48 * time.Hour), End: now.Add(-46 * time.Hour), PR: 6},
 		{ID: "prod/2026-11/codertocat-admin-inc-7", Account: "prod", Role: "Admin", State: brokerapi.StateRevoked, Start: now.Add(-26 * time.Hour), End: now.Add(-25 * time.Hour), PR: 7},
 	}
