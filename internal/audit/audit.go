@@ -242,11 +242,11 @@ func Build(ctx context.Context, o Options) (*Report, error) {
 			return nil, fmt.Errorf("audit %s: verify the chain of custody: %w", o.Branch, err)
 		}
 	}
-	rep.Entries = make([]Entry, len(versions))
-	for i, v := range versions {
+	rep.Entries = make([]Entry, 0, len(versions))
+	for _, v := range versions {
 		v.settle(o.Now, rep.Offline)
 		v.story(o.CommentKey)
-		rep.Entries[i] = *v.Entry
+		rep.Entries = append(rep.Entries, v.perTarget()...)
 	}
 	linkExtensions(rep.Entries)
 	slices.SortStableFunc(rep.Entries, func(a, b Entry) int {
@@ -497,7 +497,8 @@ func (v *version) parse(b gitlog.Blob) {
 	}
 	req.Lines = nil
 	e := v.Entry
-	e.Requester, e.Account, e.Role, e.Reason, e.Ticket = req.Requester, req.Account, req.Role, req.Reason, req.Ticket
+	first := req.AllTargets()[0]
+	e.Requester, e.Account, e.Role, e.Reason, e.Ticket = req.Requester, first.Account, first.Qualified(), req.Reason, req.Ticket
 	e.Duration, e.Emergency = req.Duration, req.Emergency
 	if p, _ := request.ParsePath(v.Path); p.Account != req.Account {
 		e.Invalid = fmt.Sprintf("%s: account %q does not match its folder requests/%s/", v.Path, req.Account, p.Account)
@@ -505,6 +506,21 @@ func (v *version) parse(b gitlog.Blob) {
 	}
 	v.req = req
 	e.Start, e.End = req.Window(e.MergedAt)
+}
+
+// perTarget is v's entry once per target of its request, in file order
+// (a permission set's role as ps/NAME): the audit's rows, which sort keeps
+// together as one request's.
+func (v *version) perTarget() []Entry {
+	if v.req == nil || len(v.req.Targets) == 0 {
+		return []Entry{*v.Entry}
+	}
+	out := make([]Entry, len(v.req.Targets))
+	for i, t := range v.req.Targets {
+		out[i] = *v.Entry
+		out[i].Account, out[i].Role = t.Account, t.Qualified()
+	}
+	return out
 }
 
 // settle computes the window, the state and the emergency flag at now.

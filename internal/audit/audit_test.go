@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -513,5 +514,39 @@ func TestBuildEditsAndLargeFiles(t *testing.T) {
 	}
 	if e := rep.Entries[2]; e.Commit != first || e.State != audit.StateRevoked || e.RevokedCommit != second || e.Hours() != 1 {
 		t.Errorf("first version: %+v, want revoked by the edit after 1h", e)
+	}
+}
+
+// A request of several targets is a row per target, kept together, each
+// with the request's window; its hours count for each target's role.
+func TestBuildRowPerTarget(t *testing.T) {
+	t.Parallel()
+	r := ledgertest.New(t)
+	multi := "requester: alice\ntargets:\n  - {account: prod, role: Admin}\n  - {account: payments, permission_set: PaymentsAdmin}\n" +
+		"duration: 2h\nreason: Fail over the payments database\nticket: INC-4821\n"
+	r.Commit(now.Add(-5*hour), "single", map[string]string{"requests/prod/2026-11/alice-admin.yaml": reqActive})
+	r.Commit(now.Add(-hour), "multi", map[string]string{"requests/prod/2026-11/alice-multi.yaml": multi})
+	rep, err := audit.Build(context.Background(), audit.Options{Dir: r.Dir, Since: 720 * hour, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for _, e := range rep.Entries {
+		rows = append(rows, e.ID+" "+e.Account+"/"+e.Role+" "+e.State)
+	}
+	want := []string{
+		"prod/2026-11/alice-multi prod/Admin active",
+		"prod/2026-11/alice-multi payments/ps/PaymentsAdmin active",
+		"prod/2026-11/alice-admin prod/Admin expired",
+	}
+	if diff := cmp.Diff(want, rows); diff != "" {
+		t.Errorf("rows (-want +got):\n%s", diff)
+	}
+	var totals []string
+	for _, tt := range rep.Totals {
+		totals = append(totals, fmt.Sprintf("%s/%s %d", tt.Account, tt.Role, tt.Grants))
+	}
+	if diff := cmp.Diff([]string{"prod/Admin 2", "payments/ps/PaymentsAdmin 1"}, totals); diff != "" {
+		t.Errorf("totals (-want +got):\n%s", diff)
 	}
 }
