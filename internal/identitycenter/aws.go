@@ -289,17 +289,19 @@ func (r *Reconciler) provision(ctx context.Context, psARN, account string) (outc
 const maxPages = 1000
 
 // provisionedAccounts lists the accounts the permission set is provisioned
-// to.
-func (r *Reconciler) provisionedAccounts(ctx context.Context, psARN string) ([]string, error) {
+// to; with status LATEST_PERMISSION_SET_NOT_PROVISIONED, those whose role
+// does not have its latest version.
+func (r *Reconciler) provisionedAccounts(ctx context.Context, psARN string, status types.ProvisioningStatus) ([]string, error) {
 	var accounts []string
 	var token *string
 	for range maxPages {
 		var out *ssoadmin.ListAccountsForProvisionedPermissionSetOutput
 		err := r.call(ctx, "ListAccountsForProvisionedPermissionSet", func(ctx context.Context) (err error) {
 			out, err = r.admin.ListAccountsForProvisionedPermissionSet(ctx, &ssoadmin.ListAccountsForProvisionedPermissionSetInput{
-				InstanceArn:      aws.String(r.cfg.InstanceARN),
-				PermissionSetArn: aws.String(psARN),
-				NextToken:        token,
+				InstanceArn:        aws.String(r.cfg.InstanceARN),
+				PermissionSetArn:   aws.String(psARN),
+				ProvisioningStatus: status,
+				NextToken:          token,
 			})
 			return err
 		})

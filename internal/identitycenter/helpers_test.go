@@ -27,6 +27,8 @@ var t0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 type env struct {
 	fake *icfake.Server
 	r    *identitycenter.Reconciler
+	cfg  identitycenter.Config
+	opts identitycenter.Options
 	ps   map[string]string // name -> ARN
 	user map[string]string // login -> UserId
 
@@ -69,8 +71,15 @@ func newEnv(t testing.TB, tune ...func(*identitycenter.Options)) *env {
 	for _, f := range tune {
 		f(&opts)
 	}
+	e.cfg, e.opts = cfg, opts
 	e.r = identitycenter.New(e.fake.SSOAdmin(), e.fake.IdentityStore(), cfg, opts)
 	return e
+}
+
+// restart replaces the reconciler with a new one, as a new broker
+// process would start.
+func (e *env) restart() {
+	e.r = identitycenter.New(e.fake.SSOAdmin(), e.fake.IdentityStore(), e.cfg, e.opts)
 }
 
 func (e *env) reconcile(t testing.TB, now time.Time, targets ...identitycenter.Target) error {

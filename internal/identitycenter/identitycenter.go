@@ -187,6 +187,7 @@ type Reconciler struct {
 	recent      map[assignKey]recentWrite
 	inflight    map[assignKey]inflightWrite
 	provisioned map[pairKey]string // the account's view of the policy last provisioned there
+	seeded      map[string]bool    // permission sets whose provisioned accounts were asked once
 	names       map[string]string  // account id -> name, for notices
 
 	stateMu sync.RWMutex
@@ -256,6 +257,7 @@ func New(admin SSOAdmin, store IdentityStore, cfg Config, opts Options) *Reconci
 		recent:      map[assignKey]recentWrite{},
 		inflight:    map[assignKey]inflightWrite{},
 		provisioned: map[pairKey]string{},
+		seeded:      map[string]bool{},
 		names:       map[string]string{},
 		states:      map[stateKey]State{},
 	}

@@ -224,7 +224,7 @@ func (rd *round) reconcileSet(ctx context.Context, name, arn string) {
 			ended[it.deny()] = append(ended[it.deny()], it)
 		}
 	}
-	provisioned, err := r.provisionedAccounts(ctx, arn)
+	provisioned, err := r.provisionedAccounts(ctx, arn, "")
 	provisionedOK := err == nil
 	if err != nil {
 		rd.fail(fmt.Errorf("list the accounts of %s: %w", name, err))
@@ -250,6 +250,19 @@ func (rd *round) reconcileSet(ctx context.Context, name, arn string) {
 	if policyErr != nil {
 		rd.fail(fmt.Errorf("read the inline policy of %s: %w", name, policyErr))
 		pol = nil
+	}
+	if pol != nil && provisionedOK && !r.seeded[arn] {
+		// A new Reconciler asks AWS once which accounts lack the policy as
+		// it is; the others need no provisioning until it changes.
+		stale, err := r.provisionedAccounts(ctx, arn, types.ProvisioningStatusLatestPermissionSetNotProvisioned)
+		if err == nil {
+			r.seeded[arn] = true
+			for account := range scope {
+				if !slices.Contains(stale, account) && slices.Contains(provisioned, account) {
+					r.provisioned[pairKey{arn, account}] = viewHash(pol, pol.ours, account)
+				}
+			}
+		}
 	}
 
 	// The assignments, as AWS has them, and as AWS said it changed them.

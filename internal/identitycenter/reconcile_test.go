@@ -1,12 +1,16 @@
 package identitycenter_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssoadmin"
+	"github.com/aws/aws-sdk-go-v2/service/ssoadmin/types"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/elevate-gitops/elevate/internal/identitycenter"
@@ -654,5 +658,63 @@ func TestCallsBounded(t *testing.T) {
 	e.mustReconcile(t, t0.Add(2*time.Minute), history...)
 	if got := e.r.Calls() - before; got > steady+1 {
 		t.Errorf("with 400 ended and future grants: %d calls, want at most %d (bob's UserId once)", got, steady+1)
+	}
+}
+
+// A new Reconciler (a broker started again) provisions only the accounts
+// whose role lacks the policy as it is: AWS says which.
+func TestRestartProvisionsOnlyStaleAccounts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	arn := e.ps["PaymentsAdmin"]
+	gs := []identitycenter.Target{
+		grant("payments/2026-12/alice-two", "alice", payments, "PaymentsAdmin", t0, t0.Add(time.Hour)),
+		grant("payments/2026-12/alice-two", "alice", ledger, "PaymentsAdmin", t0, t0.Add(time.Hour)),
+	}
+	e.mustReconcile(t, t0, gs...)
+
+	e.restart()
+	e.fake.ResetCalls()
+	e.mustReconcile(t, t0.Add(time.Minute), gs...)
+	if n := countOps(ops(e.fake.Calls()), "ProvisionPermissionSet"); n != 0 {
+		t.Errorf("a restart provisioned %d accounts already up to date", n)
+	}
+
+	// Someone edits the policy and provisions it to payments only.
+	policy := strings.Replace(e.fake.InlinePolicy(arn), `"Statement":[`, `"Statement":[{"Effect":"Allow","Action":"ec2:Describe*","Resource":"*"},`, 1)
+	e.fake.SetInlinePolicy(arn, policy)
+	admin := e.fake.SSOAdmin()
+	out, err := admin.ProvisionPermissionSet(context.Background(), &ssoadmin.ProvisionPermissionSetInput{
+		InstanceArn: aws.String(e.fake.InstanceARN), PermissionSetArn: aws.String(arn),
+		TargetType: types.ProvisionTargetTypeAwsAccount, TargetId: aws.String(payments),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.DescribePermissionSetProvisioningStatus(context.Background(), &ssoadmin.DescribePermissionSetProvisioningStatusInput{
+		InstanceArn: aws.String(e.fake.InstanceARN), ProvisionPermissionSetRequestId: out.PermissionSetProvisioningStatus.RequestId,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.restart()
+	e.fake.ResetCalls()
+	e.mustReconcile(t, t0.Add(2*time.Minute), gs...)
+	calls := e.fake.Calls()
+	if n := countOps(ops(calls), "PutInlinePolicyToPermissionSet"); n != 0 {
+		t.Errorf("an unchanged policy was put again")
+	}
+	var provisioned []string
+	for _, c := range calls {
+		if c.Op == "ProvisionPermissionSet" {
+			provisioned = append(provisioned, c.AccountID)
+		}
+	}
+	if diff := cmp.Diff([]string{ledger}, provisioned); diff != "" {
+		t.Errorf("provisioned (-want +got):\n%s", diff)
+	}
+	for _, account := range []string{payments, ledger} {
+		if p, _ := e.fake.ProvisionedPolicy(arn, account); p != policy {
+			t.Errorf("%s has not the policy as it is", account)
+		}
 	}
 }
