@@ -76,6 +76,20 @@ func (r *Reconciler) call(ctx context.Context, op string, fn func(ctx context.Co
 	}
 }
 
+// invoke is call for an operation with an output: an answer without one
+// is an error, never a nil to follow.
+func invoke[T any](ctx context.Context, r *Reconciler, op string, fn func(ctx context.Context) (*T, error)) (*T, error) {
+	var out *T
+	err := r.call(ctx, op, func(ctx context.Context) (err error) {
+		out, err = fn(ctx)
+		if err == nil && out == nil {
+			err = errors.New("AWS answered nothing")
+		}
+		return err
+	})
+	return out, err
+}
+
 // outcome is where an asynchronous write stands.
 type outcome struct {
 	status    types.StatusValues
@@ -132,13 +146,11 @@ func (r *Reconciler) poll(ctx context.Context, o outcome, describe func(ctx cont
 }
 
 func (r *Reconciler) describeCreation(ctx context.Context, requestID string) (outcome, error) {
-	var out *ssoadmin.DescribeAccountAssignmentCreationStatusOutput
-	err := r.call(ctx, "DescribeAccountAssignmentCreationStatus", func(ctx context.Context) (err error) {
-		out, err = r.admin.DescribeAccountAssignmentCreationStatus(ctx, &ssoadmin.DescribeAccountAssignmentCreationStatusInput{
+	out, err := invoke(ctx, r, "DescribeAccountAssignmentCreationStatus", func(ctx context.Context) (*ssoadmin.DescribeAccountAssignmentCreationStatusOutput, error) {
+		return r.admin.DescribeAccountAssignmentCreationStatus(ctx, &ssoadmin.DescribeAccountAssignmentCreationStatusInput{
 			InstanceArn:                        aws.String(r.cfg.InstanceARN),
 			AccountAssignmentCreationRequestId: aws.String(requestID),
 		})
-		return err
 	})
 	if err != nil {
 		return outcome{}, err
@@ -147,13 +159,11 @@ func (r *Reconciler) describeCreation(ctx context.Context, requestID string) (ou
 }
 
 func (r *Reconciler) describeDeletion(ctx context.Context, requestID string) (outcome, error) {
-	var out *ssoadmin.DescribeAccountAssignmentDeletionStatusOutput
-	err := r.call(ctx, "DescribeAccountAssignmentDeletionStatus", func(ctx context.Context) (err error) {
-		out, err = r.admin.DescribeAccountAssignmentDeletionStatus(ctx, &ssoadmin.DescribeAccountAssignmentDeletionStatusInput{
+	out, err := invoke(ctx, r, "DescribeAccountAssignmentDeletionStatus", func(ctx context.Context) (*ssoadmin.DescribeAccountAssignmentDeletionStatusOutput, error) {
+		return r.admin.DescribeAccountAssignmentDeletionStatus(ctx, &ssoadmin.DescribeAccountAssignmentDeletionStatusInput{
 			InstanceArn:                        aws.String(r.cfg.InstanceARN),
 			AccountAssignmentDeletionRequestId: aws.String(requestID),
 		})
-		return err
 	})
 	if err != nil {
 		return outcome{}, err
@@ -178,9 +188,8 @@ func (r *Reconciler) create(ctx context.Context, k assignKey, now time.Time) (ou
 		}
 	}
 	if o.status == "" {
-		var out *ssoadmin.CreateAccountAssignmentOutput
-		err := r.call(ctx, "CreateAccountAssignment", func(ctx context.Context) (err error) {
-			out, err = r.admin.CreateAccountAssignment(ctx, &ssoadmin.CreateAccountAssignmentInput{
+		out, err := invoke(ctx, r, "CreateAccountAssignment", func(ctx context.Context) (*ssoadmin.CreateAccountAssignmentOutput, error) {
+			return r.admin.CreateAccountAssignment(ctx, &ssoadmin.CreateAccountAssignmentInput{
 				InstanceArn:      aws.String(r.cfg.InstanceARN),
 				PermissionSetArn: aws.String(k.ps),
 				PrincipalId:      aws.String(k.user),
@@ -188,7 +197,6 @@ func (r *Reconciler) create(ctx context.Context, k assignKey, now time.Time) (ou
 				TargetId:         aws.String(k.account),
 				TargetType:       types.TargetTypeAwsAccount,
 			})
-			return err
 		})
 		if err != nil {
 			return outcome{}, err
@@ -221,9 +229,8 @@ func (r *Reconciler) remove(ctx context.Context, k assignKey, principalType type
 		}
 	}
 	if o.status == "" {
-		var out *ssoadmin.DeleteAccountAssignmentOutput
-		err := r.call(ctx, "DeleteAccountAssignment", func(ctx context.Context) (err error) {
-			out, err = r.admin.DeleteAccountAssignment(ctx, &ssoadmin.DeleteAccountAssignmentInput{
+		out, err := invoke(ctx, r, "DeleteAccountAssignment", func(ctx context.Context) (*ssoadmin.DeleteAccountAssignmentOutput, error) {
+			return r.admin.DeleteAccountAssignment(ctx, &ssoadmin.DeleteAccountAssignmentInput{
 				InstanceArn:      aws.String(r.cfg.InstanceARN),
 				PermissionSetArn: aws.String(k.ps),
 				PrincipalId:      aws.String(k.user),
@@ -231,7 +238,6 @@ func (r *Reconciler) remove(ctx context.Context, k assignKey, principalType type
 				TargetId:         aws.String(k.account),
 				TargetType:       types.TargetTypeAwsAccount,
 			})
-			return err
 		})
 		if notFound(err) {
 			return outcome{status: types.StatusValuesSucceeded}, nil
@@ -252,15 +258,13 @@ func (r *Reconciler) remove(ctx context.Context, k assignKey, principalType type
 
 // provision provisions the permission set to account and polls it.
 func (r *Reconciler) provision(ctx context.Context, psARN, account string) (outcome, error) {
-	var out *ssoadmin.ProvisionPermissionSetOutput
-	err := r.call(ctx, "ProvisionPermissionSet", func(ctx context.Context) (err error) {
-		out, err = r.admin.ProvisionPermissionSet(ctx, &ssoadmin.ProvisionPermissionSetInput{
+	out, err := invoke(ctx, r, "ProvisionPermissionSet", func(ctx context.Context) (*ssoadmin.ProvisionPermissionSetOutput, error) {
+		return r.admin.ProvisionPermissionSet(ctx, &ssoadmin.ProvisionPermissionSetInput{
 			InstanceArn:      aws.String(r.cfg.InstanceARN),
 			PermissionSetArn: aws.String(psARN),
 			TargetType:       types.ProvisionTargetTypeAwsAccount,
 			TargetId:         aws.String(account),
 		})
-		return err
 	})
 	if err != nil {
 		return outcome{}, err
@@ -270,13 +274,11 @@ func (r *Reconciler) provision(ctx context.Context, psARN, account string) (outc
 		return outcome{}, fmt.Errorf("ProvisionPermissionSet: %w", err)
 	}
 	return r.poll(ctx, o, func(ctx context.Context, requestID string) (outcome, error) {
-		var out *ssoadmin.DescribePermissionSetProvisioningStatusOutput
-		err := r.call(ctx, "DescribePermissionSetProvisioningStatus", func(ctx context.Context) (err error) {
-			out, err = r.admin.DescribePermissionSetProvisioningStatus(ctx, &ssoadmin.DescribePermissionSetProvisioningStatusInput{
+		out, err := invoke(ctx, r, "DescribePermissionSetProvisioningStatus", func(ctx context.Context) (*ssoadmin.DescribePermissionSetProvisioningStatusOutput, error) {
+			return r.admin.DescribePermissionSetProvisioningStatus(ctx, &ssoadmin.DescribePermissionSetProvisioningStatusInput{
 				InstanceArn:                     aws.String(r.cfg.InstanceARN),
 				ProvisionPermissionSetRequestId: aws.String(requestID),
 			})
-			return err
 		})
 		if err != nil {
 			return outcome{}, err
@@ -295,15 +297,13 @@ func (r *Reconciler) provisionedAccounts(ctx context.Context, psARN string, stat
 	var accounts []string
 	var token *string
 	for range maxPages {
-		var out *ssoadmin.ListAccountsForProvisionedPermissionSetOutput
-		err := r.call(ctx, "ListAccountsForProvisionedPermissionSet", func(ctx context.Context) (err error) {
-			out, err = r.admin.ListAccountsForProvisionedPermissionSet(ctx, &ssoadmin.ListAccountsForProvisionedPermissionSetInput{
+		out, err := invoke(ctx, r, "ListAccountsForProvisionedPermissionSet", func(ctx context.Context) (*ssoadmin.ListAccountsForProvisionedPermissionSetOutput, error) {
+			return r.admin.ListAccountsForProvisionedPermissionSet(ctx, &ssoadmin.ListAccountsForProvisionedPermissionSetInput{
 				InstanceArn:        aws.String(r.cfg.InstanceARN),
 				PermissionSetArn:   aws.String(psARN),
 				ProvisioningStatus: status,
 				NextToken:          token,
 			})
-			return err
 		})
 		if err != nil {
 			return nil, err
@@ -328,15 +328,13 @@ func (r *Reconciler) assignments(ctx context.Context, psARN, account string) (ma
 	found := map[principal]bool{}
 	var token *string
 	for range maxPages {
-		var out *ssoadmin.ListAccountAssignmentsOutput
-		err := r.call(ctx, "ListAccountAssignments", func(ctx context.Context) (err error) {
-			out, err = r.admin.ListAccountAssignments(ctx, &ssoadmin.ListAccountAssignmentsInput{
+		out, err := invoke(ctx, r, "ListAccountAssignments", func(ctx context.Context) (*ssoadmin.ListAccountAssignmentsOutput, error) {
+			return r.admin.ListAccountAssignments(ctx, &ssoadmin.ListAccountAssignmentsInput{
 				InstanceArn:      aws.String(r.cfg.InstanceARN),
 				PermissionSetArn: aws.String(psARN),
 				AccountId:        aws.String(account),
 				NextToken:        token,
 			})
-			return err
 		})
 		if err != nil {
 			return nil, err
@@ -360,13 +358,11 @@ func (r *Reconciler) assignments(ctx context.Context, psARN, account string) (ma
 
 // inlinePolicy reads the permission set's inline policy ("" for none).
 func (r *Reconciler) inlinePolicy(ctx context.Context, psARN string) (string, error) {
-	var out *ssoadmin.GetInlinePolicyForPermissionSetOutput
-	err := r.call(ctx, "GetInlinePolicyForPermissionSet", func(ctx context.Context) (err error) {
-		out, err = r.admin.GetInlinePolicyForPermissionSet(ctx, &ssoadmin.GetInlinePolicyForPermissionSetInput{
+	out, err := invoke(ctx, r, "GetInlinePolicyForPermissionSet", func(ctx context.Context) (*ssoadmin.GetInlinePolicyForPermissionSetOutput, error) {
+		return r.admin.GetInlinePolicyForPermissionSet(ctx, &ssoadmin.GetInlinePolicyForPermissionSetInput{
 			InstanceArn:      aws.String(r.cfg.InstanceARN),
 			PermissionSetArn: aws.String(psARN),
 		})
-		return err
 	})
 	if err != nil {
 		return "", err
@@ -393,16 +389,14 @@ func (r *Reconciler) userID(ctx context.Context, userName string, now time.Time)
 	if c, ok := r.users[userName]; ok && now.Sub(c.at) < userTTL && !c.at.After(now) {
 		return c.id, nil
 	}
-	var out *identitystore.GetUserIdOutput
-	err := r.call(ctx, "GetUserId", func(ctx context.Context) (err error) {
-		out, err = r.store.GetUserId(ctx, &identitystore.GetUserIdInput{
+	out, err := invoke(ctx, r, "GetUserId", func(ctx context.Context) (*identitystore.GetUserIdOutput, error) {
+		return r.store.GetUserId(ctx, &identitystore.GetUserIdInput{
 			IdentityStoreId: aws.String(r.cfg.IdentityStoreID),
 			AlternateIdentifier: &idtypes.AlternateIdentifierMemberUniqueAttribute{Value: idtypes.UniqueAttribute{
 				AttributePath:  aws.String("userName"),
 				AttributeValue: istypes.NewLazyDocument(userName),
 			}},
 		})
-		return err
 	})
 	if notFound(err) {
 		return "", errNoUser

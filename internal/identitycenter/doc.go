@@ -64,8 +64,13 @@
 // FAILED, still IN_PROGRESS after PollLimit polls), no assignment is
 // created (fail closed), the target is failed and announced, and the next
 // Reconcile tries again. Which accounts have the current policy is
-// remembered per Reconciler; a new one provisions once each account with
-// elevate's statements. Deletions do not wait on the Deny: removing access
+// remembered per Reconciler; a new one (a broker started again) asks AWS
+// once per set (ListAccountsForProvisionedPermissionSet with
+// LATEST_PERMISSION_SET_NOT_PROVISIONED) and provisions only those
+// lacking it, so a failed provisioning is never forgotten and a restart
+// does not provision every account again. Only accounts in scope are
+// provisioned: where the set is not provisioned there is no role to
+// update. Deletions do not wait on the Deny: removing access
 // is always safe, so an end still deletes the assignment when the policy
 // could not be written (and the round returns that error).
 //
@@ -81,8 +86,9 @@
 // sessions already issued: they last up to the permission set's session
 // duration (at most 12 hours). A Deny whose end passed is therefore kept
 // Options.KeepEnded (default 12 h) after its end, and only then dropped,
-// provided its person has no assignment and no open target there and the
-// account's assignments were read. The last statement of a policy that
+// provided its person has no assignment and no open target there, and the
+// account's assignments are known (read this round, or the set is not
+// provisioned there). The last statement of a policy that
 // holds nothing else is never dropped: an inline policy is never emptied.
 //
 // Size. IAM allows 10,240 characters in a permission set's inline policy,
@@ -132,8 +138,10 @@
 // (or lists the assignment). FAILED fails the target with AWS's
 // FailureReason, announced (assignment_failed) each time; the caller
 // dedups by its claim. A deletion AWS answers ResourceNotFoundException
-// counts as done. SDK clients may keep their own retryer; Calls counts
-// this package's tries only.
+// counts as done. An answer without an output or a status is an error,
+// never a guess. SDK clients may keep their own retryer (the broker may
+// pass aws.NopRetryer{} to leave the backoff to this package); Calls
+// counts this package's tries only.
 //
 // Lists that lag a write. A creation or deletion AWS said SUCCEEDED is
 // trusted for two minutes over a ListAccountAssignments that does not
@@ -162,7 +170,8 @@
 // page) per account in scope; then at most one put, one provisioning per
 // account whose Denies changed, one creation or deletion per assignment
 // to change, each with at most PollLimit polls; and one GetUserId per
-// requester not cached. A steady Reconcile (nothing to change) makes
+// requester not cached. A new Reconciler's first Reconcile also asks once
+// per set which accounts lack the latest policy. A steady Reconcile (nothing to change) makes
 // sum over the sets of (2 + accounts in scope) calls, whatever the
 // history: ended grants past the caller's look-back are not passed, and
 // ended or future targets in the same accounts add none. The accounts in

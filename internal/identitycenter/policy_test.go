@@ -108,6 +108,7 @@ func TestWaitJitteredAndCapped(t *testing.T) {
 // stub answers every call with an empty output (no status, no ids): what
 // a broken or unexpected AWS answer looks like after decoding.
 type stub struct {
+	nothing   bool // GetInlinePolicyForPermissionSet answers nil, nil
 	provision *types.PermissionSetProvisioningStatus
 	assigned  []types.AccountAssignment
 	creates   int
@@ -130,6 +131,9 @@ func (s *stub) DescribeAccountAssignmentDeletionStatus(context.Context, *ssoadmi
 	return &ssoadmin.DescribeAccountAssignmentDeletionStatusOutput{}, nil
 }
 func (s *stub) GetInlinePolicyForPermissionSet(context.Context, *ssoadmin.GetInlinePolicyForPermissionSetInput, ...func(*ssoadmin.Options)) (*ssoadmin.GetInlinePolicyForPermissionSetOutput, error) {
+	if s.nothing {
+		return nil, nil
+	}
 	return &ssoadmin.GetInlinePolicyForPermissionSetOutput{}, nil
 }
 func (s *stub) PutInlinePolicyToPermissionSet(context.Context, *ssoadmin.PutInlinePolicyToPermissionSetInput, ...func(*ssoadmin.Options)) (*ssoadmin.PutInlinePolicyToPermissionSetOutput, error) {
@@ -171,6 +175,7 @@ func TestBadAnswers(t *testing.T) {
 	}{
 		{"no UserId", &stub{}, store{}, StateFailed},
 		{"no provisioning status", &stub{}, store{"u-1"}, StateFailed},
+		{"no output at all", &stub{nothing: true}, store{"u-1"}, StateFailed},
 		{"no creation status", &stub{provision: &types.PermissionSetProvisioningStatus{Status: types.StatusValuesSucceeded}}, store{"u-1"}, StateFailed},
 		{"IN_PROGRESS without a request id", &stub{provision: &types.PermissionSetProvisioningStatus{Status: types.StatusValuesInProgress}}, store{"u-1"}, StateFailed},
 		{"an unknown deletion status", &stub{

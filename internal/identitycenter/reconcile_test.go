@@ -125,10 +125,7 @@ func TestInProgressPolledUntilSucceeded(t *testing.T) {
 	if n := e.fake.Count("DescribeAccountAssignmentCreationStatus"); n != 7 {
 		t.Errorf("%d polls, want 7 (4, then 3 more: the last one SUCCEEDED)", n)
 	}
-	var waits []time.Duration
-	for _, d := range e.takeSleeps() {
-		waits = append(waits, d)
-	}
+	waits := e.takeSleeps()
 	// Rand is 0.5: each wait is 3/4 of Backoff doubled, at most 20 s.
 	want := []time.Duration{375 * time.Millisecond, // the provisioning's poll
 		375 * time.Millisecond, 750 * time.Millisecond, 1500 * time.Millisecond, 3 * time.Second, // 4 polls
@@ -716,5 +713,28 @@ func TestRestartProvisionsOnlyStaleAccounts(t *testing.T) {
 		if p, _ := e.fake.ProvisionedPolicy(arn, account); p != policy {
 			t.Errorf("%s has not the policy as it is", account)
 		}
+	}
+}
+
+// A deletion AWS answers FAILED leaves the ended target active (its
+// access is still live), is announced and returned, and is tried again.
+func TestDeletionFailed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	g := grant("payments/2026-12/alice-ps", "alice", payments, "PaymentsAdmin", t0, t0.Add(time.Hour))
+	e.mustReconcile(t, t0, g)
+	e.fake.Script("DeleteAccountAssignment", icfake.Outcome{Pending: 1, Fail: "the role is in use"})
+	if err := e.reconcile(t, g.End, g); err == nil || !strings.Contains(err.Error(), "the role is in use") {
+		t.Errorf("Reconcile: %v, want the failure", err)
+	}
+	if got := e.r.State(g.Request, "payments", "PaymentsAdmin"); got != identitycenter.StateActive || !e.assigned("alice", "PaymentsAdmin", payments) {
+		t.Errorf("State %q, assigned %v: want still active", got, e.assigned("alice", "PaymentsAdmin", payments))
+	}
+	if ns := e.takeNotices(); len(ns) != 1 || ns[0].Kind != identitycenter.NoticeFailed || ns[0].Request != g.Request {
+		t.Errorf("notices %+v", ns)
+	}
+	e.mustReconcile(t, g.End.Add(time.Minute), g)
+	if got := e.r.State(g.Request, "payments", "PaymentsAdmin"); got != identitycenter.StateEnded || e.assigned("alice", "PaymentsAdmin", payments) {
+		t.Errorf("tried again: State %q, assigned %v", got, e.assigned("alice", "PaymentsAdmin", payments))
 	}
 }
