@@ -25,7 +25,7 @@ func (e *ReconcileError) Error() string {
 	for _, err := range e.Errs[:min(shown, len(e.Errs))] {
 		parts = append(parts, err.Error())
 	}
-	s := fmt.Sprintf("identity center: %d thing(s) not done: %s", len(e.Errs), strings.Join(parts, "; "))
+	s := fmt.Sprintf("identity center: %d not done: %s", len(e.Errs), strings.Join(parts, "; "))
 	if len(e.Errs) > shown {
 		s += fmt.Sprintf("; and %d more", len(e.Errs)-shown)
 	}
@@ -412,7 +412,7 @@ func (rd *round) reconcileSet(ctx context.Context, name, arn string) {
 	var writeErr error
 	switch {
 	case pol == nil:
-		writeErr = fmt.Errorf("read the inline policy: %w", policyErr)
+		writeErr = policyErr
 	case !writable:
 		writeErr = errors.New("the inline policy is over IAM's size limit")
 	default:

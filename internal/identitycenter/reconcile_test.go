@@ -738,3 +738,23 @@ func TestDeletionFailed(t *testing.T) {
 		t.Errorf("tried again: State %q, assigned %v", got, e.assigned("alice", "PaymentsAdmin", payments))
 	}
 }
+
+// An inline policy elevate cannot read is never overwritten, and no
+// assignment is made without its Deny.
+func TestUnreadablePolicyNotOverwritten(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	arn := e.ps["PaymentsAdmin"]
+	e.fake.SetInlinePolicy(arn, `{"Version":"2012-10-17","Statement":[`)
+	g := grant("payments/2026-12/alice-ps", "alice", payments, "PaymentsAdmin", t0, t0.Add(time.Hour))
+	if err := e.reconcile(t, t0, g); err == nil {
+		t.Errorf("Reconcile: no error")
+	}
+	calls := ops(e.fake.Calls())
+	if countOps(calls, "PutInlinePolicyToPermissionSet")+countOps(calls, "CreateAccountAssignment") != 0 {
+		t.Errorf("wrote over a policy it cannot read: %v", calls)
+	}
+	if got := e.r.State(g.Request, "payments", "PaymentsAdmin"); got != identitycenter.StateFailed {
+		t.Errorf("State %q, want failed", got)
+	}
+}
