@@ -51,6 +51,9 @@ type Config struct {
 	EndSessions     bool          `flag:"end-sessions"`      // end live sessions of grants that end early
 	EndRole         string        `flag:"end-sessions-role"` // the role assumed in each account for IAM
 	IAMEndpoint     string        `flag:"iam-endpoint"`
+	// IdentityCenter makes permission-set targets real: the broker
+	// reconciles Identity Center's account assignments with the grants.
+	IdentityCenter bool `flag:"identity-center"`
 	NotifyURL       string        `flag:"notify-url" secret:"true"` // a Slack incoming webhook URL is a secret
 	// NotifyTable is the DynamoDB table every replica claims notices and
 	// once-per-grant comments in; "": this process's memory (one replica).
@@ -233,6 +236,7 @@ func flagSet(c *Config) *flag.FlagSet {
 	fs.DurationVar(&c.HeadCheck, "head-check-interval", 5*time.Second, "how often to ask the remote for the branch head (one round trip) and sync when it moved")
 	fs.BoolVar(&c.EndSessions, "end-sessions", false, "when a grant ends early, deny its live sessions with an inline policy on the target role")
 	fs.StringVar(&c.EndRole, "end-sessions-role", DefaultEndSessionsRole, "the role the broker assumes in each target account to write that policy")
+	fs.BoolVar(&c.IdentityCenter, "identity-center", false, "create and delete the IAM Identity Center account assignments of permission-set grants (the permission sets eligibility.yaml lists are elevate's alone)")
 	fs.StringVar(&c.IAMEndpoint, "iam-endpoint", "", "IAM endpoint (default: the SDK's)")
 	fs.StringVar(&c.NotifyURL, "notify-url", "", "Slack-compatible incoming webhook URL for grant, first-use, revocation and ended-session notices")
 	fs.StringVar(&c.NotifyTable, "notify-table", "", "DynamoDB table (partition key id, expiry attribute ttl) in which replicas claim each notice and once-per-grant comment, so it is sent once however many run; default: in memory, for one replica")

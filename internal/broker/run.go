@@ -347,6 +347,15 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 				},
 				Failed: func([]endsession.Ended, error) { srv.Metrics.endErrors.Inc() }}}
 	}
+	if cfg.IdentityCenter {
+		a := &assigner{logger: logger, prLink: prLink, ctx: bg}
+		if notifier != nil {
+			a.notifier = notifier
+		}
+		a.reconcilerFor = newReconcilerFor(awsOpts, logger, a.notice)
+		a.check = func() { syncer.assignRound(bg) }
+		syncer.Assign, srv.Assignments = a, a
+	}
 	return &Broker{Server: srv, Syncer: syncer, Ledger: led, Checker: checker, Notifier: notifier, repos: repos, cfg: cfg}, nil
 }
 
@@ -510,6 +519,8 @@ type Syncer struct {
 	// Notices announces merges, revocations and unreviewed emergencies.
 	Ended   *sessionEnder
 	Notices *notices
+	// Assign, when set, reconciles Identity Center's assignments.
+	Assign *assigner
 	Now     func() time.Time
 	// SyncEvery and HeadEvery are the loops' intervals, for Fresh.
 	SyncEvery, HeadEvery time.Duration
@@ -656,6 +667,19 @@ func (s *Syncer) afterSync(ctx context.Context) {
 	if s.Ended != nil {
 		s.Ended.check(ctx, s.Ledger, s.now())
 	}
+	if s.Assign != nil {
+		s.Assign.round(ctx, s.Ledger, s.now())
+	}
+}
+
+// assignRound reconciles Identity Center at a window boundary, one check
+// at a time with those after a sync.
+func (s *Syncer) assignRound(ctx context.Context) {
+	s.pending.Add(1)
+	defer s.pending.Done()
+	s.checkMu.Lock()
+	defer s.checkMu.Unlock()
+	s.Assign.round(ctx, s.Ledger, s.now())
 }
 
 func (s *Syncer) now() time.Time {

@@ -84,6 +84,11 @@ type Server struct {
 
 	// Usage, when set, tells each grant's PR of its sessions, afterwards.
 	Usage *usage
+	// Assignments, with --identity-center, says where each permission-set
+	// target's account assignment is, for GET /v1/grants.
+	Assignments interface {
+		State(request, account, permissionSet string) string
+	}
 
 	draining atomic.Bool // set by Serve on shutdown: /healthz answers 503
 }
@@ -439,6 +444,15 @@ func (s *Server) grants(w http.ResponseWriter, r *http.Request) (string, *apiErr
 	list, err := s.Ledger.GrantsOf(r.Context(), id.UserID, id.Login)
 	if err != nil {
 		return id.Login, refusal(err, ledger.Ask{})
+	}
+	if s.Assignments != nil {
+		for i := range list {
+			for j, t := range list[i].Targets {
+				if t.PermissionSet != "" {
+					list[i].Targets[j].Assignment = s.Assignments.State(list[i].ID, t.Account, t.PermissionSet)
+				}
+			}
+		}
 	}
 	if list == nil {
 		list = []brokerapi.Grant{}

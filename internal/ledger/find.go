@@ -519,3 +519,70 @@ func revokedError(r *Removal) *RevokedError {
 	}
 	return e
 }
+
+// SetTarget is one Identity Center permission-set target of a verified
+// grant.
+type SetTarget struct {
+	ID     string
+	PR     int
+	UserID int64
+	Login  string
+	Target request.Target
+	// Start and End are the window; RevokedAt is set when the file was
+	// deleted by a revocation.
+	Start, End, RevokedAt time.Time
+}
+
+// SetTargets lists, from cached verdicts only, the permission-set targets
+// of verified grants whose window is open at now or ahead, or closed or
+// revoked within lookBack: what Identity Center's assignments must match,
+// and what ended recently enough to still be undone.
+func (l *Ledger) SetTargets(now time.Time, lookBack time.Duration) []SetTarget {
+	x := l.Index()
+	if x == nil {
+		return nil
+	}
+	since := now.Add(-lookBack)
+	var out []SetTarget
+	add := func(g *Grant, revokedAt time.Time) {
+		if g.Request == nil {
+			return
+		}
+		v, ok := l.cached(g)
+		if !ok || !v.OK || v.AuthorID == 0 {
+			return
+		}
+		start, end := g.Request.Window(v.MergedAt)
+		if !end.After(since) || (!revokedAt.IsZero() && !revokedAt.After(since)) {
+			return
+		}
+		for _, t := range g.Request.AllTargets() {
+			if t.IsPermissionSet() {
+				out = append(out, SetTarget{ID: g.ID, PR: v.PR, UserID: v.AuthorID, Login: v.AuthorLogin, Target: t, Start: start, End: end, RevokedAt: revokedAt})
+			}
+		}
+	}
+	for _, g := range x.grants {
+		add(g, time.Time{})
+	}
+	for _, r := range x.removed {
+		if r.Added.After != "" {
+			add(r.grant(), r.At)
+		}
+	}
+	return out
+}
+
+// Current reports whether the index is the newest verified head this
+// replica knows of: the last sync succeeded, the history is trusted,
+// GitHub's record has reached the head, and no newer head is being read.
+// Only then may it act on what a stale replica must never redo, such as
+// Identity Center assignments.
+func (l *Ledger) Current() bool {
+	x := l.Index()
+	if x == nil || x.Unrecorded() || l.Trust() != nil || l.awaiting() != "" {
+		return false
+	}
+	_, lastErr := l.Health()
+	return lastErr == nil
+}

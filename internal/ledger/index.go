@@ -259,7 +259,7 @@ func (x *Index) remove(id string, r *Removal) {
 		}
 	}
 	if r.Added.After != "" {
-		x.noteEmergency(&Grant{ID: id, Path: r.Path, Request: r.Request, Step: r.Added, Seq: r.Seq, Blob: r.Blob})
+		x.noteEmergency(r.grant())
 	}
 	x.drop(id)
 	x.removed[id] = r
@@ -343,7 +343,19 @@ func (x *Index) verdictKeys() []string {
 	for _, g := range x.emergencies {
 		keys = append(keys, g.key())
 	}
+	// A revoked grant's verdict says whose access ends with it: Identity
+	// Center's assignment is that person's.
+	for _, r := range x.removed {
+		if r.Added.After != "" {
+			keys = append(keys, r.grant().key())
+		}
+	}
 	return keys
+}
+
+// grant is the revoked grant as it was in the index.
+func (r *Removal) grant() *Grant {
+	return &Grant{ID: r.ID, Path: r.Path, Request: r.Request, Step: r.Added, Seq: r.Seq, Blob: r.Blob}
 }
 
 // Revocations calls fn for every revocation the index holds.

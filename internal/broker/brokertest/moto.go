@@ -47,6 +47,57 @@ const EndSessionsPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow
 // role's other policies, through the AWS CLI.
 const auditorPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GetRolePolicy","iam:PutRolePolicy","iam:GetRole","iam:ListRolePolicies"],"Resource":"*"}]}`
 
+// IdentityCenterPolicy is what the broker needs, with --identity-center,
+// in the account that administers Identity Center (README): the
+// assignments and inline policies of permission sets, provisioning, and
+// finding a user by name. The IAM actions on IAM Identity Center's own
+// roles and SAML provider are what AWS asks of a caller whose assignment
+// lands in that same account.
+const IdentityCenterPolicy = `{"Version":"2012-10-17","Statement":[` +
+	`{"Effect":"Allow","Action":["sso:ListAccountAssignments","sso:CreateAccountAssignment","sso:DeleteAccountAssignment",` +
+	`"sso:DescribeAccountAssignmentCreationStatus","sso:DescribeAccountAssignmentDeletionStatus","sso:GetInlinePolicyForPermissionSet",` +
+	`"sso:PutInlinePolicyToPermissionSet","sso:ProvisionPermissionSet","sso:DescribePermissionSetProvisioningStatus",` +
+	`"sso:ListAccountsForProvisionedPermissionSet","identitystore:GetUserId"],"Resource":"*"},` +
+	`{"Effect":"Allow","Action":["iam:GetRole","iam:CreateRole","iam:PutRolePolicy","iam:AttachRolePolicy","iam:DetachRolePolicy",` +
+	`"iam:DeleteRolePolicy","iam:DeleteRole","iam:ListRolePolicies","iam:ListAttachedRolePolicies","iam:GetSAMLProvider"],` +
+	`"Resource":["arn:aws:iam::*:role/aws-reserved/sso.amazonaws.com/*","arn:aws:iam::*:saml-provider/AWSSSO_*"]}]}`
+
+// IdentityCenter is moto's Identity Center as StartMotoIdentityCenter set
+// it up: one instance, one permission set, one user.
+type IdentityCenter struct {
+	InstanceARN, IdentityStoreID, PermissionSetARN, UserName string
+}
+
+// motoIdentityCenterCalls are the set-up calls StartMotoIdentityCenter adds.
+const motoIdentityCenterCalls = 4
+
+// StartMotoIdentityCenter is StartMoto with the broker allowed
+// IdentityCenterPolicy, and an Identity Center holding the permission set
+// ProdAdmin and the user codertocat@example.com.
+func StartMotoIdentityCenter(t testing.TB) (AWS, IdentityCenter) {
+	t.Helper()
+	RequireTool(t, "aws")
+	endpoint := testenv.StartMoto(t, motoSetupCalls+motoIdentityCenterCalls)
+	out := setupBroker(t, endpoint)
+	setup := []string{"AWS_ACCESS_KEY_ID=setup", "AWS_SECRET_ACCESS_KEY=setup"}
+	AWSCLI(t, endpoint, setup, "iam", "put-user-policy", "--user-name", "elevate-broker", "--policy-name", "elevate-identity-center", "--policy-document", IdentityCenterPolicy)
+	var instances struct {
+		Instances []struct{ InstanceArn, IdentityStoreId string }
+	}
+	if err := json.Unmarshal(AWSCLI(t, endpoint, setup, "sso-admin", "list-instances"), &instances); err != nil || len(instances.Instances) == 0 {
+		t.Fatalf("moto lists no Identity Center instance: %v", err)
+	}
+	ic := IdentityCenter{InstanceARN: instances.Instances[0].InstanceArn, IdentityStoreID: instances.Instances[0].IdentityStoreId, UserName: "codertocat@example.com"}
+	var set struct{ PermissionSet struct{ PermissionSetArn string } }
+	if err := json.Unmarshal(AWSCLI(t, endpoint, setup, "sso-admin", "create-permission-set", "--instance-arn", ic.InstanceARN, "--name", "ProdAdmin", "--session-duration", "PT1H"), &set); err != nil {
+		t.Fatal(err)
+	}
+	ic.PermissionSetARN = set.PermissionSet.PermissionSetArn
+	AWSCLI(t, endpoint, setup, "identitystore", "create-user", "--identity-store-id", ic.IdentityStoreID, "--user-name", ic.UserName,
+		"--display-name", "Codertocat", "--name", "GivenName=Coder,FamilyName=Tocat")
+	return out, ic
+}
+
 // motoSetupCalls is the number of unauthenticated set-up calls; after them,
 // moto verifies SigV4 signatures and the caller's IAM policies.
 const motoSetupCalls = 4
@@ -114,16 +165,7 @@ func startMoto(t testing.TB, endSessions bool) AWS {
 	}
 	endpoint := testenv.StartMoto(t, calls)
 	setup := []string{"AWS_ACCESS_KEY_ID=setup", "AWS_SECRET_ACCESS_KEY=setup"}
-	AWSCLI(t, endpoint, setup, "iam", "create-user", "--user-name", "elevate-broker")
-	var key struct {
-		AccessKey struct{ AccessKeyId, SecretAccessKey string }
-	}
-	if err := json.Unmarshal(AWSCLI(t, endpoint, setup, "iam", "create-access-key", "--user-name", "elevate-broker"), &key); err != nil {
-		t.Fatal(err)
-	}
-	AWSCLI(t, endpoint, setup, "iam", "create-role", "--role-name", "Admin", "--assume-role-policy-document", TrustPolicy)
-	AWSCLI(t, endpoint, setup, "iam", "put-user-policy", "--user-name", "elevate-broker", "--policy-name", "elevate-assume", "--policy-document", BrokerPolicy)
-	out := AWS{Endpoint: endpoint, Key: key.AccessKey.AccessKeyId, Secret: key.AccessKey.SecretAccessKey, AccountID: "123456789012"}
+	out := setupBroker(t, endpoint)
 	if endSessions {
 		AWSCLI(t, endpoint, setup, "iam", "create-role", "--role-name", "elevate-end-sessions", "--assume-role-policy-document", EndSessionsTrustPolicy)
 		AWSCLI(t, endpoint, setup, "iam", "put-role-policy", "--role-name", "elevate-end-sessions", "--policy-name", "end-sessions", "--policy-document", EndSessionsPolicy)
@@ -138,6 +180,23 @@ func startMoto(t testing.TB, endSessions bool) AWS {
 		out.AuditorKey, out.AuditorSecret = auditor.AccessKey.AccessKeyId, auditor.AccessKey.SecretAccessKey
 	}
 	return out
+}
+
+// setupBroker creates, in moto at endpoint, the broker's IAM user and key
+// with BrokerPolicy and the Admin role trusting it: motoSetupCalls calls.
+func setupBroker(t testing.TB, endpoint string) AWS {
+	t.Helper()
+	setup := []string{"AWS_ACCESS_KEY_ID=setup", "AWS_SECRET_ACCESS_KEY=setup"}
+	AWSCLI(t, endpoint, setup, "iam", "create-user", "--user-name", "elevate-broker")
+	var key struct {
+		AccessKey struct{ AccessKeyId, SecretAccessKey string }
+	}
+	if err := json.Unmarshal(AWSCLI(t, endpoint, setup, "iam", "create-access-key", "--user-name", "elevate-broker"), &key); err != nil {
+		t.Fatal(err)
+	}
+	AWSCLI(t, endpoint, setup, "iam", "create-role", "--role-name", "Admin", "--assume-role-policy-document", TrustPolicy)
+	AWSCLI(t, endpoint, setup, "iam", "put-user-policy", "--user-name", "elevate-broker", "--policy-name", "elevate-assume", "--policy-document", BrokerPolicy)
+	return AWS{Endpoint: endpoint, Key: key.AccessKey.AccessKeyId, Secret: key.AccessKey.SecretAccessKey, AccountID: "123456789012"}
 }
 
 // StartMotoSessions is StartMotoEndSessions behind a loopback proxy that
