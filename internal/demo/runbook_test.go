@@ -569,6 +569,7 @@ var policies = map[string]string{
 	"brokertest.BrokerPolicy":           brokertest.BrokerPolicy,
 	"brokertest.EndSessionsTrustPolicy": brokertest.EndSessionsTrustPolicy,
 	"brokertest.EndSessionsPolicy":      brokertest.EndSessionsPolicy,
+	"brokertest.IdentityCenterPolicy":   brokertest.IdentityCenterPolicy,
 }
 
 // checkPolicies checks that every JSON block of file is valid JSON, that
