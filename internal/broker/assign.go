@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/identitystore"
 	"github.com/aws/aws-sdk-go-v2/service/ssoadmin"
 
+	"github.com/elevate-gitops/elevate/internal/custody"
 	"github.com/elevate-gitops/elevate/internal/eligibility"
 	"github.com/elevate-gitops/elevate/internal/identitycenter"
 	"github.com/elevate-gitops/elevate/internal/ledger"
@@ -40,19 +43,49 @@ type assigner struct {
 	prLink        func(pr int) string
 	ctx           context.Context // the broker's: boundary timers live as long as it
 	check         func()          // runs one round behind the syncer's other checks
+	// members and logins tell whether a grant's person is still eligible
+	// at the head (logins is nil without --repo).
+	members eligibility.Membership
+	logins  loginLookup
 
 	mu    sync.Mutex
 	rec   *identitycenter.Reconciler
 	key   string // of the policy section rec was built for
 	timer *time.Timer
 	at    time.Time // when timer fires
+	// cut holds when each target, by grant and target, was first seen
+	// without its person's eligibility.
+	cut map[string]time.Time
 }
+
+// roundTimeout bounds one round: the ended-sessions check of the next
+// sync waits behind it.
+const roundTimeout = 2 * time.Minute
 
 // round reconciles once against the ledger at now and arms a timer for
 // the next window boundary.
 func (a *assigner) round(ctx context.Context, led *ledger.Ledger, now time.Time) {
 	x := led.Index()
 	if x == nil || x.Policy == nil || x.Policy.IdentityCenter == nil || len(x.Policy.PermissionSets) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, roundTimeout)
+	defer cancel()
+	var untrusted *custody.UntrustedError
+	var rewritten *custody.RewrittenError
+	if err := led.Trust(); errors.As(err, &untrusted) || errors.As(err, &rewritten) {
+		// No grant can be vouched for: as every elevate session of a
+		// role ends, every assignment of a managed set goes (and each
+		// person's Deny moves to now). Nothing is created.
+		rec, rerr := a.reconciler(ctx, x.Policy)
+		if rerr != nil {
+			a.logger.Error("identity center: cannot reach it", "error", rerr)
+			return
+		}
+		a.logger.Error("identity center: the branch's history is not trusted, so every assignment of a managed permission set ends", "error", err)
+		if rerr := rec.Reconcile(ctx, nil, now); rerr != nil {
+			a.logger.Error("identity center: some assignments could not be ended yet; tried again at the next sync", "error", rerr)
+		}
 		return
 	}
 	if !led.Current() {
@@ -69,9 +102,13 @@ func (a *assigner) round(ctx context.Context, led *ledger.Ledger, now time.Time)
 	var next time.Time
 	for _, s := range set {
 		id, _ := x.Policy.AccountID(s.Target.Account)
-		targets = append(targets, identitycenter.Target{Request: s.ID, PR: s.PR, GitHubID: s.UserID, Login: s.Login,
+		t := identitycenter.Target{Request: s.ID, PR: s.PR, GitHubID: s.UserID, Login: s.Login,
 			AccountName: s.Target.Account, AccountID: id, PermissionSet: s.Target.PermissionSet,
-			Start: s.Start, End: s.End, RevokedAt: s.RevokedAt})
+			Start: s.Start, End: s.End, RevokedAt: s.RevokedAt}
+		if t.RevokedAt.IsZero() && now.Before(t.End) {
+			t.RevokedAt = a.cutOff(ctx, x.Policy, s, now)
+		}
+		targets = append(targets, t)
 		for _, b := range []time.Time{s.Start, s.End} {
 			if b.After(now) && (next.IsZero() || b.Before(next)) {
 				next = b
@@ -82,6 +119,36 @@ func (a *assigner) round(ctx context.Context, led *ledger.Ledger, now time.Time)
 		a.logger.Error("identity center: some assignments are not as the grants say yet; tried again at the next sync", "error", err)
 	}
 	a.arm(next, now)
+}
+
+// cutOff is when s's person lost the eligibility its target needs under
+// the policy at the head (zero while they have it): the time this replica
+// first saw it, kept, so the Deny's end never moves later. A membership
+// that cannot be read counts as eligible for this round; the IAM Deny's
+// end bounds the access meanwhile.
+func (a *assigner) cutOff(ctx context.Context, p *eligibility.Policy, s ledger.SetTarget, now time.Time) time.Time {
+	key := s.ID + " " + s.Target.String()
+	ok, err := p.Eligible(ctx, s.Login, s.Target, a.members)
+	if err == nil && !ok && a.logins != nil && s.UserID > 0 {
+		// Renamed since: the policy may name the login they hold now.
+		if login, lerr := a.logins.LoginOf(ctx, s.UserID); lerr == nil && login != "" && !strings.EqualFold(login, s.Login) {
+			ok, err = p.Eligible(ctx, login, s.Target, a.members)
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err != nil || ok {
+		delete(a.cut, key)
+		return time.Time{}
+	}
+	if a.cut == nil {
+		a.cut = map[string]time.Time{}
+	}
+	if _, seen := a.cut[key]; !seen {
+		a.cut[key] = now
+		a.logger.Warn("identity center: no longer eligible under the policy at the head; the assignment ends", "request", s.ID, "target", s.Target.String(), "github_id", s.UserID)
+	}
+	return a.cut[key]
 }
 
 // arm schedules a round at the next window boundary.

@@ -92,3 +92,107 @@ func TestIdentityCenterFailedAndStale(t *testing.T) {
 		t.Errorf("assignments after the revocation was read: %+v, want none", got)
 	}
 }
+
+// icBroker is a broker with --identity-center against the fake ic, which
+// holds the permission set ProdAdmin (returned) and Codertocat's user; the
+// policy granting it is merged, and so is Codertocat's 2-hour grant of it.
+func icBroker(t *testing.T, ic *icfake.Server) (h *brokertest.Harness, policy, path, setARN string) {
+	t.Helper()
+	t.Setenv("AWS_ENDPOINT_URL_SSO_ADMIN", ic.URL)
+	t.Setenv("AWS_ENDPOINT_URL_IDENTITYSTORE", ic.URL)
+	setARN = ic.AddPermissionSet("ProdAdmin")
+	ic.AddUser("codertocat@example.com")
+	sts := stsfake.New(t)
+	sts.AddKey(icfake.AccessKeyID, icfake.SecretAccessKey, "arn:aws:iam::999999999999:user/elevate-broker")
+	h = brokertest.NewOn(t, brokertest.AWS{Endpoint: sts.URL, Key: icfake.AccessKeyID, Secret: icfake.SecretAccessKey, SigninURL: sts.SigninURL(), AccountID: "111111111111"},
+		func(c *broker.Config) { c.IdentityCenter = true })
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(h.Logs.String())
+		}
+	})
+	at := h.Clock().Add(-20 * time.Minute)
+	policy = icPolicy(brokertest.IdentityCenter{InstanceARN: ic.InstanceARN, IdentityStoreID: ic.IdentityStoreID,
+		PermissionSetARN: setARN, UserName: "codertocat@example.com"}, "111111111111")
+	h.MergeChange(9, map[string]string{"eligibility.yaml": policy}, at.Add(-time.Minute), brokertest.SecurityLead)
+	path = "requests/prod/2026-11/codertocat-ps-inc7.yaml"
+	content := "requester: Codertocat\naccount: prod\npermission_set: ProdAdmin\nduration: 2h\nreason: Fail over the payments database\nticket: INC-7\n"
+	sha := h.Repo.Commit(at, "Merge pull request #3", map[string]string{path: content})
+	h.MergePR(3, path, content, sha, at, true)
+	syncAndWait(t, h.Broker)
+	if n := len(ic.Assignments()); n != 1 {
+		t.Fatalf("%d assignments after the grant, want 1", n)
+	}
+	return h, policy, path, setARN
+}
+
+// Removing someone from the policy cuts off their permission-set grants at
+// once, as it does their roles': nobody uses a permission set through the
+// broker, so its eligibility check alone would never stop them.
+func TestIdentityCenterEndsOnLostEligibility(t *testing.T) {
+	ic := icfake.New(t)
+	h, policy, _, setARN := icBroker(t, ic)
+	without := strings.Replace(policy, "who: [Codertocat]\n    accounts: [prod]\n    permission_sets", "who: [octolead]\n    accounts: [prod]\n    permission_sets", 1)
+	if without == policy {
+		t.Fatal("the policy has no rule to take Codertocat out of")
+	}
+	h.MergeChange(10, map[string]string{"eligibility.yaml": without}, h.Clock().Add(-time.Minute), brokertest.SecurityLead)
+	syncAndWait(t, h.Broker)
+	if got := ic.Assignments(); len(got) != 0 {
+		t.Errorf("assignments after the requester lost eligibility: %+v, want none", got)
+	}
+	// A second round does not move the Deny's end later.
+	before := ic.InlinePolicy(setARN)
+	syncAndWait(t, h.Broker)
+	if after := ic.InlinePolicy(setARN); after != before {
+		t.Errorf("the Deny changed at the next round:\n%s\n%s", before, after)
+	}
+}
+
+// While the branch's history is not trusted no grant can be vouched for:
+// every assignment of a managed permission set ends, as every elevate
+// session of a role does, and a deletion pushed past review still counts.
+func TestIdentityCenterEndsEverythingWhileUntrusted(t *testing.T) {
+	ic := icfake.New(t)
+	h, policy, path, _ := icBroker(t, ic)
+	h.Push(h.Clock().Add(-5*time.Minute), "an unreviewed policy change", map[string]string{"eligibility.yaml": policy + "\n"})
+	syncAndWait(t, h.Broker)
+	if got := ic.Assignments(); len(got) != 0 {
+		t.Errorf("assignments while the history is not trusted: %+v, want none", got)
+	}
+	h.Push(h.Clock().Add(-2*time.Minute), "revoke", map[string]string{path: ""})
+	syncAndWait(t, h.Broker)
+	if got := ic.Assignments(); len(got) != 0 {
+		t.Errorf("assignments after a revocation while untrusted: %+v, want none", got)
+	}
+}
+
+// A role and a permission set may share a name: losing the role while
+// keeping the set never issues the role's credentials, however asked.
+func TestRoleAndPermissionSetOfOneName(t *testing.T) {
+	t.Parallel()
+	h := brokertest.New(t)
+	policy := strings.Replace(brokertest.Policy, `who: ["Codertocat", "@acme/sre"]`, `who: ["@acme/sre"]`, 1)
+	policy = strings.Replace(policy, "rules:\n", `identity_center:
+  instance_arn: arn:aws:sso:::instance/ssoins-1234567890abcdef
+  identity_store_id: d-1234567890
+  region: eu-west-1
+  portal_url: https://d-1234567890.awsapps.com/start
+  users:
+    "21031067": codertocat@example.com
+permission_sets:
+  Admin: arn:aws:sso:::permissionSet/ssoins-1234567890abcdef/ps-1234567890abcdef
+rules:
+  - {name: prod-sets, who: [Codertocat], accounts: [prod], permission_sets: [Admin], max_duration: 4h, approvals: 1}
+`, 1)
+	h.MergeChange(9, map[string]string{"eligibility.yaml": policy}, h.Clock().Add(-time.Minute), brokertest.SecurityLead)
+	h.Sync()
+	for _, body := range []map[string]string{{"request": vt.RequestID}, {"account": "prod", "role": "Admin"}} {
+		if a := h.Credentials(h.Codertocat(), body); a.Status != 403 || a.Body["error"] != "not_eligible" {
+			t.Errorf("%v: %d %s, want 403 not_eligible", body, a.Status, a.Raw)
+		}
+	}
+	if n := h.STS.Calls("AssumeRole"); n != 0 {
+		t.Errorf("AssumeRole called %d times", n)
+	}
+}

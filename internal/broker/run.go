@@ -348,7 +348,10 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 				Failed: func([]endsession.Ended, error) { srv.Metrics.endErrors.Inc() }}}
 	}
 	if cfg.IdentityCenter {
-		a := &assigner{logger: logger, prLink: prLink, ctx: bg}
+		a := &assigner{logger: logger, prLink: prLink, ctx: bg, members: members}
+		if repo != nil {
+			a.logins = repo
+		}
 		if notifier != nil {
 			a.notifier = notifier
 		}

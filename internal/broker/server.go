@@ -234,11 +234,12 @@ func (s *Server) issue(r *http.Request, body brokerapi.GrantRequest, id *identit
 	if err != nil {
 		return nil, refusal(err, ask)
 	}
+	// The target found is checked whatever the ask: a role and a
+	// permission set may share a name, and the check above may have
+	// passed for the other.
 	target := found.Target
-	if ask.RequestID != "" {
-		if err := s.eligible(ctx, x.Policy, id, target); err != nil {
-			return nil, err
-		}
+	if err := s.eligible(ctx, x.Policy, id, target); err != nil {
+		return nil, err
 	}
 	if target.IsPermissionSet() {
 		// The broker holds no permission-set credentials: Identity Center
