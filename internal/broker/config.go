@@ -53,8 +53,8 @@ type Config struct {
 	IAMEndpoint     string        `flag:"iam-endpoint"`
 	// IdentityCenter makes permission-set targets real: the broker
 	// reconciles Identity Center's account assignments with the grants.
-	IdentityCenter bool `flag:"identity-center"`
-	NotifyURL       string        `flag:"notify-url" secret:"true"` // a Slack incoming webhook URL is a secret
+	IdentityCenter bool   `flag:"identity-center"`
+	NotifyURL      string `flag:"notify-url" secret:"true"` // a Slack incoming webhook URL is a secret
 	// NotifyTable is the DynamoDB table every replica claims notices and
 	// once-per-grant comments in; "": this process's memory (one replica).
 	NotifyTable string `flag:"notify-table"`

@@ -524,7 +524,7 @@ type Syncer struct {
 	Notices *notices
 	// Assign, when set, reconciles Identity Center's assignments.
 	Assign *assigner
-	Now     func() time.Time
+	Now    func() time.Time
 	// SyncEvery and HeadEvery are the loops' intervals, for Fresh.
 	SyncEvery, HeadEvery time.Duration
 	// Backoff paces the syncs after a failed one.

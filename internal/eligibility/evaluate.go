@@ -18,14 +18,14 @@ type Membership interface {
 
 // Ask is what a person asks for: the fields of a request the policy judges.
 type Ask struct {
-	Login     string // the requester's GitHub login
-	Account   string
-	Role      string
+	Login   string // the requester's GitHub login
+	Account string
+	Role    string
 	// PermissionSet, instead of Role, asks for an Identity Center set.
 	PermissionSet string
 	Duration      time.Duration
-	Ticket    string
-	Emergency bool
+	Ticket        string
+	Emergency     bool
 }
 
 // Decision is what the policy allows for an eligible ask.

@@ -66,11 +66,11 @@ type IdentityCenter struct {
 
 // Rule says who may request which roles in which accounts.
 type Rule struct {
-	Name        string
-	Line        int
-	Who         []Principal
-	Accounts    []string
-	Roles       []string
+	Name     string
+	Line     int
+	Who      []Principal
+	Accounts []string
+	Roles    []string
 	// PermissionSets are Identity Center targets, by name.
 	PermissionSets []string
 	// Approvers, when set, approve the targets this rule matches instead

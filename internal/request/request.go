@@ -155,7 +155,7 @@ const (
 )
 
 var (
-	allKeys      = []string{keyRequester, keyAccount, keyRole, keyPermSet, keyTargets, keyDuration, keyReason, keyTicket, keyNotBefore, keyEmergency}
+	allKeys = []string{keyRequester, keyAccount, keyRole, keyPermSet, keyTargets, keyDuration, keyReason, keyTicket, keyNotBefore, keyEmergency}
 )
 
 var (

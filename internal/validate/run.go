@@ -1,7 +1,6 @@
 package validate
 
 import (
-	"strings"
 	"cmp"
 	"context"
 	"errors"
@@ -9,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/go-github/v60/github"

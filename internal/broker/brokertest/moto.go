@@ -88,7 +88,9 @@ func StartMotoIdentityCenter(t testing.TB) (AWS, IdentityCenter) {
 		t.Fatalf("moto lists no Identity Center instance: %v", err)
 	}
 	ic := IdentityCenter{InstanceARN: instances.Instances[0].InstanceArn, IdentityStoreID: instances.Instances[0].IdentityStoreId, UserName: "codertocat@example.com"}
-	var set struct{ PermissionSet struct{ PermissionSetArn string } }
+	var set struct {
+		PermissionSet struct{ PermissionSetArn string }
+	}
 	if err := json.Unmarshal(AWSCLI(t, endpoint, setup, "sso-admin", "create-permission-set", "--instance-arn", ic.InstanceARN, "--name", "ProdAdmin", "--session-duration", "PT1H"), &set); err != nil {
 		t.Fatal(err)
 	}
