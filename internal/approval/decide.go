@@ -521,11 +521,48 @@ func EmergencyReviewed(ctx context.Context, f *Facts, members eligibility.Member
 	after.MergedAt = until
 	teams := eligibility.NewMemo(members)
 	j := &judge{ctx: ctx, f: &after, members: teams, now: until, teams: teams}
+	if by, judged, err := j.reviewedTargets(path); judged || err != nil {
+		return by, err
+	}
 	owners, reason := j.ownersOf(path)
 	if reason != nil {
 		return nil, nil
 	}
 	return j.approvers(owners)
+}
+
+// reviewedTargets is EmergencyReviewed by the request decision's own
+// approvers: each target's (its rule's approvers, else its account
+// folder's owners) must have approved it, so a first target in a friendly
+// folder never stands for a second one's approvers. judged is false when
+// the file or the policy cannot be read (the file's owners then decide).
+func (j *judge) reviewedTargets(path string) (by []string, judged bool, err error) {
+	p, perr := request.ParsePath(path)
+	if j.f.Added == nil || perr != nil {
+		return nil, false, nil
+	}
+	req, rerr := request.Parse(path, j.f.Added)
+	policy, reason := j.policy()
+	if rerr != nil || reason != nil {
+		return nil, false, nil
+	}
+	login := j.f.Author.Login
+	if strings.EqualFold(req.Requester, j.f.RecordedRequester) {
+		login = req.Requester
+	}
+	v := &Verdict{Path: path}
+	if err := j.targets(v, req, policy, login, p.Month, p.Name); err != nil {
+		return nil, true, err
+	}
+	if len(v.Reasons) > 0 {
+		return nil, false, nil
+	}
+	for _, tv := range v.Targets {
+		if len(tv.Approvers) == 0 {
+			return nil, true, nil
+		}
+	}
+	return v.Approvers, true, nil
 }
 
 func (j *judge) policy() (*eligibility.Policy, *Reason) {

@@ -522,3 +522,49 @@ func TestEmergencyWithNotBefore(t *testing.T) {
 		t.Errorf("verdict = %s %q", v.State, v.Summary())
 	}
 }
+
+// An emergency of several targets counts as reviewed only when every
+// target's own approvers approved it: the first target's folder owners
+// never stand for a second target's rule approvers.
+func TestEmergencyReviewedPerTarget(t *testing.T) {
+	t.Parallel()
+	merged := now.Add(time.Hour)
+	base := testBase
+	base.Policy = []byte(strings.Replace(policy, "  - name: staging-pair", `  - name: staging-break-glass
+    who: [alice]
+    accounts: [staging]
+    roles: [Admin]
+    approvers: ["@acme/security"]
+    max_duration: 2h
+    approvals: 1
+    emergency:
+      max_duration: 1h
+  - name: staging-pair`, 1))
+	added := "requester: alice\ntargets:\n  - {account: prod, role: Admin}\n  - {account: staging, role: Admin}\n" +
+		"duration: 1h\nreason: Payments are down in both accounts\nticket: INC-4821\nemergency: true\n"
+	tests := []struct {
+		name    string
+		reviews []Review
+		want    []string
+	}{
+		{"the first target's folder owner only", []Review{approveAt(bob, "head1", merged.Add(time.Hour))}, nil},
+		{"the second target's rule approver only", []Review{approveAt(erin, "head1", merged.Add(time.Hour))}, []string{"erin"}},
+		{"each target's own", []Review{approveAt(bob, "head1", merged.Add(time.Hour)), approveAt(erin, "head1", merged.Add(2*time.Hour))}, []string{"bob", "erin"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := requestPR()
+			f.Base, f.Added, f.MergedAt, f.Reviews = base, []byte(added), merged, tt.reviews
+			if v := decide(t, f); v.State != Approved {
+				t.Fatalf("the emergency itself: %s %q", v.State, v.Summary())
+			}
+			got, err := EmergencyReviewed(context.Background(), f, members, merged.Add(24*time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("reviewed by %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

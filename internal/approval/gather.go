@@ -160,6 +160,15 @@ func emergencyFacts(ctx context.Context, src FileReader, pr *github.PullRequest,
 	if f.Base, err = PolicyAt(ctx, src, before); err != nil {
 		return nil, err
 	}
+	// The file as reviewed says which targets' approvers must review it.
+	data, err := src.FileAt(ctx, path, f.HeadSHA, request.MaxSize)
+	switch {
+	case err == nil:
+		f.Added = data
+	case IsTooLarge(err) || IsNotRegular(err) || errors.Is(err, fileerr.ErrNotExist):
+	default:
+		return nil, err
+	}
 	return f, nil
 }
 
