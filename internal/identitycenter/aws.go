@@ -401,6 +401,12 @@ func (r *Reconciler) userID(ctx context.Context, userName string, now time.Time)
 	if notFound(err) {
 		return "", errNoUser
 	}
+	if c, ok := r.users[userName]; err != nil && ok {
+		// The identity store failing is no reason to take a person's
+		// access away: the id a UserName had an hour ago still serves.
+		r.log.Warn("identity center: could not resolve a user again; using the id resolved before", "user_name", userName, "error", err)
+		return c.id, nil
+	}
 	if err != nil {
 		return "", err
 	}

@@ -62,6 +62,7 @@ type round struct {
 	errs   []error
 	states map[stateKey]State
 	seen   map[stateKey]bool // targets of this call: the states kept
+	hold   map[string]bool   // permission sets left alone this round, by name
 }
 
 // Reconcile makes AWS match targets at now: for each managed permission
@@ -73,7 +74,7 @@ type round struct {
 func (r *Reconciler) Reconcile(ctx context.Context, targets []Target, now time.Time) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rd := &round{r: r, now: now, states: map[stateKey]State{}, seen: map[stateKey]bool{}}
+	rd := &round{r: r, now: now, states: map[stateKey]State{}, seen: map[stateKey]bool{}, hold: map[string]bool{}}
 	if r.cfg.InstanceARN == "" || r.cfg.IdentityStoreID == "" {
 		return &ReconcileError{Errs: []error{errors.New("identity center: the instance ARN and the identity store id are required")}}
 	}
@@ -83,6 +84,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, targets []Target, now time.T
 		if ctx.Err() != nil {
 			rd.fail(ctx.Err())
 			break
+		}
+		if rd.hold[name] {
+			rd.fail(fmt.Errorf("permission set %s left as it is: a user of an open grant could not be resolved", name))
+			continue
 		}
 		rd.reconcileSet(ctx, name, r.cfg.PermissionSets[name])
 	}
@@ -183,6 +188,12 @@ func (rd *round) prepare(ctx context.Context, targets []Target) {
 				reason = fmt.Sprintf("Identity Center has no user named %q (GitHub user %s, id %d)", userName, t.Login, t.GitHubID)
 			} else {
 				rd.fail(errors.New(reason))
+				if it.phase == phaseOpen {
+					// Whose assignment is whose cannot be told: the
+					// set is left as it is this round, rather than a
+					// live assignment taken for drift.
+					rd.hold[t.PermissionSet] = true
+				}
 			}
 			noUser[t.GitHubID] = reason
 			rd.invalid(it, reason)

@@ -758,3 +758,29 @@ func TestUnreadablePolicyNotOverwritten(t *testing.T) {
 		t.Errorf("State %q, want failed", got)
 	}
 }
+
+// The identity store failing never takes a person's access away: a user
+// resolved before keeps their id, and one never resolved leaves their
+// permission set as it is for the round, rather than their live assignment
+// being taken for drift.
+func TestIdentityStoreOutageKeepsAccess(t *testing.T) {
+	t.Parallel()
+	for _, restart := range []bool{false, true} {
+		e := newEnv(t)
+		g := grant("payments/2026-12/bob-ps", "bob", payments, "PaymentsAdmin", t0, t0.Add(4*time.Hour))
+		e.mustReconcile(t, t0, g)
+		if restart {
+			e.restart() // a new process: nothing resolved yet
+		}
+		// Past the cache's hour, every GetUserId fails.
+		e.fake.Fail("GetUserId", 100, "InternalServerException")
+		_ = e.reconcile(t, t0.Add(2*time.Hour), g)
+		if !e.assigned("bob", "PaymentsAdmin", payments) {
+			t.Errorf("restart=%v: bob's assignment was removed while the identity store failed", restart)
+		}
+		p, _ := e.fake.ProvisionedPolicy(e.ps["PaymentsAdmin"], payments)
+		if end := denies(t, p)[e.user["bob"]+"@"+payments]; !end.Equal(t0.Add(4 * time.Hour)) {
+			t.Errorf("restart=%v: bob's Deny ends at %v, want the window's end", restart, end)
+		}
+	}
+}
