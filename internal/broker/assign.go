@@ -53,6 +53,10 @@ type assigner struct {
 	key   string // of the policy section rec was built for
 	timer *time.Timer
 	at    time.Time // when timer fires
+	// led and head are the ledger and the head the round in progress
+	// read its grants at: it stops once either moved on (current).
+	led  *ledger.Ledger
+	head string
 	// cut holds when each target, by grant and target, was first seen
 	// without its person's eligibility.
 	cut map[string]time.Time
@@ -97,6 +101,9 @@ func (a *assigner) round(ctx context.Context, led *ledger.Ledger, now time.Time)
 		a.logger.Error("identity center: cannot reach it", "error", err)
 		return
 	}
+	a.mu.Lock()
+	a.led, a.head = led, x.Head
+	a.mu.Unlock()
 	set := led.SetTargets(now, assignLookBack)
 	targets := make([]identitycenter.Target, 0, len(set))
 	var next time.Time
@@ -199,6 +206,20 @@ func policyKey(p *eligibility.Policy) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// current reports whether the round in progress still reads the newest
+// verified head: a revocation read meanwhile stops it before it creates
+// or extends anything.
+func (a *assigner) current() bool {
+	a.mu.Lock()
+	led, head := a.led, a.head
+	a.mu.Unlock()
+	if led == nil || !led.Current() {
+		return false
+	}
+	x := led.Index()
+	return x != nil && x.Head == head
+}
+
 // State is a target's assignment state as the last round left it.
 func (a *assigner) State(request, account, permissionSet string) string {
 	a.mu.Lock()
@@ -248,7 +269,7 @@ func assignmentText(n identitycenter.Notice, prLink func(int) string) string {
 // newReconcilerFor builds reconcilers on the SDK's clients of sso-admin
 // and identitystore in the policy's region; the SDK's endpoint settings
 // (AWS_ENDPOINT_URL_SSO_ADMIN, AWS_ENDPOINT_URL_IDENTITYSTORE) apply.
-func newReconcilerFor(awsOpts []func(*config.LoadOptions) error, logger *slog.Logger, notify func(identitycenter.Notice)) func(context.Context, *eligibility.IdentityCenter, map[string]string) (*identitycenter.Reconciler, error) {
+func newReconcilerFor(awsOpts []func(*config.LoadOptions) error, logger *slog.Logger, notify func(identitycenter.Notice), current func() bool) func(context.Context, *eligibility.IdentityCenter, map[string]string) (*identitycenter.Reconciler, error) {
 	return func(ctx context.Context, ic *eligibility.IdentityCenter, sets map[string]string) (*identitycenter.Reconciler, error) {
 		cfg, err := config.LoadDefaultConfig(ctx, append(slices.Clone(awsOpts), config.WithRegion(ic.Region))...)
 		if err != nil {
@@ -256,6 +277,6 @@ func newReconcilerFor(awsOpts []func(*config.LoadOptions) error, logger *slog.Lo
 		}
 		return identitycenter.New(ssoadmin.NewFromConfig(cfg), identitystore.NewFromConfig(cfg), identitycenter.Config{
 			InstanceARN: ic.InstanceARN, IdentityStoreID: ic.IdentityStoreID, PermissionSets: maps.Clone(sets), Users: maps.Clone(ic.Users),
-		}, identitycenter.Options{Logger: logger, Notify: notify}), nil
+		}, identitycenter.Options{Logger: logger, Notify: notify, Current: current}), nil
 	}
 }

@@ -355,7 +355,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 		if notifier != nil {
 			a.notifier = notifier
 		}
-		a.reconcilerFor = newReconcilerFor(awsOpts, logger, a.notice)
+		a.reconcilerFor = newReconcilerFor(awsOpts, logger, a.notice, a.current)
 		a.check = func() { syncer.assignRound(bg) }
 		syncer.Assign, srv.Assignments = a, a
 	}

@@ -145,6 +145,11 @@ type Options struct {
 	// Backoff is the first wait between tries and polls (default 500 ms),
 	// doubling up to maxWait, jittered into [w/2, w).
 	Backoff time.Duration
+	// Current, when set, is asked before each permission set, each write
+	// of an inline policy and each creation: false stops the round (the
+	// grants it was given may since have been revoked, and a stale round
+	// must never re-create or re-extend). Deletions already decided go on.
+	Current func() bool
 	// KeepEnded is how long a Deny statement is kept after its end once
 	// its assignment is gone (default 12 h, the longest session a
 	// permission set can give): removing it sooner would let a session

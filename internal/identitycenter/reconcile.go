@@ -85,6 +85,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, targets []Target, now time.T
 			rd.fail(ctx.Err())
 			break
 		}
+		if !rd.current() {
+			rd.fail(errNotCurrent)
+			break
+		}
 		if rd.hold[name] {
 			rd.fail(fmt.Errorf("permission set %s left as it is: a user of an open grant could not be resolved", name))
 			continue
@@ -121,6 +125,12 @@ func (r *Reconciler) forget(now time.Time) {
 }
 
 func (rd *round) fail(err error) { rd.errs = append(rd.errs, err) }
+
+// errNotCurrent stops a round whose targets may no longer be the grants.
+var errNotCurrent = errors.New("the grants changed during the round (Options.Current): stopped; the next round goes on")
+
+// current reports whether the targets the round was given still stand.
+func (rd *round) current() bool { return rd.r.opts.Current == nil || rd.r.opts.Current() }
 
 func (rd *round) notify(n Notice) {
 	rd.r.log.Warn("identity center notice", "kind", n.Kind, "request", n.Request, "pr", n.PR, "target", n.Target, "reason", n.Reason)
@@ -426,6 +436,9 @@ func (rd *round) reconcileSet(ctx context.Context, name, arn string) {
 		writeErr = policyErr
 	case !writable:
 		writeErr = errors.New("the inline policy is over IAM's size limit")
+	case !rd.current():
+		writeErr = errNotCurrent
+		rd.fail(writeErr)
 	default:
 		before, after := pol.render(pol.ours, ""), pol.render(want, "")
 		if before != after {
@@ -509,6 +522,10 @@ func (rd *round) reconcileSet(ctx context.Context, name, arn string) {
 			case unprovisioned[account] != nil:
 				rd.failed(its, fmt.Sprintf("the Deny that ends this access on time could not be provisioned, so the assignment was not made: %v", unprovisioned[account]))
 				continue
+			}
+			if !rd.current() {
+				rd.fail(errNotCurrent)
+				continue // what was read may since have been revoked
 			}
 			if rd.create(ctx, name, assignKey{arn, account, k.user}, its) {
 				found[principal{types.PrincipalTypeUser, k.user}] = true

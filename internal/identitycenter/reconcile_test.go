@@ -784,3 +784,23 @@ func TestIdentityStoreOutageKeepsAccess(t *testing.T) {
 		}
 	}
 }
+
+// A round stops once its grants may no longer stand (Options.Current says
+// so): nothing more is created or extended, and the next round goes on.
+func TestRoundStopsWhenNoLongerCurrent(t *testing.T) {
+	t.Parallel()
+	var asked int
+	e := newEnv(t, func(o *identitycenter.Options) {
+		o.Current = func() bool { asked++; return asked <= 1 } // the head moves after the first question
+	})
+	gs := []identitycenter.Target{
+		grant("payments/2026-12/bob-a", "bob", payments, "PaymentsAdmin", t0, t0.Add(time.Hour)),
+		grant("payments/2026-12/bob-b", "bob", ledger, "ReadOnly", t0, t0.Add(time.Hour)),
+	}
+	if err := e.reconcile(t, t0, gs...); err == nil || !strings.Contains(err.Error(), "the grants changed during the round") {
+		t.Errorf("Reconcile = %v, want it stopped", err)
+	}
+	if n := len(e.fake.Assignments()); n != 0 {
+		t.Errorf("%d assignments created after the grants changed, want none", n)
+	}
+}
