@@ -55,8 +55,9 @@ type assigner struct {
 	at    time.Time // when timer fires
 	// led and head are the ledger and the head the round in progress
 	// read its grants at: it stops once either moved on (current).
-	led  *ledger.Ledger
-	head string
+	led       *ledger.Ledger
+	head      string
+	endingAll bool // the round in progress ends every assignment
 	// cut holds when each target, by grant and target, was first seen
 	// without its person's eligibility.
 	cut map[string]time.Time
@@ -87,6 +88,9 @@ func (a *assigner) round(ctx context.Context, led *ledger.Ledger, now time.Time)
 			return
 		}
 		a.logger.Error("identity center: the branch's history is not trusted, so every assignment of a managed permission set ends", "error", err)
+		a.mu.Lock()
+		a.led, a.endingAll = nil, true // a round with no grants creates nothing: nothing to stop
+		a.mu.Unlock()
 		if rerr := rec.Reconcile(ctx, nil, now); rerr != nil {
 			a.logger.Error("identity center: some assignments could not be ended yet; tried again at the next sync", "error", rerr)
 		}
@@ -102,7 +106,7 @@ func (a *assigner) round(ctx context.Context, led *ledger.Ledger, now time.Time)
 		return
 	}
 	a.mu.Lock()
-	a.led, a.head = led, x.Head
+	a.led, a.head, a.endingAll = led, x.Head, false
 	a.mu.Unlock()
 	set := led.SetTargets(now, assignLookBack)
 	targets := make([]identitycenter.Target, 0, len(set))
@@ -211,8 +215,11 @@ func policyKey(p *eligibility.Policy) string {
 // or extends anything.
 func (a *assigner) current() bool {
 	a.mu.Lock()
-	led, head := a.led, a.head
+	led, head, endingAll := a.led, a.head, a.endingAll
 	a.mu.Unlock()
+	if endingAll {
+		return true
+	}
 	if led == nil || !led.Current() {
 		return false
 	}
