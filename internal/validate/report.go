@@ -33,10 +33,10 @@ func verdictComment(v *approval.Verdict, change *eligibility.Change, number int)
 				kind = "permission set"
 			}
 			fmt.Fprintf(&b, "| request | requester | account | %s | duration | ticket |\n|---|---|---|---|---|---|\n| `%s` | @%s | %s | %s | %s | %s |\n\n",
-				kind, v.ID, req.Requester, t.Account, t.Name(), request.FormatDuration(req.Duration), orDash(req.Ticket))
+				kind, v.ID, req.Requester, t.Account, t.Name(), request.FormatDuration(req.Duration), cell(req.Ticket))
 		} else {
 			fmt.Fprintf(&b, "| request | requester | duration | ticket |\n|---|---|---|---|\n| `%s` | @%s | %s | %s |\n\n",
-				v.ID, req.Requester, request.FormatDuration(req.Duration), orDash(req.Ticket))
+				v.ID, req.Requester, request.FormatDuration(req.Duration), cell(req.Ticket))
 			targetTable(&b, v)
 		}
 	}
@@ -44,7 +44,7 @@ func verdictComment(v *approval.Verdict, change *eligibility.Change, number int)
 	case approval.Rejected:
 		b.WriteString("This PR cannot be merged:\n\n")
 		for _, r := range v.Reasons {
-			fmt.Fprintf(&b, "- %s\n", r.String())
+			fmt.Fprintf(&b, "- %s\n", plain(r.String()))
 		}
 		b.WriteString("\nFix the PR (a request file is never edited after review: close this PR and open a new one), or ask the owners of `eligibility.yaml` if the policy should change.\n")
 	case approval.Pending:
@@ -82,6 +82,9 @@ func verdictComment(v *approval.Verdict, change *eligibility.Change, number int)
 		}
 		for _, name := range change.Remapped {
 			fmt.Fprintf(&b, "- ⚠️ account %s now points at a different AWS account id\n", name)
+		}
+		for _, n := range change.Notes {
+			fmt.Fprintf(&b, "- ⚠️ %s\n", n)
 		}
 	}
 	fmt.Fprintf(&b, "\n<sub>elevate re-judges #%d on every push and review.</sub>\n", number)
@@ -145,6 +148,25 @@ func targetTable(b *strings.Builder, v *approval.Verdict) {
 		fmt.Fprintf(b, "| `%s` | %s | %d | %s |\n", tv.Target, who, tv.Required, orDash(strings.Join(tv.Approvers, ", ")))
 	}
 	b.WriteString("\n")
+}
+
+// cell is a value from the request file in a table cell: a code span, so
+// nothing in it is markup (no @ pings anyone), with its pipes escaped
+// (GitHub ends a cell at one even inside code), backticks replaced, and
+// angle brackets shown as ‹ › so that no text in it reads as one of
+// elevate's hidden comment markers.
+func cell(s string) string {
+	if s == "" {
+		return "–"
+	}
+	return "`" + strings.NewReplacer("`", "'", "|", `\|`, "<", "‹", ">", "›").Replace(s) + "`"
+}
+
+// plain makes a line that may quote the request file plain text in
+// Markdown: its HTML (an opening comment would hide what follows) and
+// mentions are escaped.
+func plain(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "@", "&#64;").Replace(s)
 }
 
 func orDash(s string) string {

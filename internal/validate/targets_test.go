@@ -170,3 +170,21 @@ func TestTargetsRejectedForOneTarget(t *testing.T) {
 		})
 	}
 }
+
+// A value from the request file is text in the sticky comment: an HTML
+// comment in a ticket hides nothing, a pipe breaks no table, a mention
+// pings nobody.
+func TestTicketIsTextInTheComment(t *testing.T) {
+	t.Parallel()
+	s := vt.New(t, 0)
+	body := strings.Replace(vt.Request, "ticket: INC-1", "ticket: 'INC-1 | @acme/security <!-- hidden'", 1)
+	s.OpenPR(t, map[string][]byte{vt.RequestPath: []byte(body)}, nil)
+	run(t, s, "pull_request_target", opened)
+	c := comment(t, s, VerdictMarker)
+	if strings.Count(c, "<!--") != 1 || !strings.Contains(c, "| `INC-1 \\| @acme/security ‹!-- hidden` |") {
+		t.Errorf("the ticket is markup in the comment:\n%s", c)
+	}
+	if !strings.Contains(c, "This PR cannot be merged") || !strings.Contains(c, "&#64;acme/security &lt;!-- hidden") {
+		t.Errorf("the rejection is not shown with the ticket as text:\n%s", c)
+	}
+}
