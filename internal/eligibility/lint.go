@@ -121,7 +121,9 @@ func approversShort(r Rule) string {
 		if a.Team != "" {
 			return ""
 		}
-		users = append(users, strings.ToLower(a.Login))
+		if login := strings.ToLower(a.Login); !slices.Contains(users, login) {
+			users = append(users, login) // logins are case-insensitive: one person
+		}
 	}
 	for _, w := range r.Who {
 		others := len(users)

@@ -68,7 +68,7 @@ accounts:
   prod: "111111111111"
 rules:
   - {name: own, who: [alice], accounts: [prod], roles: [Admin], approvers: [alice], max_duration: 1h, approvals: 1}
-  - {name: few, who: [alice], accounts: [prod], roles: [Admin], approvers: [alice, carol], max_duration: 1h, approvals: 2}
+  - {name: few, who: [alice], accounts: [prod], roles: [Admin], approvers: [alice, carol, Carol], max_duration: 1h, approvals: 2}
   - {name: team, who: [alice], accounts: [prod], roles: [Admin], approvers: ["@acme/security"], max_duration: 1h, approvals: 2}
   - {name: fine, who: [alice], accounts: [prod], roles: [Admin], approvers: [carol, dave], max_duration: 1h, approvals: 2}
 `
