@@ -249,7 +249,7 @@ func (s *Server) issue(r *http.Request, body brokerapi.GrantRequest, id *identit
 			portal = ic.PortalURL
 		}
 		return nil, &apiError{status: http.StatusConflict, code: brokerapi.CodeUseSSO, message: fmt.Sprintf(
-			"%s is an IAM Identity Center permission set: sign in with your AWS SSO profile (aws sso login) at %s and choose %s in account %s", target, portal, target.PermissionSet, target.Account)}
+			"%s is an IAM Identity Center permission set, whose credentials the broker never holds: sign in with your AWS SSO profile, or at %s and choose %s in account %s", target, portal, target.PermissionSet, target.Account)}
 	}
 	accountID, _ := x.Policy.AccountID(target.Account)
 	session := awscreds.Session{

@@ -27,11 +27,12 @@ func whatMayBeRequested(ctx context.Context, repo func(context.Context) (*github
 	if errors.As(err, &be) && be.Code == brokerapi.CodeUseSSO {
 		// The broker holds no permission-set credentials: the person's own
 		// AWS SSO profile signs in.
-		hint := "sign in with your AWS SSO profile for it: aws sso login --profile <profile>, then use that profile"
-		if account != "" && role != "" {
-			hint = fmt.Sprintf("sign in with your AWS SSO profile for it: aws sso login --profile elevate-%s-%s (elevate configure writes it), then AWS_PROFILE=elevate-%[1]s-%[2]s", account, strings.TrimPrefix(role, request.PermissionSetPrefix))
+		if account == "" || role == "" {
+			return err
 		}
-		return &BrokerError{Status: be.Status, Code: be.Code, Message: be.Message + "; " + hint}
+		profile := "elevate-" + account + "-" + strings.TrimPrefix(role, request.PermissionSetPrefix)
+		return &BrokerError{Status: be.Status, Code: be.Code, Message: fmt.Sprintf("%s; with the AWS CLI: aws sso login --profile %s, then AWS_PROFILE=%[2]s (a profile with sso_session, sso_account_id and sso_role_name %s)",
+			be.Message, profile, strings.TrimPrefix(role, request.PermissionSetPrefix))}
 	}
 	if !errors.As(err, &be) || be.Code != brokerapi.CodeNotEligible || repo == nil {
 		return err

@@ -488,3 +488,35 @@ func TestStatusDropsTheCacheOfEndedGrants(t *testing.T) {
 		t.Errorf("%d cached entries of the revoked grant left after elevate status", n)
 	}
 }
+
+// A permission set's credentials come from AWS SSO, never the broker: the
+// CLI says which profile to sign in with; a grant of several targets asked
+// by id alone says which to name.
+func TestPermissionSetAndTargetsSayWhatToDo(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	policy := strings.Replace(brokertest.Policy, "rules:\n", `identity_center:
+  instance_arn: arn:aws:sso:::instance/ssoins-1234567890abcdef
+  identity_store_id: d-1234567890
+  region: eu-west-1
+  portal_url: https://d-1234567890.awsapps.com/start
+  users:
+    "21031067": codertocat@example.com
+permission_sets:
+  ProdAdmin: arn:aws:sso:::permissionSet/ssoins-1234567890abcdef/ps-1234567890abcdef
+rules:
+  - {name: prod-sets, who: [Codertocat], accounts: [prod], permission_sets: [ProdAdmin], max_duration: 4h, approvals: 1}
+`, 1)
+	at := w.h.Clock().Add(-10 * time.Minute)
+	w.h.MergeChange(9, map[string]string{"eligibility.yaml": policy}, at.Add(-time.Minute), brokertest.SecurityLead)
+	const path = "requests/prod/2026-11/codertocat-both-inc7.yaml"
+	both := "requester: Codertocat\ntargets:\n  - {account: prod, role: ReadOnly}\n  - {account: prod, permission_set: ProdAdmin}\n" +
+		"duration: 2h\nreason: Fail over the payments database\nticket: INC-7\n"
+	sha := w.h.Repo.Commit(at, "Merge pull request #3", map[string]string{path: both})
+	w.h.MergePR(3, path, both, sha, at, true)
+	w.h.Sync()
+	checkFailures(t, w, "failures-targets", []failureCase{
+		{"a permission set", nil, []string{"credentials", "--account", "prod", "--role", "ps/ProdAdmin", "--no-cache"}, ExitError},
+		{"a grant of several targets by id alone", nil, []string{"credentials", "--request", "codertocat-both-inc7", "--no-cache"}, ExitError},
+	})
+}
