@@ -23,32 +23,12 @@ import (
 // record does not list yet changes nothing.
 func TestIdentityCenterFailedAndStale(t *testing.T) {
 	ic := icfake.New(t)
-	t.Setenv("AWS_ENDPOINT_URL_SSO_ADMIN", ic.URL)
-	t.Setenv("AWS_ENDPOINT_URL_IDENTITYSTORE", ic.URL)
-	setARN := ic.AddPermissionSet("ProdAdmin")
-	ic.AddUser("codertocat@example.com")
-	sts := stsfake.New(t)
-	sts.AddKey(icfake.AccessKeyID, icfake.SecretAccessKey, "arn:aws:iam::999999999999:user/elevate-broker")
 	rx := &slack{}
 	notices := httptest.NewServer(rx)
 	defer notices.Close()
-	h := brokertest.NewOn(t, brokertest.AWS{Endpoint: sts.URL, Key: icfake.AccessKeyID, Secret: icfake.SecretAccessKey, SigninURL: sts.SigninURL(), AccountID: "111111111111"},
-		func(c *broker.Config) { c.IdentityCenter, c.NotifyURL = true, notices.URL+"/services/T0/B0/secret" })
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(h.Logs.String())
-		}
-	})
-	at := h.Clock().Add(-20 * time.Minute)
-	h.MergeChange(9, map[string]string{"eligibility.yaml": icPolicy(brokertest.IdentityCenter{InstanceARN: ic.InstanceARN, IdentityStoreID: ic.IdentityStoreID,
-		PermissionSetARN: setARN, UserName: "codertocat@example.com"}, "111111111111")}, at.Add(-time.Minute), brokertest.SecurityLead)
-	const path = "requests/prod/2026-11/codertocat-ps-inc7.yaml"
-	content := "requester: Codertocat\naccount: prod\npermission_set: ProdAdmin\nduration: 2h\nreason: Fail over the payments database\nticket: INC-7\n"
-	sha := h.Repo.Commit(at, "Merge pull request #3", map[string]string{path: content})
-	h.MergePR(3, path, content, sha, at, true)
-
-	ic.Script("CreateAccountAssignment", icfake.Outcome{Pending: 2, Fail: "the permission set's role could not be created in the account"})
-	syncAndWait(t, h.Broker)
+	h, _, path, setARN := icBroker(t, ic, func() {
+		ic.Script("CreateAccountAssignment", icfake.Outcome{Pending: 2, Fail: "the permission set's role could not be created in the account"})
+	}, func(c *broker.Config) { c.NotifyURL = notices.URL + "/services/T0/B0/secret" })
 	if n := len(ic.Assignments()); n != 0 {
 		t.Fatalf("%d assignments after a FAILED creation, want none", n)
 	}
@@ -93,10 +73,11 @@ func TestIdentityCenterFailedAndStale(t *testing.T) {
 	}
 }
 
-// icBroker is a broker with --identity-center against the fake ic, which
-// holds the permission set ProdAdmin (returned) and Codertocat's user; the
-// policy granting it is merged, and so is Codertocat's 2-hour grant of it.
-func icBroker(t *testing.T, ic *icfake.Server) (h *brokertest.Harness, policy, path, setARN string) {
+// icBroker is a broker with --identity-center (and opts) against the fake
+// ic, which holds the permission set ProdAdmin (returned) and Codertocat's
+// user; the policy granting it is merged, and so is Codertocat's 2-hour
+// grant of it; before runs just before the sync that reads them.
+func icBroker(t *testing.T, ic *icfake.Server, before func(), opts ...brokertest.Option) (h *brokertest.Harness, policy, path, setARN string) {
 	t.Helper()
 	t.Setenv("AWS_ENDPOINT_URL_SSO_ADMIN", ic.URL)
 	t.Setenv("AWS_ENDPOINT_URL_IDENTITYSTORE", ic.URL)
@@ -105,7 +86,7 @@ func icBroker(t *testing.T, ic *icfake.Server) (h *brokertest.Harness, policy, p
 	sts := stsfake.New(t)
 	sts.AddKey(icfake.AccessKeyID, icfake.SecretAccessKey, "arn:aws:iam::999999999999:user/elevate-broker")
 	h = brokertest.NewOn(t, brokertest.AWS{Endpoint: sts.URL, Key: icfake.AccessKeyID, Secret: icfake.SecretAccessKey, SigninURL: sts.SigninURL(), AccountID: "111111111111"},
-		func(c *broker.Config) { c.IdentityCenter = true })
+		append([]brokertest.Option{func(c *broker.Config) { c.IdentityCenter = true }}, opts...)...)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Log(h.Logs.String())
@@ -119,10 +100,10 @@ func icBroker(t *testing.T, ic *icfake.Server) (h *brokertest.Harness, policy, p
 	content := "requester: Codertocat\naccount: prod\npermission_set: ProdAdmin\nduration: 2h\nreason: Fail over the payments database\nticket: INC-7\n"
 	sha := h.Repo.Commit(at, "Merge pull request #3", map[string]string{path: content})
 	h.MergePR(3, path, content, sha, at, true)
-	syncAndWait(t, h.Broker)
-	if n := len(ic.Assignments()); n != 1 {
-		t.Fatalf("%d assignments after the grant, want 1", n)
+	if before != nil {
+		before()
 	}
+	syncAndWait(t, h.Broker)
 	return h, policy, path, setARN
 }
 
@@ -131,7 +112,10 @@ func icBroker(t *testing.T, ic *icfake.Server) (h *brokertest.Harness, policy, p
 // broker, so its eligibility check alone would never stop them.
 func TestIdentityCenterEndsOnLostEligibility(t *testing.T) {
 	ic := icfake.New(t)
-	h, policy, _, setARN := icBroker(t, ic)
+	h, policy, _, setARN := icBroker(t, ic, nil)
+	if n := len(ic.Assignments()); n != 1 {
+		t.Fatalf("%d assignments after the grant, want 1", n)
+	}
 	without := strings.Replace(policy, "who: [Codertocat]\n    accounts: [prod]\n    permission_sets", "who: [octolead]\n    accounts: [prod]\n    permission_sets", 1)
 	if without == policy {
 		t.Fatal("the policy has no rule to take Codertocat out of")
@@ -154,7 +138,10 @@ func TestIdentityCenterEndsOnLostEligibility(t *testing.T) {
 // session of a role does, and a deletion pushed past review still counts.
 func TestIdentityCenterEndsEverythingWhileUntrusted(t *testing.T) {
 	ic := icfake.New(t)
-	h, policy, path, _ := icBroker(t, ic)
+	h, policy, path, _ := icBroker(t, ic, nil)
+	if n := len(ic.Assignments()); n != 1 {
+		t.Fatalf("%d assignments after the grant, want 1", n)
+	}
 	h.Push(h.Clock().Add(-5*time.Minute), "an unreviewed policy change", map[string]string{"eligibility.yaml": policy + "\n"})
 	syncAndWait(t, h.Broker)
 	if got := ic.Assignments(); len(got) != 0 {
@@ -173,18 +160,7 @@ func TestRoleAndPermissionSetOfOneName(t *testing.T) {
 	t.Parallel()
 	h := brokertest.New(t)
 	policy := strings.Replace(brokertest.Policy, `who: ["Codertocat", "@acme/sre"]`, `who: ["@acme/sre"]`, 1)
-	policy = strings.Replace(policy, "rules:\n", `identity_center:
-  instance_arn: arn:aws:sso:::instance/ssoins-1234567890abcdef
-  identity_store_id: d-1234567890
-  region: eu-west-1
-  portal_url: https://d-1234567890.awsapps.com/start
-  users:
-    "21031067": codertocat@example.com
-permission_sets:
-  Admin: arn:aws:sso:::permissionSet/ssoins-1234567890abcdef/ps-1234567890abcdef
-rules:
-  - {name: prod-sets, who: [Codertocat], accounts: [prod], permission_sets: [Admin], max_duration: 4h, approvals: 1}
-`, 1)
+	policy = vt.WithPermissionSet(policy, "Admin", "  - {name: prod-sets, who: [Codertocat], accounts: [prod], permission_sets: [Admin], max_duration: 4h, approvals: 1}\n")
 	h.MergeChange(9, map[string]string{"eligibility.yaml": policy}, h.Clock().Add(-time.Minute), brokertest.SecurityLead)
 	h.Sync()
 	for _, body := range []map[string]string{{"request": vt.RequestID}, {"account": "prod", "role": "Admin"}} {

@@ -11,23 +11,13 @@ import (
 
 // targetsPolicy is the harness policy with an Identity Center permission
 // set Codertocat (GitHub id 21031067) may request in prod.
-var targetsPolicy = strings.Replace(brokertest.Policy, "rules:\n", `identity_center:
-  instance_arn: arn:aws:sso:::instance/ssoins-1234567890abcdef
-  identity_store_id: d-1234567890
-  region: eu-west-1
-  portal_url: https://d-1234567890.awsapps.com/start
-  users:
-    "21031067": codertocat@example.com
-permission_sets:
-  ProdAdmin: arn:aws:sso:::permissionSet/ssoins-1234567890abcdef/ps-1234567890abcdef
-rules:
-  - name: prod-sets
+var targetsPolicy = vt.WithPermissionSet(brokertest.Policy, "ProdAdmin", `  - name: prod-sets
     who: [Codertocat]
     accounts: [prod]
     permission_sets: [ProdAdmin]
     max_duration: 4h
     approvals: 1
-`, 1)
+`)
 
 const multi = `requester: Codertocat
 targets:

@@ -495,18 +495,7 @@ func TestStatusDropsTheCacheOfEndedGrants(t *testing.T) {
 func TestPermissionSetAndTargetsSayWhatToDo(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	policy := strings.Replace(brokertest.Policy, "rules:\n", `identity_center:
-  instance_arn: arn:aws:sso:::instance/ssoins-1234567890abcdef
-  identity_store_id: d-1234567890
-  region: eu-west-1
-  portal_url: https://d-1234567890.awsapps.com/start
-  users:
-    "21031067": codertocat@example.com
-permission_sets:
-  ProdAdmin: arn:aws:sso:::permissionSet/ssoins-1234567890abcdef/ps-1234567890abcdef
-rules:
-  - {name: prod-sets, who: [Codertocat], accounts: [prod], permission_sets: [ProdAdmin], max_duration: 4h, approvals: 1}
-`, 1)
+	policy := vt.WithPermissionSet(brokertest.Policy, "ProdAdmin", "  - {name: prod-sets, who: [Codertocat], accounts: [prod], permission_sets: [ProdAdmin], max_duration: 4h, approvals: 1}\n")
 	at := w.h.Clock().Add(-10 * time.Minute)
 	w.h.MergeChange(9, map[string]string{"eligibility.yaml": policy}, at.Add(-time.Minute), brokertest.SecurityLead)
 	const path = "requests/prod/2026-11/codertocat-both-inc7.yaml"

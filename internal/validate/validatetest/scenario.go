@@ -75,6 +75,23 @@ rules:
       max_duration: 1h
 `
 
+// WithPermissionSet is policy with Identity Center configured, Author
+// mapped (by numeric id) to codertocat@example.com there, the permission
+// set name listed, and rule (a YAML list item) first among the rules.
+func WithPermissionSet(policy, name, rule string) string {
+	return strings.Replace(policy, "rules:\n", fmt.Sprintf(`identity_center:
+  instance_arn: arn:aws:sso:::instance/ssoins-1234567890abcdef
+  identity_store_id: d-1234567890
+  region: eu-west-1
+  portal_url: https://d-1234567890.awsapps.com/start
+  users:
+    "%d": codertocat@example.com
+permission_sets:
+  %s: arn:aws:sso:::permissionSet/ssoins-1234567890abcdef/ps-1234567890abcdef
+rules:
+%s`, Author.GetID(), name, rule), 1)
+}
+
 // CodeOwners routes prod requests to hubot and @acme/sre-leads (octolead).
 const CodeOwners = `*                @acme/platform
 /requests/prod/  @hubot @acme/sre-leads @Codertocat
