@@ -494,10 +494,7 @@ func (j *judge) targets(v *Verdict, req *request.Request, policy *eligibility.Po
 			}
 		}
 	}
-	for a := range approvedBy {
-		v.Approvers = append(v.Approvers, a)
-	}
-	slices.SortFunc(v.Approvers, func(a, b string) int { return cmp.Compare(strings.ToLower(a), strings.ToLower(b)) })
+	v.Approvers = sortedLogins(approvedBy)
 	return nil
 }
 
@@ -649,11 +646,18 @@ func (j *judge) change() (*Verdict, error) {
 			approvedBy[a] = true
 		}
 	}
-	for a := range approvedBy {
-		v.Approvers = append(v.Approvers, a)
-	}
-	slices.SortFunc(v.Approvers, func(a, b string) int { return cmp.Compare(strings.ToLower(a), strings.ToLower(b)) })
+	v.Approvers = sortedLogins(approvedBy)
 	return v, nil
+}
+
+// sortedLogins lists a set of logins in case-insensitive order.
+func sortedLogins(set map[string]bool) []string {
+	var out []string // nil when none, as the verdict always had
+	for a := range set {
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(a, b string) int { return cmp.Compare(strings.ToLower(a), strings.ToLower(b)) })
+	return out
 }
 
 // located turns a parse error into a Reason that keeps its file and line.

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -139,13 +138,7 @@ func (a *assigner) round(ctx context.Context, led *ledger.Ledger, now time.Time)
 // end bounds the access meanwhile.
 func (a *assigner) cutOff(ctx context.Context, p *eligibility.Policy, s ledger.SetTarget, now time.Time) time.Time {
 	key := s.ID + " " + s.Target.String()
-	ok, err := p.Eligible(ctx, s.Login, s.Target, a.members)
-	if err == nil && !ok && a.logins != nil && s.UserID > 0 {
-		// Renamed since: the policy may name the login they hold now.
-		if login, lerr := a.logins.LoginOf(ctx, s.UserID); lerr == nil && login != "" && !strings.EqualFold(login, s.Login) {
-			ok, err = p.Eligible(ctx, login, s.Target, a.members)
-		}
-	}
+	ok, err := stillEligible(ctx, p, a.members, a.logins, s.Login, s.UserID, s.Target)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err != nil || ok {

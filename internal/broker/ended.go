@@ -23,6 +23,7 @@ import (
 	"github.com/elevate-gitops/elevate/internal/ledger"
 	"github.com/elevate-gitops/elevate/internal/notify"
 	"github.com/elevate-gitops/elevate/internal/prcomment"
+	"github.com/elevate-gitops/elevate/internal/request"
 )
 
 // endQueue bounds the batches of ended grants waiting for IAM.
@@ -78,20 +79,26 @@ type loginLookup interface {
 }
 
 // eligible reports whether g's person may still hold it under the policy
-// at the head: by the login verified with the grant, else by the login
-// their account holds now (a rename, with the policy naming the new one).
-// A look-up that fails answers with the verified login: ending is the safe
-// side.
+// at the head (stillEligible).
 func (e *sessionEnder) eligible(ctx context.Context, x *ledger.Index, g ledger.LiveGrant) (bool, error) {
-	ok, err := x.Policy.Eligible(ctx, g.Login, g.Target(), e.members)
-	if err != nil || ok || e.logins == nil || g.UserID <= 0 {
+	return stillEligible(ctx, x.Policy, e.members, e.logins, g.Login, g.UserID, g.Target())
+}
+
+// stillEligible reports whether the person of a verified grant (login at
+// verification, numeric id userID) may still hold target under p: by that
+// login, else by the login their account holds now (a rename, with the
+// policy naming the new one). A look-up that fails answers with the
+// verified login: ending is the safe side. logins may be nil.
+func stillEligible(ctx context.Context, p *eligibility.Policy, members eligibility.Membership, logins loginLookup, login string, userID int64, target request.Target) (bool, error) {
+	ok, err := p.Eligible(ctx, login, target, members)
+	if err != nil || ok || logins == nil || userID <= 0 {
 		return ok, err
 	}
-	login, lerr := e.logins.LoginOf(ctx, g.UserID)
-	if lerr != nil || login == "" || strings.EqualFold(login, g.Login) {
+	now, lerr := logins.LoginOf(ctx, userID)
+	if lerr != nil || now == "" || strings.EqualFold(now, login) {
 		return false, nil
 	}
-	return x.Policy.Eligible(ctx, login, g.Target(), e.members)
+	return p.Eligible(ctx, now, target, members)
 }
 
 // noticeSender is what the ender needs of the notifier.
