@@ -7,7 +7,7 @@ RELEASE := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=true -ldflags='-s -w'
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 COMMANDS  := elevate elevate-action elevate-broker
 
-.PHONY: build test bench fuzz vet run demo dist lambda
+.PHONY: build test bench fuzz vet run demo dist lambda action-pin
 build:
 	$(GO) build -buildvcs=true -o $(BIN)/ ./cmd/...
 
@@ -18,6 +18,14 @@ dist:
 		GOOS=$${p%/*} GOARCH=$${p#*/} $(RELEASE) -o $(DIST)/$${c}_$${p%/*}_$${p#*/} ./cmd/$$c || exit 1; \
 	done; done
 	cd $(DIST) && sha256sum $(foreach c,$(COMMANDS),$(c)_*) > SHA256SUMS
+
+# A release: after make dist, write the elevate-action checksums into
+# action.yml, commit, tag that commit, and upload dist/ to the tag's release.
+# RELEASE_URL is where the binaries will be, e.g.
+# https://github.com/elevate-gitops/elevate/releases/download/v1.2.0
+action-pin:
+	@test -n "$(RELEASE_URL)" || { echo "make action-pin RELEASE_URL=https://github.com/OWNER/elevate/releases/download/TAG"; exit 2; }
+	$(GO) run ./internal/release/cmd/pin-action -action action.yml -sums $(DIST)/SHA256SUMS -url "$(RELEASE_URL)"
 
 # The broker as AWS Lambda bootstrap zips for provided.al2023 (arm64, amd64).
 lambda:
