@@ -53,7 +53,7 @@ vet:
 	$(GO) mod tidy -diff
 	@unformatted=$$(gofmt -l cmd internal deploy); if [ -n "$$unformatted" ]; then echo "gofmt -w these files:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
-	$(GO) run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+	$(GO) tool actionlint
 
 # The whole story on this machine, against local stand-ins for GitHub and AWS.
 demo: build
