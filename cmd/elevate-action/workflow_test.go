@@ -12,12 +12,14 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/elevate-gitops/elevate/internal/accessrepo"
 	"github.com/elevate-gitops/elevate/internal/validate"
 )
 
-// The rules of SPEC §5 "Where the judge runs", checked on every workflow of
-// the repository. Each check is a function over a parsed workflow, so the
-// tests below also show it catching the workflows it exists to refuse.
+// Where the judge runs, and with what: rules checked on every workflow of
+// this repository and on those elevate init writes for an access
+// repository. Each check is a function over a parsed workflow, so the tests
+// below also show it catching the workflows it exists to refuse.
 
 const workflowDir = "../../.github/workflows"
 
@@ -36,6 +38,10 @@ var (
 	headRef       = regexp.MustCompile(`(?i)head`)
 	githubToken   = regexp.MustCompile(`(?i)github\.token|GITHUB_TOKEN`)
 	appTokenInput = regexp.MustCompile(`^\$\{\{\s*steps\.([A-Za-z0-9_-]+)\.outputs\.token\s*\}\}$`)
+	// elevateAction is the elevate Action pinned by commit, as access
+	// repositories run it; its comment names elevate's release.
+	elevateAction = regexp.MustCompile(`^[^@\s/]+/elevate@[0-9a-f]{40}$`)
+	elevateNote   = regexp.MustCompile(`^#\s*elevate\b`)
 )
 
 type workflow struct {
@@ -96,6 +102,29 @@ func parseWorkflow(path string, data []byte) (*workflow, error) {
 
 // repoWorkflows parses every workflow of the repository.
 func repoWorkflows(t *testing.T) []*workflow {
+	t.Helper()
+	return dirWorkflows(t, workflowDir)
+}
+
+// accessWorkflows parses the workflows elevate init writes.
+func accessWorkflows(t *testing.T) []*workflow {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := accessrepo.Write(dir, accessrepo.Options{Repo: "acme/access", Branch: "main", ActionRepo: accessrepo.DefaultActionRepo,
+		ActionRef: "0123456789abcdef0123456789abcdef01234567", ActionVersion: "v1.0.0", Accounts: []accessrepo.Account{{Name: "prod", ID: "111111111111"}},
+		Admins: "@acme/security", Approvers: "@acme/sre", Requesters: "@acme/sre"}); err != nil {
+		t.Fatal(err)
+	}
+	return dirWorkflows(t, filepath.Join(dir, ".github/workflows"))
+}
+
+// workflowSets are this repository's workflows and an access repository's.
+func workflowSets(t *testing.T) map[string][]*workflow {
+	t.Helper()
+	return map[string][]*workflow{"this repository": repoWorkflows(t), "elevate init": accessWorkflows(t)}
+}
+
+func dirWorkflows(t *testing.T, workflowDir string) []*workflow {
 	t.Helper()
 	var paths []string
 	for _, pattern := range []string{"*.yml", "*.yaml"} {
@@ -265,6 +294,7 @@ func pinningProblems(wf *workflow) []string {
 			}
 		case !fullSHA.MatchString(uses):
 			out = append(out, fmt.Sprintf("%s: %s is not pinned to a full commit SHA", where, uses))
+		case elevateAction.MatchString(uses) && elevateNote.MatchString(comment):
 		case !versionNote.MatchString(comment):
 			out = append(out, fmt.Sprintf("%s: %s has no # vX.Y.Z comment naming its version", where, uses))
 		}
@@ -293,10 +323,21 @@ func injectionProblems(wf *workflow) []string {
 	return out
 }
 
-// runsValidator reports whether step s runs the built validator (rather
-// than building it).
+// runsValidator reports whether step s runs the validator: the elevate
+// Action (this repository's own, or pinned by commit), or a built binary.
 func runsValidator(s *step) bool {
+	if s.Uses == "./" || elevateAction.MatchString(s.Uses) {
+		return true
+	}
 	return strings.Contains(s.Run, "elevate-action") && !strings.HasPrefix(strings.TrimSpace(s.Run), "go build ")
+}
+
+// validatorToken is the token step s gives the validator.
+func validatorToken(s *step) string {
+	if s.Uses != "" {
+		return s.With["token"]
+	}
+	return s.Env["INPUT_TOKEN"]
 }
 
 // judgingJobs returns the jobs that build or run the validator.
@@ -304,7 +345,7 @@ func judgingJobs(wf *workflow) map[string]*job {
 	out := map[string]*job{}
 	for name, j := range wf.Jobs {
 		for _, s := range j.Steps {
-			if strings.Contains(s.Run, "elevate-action") {
+			if strings.Contains(s.Run, "elevate-action") || runsValidator(s) {
 				out[name] = j
 			}
 		}
@@ -372,20 +413,27 @@ func judgeProblems(wf *workflow, name string, j *job) []string {
 		if !runsValidator(s) {
 			continue
 		}
-		m := appTokenInput.FindStringSubmatch(s.Env["INPUT_TOKEN"])
+		m := appTokenInput.FindStringSubmatch(validatorToken(s))
 		if m == nil || m[1] != mint.ID {
-			out = append(out, fmt.Sprintf("%s: %s: INPUT_TOKEN = %q, want exactly ${{ steps.%s.outputs.token }}", where, orName(s), s.Env["INPUT_TOKEN"], mint.ID))
+			out = append(out, fmt.Sprintf("%s: %s: the token is %q, want exactly ${{ steps.%s.outputs.token }}", where, orName(s), validatorToken(s), mint.ID))
 		}
 	}
 	return out
 }
 
 // baseProblems: the judging job checks out the base once, without keeping
-// credentials, and no step refers to the PR's head.
+// credentials, to run the validator from it; one that runs the elevate
+// Action pinned by commit checks out nothing. No step refers to the PR's
+// head.
 func baseProblems(wf *workflow, name string, j *job) []string {
 	where := wf.path + " job " + name
 	var out []string
-	checkouts := 0
+	checkouts, want := 0, 1
+	for _, s := range j.Steps {
+		if elevateAction.MatchString(s.Uses) {
+			want = 0
+		}
+	}
 	for _, s := range j.Steps {
 		if strings.HasPrefix(s.Uses, "actions/checkout@") {
 			checkouts++
@@ -414,7 +462,10 @@ func baseProblems(wf *workflow, name string, j *job) []string {
 			}
 		}
 	}
-	if checkouts != 1 {
+	switch {
+	case checkouts != want && want == 0:
+		out = append(out, fmt.Sprintf("%s: %d checkouts, want none: the pinned elevate Action reads the PR through the API", where, checkouts))
+	case checkouts != want:
 		out = append(out, fmt.Sprintf("%s: %d checkouts, want exactly one (of the base)", where, checkouts))
 	}
 	return out
@@ -469,8 +520,10 @@ jobs:
 // permission above read.
 func TestUntrustedTriggersHoldNoSecretsOrWrite(t *testing.T) {
 	t.Parallel()
-	for _, wf := range repoWorkflows(t) {
-		report(t, untrustedProblems(wf))
+	for _, set := range workflowSets(t) {
+		for _, wf := range set {
+			report(t, untrustedProblems(wf))
+		}
 	}
 	bad := []struct{ name, text, want string }{
 		{"the old judge", oldJudge, "reads a secret"},
@@ -497,12 +550,14 @@ func TestUntrustedTriggersHoldNoSecretsOrWrite(t *testing.T) {
 func TestActionsArePinnedByCommit(t *testing.T) {
 	t.Parallel()
 	uses := 0
-	for _, wf := range repoWorkflows(t) {
-		report(t, pinningProblems(wf))
-		for _, j := range wf.Jobs {
-			for _, s := range j.Steps {
-				if s.Uses != "" {
-					uses++
+	for _, set := range workflowSets(t) {
+		for _, wf := range set {
+			report(t, pinningProblems(wf))
+			for _, j := range wf.Jobs {
+				for _, s := range j.Steps {
+					if s.Uses != "" {
+						uses++
+					}
 				}
 			}
 		}
@@ -516,6 +571,8 @@ func TestActionsArePinnedByCommit(t *testing.T) {
 		{"actions/checkout@main", ""},
 		{"actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1", ""},
 		{"docker://alpine:3", ""},
+		{"acme/elevate@0123456", "# elevate v1.0.0"},
+		{"acme/elevate@0123456789abcdef0123456789abcdef01234567", ""},
 	} {
 		text := "on: push\njobs:\n  j:\n    steps:\n      - uses: " + b.uses + " " + b.comment + "\n"
 		if len(pinningProblems(parseString(t, "pin.yml", text))) == 0 {
@@ -531,8 +588,10 @@ func TestActionsArePinnedByCommit(t *testing.T) {
 // No run: script interpolates an expression.
 func TestNoExpressionsInRunScripts(t *testing.T) {
 	t.Parallel()
-	for _, wf := range repoWorkflows(t) {
-		report(t, injectionProblems(wf))
+	for _, set := range workflowSets(t) {
+		for _, wf := range set {
+			report(t, injectionProblems(wf))
+		}
 	}
 	bad := "on: pull_request_review\njobs:\n  j:\n    steps:\n      - run: echo ${{ github.event.review.body }}\n"
 	if len(injectionProblems(parseString(t, "inject.yml", bad))) == 0 {
@@ -540,14 +599,14 @@ func TestNoExpressionsInRunScripts(t *testing.T) {
 	}
 }
 
-// judge returns the one judging job of the repository's workflows.
-func judge(t *testing.T) (*workflow, string, *job) {
+// judge returns the one judging job of a set of workflows.
+func judge(t *testing.T, set []*workflow) (*workflow, string, *job) {
 	t.Helper()
 	var found []string
 	var wf0 *workflow
 	var name0 string
 	var job0 *job
-	for _, wf := range repoWorkflows(t) {
+	for _, wf := range set {
 		for name, j := range judgingJobs(wf) {
 			found = append(found, wf.path+":"+name)
 			wf0, name0, job0 = wf, name, j
@@ -563,7 +622,36 @@ func judge(t *testing.T) (*workflow, string, *job) {
 // with the App's installation token and nothing else.
 func TestJudgeMintsTheAppTokenInTheElevateEnvironment(t *testing.T) {
 	t.Parallel()
-	wf, name, j := judge(t)
+	for setName, set := range workflowSets(t) {
+		t.Run(setName, func(t *testing.T) { checkJudge(t, set, setName == "elevate init") })
+	}
+	for _, b := range []struct{ name, text, want string }{
+		{"the old judge", oldJudge, "no actions/create-github-app-token step"},
+		{"no environment", strings.Replace(judgeText(t), "    environment: elevate\n", "", 1), `environment ""`},
+		{"another environment", strings.Replace(judgeText(t), "environment: elevate", "environment: ci", 1), `environment "ci"`},
+		{"fallback", strings.Replace(judgeText(t), "token: ${{ steps.app-token.outputs.token }}", "token: ${{ steps.app-token.outputs.token || github.token }}", 1), "falls back"},
+		{"GITHUB_TOKEN beside", strings.Replace(judgeText(t), "        uses: ./\n", "        uses: ./\n        env:\n          GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}\n", 1), "falls back"},
+		{"another token", strings.Replace(judgeText(t), "token: ${{ steps.app-token.outputs.token }}", "token: ${{ secrets.SOME_PAT }}", 1), "want exactly ${{ steps.app-token.outputs.token }}"},
+		{"token may fail", strings.Replace(judgeText(t), "        id: app-token\n", "        id: app-token\n        continue-on-error: true\n", 1), "may be skipped or fail"},
+		{"no mint", regexp.MustCompile(`actions/create-github-app-token@\S+`).ReplaceAllString(judgeText(t), "actions/other@1b10c78c7865c340bc4f6099eb2f838309f1e8c3"), "no actions/create-github-app-token step"},
+	} {
+		w := parseString(t, b.name+".yml", b.text)
+		var problems []string
+		for n, jj := range judgingJobs(w) {
+			problems = append(problems, judgeProblems(w, n, jj)...)
+		}
+		if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, b.want) }) {
+			t.Errorf("%s: problems %q lack %q", b.name, problems, b.want)
+		}
+	}
+}
+
+// checkJudge checks the judging job of set: the one job, in elevate.yml,
+// on the two triggers, with no permission beyond its own (none at all where
+// it runs the elevate Action pinned by commit: the App's token does it all).
+func checkJudge(t *testing.T, set []*workflow, pinned bool) {
+	t.Helper()
+	wf, name, j := judge(t, set)
 	if wf.path != "elevate.yml" {
 		t.Errorf("the judge is in %s, want elevate.yml", wf.path)
 	}
@@ -596,28 +684,13 @@ func TestJudgeMintsTheAppTokenInTheElevateEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{"contents": "read", "pull-requests": "write", "statuses": "write"}
+	if pinned {
+		want = map[string]string{}
+	}
 	if fmt.Sprint(perms) != fmt.Sprint(want) {
 		t.Errorf("job permissions = %v, want %v", perms, want)
 	}
 
-	for _, b := range []struct{ name, text, want string }{
-		{"the old judge", oldJudge, "no actions/create-github-app-token step"},
-		{"no environment", strings.Replace(judgeText(t), "    environment: elevate\n", "", 1), `environment ""`},
-		{"another environment", strings.Replace(judgeText(t), "environment: elevate", "environment: ci", 1), `environment "ci"`},
-		{"fallback", strings.Replace(judgeText(t), "INPUT_TOKEN: ${{ steps.app-token.outputs.token }}", "INPUT_TOKEN: ${{ steps.app-token.outputs.token || github.token }}", 1), "falls back"},
-		{"GITHUB_TOKEN beside", strings.Replace(judgeText(t), "          INPUT_TOKEN:", "          GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}\n          INPUT_TOKEN:", 1), "falls back"},
-		{"token may fail", strings.Replace(judgeText(t), "        id: app-token\n", "        id: app-token\n        continue-on-error: true\n", 1), "may be skipped or fail"},
-		{"no mint", regexp.MustCompile(`actions/create-github-app-token@\S+`).ReplaceAllString(judgeText(t), "actions/other@1b10c78c7865c340bc4f6099eb2f838309f1e8c3"), "no actions/create-github-app-token step"},
-	} {
-		w := parseString(t, b.name+".yml", b.text)
-		var problems []string
-		for n, jj := range judgingJobs(w) {
-			problems = append(problems, judgeProblems(w, n, jj)...)
-		}
-		if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, b.want) }) {
-			t.Errorf("%s: problems %q lack %q", b.name, problems, b.want)
-		}
-	}
 }
 
 func judgeText(t *testing.T) string {
@@ -632,15 +705,23 @@ func judgeText(t *testing.T) string {
 // The judge checks out the base, never the head.
 func TestJudgeChecksOutTheBaseNeverTheHead(t *testing.T) {
 	t.Parallel()
-	wf, name, j := judge(t)
-	report(t, baseProblems(wf, name, j))
+	for _, set := range workflowSets(t) {
+		wf, name, j := judge(t, set)
+		report(t, baseProblems(wf, name, j))
+	}
+	pinned := string(accessWorkflows(t)[0].raw)
+	if !strings.Contains(pinned, "pull_request_target") {
+		pinned = string(accessWorkflows(t)[1].raw)
+	}
 	for _, b := range []struct{ name, text, want string }{
 		{"the old judge", oldJudge, "refers to the head"},
 		{"head ref", strings.Replace(judgeText(t), "github.event.pull_request.base.sha || github.sha", "github.event.pull_request.head.sha", 1), "checkout ref"},
 		{"workflow_run head", strings.Replace(judgeText(t), "github.event.pull_request.base.sha || github.sha", "github.event.pull_request.base.sha || github.event.workflow_run.head_sha", 1), "refers to the head"},
 		{"credentials kept", strings.Replace(judgeText(t), "persist-credentials: false", "persist-credentials: true", 1), "persist-credentials"},
 		{"unsafe", strings.Replace(judgeText(t), "persist-credentials: false", "persist-credentials: false\n          allow-unsafe-pr-checkout: true", 1), "unsafe"},
-		{"head in a script's env", strings.Replace(judgeText(t), "          INPUT_TOKEN:", "          SHA: ${{ github.event.workflow_run.head_sha }}\n          INPUT_TOKEN:", 1), "refers to the head"},
+		{"head in the Action's inputs", strings.Replace(judgeText(t), "          token:", "          sha: ${{ github.event.workflow_run.head_sha }}\n          token:", 1), "refers to the head"},
+		{"no checkout for this repository's own Action", regexp.MustCompile(`(?s)      - name: Check out.*?persist-credentials: false\n`).ReplaceAllString(judgeText(t), ""), "want exactly one (of the base)"},
+		{"a checkout beside the pinned Action", strings.Replace(pinned, "      - name: Judge\n", "      - uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1\n        with:\n          ref: ${{ github.event.pull_request.base.sha || github.sha }}\n          persist-credentials: false\n      - name: Judge\n", 1), "want none"},
 	} {
 		w := parseString(t, b.name+".yml", b.text)
 		var problems []string
@@ -658,8 +739,15 @@ func TestJudgeChecksOutTheBaseNeverTheHead(t *testing.T) {
 // run from the PR.
 func TestReviewWorkflowOnlyWakesTheJudge(t *testing.T) {
 	t.Parallel()
+	for setName, set := range workflowSets(t) {
+		t.Run(setName, func(t *testing.T) { checkReview(t, set) })
+	}
+}
+
+func checkReview(t *testing.T, set []*workflow) {
+	t.Helper()
 	var review *workflow
-	for _, wf := range repoWorkflows(t) {
+	for _, wf := range set {
 		if wf.Name == validate.ReviewWorkflow {
 			if review != nil {
 				t.Fatalf("two workflows are named %s", validate.ReviewWorkflow)

@@ -128,7 +128,7 @@ func EnvLines(c Credentials) string {
 		b.WriteString("export ")
 		b.WriteString(name)
 		b.WriteByte('=')
-		b.WriteString(shellQuote(value))
+		b.WriteString(ShellQuote(value))
 		b.WriteByte('\n')
 	}
 	line("AWS_ACCESS_KEY_ID", c.AccessKeyID)
@@ -142,8 +142,8 @@ func EnvLines(c Credentials) string {
 	return b.String()
 }
 
-// shellQuote returns s as one POSIX shell word.
-func shellQuote(s string) string {
+// ShellQuote returns s as one POSIX shell word.
+func ShellQuote(s string) string {
 	if s != "" && strings.Trim(s, shellSafe) == "" {
 		return s
 	}

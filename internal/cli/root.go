@@ -42,6 +42,7 @@ func NewCmdRoot(f *Factory) *cobra.Command {
 		NewCmdLogin(f, nil),
 		NewCmdExtend(f, nil),
 		NewCmdVersion(f, nil),
+		NewCmdInit(f, nil),
 	)
 	root.Version = version.Read().String("elevate")
 	root.SetVersionTemplate("{{.Version}}\n")
