@@ -76,9 +76,12 @@ func TestLambdaUnderTheRuntimeInterfaceEmulator(t *testing.T) {
 		},
 	}
 	payload, _ := json.Marshal(event)
+	post := func(payload []byte) (*http.Response, error) {
+		return http.Post("http://"+addr+"/2015-03-31/functions/function/invocations", "application/json", bytes.NewReader(payload))
+	}
 	invoke := func() (events.LambdaFunctionURLResponse, time.Duration, error) {
 		start := time.Now()
-		resp, err := http.Post("http://"+addr+"/2015-03-31/functions/function/invocations", "application/json", bytes.NewReader(payload))
+		resp, err := post(payload)
 		if err != nil {
 			return events.LambdaFunctionURLResponse{}, 0, err
 		}
@@ -108,6 +111,19 @@ func TestLambdaUnderTheRuntimeInterfaceEmulator(t *testing.T) {
 		t.Fatalf("warm invoke: %v %+v", err, warm)
 	}
 	t.Logf("Lambda cold start (clone, verify, issue) %s; warm invocation %s", cold.Round(time.Millisecond), warmTime.Round(time.Millisecond))
+
+	// The broker stack's EventBridge schedule: a Scheduled Event runs the
+	// checks between requests and says which head it checked.
+	resp, err := post([]byte(`{"version":"0","id":"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa","detail-type":"Scheduled Event","source":"aws.events","account":"123456789012","time":"2026-12-07T12:00:00Z","region":"us-east-1","resources":["arn:aws:events:us-east-1:123456789012:rule/elevate-broker-schedule"],"detail":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var checked struct{ Checked string }
+	if err := json.Unmarshal(body, &checked); err != nil || len(checked.Checked) != 40 {
+		t.Errorf("scheduled event: %s (%v), want the head it checked", body, err)
+	}
 	if strings.Contains(out.String(), vt.Token) {
 		t.Error("the token is in the function's logs")
 	}

@@ -498,16 +498,16 @@ func TestLambdaCatchesUpAfterAFreeze(t *testing.T) {
 		ev.RequestContext.HTTP.Method = "POST"
 		return ev
 	}
-	handle := broker.LambdaHandler(h.Server.Handler(), h.Broker.Syncer.Fresh)
-	if resp, err := handle(context.Background(), ev()); err != nil || resp.StatusCode != 200 {
+	handle := broker.LambdaHandler(h.Server.Handler(), h.Broker.Syncer.Fresh, h.Broker.Syncer.Tick)
+	if resp, err := invokeURL(handle, ev()); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("%v %d %s", err, resp.StatusCode, resp.Body)
 	}
 	h.Repo.Commit(h.Clock(), "revoke", map[string]string{vt.RequestPath: ""})
-	if resp, _ := handle(context.Background(), ev()); resp.StatusCode != 200 {
+	if resp, _ := invokeURL(handle, ev()); resp.StatusCode != 200 {
 		t.Fatalf("within the head-check interval: %d %s (a thawed function checks at most that often)", resp.StatusCode, resp.Body)
 	}
 	h.SetNow(h.Clock().Add(6 * time.Second)) // frozen past --head-check-interval 5s
-	if resp, _ := handle(context.Background(), ev()); resp.StatusCode != 403 || !strings.Contains(resp.Body, `"error":"revoked"`) {
+	if resp, _ := invokeURL(handle, ev()); resp.StatusCode != 403 || !strings.Contains(resp.Body, `"error":"revoked"`) {
 		t.Errorf("after the freeze: %d %s, want 403 revoked", resp.StatusCode, resp.Body)
 	}
 	// Thawed while GitHub hangs: the catch-up cannot finish in time, and
@@ -516,7 +516,7 @@ func TestLambdaCatchesUpAfterAFreeze(t *testing.T) {
 	h.GitHub.Fake.Break("GET /repos/{owner}/{repo}/activity", githubfake.Fault{Until: hold})
 	h.Broker.Syncer.FreshWait = 50 * time.Millisecond
 	h.SetNow(h.Clock().Add(2 * time.Minute))
-	if resp, _ := handle(context.Background(), ev()); resp.StatusCode != 503 || !strings.Contains(resp.Body, `"error":"not_synced"`) {
+	if resp, _ := invokeURL(handle, ev()); resp.StatusCode != 503 || !strings.Contains(resp.Body, `"error":"not_synced"`) {
 		t.Errorf("thawed while GitHub hangs: %d %s, want 503 not_synced", resp.StatusCode, resp.Body)
 	}
 	close(hold)
@@ -526,15 +526,33 @@ func TestLambdaCatchesUpAfterAFreeze(t *testing.T) {
 	// Idle past the sync interval and the staleness bound: a full sync
 	// first, so it answers rather than refusing as stale.
 	h.SetNow(h.Clock().Add(25 * time.Hour))
-	if resp, _ := handle(context.Background(), ev()); strings.Contains(resp.Body, "ledger_stale") {
+	if resp, _ := invokeURL(handle, ev()); strings.Contains(resp.Body, "ledger_stale") {
 		t.Errorf("after a day frozen: %d %s", resp.StatusCode, resp.Body)
 	}
+}
+
+// invokeURL hands handle a function URL event as the Lambda runtime does:
+// as JSON.
+func invokeURL(handle func(context.Context, json.RawMessage) (any, error), ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	out, err := handle(context.Background(), raw)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	resp, ok := out.(events.APIGatewayV2HTTPResponse)
+	if !ok {
+		return resp, fmt.Errorf("a function URL event answered %T", out)
+	}
+	return resp, nil
 }
 
 func TestLambdaHandler(t *testing.T) {
 	t.Parallel()
 	h := brokertest.New(t)
-	handle := broker.LambdaHandler(h.Server.Handler(), nil)
+	handle := broker.LambdaHandler(h.Server.Handler(), nil, nil)
 	body := `{"request":"` + vt.RequestID + `"}`
 	for _, tt := range []struct {
 		name   string
@@ -552,7 +570,7 @@ func TestLambdaHandler(t *testing.T) {
 		ev.RequestContext.HTTP.Method = "POST"
 		ev.RequestContext.HTTP.SourceIP = "203.0.113.7"
 		ev.RequestContext.DomainName = "abc.lambda-url.us-east-1.on.aws"
-		resp, err := handle(context.Background(), ev)
+		resp, err := invokeURL(handle, ev)
 		if err != nil || resp.StatusCode != tt.status || !strings.Contains(resp.Body, tt.want) {
 			t.Errorf("%s: %v %d %s", tt.name, err, resp.StatusCode, resp.Body)
 		}

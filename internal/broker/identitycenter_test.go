@@ -1,6 +1,8 @@
 package broker_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"strings"
@@ -170,5 +172,44 @@ func TestRoleAndPermissionSetOfOneName(t *testing.T) {
 	}
 	if n := h.STS.Calls("AssumeRole"); n != 0 {
 		t.Errorf("AssumeRole called %d times", n)
+	}
+}
+
+// On Lambda nothing runs between requests: a window that ends while the
+// function is idle is ended by the broker stack's EventBridge schedule,
+// whose Scheduled Event runs the checks a sync runs, at that minute. Here
+// the clock passes the window's end with no timer firing (as a frozen
+// function's would not): the assignment stays until the scheduled event.
+func TestScheduledEventEndsAWindowBetweenRequests(t *testing.T) {
+	ic := icfake.New(t)
+	h, _, _, _ := icBroker(t, ic, nil)
+	if n := len(ic.Assignments()); n != 1 {
+		t.Fatalf("%d assignments during the window, want 1", n)
+	}
+	h.SetNow(h.Clock().Add(3 * time.Hour)) // the 2h window ended while frozen
+	if n := len(ic.Assignments()); n != 1 {
+		t.Fatalf("%d assignments before the scheduled event, want the 1 nothing has ended yet", n)
+	}
+	// The remote's head has not moved: the event syncs nothing, and the
+	// window's end is still seen.
+	head := h.Broker.Ledger.Index().Head
+	h.Broker.Syncer.RemoteHead = func(context.Context) (string, error) { return head, nil }
+	handle := broker.LambdaHandler(h.Server.Handler(), h.Broker.Syncer.Fresh, h.Broker.Syncer.Tick)
+	// EventBridge's Scheduled Event, as AWS documents it.
+	scheduled := `{"version":"0","id":"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa","detail-type":"Scheduled Event","source":"aws.events",` +
+		`"account":"123456789012","time":"2026-12-07T12:00:00Z","region":"us-east-1",` +
+		`"resources":["arn:aws:events:us-east-1:123456789012:rule/elevate-broker-schedule"],"detail":{}}`
+	out, err := handle(context.Background(), json.RawMessage(scheduled))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out.(map[string]string)["checked"]; got != h.Broker.Ledger.Index().Head {
+		t.Errorf("the scheduled event checked %q, want the head %s", got, h.Broker.Ledger.Index().Head)
+	}
+	if n := len(ic.Assignments()); n != 0 {
+		t.Errorf("%d assignments after the scheduled event, want 0: the window ended", n)
+	}
+	if _, err := handle(context.Background(), json.RawMessage(`[1]`)); err == nil {
+		t.Error("an event that is neither kind was answered")
 	}
 }

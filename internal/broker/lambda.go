@@ -3,6 +3,8 @@ package broker
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"net/http"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -11,17 +13,40 @@ import (
 	"github.com/elevate-gitops/elevate/internal/brokerapi"
 )
 
-// LambdaHandler serves API Gateway HTTP API and Lambda function URL events
-// (payload format 2.0) with the broker's HTTP handler, through
-// aws-lambda-go-api-proxy. A body that is not the base64 it claims to be is
-// answered 400 here: the adapter would report it as a function error.
-// fresh, when set, runs before each event: Lambda froze the background
-// loops while the function was idle (Syncer.Fresh). When it could not
-// catch up in time, a request for credentials is answered 503 not_synced:
-// the index may be older than a revocation.
-func LambdaHandler(h http.Handler, fresh func(context.Context) bool) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+// LambdaHandler serves two kinds of event. API Gateway HTTP API and Lambda
+// function URL events (payload format 2.0) go to the broker's HTTP handler,
+// through aws-lambda-go-api-proxy; a body that is not the base64 it claims
+// to be is answered 400 here: the adapter would report it as a function
+// error. fresh, when set, runs before each of them: Lambda froze the
+// background loops while the function was idle (Syncer.Fresh). When it
+// could not catch up in time, a request for credentials is answered 503
+// not_synced: the index may be older than a revocation.
+//
+// EventBridge's Scheduled Events (the broker stack invokes the function
+// every minute) run tick instead: nothing runs between requests on Lambda,
+// so window ends, ended sessions, Identity Center deletions and notices
+// happen on that schedule. A function URL cannot forge one: it wraps every
+// HTTP request in its own event.
+func LambdaHandler(h http.Handler, fresh func(context.Context) bool, tick func(context.Context) string) func(context.Context, json.RawMessage) (any, error) {
 	adapter := httpadapter.NewV2(h)
-	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	return func(ctx context.Context, raw json.RawMessage) (any, error) {
+		var kind struct {
+			Source     string `json:"source"`
+			DetailType string `json:"detail-type"`
+		}
+		if err := json.Unmarshal(raw, &kind); err != nil {
+			return nil, fmt.Errorf("the event is not a JSON object: %w", err)
+		}
+		if kind.Source == "aws.events" && kind.DetailType == "Scheduled Event" {
+			if tick == nil {
+				return nil, fmt.Errorf("a scheduled event reached a broker without a schedule handler")
+			}
+			return map[string]string{"checked": tick(ctx)}, nil
+		}
+		var ev events.APIGatewayV2HTTPRequest
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, fmt.Errorf("the event is neither a function URL request nor a scheduled event: %w", err)
+		}
 		if fresh != nil && !fresh(ctx) && (ev.RawPath == brokerapi.PathCredentials || ev.RawPath == brokerapi.PathConsole) {
 			return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusServiceUnavailable, Headers: map[string]string{"Content-Type": "application/json", "Retry-After": "5"},
 				Body: `{"error":"` + brokerapi.CodeNotSynced + `","message":"the broker is catching up with the branch after a pause and GitHub is slow to answer; try again in a few seconds"}`}, nil

@@ -62,7 +62,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(strin
 		}
 	}()
 	if getenv("AWS_LAMBDA_RUNTIME_API") != "" {
-		lambda.StartWithOptions(LambdaHandler(b.Server.Handler(), b.Syncer.Fresh), lambda.WithContext(ctx))
+		lambda.StartWithOptions(LambdaHandler(b.Server.Handler(), b.Syncer.Fresh, b.Syncer.Tick), lambda.WithContext(ctx))
 		return nil
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -761,6 +761,31 @@ func (s *Syncer) Fresh(ctx context.Context) bool {
 	case <-time.After(cmp.Or(s.FreshWait, freshWait)):
 	}
 	return false
+}
+
+// Tick is one scheduled check, for a process that nothing wakes between
+// requests (Lambda, on the broker stack's EventBridge schedule): it asks
+// the remote for the head and syncs when it moved, waits for what that
+// started, then runs the checks that follow a sync at this minute —
+// notices, ended sessions, Identity Center's window ends — synced or not.
+// It returns the head of the index it checked ("" before the first sync).
+func (s *Syncer) Tick(ctx context.Context) string {
+	s.checkHead(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Wait()
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ""
+	}
+	s.afterSync(ctx)
+	if x := s.Ledger.Index(); x != nil {
+		return x.Head
+	}
+	return ""
 }
 
 // freshWait bounds how long a request waits for Fresh.
