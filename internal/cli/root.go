@@ -41,6 +41,7 @@ func NewCmdRoot(f *Factory) *cobra.Command {
 		NewCmdAudit(f, nil),
 		NewCmdLogin(f, nil),
 		NewCmdExtend(f, nil),
+		NewCmdConfigure(f, nil),
 		NewCmdVersion(f, nil),
 		NewCmdInit(f, nil),
 	)
