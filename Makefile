@@ -4,8 +4,9 @@ BIN     := bin
 DIST    := dist
 # Release builds: static, reproducible paths, the VCS revision recorded for --version.
 RELEASE := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=true -ldflags='-s -w'
-PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 COMMANDS  := elevate elevate-action elevate-broker
+LAMBDA_ARCHS ?= arm64 amd64
 
 .PHONY: build test bench fuzz vet run demo dist lambda action-pin
 build:
@@ -30,15 +31,17 @@ action-pin:
 # The broker as AWS Lambda bootstrap zips for provided.al2023 (arm64, amd64).
 lambda:
 	mkdir -p $(DIST)/lambda
-	for a in arm64 amd64; do \
+	for a in $(LAMBDA_ARCHS); do \
 		rm -rf $(DIST)/lambda/$$a && mkdir -p $(DIST)/lambda/$$a && \
 		GOOS=linux GOARCH=$$a $(RELEASE) -tags lambda.norpc -o $(DIST)/lambda/$$a/bootstrap ./cmd/elevate-broker && \
 		(cd $(DIST)/lambda/$$a && rm -f ../elevate-broker-lambda-$$a.zip && zip -q -X ../elevate-broker-lambda-$$a.zip bootstrap) || exit 1; \
 	done
 	cd $(DIST)/lambda && sha256sum elevate-broker-lambda-*.zip > SHA256SUMS
 
+# Every test, one line per package; skipped tests are listed with their
+# reason at the end (gotestsum's summary), never silent.
 test:
-	$(GO) test -count=1 ./...
+	$(GO) tool gotestsum --format pkgname --format-hide-empty-pkg -- -count=1 ./...
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...

@@ -51,14 +51,17 @@ func TestSystemdUnitVerifies(t *testing.T) {
 	t.Log(lines[len(lines)-1])
 }
 
-// make dist builds the three binaries for linux and darwin, amd64 and
-// arm64, with a checksum file that verifies; make lambda builds the
-// provided.al2023 bootstrap zips.
+// make dist builds the three binaries for each platform, with a checksum
+// file that verifies; make lambda builds the provided.al2023 bootstrap
+// zips. One linux and one darwin platform, and one Lambda architecture,
+// show the mechanism: each further platform is a cross-compilation of
+// everything, a minute of a 2-core machine, for nothing new.
 func TestMakeDistAndLambda(t *testing.T) {
 	t.Parallel()
 	testenv.RequireTool(t, "apt-get install zip", "zip")
 	out := t.TempDir()
-	cmd := exec.Command("make", "-C", "..", "dist", "lambda", "DIST="+out)
+	platforms := []string{"linux_amd64", "darwin_arm64"}
+	cmd := exec.Command("make", "-C", "..", "dist", "lambda", "DIST="+out, "PLATFORMS=linux/amd64 darwin/arm64", "LAMBDA_ARCHS=amd64")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("make dist lambda: %v\n%s", err, b)
 	}
@@ -69,7 +72,7 @@ func TestMakeDistAndLambda(t *testing.T) {
 	}
 	built := 0
 	for _, c := range []string{"elevate", "elevate-action", "elevate-broker"} {
-		for _, osarch := range []string{"linux_amd64", "linux_arm64", "darwin_amd64", "darwin_arm64"} {
+		for _, osarch := range platforms {
 			p := filepath.Join(out, c+"_"+osarch)
 			if err := checkArch(p, osarch); err != nil {
 				t.Errorf("%s: %v", p, err)
@@ -79,10 +82,10 @@ func TestMakeDistAndLambda(t *testing.T) {
 		}
 	}
 	sums, _ := os.ReadFile(filepath.Join(out, "SHA256SUMS"))
-	if n := strings.Count(string(sums), "\n"); n != built || built != 12 {
-		t.Errorf("%d binaries checked, %d checksums; want 12 of each", built, n)
+	if n := strings.Count(string(sums), "\n"); n != built || built != 3*len(platforms) {
+		t.Errorf("%d binaries checked, %d checksums; want %d of each", built, n, 3*len(platforms))
 	}
-	for _, arch := range []string{"amd64", "arm64"} {
+	for _, arch := range []string{"amd64"} {
 		zip := filepath.Join(out, "lambda", "elevate-broker-lambda-"+arch+".zip")
 		list, err := exec.Command("unzip", "-Z1", zip).Output()
 		if err != nil || strings.TrimSpace(string(list)) != "bootstrap" {
