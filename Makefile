@@ -8,7 +8,7 @@ PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 COMMANDS  := elevate elevate-action elevate-broker
 LAMBDA_ARCHS ?= arm64 amd64
 
-.PHONY: build test bench fuzz vet run demo dist lambda action-pin
+.PHONY: build test bench fuzz vet run demo dist lambda action-pin sandbox sandbox-stop
 build:
 	$(GO) build -buildvcs=true -o $(BIN)/ ./cmd/...
 
@@ -61,6 +61,16 @@ vet:
 # The whole story on this machine, against local stand-ins for GitHub and AWS.
 demo: build
 	$(GO) run ./internal/demo/cmd/elevate-demo -bin $(BIN)
+
+# The demo's stand-ins and a real broker, left running to try every command
+# by hand: it prints what to try and writes $(SANDBOX)/env to source.
+SANDBOX ?= .sandbox
+sandbox: build
+	$(GO) build -o $(BIN)/elevate-sandbox ./internal/demo/cmd/elevate-sandbox
+	$(BIN)/elevate-sandbox start --dir $(SANDBOX) --bin $(BIN)
+
+sandbox-stop:
+	@if [ -x $(BIN)/elevate-sandbox ]; then $(BIN)/elevate-sandbox stop --dir $(SANDBOX); else echo "no sandbox was started here"; fi
 
 # The broker alone, with this checkout as its ledger.
 run: build
