@@ -244,6 +244,7 @@ func (s *sandbox) approve(number, login string) (string, error) {
 		return "", fmt.Errorf("#%d is closed", n)
 	}
 	s.w.review(n, *who)
+	s.judged[n] = s.w.gh.Pull(n).GetHead().GetSHA()
 	if _, _, err := s.w.action("workflow_run", "completed", n, who.user); err != nil {
 		return "", err
 	}
