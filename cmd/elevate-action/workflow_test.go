@@ -488,7 +488,7 @@ func report(t *testing.T, problems []string) {
 	}
 }
 
-// oldJudge is the judging workflow before issue 8: it ran on
+// oldJudge is an earlier judging workflow, as it must never be again: it ran on
 // pull_request_review, so GitHub ran the PR's own copy of it with the
 // token, and its token fell back to GITHUB_TOKEN.
 const oldJudge = `name: elevate

@@ -221,7 +221,7 @@ func (m *movingHead) PullRequestFiles(ctx context.Context, number int) ([]*githu
 	return files, err
 }
 
-// SPEC §5: the Action judges the files of the exact head it reports on. A
+// The Action judges the files of the exact head it reports on. A
 // push between reading the PR and listing its files makes it read and judge
 // the PR again; the files it listed of the old head never decide the new one.
 func TestHeadMovedWhileListingFilesIsJudgedAgain(t *testing.T) {
