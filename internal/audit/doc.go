@@ -17,7 +17,7 @@
 // A Report renders as aligned text (Table), CSV, indented JSON and one
 // self-contained HTML page with no external resources and no JavaScript.
 //
-// Decisions where the product contract is silent (also in the README):
+// Decisions where the product contract is silent (also in docs/audit.md):
 //   - Entries are the request files added (or, by a direct push, edited) on
 //     the branch in the period, newest first, plus grants merged earlier and
 //     revoked in the period (their window was still open when the file was

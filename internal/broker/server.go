@@ -112,7 +112,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+brokerapi.PathHealth, s.healthz)
 	mux.Handle("GET "+brokerapi.PathMetrics, s.Metrics.Handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &apiError{status: http.StatusNotFound, code: brokerapi.CodeNotFound, message: "no such endpoint: see the API in the README"})
+		writeError(w, &apiError{status: http.StatusNotFound, code: brokerapi.CodeNotFound, message: "no such endpoint: see docs/broker.md in the elevate repository for the API"})
 	})
 	return mux
 }

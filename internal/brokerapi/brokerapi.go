@@ -1,4 +1,4 @@
-// Package brokerapi is the broker's wire contract (README, "API"): the JSON the
+// Package brokerapi is the broker's wire contract (docs/broker.md, "API"): the JSON the
 // broker answers and the CLI, the tests and the demo read. It holds types and
 // constants only, so that both ends import one declaration and neither
 // imports the other's internals.

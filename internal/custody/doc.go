@@ -1,4 +1,4 @@
-// Package custody is elevate's one check of the chain of custody (README, "The chain of custody"):
+// Package custody is elevate's one check of the chain of custody (docs/custody.md):
 // which policy files on the branch can be trusted, and whether a grant came
 // from a pull request whose verdict held at merge time under trusted policy.
 //

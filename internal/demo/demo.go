@@ -242,7 +242,7 @@ var story = []step{
 		if err != nil || code != 1 || !strings.Contains(errOut, "revoked") {
 			return fmt.Errorf("want exit 1 with revoked, got %d %v %q", code, err, errOut)
 		}
-		w.say("  (sessions issued before the revocation end at their expiry, at most session_duration; see README)")
+		w.say("  (sessions issued before the revocation end at their expiry, at most session_duration; see docs/broker.md, Ending sessions)")
 		return nil
 	}},
 }

@@ -2,7 +2,7 @@
 //
 // Every broker request carries "Authorization: Bearer <token>", where the
 // token is either a GitHub Actions OIDC JWT or a GitHub user token of
-// elevate's own app (README, "API"). Verifier.Verify turns the header into an Identity whose
+// elevate's own app (docs/broker.md, "API"). Verifier.Verify turns the header into an Identity whose
 // UserID, the numeric GitHub user id, is the identity everywhere; Login is
 // for display and session names only.
 //

@@ -27,18 +27,18 @@ import (
 	"github.com/elevate-gitops/elevate/internal/testenv"
 )
 
-// TrustPolicy is the trust policy every target role needs (README): the broker's own
+// TrustPolicy is the trust policy every target role needs (docs/broker.md): the broker's own
 // principal, allowed to assume the role, set the source identity and tag the session.
 const TrustPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/elevate-broker"},"Action":["sts:AssumeRole","sts:SetSourceIdentity","sts:TagSession"]}]}`
 
-// BrokerPolicy is the broker's own permission (README).
+// BrokerPolicy is the broker's own permission (docs/broker.md).
 const BrokerPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:AssumeRole","sts:SetSourceIdentity","sts:TagSession"],"Resource":"arn:aws:iam::*:role/*"}]}`
 
 // EndSessionsTrustPolicy is the trust policy of the role the broker assumes
-// in each account to end sessions (README): the broker's principal only.
+// in each account to end sessions (docs/broker.md): the broker's principal only.
 const EndSessionsTrustPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/elevate-broker"},"Action":"sts:AssumeRole"}]}`
 
-// EndSessionsPolicy is that role's permission (README): read the elevated
+// EndSessionsPolicy is that role's permission (docs/broker.md): read the elevated
 // roles and their inline policies (IAM's size limit covers them all), and
 // write their inline policy, nothing else.
 const EndSessionsPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GetRole","iam:ListRolePolicies","iam:GetRolePolicy","iam:PutRolePolicy"],"Resource":"arn:aws:iam::123456789012:role/Admin"}]}`
@@ -48,7 +48,7 @@ const EndSessionsPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow
 const auditorPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GetRolePolicy","iam:PutRolePolicy","iam:GetRole","iam:ListRolePolicies"],"Resource":"*"}]}`
 
 // IdentityCenterPolicy is what the broker needs, with --identity-center,
-// in the account that administers Identity Center (README): the
+// in the account that administers Identity Center (docs/broker.md): the
 // assignments and inline policies of permission sets, provisioning, and
 // finding a user by name. The IAM actions on IAM Identity Center's own
 // roles and SAML provider are what AWS asks of a caller whose assignment
