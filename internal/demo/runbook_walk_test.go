@@ -3,6 +3,7 @@ package demo_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/rhysd/actionlint"
+	"gopkg.in/yaml.v3"
 
 	"github.com/elevate-gitops/elevate/internal/cli"
 )
@@ -163,4 +165,85 @@ func runCLI(args ...string) (int, string) {
 	var out bytes.Buffer
 	f := &cli.Factory{IO: cli.IOStreams{In: &bytes.Buffer{}, Out: &out, ErrOut: &out}, Getenv: func(string) string { return "" }}
 	return cli.Main(context.Background(), f, args), out.String()
+}
+
+// The runbook's CloudFormation commands deploy deploy/aws's templates with
+// parameters those templates have, and give each one it requires. (The
+// templates themselves pass cfn-lint and are created in moto, issuing
+// through them, in deploy/aws_test.go.)
+func TestRunbookStacksAreTheTemplates(t *testing.T) {
+	t.Parallel()
+	type template struct {
+		Parameters map[string]struct {
+			Default any `yaml:"Default"`
+		} `yaml:"Parameters"`
+	}
+	deploys := 0
+	for _, b := range fencedBlocks(t, runbookPath) {
+		if !isShell(b.lang) {
+			continue
+		}
+		lines, at := shellLines(b)
+		for i, l := range lines {
+			cmds, err := splitShell(l)
+			if err != nil {
+				continue
+			}
+			for _, w := range cmds {
+				if len(w) < 3 || w[0] != "aws" || w[1] != "cloudformation" || (w[2] != "deploy" && w[2] != "create-stack-set") {
+					continue
+				}
+				where := fmt.Sprintf("production.md:%d", at[i])
+				file := ""
+				given := map[string]bool{}
+				for j := 3; j < len(w); j++ {
+					switch {
+					case w[j] == "--template-file" && j+1 < len(w):
+						file = w[j+1]
+					case w[j] == "--template-body" && j+1 < len(w):
+						file = strings.TrimPrefix(w[j+1], "file://")
+					case w[j] == "--parameter-overrides":
+						for _, kv := range w[j+1:] {
+							if strings.HasPrefix(kv, "--") {
+								break
+							}
+							k, _, _ := strings.Cut(kv, "=")
+							given[k] = true
+						}
+					case w[j] == "--parameters" && j+1 < len(w):
+						for _, p := range w[j+1:] {
+							if k, ok := strings.CutPrefix(p, "ParameterKey="); ok {
+								k, _, _ = strings.Cut(k, ",")
+								given[k] = true
+							}
+						}
+					}
+				}
+				data, err := os.ReadFile(filepath.Join("../..", file))
+				if err != nil {
+					t.Errorf("%s: the template %q: %v", where, file, err)
+					continue
+				}
+				var tpl template
+				if err := yaml.Unmarshal(data, &tpl); err != nil || len(tpl.Parameters) == 0 {
+					t.Errorf("%s: %s has no parameters (%v)", where, file, err)
+					continue
+				}
+				for k := range given {
+					if _, ok := tpl.Parameters[k]; !ok {
+						t.Errorf("%s: %s has no parameter %s", where, file, k)
+					}
+				}
+				for k, p := range tpl.Parameters {
+					if p.Default == nil && !given[k] {
+						t.Errorf("%s: %s requires %s, which the command does not give", where, file, k)
+					}
+				}
+				deploys++
+			}
+		}
+	}
+	if deploys < 4 {
+		t.Errorf("%d CloudFormation commands in the runbook; want the broker's stack (role and Lambda), the target stack and its StackSet", deploys)
+	}
 }
