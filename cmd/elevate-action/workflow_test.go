@@ -437,8 +437,8 @@ func baseProblems(wf *workflow, name string, j *job) []string {
 	for _, s := range j.Steps {
 		if strings.HasPrefix(s.Uses, "actions/checkout@") {
 			checkouts++
-			if ref := s.With["ref"]; ref != "${{ github.event.pull_request.base.sha || github.sha }}" {
-				out = append(out, fmt.Sprintf("%s: checkout ref %q, want the base (${{ github.event.pull_request.base.sha || github.sha }})", where, ref))
+			if ref := s.With["ref"]; ref != "${{ github.sha }}" {
+				out = append(out, fmt.Sprintf("%s: checkout ref %q, want the default branch's tip whose workflow runs (${{ github.sha }}); a PR's base.sha can be old", where, ref))
 			}
 			if s.With["persist-credentials"] != "false" {
 				out = append(out, where+": checkout must set persist-credentials: false")
@@ -715,13 +715,14 @@ func TestJudgeChecksOutTheBaseNeverTheHead(t *testing.T) {
 	}
 	for _, b := range []struct{ name, text, want string }{
 		{"the old judge", oldJudge, "refers to the head"},
-		{"head ref", strings.Replace(judgeText(t), "github.event.pull_request.base.sha || github.sha", "github.event.pull_request.head.sha", 1), "checkout ref"},
-		{"workflow_run head", strings.Replace(judgeText(t), "github.event.pull_request.base.sha || github.sha", "github.event.pull_request.base.sha || github.event.workflow_run.head_sha", 1), "refers to the head"},
+		{"head ref", strings.Replace(judgeText(t), "ref: ${{ github.sha }}", "ref: ${{ github.event.pull_request.head.sha }}", 1), "checkout ref"},
+		{"the PR's old base", strings.Replace(judgeText(t), "ref: ${{ github.sha }}", "ref: ${{ github.event.pull_request.base.sha || github.sha }}", 1), "a PR's base.sha can be old"},
+		{"workflow_run head", strings.Replace(judgeText(t), "ref: ${{ github.sha }}", "ref: ${{ github.event.workflow_run.head_sha }}", 1), "refers to the head"},
 		{"credentials kept", strings.Replace(judgeText(t), "persist-credentials: false", "persist-credentials: true", 1), "persist-credentials"},
 		{"unsafe", strings.Replace(judgeText(t), "persist-credentials: false", "persist-credentials: false\n          allow-unsafe-pr-checkout: true", 1), "unsafe"},
 		{"head in the Action's inputs", strings.Replace(judgeText(t), "          token:", "          sha: ${{ github.event.workflow_run.head_sha }}\n          token:", 1), "refers to the head"},
 		{"no checkout for this repository's own Action", regexp.MustCompile(`(?s)      - name: Check out.*?persist-credentials: false\n`).ReplaceAllString(judgeText(t), ""), "want exactly one (of the base)"},
-		{"a checkout beside the pinned Action", strings.Replace(pinned, "      - name: Judge\n", "      - uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1\n        with:\n          ref: ${{ github.event.pull_request.base.sha || github.sha }}\n          persist-credentials: false\n      - name: Judge\n", 1), "want none"},
+		{"a checkout beside the pinned Action", strings.Replace(pinned, "      - name: Judge\n", "      - uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1\n        with:\n          ref: ${{ github.sha }}\n          persist-credentials: false\n      - name: Judge\n", 1), "want none"},
 	} {
 		w := parseString(t, b.name+".yml", b.text)
 		var problems []string

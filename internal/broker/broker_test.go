@@ -519,6 +519,12 @@ func TestLambdaCatchesUpAfterAFreeze(t *testing.T) {
 	if resp, _ := invokeURL(handle, ev()); resp.StatusCode != 503 || !strings.Contains(resp.Body, `"error":"not_synced"`) {
 		t.Errorf("thawed while GitHub hangs: %d %s, want 503 not_synced", resp.StatusCode, resp.Body)
 	}
+	// The router decodes the path: an encoded one is refused the same.
+	encoded := ev()
+	encoded.RawPath, encoded.RequestContext.HTTP.Path = "/v1/%63redentials", "/v1/%63redentials"
+	if resp, _ := invokeURL(handle, encoded); resp.StatusCode != 503 {
+		t.Errorf("thawed while GitHub hangs, %s: %d %s, want 503 not_synced", encoded.RawPath, resp.StatusCode, resp.Body)
+	}
 	close(hold)
 	h.GitHub.Fake.Heal("GET /repos/{owner}/{repo}/activity")
 	h.Broker.Syncer.Wait()

@@ -19,8 +19,8 @@ import (
 // to be is answered 400 here: the adapter would report it as a function
 // error. fresh, when set, runs before each of them: Lambda froze the
 // background loops while the function was idle (Syncer.Fresh). When it
-// could not catch up in time, a request for credentials is answered 503
-// not_synced: the index may be older than a revocation.
+// could not catch up in time, every request but /healthz and /metrics is
+// answered 503 not_synced: the index may be older than a revocation.
 //
 // EventBridge's Scheduled Events (the broker stack invokes the function
 // every minute) run tick instead: nothing runs between requests on Lambda,
@@ -47,7 +47,10 @@ func LambdaHandler(h http.Handler, fresh func(context.Context) bool, tick func(c
 		if err := json.Unmarshal(raw, &ev); err != nil {
 			return nil, fmt.Errorf("the event is neither a function URL request nor a scheduled event: %w", err)
 		}
-		if fresh != nil && !fresh(ctx) && (ev.RawPath == brokerapi.PathCredentials || ev.RawPath == brokerapi.PathConsole) {
+		// Any path but the health and metrics pages: the router decodes
+		// the path (/v1/%63redentials is /v1/credentials), so a list of
+		// what to refuse could be walked around.
+		if fresh != nil && !fresh(ctx) && ev.RawPath != brokerapi.PathHealth && ev.RawPath != brokerapi.PathMetrics {
 			return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusServiceUnavailable, Headers: map[string]string{"Content-Type": "application/json", "Retry-After": "5"},
 				Body: `{"error":"` + brokerapi.CodeNotSynced + `","message":"the broker is catching up with the branch after a pause and GitHub is slow to answer; try again in a few seconds"}`}, nil
 		}

@@ -770,6 +770,14 @@ func (s *Syncer) Fresh(ctx context.Context) bool {
 // notices, ended sessions, Identity Center's window ends — synced or not.
 // It returns the head of the index it checked ("" before the first sync).
 func (s *Syncer) Tick(ctx context.Context) string {
+	// Leave the function a moment to answer before its deadline: a
+	// timed-out invocation resets the environment, and the next one clones
+	// again.
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-tickMargin))
+		defer cancel()
+	}
 	s.checkHead(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -787,6 +795,9 @@ func (s *Syncer) Tick(ctx context.Context) string {
 	}
 	return ""
 }
+
+// tickMargin is what Tick leaves of an invocation's time.
+const tickMargin = 2 * time.Second
 
 // freshWait bounds how long a request waits for Fresh.
 const freshWait = 10 * time.Second
