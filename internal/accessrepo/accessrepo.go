@@ -160,37 +160,54 @@ func who(s string) string {
 }
 
 // Write writes the repository into dir, which must not hold any of its
-// files already: nothing is overwritten, and on an error nothing is left
+// files already: nothing is overwritten, nothing is written outside dir
+// (through a symbolic link or a race), and on an error nothing is left
 // half-written.
 func Write(dir string, o Options) ([]File, error) {
 	out, err := Files(o)
 	if err != nil {
 		return nil, err
 	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
 	for _, f := range out {
-		if _, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(f.Path))); err == nil {
+		if _, err := root.Lstat(filepath.FromSlash(f.Path)); err == nil {
 			return nil, fmt.Errorf("%s already exists: elevate init writes a new repository and overwrites nothing", filepath.Join(dir, filepath.FromSlash(f.Path)))
 		} else if !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, filepath.FromSlash(f.Path)), err)
 		}
 	}
 	var written []string
 	undo := func() {
 		for _, p := range written {
-			_ = os.Remove(p)
+			_ = root.Remove(p)
 		}
 	}
 	for _, f := range out {
-		p := filepath.Join(dir, filepath.FromSlash(f.Path))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		p := filepath.FromSlash(f.Path)
+		if err := root.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			undo()
 			return nil, err
 		}
-		if err := os.WriteFile(p, f.Data, 0o644); err != nil {
+		// O_EXCL: a file that appeared since the check is not overwritten.
+		fh, err := root.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
 			undo()
 			return nil, err
 		}
 		written = append(written, p)
+		if _, err := fh.Write(f.Data); err != nil {
+			fh.Close()
+			undo()
+			return nil, err
+		}
+		if err := fh.Close(); err != nil {
+			undo()
+			return nil, err
+		}
 	}
 	return out, nil
 }

@@ -112,7 +112,9 @@ func initRun(_ context.Context, opts *InitOptions) error {
 	for _, f := range files {
 		fmt.Fprintf(out, "  %s\n", f.Path)
 	}
-	fmt.Fprintf(out, "\nThe judge runs %s@%s.\n", o.ActionRepo, o.ActionRef)
+	fmt.Fprintf(out, "\nThe judge runs %s@%s. GitHub resolves a fork's or a pull request's commit under that name\n"+
+		"too: check that it is on %[1]s's main branch (or a release tag) before you push:\n"+
+		"     gh api repos/%[1]s/compare/%[2]s...main --jq .status    # ahead or identical\n", o.ActionRepo, o.ActionRef)
 	fmt.Fprint(out, nextSteps(opts.Dir, o))
 	return nil
 }
