@@ -42,10 +42,13 @@ type Options struct {
 }
 
 var (
-	fullSHA   = regexp.MustCompile(`^[0-9a-f]{40}$`)
-	repoName  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$`)
-	owner     = regexp.MustCompile(`^@?[A-Za-z0-9][A-Za-z0-9-]{0,38}(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$`)
-	account   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	fullSHA  = regexp.MustCompile(`^[0-9a-f]{40}$`)
+	repoName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$`)
+	owner    = regexp.MustCompile(`^@?[A-Za-z0-9][A-Za-z0-9-]{0,38}(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$`)
+	// account names start with a letter and are no YAML keyword, so that
+	// eligibility.yaml reads them as strings.
+	account   = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+	yamlWords = map[string]bool{"true": true, "false": true, "null": true, "yes": true, "no": true, "on": true, "off": true, "y": true, "n": true}
 	accountID = regexp.MustCompile(`^[0-9]{12}$`)
 	branch    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$`)
 )
@@ -71,8 +74,8 @@ func (o Options) Check() error {
 	}
 	seen := map[string]bool{}
 	for _, a := range o.Accounts {
-		if !account.MatchString(a.Name) || !accountID.MatchString(a.ID) {
-			return fmt.Errorf("--account %s=%s: want NAME=ID, a lower-case name and a 12-digit AWS account id", a.Name, a.ID)
+		if !account.MatchString(a.Name) || yamlWords[a.Name] || !accountID.MatchString(a.ID) {
+			return fmt.Errorf("--account %s=%s: want NAME=ID, a lower-case name starting with a letter (not a YAML word such as true or null) and a 12-digit AWS account id", a.Name, a.ID)
 		}
 		if seen[a.Name] {
 			return fmt.Errorf("--account %s: named twice", a.Name)

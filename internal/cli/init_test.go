@@ -135,6 +135,8 @@ func TestInitRefusesAndLeavesNothingHalfWritten(t *testing.T) {
 		{"a tag", []string{"--action-ref", "v1.0.0"}, "a tag or branch can be moved"},
 		{"an account without an id", []string{"--action-ref", elevateSHA, "--account", "prod"}, "want NAME=ID"},
 		{"an account id too short", []string{"--action-ref", elevateSHA, "--account", "prod=1234"}, "12-digit"},
+		{"an account YAML reads as a boolean", []string{"--action-ref", elevateSHA, "--account", "true=111111111111"}, "not a YAML word"},
+		{"an account YAML reads as a number", []string{"--action-ref", elevateSHA, "--account", "0777=111111111111"}, "starting with a letter"},
 		{"an account twice", []string{"--action-ref", elevateSHA, "--account", "prod=111111111111", "--account", "prod=222222222222"}, "named twice"},
 		{"a repository without an owner", []string{"--action-ref", elevateSHA, "--repo", "access"}, "want OWNER/NAME"},
 		{"a team with spaces", []string{"--action-ref", elevateSHA, "--approvers", "@acme/s re"}, "want @org/team or a GitHub login"},
