@@ -137,6 +137,7 @@ func (w *world) setUp() error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
+	w.brokerPID = cmd.Process.Pid
 	w.stop = append(w.stop, func() { cmd.Process.Signal(os.Interrupt); cmd.Wait(); logFile.Close() })
 	deadline := time.Now().Add(20 * time.Second)
 	for {

@@ -37,6 +37,7 @@ const (
 	SandboxEnv = "env"     // to source: the CLI and AWS CLI pointed at the stand-ins
 	SandboxTry = "try.txt" // what to try
 	SandboxPID = "pid"
+	BrokerPID  = "broker.pid" // the sandbox's broker, which ends with it
 	SandboxLog = "sandbox.log"
 )
 
@@ -113,6 +114,9 @@ func Sandbox(ctx context.Context, o SandboxOptions) error {
 		fmt.Fprintf(&b, "export %s=%s\n", k, awscreds.ShellQuote(env[k]))
 	}
 	fmt.Fprintf(&b, "export PATH=%s:\"$PATH\"\n", awscreds.ShellQuote(bin))
+	if err := os.WriteFile(filepath.Join(dir, BrokerPID), []byte(strconv.Itoa(w.brokerPID)+"\n"), 0o600); err != nil {
+		return err
+	}
 	if err := os.WriteFile(filepath.Join(dir, SandboxTry), []byte(tryText(dir, w)), 0o644); err != nil {
 		return err
 	}

@@ -87,20 +87,21 @@ const codeowners = `*                   @carol
 
 // world is the demo's machine: directories, stand-ins and the broker.
 type world struct {
-	ctx     context.Context
-	out     io.Writer
-	dir     string
-	bin     string
-	aws     string // AWS CLI, "" when absent
-	access  string // the "GitHub side" git repository (main = merged history)
-	ledger  string // the broker's clone
-	tree    map[string][]byte
-	gh      *githubfake.Fake
-	oidc    *oidcfake.Issuer
-	sts     *stsfake.Fake
-	broker  string // URL
-	stop    []func()
-	actions int
+	ctx       context.Context
+	out       io.Writer
+	dir       string
+	bin       string
+	aws       string // AWS CLI, "" when absent
+	access    string // the "GitHub side" git repository (main = merged history)
+	ledger    string // the broker's clone
+	tree      map[string][]byte
+	gh        *githubfake.Fake
+	oidc      *oidcfake.Issuer
+	sts       *stsfake.Fake
+	broker    string // URL
+	brokerPID int    // the broker's process
+	stop      []func()
+	actions   int
 }
 
 func (w *world) close() {
