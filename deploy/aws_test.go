@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-github/v60/github"
@@ -56,7 +58,11 @@ func TestTemplatesPassCfnLint(t *testing.T) {
 // end-to-end tests of the broker create (brokertest): the elevated role's
 // trust, the end-sessions role's trust and policy, the broker's own policy
 // with its default resource, and the Identity Center policy, statement for
-// statement. The broker's table and checkpoint policies allow the calls
+// statement. The end-sessions policy adds endSessionsDenies, on roles
+// named without a wildcard, and the elevated role takes a permissions
+// boundary. With IdentityCenterInstanceArn, the Identity Center policy's
+// sso actions are confined to it, the permission sets listed and
+// accounts. The broker's table and checkpoint policies allow the calls
 // internal/claim and the checkpoint make, on the table internal/claim
 // expects.
 func TestTemplatesGrantWhatTheMotoTestsGrant(t *testing.T) {
@@ -78,18 +84,42 @@ func TestTemplatesGrantWhatTheMotoTestsGrant(t *testing.T) {
 		}
 	}
 
-	// The end-sessions policy: the same actions, on the stack's elevated role.
+	// The end-sessions policy: the same actions, on the stack's elevated
+	// role, and the Denies that hold whatever else the role is given.
 	endSessions := dig(t, target, "Resources", "EndSessionsPolicy", "Properties", "PolicyDocument")
 	want := policyOf(t, brokertest.EndSessionsPolicy)
 	st := statements(t, endSessions)
-	if len(st) != 1 || !sameStrings(st[0]["Action"], statements(t, want)[0]["Action"]) || st[0]["Effect"] != "Allow" {
-		t.Errorf("the end-sessions policy in %s is %s, want the actions of brokertest.EndSessionsPolicy %s", targetTemplate, jsonOf(endSessions), brokertest.EndSessionsPolicy)
+	if len(st) == 0 || !sameStrings(st[0]["Action"], statements(t, want)[0]["Action"]) || st[0]["Effect"] != "Allow" {
+		t.Fatalf("the end-sessions policy in %s is %s, want the actions of brokertest.EndSessionsPolicy %s first", targetTemplate, jsonOf(endSessions), brokertest.EndSessionsPolicy)
 	}
-	if r := jsonOf(st[0]["Resource"]); !strings.Contains(r, `{"Fn::GetAtt":["ElevatedRole","Arn"]}`) {
-		t.Errorf("the end-sessions policy's resources %s do not name the stack's elevated role", r)
+	if r := jsonOf(st[0]["Resource"]); !strings.Contains(r, `{"Fn::GetAtt":["ElevatedRole","Arn"]}`) || !strings.Contains(r, `{"Ref":"OtherElevatedRoleArns"}`) {
+		t.Errorf("the end-sessions policy's resources %s do not name the stack's elevated role and OtherElevatedRoleArns", r)
+	}
+	denies := []any{}
+	for _, d := range st[1:] {
+		denies = append(denies, d)
+	}
+	if want := endSessionsDenies(st[0]["Resource"], map[string]any{"Fn::GetAtt": []any{"EndSessionsRole", "Arn"}}); !reflect.DeepEqual(normalize(denies), normalize(want)) {
+		t.Errorf("the end-sessions policy in %s adds\n%s\nto brokertest.EndSessionsPolicy; want\n%s", targetTemplate, jsonOf(denies), jsonOf(want))
 	}
 	if got := dig(t, target, "Resources", "EndSessionsPolicy", "Properties", "PolicyName"); got != "end-sessions" {
 		t.Errorf("the end-sessions policy is named %v, want end-sessions (docs/production.md)", got)
+	}
+	// Those roles are named, not matched: no wildcard in a role's name.
+	pattern := regexp.MustCompile(dig(t, target, "Parameters", "OtherElevatedRoleArns", "AllowedPattern").(string))
+	for arn, ok := range map[string]bool{
+		"": true, "arn:aws:iam::*:role/Admin": true, "arn:aws:iam::123456789012:role/ops/ReadOnly": true,
+		"arn:aws:iam::*:role/*": false, "arn:aws:iam::123456789012:role/Admin*": false, "arn:aws:iam::123456789012:role/Adm?n": false,
+		"arn:aws:iam::*:role/ops/*": false, "arn:aws:iam::123456789012:user/Admin": false,
+	} {
+		if pattern.MatchString(arn) != ok {
+			t.Errorf("OtherElevatedRoleArns's AllowedPattern %s takes %q: %v, want %v", pattern, arn, !ok, ok)
+		}
+	}
+	// A permissions boundary, when given, caps the elevated role.
+	if got, want := dig(t, target, "Resources", "ElevatedRole", "Properties", "PermissionsBoundary"),
+		map[string]any{"Fn::If": []any{"HasPermissionsBoundary", map[string]any{"Ref": "PermissionsBoundaryArn"}, map[string]any{"Ref": "AWS::NoValue"}}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("the elevated role's PermissionsBoundary is %s, want %s", jsonOf(got), jsonOf(want))
 	}
 
 	// The broker's policy: brokertest.BrokerPolicy, its resource the
@@ -105,10 +135,34 @@ func TestTemplatesGrantWhatTheMotoTestsGrant(t *testing.T) {
 		t.Errorf("TargetRoleArns defaults to %v, want %v (brokertest.BrokerPolicy)", got, resource)
 	}
 
-	// With IdentityCenter true, brokertest.IdentityCenterPolicy as it is.
+	// With IdentityCenter true, brokertest.IdentityCenterPolicy as it is;
+	// with IdentityCenterInstanceArn too, its sso actions on that instance,
+	// the permission sets listed and accounts only.
 	ic := dig(t, brk, "Resources", "IdentityCenterPolicy", "Properties", "PolicyDocument")
-	if want := policyOf(t, brokertest.IdentityCenterPolicy); !reflect.DeepEqual(normalize(ic), normalize(want)) {
-		t.Errorf("the Identity Center policy in %s is\n%s\nwant (brokertest.IdentityCenterPolicy)\n%s", brokerTemplate, jsonOf(ic), jsonOf(want))
+	want = policyOf(t, brokertest.IdentityCenterPolicy)
+	if got := resolveIf(ic, map[string]bool{"ScopedIdentityCenter": false}); !reflect.DeepEqual(normalize(got), normalize(want)) {
+		t.Errorf("the Identity Center policy in %s is\n%s\nwant (brokertest.IdentityCenterPolicy)\n%s", brokerTemplate, jsonOf(got), jsonOf(want))
+	}
+	var sso []any
+	for _, a := range statements(t, want)[0]["Action"].([]any) {
+		if strings.HasPrefix(a.(string), "sso:") {
+			sso = append(sso, a)
+		}
+	}
+	scoped := map[string]any{"Version": "2012-10-17", "Statement": []any{
+		map[string]any{"Effect": "Allow", "Action": sso, "Resource": map[string]any{"Fn::Split": []any{",", map[string]any{"Fn::Join": []any{",", []any{
+			map[string]any{"Ref": "IdentityCenterInstanceArn"},
+			map[string]any{"Fn::Join": []any{",", map[string]any{"Ref": "IdentityCenterPermissionSetArns"}}},
+			map[string]any{"Fn::Sub": "arn:${AWS::Partition}:sso:::account/*"},
+		}}}}}},
+		map[string]any{"Effect": "Allow", "Action": "identitystore:GetUserId", "Resource": "*"},
+		statements(t, want)[1],
+	}}
+	if got := resolveIf(ic, map[string]bool{"ScopedIdentityCenter": true}); !reflect.DeepEqual(normalize(got), normalize(scoped)) {
+		t.Errorf("the Identity Center policy in %s with IdentityCenterInstanceArn is\n%s\nwant\n%s", brokerTemplate, jsonOf(got), jsonOf(scoped))
+	}
+	if got, want := dig(t, brk, "Conditions", "ScopedIdentityCenter"), map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{map[string]any{"Ref": "IdentityCenterInstanceArn"}, ""}}}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("ScopedIdentityCenter is %s, want %s", jsonOf(got), jsonOf(want))
 	}
 
 	// The notice table: internal/claim's one call, on the key and expiry
@@ -133,21 +187,145 @@ func TestTemplatesGrantWhatTheMotoTestsGrant(t *testing.T) {
 	}
 }
 
-// sitecustomize corrects, in the moto_server this test starts, two ways
+// Whoever else in the broker's account may write S3 objects or DynamoDB
+// items cannot write the checkpoint or the claims (TestStacksIssueCredentialsInMoto
+// shows it in moto): the bucket's policy and the table's resource policy
+// deny them to all but the broker's role, and the bucket's deletes to
+// all, and access without TLS, which moto cannot show. The bucket keeps
+// what is overwritten or deleted, for 90 days. The function's concurrency
+// is capped (TestBrokerStacksInMoto).
+func TestBrokerStackGuardsItsState(t *testing.T) {
+	t.Parallel()
+	brk := readTemplate(t, brokerTemplate)
+	brokerRole := map[string]any{"Fn::GetAtt": []any{"BrokerRole", "Arn"}}
+	objects := map[string]any{"Fn::Sub": "${CheckpointBucket.Arn}/*"}
+	bucketPolicy := dig(t, brk, "Resources", "CheckpointBucketPolicy", "Properties").(map[string]any)
+	if got := bucketPolicy["Bucket"]; !reflect.DeepEqual(got, map[string]any{"Ref": "CheckpointBucket"}) {
+		t.Errorf("CheckpointBucketPolicy is the policy of %s, want the checkpoint bucket's", jsonOf(got))
+	}
+	for _, c := range []struct {
+		what string
+		got  any
+		want []any
+	}{
+		{"the checkpoint bucket's policy", bucketPolicy["PolicyDocument"], []any{
+			map[string]any{"Sid": "OnlyTheBrokerWritesCheckpoints", "Effect": "Deny", "Principal": "*", "Action": []any{"s3:PutObject", "s3:ReplicateObject"},
+				"Resource": objects, "Condition": map[string]any{"ArnNotEquals": map[string]any{"aws:PrincipalArn": brokerRole}}},
+			map[string]any{"Sid": "NoOneDeletesCheckpoints", "Effect": "Deny", "Principal": "*", "Action": []any{"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:ReplicateDelete"},
+				"Resource": objects},
+			map[string]any{"Sid": "TLSOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+				"Resource": []any{map[string]any{"Fn::GetAtt": []any{"CheckpointBucket", "Arn"}}, objects}, "Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}}},
+		}},
+		{"the notice table's resource policy", dig(t, brk, "Resources", "NoticeTable", "Properties", "ResourcePolicy", "PolicyDocument"), []any{
+			map[string]any{"Sid": "OnlyTheBrokerWritesClaims", "Effect": "Deny", "Principal": "*",
+				"Action":   []any{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"},
+				"Resource": "*", "Condition": map[string]any{"ArnNotEquals": map[string]any{"aws:PrincipalArn": brokerRole}}},
+		}},
+	} {
+		if want := map[string]any{"Version": "2012-10-17", "Statement": c.want}; !reflect.DeepEqual(normalize(c.got), normalize(want)) {
+			t.Errorf("%s is\n%s\nwant\n%s", c.what, jsonOf(c.got), jsonOf(want))
+		}
+	}
+	bucket := dig(t, brk, "Resources", "CheckpointBucket", "Properties").(map[string]any)
+	if got, want := jsonOf([]any{bucket["VersioningConfiguration"], bucket["LifecycleConfiguration"]}),
+		`[{"Status":"Enabled"},{"Rules":[{"Id":"expire-noncurrent-checkpoints","NoncurrentVersionExpiration":{"NoncurrentDays":90},"Status":"Enabled"}]}]`; got != want {
+		t.Errorf("the checkpoint bucket's versioning and lifecycle are %s, want %s", got, want)
+	}
+
+	if got, want := dig(t, brk, "Resources", "Function", "Properties", "ReservedConcurrentExecutions"),
+		map[string]any{"Fn::If": []any{"WithReservedConcurrency", map[string]any{"Ref": "ReservedConcurrency"}, map[string]any{"Ref": "AWS::NoValue"}}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("the function's ReservedConcurrentExecutions is %s, want %s", jsonOf(got), jsonOf(want))
+	}
+	if got := dig(t, brk, "Parameters", "ReservedConcurrency", "Default"); got != 20 {
+		t.Errorf("ReservedConcurrency defaults to %v, want 20", got)
+	}
+}
+
+// endSessionsDenies are the statements the target stack adds to
+// brokertest.EndSessionsPolicy, so that elevate-end-sessions, whatever
+// else it is given later, writes inline policies on the elevated roles
+// only, never on itself, and never deletes one, attaches a managed policy
+// or touches a permissions boundary.
+func endSessionsDenies(elevated, self any) []any {
+	return []any{
+		map[string]any{"Effect": "Deny", "Action": "iam:PutRolePolicy", "NotResource": elevated},
+		map[string]any{"Effect": "Deny", "Action": "iam:PutRolePolicy", "Resource": self},
+		map[string]any{"Effect": "Deny", "Action": []any{"iam:DeleteRolePolicy", "iam:AttachRolePolicy", "iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary"}, "Resource": "*"},
+	}
+}
+
+// withStatements is the policy doc with more statements.
+func withStatements(t *testing.T, doc string, more ...any) string {
+	t.Helper()
+	p := policyOf(t, doc)
+	p["Statement"] = append(p["Statement"].([]any), more...)
+	return jsonOf(p)
+}
+
+// resolveIf is a template's value with each Fn::If decided by conds, and
+// without what AWS::NoValue leaves out.
+func resolveIf(v any, conds map[string]bool) any {
+	noValue := func(v any) bool { return reflect.DeepEqual(v, map[string]any{"Ref": "AWS::NoValue"}) }
+	switch v := v.(type) {
+	case map[string]any:
+		if args, ok := v["Fn::If"].([]any); ok && len(v) == 1 && len(args) == 3 {
+			if conds[args[0].(string)] {
+				return resolveIf(args[1], conds)
+			}
+			return resolveIf(args[2], conds)
+		}
+		out := map[string]any{}
+		for k, x := range v {
+			if x = resolveIf(x, conds); !noValue(x) {
+				out[k] = x
+			}
+		}
+		return out
+	case []any:
+		out := []any{}
+		for _, x := range v {
+			if x = resolveIf(x, conds); !noValue(x) {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+	return v
+}
+
+// sitecustomize corrects, in the moto_server this test starts, the ways
 // moto judges a request otherwise than AWS does, so that the stacks'
 // policies are judged as AWS would judge them:
 //   - a trust policy naming a role admits that role's sessions (moto
 //     compares the session's ARN, arn:aws:sts::…:assumed-role/ROLE/NAME,
 //     with the role's, and refuses);
 //   - a DynamoDB call is authorized against its table's ARN (moto asks
-//     about "*", which a policy naming its table never allows).
-const sitecustomize = `import re
+//     about "*", which a policy naming its table never allows);
+//   - a statement with NotResource covers every other resource (moto
+//     takes it for one without Resource, a trust policy's, and allows);
+//   - CloudFormation makes an AWS::S3::BucketPolicy and a table's
+//     ResourcePolicy (moto skips the first and ignores the second);
+//   - the Deny statements of a bucket's policy and of a table's resource
+//     policy are judged, with the condition operators the stacks use, on
+//     the caller's aws:PrincipalArn (moto ignores a table's policy, and
+//     judges a bucket's without principal or conditions: every
+//     conditional Deny denies everyone). Their Allow statements are not
+//     judged: the stacks' have none. moto_server speaks plain HTTP, so
+//     aws:SecureTransport is taken as "true", as it is for every AWS SDK
+//     call: the template test checks the TLS statement instead.
+const sitecustomize = `import json
+import re
 
 
 def _elevate_patch():
     try:
-        from moto.iam import access_control
+        from moto.core.common_models import CloudFormationModel
+        from moto.core.exceptions import JsonRESTError
         from moto.dynamodb import responses
+        from moto.dynamodb.models import dynamodb_backends
+        from moto.dynamodb.models.table import Table
+        from moto.iam import access_control
+        from moto.s3 import models as s3models
     except ImportError:
         return
     statement = access_control.IAMPolicyStatement
@@ -170,6 +348,138 @@ def _elevate_patch():
 
     responses.DynamoHandler._determine_resource = determine_resource
 
+    permitted = statement.is_action_permitted
+
+    def is_action_permitted(self, action, resource="*", principal=None, incoming_condition_values=None):
+        st = self._statement
+        if "NotResource" in st and "Resource" not in st:
+            if any(_like(p, resource) for p in _list(st["NotResource"])):
+                return access_control.PermissionResult.NEUTRAL
+            st = dict(st, Resource="*")
+            del st["NotResource"]
+            return permitted(statement(st), action, resource, principal, incoming_condition_values)
+        return permitted(self, action, resource, principal, incoming_condition_values)
+
+    statement.is_action_permitted = is_action_permitted
+
+    # What the stacks create.
+    class ElevateBucketPolicy(CloudFormationModel):
+        __module__ = "moto.s3.elevate"  # moto files models by service
+
+        def __init__(self, bucket):
+            self.bucket = bucket
+
+        @staticmethod
+        def cloudformation_name_type():
+            return ""
+
+        @staticmethod
+        def cloudformation_type():
+            return "AWS::S3::BucketPolicy"
+
+        @classmethod
+        def has_cfn_attr(cls, attr):
+            return False
+
+        @property
+        def physical_resource_id(self):
+            return self.bucket
+
+        @classmethod
+        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+            props = cloudformation_json["Properties"]
+            s3models.s3_backends[account_id]["aws"].put_bucket_policy(props["Bucket"], json.dumps(props["PolicyDocument"]).encode())
+            return cls(props["Bucket"])
+
+        @classmethod
+        def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+            return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+        @classmethod
+        def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+            s3models.s3_backends[account_id]["aws"].delete_bucket_policy(cloudformation_json["Properties"]["Bucket"])
+
+    _elevate_patch.models = [ElevateBucketPolicy]
+
+    create_table = Table.create_from_cloudformation_json.__func__
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        table = create_table(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        policy = cloudformation_json["Properties"].get("ResourcePolicy")
+        if policy:
+            dynamodb_backends[account_id][region_name].put_resource_policy(table.table_arn, json.dumps(policy["PolicyDocument"]), None)
+        return table
+
+    Table.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+    # The resource policies' Deny statements, after the caller's own
+    # policies; moto's judgement of a bucket's policy is replaced.
+    s3models.FakeBucket.get_permission = lambda self, action, resource: access_control.PermissionResult.NEUTRAL
+
+    def resource_policy(account, resource):
+        m = re.match(r"^arn:aws:s3:::([^/]+)", resource)
+        if m:
+            bucket = s3models.s3_backends[account]["aws"].buckets.get(m.group(1))
+            return bucket.policy.decode() if bucket is not None and bucket.policy else None
+        m = re.match(r"^arn:aws:dynamodb:([^:]+):([0-9]{12}):table/[^/]+$", resource)
+        if m:
+            policy = dynamodb_backends[m.group(2)][m.group(1)].resource_policies.get(resource)
+            return policy.policy_doc if policy is not None else None
+        return None
+
+    base = access_control.IAMRequestBase
+    check_action = base.check_action_permitted
+
+    def check_action_permitted(self, resource):
+        check_action(self, resource)
+        doc = resource_policy(self.account_id, resource)
+        if doc is None:
+            return
+        caller = self._access_key.arn
+        m = session.match(caller)
+        if m:
+            caller = "arn:%s:iam::%s:role/%s" % m.groups()
+        context = {"aws:principalarn": caller, "aws:securetransport": "true"}
+        for st in _list(json.loads(doc)["Statement"]):
+            if st.get("Effect") != "Deny" or st.get("Principal") not in ("*", {"AWS": "*"}):
+                continue
+            if not any(_like(a, self._action, True) for a in _list(st["Action"])):
+                continue
+            if not any(_like(r, resource) for r in _list(st["Resource"])):
+                continue
+            if all(_holds(op, key, values, context) for op, keys in st.get("Condition", {}).items() for key, values in keys.items()):
+                if resource.startswith("arn:aws:dynamodb:"):
+                    # As DynamoDB answers, in JSON (moto's own refusal is XML).
+                    raise JsonRESTError("AccessDeniedException", "User: %s is not authorized to perform: %s on resource: %s with an explicit deny in a resource-based policy" % (self._access_key.arn, self._action, resource))
+                self._raise_access_denied()
+
+    base.check_action_permitted = check_action_permitted
+
+
+def _list(v):
+    return v if isinstance(v, list) else [v]
+
+
+def _like(pattern, value, fold=False):
+    regex = "^" + ".*".join(".".join(re.escape(q) for q in p.split("?")) for p in pattern.split("*")) + "$"
+    return re.match(regex, value, re.IGNORECASE if fold else 0) is not None
+
+
+def _holds(op, key, values, context):
+    # A key the request lacks fails a condition, but for a negated one.
+    value = context.get(key.lower())
+    negated = "Not" in op
+    match = {
+        "ArnEquals": _like, "ArnLike": _like, "ArnNotEquals": _like, "ArnNotLike": _like,
+        "StringEquals": str.__eq__, "StringNotEquals": str.__eq__, "StringLike": _like, "StringNotLike": _like,
+        "Bool": lambda v, value: str(v).lower() == value,
+    }.get(op)
+    if match is None:
+        raise NotImplementedError("condition operator " + op)
+    if value is None:
+        return negated
+    return any(match(v, value) for v in _list(values)) != negated
+
 
 _elevate_patch()
 `
@@ -185,6 +495,10 @@ _elevate_patch()
 // the moto tests of the broker create (brokertest), for a role as the
 // broker. Without the broker role's policy elevate-assume nothing issues,
 // and another role with the same policy cannot assume the elevated role.
+// An administrator of the account (an Allow of everything) cannot write
+// or delete the checkpoint, nor write a claim, until it deletes the
+// bucket's policy; elevate-end-sessions, given an Allow of all of IAM,
+// still writes the elevated role's inline policies only.
 func TestStacksIssueCredentialsInMoto(t *testing.T) {
 	// Not parallel: t.Setenv gives moto_server its corrections and points
 	// the broker's S3 and DynamoDB clients at moto, as an operator would.
@@ -231,7 +545,8 @@ func TestStacksIssueCredentialsInMoto(t *testing.T) {
 	for _, c := range []struct{ role, policy, want string }{
 		{elevated, "", asRole(brokertest.TrustPolicy)},
 		{"elevate-end-sessions", "", asRole(brokertest.EndSessionsTrustPolicy)},
-		{"elevate-end-sessions", "end-sessions", brokertest.EndSessionsPolicy},
+		{"elevate-end-sessions", "end-sessions", withStatements(t, brokertest.EndSessionsPolicy,
+			endSessionsDenies("arn:aws:iam::"+motoAccount+":role/"+elevated, "arn:aws:iam::"+motoAccount+":role/elevate-end-sessions")...)},
 		{brokerRole, "elevate-assume", brokertest.BrokerPolicy},
 	} {
 		got := roleDocument(t, setupIAM, c.role, c.policy)
@@ -302,6 +617,45 @@ func TestStacksIssueCredentialsInMoto(t *testing.T) {
 		return err == nil && out.Count > 0
 	})
 
+	// Nobody else writes either, an administrator of the account neither:
+	// the bucket's policy and the table's resource policy deny it,
+	// whatever the caller's own policies allow.
+	forged := map[string]ddbtypes.AttributeValue{"id": &ddbtypes.AttributeValueMemberS{Value: "forged"}}
+	for _, c := range []struct {
+		what string
+		call func() error
+	}{
+		{"overwrite the checkpoint", func() error {
+			_, err := s3c.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("acme/access"), Body: strings.NewReader("forged")})
+			return err
+		}},
+		{"write another object in the bucket", func() error {
+			_, err := s3c.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("acme/other"), Body: strings.NewReader("forged")})
+			return err
+		}},
+		{"delete the checkpoint", func() error {
+			_, err := s3c.DeleteObject(t.Context(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String("acme/access")})
+			return err
+		}},
+		{"write a claim", func() error {
+			_, err := ddb.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String(table), Item: forged})
+			return err
+		}},
+		{"update a claim", func() error {
+			_, err := ddb.UpdateItem(t.Context(), &dynamodb.UpdateItemInput{TableName: aws.String(table), Key: forged,
+				UpdateExpression: aws.String("SET #t = :t"), ExpressionAttributeNames: map[string]string{"#t": "ttl"}, ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":t": &ddbtypes.AttributeValueMemberN{Value: "1"}}})
+			return err
+		}},
+		{"delete a claim", func() error {
+			_, err := ddb.DeleteItem(t.Context(), &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: forged})
+			return err
+		}},
+	} {
+		if err := c.call(); err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+			t.Errorf("an administrator of the account tries to %s: %v; want AccessDenied", c.what, err)
+		}
+	}
+
 	// Only the broker's role: another with the same policy is refused.
 	if out, err := awsCLI(endpoint, env(intruder), "sts", "assume-role", "--role-arn", "arn:aws:iam::"+motoAccount+":role/"+elevated, "--role-session-name", "intruder"); err == nil || !strings.Contains(out, "AccessDenied") {
 		t.Errorf("another role with the broker's policy, assuming %s: %v %s; want AccessDenied", elevated, err, out)
@@ -334,6 +688,66 @@ func TestStacksIssueCredentialsInMoto(t *testing.T) {
 		out, err := adminIAM.GetRolePolicy(t.Context(), &iam.GetRolePolicyInput{RoleName: aws.String(elevated), PolicyName: aws.String(endsession.PolicyName)})
 		return err == nil && strings.Contains(aws.ToString(out.PolicyDocument), "Deny")
 	})
+
+	// elevate-end-sessions, given more later (here an inline Allow of all
+	// of IAM), still writes inline policies on the elevated role only.
+	if _, err := adminIAM.PutRolePolicy(t.Context(), &iam.PutRolePolicyInput{RoleName: aws.String("elevate-end-sessions"), PolicyName: aws.String("widened"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"*"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	ender := assumeRole(t, endpoint, env(instance), "arn:aws:iam::"+motoAccount+":role/elevate-end-sessions", "ender")
+	enderIAM := iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: credentials.NewStaticCredentialsProvider(ender.AccessKeyId, ender.SecretAccessKey, ender.SessionToken)})
+	allowAll := aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`)
+	administrator := aws.String("arn:aws:iam::aws:policy/AdministratorAccess")
+	for _, c := range []struct {
+		what string
+		call func() error
+	}{
+		{"write an inline policy on another role", func() error {
+			_, err := enderIAM.PutRolePolicy(t.Context(), &iam.PutRolePolicyInput{RoleName: aws.String("intruder"), PolicyName: aws.String("more"), PolicyDocument: allowAll})
+			return err
+		}},
+		{"write an inline policy on itself", func() error {
+			_, err := enderIAM.PutRolePolicy(t.Context(), &iam.PutRolePolicyInput{RoleName: aws.String("elevate-end-sessions"), PolicyName: aws.String("more"), PolicyDocument: allowAll})
+			return err
+		}},
+		{"delete the elevated role's " + endsession.PolicyName, func() error {
+			_, err := enderIAM.DeleteRolePolicy(t.Context(), &iam.DeleteRolePolicyInput{RoleName: aws.String(elevated), PolicyName: aws.String(endsession.PolicyName)})
+			return err
+		}},
+		{"attach a managed policy to the elevated role", func() error {
+			_, err := enderIAM.AttachRolePolicy(t.Context(), &iam.AttachRolePolicyInput{RoleName: aws.String(elevated), PolicyArn: administrator})
+			return err
+		}},
+		{"set the elevated role's permissions boundary", func() error {
+			_, err := enderIAM.PutRolePermissionsBoundary(t.Context(), &iam.PutRolePermissionsBoundaryInput{RoleName: aws.String(elevated), PermissionsBoundary: administrator})
+			return err
+		}},
+		{"remove the elevated role's permissions boundary", func() error {
+			_, err := enderIAM.DeleteRolePermissionsBoundary(t.Context(), &iam.DeleteRolePermissionsBoundaryInput{RoleName: aws.String(elevated)})
+			return err
+		}},
+	} {
+		if err := c.call(); err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+			t.Errorf("elevate-end-sessions, with an Allow of all of IAM, tries to %s: %v; want AccessDenied", c.what, err)
+		}
+	}
+	ended, err := enderIAM.GetRolePolicy(t.Context(), &iam.GetRolePolicyInput{RoleName: aws.String(elevated), PolicyName: aws.String(endsession.PolicyName)})
+	if err == nil {
+		doc, _ := url.QueryUnescape(aws.ToString(ended.PolicyDocument))
+		_, err = enderIAM.PutRolePolicy(t.Context(), &iam.PutRolePolicyInput{RoleName: aws.String(elevated), PolicyName: aws.String(endsession.PolicyName), PolicyDocument: aws.String(doc)})
+	}
+	if err != nil {
+		t.Errorf("elevate-end-sessions rewrites %s on %s: %v", endsession.PolicyName, elevated, err)
+	}
+
+	// The account's administrators can still empty the bucket, and so
+	// delete the stack, once they delete its policy.
+	if _, err := s3c.DeleteBucketPolicy(t.Context(), &s3.DeleteBucketPolicyInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Errorf("an administrator deletes the checkpoint bucket's policy: %v", err)
+	} else if _, err := s3c.DeleteObject(t.Context(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String("acme/access")}); err != nil {
+		t.Errorf("an administrator deletes the checkpoint once the bucket's policy is deleted: %v", err)
+	}
 	t.Logf("in all: %s", time.Since(start).Round(time.Millisecond))
 }
 
@@ -344,9 +758,11 @@ func TestStacksIssueCredentialsInMoto(t *testing.T) {
 // and the rule that invokes it every minute. moto has no CloudFormation
 // model of AWS::Lambda::Url: it skips the resource, and an Output reading
 // its FunctionUrl fails create-stack, so the test drops that Output when
-// moto refuses the template as it is. With Runtime role: the role trusts
-// EC2 and ECS tasks, and the instance profile holds it. Both stacks give
-// their Outputs.
+// moto refuses the template as it is. The function's reserved
+// concurrency is ReservedConcurrency's default. With Runtime role: the
+// role trusts EC2 and ECS tasks, and the instance profile holds it. Both
+// stacks give their Outputs. A target stack with PermissionsBoundaryArn
+// gives its elevated role that boundary.
 func TestBrokerStacksInMoto(t *testing.T) {
 	t.Parallel()
 	brokertest.RequireTool(t, "aws")
@@ -430,6 +846,17 @@ func TestBrokerStacksInMoto(t *testing.T) {
 		}
 	}
 
+	// At most ReservedConcurrency instances at once: 20 by default.
+	var concurrency struct{ ReservedConcurrentExecutions any }
+	if out := brokertest.AWSCLI(t, endpoint, setup, "lambda", "get-function-concurrency", "--function-name", outputs["FunctionName"]); len(bytes.TrimSpace(out)) > 0 {
+		if err := json.Unmarshal(out, &concurrency); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := fmt.Sprint(concurrency.ReservedConcurrentExecutions); got != "20" {
+		t.Errorf("the function's reserved concurrency is %s, want 20", got)
+	}
+
 	var policy struct{ Policy string }
 	if err := json.Unmarshal(brokertest.AWSCLI(t, endpoint, setup, "lambda", "get-policy", "--function-name", outputs["FunctionName"]), &policy); err != nil {
 		t.Fatal(err)
@@ -496,6 +923,24 @@ func TestBrokerStacksInMoto(t *testing.T) {
 	profile, err := setupIAM.GetInstanceProfile(t.Context(), &iam.GetInstanceProfileInput{InstanceProfileName: aws.String("elevate-broker-ec2")})
 	if err != nil || len(profile.InstanceProfile.Roles) != 1 || aws.ToString(profile.InstanceProfile.Roles[0].Arn) != outputs["BrokerRoleArn"] {
 		t.Errorf("the instance profile %+v (%v): want the broker's role", profile, err)
+	}
+
+	// A target stack with PermissionsBoundaryArn: the elevated role has it.
+	target, err := os.ReadFile(targetTemplate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const boundary = "arn:aws:iam::aws:policy/PowerUserAccess"
+	if out, ok := createStack(t, endpoint, setup, "elevate-target-bounded", target, []string{"BrokerPrincipalArn=" + outputs["BrokerRoleArn"],
+		"ElevatedRoleName=Bounded", "ManagedPolicyArns=" + boundary, "PermissionsBoundaryArn=" + boundary, "EndSessions=false"}); !ok {
+		t.Fatalf("create-stack of the target with a permissions boundary: %s", out)
+	}
+	bounded, err := setupIAM.GetRole(t.Context(), &iam.GetRoleInput{RoleName: aws.String("Bounded")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := bounded.Role.PermissionsBoundary; got == nil || aws.ToString(got.PermissionsBoundaryArn) != boundary {
+		t.Errorf("the elevated role of a stack with PermissionsBoundaryArn %s has the boundary %+v", boundary, got)
 	}
 }
 
@@ -603,7 +1048,7 @@ func normalize(v any) any {
 		out := map[string]any{}
 		for k, x := range v {
 			switch k {
-			case "Action", "Resource", "Service":
+			case "Action", "Resource", "NotResource", "Service":
 				if s, ok := x.(string); ok {
 					x = []any{s}
 				}
