@@ -335,34 +335,9 @@ func TestDocsCommandsParse(t *testing.T) {
 // or the workflows.
 func TestDocsEnvironmentVariablesExist(t *testing.T) {
 	t.Parallel()
-	literal := regexp.MustCompile(`ELEVATE_[A-Z0-9_]*[A-Z0-9]`)
-	known := brokerEnvNames()
-	err := filepath.WalkDir(repoRoot, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if n := d.Name(); n == "testdata" || n == "docs" || strings.HasPrefix(n, ".") && n != ".github" && n != "." && n != ".." {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		code := strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") && !strings.Contains(p, "fake") && !strings.Contains(p, "internal/demo")
-		workflow := strings.Contains(p, filepath.Join(".github", "workflows")) || filepath.Base(p) == "action.yml"
-		if !code && !workflow {
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		for _, m := range literal.FindAllString(string(data), -1) {
-			known[m] = p
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	known := readEnvNames(t)
 	for _, file := range docFiles(t) {
-		for _, m := range slices.Compact(slices.Sorted(slices.Values(literal.FindAllString(readDoc(t, file), -1)))) {
+		for _, m := range slices.Compact(slices.Sorted(slices.Values(envLiteral.FindAllString(readDoc(t, file), -1)))) {
 			if _, ok := known[m]; !ok {
 				t.Errorf("%s names %s, which neither the code nor the workflows read", rel(file), m)
 			}

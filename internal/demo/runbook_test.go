@@ -523,17 +523,16 @@ func runbookBrokers(t *testing.T) []runbookBroker {
 	return out
 }
 
-// Every ELEVATE_* name the runbook mentions is read by the code: a broker
-// flag's variable, one the CLI reads, or one the workflows use.
-func TestRunbookEnvironmentVariablesExist(t *testing.T) {
-	t.Parallel()
-	doc, err := os.ReadFile(runbookPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+// envLiteral is an ELEVATE_* name in a file.
+var envLiteral = regexp.MustCompile(`ELEVATE_[A-Z0-9_]*[A-Z0-9]`)
+
+// readEnvNames returns every ELEVATE_* name the code, the workflows or
+// action.yml read (not the docs, tests, fakes or the demo): the names a
+// page may tell a person to set.
+func readEnvNames(t *testing.T) map[string]string {
+	t.Helper()
 	known := brokerEnvNames()
-	literal := regexp.MustCompile(`ELEVATE_[A-Z0-9_]*[A-Z0-9]`)
-	err = filepath.WalkDir("../..", func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir("../..", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -544,12 +543,12 @@ func TestRunbookEnvironmentVariablesExist(t *testing.T) {
 			return nil
 		}
 		code := strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") && !strings.Contains(p, "fake") && !strings.Contains(p, "internal/demo")
-		workflow := strings.Contains(p, filepath.Join(".github", "workflows"))
+		workflow := strings.Contains(p, filepath.Join(".github", "workflows")) || filepath.Base(p) == "action.yml"
 		if !code && !workflow {
 			return nil
 		}
 		data, err := os.ReadFile(p)
-		for _, m := range literal.FindAllString(string(data), -1) {
+		for _, m := range envLiteral.FindAllString(string(data), -1) {
 			known[m] = p
 		}
 		return err
@@ -557,7 +556,19 @@ func TestRunbookEnvironmentVariablesExist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range slices.Compact(slices.Sorted(slices.Values(literal.FindAllString(string(doc), -1)))) {
+	return known
+}
+
+// Every ELEVATE_* name the runbook mentions is read by the code: a broker
+// flag's variable, one the CLI reads, or one the workflows use.
+func TestRunbookEnvironmentVariablesExist(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile(runbookPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := readEnvNames(t)
+	for _, m := range slices.Compact(slices.Sorted(slices.Values(envLiteral.FindAllString(string(doc), -1)))) {
 		if _, ok := known[m]; !ok {
 			t.Errorf("production.md names %s, which neither the code nor the workflows read", m)
 		}
