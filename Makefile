@@ -5,7 +5,7 @@ DIST    := dist
 # Release builds: static, reproducible paths, the VCS revision recorded for --version.
 RELEASE := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=true -ldflags='-s -w'
 PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
-COMMANDS  := elevate elevate-action elevate-broker
+COMMANDS  ?= elevate elevate-action elevate-broker
 LAMBDA_ARCHS ?= arm64 amd64
 
 .PHONY: build test bench fuzz vet run demo dist lambda action-pin sandbox sandbox-stop

@@ -24,7 +24,6 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/google/go-github/v60/github"
 	"gopkg.in/yaml.v3"
 
 	"github.com/elevate-gitops/elevate/internal/broker"
@@ -679,7 +678,7 @@ func TestStacksIssueCredentialsInMoto(t *testing.T) {
 
 	// A revocation ends the grant's sessions through the target stack's
 	// elevate-end-sessions: the Deny lands on the elevated role.
-	revoke(t, h, 40, h.Clock())
+	h.Revoke(40, h.Clock())
 	if err := b.Syncer.Sync(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -1297,17 +1296,6 @@ func bootstrapZip(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
-}
-
-// revoke merges PR number, which deletes the harness's grant, at at.
-func revoke(t *testing.T, h *brokertest.Harness, number int, at time.Time) {
-	t.Helper()
-	sha := h.Repo.Commit(at, fmt.Sprintf("Merge pull request #%d", number), map[string]string{vt.RequestPath: ""})
-	h.GitHub.Fake.AddPull(&github.PullRequest{Number: github.Int(number), State: github.String("open"), User: vt.Author,
-		Head: &github.PullRequestBranch{SHA: github.String(fmt.Sprintf("%040d", 4000+number)), Ref: github.String("revoke")},
-		Base: &github.PullRequestBranch{SHA: github.String(vt.BaseSHA), Ref: github.String("main")},
-	}, []*github.CommitFile{{Filename: github.String(vt.RequestPath), Status: github.String("removed")}})
-	h.GitHub.MergeAs(t, number, at, sha)
 }
 
 // waitFor polls until cond holds or 15 s pass.

@@ -140,17 +140,6 @@ func syncAndWait(t *testing.T, b *broker.Broker) {
 	b.Syncer.Wait()
 }
 
-// revoke merges PR number, which deletes vt.RequestPath, at at.
-func revoke(t *testing.T, h *brokertest.Harness, number int, at time.Time) {
-	t.Helper()
-	sha := h.Repo.Commit(at, fmt.Sprintf("Merge pull request #%d", number), map[string]string{vt.RequestPath: ""})
-	h.GitHub.Fake.AddPull(&github.PullRequest{Number: github.Int(number), State: github.String("open"), User: vt.Author,
-		Head: &github.PullRequestBranch{SHA: github.String(fmt.Sprintf("%040d", 4000+number)), Ref: github.String("revoke")},
-		Base: &github.PullRequestBranch{SHA: github.String(vt.BaseSHA), Ref: github.String("main")},
-	}, []*github.CommitFile{{Filename: github.String(vt.RequestPath), Status: github.String("removed")}})
-	h.GitHub.MergeAs(t, number, at, sha)
-}
-
 // cutoffAfter is the end time of the Deny for a grant that ended at at:
 // the longest a replica could still issue for it (--max-staleness, a head
 // check, 5 s of slack).
@@ -183,7 +172,7 @@ func TestEndSessionsAgainstMoto(t *testing.T) {
 		t.Fatalf("live grants %+v, want the harness's one", live)
 	}
 	revokedAt := h.Clock().Truncate(time.Second)
-	revoke(t, h, 40, revokedAt)
+	h.Revoke(40, revokedAt)
 	syncAndWait(t, b)
 	var st *endsession.Statement
 	waitFor(t, "the Deny for the grant on role Admin", func() bool {
@@ -231,7 +220,7 @@ func TestEndSessionsSurviveARename(t *testing.T) {
 		t.Fatalf("sessions %+v and %+v: want one before and one after the rename, of the same GitHub id", before, after)
 	}
 
-	revoke(t, h, 40, h.Clock().Truncate(time.Second))
+	h.Revoke(40, h.Clock().Truncate(time.Second))
 	syncAndWait(t, b)
 	waitFor(t, "a Deny on the role", func() bool { return ended(rolePolicy(t, target)) })
 	policies := rolePolicies(t, target)
@@ -260,7 +249,7 @@ func TestEndSessionsOfOneGrantLeaveTheOthers(t *testing.T) {
 	revoked := issue(t, h, sessions, h.Codertocat(), vt.RequestID)
 	kept := issue(t, h, sessions, h.Codertocat(), otherID)
 
-	revoke(t, h, 40, h.Clock().Truncate(time.Second))
+	h.Revoke(40, h.Clock().Truncate(time.Second))
 	syncAndWait(t, b)
 	waitFor(t, "a Deny on the role", func() bool { return ended(rolePolicy(t, target)) })
 	policies := rolePolicies(t, target)
@@ -315,7 +304,7 @@ func TestEndSessionsBudget(t *testing.T) {
 		putPolicy(t, target, "app-permissions", app)
 		b := h.Broker
 		syncAndWait(t, b)
-		revoke(t, h, 40, revokedAt)
+		h.Revoke(40, revokedAt)
 		syncAndWait(t, b)
 
 		text := rx.wait(t, "could not end live AWS sessions")
@@ -355,7 +344,7 @@ func TestEndSessionsBudget(t *testing.T) {
 		putPolicy(t, target, "app-permissions", app)
 		b := h.Broker
 		syncAndWait(t, b)
-		revoke(t, h, 40, h.Clock().Truncate(time.Second))
+		h.Revoke(40, h.Clock().Truncate(time.Second))
 		syncAndWait(t, b)
 		waitFor(t, "the Deny for the grant", func() bool { return grantDeny(rolePolicy(t, target), vt.RequestID) != nil })
 		doc := rolePolicy(t, target)
@@ -509,7 +498,7 @@ func TestEndSessionsAfterARestartPastTheRevocation(t *testing.T) {
 	target := brokertest.StartMotoEndSessions(t)
 	h := brokertest.NewOn(t, target)
 	revokedAt := h.Clock().Truncate(time.Second)
-	revoke(t, h, 41, revokedAt)
+	h.Revoke(41, revokedAt)
 	cfg := h.Config()
 	endSessionsOn(target)(&cfg)
 	cfg.StateDir = t.TempDir() // a fresh process
@@ -571,7 +560,7 @@ func TestEndSessionsWhenTheSamePathIsAddedAgain(t *testing.T) {
 	h := ending(t, target)
 	b := h.Broker
 	syncAndWait(t, b)
-	revoke(t, h, 40, h.Clock().Add(-2*time.Second).Truncate(time.Second))
+	h.Revoke(40, h.Clock().Add(-2*time.Second).Truncate(time.Second))
 	// An emergency at the same path, merged before the broker looks again.
 	mergeBy(t, h, 41, vt.Author, vt.RequestPath, strings.Replace(vt.Request, "INC-1", "INC-41", 1)+"emergency: true\n", h.Clock().Truncate(time.Second), false)
 	syncAndWait(t, b)
@@ -595,7 +584,7 @@ func TestEndSessionsNeverGiveUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	syncAndWait(t, b)
-	revoke(t, h, 40, h.Clock().Truncate(time.Second))
+	h.Revoke(40, h.Clock().Truncate(time.Second))
 	syncAndWait(t, b)
 	waitFor(t, "every retry of the batch to fail", func() bool { return metric(t, b, "elevate_end_sessions_errors_total") == "1" })
 	putPolicy(t, target, "app-permissions", filler(300))

@@ -90,7 +90,7 @@ func TestNoticesOnceAcrossReplicas(t *testing.T) {
 	settled()
 
 	table.down.Store(true)
-	revoke(t, a, 40, a.Clock())
+	a.Revoke(40, a.Clock())
 	if got := a.Webhook(strings.TrimSpace(a.Repo.Git(a.Clock(), "rev-parse", "HEAD"))); got.Status/100 != 2 {
 		t.Fatalf("webhook: %d %s", got.Status, got.Raw)
 	}

@@ -431,6 +431,18 @@ func (h *Harness) MergePR(number int, path, content, sha string, at time.Time, a
 	h.GitHub.MergeAs(h.t, number, at, sha)
 }
 
+// Revoke merges PR number, which deletes the harness's grant, at at: the
+// revocation its requester opens, which needs no approval.
+func (h *Harness) Revoke(number int, at time.Time) {
+	h.t.Helper()
+	sha := h.Repo.Commit(at, fmt.Sprintf("Merge pull request #%d", number), map[string]string{vt.RequestPath: ""})
+	h.GitHub.Fake.AddPull(&github.PullRequest{Number: github.Int(number), State: github.String("open"), User: vt.Author,
+		Head: &github.PullRequestBranch{SHA: github.String(fmt.Sprintf("%040d", 4000+number)), Ref: github.String("revoke")},
+		Base: &github.PullRequestBranch{SHA: github.String(vt.BaseSHA), Ref: github.String("main")},
+	}, []*github.CommitFile{{Filename: github.String(vt.RequestPath), Status: github.String("removed")}})
+	h.GitHub.MergeAs(h.t, number, at, sha)
+}
+
 // requestPR adds request PR number adding path with content, approved by
 // hubot when approved.
 func (h *Harness) requestPR(number int, path, content string, approved bool, at time.Time) {
