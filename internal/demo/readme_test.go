@@ -314,16 +314,7 @@ func TestDocsCommandsParse(t *testing.T) {
 		}
 		for _, c := range docCommands(t, file, fencedBlocks(t, file)) {
 			seen++
-			switch c.name {
-			case "elevate":
-				if err := parseElevate(c.args); err != nil {
-					t.Errorf("%s: elevate %s: %v", c.where, strings.Join(c.args, " "), err)
-				}
-			case "elevate-broker":
-				if err := parseBroker(c.args, c.env); err != nil {
-					t.Errorf("%s: elevate-broker %s: %v", c.where, strings.Join(c.args, " "), err)
-				}
-			}
+			checkCommand(t, c)
 		}
 	}
 	if seen < 15 {

@@ -378,6 +378,28 @@ func parseBroker(args []string, env map[string]string) error {
 	return err
 }
 
+// checkCommand parses one command of a page with today's flags.
+func checkCommand(t *testing.T, c command) {
+	t.Helper()
+	var err error
+	switch c.name {
+	case "elevate":
+		err = parseElevate(c.args)
+	case "elevate-broker":
+		err = parseBroker(c.args, c.env)
+	case "elevate-action":
+		// The Action reads only its environment (go-githubactions).
+		if len(c.args) > 0 && !slices.Equal(c.args, []string{"--version"}) {
+			err = errString("elevate-action takes no arguments but --version")
+		}
+	default:
+		return
+	}
+	if err != nil {
+		t.Errorf("%s: %s %s: %v", c.where, c.name, strings.Join(c.args, " "), err)
+	}
+}
+
 // The commands of the runbook parse with today's flags, and its broker
 // settings are a configuration the broker accepts.
 func TestRunbookCommandsParse(t *testing.T) {
@@ -387,21 +409,7 @@ func TestRunbookCommandsParse(t *testing.T) {
 	seen := map[string]int{}
 	for _, c := range cmds {
 		seen[c.name]++
-		switch c.name {
-		case "elevate":
-			if err := parseElevate(c.args); err != nil {
-				t.Errorf("%s: elevate %s: %v", c.where, strings.Join(c.args, " "), err)
-			}
-		case "elevate-broker":
-			if err := parseBroker(c.args, c.env); err != nil {
-				t.Errorf("%s: elevate-broker %s: %v", c.where, strings.Join(c.args, " "), err)
-			}
-		case "elevate-action":
-			// The Action reads only its environment (go-githubactions).
-			if len(c.args) > 0 && !slices.Equal(c.args, []string{"--version"}) {
-				t.Errorf("%s: elevate-action takes no arguments but --version: %v", c.where, c.args)
-			}
-		}
+		checkCommand(t, c)
 	}
 	if seen["elevate"] < 10 || seen["elevate-broker"] < 2 {
 		t.Errorf("found %d elevate and %d elevate-broker commands; the runbook walks many more (is the extraction broken?)", seen["elevate"], seen["elevate-broker"])
