@@ -439,14 +439,17 @@ func subject(s Statement) (string, bool) {
 
 func contentKey(s Statement) string {
 	s.Sid = ""
-	b, err := marshal(s)
+	b, err := Marshal(s)
 	if err != nil {
 		return "unreadable:" + s.Effect
 	}
 	return string(b)
 }
 
-func marshal(v any) ([]byte, error) {
+// Marshal is compact JSON without HTML escapes, as IAM and Identity Center
+// policies are written: the statements of others keep their characters
+// (and their size).
+func Marshal(v any) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -458,7 +461,7 @@ func marshal(v any) ([]byte, error) {
 
 // Size is the document's length as IAM counts it: JSON without white space.
 func Size(d *Document) int {
-	b, err := marshal(d)
+	b, err := Marshal(d)
 	if err != nil {
 		return MaxPolicySize + 1
 	}
@@ -467,7 +470,7 @@ func Size(d *Document) int {
 
 // JSON is the document as PutRolePolicy takes it.
 func JSON(d *Document) string {
-	b, _ := marshal(d)
+	b, _ := Marshal(d)
 	return string(b)
 }
 

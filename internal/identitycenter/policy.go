@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/elevate-gitops/elevate/internal/endsession"
 )
 
 // MaxPolicySize is IAM's limit on a permission set's inline policy, in
@@ -181,28 +183,16 @@ func (p *policy) render(ours map[denyKey]time.Time, account string) string {
 		if account != "" && k.account != account {
 			continue
 		}
-		b, _ := marshal(denyStatement(k, ours[k]))
+		b, _ := endsession.Marshal(denyStatement(k, ours[k]))
 		d.Statement = append(d.Statement, b)
 	}
-	b, err := marshal(d)
+	b, err := endsession.Marshal(d)
 	if err != nil {
 		// Only a foreign statement that is not JSON could fail, and
 		// parsePolicy never keeps one.
 		panic(fmt.Sprintf("identitycenter: render a policy: %v", err))
 	}
 	return string(b)
-}
-
-// marshal is compact JSON without HTML escapes, so the statements of
-// others keep their characters (and their size).
-func marshal(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // size is a policy's size as IAM counts it against MaxPolicySize.

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/identitystore"
 	"github.com/aws/aws-sdk-go-v2/service/ssoadmin"
 	"github.com/aws/aws-sdk-go-v2/service/ssoadmin/types"
+	"github.com/elevate-gitops/elevate/internal/endsession"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -20,7 +21,7 @@ func TestParsePolicy(t *testing.T) {
 	t.Parallel()
 	alice := denyKey{"u-alice", "111111111111"}
 	ours := func(k denyKey, end time.Time) string {
-		b, _ := marshal(denyStatement(k, end))
+		b, _ := endsession.Marshal(denyStatement(k, end))
 		return string(b)
 	}
 	tampered := strings.Replace(ours(alice, end), "u-alice", "u-bob", 1) // the Sid no longer matches
