@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/elevate-gitops/elevate/internal/release"
+	"github.com/elevate-gitops/elevate/internal/testenv"
 )
 
 // action.yml is walked here as the runner walks a composite action: each
@@ -100,7 +101,7 @@ func walkAction(t *testing.T, a *compositeAction, inputs map[string]string, env 
 		}
 		cmd := exec.Command("bash", "-e", "-c", s.Run)
 		cmd.Env = append(append([]string{}, env...),
-			"PATH="+os.Getenv("PATH"), "HOME="+os.Getenv("HOME"), "GOCACHE="+goEnv(t, "GOCACHE"), "GOMODCACHE="+goEnv(t, "GOMODCACHE"), "GOFLAGS=-mod=mod",
+			"PATH="+os.Getenv("PATH"), "HOME="+os.Getenv("HOME"), "GOCACHE="+testenv.GoEnv(t, "GOCACHE"), "GOMODCACHE="+testenv.GoEnv(t, "GOMODCACHE"), "GOFLAGS=-mod=mod",
 			"GITHUB_ACTION_PATH="+root, "RUNNER_TEMP="+r.temp, "GITHUB_OUTPUT="+outFile)
 		for k, v := range s.Env {
 			if m := inputExpr.FindStringSubmatch(v); m != nil {
@@ -136,15 +137,6 @@ func walkAction(t *testing.T, a *compositeAction, inputs map[string]string, env 
 		}
 	}
 	return r
-}
-
-func goEnv(t *testing.T, name string) string {
-	t.Helper()
-	out, err := exec.Command("go", "env", name).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(out))
 }
 
 // fakeJudge is a stand-in release binary: it records the token it was

@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/elevate-gitops/elevate/internal/cli"
+	"github.com/elevate-gitops/elevate/internal/testenv"
 )
 
 // The runbook's first sections are run, not only parsed: the rehearsal in
@@ -68,7 +69,7 @@ func TestRunbookRehearsalRuns(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = exec.Command(filepath.Join(bin, "elevate-sandbox"), "stop", "--dir", sandbox).Run() })
 	cmd := exec.Command("bash", "-ec", script)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "GOCACHE=" + goEnv(t, "GOCACHE"), "GOMODCACHE=" + goEnv(t, "GOMODCACHE"), "GOFLAGS=" + os.Getenv("GOFLAGS")}
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "GOCACHE=" + testenv.GoEnv(t, "GOCACHE"), "GOMODCACHE=" + testenv.GoEnv(t, "GOMODCACHE"), "GOFLAGS=" + os.Getenv("GOFLAGS")}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
@@ -102,15 +103,6 @@ func TestRunbookRehearsalRuns(t *testing.T) {
 	if pid, err := os.ReadFile(filepath.Join(sandbox, "pid")); err == nil {
 		t.Errorf("the sandbox's pid file (%s) outlives make sandbox-stop", pid)
 	}
-}
-
-func goEnv(t *testing.T, name string) string {
-	t.Helper()
-	out, err := exec.Command("go", "env", name).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(out))
 }
 
 // The runbook's elevate init writes a repository that elevate policy lint

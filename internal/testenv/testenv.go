@@ -6,6 +6,7 @@ package testenv
 import (
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -33,4 +34,15 @@ func RequireTool(t testing.TB, install string, names ...string) string {
 	}
 	Missing(t, names[0], install)
 	return ""
+}
+
+// GoEnv is `go env name`: what a test hands a child go command so that it
+// shares this run's caches.
+func GoEnv(t testing.TB, name string) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", name).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
 }
