@@ -215,8 +215,15 @@ func AssumeRoleInput(s Session) (*sts.AssumeRoleInput, error) {
 func tag(key, value string) types.Tag {
 	return types.Tag{
 		Key:   aws.String(key),
-		Value: aws.String(truncate(sanitize(value, isTagRune, '-'), maxTagValueLen)),
+		Value: aws.String(TagValue(value)),
 	}
+}
+
+// TagValue is value as a session tag carries it: at most 256 characters
+// of STS's set [\p{L}\p{Z}\p{N}_.:/=+\-@], others replaced by '-'.
+// CloudTrail logs the tag so, and a reader of the logs compares with it.
+func TagValue(value string) string {
+	return truncate(sanitize(value, isTagRune, '-'), maxTagValueLen)
 }
 
 // isSessionNameRune reports whether r is in STS's [\w+=,.@-] (ASCII \w).

@@ -48,7 +48,8 @@ func startMoto(t testing.TB, moto string, noAuthCalls int, logf *os.File) (strin
 	port := freePort(t)
 	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
 	cmd := exec.Command(moto, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	cmd.Env = os.Environ()
+	// Later entries win: the caller's own PYTHONPATH is read by motoFix.
+	cmd.Env = append(os.Environ(), "ELEVATE_MOTO_PYTHONPATH="+os.Getenv("PYTHONPATH"), "PYTHONPATH="+motoFixes(t))
 	if noAuthCalls >= 0 {
 		cmd.Env = append(cmd.Env, fmt.Sprintf("INITIAL_NO_AUTH_ACTION_COUNT=%d", noAuthCalls))
 	}
@@ -79,6 +80,47 @@ func startMoto(t testing.TB, moto string, noAuthCalls int, logf *os.File) (strin
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// motoFix corrects moto's check of SigV4 signatures: it reads a request's
+// query decoded ("prefix=a/b/") and signs it as is, where SigV4 encodes
+// every value ("prefix=a%2Fb%2F"), so every signed ListObjectsV2 with a
+// prefix or a delimiter fails. It then runs the sitecustomize of the
+// caller's own PYTHONPATH, if any (a test's corrections of its own).
+const motoFix = `import os, sys
+from urllib.parse import quote, unquote
+import moto.iam.access_control as ac
+
+_create = ac.IAMRequestBase._create_aws_request
+
+def _create_aws_request(self):
+    path, sep, query = self._path.partition("?")
+    if sep:
+        parts = []
+        for kv in query.split("&"):
+            k, eq, v = kv.partition("=")
+            parts.append(quote(unquote(k), safe="-_.~") + eq + quote(unquote(v), safe="-_.~"))
+        self._path = path + "?" + "&".join(parts)
+    return _create(self)
+
+ac.IAMRequestBase._create_aws_request = _create_aws_request
+
+for d in os.environ.get("ELEVATE_MOTO_PYTHONPATH", "").split(os.pathsep):
+    f = os.path.join(d, "sitecustomize.py")
+    if d and os.path.exists(f):
+        sys.path.insert(0, d)
+        exec(compile(open(f).read(), f, "exec"))
+`
+
+// motoFixes is a PYTHONPATH whose sitecustomize applies motoFix, then
+// the one on the caller's PYTHONPATH.
+func motoFixes(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "sitecustomize.py"), []byte(motoFix), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // freePort is a loopback TCP port nothing listens on, below the kernel's

@@ -1,0 +1,431 @@
+package activity
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Summary is what a grant's sessions did, as CloudTrail recorded it. Every
+// string in it was read from a log file: whoever shows it escapes it.
+// Lists are bounded (the most frequent or the earliest first); the counts
+// are whole.
+type Summary struct {
+	Request string   `json:"request"`
+	Targets []Target `json:"targets"`
+	// Start and End are the window the events were kept in.
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	// ReadAt is when the log files were read; Files how many.
+	ReadAt time.Time `json:"read_at"`
+	Files  int       `json:"files"`
+	// Sessions counts the grant's sessions that made a call; Calls every
+	// call they made (console sign-ins included).
+	Sessions     int        `json:"sessions"`
+	Calls        int        `json:"calls"`
+	First        *time.Time `json:"first,omitempty"`
+	Last         *time.Time `json:"last,omitempty"`
+	Regions      []string   `json:"regions,omitempty"`
+	Errors       int        `json:"errors"`
+	AccessDenied int        `json:"access_denied"`
+	// Actions are the calls by service:action, most first.
+	Actions []ActionCount `json:"actions,omitempty"`
+	// Failures are the errors by action and code, access denied first.
+	Failures []Failure `json:"failures,omitempty"`
+	// Written are the resources that successful writes named.
+	Written []Resource `json:"written,omitempty"`
+	// SignIns are the console sign-ins, earliest first.
+	SignIns []Event `json:"console_sign_ins,omitempty"`
+	// Sensitive are the calls that matched the sensitive actions, earliest
+	// first; SensitiveCalls counts all of them.
+	Sensitive      []Event `json:"sensitive,omitempty"`
+	SensitiveCalls int     `json:"sensitive_calls"`
+	// Timeline is the calls per hour.
+	Timeline []Hour `json:"timeline,omitempty"`
+	// Problems are what could not be read (a file, a listing, the bucket):
+	// the summary holds everything else.
+	Problems []string `json:"problems,omitempty"`
+}
+
+// Target is one role of the grant, in its account.
+type Target struct {
+	AccountID string `json:"account_id"`
+	Role      string `json:"role"`
+}
+
+// ActionCount is one action's calls.
+type ActionCount struct {
+	Action string `json:"action"`
+	Calls  int    `json:"calls"`
+	Errors int    `json:"errors,omitempty"`
+}
+
+// Failure is one action's errors of one code.
+type Failure struct {
+	Action       string `json:"action"`
+	Code         string `json:"code"`
+	Count        int    `json:"count"`
+	AccessDenied bool   `json:"access_denied,omitempty"`
+}
+
+// Resource is one resource written, and how many calls wrote it.
+type Resource struct {
+	ARN   string `json:"arn"`
+	Type  string `json:"type,omitempty"`
+	Calls int    `json:"calls"`
+}
+
+// Event is one call worth listing on its own.
+type Event struct {
+	At      time.Time `json:"at"`
+	Action  string    `json:"action"`
+	Region  string    `json:"region,omitempty"`
+	Account string    `json:"account_id,omitempty"`
+	Error   string    `json:"error,omitempty"`  // the error code, if it failed
+	Result  string    `json:"result,omitempty"` // a sign-in's outcome
+}
+
+// Hour is the calls of one hour (UTC).
+type Hour struct {
+	At     time.Time `json:"at"`
+	Calls  int       `json:"calls"`
+	Errors int       `json:"errors,omitempty"`
+}
+
+// Used reports whether any session of the grant made a call.
+func (s *Summary) Used() bool { return s.Calls > 0 }
+
+// Bounds of a summary's lists, and of every value taken from a log file.
+const (
+	maxActions   = 40
+	maxFailures  = 15
+	maxWritten   = 15
+	maxSignIns   = 10
+	maxSensitive = 20
+	maxHours     = 24 * 7
+	maxRegions   = 40
+	maxProblems  = 10
+	maxValue     = 160 // bytes of one value read from a log file
+	// An aggregate keeps more than it shows, so that partial ones merge
+	// into the same answer however files are split among readers.
+	keepDistinct = 2000
+)
+
+// DefaultSensitive are the actions a summary calls out when eligibility.yaml
+// lists none: IAM writes, deletes, security-group and KMS changes.
+var DefaultSensitive = []string{
+	"iam:Add*", "iam:Attach*", "iam:Change*", "iam:Create*", "iam:Deactivate*", "iam:Delete*", "iam:Detach*",
+	"iam:Enable*", "iam:Put*", "iam:Remove*", "iam:Reset*", "iam:Set*", "iam:Tag*", "iam:Untag*", "iam:Update*", "iam:Upload*",
+	"*:Delete*",
+	"ec2:AuthorizeSecurityGroup*", "ec2:RevokeSecurityGroup*", "ec2:CreateSecurityGroup", "ec2:ModifySecurityGroupRules",
+	"ec2:UpdateSecurityGroupRuleDescriptions*",
+	"kms:Cancel*", "kms:Create*", "kms:Disable*", "kms:Enable*", "kms:Import*", "kms:Put*", "kms:Replicate*",
+	"kms:Retire*", "kms:Revoke*", "kms:Schedule*", "kms:Tag*", "kms:Untag*", "kms:Update*",
+}
+
+// matchAction reports whether action (service:Name) matches pattern, an
+// IAM action pattern whose only wildcard is *, case-insensitively as IAM
+// compares actions.
+func matchAction(pattern, action string) bool {
+	return wildcard(strings.ToLower(pattern), strings.ToLower(action))
+}
+
+func wildcard(p, s string) bool {
+	star, next := -1, 0
+	i, j := 0, 0
+	for j < len(s) {
+		switch {
+		case i < len(p) && p[i] == '*':
+			star, next = i, j
+			i++
+		case i < len(p) && p[i] == s[j]:
+			i++
+			j++
+		case star >= 0:
+			next++
+			i, j = star+1, next
+		default:
+			return false
+		}
+	}
+	for i < len(p) && p[i] == '*' {
+		i++
+	}
+	return i == len(p)
+}
+
+// isAccessDenied reports whether an error code is a refusal of access,
+// which services spell in several ways.
+func isAccessDenied(code string) bool {
+	c := strings.ToLower(code)
+	return strings.Contains(c, "accessdenied") || strings.Contains(c, "unauthorized") || c == "forbidden"
+}
+
+// isWrite reports whether r changed something: CloudTrail's readOnly, or
+// where a service leaves it out, a name that is not a read's.
+func (r *record) isWrite() bool {
+	if r.ReadOnly != nil {
+		return !*r.ReadOnly
+	}
+	for _, read := range []string{"Get", "List", "Describe", "Head", "Lookup", "Search", "BatchGet", "Select", "Query", "Scan"} {
+		if strings.HasPrefix(r.EventName, read) {
+			return false
+		}
+	}
+	return true
+}
+
+// value bounds a string read from a log file and drops its control
+// characters; escaping for where it is shown is the shower's.
+func value(s string) string { return bounded(s, maxValue) }
+
+// bounded is s without control characters, cut to n bytes.
+func bounded(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		// Line breaks, escape sequences and bidi controls would let a
+		// value reorder or forge what a person reads.
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Bidi_Control, r) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+	if len(s) > n {
+		cut := n
+		for cut > 0 && (s[cut]&0xc0) == 0x80 {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
+}
+
+// agg adds up the calls of one set of sessions. Aggregates merge: every
+// count adds, and each bounded list keeps the same entries whichever
+// aggregate saw them first.
+type agg struct {
+	calls, errors, denied, sensitiveCalls int
+	first, last                           time.Time
+	regions                               map[string]bool
+	actions                               map[string]*ActionCount
+	failures                              map[[2]string]int
+	written                               map[string]*Resource
+	signIns, sensitive                    []Event
+	hours                                 map[time.Time]*Hour
+}
+
+func newAgg() *agg {
+	return &agg{regions: map[string]bool{}, actions: map[string]*ActionCount{}, failures: map[[2]string]int{},
+		written: map[string]*Resource{}, hours: map[time.Time]*Hour{}}
+}
+
+// add counts one call of the grant's sessions.
+func (a *agg) add(r *record, at time.Time, sensitive []string) {
+	a.calls++
+	if a.first.IsZero() || at.Before(a.first) {
+		a.first = at
+	}
+	if at.After(a.last) {
+		a.last = at
+	}
+	region := value(r.AWSRegion)
+	if len(a.regions) < keepDistinct {
+		a.regions[region] = true
+	}
+	action := value(r.action())
+	code := value(r.ErrorCode)
+	ac := a.actions[action]
+	if ac == nil && len(a.actions) < keepDistinct {
+		ac = &ActionCount{Action: action}
+		a.actions[action] = ac
+	}
+	if ac != nil {
+		ac.Calls++
+	}
+	h := a.hours[at.Truncate(time.Hour)]
+	if h == nil && len(a.hours) < keepDistinct {
+		h = &Hour{At: at.Truncate(time.Hour)}
+		a.hours[h.At] = h
+	}
+	if h != nil {
+		h.Calls++
+	}
+	if code != "" {
+		a.errors++
+		if ac != nil {
+			ac.Errors++
+		}
+		if h != nil {
+			h.Errors++
+		}
+		if isAccessDenied(code) {
+			a.denied++
+		}
+		k := [2]string{action, code}
+		if _, ok := a.failures[k]; ok || len(a.failures) < keepDistinct {
+			a.failures[k]++
+		}
+	}
+	ev := Event{At: at, Action: action, Region: region, Account: value(r.UserIdentity.AccountID), Error: code}
+	if r.isConsoleLogin() {
+		ev.Result = value(r.consoleResult())
+		a.signIns = keepEarliest(append(a.signIns, ev), maxSignIns)
+	}
+	for _, p := range sensitive {
+		if matchAction(p, r.action()) {
+			a.sensitiveCalls++
+			a.sensitive = keepEarliest(append(a.sensitive, ev), maxSensitive)
+			break
+		}
+	}
+	if code == "" && r.isWrite() {
+		for _, res := range r.Resources {
+			arn := value(res.ARN)
+			if arn == "" {
+				continue
+			}
+			w := a.written[arn]
+			if w == nil && len(a.written) < keepDistinct {
+				w = &Resource{ARN: arn, Type: value(res.Type)}
+				a.written[arn] = w
+			}
+			if w != nil {
+				w.Calls++
+			}
+		}
+	}
+}
+
+// keepEarliest bounds list to its n earliest events, letting it grow to
+// 2n between sorts.
+func keepEarliest(list []Event, n int) []Event {
+	if len(list) <= 2*n {
+		return list
+	}
+	sortEvents(list)
+	return slices.Clip(list[:n])
+}
+
+func sortEvents(list []Event) {
+	slices.SortFunc(list, func(a, b Event) int {
+		return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.Action, b.Action), cmp.Compare(a.Region, b.Region),
+			cmp.Compare(a.Account, b.Account), cmp.Compare(a.Error, b.Error), cmp.Compare(a.Result, b.Result))
+	})
+}
+
+// merge adds b into a.
+func (a *agg) merge(b *agg) {
+	if b == nil || b.calls == 0 {
+		return
+	}
+	a.calls += b.calls
+	a.errors += b.errors
+	a.denied += b.denied
+	a.sensitiveCalls += b.sensitiveCalls
+	if a.first.IsZero() || b.first.Before(a.first) {
+		a.first = b.first
+	}
+	if b.last.After(a.last) {
+		a.last = b.last
+	}
+	for r := range b.regions {
+		if len(a.regions) < keepDistinct {
+			a.regions[r] = true
+		}
+	}
+	for k, v := range b.actions {
+		if x := a.actions[k]; x != nil {
+			x.Calls += v.Calls
+			x.Errors += v.Errors
+		} else if len(a.actions) < keepDistinct {
+			c := *v
+			a.actions[k] = &c
+		}
+	}
+	for k, n := range b.failures {
+		if _, ok := a.failures[k]; ok || len(a.failures) < keepDistinct {
+			a.failures[k] += n
+		}
+	}
+	for k, v := range b.written {
+		if x := a.written[k]; x != nil {
+			x.Calls += v.Calls
+		} else if len(a.written) < keepDistinct {
+			c := *v
+			a.written[k] = &c
+		}
+	}
+	for k, v := range b.hours {
+		if x := a.hours[k]; x != nil {
+			x.Calls += v.Calls
+			x.Errors += v.Errors
+		} else if len(a.hours) < keepDistinct {
+			c := *v
+			a.hours[k] = &c
+		}
+	}
+	a.signIns = keepEarliest(append(a.signIns, b.signIns...), maxSignIns)
+	a.sensitive = keepEarliest(append(a.sensitive, b.sensitive...), maxSensitive)
+}
+
+// fill writes a's figures into s, each list sorted and cut to its bound.
+func (a *agg) fill(s *Summary) {
+	s.Calls, s.Errors, s.AccessDenied, s.SensitiveCalls = a.calls, a.errors, a.denied, a.sensitiveCalls
+	if a.calls > 0 {
+		first, last := a.first, a.last
+		s.First, s.Last = &first, &last
+	}
+	for r := range a.regions {
+		s.Regions = append(s.Regions, r)
+	}
+	slices.Sort(s.Regions)
+	s.Regions = cut(s.Regions, maxRegions)
+	for _, v := range a.actions {
+		s.Actions = append(s.Actions, *v)
+	}
+	slices.SortFunc(s.Actions, func(x, y ActionCount) int {
+		return cmp.Or(cmp.Compare(y.Calls, x.Calls), cmp.Compare(x.Action, y.Action))
+	})
+	s.Actions = cut(s.Actions, maxActions)
+	for k, n := range a.failures {
+		s.Failures = append(s.Failures, Failure{Action: k[0], Code: k[1], Count: n, AccessDenied: isAccessDenied(k[1])})
+	}
+	slices.SortFunc(s.Failures, func(x, y Failure) int {
+		if x.AccessDenied != y.AccessDenied {
+			if x.AccessDenied {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.Action, y.Action), cmp.Compare(x.Code, y.Code))
+	})
+	s.Failures = cut(s.Failures, maxFailures)
+	for _, v := range a.written {
+		s.Written = append(s.Written, *v)
+	}
+	slices.SortFunc(s.Written, func(x, y Resource) int {
+		return cmp.Or(cmp.Compare(y.Calls, x.Calls), cmp.Compare(x.ARN, y.ARN))
+	})
+	s.Written = cut(s.Written, maxWritten)
+	s.SignIns = earliest(a.signIns, maxSignIns)
+	s.Sensitive = earliest(a.sensitive, maxSensitive)
+	for _, h := range a.hours {
+		s.Timeline = append(s.Timeline, *h)
+	}
+	slices.SortFunc(s.Timeline, func(x, y Hour) int { return x.At.Compare(y.At) })
+	s.Timeline = cut(s.Timeline, maxHours)
+}
+
+func earliest(list []Event, n int) []Event {
+	out := slices.Clone(list)
+	sortEvents(out)
+	return cut(out, n)
+}
+
+func cut[T any](list []T, n int) []T {
+	if len(list) > n {
+		return list[:n]
+	}
+	return list
+}
