@@ -15,13 +15,13 @@ import (
 // else (request parameters above all) is skipped by the decoder and never
 // kept; the AssumeRole fields are read only from that event.
 type record struct {
-	EventTime    string    `json:"eventTime"` // parsed by at: a bad time skips the record, not the file
-	EventSource  string    `json:"eventSource"`
-	EventName    string    `json:"eventName"`
-	AWSRegion    string    `json:"awsRegion"`
-	ErrorCode    string    `json:"errorCode"`
-	ReadOnly     *bool     `json:"readOnly"`
-	Recipient    string    `json:"recipientAccountId"`
+	EventTime    string `json:"eventTime"` // parsed by at: a bad time skips the record, not the file
+	EventSource  string `json:"eventSource"`
+	EventName    string `json:"eventName"`
+	AWSRegion    string `json:"awsRegion"`
+	ErrorCode    string `json:"errorCode"`
+	ReadOnly     *bool  `json:"readOnly"`
+	Recipient    string `json:"recipientAccountId"`
 	UserIdentity struct {
 		Type           string `json:"type"`
 		ARN            string `json:"arn"`

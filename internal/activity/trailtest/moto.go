@@ -21,7 +21,7 @@ const TrailBucket = "org-trail-logs"
 // Trail is a moto holding a trail's bucket, a reader who may read it and
 // a stranger who may not.
 type Trail struct {
-	Endpoint               string
+	Endpoint                string
 	ReaderKey, ReaderSecret string
 	// StrangerKey may do nothing with the bucket.
 	StrangerKey, StrangerSecret string

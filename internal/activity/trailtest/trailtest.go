@@ -106,8 +106,8 @@ func APICall(s Session, c Call, id string) Record {
 			"type": "AssumedRole", "principalId": "AROAEXAMPLEROLE:" + s.Name, "arn": s.ARN(),
 			"accountId": s.Account, "accessKeyId": key,
 			"sessionContext": map[string]any{
-				"sessionIssuer": map[string]any{"type": "Role", "principalId": "AROAEXAMPLEROLE", "arn": s.RoleARN(), "accountId": s.Account, "userName": s.Role},
-				"attributes":    map[string]any{"creationDate": stamp(c.At.Add(-time.Minute)), "mfaAuthenticated": "false"},
+				"sessionIssuer":  map[string]any{"type": "Role", "principalId": "AROAEXAMPLEROLE", "arn": s.RoleARN(), "accountId": s.Account, "userName": s.Role},
+				"attributes":     map[string]any{"creationDate": stamp(c.At.Add(-time.Minute)), "mfaAuthenticated": "false"},
 				"sourceIdentity": s.SourceIdentity,
 			},
 		},
@@ -145,8 +145,8 @@ func ConsoleLogin(s Session, at time.Time, result, id string) Record {
 		"userIdentity": map[string]any{
 			"type": "AssumedRole", "principalId": "AROAEXAMPLEROLE:" + s.Name, "arn": s.ARN(), "accountId": s.Account,
 			"sessionContext": map[string]any{
-				"sessionIssuer": map[string]any{"type": "Role", "principalId": "AROAEXAMPLEROLE", "arn": s.RoleARN(), "accountId": s.Account, "userName": s.Role},
-				"attributes":    map[string]any{"creationDate": stamp(at.Add(-time.Minute)), "mfaAuthenticated": "false"},
+				"sessionIssuer":  map[string]any{"type": "Role", "principalId": "AROAEXAMPLEROLE", "arn": s.RoleARN(), "accountId": s.Account, "userName": s.Role},
+				"attributes":     map[string]any{"creationDate": stamp(at.Add(-time.Minute)), "mfaAuthenticated": "false"},
 				"sourceIdentity": s.SourceIdentity,
 			},
 		},
