@@ -94,6 +94,38 @@ type Hour struct {
 	Errors int       `json:"errors,omitempty"`
 }
 
+// Shorten drops the last row of the longest list, for a summary that must
+// fit in a comment; false when every list is empty.
+func (s *Summary) Shorten() bool {
+	lens := []int{len(s.Actions), len(s.Failures), len(s.Written), len(s.SignIns), len(s.Sensitive), len(s.Timeline), len(s.Problems)}
+	longest := 0
+	for i, n := range lens {
+		if n > lens[longest] {
+			longest = i
+		}
+	}
+	if lens[longest] == 0 {
+		return false
+	}
+	switch longest {
+	case 0:
+		s.Actions = s.Actions[:len(s.Actions)-1]
+	case 1:
+		s.Failures = s.Failures[:len(s.Failures)-1]
+	case 2:
+		s.Written = s.Written[:len(s.Written)-1]
+	case 3:
+		s.SignIns = s.SignIns[:len(s.SignIns)-1]
+	case 4:
+		s.Sensitive = s.Sensitive[:len(s.Sensitive)-1]
+	case 5:
+		s.Timeline = s.Timeline[:len(s.Timeline)-1]
+	case 6:
+		s.Problems = s.Problems[:len(s.Problems)-1]
+	}
+	return true
+}
+
 // Used reports whether any session of the grant made a call.
 func (s *Summary) Used() bool { return s.Calls > 0 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/elevate-gitops/elevate/internal/activity"
 	"github.com/elevate-gitops/elevate/internal/checkpoint"
 	"github.com/elevate-gitops/elevate/internal/identity"
 	"github.com/elevate-gitops/elevate/internal/outbound"
@@ -65,6 +66,10 @@ type Config struct {
 	// directory holds is a cache, never evidence. Environment only in
 	// production (ELEVATE_STATE_KEY): argv is visible to every user.
 	StateKey string `flag:"state-key" secret:"true"`
+	// ActivityBucket (BUCKET[/PREFIX]) is the organisation trail's bucket:
+	// when a grant's window ends or it is revoked, the broker sums up what
+	// its sessions did there on its PR.
+	ActivityBucket string `flag:"activity-bucket"`
 
 	// OIDCWorkflows are the workflows whose Actions tokens speak for their
 	// actor (comma-separated exact refs); OIDCEvents the events whose runs
@@ -185,6 +190,11 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 			return c, errors.New("--checkpoint-url needs --state-key (ELEVATE_STATE_KEY): a checkpoint is read back only under its MAC")
 		}
 	}
+	if c.ActivityBucket != "" {
+		if _, err := activity.ParseLocation(c.ActivityBucket); err != nil {
+			return c, fmt.Errorf("--activity-bucket: %w", err)
+		}
+	}
 	if c.MaxStaleness < c.SyncInterval {
 		return c, fmt.Errorf("--max-staleness %s is shorter than --sync-interval %s: every broker would be stale between syncs", c.MaxStaleness, c.SyncInterval)
 	}
@@ -242,5 +252,6 @@ func flagSet(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.NotifyTable, "notify-table", "", "DynamoDB table (partition key id, expiry attribute ttl) in which replicas claim each notice and once-per-grant comment, so it is sent once however many run; default: in memory, for one replica")
 	fs.StringVar(&c.StateKey, "state-key", "", "key (at least 32 characters) of the MAC that authenticates the saved state and checkpoints, so a start begins from the newest verified checkpoint; without it every start reads GitHub's record from the anchor (set ELEVATE_STATE_KEY, not the flag)")
 	fs.StringVar(&c.CheckpointURL, "checkpoint-url", "", "s3://BUCKET/KEY where every replica writes the ledger's verified checkpoint after each verified sync and a new instance starts from it (needs --state-key); default: the state directory")
+	fs.StringVar(&c.ActivityBucket, "activity-bucket", "", "BUCKET[/PREFIX] of the organisation's CloudTrail trail: when a grant's window ends or it is revoked, its sessions' calls are summed up in one comment on its PR (read with the broker's role: s3:ListBucket and s3:GetObject)")
 	return fs
 }

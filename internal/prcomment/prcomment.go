@@ -22,6 +22,7 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/elevate-gitops/elevate/internal/activity"
 	"github.com/elevate-gitops/elevate/internal/githubapi"
 )
 
@@ -131,6 +132,44 @@ func SessionsMarker(grant string) string { return "<!-- elevate:sessions " + gra
 // EndedMarker marks the comment about one grant's ended sessions.
 func EndedMarker(grant string) string { return "<!-- elevate:ended-sessions " + grant + " -->" }
 
+// ActivityMarker marks the comment about what one grant's sessions did.
+func ActivityMarker(grant string) string { return "<!-- elevate:activity " + grant + " -->" }
+
+// maxComment is what elevate writes in one comment at most, under
+// GitHub's 65,536 characters.
+const maxComment = 60000
+
+// ActivityBody is the activity comment of grant: the summary for people,
+// and the same summary sealed for the audit. A summary too long for a
+// comment loses rows of its lists, the longest first, until it fits.
+func (k *Key) ActivityBody(grant string, s *activity.Summary) string {
+	for {
+		body := ActivityMarker(grant) + "\n" + s.Markdown() + k.seal(kindActivity, grant, s) + "\n"
+		if len(body) <= maxComment || !s.Shorten() {
+			return body
+		}
+	}
+}
+
+// ParseActivity reads the state of grant's activity comment, when it
+// verifies under k.
+func (k *Key) ParseActivity(grant, body string) (s activity.Summary, ok bool) {
+	if !k.open(kindActivity, grant, body, &s) {
+		return activity.Summary{}, false
+	}
+	return s, true
+}
+
+// ActivityOf is the verified activity summary of grant among comments.
+func (k *Key) ActivityOf(comments []*github.IssueComment, grant string) (activity.Summary, bool) {
+	return first(k, comments, func(body string) (activity.Summary, bool) { return k.ParseActivity(grant, body) })
+}
+
+// MineActivity matches grant's activity comment that elevate wrote.
+func (k *Key) MineActivity(grant string) func(*github.IssueComment) bool {
+	return k.mine(kindActivity, grant, ActivityMarker(grant))
+}
+
 // Session is one issuance, as its PR is told of it.
 type Session struct {
 	Login, Via    string // who, and how they proved it ("a GitHub user token", "GitHub Actions workflow …")
@@ -182,6 +221,7 @@ const (
 	kindSessions = "sessions"
 	kindEnded    = "ended"
 	kindMerge    = "merge"
+	kindActivity = "activity"
 )
 
 // SessionsBody is the sessions comment of grant.
