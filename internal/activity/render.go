@@ -55,8 +55,12 @@ func (s *Summary) Markdown() string {
 	for _, t := range s.Targets {
 		roles = append(roles, fmt.Sprintf("role %s in %s", code(t.Role, false), t.AccountID))
 	}
-	fmt.Fprintf(&b, "🔎 **elevate: what %s was used for**, from CloudTrail: %s, window %s – %s.\n\n",
+	fmt.Fprintf(&b, "🔎 **elevate: what %s was used for**, from CloudTrail: %s, window %s – %s",
 		code(s.Request, false), strings.Join(roles, ", "), stamp(s.Start), stamp(s.End))
+	if s.Revoked != nil {
+		fmt.Fprintf(&b, ", **revoked at %s**", stamp(*s.Revoked))
+	}
+	b.WriteString(".\n\n")
 	if !s.Used() {
 		fmt.Fprintf(&b, "**Not used:** no call of its sessions was found in %s.\n", plural(s.Files, "log file"))
 	} else {
@@ -148,6 +152,9 @@ func (s *Summary) Table(w io.Writer) error {
 		p("target\trole %s in %s\n", t.Role, t.AccountID)
 	}
 	p("window\t%s – %s\n", stamp(s.Start), stamp(s.End))
+	if s.Revoked != nil {
+		p("revoked\t%s\n", stamp(*s.Revoked))
+	}
 	p("read\t%s at %s\n", plural(s.Files, "log file"), stamp(s.ReadAt))
 	if !s.Used() {
 		p("used\tno: no call of its sessions was found\n")

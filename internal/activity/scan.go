@@ -63,9 +63,9 @@ type Grant struct {
 	ID      string
 	Login   string // the requester: the sessions' name starts with it
 	Targets []Target
-	// Start and End are the window; End is the revocation's time when the
-	// grant was revoked first.
-	Start, End time.Time
+	// Start and End are the window; Revoked is when the grant was revoked,
+	// if it was: its sessions may still call (and be refused) until End.
+	Start, End, Revoked time.Time
 	// Issued are the sessions the broker issued, where it still knows
 	// them; the scan finds the others in AssumeRole events.
 	Issued []Issued
@@ -123,6 +123,10 @@ func Scan(ctx context.Context, b Bucket, loc Location, g Grant, o Options) (*Sum
 		o.MaxFiles = 100000
 	}
 	s := &Summary{Request: g.ID, Targets: g.Targets, Start: g.Start.UTC(), End: g.End.UTC(), ReadAt: o.Now.UTC()}
+	if !g.Revoked.IsZero() {
+		r := g.Revoked.UTC()
+		s.Revoked = &r
+	}
 	sc := &scan{b: b, loc: loc, g: g, o: o, sum: s}
 	files := sc.list(ctx)
 	if err := ctx.Err(); err != nil {

@@ -133,9 +133,13 @@ func TestScanStory(t *testing.T) {
 
 	t.Run("revoked", func(t *testing.T) {
 		g := storyGrant(trailtest.RevokedID)
+		g.Revoked = trailtest.Revoked
 		s := scan(t, g)
 		if s.Calls != 2 || s.AccessDenied != 1 {
 			t.Errorf("calls %d denied %d, want the read and the refused termination after the revocation", s.Calls, s.AccessDenied)
+		}
+		if md := s.Markdown(); !strings.Contains(md, "**revoked at 2026-11-20T23:30:00Z**") {
+			t.Errorf("the comment does not say it was revoked:\n%s", md)
 		}
 	})
 

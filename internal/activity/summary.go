@@ -18,6 +18,9 @@ type Summary struct {
 	// Start and End are the window the events were kept in.
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
+	// Revoked is when the grant was revoked, if it was: its sessions' calls
+	// after it are kept (refusals, or a Deny that did not hold).
+	Revoked *time.Time `json:"revoked,omitempty"`
 	// ReadAt is when the log files were read; Files how many.
 	ReadAt time.Time `json:"read_at"`
 	Files  int       `json:"files"`

@@ -21,9 +21,11 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/google/go-github/v60/github"
 
+	"github.com/elevate-gitops/elevate/internal/activity"
 	"github.com/elevate-gitops/elevate/internal/awscreds"
 	"github.com/elevate-gitops/elevate/internal/checkpoint"
 	"github.com/elevate-gitops/elevate/internal/claim"
@@ -347,6 +349,22 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 				},
 				Failed: func([]endsession.Ended, error) { srv.Metrics.endErrors.Inc() }}}
 	}
+	if cfg.ActivityBucket != "" {
+		if repo == nil {
+			logger.Warn("--activity-bucket is set without --repo: no PR to tell of a grant's activity, so the trail is not read")
+		} else {
+			loc, err := activity.ParseLocation(cfg.ActivityBucket)
+			if err != nil {
+				return nil, fmt.Errorf("--activity-bucket: %w", err)
+			}
+			bucket, err := openTrail(ctx, cfg.Region, awsOpts)
+			if err != nil {
+				return nil, err
+			}
+			syncer.Activity = newActivityReporter(bg, bucket, loc, repo, once, claims, key, logger, srv.Metrics.activityIncomplete.Inc)
+			srv.Activity = syncer.Activity
+		}
+	}
 	if cfg.IdentityCenter {
 		a := &assigner{logger: logger, prLink: prLink, ctx: bg, members: members}
 		if repo != nil {
@@ -360,6 +378,20 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 		syncer.Assign, srv.Assignments = a, a
 	}
 	return &Broker{Server: srv, Syncer: syncer, Ledger: led, Checker: checker, Notifier: notifier, repos: repos, cfg: cfg}, nil
+}
+
+// openTrail is the S3 client the trail's log files are read with: the
+// broker's own AWS credentials; AWS_ENDPOINT_URL_S3 is honoured.
+// The bucket's region is the environment's (AWS_REGION), else --region.
+func openTrail(ctx context.Context, region string, awsOpts []func(*config.LoadOptions) error) (*s3.Client, error) {
+	cfg, err := config.LoadDefaultConfig(ctx, awsOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("load the AWS configuration for --activity-bucket: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = region
+	}
+	return checkpoint.S3Client(cfg), nil
 }
 
 // checkpointWarnings says, for /healthz, that checkpoints were ignored,
@@ -524,7 +556,9 @@ type Syncer struct {
 	Notices *notices
 	// Assign, when set, reconciles Identity Center's assignments.
 	Assign *assigner
-	Now    func() time.Time
+	// Activity, when set, sums up ended grants' sessions on their PRs.
+	Activity *activityReporter
+	Now      func() time.Time
 	// SyncEvery and HeadEvery are the loops' intervals, for Fresh.
 	SyncEvery, HeadEvery time.Duration
 	// Backoff paces the syncs after a failed one.
@@ -673,6 +707,9 @@ func (s *Syncer) afterSync(ctx context.Context) {
 	if s.Assign != nil {
 		s.Assign.round(ctx, s.Ledger, s.now())
 	}
+	if s.Activity != nil {
+		s.Activity.check(s.Ledger, s.now())
+	}
 }
 
 // assignRound reconciles Identity Center at a window boundary, one check
@@ -790,6 +827,11 @@ func (s *Syncer) Tick(ctx context.Context) string {
 		return ""
 	}
 	s.afterSync(ctx)
+	if s.Activity != nil {
+		// Nothing runs between invocations: the reads it started finish
+		// now, or are read again at the next tick.
+		s.Activity.Wait(ctx)
+	}
 	if x := s.Ledger.Index(); x != nil {
 		return x.Head
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/elevate-gitops/elevate/internal/activity"
 	"github.com/elevate-gitops/elevate/internal/awscreds"
 	"github.com/elevate-gitops/elevate/internal/brokerapi"
 	"github.com/elevate-gitops/elevate/internal/custody"
@@ -84,6 +85,9 @@ type Server struct {
 
 	// Usage, when set, tells each grant's PR of its sessions, afterwards.
 	Usage *usage
+	// Activity, when set, remembers the sessions issued, whose keys its
+	// summaries of the trail look for.
+	Activity *activityReporter
 	// Assignments, with --identity-center, says where each permission-set
 	// target's account assignment is, for GET /v1/grants.
 	Assignments interface {
@@ -423,6 +427,8 @@ func (s *Server) withGrant(w http.ResponseWriter, r *http.Request, kind string, 
 		return id.Login, aerr
 	}
 	s.Metrics.issued.WithLabelValues(kind).Inc()
+	s.Activity.Issued(is.found.Grant.ID, activity.Issued{AccessKeyID: is.creds.AccessKeyID,
+		ARN: "arn:aws:sts::" + is.session.AccountID + ":assumed-role/" + is.session.Role + "/" + is.sessionName})
 	s.Usage.Record(session{Grant: is.found.Grant.ID, PR: is.found.Verification.PR, Session: prcomment.Session{
 		Account: is.found.Target.Account, Role: is.session.Role, Login: id.Login, Via: via(id), At: s.Now(), Until: is.creds.Expiration}})
 	s.Logger.Info("issued",

@@ -79,9 +79,14 @@ func OpenS3(ctx context.Context, raw string, optFns ...func(*config.LoadOptions)
 	if err != nil {
 		return nil, fmt.Errorf("load the AWS configuration for %s: %w", raw, err)
 	}
-	// Path-style addressing works with every endpoint, S3's own and an
-	// emulator's on loopback alike.
-	return NewS3(s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle, o.DisableLogOutputChecksumValidationSkipped = true, true }), bucket, key), nil
+	return NewS3(S3Client(cfg), bucket, key), nil
+}
+
+// S3Client is the S3 client of elevate's buckets under cfg. Path-style
+// addressing works with every endpoint, S3's own and an emulator's on
+// loopback alike.
+func S3Client(cfg aws.Config) *s3.Client {
+	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle, o.DisableLogOutputChecksumValidationSkipped = true, true })
 }
 
 // NewS3 is the checkpoint in bucket under key.

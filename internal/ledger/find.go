@@ -520,6 +520,54 @@ func revokedError(r *Removal) *RevokedError {
 	return e
 }
 
+// Window is a verified grant's window, with its targets.
+type Window struct {
+	ID      string
+	PR      int
+	UserID  int64
+	Login   string
+	Targets []request.Target
+	// Start and End are the window; RevokedAt is set when the file was
+	// deleted by a revocation.
+	Start, End, RevokedAt time.Time
+}
+
+// Windows lists, from cached verdicts only, the verified grants whose
+// window is open at now or ahead, or closed or revoked within lookBack:
+// what must be acted on at a window's boundaries, and what ended recently
+// enough to still be undone or told.
+func (l *Ledger) Windows(now time.Time, lookBack time.Duration) []Window {
+	x := l.Index()
+	if x == nil {
+		return nil
+	}
+	since := now.Add(-lookBack)
+	var out []Window
+	add := func(g *Grant, revokedAt time.Time) {
+		if g.Request == nil {
+			return
+		}
+		v, ok := l.cached(g)
+		if !ok || !v.OK || v.AuthorID == 0 {
+			return
+		}
+		start, end := g.Request.Window(v.MergedAt)
+		if !end.After(since) || (!revokedAt.IsZero() && !revokedAt.After(since)) {
+			return
+		}
+		out = append(out, Window{ID: g.ID, PR: v.PR, UserID: v.AuthorID, Login: v.AuthorLogin, Targets: g.Request.AllTargets(), Start: start, End: end, RevokedAt: revokedAt})
+	}
+	for _, g := range x.grants {
+		add(g, time.Time{})
+	}
+	for _, r := range x.removed {
+		if r.Added.After != "" {
+			add(r.grant(), r.At)
+		}
+	}
+	return out
+}
+
 // SetTarget is one Identity Center permission-set target of a verified
 // grant.
 type SetTarget struct {
@@ -533,41 +581,16 @@ type SetTarget struct {
 	Start, End, RevokedAt time.Time
 }
 
-// SetTargets lists, from cached verdicts only, the permission-set targets
-// of verified grants whose window is open at now or ahead, or closed or
-// revoked within lookBack: what Identity Center's assignments must match,
-// and what ended recently enough to still be undone.
+// SetTargets lists the permission-set targets of Windows(now, lookBack):
+// what Identity Center's assignments must match, and what ended recently
+// enough to still be undone.
 func (l *Ledger) SetTargets(now time.Time, lookBack time.Duration) []SetTarget {
-	x := l.Index()
-	if x == nil {
-		return nil
-	}
-	since := now.Add(-lookBack)
 	var out []SetTarget
-	add := func(g *Grant, revokedAt time.Time) {
-		if g.Request == nil {
-			return
-		}
-		v, ok := l.cached(g)
-		if !ok || !v.OK || v.AuthorID == 0 {
-			return
-		}
-		start, end := g.Request.Window(v.MergedAt)
-		if !end.After(since) || (!revokedAt.IsZero() && !revokedAt.After(since)) {
-			return
-		}
-		for _, t := range g.Request.AllTargets() {
+	for _, w := range l.Windows(now, lookBack) {
+		for _, t := range w.Targets {
 			if t.IsPermissionSet() {
-				out = append(out, SetTarget{ID: g.ID, PR: v.PR, UserID: v.AuthorID, Login: v.AuthorLogin, Target: t, Start: start, End: end, RevokedAt: revokedAt})
+				out = append(out, SetTarget{ID: w.ID, PR: w.PR, UserID: w.UserID, Login: w.Login, Target: t, Start: w.Start, End: w.End, RevokedAt: w.RevokedAt})
 			}
-		}
-	}
-	for _, g := range x.grants {
-		add(g, time.Time{})
-	}
-	for _, r := range x.removed {
-		if r.Added.After != "" {
-			add(r.grant(), r.At)
 		}
 	}
 	return out

@@ -38,17 +38,8 @@ func StartMoto(t testing.TB, files map[string][]byte) Trail {
 	setup := 1 + len(files) + 2*2 + 1
 	endpoint := testenv.StartMoto(t, setup)
 	ctx := context.Background()
-	cfg := Config(endpoint, "setup", "setup")
-	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
-	iamc := iam.NewFromConfig(cfg)
-	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(TrailBucket)}); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range slices.Sorted(maps.Keys(files)) {
-		if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(TrailBucket), Key: aws.String(k), Body: bytes.NewReader(files[k])}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	Upload(t, endpoint, true, files)
+	iamc := iam.NewFromConfig(Config(endpoint, "setup", "setup"))
 	user := func(name string) (string, string) {
 		if _, err := iamc.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(name)}); err != nil {
 			t.Fatal(err)
@@ -66,6 +57,24 @@ func StartMoto(t testing.TB, files map[string][]byte) Trail {
 		t.Fatal(err)
 	}
 	return tr
+}
+
+// Upload puts files in TrailBucket at endpoint, creating the bucket first
+// when create is set.
+func Upload(t testing.TB, endpoint string, create bool, files map[string][]byte) {
+	t.Helper()
+	ctx := context.Background()
+	s3c := Client(endpoint, "setup", "setup")
+	if create {
+		if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(TrailBucket)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(files)) {
+		if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(TrailBucket), Key: aws.String(k), Body: bytes.NewReader(files[k])}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // Config is an AWS configuration for endpoint with a static key.
