@@ -44,6 +44,7 @@ func NewCmdRoot(f *Factory) *cobra.Command {
 		NewCmdConfigure(f, nil),
 		NewCmdVersion(f, nil),
 		NewCmdInit(f, nil),
+		NewCmdActivity(f, nil),
 	)
 	root.Version = version.Read().String("elevate")
 	root.SetVersionTemplate("{{.Version}}\n")
