@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -100,15 +98,9 @@ func activityRun(ctx context.Context, opts *ActivityOptions) error {
 	if err != nil {
 		return err
 	}
-	dir := opts.Dir
-	if dir == "" {
-		if dir, err = opts.Checkout(ctx); err != nil {
-			return err
-		}
-	}
-	data, err := os.ReadFile(filepath.Join(dir, eligibility.File))
+	dir, data, err := checkoutPolicy(ctx, opts.Dir, opts.Checkout)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", eligibility.File, err)
+		return err
 	}
 	policy, err := eligibility.Parse(eligibility.File, data)
 	if err != nil {

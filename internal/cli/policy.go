@@ -45,16 +45,9 @@ func NewCmdPolicy(f *Factory, runF func(context.Context, *PolicyLintOptions) err
 }
 
 func policyLintRun(ctx context.Context, opts *PolicyLintOptions) error {
-	dir := opts.Dir
-	if dir == "" {
-		var err error
-		if dir, err = opts.Checkout(ctx); err != nil {
-			return err
-		}
-	}
-	data, err := os.ReadFile(filepath.Join(dir, eligibility.File))
+	dir, data, err := checkoutPolicy(ctx, opts.Dir, opts.Checkout)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", eligibility.File, err)
+		return err
 	}
 	policy, err := eligibility.Parse(eligibility.File, data)
 	if err != nil {
@@ -95,4 +88,20 @@ func policyLintRun(ctx context.Context, opts *PolicyLintOptions) error {
 	}
 	fmt.Fprintln(opts.IO.ErrOut, "eligibility.yaml: no problems")
 	return nil
+}
+
+// checkoutPolicy is the access repository's checkout (dir, else the one
+// checkout finds) and the eligibility.yaml in it.
+func checkoutPolicy(ctx context.Context, dir string, checkout func(context.Context) (string, error)) (string, []byte, error) {
+	if dir == "" {
+		var err error
+		if dir, err = checkout(ctx); err != nil {
+			return "", nil, err
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(dir, eligibility.File))
+	if err != nil {
+		return "", nil, fmt.Errorf("read %s: %w", eligibility.File, err)
+	}
+	return dir, data, nil
 }
