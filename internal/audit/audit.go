@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/elevate-gitops/elevate/internal/activity"
 	"github.com/elevate-gitops/elevate/internal/brokerapi"
 	"github.com/elevate-gitops/elevate/internal/custody"
 	"github.com/elevate-gitops/elevate/internal/eligibility"
@@ -115,6 +116,11 @@ type Entry struct {
 	FirstUsedBy   string
 	Sessions      int
 	SessionsEnded time.Time
+	// Activity is what the grant's sessions did, as CloudTrail recorded it,
+	// from the broker's verified activity comment; nil without one. Every
+	// string in it was read from a log file: whoever shows it escapes it.
+	// It covers the whole request, so each of its targets' rows holds it.
+	Activity *activity.Summary
 	// Extends is the grant whose window this one continues without a gap
 	// (elevate extend): same requester, account and role, starting where it
 	// ends; ExtendedBy lists the grants that continue this one.
@@ -556,7 +562,7 @@ func (v *version) settle(now time.Time, offline bool) {
 }
 
 // story reads, from the broker's comments that key verifies, how the grant
-// was used and whether its sessions were ended.
+// was used, what its sessions did and whether they were ended.
 func (v *version) story(key *prcomment.Key) {
 	e := v.Entry
 	if st, ok := key.Sessions(v.comments, e.ID); ok {
@@ -564,6 +570,9 @@ func (v *version) story(key *prcomment.Key) {
 	}
 	if ended, ok := key.EndedOf(v.comments, e.ID); ok {
 		e.SessionsEnded = ended.Before
+	}
+	if s, ok := key.ActivityOf(v.comments, e.ID); ok {
+		e.Activity = &s
 	}
 }
 

@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-github/v60/github"
 
+	"github.com/elevate-gitops/elevate/internal/activity"
 	"github.com/elevate-gitops/elevate/internal/audit"
 	"github.com/elevate-gitops/elevate/internal/githubapi"
 	"github.com/elevate-gitops/elevate/internal/githubapi/githubfake"
@@ -232,5 +234,175 @@ func TestAuditSurvivesAPRWithThousandsOfComments(t *testing.T) {
 	}
 	if !strings.Contains(table.String(), "comments past the first 3,000 not read on #11") {
 		t.Errorf("the table does not say what it skipped:\n%s", table.String())
+	}
+}
+
+// bobReadOnlyUse is what CloudTrail recorded of bob's read-only grant in
+// staging (2026-11-15 12:00 to 16:00): 53 calls in four hours, a console
+// sign-in, IAM deletes refused, and an action whose name is markup, as a
+// forged event name would carry into a log file.
+func bobReadOnlyUse() activity.Summary {
+	at := func(hhmmss string) time.Time {
+		t, err := time.Parse(time.DateTime, "2026-11-15 "+hhmmss)
+		if err != nil {
+			panic(err)
+		}
+		return t
+	}
+	first, last := at("12:05:13"), at("16:02:40")
+	return activity.Summary{
+		Request: "staging/2026-11/bob-readonly", Targets: []activity.Target{{AccountID: "222222222222", Role: "ReadOnly"}},
+		Start: at("12:00:00"), End: at("16:00:00"), ReadAt: at("18:30:00"), Files: 41,
+		Sessions: 2, Calls: 53, First: &first, Last: &last, Regions: []string{"eu-west-1", "us-east-1"},
+		Errors: 5, AccessDenied: 4, SensitiveCalls: 3,
+		Actions: []activity.ActionCount{
+			{Action: "ecs:DescribeServices", Calls: 20}, {Action: "logs:FilterLogEvents", Calls: 18, Errors: 1},
+			{Action: "ecs:DescribeTasks", Calls: 8, Errors: 1}, {Action: "cloudformation:DescribeStackEvents", Calls: 3},
+			{Action: "iam:DeleteRolePolicy", Calls: 2, Errors: 2}, {Action: "iam:Delete<img src=x onerror=alert(1)>", Calls: 1, Errors: 1},
+			{Action: "signin:ConsoleLogin", Calls: 1},
+		},
+		Failures: []activity.Failure{
+			{Action: "iam:DeleteRolePolicy", Code: "AccessDenied", Count: 2, AccessDenied: true},
+			{Action: "iam:Delete<img src=x onerror=alert(1)>", Code: "AccessDenied", Count: 1, AccessDenied: true},
+			{Action: "logs:FilterLogEvents", Code: "AccessDeniedException", Count: 1, AccessDenied: true},
+			{Action: "ecs:DescribeTasks", Code: "ThrottlingException", Count: 1},
+		},
+		SignIns: []activity.Event{{At: first, Action: "signin:ConsoleLogin", Region: "us-east-1", Account: "222222222222", Result: "Success"}},
+		Sensitive: []activity.Event{
+			{At: at("13:12:09"), Action: "iam:DeleteRolePolicy", Region: "us-east-1", Account: "222222222222", Error: "AccessDenied"},
+			{At: at("13:12:31"), Action: "iam:DeleteRolePolicy", Region: "us-east-1", Account: "222222222222", Error: "AccessDenied"},
+			{At: at("15:40:00"), Action: "iam:Delete<img src=x onerror=alert(1)>", Region: "eu-west-1", Account: "222222222222", Error: "AccessDenied"},
+		},
+		Timeline: []activity.Hour{
+			{At: at("12:00:00"), Calls: 14}, {At: at("13:00:00"), Calls: 31, Errors: 4},
+			{At: at("15:00:00"), Calls: 6, Errors: 1}, {At: at("16:00:00"), Calls: 2},
+		},
+	}
+}
+
+// daveEmergencyUse is the trail of dave's emergency grant: no call of its
+// sessions, in the log files that could be read.
+func daveEmergencyUse() activity.Summary {
+	start := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	return activity.Summary{
+		Request: "prod/2026-11/dave-admin-inc10", Targets: []activity.Target{{AccountID: "111111111111", Role: "Admin"}},
+		Start: start, End: start.Add(30 * time.Minute), ReadAt: start.Add(3 * hour), Files: 3,
+		Problems: []string{"s3://trail/AWSLogs/111111111111/CloudTrail/eu-west-1/2026/11/22/111111111111_CloudTrail_eu-west-1_20261122T1215Z_x.json.gz: AccessDenied"},
+	}
+}
+
+// usedReport is gitHubReport read with the comment key, where elevate's App
+// told on bob's read-only grant's PR (#17) how it was used and what its
+// sessions did, and on dave's emergency PR (#13) that its sessions made no
+// call.
+func usedReport(t *testing.T) *audit.Report {
+	t.Helper()
+	h := newHistory(t)
+	f, _ := gitHub(t, h)
+	f.AddPull(&github.PullRequest{
+		Number: github.Int(17), State: github.String("closed"), Merged: github.Bool(true), User: &github.User{ID: github.Int64(2), Login: github.String("bob")},
+		MergedAt: &github.Timestamp{Time: h.at[h.sha["bob-ro"]]}, MergeCommitSHA: github.String(h.sha["bob-ro"]),
+		Head: &github.PullRequestBranch{Ref: github.String("req"), SHA: github.String(strings.Repeat("e", 40))},
+		Base: &github.PullRequestBranch{Ref: github.String("main")},
+	}, nil)
+	app := asElevate(t, f)
+	ctx := context.Background()
+	bob, dave := "staging/2026-11/bob-readonly", "prod/2026-11/dave-admin-inc10"
+	use := bobReadOnlyUse()
+	var st prcomment.Sessions
+	for _, at := range []time.Time{*use.First, use.First.Add(2 * hour)} {
+		st.Add(prcomment.Session{Login: "bob", Via: "a GitHub user token", Account: "staging", Role: "ReadOnly", At: at, Until: at.Add(2 * hour)})
+	}
+	unused := daveEmergencyUse()
+	for _, c := range []struct {
+		pr           int
+		marker, body string
+	}{
+		{17, prcomment.SessionsMarker(bob), commentKey.SessionsBody(bob, st)},
+		{17, prcomment.ActivityMarker(bob), commentKey.ActivityBody(bob, &use)},
+		{13, prcomment.ActivityMarker(dave), commentKey.ActivityBody(dave, &unused)},
+	} {
+		if _, err := app.UpsertComment(ctx, c.pr, c.marker, c.body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := audit.Build(ctx, audit.Options{Dir: h.dir, Since: 720 * hour, Now: now, GitHub: app, CommentKey: commentKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// Online, each grant carries what its sessions did, from elevate's
+// activity comment on its PR; a grant without one carries nothing. The
+// formats are in testdata/used.*.golden.
+func TestAuditTellsWhatAGrantsSessionsDid(t *testing.T) {
+	t.Parallel()
+	rep := usedReport(t)
+	want := map[string]activity.Summary{"staging/2026-11/bob-readonly": bobReadOnlyUse(), "prod/2026-11/dave-admin-inc10": daveEmergencyUse()}
+	for _, e := range rep.Entries {
+		w, ok := want[e.ID]
+		switch {
+		case !ok && e.Activity != nil:
+			t.Errorf("%s has activity it did not have: %+v", e.ID, e.Activity)
+		case ok && e.Activity == nil:
+			t.Errorf("%s has no activity", e.ID)
+		case ok:
+			if diff := cmp.Diff(w, *e.Activity); diff != "" {
+				t.Errorf("%s activity (-want +got):\n%s", e.ID, diff)
+			}
+		}
+	}
+}
+
+// An activity comment counts only when elevate's App wrote it for that
+// grant and its state verifies: a writer's copy of a sealed comment, the
+// App's comment edited, and a comment sealed for another grant are all
+// ignored, and without the key none is read.
+func TestAuditIgnoresActivityItCannotVerify(t *testing.T) {
+	t.Parallel()
+	h := newHistory(t)
+	f, _ := gitHub(t, h)
+	app := asElevate(t, f)
+	ctx := context.Background()
+	alice, carol, dave := "prod/2026-11/alice-admin-inc4821", "prod/2026-11/carol-admin-inc9", "prod/2026-11/dave-admin-inc10"
+	use := bobReadOnlyUse()
+	// A writer posts a correctly sealed comment (copied from elevate's):
+	// only its author tells it apart.
+	copied := commentKey.ActivityBody(carol, &use)
+	if _, ok := commentKey.ParseActivity(carol, copied); !ok {
+		t.Fatal("the copied comment does not verify")
+	}
+	f.AddComment(12, &github.User{ID: github.Int64(66), Login: github.String("mallory"), Type: github.String("User")}, copied)
+	// elevate's own comment, edited by a writer to hide the calls.
+	edited := strings.Replace(commentKey.ActivityBody(alice, &use), `"calls":53`, `"calls":0`, 1)
+	if edited == commentKey.ActivityBody(alice, &use) {
+		t.Fatal("the edit changed nothing")
+	}
+	if _, err := app.UpsertComment(ctx, 11, prcomment.ActivityMarker(alice), edited); err != nil {
+		t.Fatal(err)
+	}
+	// elevate's comment about another grant, moved under dave's marker.
+	moved := strings.Replace(commentKey.ActivityBody(alice, &use), prcomment.ActivityMarker(alice), prcomment.ActivityMarker(dave), 1)
+	if _, err := app.UpsertComment(ctx, 13, prcomment.ActivityMarker(dave), moved); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []*prcomment.Key{commentKey, nil} {
+		rep, err := audit.Build(ctx, audit.Options{Dir: h.dir, Since: 720 * hour, Now: now, GitHub: app, CommentKey: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range rep.Entries {
+			if e.Activity != nil {
+				t.Errorf("key %v: %s: unverified activity counted: %d calls", key != nil, e.ID, e.Activity.Calls)
+			}
+		}
+		var csv bytes.Buffer
+		if err := rep.CSV(&csv); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(csv.String(), ",53,") {
+			t.Errorf("key %v: the CSV counts unverified calls:\n%s", key != nil, csv.String())
+		}
 	}
 }
