@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/elevate-gitops/elevate/internal/activity"
 	"github.com/elevate-gitops/elevate/internal/request"
 )
 
@@ -178,7 +179,39 @@ func (e *Entry) useNotes(layout string) []string {
 	if !e.SessionsEnded.IsZero() {
 		n = append(n, fmt.Sprintf("sessions issued before %s UTC ended", e.SessionsEnded.UTC().Format(layout)))
 	}
+	if a := e.Activity; a != nil {
+		n = append(n, activityNote(a))
+	}
 	return n
+}
+
+// activityNote sums up in one note what CloudTrail recorded of the grant's
+// sessions: counts only, none of the values read from log files.
+func activityNote(a *activity.Summary) string {
+	var note string
+	if a.Used() {
+		parts := []string{plural(a.Calls, "call")}
+		if a.Errors > 0 {
+			errs := plural(a.Errors, "error")
+			if a.AccessDenied > 0 {
+				errs += fmt.Sprintf(" (%d denied)", a.AccessDenied)
+			}
+			parts = append(parts, errs)
+		}
+		if a.SensitiveCalls > 0 {
+			parts = append(parts, strconv.Itoa(a.SensitiveCalls)+" sensitive")
+		}
+		if len(a.SignIns) > 0 {
+			parts = append(parts, plural(len(a.SignIns), "console sign-in"))
+		}
+		note = "CloudTrail: " + strings.Join(parts, ", ")
+	} else {
+		note = "CloudTrail: no calls in " + plural(a.Files, "log file")
+	}
+	if len(a.Problems) > 0 {
+		note += ", trail not read whole"
+	}
+	return note
 }
 
 // sessions is how many sessions e had, known only online.
@@ -242,17 +275,42 @@ var csvHeader = []string{"id", "path", "state", "requester", "account", "role", 
 // csvVerifyHeader is appended to csvHeader with --verify.
 var csvVerifyHeader = []string{"verified", "verify_reason", "verify_commit"}
 
+// csvActivityHeader ends every header, after the verify columns when
+// there are any, so that no earlier column moves: what the grant's
+// sessions did, empty without a verified activity comment.
+var csvActivityHeader = []string{"activity_calls", "activity_errors", "activity_access_denied", "activity_sensitive",
+	"activity_console_sign_ins", "activity_first", "activity_last"}
+
+// activityCells are e's activity columns.
+func activityCells(a *activity.Summary) []string {
+	if a == nil {
+		return make([]string, len(csvActivityHeader))
+	}
+	var first, last string
+	if a.First != nil {
+		first = formatTime(*a.First, time.RFC3339)
+	}
+	if a.Last != nil {
+		last = formatTime(*a.Last, time.RFC3339)
+	}
+	return []string{strconv.Itoa(a.Calls), strconv.Itoa(a.Errors), strconv.Itoa(a.AccessDenied), strconv.Itoa(a.SensitiveCalls),
+		strconv.Itoa(len(a.SignIns)), first, last}
+}
+
 // CSV writes one header row and one row per entry; times are RFC 3339 in
 // UTC, approvers are separated by spaces. With --verify, each policy change
 // follows as a row whose state is "policy_change" and whose path lists the
-// files it changed. Cells that a spreadsheet would read as a formula are
+// files it changed. The activity columns come last, empty for a grant
+// without a verified activity comment (console sign-ins count those the
+// summary lists). Cells that a spreadsheet would read as a formula are
 // prefixed with a single quote.
 func (r *Report) CSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	header := csvHeader
+	header := slices.Clone(csvHeader)
 	if r.Verified {
-		header = append(slices.Clone(csvHeader), csvVerifyHeader...)
+		header = append(header, csvVerifyHeader...)
 	}
+	header = append(header, csvActivityHeader...)
 	if err := cw.Write(header); err != nil {
 		return err
 	}
@@ -271,6 +329,7 @@ func (r *Report) CSV(w io.Writer) error {
 		if r.Verified {
 			row = append(row, e.Verification, e.VerifyReason, e.VerifyCommit)
 		}
+		row = append(row, activityCells(e.Activity)...)
 		for j, v := range row {
 			row[j] = defuse(v)
 		}
@@ -366,6 +425,69 @@ type jsonEntry struct {
 	Sessions            *int      `json:"sessions,omitempty"` // online only: 0 is "never used"
 	SessionsEnded       time.Time `json:"sessions_ended_before,omitzero"`
 	Extends             string    `json:"extends,omitempty"`
+
+	// Online, from the broker's verified activity comment.
+	Activity *jsonActivity `json:"activity,omitempty"`
+}
+
+// jsonActivity is what a grant's sessions did, from the broker's verified
+// activity comment: whole counts, and lists bounded as the summary keeps
+// them (console_sign_ins is every sign-in the summary lists).
+type jsonActivity struct {
+	Targets        []activity.Target      `json:"targets"`
+	Start          time.Time              `json:"start,omitzero"`
+	End            time.Time              `json:"end,omitzero"`
+	ReadAt         time.Time              `json:"read_at,omitzero"`
+	Files          int                    `json:"files"`
+	Sessions       int                    `json:"sessions"`
+	Calls          int                    `json:"calls"`
+	Errors         int                    `json:"errors"`
+	AccessDenied   int                    `json:"access_denied"`
+	SensitiveCalls int                    `json:"sensitive_calls"`
+	First          time.Time              `json:"first,omitzero"`
+	Last           time.Time              `json:"last,omitzero"`
+	Regions        []string               `json:"regions"`
+	Actions        []activity.ActionCount `json:"actions"`
+	Failures       []activity.Failure     `json:"failures"`
+	Written        []activity.Resource    `json:"written"`
+	SignIns        []activity.Event       `json:"console_sign_ins"`
+	Sensitive      []activity.Event       `json:"sensitive"`
+	Timeline       []activity.Hour        `json:"timeline"`
+	Problems       []string               `json:"problems"`
+}
+
+// newJSONActivity is a's JSON, its times in UTC and its lists never null.
+func newJSONActivity(a *activity.Summary) *jsonActivity {
+	if a == nil {
+		return nil
+	}
+	events := func(list []activity.Event) []activity.Event {
+		out := make([]activity.Event, len(list))
+		for i, ev := range list {
+			ev.At = ev.At.UTC()
+			out[i] = ev
+		}
+		return out
+	}
+	j := &jsonActivity{
+		Targets: append([]activity.Target{}, a.Targets...), Start: a.Start.UTC(), End: a.End.UTC(), ReadAt: a.ReadAt.UTC(),
+		Files: a.Files, Sessions: a.Sessions, Calls: a.Calls, Errors: a.Errors, AccessDenied: a.AccessDenied, SensitiveCalls: a.SensitiveCalls,
+		Regions: append([]string{}, a.Regions...), Actions: append([]activity.ActionCount{}, a.Actions...),
+		Failures: append([]activity.Failure{}, a.Failures...), Written: append([]activity.Resource{}, a.Written...),
+		SignIns: events(a.SignIns), Sensitive: events(a.Sensitive), Timeline: make([]activity.Hour, len(a.Timeline)),
+		Problems: append([]string{}, a.Problems...),
+	}
+	if a.First != nil {
+		j.First = a.First.UTC()
+	}
+	if a.Last != nil {
+		j.Last = a.Last.UTC()
+	}
+	for i, h := range a.Timeline {
+		h.At = h.At.UTC()
+		j.Timeline[i] = h
+	}
+	return j
 }
 
 type jsonTotal struct {
@@ -416,7 +538,8 @@ func (r *Report) JSON(w io.Writer) error {
 			RevokedCommit: e.RevokedCommit, PR: e.PR, Approvers: append([]string{}, e.Approvers...),
 			Hours: roundHours(e.Hours()), Invalid: e.Invalid,
 			Verification: e.Verification, VerifyReason: e.VerifyReason, VerifyCommit: e.VerifyCommit,
-			FirstUsed: e.FirstUsed.UTC(), FirstUsedBy: e.FirstUsedBy, Sessions: r.sessions(e), SessionsEnded: e.SessionsEnded.UTC(), Extends: e.Extends}
+			FirstUsed: e.FirstUsed.UTC(), FirstUsedBy: e.FirstUsedBy, Sessions: r.sessions(e), SessionsEnded: e.SessionsEnded.UTC(), Extends: e.Extends,
+			Activity: newJSONActivity(e.Activity)}
 	}
 	if r.Verified {
 		out.Verified, out.Anchor, out.Failures, out.Rewritten = true, r.Anchor, r.Failures(), r.Rewritten

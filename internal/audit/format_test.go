@@ -37,7 +37,8 @@ func TestCSV(t *testing.T) {
 	header, _, _ := strings.Cut(buf.String(), "\n")
 	const wantHeader = "id,path,state,requester,account,role,duration,start,end,merged_at,commit,pr,approvers," +
 		"emergency,emergency_unreviewed,ticket,reason,revoked_at,revoked_commit,invalid," +
-		"first_used,first_used_by,sessions,sessions_ended_before,extends"
+		"first_used,first_used_by,sessions,sessions_ended_before,extends," +
+		"activity_calls,activity_errors,activity_access_denied,activity_sensitive,activity_console_sign_ins,activity_first,activity_last"
 	if header != wantHeader {
 		t.Errorf("header:\n got %s\nwant %s", header, wantHeader)
 	}
@@ -48,21 +49,22 @@ func TestCSV(t *testing.T) {
 	if len(rows) != 1+len(rep.Entries) {
 		t.Fatalf("%d rows, want a header and %d entries", len(rows), len(rep.Entries))
 	}
+	noActivity := make([]string, 7) // offline, no activity comment is read
 	tests := []struct {
 		name string
 		row  int
 		want []string
 	}{
-		{"active", 1, []string{"prod/2026-11/alice-admin-inc4821", pathActive, "active", "alice", "prod", "Admin", "2h",
+		{"active", 1, append([]string{"prod/2026-11/alice-admin-inc4821", pathActive, "active", "alice", "prod", "Admin", "2h",
 			"2026-11-25T11:00:00Z", "2026-11-25T13:00:00Z", "2026-11-25T11:00:00Z", h.sha["active"], "", "", "false", "false",
-			"INC-4821", "Rotate <b>certs</b> & keys on the payments load balancer", "", "", "", "", "", "", "", ""}},
+			"INC-4821", "Rotate <b>certs</b> & keys on the payments load balancer", "", "", "", "", "", "", "", ""}, noActivity...)},
 		// A reason a spreadsheet would run as a formula is defused.
-		{"revoked", 3, []string{"prod/2026-11/bob-admin", pathBobAdmin, "revoked", "bob", "prod", "Admin", "4h",
+		{"revoked", 3, append([]string{"prod/2026-11/bob-admin", pathBobAdmin, "revoked", "bob", "prod", "Admin", "4h",
 			"2026-11-25T09:00:00Z", "2026-11-25T13:00:00Z", "2026-11-25T09:00:00Z", h.sha["bob-admin"], "", "", "false", "false",
-			"", "'=cmd|' /C calc'!A0 rotate the signing keys", "2026-11-25T10:00:00Z", h.sha["bob-admin-rm"], "", "", "", "", "", ""}},
-		{"emergency", 5, []string{"prod/2026-11/dave-admin-inc10", pathDaveEm, "expired", "dave", "prod", "Admin", "30m",
+			"", "'=cmd|' /C calc'!A0 rotate the signing keys", "2026-11-25T10:00:00Z", h.sha["bob-admin-rm"], "", "", "", "", "", ""}, noActivity...)},
+		{"emergency", 5, append([]string{"prod/2026-11/dave-admin-inc10", pathDaveEm, "expired", "dave", "prod", "Admin", "30m",
 			"2026-11-22T12:00:00Z", "2026-11-22T12:30:00Z", "2026-11-22T12:00:00Z", h.sha["dave-em"], "", "", "true", "true",
-			"INC-10", "Disk full on the primary, extend the volume", "", "", "", "", "", "", "", ""}},
+			"INC-10", "Disk full on the primary, extend the volume", "", "", "", "", "", "", "", ""}, noActivity...)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -46,7 +46,8 @@ func verifiedReport(t *testing.T) *audit.Report {
 }
 
 // TestReportGolden pins every format of the report, for the audit offline,
-// with pull request data, with --verify, and of an empty period.
+// with pull request data, with --verify, with the broker's comments (what
+// grants' sessions did), and of an empty period.
 func TestReportGolden(t *testing.T) {
 	t.Parallel()
 	_, offline := offlineReport(t)
@@ -57,6 +58,7 @@ func TestReportGolden(t *testing.T) {
 		{"offline", offline},
 		{"github", gitHubReport(t)},
 		{"verified", verifiedReport(t)},
+		{"used", usedReport(t)},
 		{"empty", &audit.Report{Generated: now, Branch: "main", Head: strings.Repeat("a", 40), Offline: true}},
 	}
 	formats := []struct {
