@@ -8,6 +8,9 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/elevate-gitops/elevate/internal/activity"
 )
 
 //go:embed report.html.tmpl
@@ -45,12 +48,60 @@ type htmlPage struct {
 	Hours     string
 	Chart     htmlChart
 	Rows      []htmlRow
+	// Activity holds what each grant's sessions did, once per request,
+	// from the broker's verified activity comments.
+	Activity []htmlActivity
 	// With --verify.
 	Verified  bool
 	Anchor    string
 	Failures  int
 	Rewritten string
 	Policy    []htmlPolicy
+}
+
+// htmlActivity is one grant's use, as CloudTrail recorded it. Every
+// string in it but the labels was read from a log file.
+type htmlActivity struct {
+	ID, Targets, Window string
+	Used                bool
+	Calls, Sessions     string // "12 calls", "2 sessions"
+	Errors              string // "3 errors, 2 access denied"; "" for none
+	Sensitive           string // "4 calls matched the sensitive actions"
+	Files, ReadAt       string
+	First, Last         string
+	Regions             []string
+	Strip               *htmlStrip
+	SensitiveCalls      []htmlEvent
+	Failures            []htmlFailure
+	SignIns             []htmlEvent
+	Problems            []string
+}
+
+type htmlEvent struct {
+	At, Action, Account, Region, Error, Result string
+}
+
+type htmlFailure struct {
+	Action, Code string
+	Count        int
+	Denied       bool
+}
+
+// htmlStrip is a grant's calls per hour as a strip of bars across its
+// window (widened to the first and last hour with calls).
+type htmlStrip struct {
+	Width, Height   int
+	Top, Span, Base int // the bars' area: from Top, Span high, down to Base
+	LabelY          int
+	Window, Wide    string // x and width of the grant's window, shaded behind the bars
+	From, To, Scale string // the axis's labels
+	Bars            []htmlHourBar
+}
+
+type htmlHourBar struct {
+	X, Width, Y, Height string
+	ErrY, ErrHeight     string // "" when the hours had no error
+	Title               string
 }
 
 type htmlPolicy struct {
@@ -92,8 +143,10 @@ type htmlRow struct {
 
 // HTML writes the report as one self-contained page: inline CSS (light and
 // dark), a summary, a bar chart of hours per account and role as inline SVG,
-// and the table. It loads nothing and runs no script; a Content Security
-// Policy in the page forbids both.
+// the table, and for each grant with a verified activity comment what its
+// sessions did, with its calls per hour as a strip of SVG bars. It loads
+// nothing and runs no script; a Content Security Policy in the page forbids
+// both. Values read from log files reach the page as text only.
 func (r *Report) HTML(w io.Writer) error {
 	p := htmlPage{
 		Title:     "elevate audit: " + r.Branch,
@@ -143,6 +196,9 @@ func (r *Report) HTML(w io.Writer) error {
 			row.Extended = "extended by " + strings.Join(e.ExtendedBy, ", ")
 		}
 		p.Rows = append(p.Rows, row)
+		if e.Activity != nil && (i == 0 || r.Entries[i-1].Activity != e.Activity) {
+			p.Activity = append(p.Activity, newHTMLActivity(e.ID, e.Activity))
+		}
 	}
 	if r.Verified {
 		p.Verified, p.Anchor, p.Failures, p.Rewritten = true, short(r.Anchor), r.Failures(), r.Rewritten
@@ -240,4 +296,132 @@ func plural(n int, word string) string {
 		return strconv.Itoa(n) + " people"
 	}
 	return strconv.Itoa(n) + " " + word + "s"
+}
+
+// The strip's geometry, in SVG user units, and how many bars it draws at
+// most: past a week of hours, each bar sums several.
+const (
+	stripWidth   = 960
+	stripBars    = 40 // height of the tallest bar
+	stripTop     = 4
+	stripLabels  = 16 // room for the axis's labels under the bars
+	stripMaxBars = 24 * 7
+)
+
+// newHTMLActivity lays out what grant id's sessions did.
+func newHTMLActivity(id string, a *activity.Summary) htmlActivity {
+	h := htmlActivity{
+		ID: id, Used: a.Used(),
+		Calls: plural(a.Calls, "call"), Sessions: plural(a.Sessions, "session"),
+		Files: plural(a.Files, "log file"), ReadAt: formatTime(a.ReadAt, htmlTime),
+		Regions: a.Regions, Problems: a.Problems, Strip: strip(a),
+	}
+	var targets []string
+	for _, t := range a.Targets {
+		targets = append(targets, t.AccountID+" / "+t.Role)
+	}
+	h.Targets = strings.Join(targets, ", ")
+	if !a.Start.IsZero() {
+		h.Window = formatTime(a.Start, htmlTime) + " to " + formatTime(a.End, htmlTime) + " UTC"
+	}
+	if a.First != nil {
+		h.First = formatTime(*a.First, htmlTime+":05")
+	}
+	if a.Last != nil {
+		h.Last = formatTime(*a.Last, htmlTime+":05")
+	}
+	if a.Errors > 0 {
+		h.Errors = plural(a.Errors, "error") + ", " + strconv.Itoa(a.AccessDenied) + " access denied"
+	}
+	if a.SensitiveCalls > 0 {
+		h.Sensitive = plural(a.SensitiveCalls, "call") + " matched the sensitive actions"
+		if len(a.Sensitive) < a.SensitiveCalls {
+			h.Sensitive += fmt.Sprintf(" (the first %d listed)", len(a.Sensitive))
+		}
+	}
+	for _, ev := range a.Sensitive {
+		h.SensitiveCalls = append(h.SensitiveCalls, htmlEventOf(ev))
+	}
+	for _, ev := range a.SignIns {
+		h.SignIns = append(h.SignIns, htmlEventOf(ev))
+	}
+	for _, f := range a.Failures {
+		h.Failures = append(h.Failures, htmlFailure{Action: f.Action, Code: f.Code, Count: f.Count, Denied: f.AccessDenied})
+	}
+	return h
+}
+
+func htmlEventOf(ev activity.Event) htmlEvent {
+	return htmlEvent{At: formatTime(ev.At, htmlTime+":05"), Action: ev.Action, Account: ev.Account, Region: ev.Region, Error: ev.Error, Result: ev.Result}
+}
+
+// strip lays out a's calls per hour from the hour of its window's start to
+// the end of its window, widened to every hour with calls; nil when there
+// is neither a window nor a call.
+func strip(a *activity.Summary) *htmlStrip {
+	from, to := a.Start.UTC().Truncate(time.Hour), a.End.UTC()
+	for _, hr := range a.Timeline {
+		at := hr.At.UTC().Truncate(time.Hour)
+		if from.IsZero() || at.Before(from) {
+			from = at
+		}
+		if to.IsZero() || !at.Before(to) {
+			to = at.Add(time.Hour)
+		}
+	}
+	if from.IsZero() || to.IsZero() || !to.After(from) {
+		return nil
+	}
+	hours := int((to.Sub(from) + time.Hour - 1) / time.Hour)
+	step := (hours + stripMaxBars - 1) / stripMaxBars // hours per bar
+	n := (hours + step - 1) / step
+	span := time.Duration(n*step) * time.Hour
+	calls, errs := make([]int, n), make([]int, n)
+	most := 0
+	for _, hr := range a.Timeline {
+		i := int(hr.At.UTC().Truncate(time.Hour).Sub(from)/time.Hour) / step
+		calls[i] += hr.Calls
+		errs[i] += hr.Errors
+		most = max(most, calls[i])
+	}
+	s := &htmlStrip{Width: stripWidth, Top: stripTop, Span: stripBars, Base: stripTop + stripBars,
+		Height: stripTop + stripBars + stripLabels, LabelY: stripTop + stripBars + stripLabels - 3,
+		From: formatTime(from, htmlTime), To: formatTime(from.Add(span), htmlTime) + " UTC",
+		Scale: fmt.Sprintf("%s per bar, the tallest %s", plural(step, "hour"), plural(most, "call"))}
+	if most <= 0 {
+		s.Scale = plural(step, "hour") + " per bar, no calls"
+	}
+	x := func(t time.Time) float64 {
+		return min(stripWidth, max(0, float64(t.Sub(from))/float64(span)*stripWidth))
+	}
+	winFrom, winTo := a.Start, a.End
+	if winFrom.IsZero() || !winTo.After(winFrom) {
+		winFrom, winTo = from, to
+	}
+	s.Window, s.Wide = svgNum(x(winFrom)), svgNum(x(winTo)-x(winFrom))
+	slot := float64(stripWidth) / float64(n)
+	gap := min(1, slot/4)
+	height := func(v int) float64 { return max(2, float64(min(v, most))*stripBars/float64(max(most, 1))) } // a sliver stays visible
+	for i, c := range calls {
+		if c <= 0 {
+			continue
+		}
+		start := from.Add(time.Duration(i*step) * time.Hour)
+		end := start.Add(time.Duration(step) * time.Hour)
+		until := end.Format("15:04")
+		if !end.Add(-time.Minute).Truncate(24 * time.Hour).Equal(start.Truncate(24 * time.Hour)) {
+			until = formatTime(end, htmlTime)
+		}
+		bar := htmlHourBar{
+			X: svgNum(float64(i)*slot + gap/2), Width: svgNum(slot - gap),
+			Y: svgNum(float64(s.Base) - height(c)), Height: svgNum(height(c)),
+			Title: fmt.Sprintf("%s to %s UTC: %s", formatTime(start, htmlTime), until, plural(c, "call")),
+		}
+		if errs[i] > 0 {
+			bar.ErrY, bar.ErrHeight = svgNum(float64(s.Base)-height(errs[i])), svgNum(height(errs[i]))
+			bar.Title += ", " + plural(errs[i], "error")
+		}
+		s.Bars = append(s.Bars, bar)
+	}
+	return s
 }
