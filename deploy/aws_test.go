@@ -26,6 +26,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"gopkg.in/yaml.v3"
 
+	"github.com/elevate-gitops/elevate/internal/activity"
+	"github.com/elevate-gitops/elevate/internal/activity/trailtest"
 	"github.com/elevate-gitops/elevate/internal/broker"
 	"github.com/elevate-gitops/elevate/internal/broker/brokertest"
 	"github.com/elevate-gitops/elevate/internal/claim"
@@ -63,7 +65,8 @@ func TestTemplatesPassCfnLint(t *testing.T) {
 // sso actions are confined to it, the permission sets listed and
 // accounts. The broker's table and checkpoint policies allow the calls
 // internal/claim and the checkpoint make, on the table internal/claim
-// expects.
+// expects. With ActivityBucket, elevate-activity lists the trail's bucket
+// and reads its AWSLogs/ (under ActivityPrefix), nothing else.
 func TestTemplatesGrantWhatTheMotoTestsGrant(t *testing.T) {
 	t.Parallel()
 	target, brk := readTemplate(t, targetTemplate), readTemplate(t, brokerTemplate)
@@ -179,6 +182,30 @@ func TestTemplatesGrantWhatTheMotoTestsGrant(t *testing.T) {
 		`[[{"AttributeName":"id","KeyType":"HASH"}],[{"AttributeName":"id","AttributeType":"S"}],{"AttributeName":"ttl","Enabled":true}]`; got != want {
 		t.Errorf("the notice table's key, attributes and TTL are %s, want %s (internal/claim: partition key id, a string; expiry ttl)", got, want)
 	}
+	// With ActivityBucket, elevate-activity: the trail's bucket listed and
+	// its AWSLogs/ read (under ActivityPrefix when given), nothing else.
+	if got := dig(t, brk, "Resources", "ActivityPolicy", "Condition"); got != "WithActivity" {
+		t.Errorf("ActivityPolicy's condition is %v, want WithActivity", got)
+	}
+	for name, param := range map[string]string{"WithActivity": "ActivityBucket", "WithActivityPrefix": "ActivityPrefix"} {
+		if got, want := dig(t, brk, "Conditions", name), map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{map[string]any{"Ref": param}, ""}}}}; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s is %s, want %s", name, jsonOf(got), jsonOf(want))
+		}
+	}
+	activityPolicy := dig(t, brk, "Resources", "ActivityPolicy", "Properties", "PolicyDocument")
+	for prefix, objects := range map[bool]string{
+		true:  "arn:${AWS::Partition}:s3:::${ActivityBucket}/${ActivityPrefix}/AWSLogs/*",
+		false: "arn:${AWS::Partition}:s3:::${ActivityBucket}/AWSLogs/*",
+	} {
+		want := map[string]any{"Version": "2012-10-17", "Statement": []any{
+			map[string]any{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": map[string]any{"Fn::Sub": "arn:${AWS::Partition}:s3:::${ActivityBucket}"}},
+			map[string]any{"Effect": "Allow", "Action": "s3:GetObject", "Resource": map[string]any{"Fn::Sub": objects}},
+		}}
+		if got := resolveIf(activityPolicy, map[string]bool{"WithActivityPrefix": prefix}); !reflect.DeepEqual(normalize(got), normalize(want)) {
+			t.Errorf("elevate-activity with a prefix: %v is\n%s\nwant\n%s", prefix, jsonOf(got), jsonOf(want))
+		}
+	}
+
 	checkpoint := statements(t, dig(t, brk, "Resources", "CheckpointPolicy", "Properties", "PolicyDocument"))
 	if len(checkpoint) == 0 || !sameStrings(checkpoint[0]["Action"], "s3:GetObject", "s3:PutObject") ||
 		!reflect.DeepEqual(checkpoint[0]["Resource"], map[string]any{"Fn::Sub": "${CheckpointBucket.Arn}/${Repository}"}) {
@@ -497,7 +524,9 @@ _elevate_patch()
 // An administrator of the account (an Allow of everything) cannot write
 // or delete the checkpoint, nor write a claim, until it deletes the
 // bucket's policy; elevate-end-sessions, given an Allow of all of IAM,
-// still writes the elevated role's inline policies only.
+// still writes the elevated role's inline policies only. With
+// ActivityBucket and ActivityPrefix, the broker's role reads the trail's
+// log files of a grant's window and nothing else of the bucket.
 func TestStacksIssueCredentialsInMoto(t *testing.T) {
 	// Not parallel: t.Setenv gives moto_server its corrections and points
 	// the broker's S3 and DynamoDB clients at moto, as an operator would.
@@ -521,7 +550,8 @@ func TestStacksIssueCredentialsInMoto(t *testing.T) {
 	// deploys them (the broker's first: the target's trust names its role).
 	setup := []string{"AWS_ACCESS_KEY_ID=setup", "AWS_SECRET_ACCESS_KEY=setup"}
 	brokertest.AWSCLI(t, endpoint, setup, "cloudformation", "deploy", "--stack-name", "elevate-broker", "--template-file", brokerTemplate,
-		"--capabilities", "CAPABILITY_NAMED_IAM", "--parameter-overrides", "Runtime=role", "Repository=acme/access")
+		"--capabilities", "CAPABILITY_NAMED_IAM", "--parameter-overrides", "Runtime=role", "Repository=acme/access",
+		"ActivityBucket="+trailtest.TrailBucket, "ActivityPrefix=org")
 	brokerStack := stackResources(t, endpoint, setup, "elevate-broker")
 	brokerRole := brokerStack["BrokerRole"]
 	brokerARN := "arn:aws:iam::" + motoAccount + ":role/" + brokerRole
@@ -564,6 +594,10 @@ func TestStacksIssueCredentialsInMoto(t *testing.T) {
 	if _, err := setupIAM.PutRolePolicy(t.Context(), &iam.PutRolePolicyInput{RoleName: aws.String("intruder"), PolicyName: aws.String("elevate-assume"), PolicyDocument: aws.String(brokertest.BrokerPolicy)}); err != nil {
 		t.Fatal(err)
 	}
+	// The organisation trail's bucket, its log files under org/AWSLogs/,
+	// and an object beside them.
+	trailtest.Upload(t, endpoint, true, trailtest.StoryFiles("org"))
+	trailtest.Upload(t, endpoint, false, map[string][]byte{"org/reports/payroll.csv": []byte("not the trail's")})
 	// The instance's credentials: the broker role's, as EC2 hands them out.
 	instance := assumeRole(t, endpoint, setup, brokerARN, "i-0123456789abcdef0")
 	intruder := assumeRole(t, endpoint, setup, "arn:aws:iam::"+motoAccount+":role/intruder", "i-0fedcba9876543210")
@@ -653,6 +687,31 @@ func TestStacksIssueCredentialsInMoto(t *testing.T) {
 		if err := c.call(); err == nil || !strings.Contains(err.Error(), "AccessDenied") {
 			t.Errorf("an administrator of the account tries to %s: %v; want AccessDenied", c.what, err)
 		}
+	}
+
+	// elevate-activity lets the broker read the trail of a grant's window,
+	// and nothing in the bucket outside AWSLogs/.
+	trail := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(instance.AccessKeyId, instance.SecretAccessKey, instance.SessionToken)})
+	loc, err := activity.ParseLocation(trailtest.TrailBucket + "/org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	grant := activity.Grant{ID: trailtest.GrantID, Targets: []activity.Target{{AccountID: trailtest.Prod, Role: "Admin"}}, Start: trailtest.Start, End: trailtest.End}
+	sum, err := activity.Scan(t.Context(), trail, loc, grant, activity.Options{Now: trailtest.End.Add(activity.LateFiles)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Files == 0 || !sum.Used() {
+		t.Errorf("the broker's role read %d log files and found %d calls of the story's grant; want its files and calls (problems: %v)", sum.Files, sum.Calls, sum.Problems)
+	}
+	for _, p := range sum.Problems {
+		if strings.Contains(p, "AccessDenied") {
+			t.Errorf("the broker's role was refused part of the trail: %s", p)
+		}
+	}
+	if _, err := trail.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String(trailtest.TrailBucket), Key: aws.String("org/reports/payroll.csv")}); err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+		t.Errorf("the broker's role reads an object of the trail's bucket outside AWSLogs/: %v; want AccessDenied", err)
 	}
 
 	// Only the broker's role: another with the same policy is refused.
@@ -753,8 +812,10 @@ func TestStacksIssueCredentialsInMoto(t *testing.T) {
 // The broker stack with Runtime lambda, created in moto with aws
 // cloudformation create-stack: the function (provided.al2023, bootstrap,
 // the zip from the bucket, the stack's role), its environment naming the
-// stack's table and bucket and the secret, its function URL permissions,
-// and the rule that invokes it every minute. moto has no CloudFormation
+// stack's table and bucket and the secret (and, with ActivityBucket and
+// ActivityPrefix, the trail's location, which elevate-activity then lets
+// the role read), its function URL permissions, and the rule that invokes
+// it every minute. moto has no CloudFormation
 // model of AWS::Lambda::Url: it skips the resource, and an Output reading
 // its FunctionUrl fails create-stack, so the test drops that Output when
 // moto refuses the template as it is. The function's reserved
@@ -778,7 +839,7 @@ func TestBrokerStacksInMoto(t *testing.T) {
 	const secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:elevate-broker-AbCdEf"
 	params := []string{"Runtime=lambda", "Repository=acme/access", "LedgerUrl=https://github.com/acme/access.git",
 		"TrustAnchor=3f2c9e1d4b5a69788f0e1d2c3b4a59687766554f", "GitHubAppId=12345", "GitHubClientId=Iv1.0123456789abcdef",
-		"CodeS3Bucket=acme-elevate-code", "BrokerSecretArn=" + secret}
+		"CodeS3Bucket=acme-elevate-code", "BrokerSecretArn=" + secret, "ActivityBucket=org-trail-logs", "ActivityPrefix=trail"}
 	template, err := os.ReadFile(brokerTemplate)
 	if err != nil {
 		t.Fatal(err)
@@ -790,13 +851,16 @@ func TestBrokerStacksInMoto(t *testing.T) {
 		}
 	}
 	outputs := stackOutputs(t, endpoint, setup, "elevate-broker")
-	for _, k := range []string{"BrokerRoleArn", "NoticeTableName", "CheckpointBucketName", "CheckpointUrl", "FunctionName"} {
+	for _, k := range []string{"BrokerRoleArn", "NoticeTableName", "CheckpointBucketName", "CheckpointUrl", "FunctionName", "ActivityLocation"} {
 		if outputs[k] == "" {
 			t.Errorf("the lambda stack has no Output %s: %v", k, outputs)
 		}
 	}
 	if want := "s3://" + outputs["CheckpointBucketName"] + "/acme/access"; outputs["CheckpointUrl"] != want {
 		t.Errorf("CheckpointUrl %s, want %s", outputs["CheckpointUrl"], want)
+	}
+	if outputs["ActivityLocation"] != "org-trail-logs/trail" {
+		t.Errorf("ActivityLocation %q, want org-trail-logs/trail", outputs["ActivityLocation"])
 	}
 
 	var fn struct {
@@ -816,6 +880,7 @@ func TestBrokerStacksInMoto(t *testing.T) {
 		"ELEVATE_TRUST_ANCHOR": "3f2c9e1d4b5a69788f0e1d2c3b4a59687766554f", "ELEVATE_GITHUB_APP_ID": "12345",
 		"ELEVATE_GITHUB_CLIENT_ID": "Iv1.0123456789abcdef", "ELEVATE_END_SESSIONS": "true", "ELEVATE_IDENTITY_CENTER": "false",
 		"ELEVATE_NOTIFY_TABLE": outputs["NoticeTableName"], "ELEVATE_CHECKPOINT_URL": outputs["CheckpointUrl"], "ELEVATE_REGION": "us-east-1",
+		"ELEVATE_ACTIVITY_BUCKET": "org-trail-logs/trail",
 		// CloudFormation reads the secret when it creates the function;
 		// moto keeps the reference as it is.
 		"ELEVATE_GITHUB_APP_KEY":       "{{resolve:secretsmanager:" + secret + ":SecretString:github_app_key}}",
@@ -915,6 +980,20 @@ func TestBrokerStacksInMoto(t *testing.T) {
 		t.Errorf("the role stack made a function %s", outputs["FunctionName"])
 	}
 	setupIAM := iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: creds})
+	// The lambda stack's ActivityBucket and ActivityPrefix: elevate-activity
+	// lists that bucket and reads trail/AWSLogs/*, exactly; without them
+	// (the role stack) there is no such policy and no Output.
+	activityPolicy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::org-trail-logs"},` +
+		`{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::org-trail-logs/trail/AWSLogs/*"}]}`
+	if got, want := roleDocument(t, setupIAM, "elevate-broker", "elevate-activity"), policyOf(t, activityPolicy); !reflect.DeepEqual(normalize(got), normalize(want)) {
+		t.Errorf("the lambda stack's elevate-activity is\n%s\nwant\n%s", jsonOf(got), jsonOf(want))
+	}
+	if outputs["ActivityLocation"] != "" {
+		t.Errorf("the role stack, without ActivityBucket, has the Output ActivityLocation %q", outputs["ActivityLocation"])
+	}
+	if _, err := setupIAM.GetRolePolicy(t.Context(), &iam.GetRolePolicyInput{RoleName: aws.String("elevate-broker-ec2"), PolicyName: aws.String("elevate-activity")}); err == nil {
+		t.Error("the role stack, without ActivityBucket, gives its role elevate-activity")
+	}
 	trust := roleDocument(t, setupIAM, "elevate-broker-ec2", "")
 	if want := `{"Statement":[{"Action":["sts:AssumeRole"],"Effect":"Allow","Principal":{"Service":["ec2.amazonaws.com","ecs-tasks.amazonaws.com"]}}],"Version":"2012-10-17"}`; jsonOf(normalize(trust)) != want {
 		t.Errorf("the role stack's trust is %s, want %s", jsonOf(normalize(trust)), want)
