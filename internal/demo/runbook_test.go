@@ -592,13 +592,22 @@ var policies = map[string]string{
 	"brokertest.IdentityCenterPolicy":   brokertest.IdentityCenterPolicy,
 }
 
+// allPolicies are the policies a page may show: those of the broker's
+// moto tests, and the trail's (activityPolicies).
+func allPolicies() map[string]string {
+	out := maps.Clone(policies)
+	maps.Copy(out, activityPolicies)
+	return out
+}
+
 // checkPolicies checks that every JSON block of file is valid JSON, that
-// each policy among them equals one the moto tests create, and returns the
-// names of those it shows.
+// each policy among them equals one the moto tests create (or the trail's
+// bucket policy, held to the tested read policy), and returns the names
+// of those it shows.
 func checkPolicies(t *testing.T, file string) map[string]bool {
 	t.Helper()
 	want := map[string]any{}
-	for name, p := range policies {
+	for name, p := range allPolicies() {
 		// The tests' broker is an IAM user; the stacks' is a role.
 		for _, doc := range []string{p, strings.ReplaceAll(p, ":user/elevate-broker", ":role/elevate-broker")} {
 			var v any
@@ -629,7 +638,7 @@ func checkPolicies(t *testing.T, file string) map[string]bool {
 			}
 		}
 		if match == "" {
-			t.Errorf("%s:%d: this policy is none of those the moto end-to-end tests create (%s); keep the doc and internal/broker/brokertest/moto.go in step", file, b.line, strings.Join(slices.Sorted(maps.Keys(policies)), ", "))
+			t.Errorf("%s:%d: this policy is none of those the moto end-to-end tests create (%s); keep the doc and internal/broker/brokertest/moto.go (or internal/demo/activity_test.go) in step", file, b.line, strings.Join(slices.Sorted(maps.Keys(allPolicies())), ", "))
 			continue
 		}
 		shown[match] = true
