@@ -1,6 +1,7 @@
 package activity
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -10,15 +11,20 @@ import (
 // matcher tells a grant's sessions from everyone else's. A session is the
 // grant's when the broker issued it (its key, as the broker remembers it)
 // or when the target account's AssumeRole event that made it asked for
-// the grant's role with the session tag elevate-request naming the grant:
-// its access key is then the grant's. Calls made in the console carry
-// keys the console minted at sign-in; they are the grant's when their
-// session ARN is one of those sessions'. A source identity names a person,
-// not a grant, and is never enough.
+// the grant's role with the session tag elevate-request naming the grant,
+// and, where the caller is known (Options.Broker), was made by the broker:
+// its access key is then the grant's. A session the grant's sessions
+// assumed in turn (role chaining) is the grant's too, whatever its role.
+// Calls made in the console carry keys the console minted at sign-in;
+// they are the grant's when their session ARN is one of those sessions'.
+// A source identity names a person, not a grant, and is never enough.
 //
 // Files come in any order, so a first reading keeps the calls of every
 // session of the grant's roles apart (partials) until the end, when the
-// AssumeRole events have all been seen; only the grant's are summed.
+// AssumeRole events have all been seen; only the grant's are summed. A
+// second reading, with every session of the grant known, is made when the
+// first kept too much apart, or found sessions chained from the grant's
+// whose calls it could not keep (another role's).
 type matcher struct {
 	targets map[Target]bool
 	tag     string
@@ -31,11 +37,45 @@ type matcher struct {
 	known    map[string]bool
 	found    map[string]bool
 	partials map[string]*agg
+	// held counts the calls kept in partials of sessions not known yet.
+	held     int
 	overflow bool
+	// broker, when set, is the only caller whose AssumeRole makes a
+	// session the grant's.
+	broker *Caller
+	// chains are the sessions made by AssumeRole calls of a session with
+	// an access key: by the caller's identity, the identities it made.
+	chains map[string][]string
+	// callers are who made the AssumeRole calls that named the grant, and
+	// whether they were taken: account/unique id -> counted.
+	callers map[string]bool
+	// arnOf is each session's ARN identity by its key identity: one
+	// session, however its calls were made (its key, or the console's).
+	arnOf map[string]string
 }
 
-func newMatcher(g Grant, open bool) *matcher {
-	m := &matcher{targets: map[Target]bool{}, tag: awscreds.TagValue(g.ID), open: open, known: map[string]bool{}, found: map[string]bool{}, partials: map[string]*agg{}}
+// Caller is who made an AssumeRole, as the role's account logs it: the
+// caller's account and the unique id of its IAM user or role (AIDA…,
+// AROA…), as sts:GetCallerIdentity returns them.
+type Caller struct{ Account, UniqueID string }
+
+// made reports whether u is c (a role's sessions differ in the part of
+// the principal id after the colon).
+func (c *Caller) made(accountID, principalID string) bool {
+	id, _, _ := strings.Cut(principalID, ":")
+	return c == nil || (accountID == c.Account && id == c.UniqueID)
+}
+
+// maxHeld bounds the calls kept apart for sessions not known yet; past it
+// a second reading counts only the grant's.
+const maxHeld = 50000
+
+// maxChains bounds the chained sessions remembered.
+const maxChains = 100000
+
+func newMatcher(g Grant, open bool, broker *Caller) *matcher {
+	m := &matcher{targets: map[Target]bool{}, tag: awscreds.TagValue(g.ID), open: open, known: map[string]bool{}, found: map[string]bool{}, partials: map[string]*agg{},
+		broker: broker, chains: map[string][]string{}, arnOf: map[string]string{}, callers: map[string]bool{}}
 	for _, t := range g.Targets {
 		m.targets[t] = true
 	}
@@ -45,6 +85,9 @@ func newMatcher(g Grant, open bool) *matcher {
 		}
 		if s.ARN != "" {
 			m.known["arn:"+s.ARN] = true
+			if s.AccessKeyID != "" {
+				m.arnOf["key:"+s.AccessKeyID] = "arn:" + s.ARN
+			}
 		}
 	}
 	return m
@@ -52,7 +95,8 @@ func newMatcher(g Grant, open bool) *matcher {
 
 // fork is a reader's own state over m's configuration and known sessions.
 func (m *matcher) fork() *matcher {
-	return &matcher{targets: m.targets, tag: m.tag, open: m.open, known: m.known, found: map[string]bool{}, partials: map[string]*agg{}}
+	return &matcher{targets: m.targets, tag: m.tag, open: m.open, known: m.known, found: map[string]bool{}, partials: map[string]*agg{},
+		broker: m.broker, chains: map[string][]string{}, arnOf: map[string]string{}, callers: map[string]bool{}}
 }
 
 // join takes in a reader's state.
@@ -67,7 +111,44 @@ func (m *matcher) join(part *matcher) {
 			m.partials[id] = p
 		}
 	}
+	for from, to := range part.chains {
+		m.chains[from] = append(m.chains[from], to...)
+	}
+	for k, a := range part.arnOf {
+		m.arnOf[k] = a
+	}
+	for c, taken := range part.callers {
+		m.callers[c] = taken
+	}
 	m.overflow = m.overflow || part.overflow
+}
+
+// close adds to found the sessions chained from the grant's, transitively,
+// and reports whether a second reading is needed: a chained session of a
+// role whose calls no partial kept.
+func (m *matcher) close() (again bool) {
+	queue := make([]string, 0, len(m.known)+len(m.found))
+	for id := range m.known {
+		queue = append(queue, id)
+	}
+	for id := range m.found {
+		queue = append(queue, id)
+	}
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		for _, next := range m.chains[id] {
+			if m.isKnown(next) {
+				continue
+			}
+			m.found[next] = true
+			queue = append(queue, next)
+			if _, kept := m.partials[next]; !kept {
+				again = true
+			}
+		}
+	}
+	return again
 }
 
 // learn makes what first found known to m.
@@ -84,16 +165,35 @@ func (m *matcher) see(r *record, at, from, to time.Time, sensitive []string) {
 	if at.Before(from) || at.After(to) {
 		return
 	}
+	u := &r.UserIdentity
 	if r.EventName == "AssumeRole" {
-		if a, ok := r.parseAssumeRole(); ok && m.names(a) {
-			m.found["key:"+a.Response.Credentials.AccessKeyID] = true
+		if a, ok := r.parseAssumeRole(); ok {
+			made := []string{"key:" + a.Response.Credentials.AccessKeyID}
 			if arn := a.Response.AssumedRoleUser.ARN; arn != "" {
-				m.found["arn:"+arn] = true
+				made = append(made, "arn:"+arn)
+				if len(m.arnOf) < maxChains {
+					m.arnOf[made[0]] = made[1]
+				}
+			}
+			named := m.names(a)
+			if named && len(m.callers) < 100 {
+				id, _, _ := strings.Cut(u.PrincipalID, ":")
+				m.callers[bounded(u.AccountID+"/"+id, 80)] = m.broker.made(u.AccountID, u.PrincipalID)
+			}
+			switch {
+			case named && m.broker.made(u.AccountID, u.PrincipalID):
+				for _, id := range made {
+					m.found[id] = true
+				}
+			case u.AccessKeyID != "" && len(m.chains) < maxChains:
+				// A session assuming another role: the grant's, if its
+				// caller turns out to be.
+				from := "key:" + u.AccessKeyID
+				m.chains[from] = append(m.chains[from], made...)
 			}
 		}
 	}
-	u := &r.UserIdentity
-	if u.Type != "AssumedRole" || !m.targets[sessionTarget(u.ARN)] {
+	if u.Type != "AssumedRole" {
 		return
 	}
 	id := "key:" + u.AccessKeyID
@@ -102,14 +202,25 @@ func (m *matcher) see(r *record, at, from, to time.Time, sensitive []string) {
 			id = "arn:" + u.ARN
 		}
 	}
+	known := m.isKnown(id)
+	if !known && !m.targets[sessionTarget(u.ARN)] {
+		return // another role's session, not known (yet) to be chained from the grant's
+	}
 	p := m.partials[id]
 	if p == nil {
-		if !m.isKnown(id) && (!m.open || len(m.partials) >= maxSessionsSeen) {
+		if !known && (!m.open || len(m.partials) >= maxSessionsSeen || m.held >= maxHeld) {
 			m.overflow = m.overflow || m.open
 			return
 		}
 		p = newAgg()
 		m.partials[id] = p
+	}
+	if !known {
+		if m.held >= maxHeld {
+			m.overflow = m.overflow || m.open
+			return
+		}
+		m.held++
 	}
 	p.add(r, at, sensitive)
 }
@@ -128,26 +239,45 @@ func (m *matcher) names(a assumeRole) bool {
 	return false
 }
 
-// result sums the grant's sessions; sessions counts those found.
+// callerProblems says which AssumeRole calls that named the grant were
+// not the broker's (not counted), or, the broker unknown, that several
+// callers named it (all counted).
+func (m *matcher) callerProblems() []string {
+	var out, all []string
+	for c, taken := range m.callers {
+		all = append(all, c)
+		if !taken {
+			out = append(out, "an AssumeRole by "+c+" named this grant and was not counted: only the broker's make its sessions")
+		}
+	}
+	if m.broker == nil && len(all) > 1 {
+		slices.Sort(all)
+		out = append(out, "AssumeRole calls by several callers ("+strings.Join(all, ", ")+") named this grant and were all counted: only the broker should make its sessions")
+	}
+	return out
+}
+
+// result sums the grant's sessions; sessions counts the keys that made a
+// call, and console calls of a session ARN none of those keys has (every
+// issuance of a grant has the same ARN: it names the person and grant).
 func (m *matcher) result() (*agg, int) {
 	total := newAgg()
+	keys, arns := map[string]bool{}, map[string]bool{}
 	for id, p := range m.partials {
-		if m.isKnown(id) {
-			total.merge(p)
+		if !m.isKnown(id) || p.calls == 0 {
+			continue
 		}
-	}
-	sessions := 0
-	for id := range m.known {
+		total.merge(p)
 		if strings.HasPrefix(id, "key:") {
-			sessions++
+			keys[id] = true
+		} else {
+			arns[id] = true
 		}
 	}
-	for id := range m.found {
-		if strings.HasPrefix(id, "key:") && !m.known[id] {
-			sessions++
-		}
+	for k := range keys {
+		delete(arns, m.arnOf[k])
 	}
-	return total, sessions
+	return total, len(keys) + len(arns)
 }
 
 // roleTarget is the account and role of arn:<partition>:iam::<account>:role/[path/]<name>.

@@ -24,6 +24,7 @@ type record struct {
 	Recipient    string `json:"recipientAccountId"`
 	UserIdentity struct {
 		Type           string `json:"type"`
+		PrincipalID    string `json:"principalId"`
 		ARN            string `json:"arn"`
 		AccountID      string `json:"accountId"`
 		AccessKeyID    string `json:"accessKeyId"`
@@ -109,11 +110,37 @@ func (r *record) isConsoleLogin() bool {
 	return r.EventSource == "signin.amazonaws.com" && r.EventName == "ConsoleLogin"
 }
 
-// Bounds on one log file: CloudTrail's files are a few MiB at most.
+// Bounds on one log file: CloudTrail's files are a few MiB at most, and
+// one of its records at most 256 KiB.
 const (
 	maxFileBytes   = 1 << 30 // decompressed
-	maxRecordBytes = 1 << 20 // one record's raw parameters
+	maxRecordBytes = 1 << 20 // one record, or any other value of the file
 )
+
+// budget is a reader that fails once more than limit bytes were read
+// since the last reset: the JSON decoder buffers a whole value before it
+// decodes it, and a forged record of a gigabyte must not be held.
+type budget struct {
+	r     io.Reader
+	left  int64
+	limit int64
+}
+
+var errTooBig = fmt.Errorf("a record of more than %d bytes", maxRecordBytes)
+
+func (b *budget) reset() { b.left = b.limit }
+
+func (b *budget) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, errTooBig
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
 
 // errRecordsMissing says a file holds no Records array.
 var errRecordsMissing = errors.New(`no "Records" array`)
@@ -133,7 +160,12 @@ func decode(r io.Reader, fn func(*record)) (odd int, err error) {
 		defer gz.Close()
 		in = gz
 	}
-	dec := json.NewDecoder(io.LimitReader(in, maxFileBytes))
+	whole := io.LimitReader(in, maxFileBytes)
+	// The decoder reads ahead in chunks: a value may take its own bytes
+	// and one chunk more.
+	b := &budget{r: whole, limit: maxRecordBytes + 64<<10}
+	b.reset()
+	dec := json.NewDecoder(b)
 	if err := expectDelim(dec, '{'); err != nil {
 		return 0, err
 	}
@@ -143,6 +175,7 @@ func decode(r io.Reader, fn func(*record)) (odd int, err error) {
 			return odd, err
 		}
 		if key, _ := tok.(string); key != "Records" {
+			b.reset()
 			var skip json.RawMessage
 			if err := dec.Decode(&skip); err != nil {
 				return odd, err
@@ -152,7 +185,11 @@ func decode(r io.Reader, fn func(*record)) (odd int, err error) {
 		if err := expectDelim(dec, '['); err != nil {
 			return odd, err
 		}
-		for dec.More() {
+		for {
+			b.reset()
+			if !dec.More() {
+				break
+			}
 			var rec record
 			err := dec.Decode(&rec)
 			var typeErr *json.UnmarshalTypeError
@@ -162,9 +199,6 @@ func decode(r io.Reader, fn func(*record)) (odd int, err error) {
 				continue
 			case err != nil:
 				return odd, err
-			}
-			if len(rec.RequestParameters) > maxRecordBytes {
-				rec.RequestParameters = nil
 			}
 			fn(&rec)
 		}
@@ -176,9 +210,10 @@ func decode(r io.Reader, fn func(*record)) (odd int, err error) {
 		if err := expectDelim(dec, '}'); err != nil {
 			return odd, err
 		}
+		b.reset()
 		_, err = io.Copy(io.Discard, dec.Buffered())
 		if err == nil {
-			_, err = io.Copy(io.Discard, in)
+			_, err = io.Copy(io.Discard, io.LimitReader(whole, maxRecordBytes))
 		}
 		return odd, err
 	}

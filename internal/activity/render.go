@@ -61,9 +61,12 @@ func (s *Summary) Markdown() string {
 		fmt.Fprintf(&b, ", **revoked at %s**", stamp(*s.Revoked))
 	}
 	b.WriteString(".\n\n")
-	if !s.Used() {
+	switch {
+	case !s.Used() && s.Files == 0 && len(s.Problems) > 0:
+		b.WriteString("**Unknown:** the trail could not be read (below).\n")
+	case !s.Used():
 		fmt.Fprintf(&b, "**Not used:** no call of its sessions was found in %s.\n", plural(s.Files, "log file"))
-	} else {
+	default:
 		var regions []string
 		for _, r := range s.Regions {
 			regions = append(regions, code(r, false))
@@ -72,7 +75,7 @@ func (s *Summary) Markdown() string {
 		if s.Errors > 0 {
 			fmt.Fprintf(&b, " **%s**, %d of them access denied.", plural(s.Errors, "error"), s.AccessDenied)
 		}
-		fmt.Fprintf(&b, " %s. %s matched the sensitive actions.\n", plural(len(s.SignIns), "console sign-in"), plural(s.SensitiveCalls, "call"))
+		fmt.Fprintf(&b, " %s. %s matched the sensitive actions.\n", plural(s.SignInCount, "console sign-in"), plural(s.SensitiveCalls, "call"))
 	}
 	if len(s.Sensitive) > 0 {
 		fmt.Fprintf(&b, "\n**⚠️ Sensitive calls** (%s):\n\n| time (UTC) | call | account | region | error |\n|---|---|---|---|---|\n", shown(len(s.Sensitive), s.SensitiveCalls, showSensitive))
@@ -115,8 +118,12 @@ func (s *Summary) Markdown() string {
 			fmt.Fprintf(&b, "- %s\n", code(p, false))
 		}
 	}
-	fmt.Fprintf(&b, "\n<sub>Read %s at %s. Files CloudTrail delivers late are read until %s, and this comment is updated.</sub>\n",
-		plural(s.Files, "log file"), stamp(s.ReadAt), stamp(s.End.Add(LateFiles)))
+	if s.Final {
+		fmt.Fprintf(&b, "\n<sub>Read %s at %s, a day after the window: this is the last reading.</sub>\n", plural(s.Files, "log file"), stamp(s.ReadAt))
+	} else {
+		fmt.Fprintf(&b, "\n<sub>Read %s at %s. Files CloudTrail delivers late are read until %s, and this comment is updated.</sub>\n",
+			plural(s.Files, "log file"), stamp(s.ReadAt), stamp(s.End.Add(LateFiles)))
+	}
 	return b.String()
 }
 
@@ -156,13 +163,16 @@ func (s *Summary) Table(w io.Writer) error {
 		p("revoked\t%s\n", stamp(*s.Revoked))
 	}
 	p("read\t%s at %s\n", plural(s.Files, "log file"), stamp(s.ReadAt))
-	if !s.Used() {
+	switch {
+	case !s.Used() && s.Files == 0 && len(s.Problems) > 0:
+		p("used\tunknown: the trail could not be read\n")
+	case !s.Used():
 		p("used\tno: no call of its sessions was found\n")
-	} else {
+	default:
 		p("calls\t%d by %s, %s to %s\n", s.Calls, plural(s.Sessions, "session"), stamp(*s.First), stamp(*s.Last))
 		p("regions\t%s\n", strings.Join(s.Regions, ", "))
 		p("errors\t%d (%d access denied)\n", s.Errors, s.AccessDenied)
-		p("sign-ins\t%d\n", len(s.SignIns))
+		p("sign-ins\t%d\n", s.SignInCount)
 		p("sensitive\t%d\n", s.SensitiveCalls)
 	}
 	if err := tw.Flush(); err != nil {

@@ -1,6 +1,7 @@
 package activity
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -85,6 +86,12 @@ type Options struct {
 	Readers int
 	// MaxFiles bounds the files one scan reads (default 100,000).
 	MaxFiles int
+	// Broker, when set, is the only caller whose AssumeRole events make a
+	// session the grant's: the broker's own identity.
+	Broker *Caller
+	// Timeout bounds one scan (default 10 minutes): what it has not read
+	// by then is a problem, not a wait.
+	Timeout time.Duration
 }
 
 // Scan slack: a session outlives its window by up to STS's 15-minute
@@ -96,6 +103,8 @@ const (
 	// LateFiles is how long after a window's end CloudTrail may still
 	// deliver its events: a summary is read again until then.
 	LateFiles = 24 * time.Hour
+	// DefaultTimeout bounds one scan.
+	DefaultTimeout = 10 * time.Minute
 	// maxSessionsSeen bounds the other sessions of the grant's roles a
 	// first reading keeps apart before it knows which are the grant's; past
 	// it, a second reading counts only the grant's.
@@ -122,6 +131,12 @@ func Scan(ctx context.Context, b Bucket, loc Location, g Grant, o Options) (*Sum
 	if o.MaxFiles <= 0 {
 		o.MaxFiles = 100000
 	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
 	s := &Summary{Request: g.ID, Targets: g.Targets, Start: g.Start.UTC(), End: g.End.UTC(), ReadAt: o.Now.UTC()}
 	if !g.Revoked.IsZero() {
 		r := g.Revoked.UTC()
@@ -129,26 +144,32 @@ func Scan(ctx context.Context, b Bucket, loc Location, g Grant, o Options) (*Sum
 	}
 	sc := &scan{b: b, loc: loc, g: g, o: o, sum: s}
 	files := sc.list(ctx)
-	if err := ctx.Err(); err != nil {
+	if err := parent.Err(); err != nil {
 		return nil, err
 	}
 	s.Files = len(files)
-	m := newMatcher(g, true)
+	m := newMatcher(g, true, o.Broker)
 	sc.pass(ctx, files, m)
-	if m.overflow {
-		// Too many other sessions of the grant's roles to keep apart: read
-		// again, counting only the sessions the first reading found.
-		known := newMatcher(g, false)
+	if again := m.close(); m.overflow || again {
+		// Too many other sessions of the grant's roles to keep apart, or
+		// sessions chained from the grant's into other roles: read again,
+		// counting only the sessions the first reading found.
+		known := newMatcher(g, false, o.Broker)
 		known.learn(m)
 		sc.pass(ctx, files, known)
+		known.close()
 		m = known
 	}
-	if err := ctx.Err(); err != nil {
+	if err := parent.Err(); err != nil {
 		return nil, err
+	}
+	if ctx.Err() != nil {
+		sc.problem(fmt.Sprintf("the read stopped after %s: the files it had not read by then are left out", o.Timeout), nil)
 	}
 	total, sessions := m.result()
 	total.fill(s)
 	s.Sessions = sessions
+	s.Problems = append(s.Problems, m.callerProblems()...)
 	slices.Sort(s.Problems)
 	s.Problems = cut(slices.Compact(s.Problems), maxProblems)
 	return s, nil
@@ -230,7 +251,13 @@ func (sc *scan) list(ctx context.Context) []string {
 			}
 		}
 	}
-	slices.Sort(roots)
+	// Organisations' folders first, then accounts' own.
+	slices.SortFunc(roots, func(a, b string) int {
+		return cmp.Or(cmp.Compare(strings.Count(b, "/"), strings.Count(a, "/")), cmp.Compare(a, b))
+	})
+	// One trail per account: an organisation's and the account's own in
+	// one bucket log the same calls twice. The organisation's is read.
+	read := map[string]string{} // account -> the root read
 	var files []string
 	for _, root := range roots {
 		regions, err := sc.folders(ctx, root)
@@ -238,6 +265,15 @@ func (sc *scan) list(ctx context.Context) []string {
 			sc.problem("could not list "+root, err)
 			continue
 		}
+		if len(regions) == 0 {
+			continue
+		}
+		account := path.Base(strings.TrimSuffix(root, "/CloudTrail/"))
+		if first, ok := read[account]; ok {
+			sc.problem(fmt.Sprintf("several trails deliver for account %s: only %s was read, not %s", account, first, root), nil)
+			continue
+		}
+		read[account] = root
 		for _, region := range regions {
 			for _, day := range sc.days() {
 				keys, err := sc.objects(ctx, region+day)

@@ -24,6 +24,9 @@ func storyGrant(id string, sessions ...trailtest.Session) activity.Grant {
 	return g
 }
 
+// broker is the story's broker, as the broker knows itself.
+var broker = &activity.Caller{Account: trailtest.BrokerAccount, UniqueID: trailtest.BrokerID}
+
 // TestScanStory reads the story's trail from moto's S3 as the trail's
 // reader, for each grant of the story.
 func TestScanStory(t *testing.T) {
@@ -35,7 +38,7 @@ func TestScanStory(t *testing.T) {
 	}
 	scan := func(t *testing.T, g activity.Grant) *activity.Summary {
 		t.Helper()
-		s, err := activity.Scan(context.Background(), reader, loc, g, activity.Options{Now: readAt})
+		s, err := activity.Scan(context.Background(), reader, loc, g, activity.Options{Now: readAt, Broker: broker})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -49,16 +52,18 @@ func TestScanStory(t *testing.T) {
 		want := map[string]int{
 			"iam:CreateAccessKey": 1, "ec2:DescribeInstances": 1, "ec2:AuthorizeSecurityGroupIngress": 1, "s3:DeleteBucket": 1,
 			"kms:ScheduleKeyDeletion": 1, "signin:ConsoleLogin": 1, "ec2:DescribeVolumes": 1, "sts:GetCallerIdentity": 1, "ec2:TerminateInstances": 1, "ec2:StopInstances": 1,
+			// alice's chain into Deployer, and what she did there
+			"sts:AssumeRole": 1, "lambda:DeleteFunction": 1,
 		}
 		got := map[string]int{}
 		for _, a := range s.Actions {
 			got[a.Action] = a.Calls
 		}
 		if !equalCounts(got, want) {
-			t.Errorf("calls by action = %v, want %v (bob's, the forged role's and alice's other grant's calls are not this grant's)", got, want)
+			t.Errorf("calls by action = %v, want %v (bob's, mallory's, the forged role's and alice's other grant's calls are not this grant's)", got, want)
 		}
-		if s.Calls != 10 || s.Sessions != 2 || s.Errors != 2 || s.AccessDenied != 2 {
-			t.Errorf("calls %d sessions %d errors %d denied %d, want 10 2 2 2", s.Calls, s.Sessions, s.Errors, s.AccessDenied)
+		if s.Calls != 12 || s.Sessions != 3 || s.Errors != 2 || s.AccessDenied != 2 {
+			t.Errorf("calls %d sessions %d errors %d denied %d, want 12 3 2 2", s.Calls, s.Sessions, s.Errors, s.AccessDenied)
 		}
 		if s.First == nil || !s.First.Equal(time.Date(2026, 11, 20, 23, 10, 0, 0, time.UTC)) || !s.Last.Equal(time.Date(2026, 11, 21, 0, 58, 0, 0, time.UTC)) {
 			t.Errorf("first %v last %v", s.First, s.Last)
@@ -69,25 +74,26 @@ func TestScanStory(t *testing.T) {
 		if len(s.SignIns) != 1 || s.SignIns[0].Result != "Success" {
 			t.Errorf("sign-ins %+v", s.SignIns)
 		}
-		// Sensitive by default: the IAM write, the security group, the
-		// refused delete and key deletion, the console's termination is not
-		// (not in the default list).
+		// Sensitive by default: the IAM write, the chain and the delete
+		// in the other role, the security group, then the refused delete
+		// and key deletion; the console's termination is not (not in the
+		// default list).
 		var sensitive []string
 		for _, e := range s.Sensitive {
 			sensitive = append(sensitive, e.Action)
 		}
-		if strings.Join(sensitive, ",") != "kms:ScheduleKeyDeletion,iam:CreateAccessKey,ec2:AuthorizeSecurityGroupIngress,s3:DeleteBucket" &&
-			strings.Join(sensitive, ",") != "iam:CreateAccessKey,ec2:AuthorizeSecurityGroupIngress,s3:DeleteBucket,kms:ScheduleKeyDeletion" {
+		if got := strings.Join(sensitive, ","); got != "iam:CreateAccessKey,sts:AssumeRole,lambda:DeleteFunction,ec2:AuthorizeSecurityGroupIngress,s3:DeleteBucket,kms:ScheduleKeyDeletion" {
 			t.Errorf("sensitive %v", sensitive)
 		}
-		if len(s.Problems) != 1 || !strings.Contains(s.Problems[0], "could not read all of") {
-			t.Errorf("problems %q, want the corrupt file alone", s.Problems)
+		// Mallory's AssumeRole is said, the corrupt file too.
+		if len(s.Problems) != 2 || !strings.Contains(s.Problems[0], "AssumeRole by 111111111111/AIDAMALLORYEXAMPLE01") || !strings.Contains(s.Problems[1], "could not read all of") {
+			t.Errorf("problems %q, want mallory's AssumeRole and the corrupt file", s.Problems)
 		}
 		var written []string
 		for _, w := range s.Written {
 			written = append(written, w.ARN)
 		}
-		if len(written) != 4 {
+		if len(written) != 5 {
 			t.Errorf("written %v", written)
 		}
 		md := s.Markdown()
@@ -106,13 +112,23 @@ func TestScanStory(t *testing.T) {
 
 	t.Run("keys the broker issued are enough", func(t *testing.T) {
 		s := scan(t, storyGrant(trailtest.GrantID, trailtest.Alice1, trailtest.Alice2))
-		if s.Calls != 10 || s.Sessions != 2 {
-			t.Errorf("calls %d sessions %d, want 10 2", s.Calls, s.Sessions)
+		if s.Calls != 12 || s.Sessions != 3 {
+			t.Errorf("calls %d sessions %d, want 12 3", s.Calls, s.Sessions)
+		}
+	})
+
+	t.Run("without the broker's identity every caller counts, and that is said", func(t *testing.T) {
+		s, err := activity.Scan(context.Background(), reader, loc, storyGrant(trailtest.GrantID), activity.Options{Now: readAt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Calls != 13 || !strings.Contains(strings.Join(s.Problems, "\n"), "AssumeRole calls by several callers") {
+			t.Errorf("calls %d problems %q", s.Calls, s.Problems)
 		}
 	})
 
 	t.Run("sensitive actions from the policy replace the defaults", func(t *testing.T) {
-		s, err := activity.Scan(context.Background(), reader, loc, storyGrant(trailtest.GrantID), activity.Options{Now: readAt, Sensitive: []string{"ec2:Terminate*"}})
+		s, err := activity.Scan(context.Background(), reader, loc, storyGrant(trailtest.GrantID), activity.Options{Now: readAt, Broker: broker, Sensitive: []string{"ec2:Terminate*"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -152,7 +168,7 @@ func TestScanStory(t *testing.T) {
 		if s.Used() || len(s.Problems) != 1 || !strings.Contains(s.Problems[0], "AccessDenied") {
 			t.Fatalf("problems %q", s.Problems)
 		}
-		if !strings.Contains(s.Markdown(), "Not everything could be read") {
+		if md := s.Markdown(); !strings.Contains(md, "Not everything could be read") || !strings.Contains(md, "**Unknown:**") || strings.Contains(md, "Not used") {
 			t.Errorf("comment:\n%s", s.Markdown())
 		}
 	})

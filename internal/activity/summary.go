@@ -2,6 +2,7 @@ package activity
 
 import (
 	"cmp"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -24,6 +25,11 @@ type Summary struct {
 	// ReadAt is when the log files were read; Files how many.
 	ReadAt time.Time `json:"read_at"`
 	Files  int       `json:"files"`
+	// Read numbers the broker's reads of the grant's trail (1 first);
+	// Final is set on the last, a day after the window's end: an earlier
+	// state put back in the comment shows as not final.
+	Read  int  `json:"read,omitempty"`
+	Final bool `json:"final,omitempty"`
 	// Sessions counts the grant's sessions that made a call; Calls every
 	// call they made (console sign-ins included).
 	Sessions     int        `json:"sessions"`
@@ -39,8 +45,10 @@ type Summary struct {
 	Failures []Failure `json:"failures,omitempty"`
 	// Written are the resources that successful writes named.
 	Written []Resource `json:"written,omitempty"`
-	// SignIns are the console sign-ins, earliest first.
-	SignIns []Event `json:"console_sign_ins,omitempty"`
+	// SignIns are the console sign-ins, earliest first; SignInCount
+	// counts all of them.
+	SignIns     []Event `json:"console_sign_ins,omitempty"`
+	SignInCount int     `json:"console_sign_in_count"`
 	// Sensitive are the calls that matched the sensitive actions, earliest
 	// first; SensitiveCalls counts all of them.
 	Sensitive      []Event `json:"sensitive,omitempty"`
@@ -158,6 +166,9 @@ var DefaultSensitive = []string{
 	"ec2:UpdateSecurityGroupRuleDescriptions*",
 	"kms:Cancel*", "kms:Create*", "kms:Disable*", "kms:Enable*", "kms:Import*", "kms:Put*", "kms:Replicate*",
 	"kms:Retire*", "kms:Revoke*", "kms:Schedule*", "kms:Tag*", "kms:Untag*", "kms:Update*",
+	// Leaving the grant's role, and blinding the trail or opening a bucket.
+	"sts:AssumeRole*", "cloudtrail:StopLogging", "cloudtrail:UpdateTrail", "cloudtrail:PutEventSelectors",
+	"s3:PutBucketPolicy", "s3:PutBucketAcl",
 }
 
 // matchAction reports whether action (service:Name) matches pattern, an
@@ -219,13 +230,16 @@ func value(s string) string { return bounded(s, maxValue) }
 // bounded is s without control characters, cut to n bytes.
 func bounded(s string, n int) string {
 	s = strings.Map(func(r rune) rune {
-		// Line breaks, escape sequences and bidi controls would let a
-		// value reorder or forge what a person reads.
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Bidi_Control, r) {
+		// Line breaks, escape sequences, bidi controls and invisible
+		// format characters would let a value reorder, hide or forge what
+		// a person reads.
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.In(r, unicode.Bidi_Control, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point) {
 			return -1
 		}
 		return r
 	}, strings.ToValidUTF8(s, "\uFFFD"))
+	// An access key id is never shown, wherever a log put one.
+	s = accessKeyRE.ReplaceAllString(s, "${1}…")
 	if len(s) > n {
 		cut := n
 		for cut > 0 && (s[cut]&0xc0) == 0x80 {
@@ -236,18 +250,22 @@ func bounded(s string, n int) string {
 	return s
 }
 
+// accessKeyRE matches access key ids (AKIA…, ASIA…): a value keeps their
+// first four letters only.
+var accessKeyRE = regexp.MustCompile(`\b(A[KS]IA)[A-Z0-9]{12,}\b`)
+
 // agg adds up the calls of one set of sessions. Aggregates merge: every
 // count adds, and each bounded list keeps the same entries whichever
 // aggregate saw them first.
 type agg struct {
-	calls, errors, denied, sensitiveCalls int
-	first, last                           time.Time
-	regions                               map[string]bool
-	actions                               map[string]*ActionCount
-	failures                              map[[2]string]int
-	written                               map[string]*Resource
-	signIns, sensitive                    []Event
-	hours                                 map[time.Time]*Hour
+	calls, errors, denied, sensitiveCalls, signInCount int
+	first, last                                        time.Time
+	regions                                            map[string]bool
+	actions                                            map[string]*ActionCount
+	failures                                           map[[2]string]int
+	written                                            map[string]*Resource
+	signIns, sensitive                                 []Event
+	hours                                              map[time.Time]*Hour
 }
 
 func newAgg() *agg {
@@ -305,12 +323,13 @@ func (a *agg) add(r *record, at time.Time, sensitive []string) {
 	ev := Event{At: at, Action: action, Region: region, Account: value(r.UserIdentity.AccountID), Error: code}
 	if r.isConsoleLogin() {
 		ev.Result = value(r.consoleResult())
-		a.signIns = keepEarliest(append(a.signIns, ev), maxSignIns)
+		a.signInCount++
+		a.signIns = keepFirst(append(a.signIns, ev), maxSignIns, byTime)
 	}
 	for _, p := range sensitive {
 		if matchAction(p, r.action()) {
 			a.sensitiveCalls++
-			a.sensitive = keepEarliest(append(a.sensitive, ev), maxSensitive)
+			a.sensitive = keepFirst(append(a.sensitive, ev), maxSensitive, successFirst)
 			break
 		}
 	}
@@ -332,21 +351,33 @@ func (a *agg) add(r *record, at time.Time, sensitive []string) {
 	}
 }
 
-// keepEarliest bounds list to its n earliest events, letting it grow to
-// 2n between sorts.
-func keepEarliest(list []Event, n int) []Event {
+// keepFirst bounds list to its n first events in order, letting it grow
+// to 2n between sorts.
+func keepFirst(list []Event, n int, order func(a, b Event) int) []Event {
 	if len(list) <= 2*n {
 		return list
 	}
-	sortEvents(list)
+	slices.SortFunc(list, order)
 	return slices.Clip(list[:n])
 }
 
-func sortEvents(list []Event) {
-	slices.SortFunc(list, func(a, b Event) int {
-		return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.Action, b.Action), cmp.Compare(a.Region, b.Region),
-			cmp.Compare(a.Account, b.Account), cmp.Compare(a.Error, b.Error), cmp.Compare(a.Result, b.Result))
-	})
+// byTime orders events by time, then by every field, so that a bounded
+// list keeps the same events however the files were split among readers.
+func byTime(a, b Event) int {
+	return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.Action, b.Action), cmp.Compare(a.Region, b.Region),
+		cmp.Compare(a.Account, b.Account), cmp.Compare(a.Error, b.Error), cmp.Compare(a.Result, b.Result))
+}
+
+// successFirst orders sensitive calls that succeeded before those refused,
+// each by time: refusals cannot push a change off the list.
+func successFirst(a, b Event) int {
+	if (a.Error == "") != (b.Error == "") {
+		if a.Error == "" {
+			return -1
+		}
+		return 1
+	}
+	return byTime(a, b)
 }
 
 // merge adds b into a.
@@ -358,6 +389,7 @@ func (a *agg) merge(b *agg) {
 	a.errors += b.errors
 	a.denied += b.denied
 	a.sensitiveCalls += b.sensitiveCalls
+	a.signInCount += b.signInCount
 	if a.first.IsZero() || b.first.Before(a.first) {
 		a.first = b.first
 	}
@@ -400,13 +432,13 @@ func (a *agg) merge(b *agg) {
 			a.hours[k] = &c
 		}
 	}
-	a.signIns = keepEarliest(append(a.signIns, b.signIns...), maxSignIns)
-	a.sensitive = keepEarliest(append(a.sensitive, b.sensitive...), maxSensitive)
+	a.signIns = keepFirst(append(a.signIns, b.signIns...), maxSignIns, byTime)
+	a.sensitive = keepFirst(append(a.sensitive, b.sensitive...), maxSensitive, successFirst)
 }
 
 // fill writes a's figures into s, each list sorted and cut to its bound.
 func (a *agg) fill(s *Summary) {
-	s.Calls, s.Errors, s.AccessDenied, s.SensitiveCalls = a.calls, a.errors, a.denied, a.sensitiveCalls
+	s.Calls, s.Errors, s.AccessDenied, s.SensitiveCalls, s.SignInCount = a.calls, a.errors, a.denied, a.sensitiveCalls, a.signInCount
 	if a.calls > 0 {
 		first, last := a.first, a.last
 		s.First, s.Last = &first, &last
@@ -443,8 +475,8 @@ func (a *agg) fill(s *Summary) {
 		return cmp.Or(cmp.Compare(y.Calls, x.Calls), cmp.Compare(x.ARN, y.ARN))
 	})
 	s.Written = cut(s.Written, maxWritten)
-	s.SignIns = earliest(a.signIns, maxSignIns)
-	s.Sensitive = earliest(a.sensitive, maxSensitive)
+	s.SignIns = first(a.signIns, maxSignIns, byTime)
+	s.Sensitive = first(a.sensitive, maxSensitive, successFirst)
 	for _, h := range a.hours {
 		s.Timeline = append(s.Timeline, *h)
 	}
@@ -452,9 +484,9 @@ func (a *agg) fill(s *Summary) {
 	s.Timeline = cut(s.Timeline, maxHours)
 }
 
-func earliest(list []Event, n int) []Event {
+func first(list []Event, n int, order func(a, b Event) int) []Event {
 	out := slices.Clone(list)
-	sortEvents(out)
+	slices.SortFunc(out, order)
 	return cut(out, n)
 }
 

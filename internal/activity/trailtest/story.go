@@ -36,6 +36,14 @@ var (
 	// only the grant's roles count.
 	Forged = Session{Account: Prod, Role: "ReadOnly", Name: "gh-alice-prod-2026-11-alice-admin-inc4821", Key: "ASIAFORGEDTAG0000005", SourceIdentity: "gh-alice", Request: GrantID}
 	Dave   = Session{Account: Prod, Role: "Admin", Name: "gh-dave-prod-2026-11-dave-admin", Key: "ASIADAVEREVOKED00006", SourceIdentity: "gh-dave", Request: RevokedID}
+	// Mallory assumed the grant's role herself, with the grant's tag and
+	// session name: only the broker's AssumeRole makes a session the
+	// grant's, when the reader knows the broker (the broker does).
+	Mallory = Session{Account: Prod, Role: "Admin", Name: "gh-alice-prod-2026-11-alice-admin-inc4821", Key: "ASIAMALLORYFRAME0009", SourceIdentity: "gh-alice", Request: GrantID,
+		CallerAccount: Prod, CallerID: "AIDAMALLORYEXAMPLE01"}
+	// Deployer is a role alice's first session chained into: its calls
+	// are the grant's.
+	Deployer = Session{Account: Prod, Role: "Deployer", Name: "chained", Key: "ASIACHAINEDDEPLOYER0"}
 )
 
 // ConsoleKey is the key the console minted when alice signed in.
@@ -75,6 +83,14 @@ func StoryFiles(prefix string) map[string][]byte {
 		APICall(AliceOther, Call{At: at(23, 23), Source: "iam.amazonaws.com", Name: "DeletePolicy", Region: "us-east-1"}, id()),
 		APICall(Dave, Call{At: at(23, 15), Source: "ec2.amazonaws.com", Name: "DescribeInstances", Region: "us-east-1", ReadOnly: true}, id()),
 		APICall(Dave, Call{At: at(23, 45), Source: "ec2.amazonaws.com", Name: "TerminateInstances", Region: "us-east-1", Error: "Client.UnauthorizedOperation"}, id()),
+	)
+	// us-east-1, a forged session of the grant's role, and alice's chain
+	// into another role.
+	files[key("us-east-1", at(23, 58))] = File(
+		AssumeRole(Mallory, at(23, 24), id()),
+		APICall(Mallory, Call{At: at(23, 25), Source: "iam.amazonaws.com", Name: "DeleteAccountPasswordPolicy", Region: "us-east-1"}, id()),
+		Chain(Alice1, Deployer, at(23, 26), id()),
+		APICall(Deployer, Call{At: at(23, 27), Source: "lambda.amazonaws.com", Name: "DeleteFunction", Region: "us-east-1", Resources: []string{"arn:aws:lambda:us-east-1:111111111111:function:payments"}}, id()),
 	)
 	// eu-west-1 before midnight: a read, a security-group change and a
 	// delete that was refused.

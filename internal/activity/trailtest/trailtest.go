@@ -22,8 +22,16 @@ type Session struct {
 	Key                 string // its access key id (ASIA…)
 	SourceIdentity      string
 	Request             string // the elevate-request tag ("" for a session elevate did not make)
-	BrokerARN           string // who called AssumeRole
+	// CallerAccount and CallerID are who called AssumeRole, as the role's
+	// account logs it (default: the broker, BrokerAccount and BrokerID).
+	CallerAccount, CallerID string
 }
+
+// The story's broker, as the target accounts' AssumeRole events name it.
+const (
+	BrokerAccount = "999999999999"
+	BrokerID      = "AROAEXAMPLEBROKER"
+)
 
 // ARN is the session's assumed-role ARN.
 func (s Session) ARN() string {
@@ -46,14 +54,14 @@ func AssumeRole(s Session, at time.Time, id string) Record {
 			map[string]any{"key": "elevate-github-id", "value": "1001"},
 		}
 	}
-	broker := s.BrokerARN
-	if broker == "" {
-		broker = "arn:aws:sts::999999999999:assumed-role/elevate-broker/broker"
+	account, id := s.CallerAccount, s.CallerID
+	if account == "" {
+		account, id = BrokerAccount, BrokerID+":broker"
 	}
 	return Record{
 		"eventVersion": "1.08",
 		"userIdentity": map[string]any{
-			"type": "AWSAccount", "principalId": "AROAEXAMPLEBROKER:broker", "accountId": "999999999999",
+			"type": "AWSAccount", "principalId": id, "accountId": account,
 		},
 		"eventTime": stamp(at), "eventSource": "sts.amazonaws.com", "eventName": "AssumeRole",
 		"awsRegion": "us-east-1", "sourceIPAddress": "192.0.2.10", "userAgent": "aws-sdk-go-v2/1.41.0",
@@ -76,6 +84,17 @@ func AssumeRole(s Session, at time.Time, id string) Record {
 		"eventType": "AwsApiCall", "managementEvent": true, "recipientAccountId": s.Account,
 		"sharedEventID": id, "eventCategory": "Management",
 	}
+}
+
+// Chain is the record, in s's account, of s assuming another role (role
+// chaining): its caller is s's session, with s's key.
+func Chain(s, into Session, at time.Time, id string) Record {
+	r := AssumeRole(into, at, id)
+	r["userIdentity"] = map[string]any{
+		"type": "AssumedRole", "principalId": "AROAEXAMPLEROLE:" + s.Name, "arn": s.ARN(), "accountId": s.Account, "accessKeyId": s.Key,
+		"sessionContext": map[string]any{"sessionIssuer": map[string]any{"type": "Role", "arn": s.RoleARN(), "accountId": s.Account, "userName": s.Role}},
+	}
+	return r
 }
 
 // Call is one API call by s. errorCode "" is a success; resources are
