@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -33,6 +34,10 @@ type ActivityOptions struct {
 	Dir     string
 	Branch  string
 	Offline bool
+	// Broker (--broker-principal ACCOUNT/UNIQUEID, or
+	// ELEVATE_BROKER_PRINCIPAL) is the broker's AWS identity: only its
+	// AssumeRole calls make a session the grant's, as the broker counts.
+	Broker string
 }
 
 // activityLookBack is how far back the grant is looked for in the history.
@@ -40,7 +45,8 @@ const activityLookBack = 400 * 24 * time.Hour
 
 // NewCmdActivity builds `elevate activity`.
 func NewCmdActivity(f *Factory, runF func(context.Context, *ActivityOptions) error) *cobra.Command {
-	opts := &ActivityOptions{IO: f.IO, Now: f.Now, Repo: f.Repo, Checkout: f.checkout, Bucket: openTrail, Trail: f.Getenv("ELEVATE_ACTIVITY_BUCKET")}
+	opts := &ActivityOptions{IO: f.IO, Now: f.Now, Repo: f.Repo, Checkout: f.checkout, Bucket: openTrail, Trail: f.Getenv("ELEVATE_ACTIVITY_BUCKET"),
+		Broker: f.Getenv("ELEVATE_BROKER_PRINCIPAL")}
 	cmd := &cobra.Command{
 		Use:   "activity ID [--format table|json]",
 		Short: "What a grant's AWS sessions did, from the organisation's CloudTrail",
@@ -66,6 +72,9 @@ func NewCmdActivity(f *Factory, runF func(context.Context, *ActivityOptions) err
 			if _, err := activity.ParseLocation(opts.Trail); err != nil {
 				return flagErrorf("--activity-bucket: %v", err)
 			}
+			if _, err := parseCaller(opts.Broker); err != nil {
+				return flagErrorf("--broker-principal: %v", err)
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -78,6 +87,7 @@ func NewCmdActivity(f *Factory, runF func(context.Context, *ActivityOptions) err
 	fl.StringVar(&opts.Dir, "dir", "", "the access repository checkout (default: the one you are in)")
 	fl.StringVar(&opts.Branch, "branch", "main", "the branch that holds grants")
 	fl.BoolVar(&opts.Offline, "offline", false, "take the window from the local history alone (commit times, not GitHub's merge times)")
+	fl.StringVar(&opts.Broker, "broker-principal", opts.Broker, "the broker's AWS identity, ACCOUNT/UNIQUEID (its role's AROA… id, or user's AIDA… id): only its AssumeRole calls count, as the broker's own summary counts (default $ELEVATE_BROKER_PRINCIPAL; none: every caller counts, and the summary says so when there are several)")
 	return cmd
 }
 
@@ -114,7 +124,8 @@ func activityRun(ctx context.Context, opts *ActivityOptions) error {
 	if err != nil {
 		return err
 	}
-	sum, err := activity.Scan(ctx, bucket, loc, g, activity.Options{Sensitive: policy.Sensitive, Now: opts.Now()})
+	caller, _ := parseCaller(opts.Broker) // checked with the flags
+	sum, err := activity.Scan(ctx, bucket, loc, g, activity.Options{Sensitive: policy.Sensitive, Now: opts.Now(), Broker: caller})
 	if err != nil {
 		return err
 	}
@@ -130,6 +141,20 @@ func activityRun(ctx context.Context, opts *ActivityOptions) error {
 		return fmt.Errorf("the trail could not be read: %s", sum.Problems[0])
 	}
 	return nil
+}
+
+var callerRE = regexp.MustCompile(`^([0-9]{12})/(A[A-Z0-9]{8,127})$`)
+
+// parseCaller reads ACCOUNT/UNIQUEID; "" is no caller.
+func parseCaller(s string) (*activity.Caller, error) {
+	if s == "" {
+		return nil, nil
+	}
+	m := callerRE.FindStringSubmatch(s)
+	if m == nil {
+		return nil, fmt.Errorf("%q: want ACCOUNT/UNIQUEID, e.g. 999999999999/AROAEXAMPLEBROKER (aws iam get-role --query Role.RoleId)", s)
+	}
+	return &activity.Caller{Account: m[1], UniqueID: m[2]}, nil
 }
 
 // findGrant is the grant id in the checkout's history: its window (cut by

@@ -52,7 +52,7 @@ func TestActivityPrintsTheGrantsCalls(t *testing.T) {
 		f.Now = func() time.Time { return readAt }
 		return Main(context.Background(), f, args), out.String(), errOut.String()
 	}
-	env := map[string]string{"ELEVATE_ACTIVITY_BUCKET": trailtest.TrailBucket + "/org"}
+	env := map[string]string{"ELEVATE_ACTIVITY_BUCKET": trailtest.TrailBucket + "/org", "ELEVATE_BROKER_PRINCIPAL": trailtest.BrokerAccount + "/" + trailtest.BrokerID}
 
 	code, out, errOut := run(env, "activity", trailtest.GrantID, "--dir", dir, "--offline")
 	if code != 0 {
@@ -65,7 +65,9 @@ func TestActivityPrintsTheGrantsCalls(t *testing.T) {
 		}
 	}
 
-	// JSON, by the id's unique suffix, with the bucket as a flag.
+	// JSON, by the id's unique suffix, with the bucket as a flag, and no
+	// broker identity: every AssumeRole naming the grant counts, mallory's
+	// too, and the summary says there were several callers.
 	code, out, errOut = run(nil, "activity", "alice-admin-inc4821", "--dir", dir, "--offline", "--format", "json", "--activity-bucket", trailtest.TrailBucket+"/org")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
@@ -75,8 +77,9 @@ func TestActivityPrintsTheGrantsCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	// eligibility.yaml's activity.sensitive replaces the default list.
-	if s.Calls != 10 || s.SensitiveCalls != 2 || s.Sensitive[0].Action != "iam:CreateAccessKey" || s.Sensitive[1].Action != "ec2:TerminateInstances" {
-		t.Errorf("calls %d sensitive %+v", s.Calls, s.Sensitive)
+	if s.Calls != 13 || s.SensitiveCalls != 3 || s.Sensitive[0].Action != "iam:CreateAccessKey" || s.Sensitive[2].Action != "ec2:TerminateInstances" ||
+		!strings.Contains(strings.Join(s.Problems, "\n"), "several callers") {
+		t.Errorf("calls %d sensitive %+v problems %q", s.Calls, s.Sensitive, s.Problems)
 	}
 
 	// A revoked grant: its window is kept whole, its revocation said.
@@ -98,6 +101,7 @@ func TestActivityPrintsTheGrantsCalls(t *testing.T) {
 		{"activity", trailtest.GrantID, "--dir", dir},                                      // no bucket
 		{"activity", trailtest.GrantID, "--activity-bucket", "Not_A_Bucket", "--dir", dir}, // a bad bucket
 		{"activity", trailtest.GrantID, "--format", "csv", "--activity-bucket", "b-1/x"},   // a format it has not
+		{"activity", trailtest.GrantID, "--activity-bucket", "b-1/x", "--broker-principal", "arn:aws:iam::1:role/x"},
 	} {
 		if code, _, errOut := run(nil, args...); code != ExitUsage {
 			t.Errorf("%v: exit %d, want %d: %s", args, code, ExitUsage, errOut)
