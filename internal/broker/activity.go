@@ -22,6 +22,10 @@ import (
 // is made by one replica, and edits the one comment.
 var activityReads = []time.Duration{15 * time.Minute, time.Hour, 6 * time.Hour}
 
+// activityLookBack is how long after a window's end, or a revocation,
+// a grant is looked at: its last read, and any window length before it.
+const activityLookBack = activity.LateFiles + 2*time.Hour + 31*24*time.Hour
+
 // activityClaimTTL is how long a read stays claimed: past the last read.
 const activityClaimTTL = 48 * time.Hour
 
@@ -40,11 +44,17 @@ type activityReporter struct {
 	key    *prcomment.Key
 	logger *slog.Logger
 	ctx    context.Context
-	// problems counts reads that could not read everything.
-	problems func()
+	// incomplete counts reads that could not read everything ("trail") or
+	// whose comment could not be written ("comment").
+	incomplete func(reason string)
+	// caller asks AWS who the broker is: only its AssumeRole calls make a
+	// session a grant's.
+	caller func(context.Context) (*activity.Caller, error)
+	me     *activity.Caller
 
 	mu      sync.Mutex
 	done    map[string]time.Time         // reads made or claimed elsewhere, by claim id, until forgotten
+	mine    map[string]bool              // reads this replica claimed and has not finished: tried again
 	running map[string]bool              // grants being read now
 	issued  map[string][]activity.Issued // sessions issued, by grant
 	nIssued int
@@ -56,9 +66,10 @@ type activityReporter struct {
 // them all and the trail's AssumeRole events stand in.
 const maxIssued = 100000
 
-func newActivityReporter(ctx context.Context, bucket activity.Bucket, loc activity.Location, gh commentUpdater, once *onceAcross, claims claim.Claimer, key *prcomment.Key, logger *slog.Logger, problems func()) *activityReporter {
-	return &activityReporter{bucket: bucket, loc: loc, gh: gh, once: once, claims: claims, key: key, logger: logger, ctx: ctx, problems: problems,
-		done: map[string]time.Time{}, running: map[string]bool{}, issued: map[string][]activity.Issued{}, slots: make(chan struct{}, activityReaders)}
+func newActivityReporter(ctx context.Context, bucket activity.Bucket, loc activity.Location, gh commentUpdater, once *onceAcross, claims claim.Claimer, key *prcomment.Key, logger *slog.Logger,
+	caller func(context.Context) (*activity.Caller, error), incomplete func(reason string)) *activityReporter {
+	return &activityReporter{bucket: bucket, loc: loc, gh: gh, once: once, claims: claims, key: key, logger: logger, ctx: ctx, caller: caller, incomplete: incomplete,
+		done: map[string]time.Time{}, mine: map[string]bool{}, running: map[string]bool{}, issued: map[string][]activity.Issued{}, slots: make(chan struct{}, activityReaders)}
 }
 
 // Issued remembers a session the broker issued for grant.
@@ -114,7 +125,9 @@ func (a *activityReporter) check(led *ledger.Ledger, now time.Time) {
 		}
 	}
 	a.mu.Unlock()
-	for _, w := range led.Windows(now, activity.LateFiles+2*time.Hour) {
+	// A revoked grant's last read is a day after its window's end, which
+	// may be weeks after the revocation.
+	for _, w := range led.Windows(now, activityLookBack) {
 		ended := w.End
 		if !w.RevokedAt.IsZero() && w.RevokedAt.Before(ended) {
 			ended = w.RevokedAt
@@ -146,7 +159,7 @@ func (a *activityReporter) check(led *ledger.Ledger, now time.Time) {
 				delete(a.running, w.ID)
 				a.mu.Unlock()
 			}()
-			a.read(id, w.PR, g, x.Policy.Sensitive, now)
+			a.read(id, n, w.PR, g, x.Policy.Sensitive, now)
 		}()
 	}
 }
@@ -172,44 +185,91 @@ func (a *activityReporter) grant(p *eligibility.Policy, w ledger.Window) (activi
 
 // read makes one read of a grant's trail, once across replicas, and writes
 // or edits the grant's activity comment.
-func (a *activityReporter) read(id string, pr int, g activity.Grant, sensitive []string, now time.Time) {
+func (a *activityReporter) read(id string, n, pr int, g activity.Grant, sensitive []string, now time.Time) {
 	select {
 	case a.slots <- struct{}{}:
 		defer func() { <-a.slots }()
 	case <-a.ctx.Done():
 		return
 	}
-	won, err := a.claims.Claim(a.ctx, id, activityClaimTTL)
+	me, err := a.whoAmI()
 	if err != nil {
-		a.logger.Warn("activity: could not claim a read of a grant's trail; asking again at the next check", "request", g.ID, "error", err)
+		a.logger.Warn("activity: could not ask AWS who the broker is, whose AssumeRole calls alone make a grant's sessions; asking again at the next check", "request", g.ID, "error", err)
 		return
 	}
 	a.mu.Lock()
-	a.done[id] = now.Add(activityClaimTTL)
+	held := a.mine[id]
 	a.mu.Unlock()
-	if !won {
-		return // another replica reads it
+	if !held {
+		won, err := a.claims.Claim(a.ctx, id, activityClaimTTL)
+		if err != nil {
+			a.logger.Warn("activity: could not claim a read of a grant's trail; asking again at the next check", "request", g.ID, "error", err)
+			return
+		}
+		a.mu.Lock()
+		if won {
+			a.mine[id] = true
+		} else {
+			a.done[id] = now.Add(activityClaimTTL) // another replica reads it
+		}
+		a.mu.Unlock()
+		if !won {
+			return
+		}
 	}
-	sum, err := activity.Scan(a.ctx, a.bucket, a.loc, g, activity.Options{Sensitive: sensitive, Now: now, Logger: a.logger})
+	sum, err := activity.Scan(a.ctx, a.bucket, a.loc, g, activity.Options{Sensitive: sensitive, Now: now, Logger: a.logger, Broker: me})
 	if err != nil {
 		return // the broker is stopping
 	}
+	sum.Read, sum.Final = n+1, n == len(activityReads)
 	if len(sum.Problems) > 0 {
-		a.problems()
+		a.incomplete("trail")
 		a.logger.Error("activity: the trail could not be read whole; the PR's comment says what is missing", "request", g.ID, "pr", pr, "problems", len(sum.Problems), "first", sum.Problems[0])
 	}
 	err = retryComment(a.ctx, time.Second, usageAttempts, func() error {
-		_, err := a.gh.UpdateCommentWhere(a.ctx, pr, a.key.MineActivity(g.ID), func(string) string { return a.key.ActivityBody(g.ID, sum) }, a.once.create("activity", g.ID, pr))
+		_, err := a.gh.UpdateCommentWhere(a.ctx, pr, a.key.MineActivity(g.ID), func(old string) string {
+			// A slower replica's older reading never replaces a newer one.
+			if prev, ok := a.key.ParseActivity(g.ID, old); ok && prev.ReadAt.After(sum.ReadAt) {
+				return old
+			}
+			return a.key.ActivityBody(g.ID, sum)
+		}, a.once.create("activity", g.ID, pr))
 		if errors.Is(err, githubapi.ErrNotCreated) {
 			a.logger.Info("another replica creates the PR's activity comment; editing it next", "request", g.ID, "pr", pr)
 		}
 		return err
 	})
 	if err != nil {
-		a.logger.Warn("activity: could not write the grant's activity comment", "request", g.ID, "pr", pr, "error", err)
+		// The read stays this replica's: the next check tries it again.
+		a.incomplete("comment")
+		a.logger.Warn("activity: could not write the grant's activity comment; trying again at the next check", "request", g.ID, "pr", pr, "error", err)
 		return
 	}
+	a.mu.Lock()
+	delete(a.mine, id)
+	a.done[id] = now.Add(activityClaimTTL)
+	a.mu.Unlock()
 	a.logger.Info("activity: summed up a grant's sessions on its PR", "request", g.ID, "pr", pr, "calls", sum.Calls, "sessions", sum.Sessions, "files", sum.Files)
+}
+
+// whoAmI is the broker's AWS identity, asked once.
+func (a *activityReporter) whoAmI() (*activity.Caller, error) {
+	a.mu.Lock()
+	me := a.me
+	a.mu.Unlock()
+	if me != nil {
+		return me, nil
+	}
+	ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
+	defer cancel()
+	me, err := a.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	a.me = me
+	a.mu.Unlock()
+	return me, nil
 }
 
 // Wait waits for the reads under way, or for ctx.

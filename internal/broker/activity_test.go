@@ -2,10 +2,15 @@ package broker_test
 
 import (
 	"context"
+
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/elevate-gitops/elevate/internal/activity/trailtest"
 	"github.com/elevate-gitops/elevate/internal/awscreds"
@@ -48,8 +53,15 @@ func TestActivitySummedUpOnThePR(t *testing.T) {
 	// A session another replica issued: the trail's AssumeRole names it.
 	other := issued
 	other.Key, other.Request = "ASIAOTHERREPLICA0001", vt.RequestID
+	// The broker's identity as the target account logs its AssumeRole
+	// calls (the STS fake's unique id of elevate-broker).
+	other.CallerAccount, other.CallerID = "999999999999", brokerUniqueID(t, h)
 	// Someone else's session of the same role.
 	bob := trailtest.Session{Account: "111111111111", Role: "Admin", Name: "gh-bob-x", Key: "ASIABOBBOBBOBBOB0001", SourceIdentity: "gh-bob", Request: "prod/2026-11/bob-x"}
+	// Someone else who assumed the grant's role with its tag: not the
+	// broker, so not the grant's session.
+	mallory := trailtest.Session{Account: "111111111111", Role: "Admin", Name: issued.Name, Key: "ASIAMALLORYMALLORY01", Request: vt.RequestID,
+		CallerAccount: "111111111111", CallerID: "AIDAMALLORYEXAMPLE01"}
 	at := func(d time.Duration) time.Time { return start.Add(d) }
 	key := func(region string, delivered time.Time, n int) string {
 		return trailtest.Key("org", trailtest.Org, "111111111111", region, delivered, fmt.Sprint(n))
@@ -60,6 +72,8 @@ func TestActivitySummedUpOnThePR(t *testing.T) {
 			trailtest.AssumeRole(bob, at(21*time.Minute), "e2"),
 			trailtest.APICall(issued, trailtest.Call{At: at(31 * time.Minute), Source: "iam.amazonaws.com", Name: "CreateUser", Region: "us-east-1"}, "e3"),
 			trailtest.APICall(bob, trailtest.Call{At: at(32 * time.Minute), Source: "iam.amazonaws.com", Name: "DeleteUser", Region: "us-east-1"}, "e4"),
+			trailtest.AssumeRole(mallory, at(33*time.Minute), "e7"),
+			trailtest.APICall(mallory, trailtest.Call{At: at(34 * time.Minute), Source: "iam.amazonaws.com", Name: "DeleteRole", Region: "us-east-1"}, "e8"),
 		),
 		key("eu-west-1", at(50*time.Minute), 2): trailtest.File(
 			trailtest.APICall(other, trailtest.Call{At: at(45 * time.Minute), Source: "s3.amazonaws.com", Name: "DeleteBucket", Region: "eu-west-1", Error: "AccessDenied"}, "e5"),
@@ -83,7 +97,10 @@ func TestActivitySummedUpOnThePR(t *testing.T) {
 			t.Errorf("the comment lacks %q:\n%s", want, comments[0])
 		}
 	}
-	for _, never := range []string{"DeleteUser", "ASIA", "secret-parameter-value"} {
+	if !strings.Contains(comments[0], "AIDAMALLORYEXAMPLE01") {
+		t.Errorf("the comment does not name the AssumeRole that was not the broker's:\n%s", comments[0])
+	}
+	for _, never := range []string{"DeleteUser", "DeleteRole", "ASIA", "secret-parameter-value"} {
 		if strings.Contains(comments[0], never) {
 			t.Errorf("the comment shows %q:\n%s", never, comments[0])
 		}
@@ -106,12 +123,29 @@ func TestActivitySummedUpOnThePR(t *testing.T) {
 	if len(comments) != 1 || !strings.Contains(comments[0], "**3 calls**") || !strings.Contains(comments[0], "`ec2:TerminateInstances`") {
 		t.Fatalf("after the late file, %d comments:\n%s", len(comments), strings.Join(comments, "\n---\n"))
 	}
+	// The last read, a day after the window: said to be the last.
+	h.SetNow(end.Add(24*time.Hour + time.Minute))
+	h.Broker.Syncer.Tick(ctx)
+	if comments = activityComments(h); len(comments) != 1 || !strings.Contains(comments[0], "this is the last reading") || !strings.Contains(comments[0], "**3 calls**") {
+		t.Fatalf("after the last read, %d comments:\n%s", len(comments), strings.Join(comments, "\n---\n"))
+	}
 	if n := h.GitHub.Fake.Calls("POST /repos/{owner}/{repo}/issues/{number}/comments"); n > 2 {
 		t.Errorf("%d comments created (the usage comment and the activity comment), want 2", n)
 	}
 	if !strings.Contains(h.Logs.String(), "summed up a grant's sessions") {
 		t.Errorf("no log line of the summary:\n%s", h.Logs.String())
 	}
+}
+
+// brokerUniqueID is the unique id STS gives the harness broker's key.
+func brokerUniqueID(t *testing.T, h *brokertest.Harness) string {
+	t.Helper()
+	client := sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(h.STS.URL), Credentials: credentials.NewStaticCredentialsProvider(brokertest.BrokerKey, brokertest.BrokerSecret, "")})
+	out, err := client.GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.UserId)
 }
 
 // TestActivityBucketUnreadable: a trail the broker cannot read is said in
@@ -134,7 +168,7 @@ func TestActivityBucketUnreadable(t *testing.T) {
 	if a := h.Call("GET", "/healthz", "", nil); a.Status != 200 {
 		t.Errorf("/healthz %d %s", a.Status, a.Raw)
 	}
-	if m := h.Call("GET", "/metrics", "", nil); !strings.Contains(m.Raw, "elevate_activity_incomplete_total 1") {
+	if m := h.Call("GET", "/metrics", "", nil); !strings.Contains(m.Raw, `elevate_activity_incomplete_total{reason="trail"} 1`) {
 		t.Errorf("metrics lack the incomplete read:\n%s", m.Raw)
 	}
 }

@@ -21,7 +21,7 @@ type Metrics struct {
 	// refusal, by cause (endsession.Cause): alert on any increase.
 	endRefused *prometheus.CounterVec
 	// Reads of a grant's trail that missed a file, a listing or the bucket.
-	activityIncomplete prometheus.Counter
+	activityIncomplete *prometheus.CounterVec
 }
 
 // NewMetrics registers the series; ledger, when set, adds ledger gauges.
@@ -43,7 +43,8 @@ func NewMetrics(ledger Ledger) *Metrics {
 	m.endErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "elevate_end_sessions_errors_total", Help: "Batches of ended grants IAM did not take after every retry."})
 	m.endRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "elevate_end_sessions_refused_total", Help: "Batches of ended grants whose Deny could not be written on the target role, counted at once (before the retries), by cause: too_large (IAM's limit on a role's inline policies), refused (IAM or STS said no), failed."},
 		[]string{"cause"})
-	m.activityIncomplete = prometheus.NewCounter(prometheus.CounterOpts{Name: "elevate_activity_incomplete_total", Help: "Reads of a grant's CloudTrail log files that could not read every file (the bucket refused, a listing failed, a file was corrupt): its PR comment says what is missing."})
+	m.activityIncomplete = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "elevate_activity_incomplete_total", Help: "Reads of a grant's CloudTrail log files that could not read every file (reason trail: the bucket refused, a listing failed, a file was corrupt; its PR comment says what is missing) or whose PR comment could not be written (reason comment; tried again at the next check)."},
+		[]string{"reason"})
 	m.reg.MustRegister(m.issued, m.refused, m.latency, m.sessionsEnded, m.endErrors, m.endRefused, m.activityIncomplete, prometheus.NewGoCollector())
 	if ledger != nil {
 		m.reg.MustRegister(

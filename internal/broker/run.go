@@ -361,7 +361,8 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 			if err != nil {
 				return nil, err
 			}
-			syncer.Activity = newActivityReporter(bg, bucket, loc, repo, once, claims, key, logger, srv.Metrics.activityIncomplete.Inc)
+			syncer.Activity = newActivityReporter(bg, bucket, loc, repo, once, claims, key, logger, brokerCaller(stsClient),
+				func(reason string) { srv.Metrics.activityIncomplete.WithLabelValues(reason).Inc() })
 			srv.Activity = syncer.Activity
 		}
 	}
@@ -378,6 +379,22 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Broker, error) {
 		syncer.Assign, srv.Assignments = a, a
 	}
 	return &Broker{Server: srv, Syncer: syncer, Ledger: led, Checker: checker, Notifier: notifier, repos: repos, cfg: cfg}, nil
+}
+
+// brokerCaller asks STS who the broker is: its account and the unique id
+// of its role or user, as the target accounts' AssumeRole events name it.
+func brokerCaller(client *sts.Client) func(context.Context) (*activity.Caller, error) {
+	return func(ctx context.Context) (*activity.Caller, error) {
+		out, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err != nil {
+			return nil, fmt.Errorf("sts:GetCallerIdentity: %w", err)
+		}
+		id, _, _ := strings.Cut(aws.ToString(out.UserId), ":")
+		if id == "" || aws.ToString(out.Account) == "" {
+			return nil, errors.New("sts:GetCallerIdentity named no account or user id")
+		}
+		return &activity.Caller{Account: aws.ToString(out.Account), UniqueID: id}, nil
+	}
 }
 
 // openTrail is the S3 client the trail's log files are read with: the
