@@ -1,6 +1,8 @@
 package awscreds
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,11 +83,19 @@ func RoleARN(accountID, role string) string {
 
 // SessionName is the RoleSessionName for login's session under requestID:
 // "gh-<login>-<request id>", with every character outside STS's set
-// [\w+=,.@-] replaced by '-' (so "prod/2026-11/x" reads "prod-2026-11-x")
-// and cut to STS's 64 characters. The "gh-" prefix keeps it at least 2
-// characters long. The full request id travels in the elevate-request tag.
+// [\w+=,.@-] replaced by '-' (so "prod/2026-11/x" reads "prod-2026-11-x").
+// The "gh-" prefix keeps it at least 2 characters long. A name over STS's
+// 64 characters keeps its first 55 and ends in "-" and 8 hex digits of a
+// hash of the login and the id: two grants whose names would cut alike
+// still get sessions of different ARNs. The full request id travels in
+// the elevate-request tag.
 func SessionName(login, requestID string) string {
-	return truncate(sanitize("gh-"+login+"-"+requestID, isSessionNameRune, '-'), maxSessionNameLen)
+	name := sanitize("gh-"+login+"-"+requestID, isSessionNameRune, '-')
+	if len(name) <= maxSessionNameLen { // ASCII only after sanitize
+		return name
+	}
+	sum := sha256.Sum256([]byte(login + "\x00" + requestID))
+	return name[:maxSessionNameLen-9] + "-" + hex.EncodeToString(sum[:4])
 }
 
 // SourceIdentity is the SourceIdentity for login: "gh-<login>", in STS's

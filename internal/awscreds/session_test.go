@@ -30,6 +30,18 @@ func TestRoleARN(t *testing.T) {
 	}
 }
 
+// TestSessionNamesThatCutAlikeDiffer: two grants whose names share their
+// first 64 characters still make sessions of different ARNs, so that one
+// grant's console calls are never counted as the other's.
+func TestSessionNamesThatCutAlikeDiffer(t *testing.T) {
+	login := strings.Repeat("l", 39)
+	a := awscreds.SessionName(login, "production-eu/2026-11/"+strings.Repeat("n", 20)+"-one")
+	b := awscreds.SessionName(login, "production-eu/2026-11/"+strings.Repeat("n", 20)+"-two")
+	if a == b || len(a) != 64 || len(b) != 64 {
+		t.Errorf("%q and %q", a, b)
+	}
+}
+
 func TestSessionName(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -37,9 +49,9 @@ func TestSessionName(t *testing.T) {
 	}{
 		{"plain", "alice", "prod/2026-11/alice-admin-inc4821", "gh-alice-prod-2026-11-alice-admin-inc4821"},
 		{
-			"long login and id cut to 64",
+			"long login and id cut to 55, and a hash of both",
 			strings.Repeat("a", 39), "prod/2026-11/" + strings.Repeat("x", 80),
-			"gh-" + strings.Repeat("a", 39) + "-prod-2026-11-" + strings.Repeat("x", 8),
+			"gh-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-prod-2026-11-7faa270f",
 		},
 		{"bot login brackets", "dependabot[bot]", "prod/2026-11/x", "gh-dependabot-bot--prod-2026-11-x"},
 		{"spaces and shell chars", "eve", "prod/2026-11/a b;$(id)", "gh-eve-prod-2026-11-a-b---id-"},
@@ -48,7 +60,7 @@ func TestSessionName(t *testing.T) {
 		{"invalid utf-8 byte", "a\xffb", "r", "gh-a-b-r"},
 		{"empty still 2+ chars", "", "", "gh--"},
 		{"exactly 64 kept", "bob", strings.Repeat("z", 57), "gh-bob-" + strings.Repeat("z", 57)},
-		{"65 cut to 64", "bob", strings.Repeat("z", 58), "gh-bob-" + strings.Repeat("z", 57)},
+		{"65 cut to 55 and a hash", "bob", strings.Repeat("z", 58), "gh-bob-zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz-c02ddfb4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
