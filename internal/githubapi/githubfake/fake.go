@@ -281,6 +281,25 @@ func (f *Fake) TotalCalls() int {
 	return f.total
 }
 
+// CallsExcept returns how many requests the fake has received other than
+// those of routes, counted at one instant: a worker calling those routes
+// meanwhile cannot make the difference move.
+func (f *Fake) CallsExcept(routes ...string) int {
+	f.t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := f.total
+	for _, route := range routes {
+		rt, ok := f.routes[route]
+		if !ok {
+			f.t.Fatalf("githubfake: CallsExcept(%q): no such route; routes are %q", route, f.patterns())
+			return 0
+		}
+		n -= rt.calls
+	}
+	return n
+}
+
 // Disable marks routes as unexpected: a request to one of them fails the
 // test and is answered 404.
 func (f *Fake) Disable(routes ...string) {
