@@ -37,7 +37,7 @@ type matcher struct {
 	known    map[string]bool
 	found    map[string]bool
 	partials map[string]*agg
-	// held counts the calls kept in partials of sessions not known yet.
+	// held counts the entries kept in partials of sessions not known yet.
 	held     int
 	overflow bool
 	// broker, when set, is the only caller whose AssumeRole makes a
@@ -66,9 +66,10 @@ func (c *Caller) made(accountID, principalID string) bool {
 	return c == nil || (accountID == c.Account && id == c.UniqueID)
 }
 
-// maxHeld bounds the calls kept apart for sessions not known yet; past it
-// a second reading counts only the grant's.
-const maxHeld = 50000
+// maxHeld bounds the entries (actions, resources, hours, …) kept apart for
+// sessions not known yet, whatever their number of calls; past it a second
+// reading counts only the grant's.
+const maxHeld = 200000
 
 // maxChains bounds the chained sessions remembered.
 const maxChains = 100000
@@ -215,14 +216,11 @@ func (m *matcher) see(r *record, at, from, to time.Time, sensitive []string) {
 		p = newAgg()
 		m.partials[id] = p
 	}
-	if !known {
-		if m.held >= maxHeld {
-			m.overflow = m.overflow || m.open
-			return
-		}
-		m.held++
-	}
+	before := p.size()
 	p.add(r, at, sensitive)
+	if !known {
+		m.held += p.size() - before
+	}
 }
 
 // names reports whether an AssumeRole event made a session of the grant:

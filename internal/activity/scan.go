@@ -119,6 +119,12 @@ func Scan(ctx context.Context, b Bucket, loc Location, g Grant, o Options) (*Sum
 	if o.Sensitive == nil {
 		o.Sensitive = DefaultSensitive
 	}
+	// IAM compares actions case-insensitively: lower both sides once.
+	lower := make([]string, len(o.Sensitive))
+	for i, p := range o.Sensitive {
+		lower[i] = strings.ToLower(p)
+	}
+	o.Sensitive = lower
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}

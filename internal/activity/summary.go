@@ -171,13 +171,8 @@ var DefaultSensitive = []string{
 	"s3:PutBucketPolicy", "s3:PutBucketAcl",
 }
 
-// matchAction reports whether action (service:Name) matches pattern, an
-// IAM action pattern whose only wildcard is *, case-insensitively as IAM
-// compares actions.
-func matchAction(pattern, action string) bool {
-	return wildcard(strings.ToLower(pattern), strings.ToLower(action))
-}
-
+// wildcard reports whether s matches p, whose only wildcard is *: an IAM
+// action pattern against service:Name, both in lower case.
 func wildcard(p, s string) bool {
 	star, next := -1, 0
 	i, j := 0, 0
@@ -229,17 +224,13 @@ func value(s string) string { return bounded(s, maxValue) }
 
 // bounded is s without control characters, cut to n bytes.
 func bounded(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
-		// Line breaks, escape sequences, bidi controls and invisible
-		// format characters would let a value reorder, hide or forge what
-		// a person reads.
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.In(r, unicode.Bidi_Control, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point) {
-			return -1
-		}
-		return r
-	}, strings.ToValidUTF8(s, "\uFFFD"))
+	if !plainASCII(s) {
+		s = printable(s)
+	}
 	// An access key id is never shown, wherever a log put one.
-	s = accessKeyRE.ReplaceAllString(s, "${1}…")
+	if strings.Contains(s, "KIA") || strings.Contains(s, "SIA") {
+		s = accessKeyRE.ReplaceAllString(s, "${1}…")
+	}
 	if len(s) > n {
 		cut := n
 		for cut > 0 && (s[cut]&0xc0) == 0x80 {
@@ -248,6 +239,31 @@ func bounded(s string, n int) string {
 		s = s[:cut] + "…"
 	}
 	return s
+}
+
+// plainASCII reports whether s is printable ASCII alone, as nearly every
+// value of a log file is: nothing to strip.
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// printable is s as valid UTF-8 without the characters that would hide or
+// reorder what a person reads.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		// Line breaks, escape sequences, bidi controls and invisible
+		// format characters would let a value reorder, hide or forge what
+		// a person reads.
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.In(r, unicode.Bidi_Control, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
 }
 
 // accessKeyRE matches access key ids (AKIA…, ASIA…): a value keeps their
@@ -273,7 +289,8 @@ func newAgg() *agg {
 		written: map[string]*Resource{}, hours: map[time.Time]*Hour{}}
 }
 
-// add counts one call of the grant's sessions.
+// add counts one call of the grant's sessions; sensitive are the
+// patterns in lower case.
 func (a *agg) add(r *record, at time.Time, sensitive []string) {
 	a.calls++
 	if a.first.IsZero() || at.Before(a.first) {
@@ -326,8 +343,9 @@ func (a *agg) add(r *record, at time.Time, sensitive []string) {
 		a.signInCount++
 		a.signIns = keepFirst(append(a.signIns, ev), maxSignIns, byTime)
 	}
+	lower := strings.ToLower(r.action())
 	for _, p := range sensitive {
-		if matchAction(p, r.action()) {
+		if wildcard(p, lower) {
 			a.sensitiveCalls++
 			a.sensitive = keepFirst(append(a.sensitive, ev), maxSensitive, successFirst)
 			break
@@ -378,6 +396,11 @@ func successFirst(a, b Event) int {
 		return 1
 	}
 	return byTime(a, b)
+}
+
+// size is how many entries a holds: what it costs in memory.
+func (a *agg) size() int {
+	return len(a.regions) + len(a.actions) + len(a.failures) + len(a.written) + len(a.hours) + len(a.signIns) + len(a.sensitive)
 }
 
 // merge adds b into a.
