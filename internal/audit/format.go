@@ -201,8 +201,8 @@ func activityNote(a *activity.Summary) string {
 		if a.SensitiveCalls > 0 {
 			parts = append(parts, strconv.Itoa(a.SensitiveCalls)+" sensitive")
 		}
-		if len(a.SignIns) > 0 {
-			parts = append(parts, plural(len(a.SignIns), "console sign-in"))
+		if a.SignInCount > 0 {
+			parts = append(parts, plural(a.SignInCount, "console sign-in"))
 		}
 		note = "CloudTrail: " + strings.Join(parts, ", ")
 	} else {
@@ -294,7 +294,7 @@ func activityCells(a *activity.Summary) []string {
 		last = formatTime(*a.Last, time.RFC3339)
 	}
 	return []string{strconv.Itoa(a.Calls), strconv.Itoa(a.Errors), strconv.Itoa(a.AccessDenied), strconv.Itoa(a.SensitiveCalls),
-		strconv.Itoa(len(a.SignIns)), first, last}
+		strconv.Itoa(a.SignInCount), first, last}
 }
 
 // CSV writes one header row and one row per entry; times are RFC 3339 in
@@ -427,67 +427,8 @@ type jsonEntry struct {
 	Extends             string    `json:"extends,omitempty"`
 
 	// Online, from the broker's verified activity comment.
-	Activity *jsonActivity `json:"activity,omitempty"`
-}
-
-// jsonActivity is what a grant's sessions did, from the broker's verified
-// activity comment: whole counts, and lists bounded as the summary keeps
-// them (console_sign_ins is every sign-in the summary lists).
-type jsonActivity struct {
-	Targets        []activity.Target      `json:"targets"`
-	Start          time.Time              `json:"start,omitzero"`
-	End            time.Time              `json:"end,omitzero"`
-	ReadAt         time.Time              `json:"read_at,omitzero"`
-	Files          int                    `json:"files"`
-	Sessions       int                    `json:"sessions"`
-	Calls          int                    `json:"calls"`
-	Errors         int                    `json:"errors"`
-	AccessDenied   int                    `json:"access_denied"`
-	SensitiveCalls int                    `json:"sensitive_calls"`
-	First          time.Time              `json:"first,omitzero"`
-	Last           time.Time              `json:"last,omitzero"`
-	Regions        []string               `json:"regions"`
-	Actions        []activity.ActionCount `json:"actions"`
-	Failures       []activity.Failure     `json:"failures"`
-	Written        []activity.Resource    `json:"written"`
-	SignIns        []activity.Event       `json:"console_sign_ins"`
-	Sensitive      []activity.Event       `json:"sensitive"`
-	Timeline       []activity.Hour        `json:"timeline"`
-	Problems       []string               `json:"problems"`
-}
-
-// newJSONActivity is a's JSON, its times in UTC and its lists never null.
-func newJSONActivity(a *activity.Summary) *jsonActivity {
-	if a == nil {
-		return nil
-	}
-	events := func(list []activity.Event) []activity.Event {
-		out := make([]activity.Event, len(list))
-		for i, ev := range list {
-			ev.At = ev.At.UTC()
-			out[i] = ev
-		}
-		return out
-	}
-	j := &jsonActivity{
-		Targets: append([]activity.Target{}, a.Targets...), Start: a.Start.UTC(), End: a.End.UTC(), ReadAt: a.ReadAt.UTC(),
-		Files: a.Files, Sessions: a.Sessions, Calls: a.Calls, Errors: a.Errors, AccessDenied: a.AccessDenied, SensitiveCalls: a.SensitiveCalls,
-		Regions: append([]string{}, a.Regions...), Actions: append([]activity.ActionCount{}, a.Actions...),
-		Failures: append([]activity.Failure{}, a.Failures...), Written: append([]activity.Resource{}, a.Written...),
-		SignIns: events(a.SignIns), Sensitive: events(a.Sensitive), Timeline: make([]activity.Hour, len(a.Timeline)),
-		Problems: append([]string{}, a.Problems...),
-	}
-	if a.First != nil {
-		j.First = a.First.UTC()
-	}
-	if a.Last != nil {
-		j.Last = a.Last.UTC()
-	}
-	for i, h := range a.Timeline {
-		h.At = h.At.UTC()
-		j.Timeline[i] = h
-	}
-	return j
+	// The same JSON as the sealed state and `elevate activity --format json`.
+	Activity *activity.Summary `json:"activity,omitempty"`
 }
 
 type jsonTotal struct {
@@ -539,7 +480,7 @@ func (r *Report) JSON(w io.Writer) error {
 			Hours: roundHours(e.Hours()), Invalid: e.Invalid,
 			Verification: e.Verification, VerifyReason: e.VerifyReason, VerifyCommit: e.VerifyCommit,
 			FirstUsed: e.FirstUsed.UTC(), FirstUsedBy: e.FirstUsedBy, Sessions: r.sessions(e), SessionsEnded: e.SessionsEnded.UTC(), Extends: e.Extends,
-			Activity: newJSONActivity(e.Activity)}
+			Activity: e.Activity}
 	}
 	if r.Verified {
 		out.Verified, out.Anchor, out.Failures, out.Rewritten = true, r.Anchor, r.Failures(), r.Rewritten

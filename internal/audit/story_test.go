@@ -267,7 +267,7 @@ func bobReadOnlyUse() activity.Summary {
 			{Action: "logs:FilterLogEvents", Code: "AccessDeniedException", Count: 1, AccessDenied: true},
 			{Action: "ecs:DescribeTasks", Code: "ThrottlingException", Count: 1},
 		},
-		SignIns: []activity.Event{{At: first, Action: "signin:ConsoleLogin", Region: "us-east-1", Account: "222222222222", Result: "Success"}},
+		SignInCount: 1, SignIns: []activity.Event{{At: first, Action: "signin:ConsoleLogin", Region: "us-east-1", Account: "222222222222", Result: "Success"}},
 		Sensitive: []activity.Event{
 			{At: at("13:12:09"), Action: "iam:DeleteRolePolicy", Region: "us-east-1", Account: "222222222222", Error: "AccessDenied"},
 			{At: at("13:12:31"), Action: "iam:DeleteRolePolicy", Region: "us-east-1", Account: "222222222222", Error: "AccessDenied"},
